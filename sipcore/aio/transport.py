@@ -1,0 +1,188 @@
+"""asyncio transports: UDP and TCP sockets that turn bytes into parsed messages and back.
+
+They only move bytes. Every received message is handed to ``on_message(message, addr, transport)``;
+input that does not parse goes to ``on_error(data, addr, error, transport)`` (the endpoint decides
+whether a 400 can be addressed). Nothing here knows about transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from ..errors import SIPParseError
+from ..message import Request, Response
+from ..parser import StreamFramer, parse_message
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+MAX_DATAGRAM = 65535
+CONNECT_TIMEOUT = 5.0
+
+
+class Transport(Protocol):
+    name: str  # "UDP" or "TCP"
+    reliable: bool
+    local_addr: Addr
+
+    def send(self, data: bytes, addr: Addr) -> None: ...
+    def close(self) -> None: ...
+
+
+MessageHandler = Callable[[Request | Response, Addr, "Transport"], None]
+ErrorHandler = Callable[[bytes, Addr, SIPParseError, "Transport"], None]
+
+
+def _log_error(data: bytes, addr: Addr, error: SIPParseError, transport: Transport) -> None:
+    log.info("dropped %d bytes from %s:%d over %s: %s", len(data), addr[0], addr[1], transport.name, error)
+
+
+class UdpTransport(asyncio.DatagramProtocol):
+    """One UDP socket. A datagram carries one message; trailing octets are ignored by the parser."""
+
+    name = "UDP"
+    reliable = False
+
+    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None) -> None:
+        self._on_message = on_message
+        self._on_error = on_error or _log_error
+        self._transport: asyncio.DatagramTransport | None = None
+        self.local_addr: Addr = ("0.0.0.0", 0)
+
+    @classmethod
+    async def listen(cls, host: str, port: int, on_message: MessageHandler,
+                     on_error: ErrorHandler | None = None) -> UdpTransport:
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_datagram_endpoint(
+            lambda: cls(on_message, on_error), local_addr=(host, port))
+        return protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+        sockname = transport.get_extra_info("sockname")
+        self.local_addr = (sockname[0], sockname[1])
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        peer = (str(addr[0]), int(addr[1]))
+        if data.strip(b"\r\n") == b"":  # keep-alive
+            return
+        try:
+            message = parse_message(data)
+        except SIPParseError as exc:
+            self._on_error(data, peer, exc, self)
+            return
+        self._on_message(message, peer, self)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP %s:%d: %s", *self.local_addr, exc)
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.sendto(data, addr)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _TcpConnection(asyncio.Protocol):
+    def __init__(self, owner: TcpTransport) -> None:
+        self._owner = owner
+        self._framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Addr = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (str(peer[0]), int(peer[1]))
+        self._owner._connections[self.peer] = self
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._framer.feed(data)
+        except SIPParseError as exc:
+            self._owner._on_error(data, self.peer, exc, self._owner)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        for message in messages:
+            self._owner._on_message(message, self.peer, self._owner)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._owner._connections.get(self.peer) is self:
+            del self._owner._connections[self.peer]
+
+
+class TcpTransport:
+    """A TCP listener plus the connections it accepted or opened, keyed by the peer's address.
+
+    ``send`` reuses a connection to that address (RFC 3261 §18: responses go back on the connection the
+    request came in on) or opens one, bounded by CONNECT_TIMEOUT.
+    """
+
+    name = "TCP"
+    reliable = True
+
+    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None) -> None:
+        self._on_message = on_message
+        self._on_error = on_error or _log_error
+        self._connections: dict[Addr, _TcpConnection] = {}
+        self._server: asyncio.Server | None = None
+        self._pending: dict[Addr, list[bytes]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.local_addr: Addr = ("0.0.0.0", 0)
+
+    @classmethod
+    async def listen(cls, host: str, port: int, on_message: MessageHandler,
+                     on_error: ErrorHandler | None = None) -> TcpTransport:
+        self = cls(on_message, on_error)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _TcpConnection(self), host, port,
+                                                reuse_address=True)
+        sockname = self._server.sockets[0].getsockname()
+        self.local_addr = (sockname[0], sockname[1])
+        return self
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        conn = self._connections.get(addr)
+        if conn is not None and conn.transport is not None and not conn.transport.is_closing():
+            conn.transport.write(data)
+            return
+        queue = self._pending.setdefault(addr, [])
+        queue.append(data)
+        if len(queue) == 1:
+            task = asyncio.get_running_loop().create_task(self._connect(addr))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, addr: Addr) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: _TcpConnection(self), addr[0], addr[1],
+                                       local_addr=(self.local_addr[0], 0)),
+                CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            dropped = self._pending.pop(addr, [])
+            log.info("TCP connect to %s:%d failed (%s); %d message(s) not sent", *addr, exc or "timeout",
+                     len(dropped))
+            return
+        conn = self._connections.get(addr)
+        for data in self._pending.pop(addr, []):
+            if conn is not None and conn.transport is not None:
+                conn.transport.write(data)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        for task in self._tasks:
+            task.cancel()

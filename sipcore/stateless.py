@@ -1,0 +1,38 @@
+"""Answering malformed requests: a best-effort error response built from the raw header lines.
+
+RFC 3261 §8.2 asks a server to answer a malformed request with 400 (505, 416 ...) where it can address
+a response, and RFC 4475 §3.1.2 shows how broken such requests get. This builds the response from the
+Via, From, To, Call-ID and CSeq lines exactly as received, and says what was wrong in a Warning header
+(code 399, RFC 3261 §20.43), the way a SIP engineer reads it in Wireshark.
+"""
+
+from __future__ import annotations
+
+from .errors import SIPParseError
+from .headers import header_key, quote
+from .message import reason_phrase
+
+_COPIED = ("via", "from", "to", "call-id", "cseq")
+
+
+def error_response_bytes(data: bytes, error: SIPParseError, *, agent: str = "trunkcheck") -> bytes | None:
+    """The response to send for a request that failed to parse, or None when none can be sent
+    (a response, or no Via to address it to)."""
+    if error.drop or data.lstrip(b"\r\n").startswith(b"SIP/"):
+        return None
+    end = data.find(b"\r\n\r\n")
+    head = (data if end < 0 else data[:end]).decode("utf-8", "surrogateescape")
+    lines = head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n")
+    copied: list[str] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon and header_key(name.strip()) in _COPIED:
+            copied.append(f"{name.strip()}: {value.strip()}")
+    copied.sort(key=lambda line: header_key(line.split(":", 1)[0]) != "via")  # Via first, order kept
+    if not copied or header_key(copied[0].split(":", 1)[0]) != "via":
+        return None
+    status = error.status_hint
+    text = str(error).replace("\r", " ").replace("\n", " ")[:200]
+    out = [f"SIP/2.0 {status} {reason_phrase(status)}", *copied,
+           f"Warning: 399 {agent} {quote(text)}", "Content-Length: 0", "", ""]
+    return "\r\n".join(out).encode("utf-8", "surrogateescape")
