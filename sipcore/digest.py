@@ -1,0 +1,399 @@
+"""SIP digest authentication: header codec, response computation and the client side.
+
+RFC 3261 §22 on top of RFC 2617, RFC 7616 (SHA-256, SHA-512-256, the -sess variants) and RFC 8760 (one
+challenge per algorithm). Sans-IO: randomness comes from an injectable ``token_source`` (``os.urandom``
+by default); the server side (nonces, verification, replay state) is in :mod:`sipcore.digest_server`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .errors import SIPError, SIPParseError
+
+__all__ = [
+    "ALGORITHMS", "DEFAULT_PREFERENCE", "Challenge", "Credentials", "DigestAlgorithm", "DigestClient",
+    "DigestError", "UnsupportedAlgorithmError", "choose_challenge", "compute_ha1", "compute_response",
+    "get_algorithm", "header_names_for", "parse_challenge", "parse_challenges", "parse_credentials",
+    "response_from_ha1",
+]
+
+TokenSource = Callable[[int], bytes]
+DEFAULT_PREFERENCE: tuple[str, ...] = ("SHA-512-256", "SHA-256", "MD5")
+
+
+class DigestError(SIPError, ValueError):
+    """Digest authentication cannot proceed locally (unsupported algorithm or qop, missing cnonce ...)."""
+
+
+class UnsupportedAlgorithmError(DigestError):
+    """The algorithm named in a challenge or in credentials is not one this module implements."""
+
+
+# --- algorithms ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DigestAlgorithm:
+    """One RFC 7616 §6.1 algorithm: ``name`` as registered, the hashlib name, and whether it is -sess."""
+
+    name: str
+    hash_name: str
+    session: bool
+    strength: int  # higher is stronger; the -sess variant ranks with its base
+
+    @property
+    def base_name(self) -> str:
+        return self.name.removesuffix("-sess")
+
+    @property
+    def hex_length(self) -> int:
+        return hashlib.new(self.hash_name).digest_size * 2
+
+    def h(self, data: str | bytes) -> str:
+        """H(data) as lowercase hex (RFC 7616 §3.4); strings are hashed as UTF-8."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        return hashlib.new(self.hash_name, raw).hexdigest()
+
+
+ALGORITHMS: dict[str, DigestAlgorithm] = {
+    a.name.upper(): a for a in (
+        DigestAlgorithm("MD5", "md5", False, 1),
+        DigestAlgorithm("MD5-sess", "md5", True, 1),
+        DigestAlgorithm("SHA-256", "sha256", False, 2),
+        DigestAlgorithm("SHA-256-sess", "sha256", True, 2),
+        DigestAlgorithm("SHA-512-256", "sha512_256", False, 3),
+        DigestAlgorithm("SHA-512-256-sess", "sha512_256", True, 3),
+    )
+}
+
+
+def get_algorithm(name: str | None) -> DigestAlgorithm:
+    """The algorithm called ``name`` (case-insensitive); ``None`` (parameter absent) means MD5."""
+    if name is None:
+        return ALGORITHMS["MD5"]
+    try:
+        return ALGORITHMS[name.upper()]
+    except KeyError:
+        known = ", ".join(a.name for a in ALGORITHMS.values())
+        raise UnsupportedAlgorithmError(
+            f"unsupported digest algorithm {name!r}; supported: {known}") from None
+
+
+# --- response computation (RFC 2617 §3.2.2, RFC 7616 §3.4) ---------------------------------------------
+
+def compute_ha1(algorithm: str | None, username: str, realm: str, password: str, nonce: str,
+                cnonce: str | None) -> str:
+    """H(A1): H(username:realm:password), and for -sess H(that:nonce:cnonce)."""
+    alg = get_algorithm(algorithm)
+    return _session_ha1(alg, alg.h(f"{username}:{realm}:{password}"), nonce, cnonce)
+
+
+def _session_ha1(alg: DigestAlgorithm, base_ha1: str, nonce: str, cnonce: str | None) -> str:
+    if not alg.session:
+        return base_ha1
+    if cnonce is None:
+        raise DigestError(f"{alg.name} needs a cnonce (and therefore a qop)")
+    return alg.h(f"{base_ha1}:{nonce}:{cnonce}")
+
+
+def response_from_ha1(algorithm: str | None, base_ha1: str, method: str, uri: str, nonce: str,
+                      nc: str | None, cnonce: str | None, qop: str | None, body: bytes = b"") -> str:
+    """The request-digest from a stored H(username:realm:password) (the -sess step is applied here)."""
+    alg = get_algorithm(algorithm)
+    ha1 = _session_ha1(alg, base_ha1, nonce, cnonce)
+    qop_l = None if qop is None else qop.lower()
+    if qop_l in (None, "auth"):
+        ha2 = alg.h(f"{method}:{uri}")
+    elif qop_l == "auth-int":
+        ha2 = alg.h(f"{method}:{uri}:{alg.h(body)}")
+    else:
+        raise DigestError(f"unsupported qop {qop!r}; supported: auth, auth-int")
+    if qop is None:  # RFC 2069 compatibility
+        return alg.h(f"{ha1}:{nonce}:{ha2}")
+    if nc is None or cnonce is None:
+        raise DigestError(f"qop={qop} needs both nc and cnonce")
+    return alg.h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+
+
+def compute_response(algorithm: str | None, username: str, realm: str, password: str, method: str,
+                     uri: str, nonce: str, nc: str | None, cnonce: str | None, qop: str | None,
+                     body: bytes = b"") -> str:
+    """The request-digest (the ``response`` parameter) for qop auth, auth-int or absent (RFC 2069)."""
+    base = get_algorithm(algorithm).h(f"{username}:{realm}:{password}")
+    return response_from_ha1(algorithm, base, method, uri, nonce, nc, cnonce, qop, body)
+
+
+# --- header codec ---------------------------------------------------------------------------------------
+
+_WS = " \t"
+_WS_RE = re.compile(r"[ \t]*")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")  # RFC 3261 token
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
+# Parameters RFC 7616 / RFC 3261 always send as quoted-string, whatever their value looks like.
+_ALWAYS_QUOTED = frozenset({"realm", "nonce", "uri", "response", "cnonce", "opaque", "username",
+                            "domain"})
+
+
+def _is_token(value: str) -> bool:
+    return _TOKEN_RE.fullmatch(value) is not None
+
+
+def _is_forbidden(c: str) -> bool:
+    o = ord(c)
+    return (o < 0x20 and c != "\t") or o == 0x7F or 0xD800 <= o <= 0xDFFF
+
+
+def _format_param(name: str, value: str, quote: bool) -> str:
+    if any(_is_forbidden(c) for c in value):
+        raise ValueError(f"digest parameter {name} contains a control character: {value!r}")
+    if not quote and _is_token(value):
+        return f"{name}={value}"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name}="{escaped}"'
+
+
+def _parse_auth_params(value: str, header: str) -> dict[str, str]:
+    """Split ``Digest name=value, name="quoted"`` into lowercase names -> unescaped values."""
+    v = value.replace("\r\n ", " ").replace("\r\n\t", " ")  # unfold LWS (RFC 3261 §7.3.1)
+    for c in v:
+        if _is_forbidden(c):
+            raise SIPParseError(f"control character {c!r} in the {header} value", header=header)
+    i, scheme = _token(v, _skip_ws(v, 0))
+    if scheme.lower() != "digest":
+        raise SIPParseError(f"expected the Digest scheme, got {scheme or v[:20]!r}", header=header)
+    if i < len(v) and v[i] not in _WS:
+        raise SIPParseError(f"expected whitespace after the Digest scheme at offset {i}", header=header)
+    params: dict[str, str] = {}
+    while True:
+        i = _skip_ws(v, i)
+        if i >= len(v):
+            return params
+        if v[i] == ",":  # empty list element, tolerated (RFC 7230 §7)
+            i += 1
+            continue
+        i, name = _token(v, i)
+        name = name.lower()
+        if not name:
+            raise SIPParseError(f"expected a parameter name at offset {i}, found {v[i]!r}", header=header)
+        i = _skip_ws(v, i)
+        if i >= len(v) or v[i] != "=":
+            raise SIPParseError(f"expected '=' after parameter {name!r}", header=header)
+        i = _skip_ws(v, i + 1)
+        if i < len(v) and v[i] == '"':
+            m = _QUOTED_RE.match(v, i)
+            if m is None:
+                raise SIPParseError(f"unterminated quoted-string in parameter {name!r}", header=header)
+            i, val = m.end(), _QUOTED_PAIR_RE.sub(r"\1", m.group(1))
+        else:
+            i, val = _token(v, i)
+            if not val:
+                raise SIPParseError(f"parameter {name!r} has no value", header=header)
+        if name in params:
+            raise SIPParseError(f"parameter {name!r} appears twice", header=header)
+        params[name] = val
+        i = _skip_ws(v, i)
+        if i < len(v) and v[i] != ",":
+            raise SIPParseError(f"expected ',' after parameter {name!r}, found {v[i]!r}", header=header)
+
+
+def _skip_ws(v: str, i: int) -> int:
+    m = _WS_RE.match(v, i)
+    return m.end() if m else i
+
+
+def _token(v: str, i: int) -> tuple[int, str]:
+    m = _TOKEN_RE.match(v, i)
+    return (m.end(), m.group()) if m else (i, "")
+
+
+def _require(params: Mapping[str, str], names: Sequence[str], header: str) -> None:
+    missing = [p for p in names if p not in params]
+    if missing:
+        raise SIPParseError(f"missing required digest parameter(s): {', '.join(missing)}", header=header)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A Digest challenge (WWW-Authenticate / Proxy-Authenticate). ``algorithm`` None means absent (MD5);
+    ``qop`` empty means absent (RFC 2069 compatibility); ``other`` keeps unknown parameters."""
+
+    realm: str
+    nonce: str
+    algorithm: str | None = None
+    qop: tuple[str, ...] = ()
+    opaque: str | None = None
+    stale: bool = False
+    other: Mapping[str, str] = field(default_factory=dict)
+
+    def to_header(self) -> str:
+        parts = [_format_param("realm", self.realm, True), _format_param("nonce", self.nonce, True)]
+        if self.opaque is not None:
+            parts.append(_format_param("opaque", self.opaque, True))
+        if self.stale:
+            parts.append("stale=TRUE")
+        if self.algorithm is not None:
+            parts.append(_format_param("algorithm", self.algorithm, False))
+        if self.qop:
+            parts.append(_format_param("qop", ",".join(self.qop), True))
+        parts += [_format_param(k, val, k in _ALWAYS_QUOTED) for k, val in self.other.items()]
+        return "Digest " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Digest credentials (Authorization / Proxy-Authorization); ``other`` keeps unknown parameters."""
+
+    username: str
+    realm: str
+    nonce: str
+    uri: str
+    response: str
+    algorithm: str | None = None
+    cnonce: str | None = None
+    opaque: str | None = None
+    qop: str | None = None
+    nc: str | None = None
+    other: Mapping[str, str] = field(default_factory=dict)
+
+    def to_header(self) -> str:
+        parts = [_format_param(k, val, True) for k, val in (
+            ("username", self.username), ("realm", self.realm), ("nonce", self.nonce),
+            ("uri", self.uri), ("response", self.response))]
+        for name, val, quote in (("algorithm", self.algorithm, False), ("cnonce", self.cnonce, True),
+                                 ("opaque", self.opaque, True), ("qop", self.qop, False),
+                                 ("nc", self.nc, False)):
+            if val is not None:
+                parts.append(_format_param(name, val, quote))
+        parts += [_format_param(k, val, k in _ALWAYS_QUOTED) for k, val in self.other.items()]
+        return "Digest " + ", ".join(parts)
+
+
+_CHALLENGE_KNOWN = ("realm", "nonce", "algorithm", "qop", "opaque", "stale")
+_CREDENTIALS_KNOWN = ("username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "opaque",
+                      "qop", "nc")
+
+
+def parse_challenge(value: str, *, header: str = "WWW-Authenticate") -> Challenge:
+    """Parse one WWW-Authenticate / Proxy-Authenticate value; SIPParseError(header=header) if malformed."""
+    p = _parse_auth_params(value, header)
+    _require(p, ("realm", "nonce"), header)
+    qop = tuple(q.strip() for q in p["qop"].split(",") if q.strip()) if "qop" in p else ()
+    return Challenge(
+        realm=p["realm"], nonce=p["nonce"], algorithm=p.get("algorithm"), qop=qop, opaque=p.get("opaque"),
+        stale=p.get("stale", "").upper() == "TRUE",  # anything else is FALSE (RFC 7616 §3.3)
+        other={k: val for k, val in p.items() if k not in _CHALLENGE_KNOWN})
+
+
+def parse_challenges(values: Sequence[str], *, header: str = "WWW-Authenticate") -> list[Challenge]:
+    """The Digest challenges among several header values (one per header field); other schemes skipped."""
+    out = []
+    for value in values:
+        words = value.split(None, 1)
+        if words and words[0].lower() == "digest":
+            out.append(parse_challenge(value, header=header))
+    return out
+
+
+def parse_credentials(value: str, *, header: str = "Authorization") -> Credentials:
+    """Parse one Authorization / Proxy-Authorization value; SIPParseError(header=header) if malformed."""
+    p = _parse_auth_params(value, header)
+    _require(p, ("username", "realm", "nonce", "uri", "response"), header)
+    return Credentials(
+        username=p["username"], realm=p["realm"], nonce=p["nonce"], uri=p["uri"], response=p["response"],
+        algorithm=p.get("algorithm"), cnonce=p.get("cnonce"), opaque=p.get("opaque"), qop=p.get("qop"),
+        nc=p.get("nc"), other={k: val for k, val in p.items() if k not in _CREDENTIALS_KNOWN})
+
+
+def header_names_for(status: int) -> tuple[str, str]:
+    """(challenge header, credentials header) for a 401 (registrar / UAS) or a 407 (proxy)."""
+    if status == 401:
+        return ("WWW-Authenticate", "Authorization")
+    if status == 407:
+        return ("Proxy-Authenticate", "Proxy-Authorization")
+    raise ValueError(f"status {status} carries no digest challenge; only 401 and 407 do")
+
+
+# --- client ---------------------------------------------------------------------------------------------
+
+def _rank(challenge: Challenge, preferred: Sequence[str]) -> tuple[int, int] | None:
+    """Sort key of a usable challenge (lower is better), None if unusable."""
+    try:
+        alg = get_algorithm(challenge.algorithm)
+    except UnsupportedAlgorithmError:
+        return None
+    if challenge.qop and not {q.lower() for q in challenge.qop} & {"auth", "auth-int"}:
+        return None
+    names = [p.upper() for p in preferred]
+    if alg.name.upper() in names:
+        return names.index(alg.name.upper()), 0
+    if alg.base_name.upper() in names:
+        return names.index(alg.base_name.upper()), 1
+    return None
+
+
+def choose_challenge(challenges: Sequence[Challenge],
+                     preferred: Sequence[str] = DEFAULT_PREFERENCE) -> Challenge:
+    """The challenge to answer among several (RFC 8760 §2.4: the first supported in the client's
+    preference). A preference for X also accepts X-sess, ranked after X. Ties keep the server's order."""
+    ranked = [(r, i) for i, c in enumerate(challenges) if (r := _rank(c, preferred)) is not None]
+    if not ranked:
+        offered = "; ".join(f"{c.algorithm or 'MD5 (absent)'} qop={','.join(c.qop) or '(absent)'}"
+                            for c in challenges) or "none"
+        raise UnsupportedAlgorithmError(f"no usable digest challenge: offered {offered}; acceptable "
+                                        f"algorithms {', '.join(preferred)}, qop auth or auth-int")
+    return challenges[min(ranked)[1]]
+
+
+class DigestClient:
+    """Answers challenges for one username/password, counting nc per nonce."""
+
+    MAX_NONCES = 256  # nc counters kept (oldest nonce forgotten first)
+
+    def __init__(self, username: str, password: str, token_source: TokenSource = os.urandom) -> None:
+        self.username = username
+        self._password = password
+        self._token_source = token_source
+        self._nc: dict[str, int] = {}
+
+    def authorize(self, challenge: Challenge | Sequence[Challenge], method: str, uri: str,
+                  body: bytes = b"", preferred_algorithms: Sequence[str] = DEFAULT_PREFERENCE,
+                  ) -> Credentials:
+        """Credentials for ``method uri`` (uri is the Request-URI, as sent). Given several challenges, the
+        best one per :func:`choose_challenge`; given one whose algorithm is not acceptable, raises
+        :class:`UnsupportedAlgorithmError` (no silent downgrade)."""
+        chosen = choose_challenge([challenge] if isinstance(challenge, Challenge) else challenge,
+                                  preferred_algorithms)
+        qop = self._choose_qop(chosen)
+        cnonce = nc = None
+        if qop is not None:
+            count = self._nc.pop(chosen.nonce, 0) + 1
+            if count > 0xFFFFFFFF:
+                raise DigestError(f"nc exhausted for nonce {chosen.nonce!r}; a fresh challenge is needed")
+            self._nc[chosen.nonce] = count
+            while len(self._nc) > self.MAX_NONCES:
+                del self._nc[next(iter(self._nc))]
+            nc = f"{count:08x}"
+            cnonce = self._token_source(16).hex()
+        response = compute_response(chosen.algorithm, self.username, chosen.realm, self._password, method,
+                                    uri, chosen.nonce, nc, cnonce, qop, body)
+        return Credentials(username=self.username, realm=chosen.realm, nonce=chosen.nonce, uri=uri,
+                           response=response, algorithm=chosen.algorithm, cnonce=cnonce,
+                           opaque=chosen.opaque, qop=qop, nc=nc)
+
+    @staticmethod
+    def _choose_qop(challenge: Challenge) -> str | None:
+        """qop=auth when offered, auth-int only when it is the only choice, None when absent."""
+        if not challenge.qop:
+            if get_algorithm(challenge.algorithm).session:
+                raise DigestError(f"{challenge.algorithm} challenge without qop: no cnonce to use")
+            return None
+        for wanted in ("auth", "auth-int"):
+            for q in challenge.qop:
+                if q.lower() == wanted:
+                    return q
+        raise DigestError(f"no supported qop in {','.join(challenge.qop)!r}; supported: auth, auth-int")
