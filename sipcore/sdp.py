@@ -1,0 +1,453 @@
+"""SDP session descriptions (RFC 4566) and the offer/answer model (RFC 3264). Sans-IO.
+
+A :class:`SessionDescription` keeps every line as received, so ``str(SessionDescription.parse(text))``
+gives back ``text`` byte for byte (LF-only input comes back with CRLF, the only line end RFC 4566 allows).
+The structured fields (:attr:`SessionDescription.origin`, :attr:`MediaDescription.port` ...) are read from
+those lines, and the few setters rewrite single lines, so a relay's changes leave the rest untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sipcore.errors import SIPParseError
+
+Line = tuple[str, str]  # (type letter, value): "a=rtpmap:0 PCMU/8000" -> ("a", "rtpmap:0 PCMU/8000")
+
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+MIRRORED_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
+                      "inactive": "inactive"}
+
+#: RFC 3551 Tables 4 and 5: static payload types, used when an m= line lists one without a=rtpmap.
+STATIC_PAYLOAD_TYPES: dict[str, str] = {
+    "0": "PCMU/8000", "3": "GSM/8000", "4": "G723/8000", "5": "DVI4/8000", "6": "DVI4/16000",
+    "7": "LPC/8000", "8": "PCMA/8000", "9": "G722/8000", "10": "L16/44100/2", "11": "L16/44100",
+    "12": "QCELP/8000", "13": "CN/8000", "14": "MPA/90000", "15": "G728/8000", "16": "DVI4/11025",
+    "17": "DVI4/22050", "18": "G729/8000", "25": "CelB/90000", "26": "JPEG/90000", "28": "nv/90000",
+    "31": "H261/90000", "32": "MPV/90000", "33": "MP2T/90000", "34": "H263/90000",
+}
+#: What :func:`make_offer` calls its payload types; 101 is the customary telephone-event number.
+OFFER_CODECS: dict[int, str] = {0: "PCMU/8000", 8: "PCMA/8000", 9: "G722/8000", 18: "G729/8000",
+                                13: "CN/8000", 101: "telephone-event/8000"}
+_AUXILIARY = {"telephone-event", "cn"}  # formats that do not carry a call's audio by themselves
+
+
+def _error(number: int, raw: str, why: str) -> SIPParseError:
+    return SIPParseError(f"SDP line {number} {raw!r}: {why}")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The o= line (RFC 4566 §5.2)."""
+
+    username: str
+    sess_id: str
+    sess_version: int
+    nettype: str
+    addrtype: str
+    address: str
+
+    def __str__(self) -> str:
+        return (f"{self.username} {self.sess_id} {self.sess_version} {self.nettype} {self.addrtype} "
+                f"{self.address}")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A c= line (RFC 4566 §5.7); ``address`` keeps any /ttl/count suffix."""
+
+    nettype: str
+    addrtype: str
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.nettype} {self.addrtype} {self.address}"
+
+
+def _fields(value: str, count: int, kind: str) -> list[str]:
+    f = value.split()
+    if len(f) != count:
+        raise ValueError(f"{kind}= needs {count} fields, has {len(f)}")
+    return f
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _origin(value: str) -> Origin:
+    f = _fields(value, 6, "o")
+    if not _number(f[2]):
+        raise ValueError(f"o= sess-version {f[2]!r} is not a number")
+    return Origin(f[0], f[1], int(f[2]), f[3], f[4], f[5])
+
+
+def _connection(value: str) -> Connection:
+    return Connection(*_fields(value, 3, "c"))
+
+
+def _media_fields(value: str) -> tuple[str, int, str, str, list[str]]:
+    """kind, port, "/count" suffix (or ""), proto, formats of an m= value."""
+    f = value.split()
+    if len(f) < 4:
+        raise ValueError("m= needs <media> <port> <proto> <fmt> ...")
+    port_text, slash, count = f[1].partition("/")
+    if not _number(port_text) or (slash and not _number(count)):
+        raise ValueError(f"m= port {f[1]!r} is not a number")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"m= port {port} is above 65535")
+    return f[0], port, slash + count, f[2], f[3:]
+
+
+def _address_type(address: str) -> str:
+    return "IP6" if ":" in address else "IP4"
+
+
+def _attribute(value: str) -> tuple[str, str | None]:
+    name, colon, rest = value.partition(":")
+    return name, (rest if colon else None)
+
+
+def _direction_of(lines: Sequence[Line]) -> str | None:
+    return next((v for k, v in reversed(lines) if k == "a" and v in DIRECTIONS), None)
+
+
+class MediaDescription:
+    """One media section: the m= line and the lines up to the next m= (RFC 4566 §5.14).
+
+    ``kind`` (audio, video ...), ``port``, ``proto`` (RTP/AVP ...) and ``formats`` (payload types as
+    strings) are read from the m= line; change them through the setters so the lines stay the truth.
+    """
+
+    def __init__(self, lines: Sequence[Line]) -> None:
+        if not lines or lines[0][0] != "m":
+            raise ValueError("a media description starts with its m= line")
+        self._lines = list(lines)
+        self.kind, self.port, self._count, self.proto, self.formats = _media_fields(lines[0][1])
+
+    @property
+    def lines(self) -> list[Line]:
+        return list(self._lines)
+
+    @property
+    def connection(self) -> Connection | None:
+        """The media-level c= line, if any."""
+        for kind, value in self._lines:
+            if kind == "c":
+                return _connection(value)
+        return None
+
+    @property
+    def attributes(self) -> list[tuple[str, str | None]]:
+        """Every a= line in order: "a=ptime:20" -> ("ptime", "20"), "a=sendrecv" -> ("sendrecv", None)."""
+        return [_attribute(value) for kind, value in self._lines if kind == "a"]
+
+    def get_attribute(self, name: str) -> str | None:
+        """The value of the first ``a=name:value`` line."""
+        return next((v for a, v in self.attributes if a == name and v is not None), None)
+
+    def rtpmap(self) -> dict[str, str]:
+        """{payload type: "encoding/clock[/channels]"} from the a=rtpmap lines."""
+        return {pt: enc.strip() for pt, _, enc in self._pairs("rtpmap")}
+
+    def fmtp(self) -> dict[str, str]:
+        """{payload type: format parameters} from the a=fmtp lines."""
+        return {pt: params.strip() for pt, _, params in self._pairs("fmtp")}
+
+    def _pairs(self, name: str) -> list[tuple[str, str, str]]:
+        return [(v or "").strip().partition(" ") for a, v in self.attributes if a == name]
+
+    def codecs(self) -> dict[str, str]:
+        """{payload type: encoding} for every format of the m= line, in its order, a=rtpmap first and then
+        the RFC 3551 static table; a dynamic type without a=rtpmap is left out."""
+        rtpmap = self.rtpmap()
+        found = {pt: rtpmap.get(pt) or STATIC_PAYLOAD_TYPES.get(pt) for pt in self.formats}
+        return {pt: enc for pt, enc in found.items() if enc}
+
+    @property
+    def ptime(self) -> int | None:
+        """a=ptime in ms, None when absent or not a number."""
+        value = self.get_attribute("ptime") or ""
+        return round(float(value)) if value.replace(".", "", 1).isdigit() else None
+
+    @property
+    def direction(self) -> str:
+        """The media-level direction attribute, sendrecv when there is none (RFC 3264 §5.1). See also
+        :meth:`SessionDescription.media_direction`, which falls back to the session-level one."""
+        return _direction_of(self._lines) or "sendrecv"
+
+    def set_port(self, port: int) -> None:
+        """Rewrite the m= port (keeping a "/count" suffix)."""
+        self._lines[0] = ("m", " ".join([self.kind, f"{port}{self._count}", self.proto, *self.formats]))
+        self.port = port
+
+    def set_connection(self, address: str) -> None:
+        """Set the media-level c= address, adding the line (after m=, i=) when there is none."""
+        line = ("c", f"IN {_address_type(address)} {address}")
+        for i, (kind, _) in enumerate(self._lines):
+            if kind == "c":
+                self._lines[i] = line
+                return
+        at = 1 + sum(1 for kind, _ in self._lines[1:2] if kind == "i")
+        self._lines.insert(at, line)
+
+    def set_rtcp(self, port: int, address: str) -> None:
+        """Rewrite an a=rtcp line (RFC 3605) to ``port``, and to ``address`` if it named an address."""
+        for i, (kind, value) in enumerate(self._lines):
+            name, attr = _attribute(value)
+            if kind == "a" and name == "rtcp" and attr:
+                where = f" IN {_address_type(address)} {address}" if attr.split()[1:] else ""
+                self._lines[i] = ("a", f"rtcp:{port}{where}")
+
+    def __repr__(self) -> str:
+        return f"MediaDescription({self._lines[0][1]!r})"
+
+
+class SessionDescription:
+    """A parsed SDP body; ``str()`` / :meth:`to_bytes` serialize it exactly as parsed."""
+
+    def __init__(self, session_lines: Sequence[Line], media: Sequence[MediaDescription] = (), *,
+                 final_eol: bool = True, blank_tail: int = 0) -> None:
+        self._lines = list(session_lines)
+        self.media = list(media)
+        self._final_eol = final_eol
+        self._blank_tail = blank_tail
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> SessionDescription:
+        """Parse an SDP body; raises :class:`SIPParseError` naming the line number and the line."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogateescape")
+        raw = text.split("\n")
+        final_eol = text.endswith("\n")
+        if final_eol:
+            raw.pop()
+        raw = [r[:-1] if r.endswith("\r") else r for r in raw]
+        blank_tail = 0
+        while raw and raw[-1] == "":  # blank lines after the last line: tolerated, kept for the round trip
+            raw.pop()
+            blank_tail += 1
+        if not raw:
+            raise SIPParseError("SDP body is empty: it must start with v=0")
+        session: list[Line] = []
+        sections: list[list[Line]] = []
+        seen: set[str] = set()
+        for number, line in enumerate(raw, 1):
+            if len(line) < 2 or line[1] != "=" or not (line[0].isascii() and line[0].isalpha()):
+                raise _error(number, line, "not a <type>=<value> line")
+            kind, value = line[0], line[2:]
+            if number == 1 and kind != "v":
+                raise _error(number, line, "an SDP body must start with v= (RFC 4566 §5)")
+            try:
+                if kind == "v" and value != "0":
+                    raise ValueError(f"SDP version {value!r} is not 0")
+                if kind == "o":
+                    _origin(value)
+                elif kind == "c":
+                    _connection(value)
+                elif kind == "m":
+                    _media_fields(value)
+                elif kind == "t" and not all(_number(p) for p in _fields(value, 2, "t")):
+                    raise ValueError("t= start and stop times must be numbers")
+            except ValueError as exc:
+                raise _error(number, line, str(exc)) from None
+            if kind == "m":
+                sections.append([])
+            (sections[-1] if sections else session).append((kind, value))
+            if not sections:
+                seen.add(kind)
+        for required in "os":
+            if required not in seen:
+                raise SIPParseError(f"SDP has no session-level {required}= line (RFC 4566 §5)")
+        return cls(session, [MediaDescription(s) for s in sections], final_eol=final_eol,
+                   blank_tail=blank_tail)
+
+    def __str__(self) -> str:
+        lines = [f"{k}={v}" for k, v in self.session_lines]
+        for media in self.media:
+            lines += [f"{k}={v}" for k, v in media.lines]
+        lines += [""] * self._blank_tail
+        return "\r\n".join(lines) + ("\r\n" if self._final_eol else "")
+
+    def to_bytes(self) -> bytes:
+        return str(self).encode("utf-8", "surrogateescape")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SessionDescription) and str(self) == str(other)
+
+    def __repr__(self) -> str:
+        return f"SessionDescription({str(self)!r})"
+
+    def copy(self) -> SessionDescription:
+        return copy.deepcopy(self)
+
+    @property
+    def session_lines(self) -> list[Line]:
+        return list(self._lines)
+
+    def _first(self, kind: str) -> str | None:
+        return next((v for k, v in self._lines if k == kind), None)
+
+    @property
+    def version(self) -> int:
+        return int(self._first("v") or "0")
+
+    @property
+    def origin(self) -> Origin:
+        return _origin(self._first("o") or "")
+
+    @property
+    def session_name(self) -> str:
+        return self._first("s") or ""
+
+    @property
+    def connection(self) -> Connection | None:
+        """The session-level c= line, if any."""
+        value = self._first("c")
+        return _connection(value) if value is not None else None
+
+    @property
+    def timing(self) -> tuple[int, int] | None:
+        """Start and stop time of the first t= line ((0, 0) for an unbounded session)."""
+        value = self._first("t")
+        return None if value is None else (int(value.split()[0]), int(value.split()[1]))
+
+    @property
+    def attributes(self) -> list[tuple[str, str | None]]:
+        """The session-level a= lines, as :attr:`MediaDescription.attributes`."""
+        return [_attribute(v) for k, v in self._lines if k == "a"]
+
+    @property
+    def direction(self) -> str | None:
+        """The session-level direction attribute, None when there is none."""
+        return _direction_of(self._lines)
+
+    def media_direction(self, index: int = 0) -> str:
+        """The direction in force for media ``index``: media level, else session level, else sendrecv."""
+        return _direction_of(self.media[index].lines) or self.direction or "sendrecv"
+
+    def _replace(self, kind: str, value: str) -> bool:
+        for i, (k, _) in enumerate(self._lines):
+            if k == kind:
+                self._lines[i] = (kind, value)
+                return True
+        return False
+
+    def set_origin(self, origin: Origin) -> None:
+        self._replace("o", str(origin))
+
+    def set_connection(self, address: str) -> bool:
+        """Rewrite the session-level c= address; False (and nothing changed) when there is none."""
+        return self._replace("c", f"IN {_address_type(address)} {address}")
+
+
+def media_address(sd: SessionDescription, index: int = 0) -> tuple[str, int]:
+    """Where media ``index`` wants RTP: (media-level c= address, else session-level, m= port)."""
+    if not 0 <= index < len(sd.media):
+        raise IndexError(f"SDP has {len(sd.media)} m= lines, no index {index}")
+    media = sd.media[index]
+    connection = media.connection or sd.connection
+    if connection is None:
+        raise SIPParseError(f"SDP m= line {index + 1} {media.lines[0][1]!r} has no c= line and the session "
+                            "has none (RFC 4566 §5.7)")
+    return connection.address.split("/")[0], media.port
+
+
+def rewrite_for_relay(sd: SessionDescription, address: str, ports: Sequence[int], sess_version_bump: bool = True,
+                      *, username: str | None = None, sess_id: str | None = None) -> SessionDescription:
+    """A new description with the media relayed through ``address``: every c= line (session and media
+    level) set to it, m= line i moved to ``ports[i]``, o= address set and sess-version incremented
+    (RFC 3264 §8: a changed description gets a higher version). A stream with port 0 (rejected or
+    disabled, RFC 3264 §6/§8.2) keeps port 0. An a=rtcp line (RFC 3605) follows to port + 1 (and the
+    address, if it named one). ``username`` / ``sess_id`` replace the o= fields when given.
+    """
+    if len(ports) != len(sd.media):
+        raise ValueError(f"rewrite_for_relay got {len(ports)} ports for {len(sd.media)} m= lines")
+    out = sd.copy()
+    origin = out.origin
+    out.set_origin(Origin(username if username is not None else origin.username,
+                          sess_id if sess_id is not None else origin.sess_id,
+                          origin.sess_version + (1 if sess_version_bump else 0),
+                          "IN", _address_type(address), address))
+    has_session_c = out.set_connection(address)
+    for media, port in zip(out.media, ports, strict=True):
+        if media.port == 0:
+            continue
+        media.set_port(port)
+        if media.connection is not None or not has_session_c:
+            media.set_connection(address)
+        media.set_rtcp(port + 1, address)
+    return out
+
+
+def _session_header(address: str, sess_id: int | str, sess_version: int | None, username: str,
+                    session_name: str, timing: str) -> list[str]:
+    addrtype = _address_type(address)
+    version = int(sess_id) if sess_version is None else sess_version
+    return ["v=0", f"o={username} {sess_id} {version} IN {addrtype} {address}", f"s={session_name}",
+            f"c=IN {addrtype} {address}", f"t={timing}"]
+
+
+def make_offer(address: str, port: int, sess_id: int | str, payload_types: Sequence[int] = (0, 101), *,
+               sess_version: int | None = None, username: str = "trunkcheck",
+               session_name: str = "trunkcheck", ptime: int = 20, direction: str = "sendrecv") -> SessionDescription:
+    """A typical single-audio-stream offer: PCMU + telephone-event with a=rtpmap, a=fmtp:101 0-16,
+    a=ptime:20 and a=sendrecv. ``payload_types`` are keys of :data:`OFFER_CODECS`; sess-version defaults
+    to sess-id, as Asterisk and FreeSWITCH do."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction {direction!r} is not one of {DIRECTIONS}")
+    unknown = [pt for pt in payload_types if pt not in OFFER_CODECS]
+    if unknown or not payload_types:
+        raise ValueError(f"make_offer knows payload types {sorted(OFFER_CODECS)}, got {list(payload_types)}")
+    lines = _session_header(address, sess_id, sess_version, username, session_name, "0 0")
+    lines.append(f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt in payload_types)}")
+    lines += [f"a=rtpmap:{pt} {OFFER_CODECS[pt]}" for pt in payload_types]
+    lines += [f"a=fmtp:{pt} 0-16" for pt in payload_types if OFFER_CODECS[pt].startswith("telephone-event")]
+    lines += [f"a=ptime:{ptime}", f"a={direction}"]
+    return SessionDescription.parse("\r\n".join(lines) + "\r\n")
+
+
+def _supports(encoding: str, supported: Sequence[str]) -> bool:
+    enc = encoding.lower()
+    return any(enc.startswith(s.lower() + "/") if "/" in s else enc.split("/")[0] == s.lower() for s in supported)
+
+
+def _clock(encoding: str) -> str:
+    return (encoding.split("/") + [""])[1]
+
+
+def make_answer(offer: SessionDescription, address: str, port: int, sess_id: int | str,
+                supported: Sequence[str] = ("PCMU", "telephone-event"), *, sess_version: int | None = None,
+                username: str = "trunkcheck", session_name: str = "trunkcheck") -> SessionDescription:
+    """Answer ``offer`` the RFC 3264 §6 way, with one RTP/AVP audio stream at ``address``:``port``.
+
+    The answer has the offer's m= lines in the same order. The first audio stream over RTP/AVP with a
+    supported codec is accepted: the supported formats in the offer's order and payload numbers, with
+    telephone-event/CN kept only at a clock rate of an accepted codec, the offer's a=fmtp for them, its
+    ptime (default 20) and the mirrored direction (sendonly <-> recvonly). Every other stream is rejected
+    with port 0. ``supported`` holds encoding names ("PCMU") or name/clock ("telephone-event/8000").
+    When every stream is rejected the caller should rather answer 488 Not Acceptable Here.
+    """
+    offer_timing = next((v for k, v in offer.session_lines if k == "t"), "0 0")
+    lines = _session_header(address, sess_id, sess_version, username, session_name, offer_timing)
+    accepted = False
+    for index, media in enumerate(offer.media):
+        keep: dict[str, str] = {}
+        if not accepted and media.kind == "audio" and media.proto == "RTP/AVP" and media.port != 0:
+            wanted = {pt: enc for pt, enc in media.codecs().items() if _supports(enc, supported)}
+            clocks = {_clock(enc) for enc in wanted.values() if enc.split("/")[0].lower() not in _AUXILIARY}
+            keep = {pt: enc for pt, enc in wanted.items() if _clock(enc) in clocks}
+        if not keep:
+            lines.append(f"m={media.kind} 0 {media.proto} {media.formats[0]}")
+            continue
+        accepted = True
+        lines.append(f"m=audio {port} RTP/AVP {' '.join(keep)}")
+        fmtp = media.fmtp()
+        lines += [f"a=rtpmap:{pt} {enc}" for pt, enc in keep.items()]
+        lines += [f"a=fmtp:{pt} {fmtp[pt]}" for pt in keep if pt in fmtp]
+        lines.append(f"a=ptime:{media.ptime or 20}")
+        lines.append(f"a={MIRRORED_DIRECTION[offer.media_direction(index)]}")
+    return SessionDescription.parse("\r\n".join(lines) + "\r\n")
