@@ -1,0 +1,291 @@
+"""The SIP transaction layer (RFC 3261 §17, §18; RFC 3581; RFC 6026), sans-IO in aioquic's shape.
+
+One :class:`TransactionLayer` per transport endpoint. The caller feeds it what arrives
+(:meth:`~TransactionLayer.receive`) and what the TU sends (:meth:`~TransactionLayer.send_request`,
+:meth:`~TransactionLayer.send_response`, :meth:`~TransactionLayer.send_stateless`), then collects the
+datagrams to send, the next timer deadline and the events for the TU. Time is always a parameter.
+
+Matching: responses by top Via branch and CSeq method (§17.1.3); requests by branch, sent-by and method
+with ACK matching its INVITE (§17.2.3), or by the RFC 2543 rules when the branch lacks the magic cookie.
+Responses that match no client transaction are discarded (RFC 6026's change to RFC 3261 §18.1.2); an ACK that
+matches no transaction (the ACK for a 2xx) goes to the TU as a request without a transaction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import replace
+
+from .errors import ProtocolError, SIPParseError
+from .headers import Via, header_key, split_list
+from .ids import has_magic_cookie
+from .message import Headers, Request, Response
+from .timers import TimerConfig
+from .transaction import (
+    Address,
+    ClientTransaction,
+    Event,
+    RequestReceived,
+    ServerTransaction,
+    Transaction,
+)
+from .transaction_client import InviteClientTransaction, NonInviteClientTransaction
+from .transaction_server import (
+    DEFAULT_AUTO_100_DELAY,
+    InviteServerTransaction,
+    NonInviteServerTransaction,
+    matches_rfc2543,
+    response_matches_rfc2543,
+)
+
+ServerKey = tuple[str, str, int, str]
+"""(branch, sent-by host in lower case, sent-by port, method with ACK counted as INVITE)."""
+
+
+def _default_port(via: Via) -> int:
+    return 5061 if via.transport in ("TLS", "WSS") else 5060
+
+
+def server_key(via: Via, method: str) -> ServerKey:
+    """The §17.2.3 key of a request whose branch carries the magic cookie."""
+    return (via.branch or "", via.host.lower(), via.port or _default_port(via),
+            "INVITE" if method == "ACK" else method)
+
+
+def _same_host(a: str, b: str) -> bool:
+    a, b = a.strip("[]"), b.strip("[]")
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a.lower() == b.lower()
+
+
+def stamp_via(request: Request, source: Address) -> None:
+    """Add ``received`` to the top Via when the sent-by host is not the source address, and when the
+    request asks for ``rport`` fill it (and ``received``, always) with the source (RFC 3261 §18.2.1,
+    RFC 3581 §4). The header is rewritten in place; other header fields keep their bytes and order."""
+    via = request.top_via
+    host, port = source
+    params = dict(via.params)
+    rport_key = next((k for k in params if k.lower() == "rport"), None)
+    received_key = next((k for k in params if k.lower() == "received"), "received")
+    changed = False
+    if rport_key is not None and not params[rport_key]:
+        params[rport_key] = str(port)
+        params[received_key] = host
+        changed = True
+    if not _same_host(via.host, host) and params.get(received_key) != host:
+        params[received_key] = host
+        changed = True
+    if not changed:
+        return
+    stamped = Via(via.transport, via.host, via.port, params, via.protocol)
+    entries = request.headers.items_raw()
+    for i, (name, value) in enumerate(entries):
+        if header_key(name) == "via":
+            rest = split_list(value)[1:]
+            entries[i] = (name, ", ".join([str(stamped), *rest]))
+            break
+    request.headers = Headers(entries)
+
+
+def response_address(via: Via, source: Address, reliable: bool) -> Address:
+    """Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): over a reliable transport the
+    source (the connection); else maddr, else received (with rport when present), else sent-by."""
+    if reliable:
+        return source
+    default = _default_port(via)
+    maddr = next((v for k, v in via.params.items() if k.lower() == "maddr" and v), None)
+    if maddr is not None:
+        return (maddr.strip("[]"), via.port or default)
+    host = via.received or via.host
+    port = via.rport if via.received is not None and via.rport is not None else via.port or default
+    return (host.strip("[]"), port)
+
+
+class TransactionLayer:
+    """Client and server transactions of one transport endpoint.
+
+    ``timers`` gives T1, T2, T4; ``reliable`` (default: ``timers.reliable``) says the transport is TCP,
+    TLS or SCTP: no retransmissions, Timers D, I, J, K zero, responses back to the source address.
+    ``auto_100_delay`` is how long an INVITE server transaction waits for the TU before it sends
+    100 Trying itself (0: at once, None: never).
+    """
+
+    def __init__(self, *, reliable: bool | None = None, timers: TimerConfig | None = None,
+                 auto_100_delay: float | None = DEFAULT_AUTO_100_DELAY) -> None:
+        config = timers if timers is not None else TimerConfig()
+        if reliable is not None and reliable != config.reliable:
+            config = replace(config, reliable=reliable)
+        self.timers = config
+        self.auto_100_delay = auto_100_delay
+        self._clients: dict[tuple[str, str], ClientTransaction] = {}
+        self._servers: dict[ServerKey, ServerTransaction] = {}
+        self._servers_2543: list[ServerTransaction] = []
+        self._datagrams: list[tuple[bytes, Address]] = []
+        self._events: deque[Event] = deque()
+
+    @property
+    def reliable(self) -> bool:
+        return self.timers.reliable
+
+    @property
+    def transactions(self) -> list[Transaction]:
+        """Every live transaction, clients first."""
+        return [*self._clients.values(), *self._servers.values(), *self._servers_2543]
+
+    # -- input from the network ---------------------------------------------------------------------
+    def receive(self, message: Request | Response, addr: Address, now: float) -> None:
+        """A message parsed from the transport, ``addr`` its source. Messages whose Via, CSeq, Call-ID,
+        From or To cannot be parsed are dropped (validate with :func:`sipcore.parser.parse_message`)."""
+        if isinstance(message, Response):
+            self._receive_response(message, now)
+        else:
+            self._receive_request(message, addr, now)
+
+    def _receive_response(self, response: Response, now: float) -> None:
+        try:
+            key = (response.top_via.branch or "", response.cseq.method)
+        except SIPParseError:
+            return
+        transaction = self._clients.get(key)
+        if transaction is None:
+            return  # a stray response: discarded (RFC 6026)
+        transaction.receive_response(response, now)
+        self._collect(transaction)
+
+    def _receive_request(self, request: Request, addr: Address, now: float) -> None:
+        try:
+            stamp_via(request, addr)
+            transaction = self._match_request(request)
+            invite = self._find_invite(request) if transaction is None and request.method == "CANCEL" else None
+            response_addr = response_address(request.top_via, addr, self.reliable)
+        except SIPParseError:
+            return
+        if transaction is not None:
+            transaction.receive_request(request, addr, now)
+            self._collect(transaction)
+            return
+        if request.method == "ACK":
+            self._events.append(RequestReceived(request, addr, None))
+            return
+        new: ServerTransaction
+        if request.method == "INVITE":
+            new = InviteServerTransaction(request, response_addr, self.timers, source=addr,
+                                          auto_100_delay=self.auto_100_delay)
+        else:
+            new = NonInviteServerTransaction(request, response_addr, self.timers, source=addr)
+        if has_magic_cookie(new.branch):
+            self._servers[server_key(request.top_via, request.method)] = new
+        else:
+            self._servers_2543.append(new)
+        self._events.append(RequestReceived(request, addr, new, invite))
+        new.start(now)
+        self._collect(new)
+
+    def _match_request(self, request: Request) -> ServerTransaction | None:
+        via = request.top_via
+        if has_magic_cookie(via.branch):
+            return self._servers.get(server_key(via, request.method))
+        return next((t for t in self._servers_2543 if matches_rfc2543(t, request)), None)
+
+    def _find_invite(self, cancel: Request) -> ServerTransaction | None:
+        """The INVITE server transaction a CANCEL cancels (RFC 3261 §9.2)."""
+        via = cancel.top_via
+        if has_magic_cookie(via.branch):
+            return self._servers.get(server_key(via, "INVITE"))
+        return next((t for t in self._servers_2543 if matches_rfc2543(t, cancel, as_method="INVITE")), None)
+
+    # -- input from the TU --------------------------------------------------------------------------
+    def send_request(self, request: Request, addr: Address, now: float) -> ClientTransaction:
+        """Start a client transaction for ``request`` (sent unchanged: the caller built its Via and
+        branch) towards ``addr``."""
+        method = request.method
+        if method == "ACK":
+            raise ProtocolError("ACK is not sent through a client transaction: the INVITE client "
+                                "transaction sends the ACK for a non-2xx, send_stateless() the ACK for a 2xx")
+        try:
+            branch = request.top_via.branch
+            cseq_method = request.cseq.method
+        except SIPParseError as exc:
+            raise ProtocolError(f"cannot send {method}: {exc}") from exc
+        if not has_magic_cookie(branch):
+            raise ProtocolError(f"cannot send {method}: the top Via branch {branch!r} is not 'z9hG4bK' "
+                                "followed by a unique identifier")
+        if cseq_method != method:
+            raise ProtocolError(f"cannot send {method}: its CSeq method is {cseq_method}")
+        key = (branch or "", method)
+        if key in self._clients:
+            raise ProtocolError(f"a {method} client transaction with branch {branch} already exists")
+        transaction: ClientTransaction
+        if method == "INVITE":
+            transaction = InviteClientTransaction(request, addr, self.timers)
+        else:
+            transaction = NonInviteClientTransaction(request, addr, self.timers)
+        self._clients[key] = transaction
+        transaction.start(now)
+        self._collect(transaction)
+        return transaction
+
+    def send_response(self, response: Response, now: float) -> None:
+        """Send a response through the server transaction its top Via and CSeq method match; a response
+        matching none, or one the transaction's state forbids, raises ProtocolError."""
+        try:
+            via = response.top_via
+            method = response.cseq.method
+            if has_magic_cookie(via.branch):
+                transaction = self._servers.get(server_key(via, method))
+            else:
+                transaction = next((t for t in self._servers_2543 if response_matches_rfc2543(t, response)),
+                                   None)
+        except SIPParseError as exc:
+            raise ProtocolError(f"cannot send the {response.status} response: {exc}") from exc
+        if transaction is None:
+            raise ProtocolError(f"no server transaction for the {response.status} response to {method} "
+                                f"(branch {via.branch}, sent-by {via.sent_by()})")
+        transaction.send_response(response, now)
+        self._collect(transaction)
+
+    def send_stateless(self, message: Request | Response, addr: Address) -> None:
+        """Send outside any transaction: the ACK for a 2xx, the TU's 2xx retransmissions, a stateless
+        error response."""
+        self._datagrams.append((message.to_bytes(), addr))
+
+    # -- output -------------------------------------------------------------------------------------
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """What to send now, in order, as (bytes, address)."""
+        datagrams, self._datagrams = self._datagrams, []
+        return datagrams
+
+    def get_timer(self) -> float | None:
+        """The earliest timer deadline of all transactions, or None."""
+        return min((d for t in self.transactions if (d := t.get_timer()) is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer due at ``now``."""
+        due = [(d, i, t) for i, t in enumerate(self.transactions)
+               if (d := t.get_timer()) is not None and d <= now]
+        for _, _, transaction in sorted(due, key=lambda item: (item[0], item[1])):
+            transaction.handle_timer(now)
+            self._collect(transaction)
+
+    def next_event(self) -> Event | None:
+        """The next event for the TU, or None."""
+        return self._events.popleft() if self._events else None
+
+    def _collect(self, transaction: Transaction) -> None:
+        datagrams, events = transaction.take_output()
+        self._datagrams.extend(datagrams)
+        self._events.extend(events)
+        if transaction.terminated:
+            self._forget(transaction)
+
+    def _forget(self, transaction: Transaction) -> None:
+        if isinstance(transaction, ClientTransaction):
+            self._clients.pop((transaction.branch, transaction.method), None)
+        elif isinstance(transaction, ServerTransaction):
+            if has_magic_cookie(transaction.branch):
+                self._servers.pop(server_key(transaction.request.top_via, transaction.method), None)
+            elif transaction in self._servers_2543:
+                self._servers_2543.remove(transaction)
