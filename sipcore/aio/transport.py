@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from ..errors import SIPParseError
 from ..message import Request, Response
@@ -34,6 +35,8 @@ class Transport(Protocol):
 
 MessageHandler = Callable[[Request | Response, Addr, "Transport"], None]
 ErrorHandler = Callable[[bytes, Addr, SIPParseError, "Transport"], None]
+UnreachableHandler = Callable[[Addr, OSError], None]
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux: report ICMP errors with the destination
 
 
 def _log_error(data: bytes, addr: Addr, error: SIPParseError, transport: Transport) -> None:
@@ -41,28 +44,49 @@ def _log_error(data: bytes, addr: Addr, error: SIPParseError, transport: Transpo
 
 
 class UdpTransport(asyncio.DatagramProtocol):
-    """One UDP socket. A datagram carries one message; trailing octets are ignored by the parser."""
+    """One UDP socket. A datagram carries one message; trailing octets are ignored by the parser.
+
+    ICMP errors (port unreachable ...) are read from the socket's error queue (Linux IP_RECVERR), so
+    ``on_unreachable(addr, error)`` names the destination that could not be reached (RFC 3261 §8.1.3.1
+    treats that as a 503 for the transaction).
+    """
 
     name = "UDP"
     reliable = False
 
-    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None) -> None:
+    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None,
+                 on_unreachable: UnreachableHandler | None = None, sock: socket.socket | None = None) -> None:
         self._on_message = on_message
         self._on_error = on_error or _log_error
+        self.on_unreachable = on_unreachable
+        self._sock = sock
         self._transport: asyncio.DatagramTransport | None = None
         self.local_addr: Addr = ("0.0.0.0", 0)
 
     @classmethod
     async def listen(cls, host: str, port: int, on_message: MessageHandler,
-                     on_error: ErrorHandler | None = None) -> UdpTransport:
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_datagram_endpoint(
-            lambda: cls(on_message, on_error), local_addr=(host, port))
+                     on_error: ErrorHandler | None = None,
+                     on_unreachable: UnreachableHandler | None = None) -> UdpTransport:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if family == socket.AF_INET:
+                try:
+                    sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+                except OSError:  # not Linux: ICMP errors go unreported, Timer B/F still bound the wait
+                    pass
+            sock.bind((host, port))
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            _, protocol = await loop.create_datagram_endpoint(
+                lambda: cls(on_message, on_error, on_unreachable, sock), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         return protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
         sockname = transport.get_extra_info("sockname")
         self.local_addr = (sockname[0], sockname[1])
 
@@ -78,7 +102,18 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._on_message(message, peer, self)
 
     def error_received(self, exc: Exception) -> None:
-        log.debug("UDP %s:%d: %s", *self.local_addr, exc)
+        if self._sock is None:
+            log.debug("UDP %s:%d: %s", *self.local_addr, exc)
+            return
+        for _ in range(64):  # bounded drain of the error queue
+            try:
+                _, _, _, addr = self._sock.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+            except OSError:
+                return
+            peer = (str(addr[0]), int(addr[1]))
+            log.info("UDP %s:%d unreachable: %s", peer[0], peer[1], exc)
+            if self.on_unreachable is not None and isinstance(exc, OSError):
+                self.on_unreachable(peer, exc)
 
     def send(self, data: bytes, addr: Addr) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -97,8 +132,7 @@ class _TcpConnection(asyncio.Protocol):
         self.peer: Addr = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1]))
         self._owner._connections[self.peer] = self
@@ -129,9 +163,11 @@ class TcpTransport:
     name = "TCP"
     reliable = True
 
-    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None) -> None:
+    def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None,
+                 on_unreachable: UnreachableHandler | None = None) -> None:
         self._on_message = on_message
         self._on_error = on_error or _log_error
+        self.on_unreachable = on_unreachable
         self._connections: dict[Addr, _TcpConnection] = {}
         self._server: asyncio.Server | None = None
         self._pending: dict[Addr, list[bytes]] = {}
@@ -140,8 +176,9 @@ class TcpTransport:
 
     @classmethod
     async def listen(cls, host: str, port: int, on_message: MessageHandler,
-                     on_error: ErrorHandler | None = None) -> TcpTransport:
-        self = cls(on_message, on_error)
+                     on_error: ErrorHandler | None = None,
+                     on_unreachable: UnreachableHandler | None = None) -> TcpTransport:
+        self = cls(on_message, on_error, on_unreachable)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _TcpConnection(self), host, port,
                                                 reuse_address=True)
@@ -172,6 +209,8 @@ class TcpTransport:
             dropped = self._pending.pop(addr, [])
             log.info("TCP connect to %s:%d failed (%s); %d message(s) not sent", *addr, exc or "timeout",
                      len(dropped))
+            if self.on_unreachable is not None:
+                self.on_unreachable(addr, exc if isinstance(exc, OSError) else OSError(str(exc)))
             return
         conn = self._connections.get(addr)
         for data in self._pending.pop(addr, []):

@@ -1,0 +1,212 @@
+"""The asyncio shell around the transaction layer: one transport, one TransactionLayer, one timer.
+
+Like aioquic's protocol adapter it only moves bytes and re-arms a single timer: everything that arrives
+is fed to :class:`~sipcore.transaction_layer.TransactionLayer` with ``now = loop.time()``, then the
+datagrams it wants sent are sent, its events are dispatched, and the timer is re-armed for its next
+deadline. Events for a client transaction go to the handler given with that request, the rest to the
+endpoint's ``on_event``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ..errors import SIPParseError
+from ..message import Request, Response, make_response
+from ..stateless import error_response_bytes
+from ..timers import TimerConfig
+from ..transaction import (
+    ClientTransaction,
+    Event,
+    ResponseReceived,
+    State,
+    Transaction,
+    TransactionTerminated,
+    TransactionTimeout,
+)
+from ..transaction_layer import TransactionLayer
+from .transport import Addr, TcpTransport, Transport, UdpTransport
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event, "SipEndpoint"], None]
+ParseErrorHandler = Callable[[bytes, Addr, SIPParseError], None]
+
+
+class SipEndpoint:
+    """A SIP transport endpoint (UDP or TCP on one address) with its transaction layer."""
+
+    def __init__(self, on_event: EventHandler, *, timers: TimerConfig | None = None,
+                 auto_100_delay: float | None = 0.2, agent: str = "trunkcheck",
+                 on_parse_error: ParseErrorHandler | None = None) -> None:
+        self._on_event = on_event
+        self._timers = timers
+        self._auto_100_delay = auto_100_delay
+        self.agent = agent
+        self.on_parse_error = on_parse_error
+        self.transport: Transport | None = None
+        self.layer: TransactionLayer | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._handlers: dict[int, Callable[[Event], None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.parse_errors = 0
+
+    @classmethod
+    async def open(cls, transport: str, host: str, port: int, on_event: EventHandler,
+                   **kwargs: object) -> SipEndpoint:
+        """Bind ``transport`` ("UDP" or "TCP") on host:port (port 0 picks one)."""
+        self = cls(on_event, **kwargs)  # type: ignore[arg-type]
+        self._loop = asyncio.get_running_loop()
+        kind = transport.upper()
+        if kind == "UDP":
+            self.transport = await UdpTransport.listen(host, port, self._received, self._malformed,
+                                                       self._unreachable)
+        elif kind == "TCP":
+            self.transport = await TcpTransport.listen(host, port, self._received, self._malformed,
+                                                       self._unreachable)
+        else:
+            raise ValueError(f"unsupported transport {transport!r}: use UDP or TCP")
+        self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,
+                                      auto_100_delay=self._auto_100_delay)
+        return self
+
+    @property
+    def local_addr(self) -> Addr:
+        assert self.transport is not None
+        return self.transport.local_addr
+
+    @property
+    def transport_name(self) -> str:
+        assert self.transport is not None
+        return self.transport.name
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    # -- what the TU calls ----------------------------------------------------------------------------
+    def send_request(self, request: Request, addr: Addr,
+                     on_response: Callable[[Event], None] | None = None) -> ClientTransaction:
+        """Start a client transaction. Its ResponseReceived, TransactionTimeout and
+        TransactionTerminated events go to ``on_response`` when given."""
+        assert self.layer is not None
+        transaction = self.layer.send_request(request, addr, self._now())
+        if on_response is not None:
+            self._handlers[id(transaction)] = on_response
+        self._pump()
+        return transaction
+
+    async def request(self, request: Request, addr: Addr, *, timeout: float = 40.0,
+                      on_provisional: Callable[[Response], None] | None = None) -> Response:
+        """Send a request and wait for its final response. Raises TimeoutError on Timer B/F (or after
+        ``timeout`` seconds, a bound in case the peer keeps the transaction in Proceeding)."""
+        assert self._loop is not None
+        done: asyncio.Future[Response] = self._loop.create_future()
+
+        def handler(event: Event) -> None:
+            if done.done():
+                return
+            if isinstance(event, ResponseReceived):
+                if event.response.status < 200:
+                    if on_provisional is not None:
+                        on_provisional(event.response)
+                else:
+                    done.set_result(event.response)
+            elif isinstance(event, TransactionTimeout):
+                done.set_exception(TimeoutError(
+                    f"no final response to {request.method} from {addr[0]}:{addr[1]} (Timer {event.timer})"))
+
+        self.send_request(request, addr, handler)
+        return await asyncio.wait_for(done, timeout)
+
+    def send_response(self, response: Response) -> None:
+        assert self.layer is not None
+        self.layer.send_response(response, self._now())
+        self._pump()
+
+    def send_stateless(self, message: Request | Response, addr: Addr) -> None:
+        """Send outside any transaction (ACK for a 2xx, 2xx retransmissions by the TU)."""
+        assert self.layer is not None
+        self.layer.send_stateless(message, addr)
+        self._pump()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- transport callbacks --------------------------------------------------------------------------
+    def _received(self, message: Request | Response, addr: Addr, transport: Transport) -> None:
+        assert self.layer is not None
+        try:
+            self.layer.receive(message, addr, self._now())
+        except SIPParseError as exc:  # e.g. a Via the layer cannot use
+            self._malformed(message.to_bytes(), addr, exc, transport)
+            return
+        self._pump()
+
+    def _malformed(self, data: bytes, addr: Addr, error: SIPParseError, transport: Transport) -> None:
+        self.parse_errors += 1
+        log.info("malformed message from %s:%d (%d bytes): %s", addr[0], addr[1], len(data), error)
+        if self.on_parse_error is not None:
+            self.on_parse_error(data, addr, error)
+        answer = error_response_bytes(data, error, agent=self.agent)
+        if answer is not None:
+            transport.send(answer, addr)
+
+    def _unreachable(self, addr: Addr, error: OSError) -> None:
+        """RFC 3261 §8.1.3.1: a transport error is a 503 for every transaction waiting on that peer."""
+        assert self.layer is not None
+        for transaction in list(self.layer.transactions):
+            if (isinstance(transaction, ClientTransaction) and transaction.addr == addr
+                    and transaction.state in (State.CALLING, State.TRYING)):
+                reason = f"Service Unavailable (transport error: {error.strerror or error})"
+                response = make_response(transaction.request, 503, reason)
+                self.layer.receive(response, addr, self._now())
+        self._pump()
+
+    # -- the pump ---------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        assert self.layer is not None and self.transport is not None
+        now = self._now()
+        for data, addr in self.layer.datagrams_to_send(now):
+            self.transport.send(data, addr)
+        while (event := self.layer.next_event()) is not None:
+            self._dispatch(event)
+        for data, addr in self.layer.datagrams_to_send(now):  # sent by handlers during dispatch
+            self.transport.send(data, addr)
+        self._arm()
+
+    def _dispatch(self, event: Event) -> None:
+        transaction: Transaction | None = getattr(event, "transaction", None)
+        handler = self._handlers.get(id(transaction)) if transaction is not None else None
+        if isinstance(event, TransactionTerminated):
+            self._handlers.pop(id(transaction), None)
+        try:
+            if handler is not None:
+                handler(event)
+            else:
+                self._on_event(event, self)
+        except Exception:  # a TU bug must not stop the endpoint
+            log.exception("event handler failed on %r", event)
+
+    def _arm(self) -> None:
+        assert self.layer is not None and self._loop is not None
+        deadline = self.layer.get_timer()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        assert self.layer is not None
+        self._timer = None
+        self.layer.handle_timer(self._now())
+        self._pump()

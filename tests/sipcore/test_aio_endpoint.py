@@ -1,0 +1,116 @@
+"""The asyncio endpoint over real loopback sockets: requests, responses, retransmission, unreachable peers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.builders import new_request
+from sipcore.ids import IdGenerator
+from sipcore.message import Response, make_response
+from sipcore.parser import parse_message
+from sipcore.timers import TimerConfig
+from sipcore.transaction import Event, RequestReceived
+
+IDS = IdGenerator(__import__("random").Random(7))
+
+
+def _options(local: tuple[str, int], target: str, transport: str = "UDP"):
+    return new_request("OPTIONS", target, from_uri="sip:probe@127.0.0.1", to_uri=target,
+                       local_addr=local, transport=transport, from_tag=IDS.tag(),
+                       call_id=IDS.call_id("127.0.0.1"), cseq=1, branch=IDS.branch())
+
+
+def _answer_200(event: Event, endpoint: SipEndpoint) -> None:
+    if isinstance(event, RequestReceived) and event.transaction is not None:
+        endpoint.send_response(make_response(event.request, 200, to_tag="srv"))
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP"])
+def test_request_gets_final_response_over_loopback(transport: str) -> None:
+    async def main() -> Response:
+        server = await SipEndpoint.open(transport, "127.0.0.1", 0, _answer_200)
+        client = await SipEndpoint.open(transport, "127.0.0.1", 0, lambda e, ep: None)
+        try:
+            request = _options(client.local_addr, f"sip:{server.local_addr[0]}:{server.local_addr[1]}",
+                               transport)
+            return await client.request(request, server.local_addr, timeout=5)
+        finally:
+            client.close()
+            server.close()
+
+    response = asyncio.run(main())
+    assert response.status == 200
+    assert response.to.tag == "srv"
+    assert response.top_via.params.get("rport") not in (None, "")  # RFC 3581: server filled rport
+
+
+def test_unreachable_udp_peer_is_a_503_not_a_timeout() -> None:
+    async def main() -> tuple[Response, float]:
+        client = await SipEndpoint.open("UDP", "127.0.0.1", 0, lambda e, ep: None)
+        try:
+            request = _options(client.local_addr, "sip:127.0.0.1:9")
+            start = asyncio.get_running_loop().time()
+            response = await client.request(request, ("127.0.0.1", 9), timeout=5)
+            return response, asyncio.get_running_loop().time() - start
+        finally:
+            client.close()
+
+    response, elapsed = asyncio.run(main())
+    assert response.status == 503
+    assert "transport error" in response.reason
+    assert elapsed < 2  # reported from the ICMP error, long before Timer F
+
+
+def test_silent_peer_times_out_on_timer_f() -> None:
+    async def main() -> None:
+        silent = await SipEndpoint.open("UDP", "127.0.0.1", 0, lambda e, ep: None)
+        fast = TimerConfig(t1=0.01, t2=0.04, t4=0.05)
+        client = await SipEndpoint.open("UDP", "127.0.0.1", 0, lambda e, ep: None, timers=fast)
+        seen: list[bytes] = []
+
+        def spy(message, addr, transport):  # the silent peer only counts what reaches it
+            seen.append(message.to_bytes())
+
+        silent.transport._on_message = spy  # type: ignore[union-attr]
+        try:
+            request = _options(client.local_addr, "sip:127.0.0.1")
+            with pytest.raises(TimeoutError, match="Timer F"):
+                await client.request(request, silent.local_addr, timeout=5)
+        finally:
+            client.close()
+            silent.close()
+        assert len(seen) >= 5  # Timer E retransmissions went out
+        assert len({parse_message(d).top_via.branch for d in seen}) == 1
+
+    asyncio.run(main())
+
+
+def test_malformed_request_gets_400_with_warning() -> None:
+    async def main() -> bytes:
+        server = await SipEndpoint.open("UDP", "127.0.0.1", 0, _answer_200)
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: object) -> None:
+                if not got.done():
+                    got.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, local_addr=("127.0.0.1", 0))
+        raw = (
+            b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\n"
+            b"From: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n"
+            b"Content-Length: 9999\r\n\r\nshort")
+        transport.sendto(raw, server.local_addr)
+        try:
+            return await asyncio.wait_for(got, 3)
+        finally:
+            transport.close()
+            server.close()
+
+    answer = parse_message(asyncio.run(main()))
+    assert isinstance(answer, Response) and answer.status == 400
+    assert "Content-Length 9999 exceeds" in (answer.headers.get("Warning") or "")
