@@ -1,0 +1,294 @@
+"""What the simulated UA and destination share: a SIP endpoint that records every message, an RTP
+socket per call that records its first packet, and the routing of incoming requests to calls.
+
+Routing: a request with a To tag (ACK for a 2xx, BYE, re-INVITE) goes to the call registered under
+(Call-ID, local tag); a CANCEL goes to the call that owns the INVITE server transaction it cancels; a
+new INVITE goes to :meth:`Agent.on_invite`. Anything unmatched is answered as RFC 3261 says (481, 405).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, Protocol
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.aio.transport import Transport
+from sipcore.dialog import Dialog
+from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.ids import IdGenerator
+from sipcore.message import Request, Response, make_response
+from sipcore.parser import parse_message
+from sipcore.timers import TimerConfig
+from sipcore.transaction import (
+    Event,
+    RequestReceived,
+    ServerTransaction,
+    TransactionTerminated,
+    TransactionTimeout,
+)
+from sipcore.uri import SipURI
+
+from .record import Record
+from .settings import Addr, SettingsError
+
+__all__ = ["Agent", "CallUser", "SimEndpoint", "next_hop", "wait_any", "wait_until"]
+
+log = logging.getLogger(__name__)
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+
+
+async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> bool:
+    """True as soon as one of ``events`` is set, False after ``timeout`` seconds."""
+    if any(e.is_set() for e in events):
+        return True
+    if timeout <= 0:
+        return False
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
+    """Poll ``predicate`` every ``poll`` seconds; True once it holds, False after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(poll, remaining))
+    return True
+
+
+def next_hop(dialog: Dialog | None, fallback: Addr) -> Addr:
+    """Where an in-dialog request goes: the first route, else the remote target, when it names an IP
+    address; otherwise ``fallback`` (the address the dialog's first request came from)."""
+    if dialog is None:
+        return fallback
+    uri = dialog.route_set[0].uri if dialog.route_set else dialog.remote_target
+    if not isinstance(uri, SipURI):
+        return fallback
+    host = (uri.params.get("maddr") or uri.host).strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return fallback
+    return host, uri.port or 5060
+
+
+class _RecordingTransport:
+    """A transport that records each message before sending it (retransmissions included)."""
+
+    def __init__(self, inner: Transport, record: Record) -> None:
+        self.inner = inner
+        self.record = record
+        self.name = inner.name
+        self.reliable = inner.reliable
+        self.local_addr: Addr = inner.local_addr
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        try:
+            message = parse_message(data, validate_headers=False)
+        except SIPParseError as exc:
+            self.record.add("note", f"sent {len(data)} bytes that do not parse: {exc}", peer=f"{addr[0]}:{addr[1]}")
+        else:
+            self.record.sip("sip-sent", message, addr, self.name, data)
+        self.inner.send(data, addr)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class SimEndpoint(SipEndpoint):
+    """A :class:`SipEndpoint` whose every sent and received message lands in a :class:`Record`."""
+
+    record: Record | None = None
+
+    @classmethod
+    async def open_recorded(cls, transport: str, listen: Addr, on_event: Any, record: Record,
+                            **kwargs: Any) -> SimEndpoint:
+        """Bind ``listen``; a port in use (or an address not on this host) is a :class:`SettingsError`."""
+        try:
+            endpoint = await cls.open(transport, listen[0], listen[1], on_event, **kwargs)
+        except OSError as exc:
+            raise SettingsError(f"listen address {listen[0]}:{listen[1]} ({transport}) cannot be bound: "
+                                f"{exc.strerror or exc}") from None
+        assert isinstance(endpoint, SimEndpoint) and endpoint.transport is not None
+        endpoint.record = record
+        endpoint.transport = _RecordingTransport(endpoint.transport, record)
+        return endpoint
+
+    def _received(self, message: Request | Response, addr: Addr, transport: Transport) -> None:
+        if self.record is not None:
+            self.record.sip("sip-received", message, addr, transport.name)
+        super()._received(message, addr, transport)
+
+
+class CallUser(Protocol):
+    """A call that receives the requests of its dialog and the CANCEL of its INVITE."""
+
+    def on_in_dialog(self, event: RequestReceived) -> None: ...
+    def on_cancel(self, event: RequestReceived) -> None: ...
+    def on_no_ack(self) -> None: ...
+
+
+class Agent:
+    """A SIP agent on one endpoint: the part of the UA and the destination that is the same."""
+
+    allow = ALLOW
+
+    def __init__(self, record: Record, timers: TimerConfig) -> None:
+        self.record = record
+        self.timers = timers
+        self.ids = IdGenerator(random.SystemRandom())
+        self.endpoint: SimEndpoint | None = None
+        self._dialog_users: dict[tuple[str, str], CallUser] = {}
+        self._invite_users: dict[int, CallUser] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+
+    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None,
+                    agent_name: str) -> None:
+        self.endpoint = await SimEndpoint.open_recorded(
+            transport, listen, self._on_event, self.record, timers=self.timers,
+            auto_100_delay=auto_100_delay, agent=agent_name)
+
+    @property
+    def ep(self) -> SimEndpoint:
+        if self.endpoint is None or self.closed:
+            raise RuntimeError("the agent is not running (start it first; it was maybe stopped)")
+        return self.endpoint
+
+    @property
+    def local_addr(self) -> Addr:
+        return self.ep.local_addr
+
+    @property
+    def transport_name(self) -> str:
+        return self.ep.transport_name
+
+    def contact(self, user: str) -> str:
+        host, port = self.local_addr
+        host = f"[{host}]" if ":" in host else host
+        suffix = ";transport=tcp" if self.transport_name == "TCP" else ""
+        return f"<sip:{user}@{host}:{port}{suffix}>"
+
+    @property
+    def transaction_bound(self) -> float:
+        """How long any transaction may take: 64*T1 (Timer B/F), plus a second of slack."""
+        return 64 * self.timers.t1 + 1.0
+
+    # -- tasks and call registry ----------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("simulator task failed", exc_info=task.exception())
+            self.record.add("note", f"internal error: {task.exception()!r}")
+
+    def add_dialog_user(self, call_id: str, local_tag: str, user: CallUser) -> None:
+        self._dialog_users[(call_id, local_tag)] = user
+
+    def remove_dialog_user(self, call_id: str, local_tag: str) -> None:
+        self._dialog_users.pop((call_id, local_tag), None)
+
+    def add_invite_user(self, transaction: ServerTransaction, user: CallUser) -> None:
+        self._invite_users[id(transaction)] = user
+
+    # -- sending ------------------------------------------------------------------------------------
+    def respond(self, request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
+                headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
+                contact: str | None = None) -> Response | None:
+        """Answer ``request`` through its server transaction; None (and a note) if its state refuses."""
+        response = make_response(request, status, reason, to_tag=to_tag)
+        if contact is not None:
+            response.headers.add("Contact", contact)
+        if status in (405, 501) or (request.method == "OPTIONS" and status < 300):
+            response.headers.add("Allow", self.allow)
+        for name, value in headers:
+            response.headers.add(name, value)
+        response.set_body(body, "application/sdp" if body else None)
+        try:
+            self.ep.send_response(response)
+        except ProtocolError as exc:
+            self.record.add("note", f"did not send {status} to {request.method}: {exc}", request.call_id)
+            return None
+        return response
+
+    # -- receiving ----------------------------------------------------------------------------------
+    def _on_event(self, event: Event, endpoint: SipEndpoint) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, TransactionTimeout):
+            tx = event.transaction
+            self.record.add("timeout", f"no ACK for the final response to {tx.method} (Timer {event.timer})",
+                            tx.request.call_id, timer=event.timer)
+            user = self._invite_users.get(id(tx))
+            if user is not None:
+                user.on_no_ack()
+        elif isinstance(event, TransactionTerminated):
+            self._invite_users.pop(id(event.transaction), None)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request = event.request
+        method = request.method
+        to_tag = request.to.tag
+        if method == "ACK":
+            user = self._dialog_users.get((request.call_id, to_tag)) if to_tag else None
+            if user is not None:
+                user.on_in_dialog(event)
+            return
+        if method == "CANCEL":
+            invite = event.invite_transaction
+            user = self._invite_users.get(id(invite)) if invite is not None else None
+            if user is None:
+                self.respond(request, 481)
+            else:
+                user.on_cancel(event)
+            return
+        if to_tag is not None:
+            user = self._dialog_users.get((request.call_id, to_tag))
+            if user is None:
+                self.respond(request, 481)
+            else:
+                user.on_in_dialog(event)
+            return
+        if method == "INVITE":
+            self.on_invite(event)
+        elif method == "OPTIONS":
+            self.respond(request, 200)
+        elif method == "BYE":
+            self.respond(request, 481)
+        else:
+            self.respond(request, 405)
+
+    def on_invite(self, event: RequestReceived) -> None:
+        """A new INVITE (no To tag). The base agent takes no calls."""
+        self.respond(event.request, 480)
+
+    # -- teardown -----------------------------------------------------------------------------------
+    async def _close(self, grace: float = 2.0) -> None:
+        """Cancel the running calls (each cleans up its RTP), wait for them (bounded), close the socket."""
+        if self.closed:
+            return
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        self.closed = True
+        if self.endpoint is not None:
+            self.endpoint.close()

@@ -1,0 +1,291 @@
+"""``trunkcheck simulate ua|destination``: play the calling UA or the destination against any equipment.
+
+    trunkcheck simulate destination --listen 127.0.0.1:5080 --early-media --answer-after 500
+    trunkcheck simulate ua --target sip:+15551234567@127.0.0.1:5080 --username alice --password secret
+
+Both print a readable summary (the messages with timestamps, the final status, RTP counts), or the
+whole record as JSON with ``--json``. Exit status: 0 when the call(s) ended as expected, 1 otherwise,
+2 on bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+from dataclasses import replace
+from typing import Any, TextIO
+
+from sipcore.digest import DEFAULT_PREFERENCE
+from sipcore.q850 import reason_header
+from sipcore.timers import TimerConfig
+from sipcore.uri import SipURI, parse_sip_uri
+
+from .destination import Destination, script_for
+from .record import Record
+from .settings import (
+    CHALLENGE_BEHAVIOURS,
+    Addr,
+    DestinationSettings,
+    SettingsError,
+    UaSettings,
+    check_sip_uri,
+    parse_hostport,
+)
+from .summary import call_lines, incoming_lines, registration_line
+from .ua import UserAgent
+
+__all__ = ["main"]
+
+USAGE = "usage: trunkcheck simulate {ua,destination} [options]  ('trunkcheck simulate ua --help')\n"
+
+
+def _ms(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of milliseconds >= 0")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, listen_default: str) -> None:
+    parser.add_argument("--listen", default=listen_default, metavar="IP:PORT",
+                        help=f"address to bind (default {listen_default}; port 0 = any)")
+    parser.add_argument("--transport", default="UDP", type=str.upper, choices=["UDP", "TCP"],
+                        help="UDP (default) or TCP")
+    parser.add_argument("--rtp-host", metavar="IP", help="address for RTP (default: the listen IP)")
+    parser.add_argument("--tone", type=float, metavar="HZ", help="frequency of the RTP test tone")
+    parser.add_argument("--t1", type=_ms, metavar="MS", help="SIP timer T1 (default 500 ms)")
+    parser.add_argument("--json", action="store_true", help="print the record as JSON")
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    ua = argparse.ArgumentParser(prog="trunkcheck simulate ua", description="Call through a trunk (and "
+                                 "register to receive calls) as a SIP UA.")
+    _common(ua, "127.0.0.1:0")
+    ua.add_argument("--target", metavar="URI", help="Request-URI and To of the call, e.g. "
+                    "sip:+15551234567@example.trunk.voipbin.net (a bare number is put at --domain)")
+    ua.add_argument("--request-uri", metavar="URI", help="Request-URI, when not --target")
+    ua.add_argument("--proxy", metavar="IP:PORT", help="where requests are sent (the trunk); default: the "
+                    "host:port of --target")
+    ua.add_argument("--username", default="alice")
+    ua.add_argument("--password")
+    ua.add_argument("--auth-username", help="digest username, when not --username")
+    ua.add_argument("--domain", help="From domain (the trunk domain); default: the host of --target")
+    ua.add_argument("--from", dest="from_uri", metavar="URI", help="From URI (default sip:USERNAME@DOMAIN)")
+    ua.add_argument("--display-name")
+    ua.add_argument("--algorithm", action="append", metavar="NAME",
+                    help=f"digest algorithm preference, repeatable (default {' '.join(DEFAULT_PREFERENCE)})")
+    ua.add_argument("--max-auth-retries", type=int, default=2)
+    ua.add_argument("--on-challenge", choices=CHALLENGE_BEHAVIOURS, default="answer")
+    ua.add_argument("--wrong-password", action="store_const", dest="on_challenge", const="wrong-password",
+                    help="answer challenges with a wrong password (same as --on-challenge wrong-password)")
+    ua.add_argument("--hold", type=_ms, default=1000, metavar="MS", help="hang up MS after the answer")
+    ua.add_argument("--cancel-after", type=_ms, metavar="MS", help="CANCEL MS after the INVITE")
+    ua.add_argument("--cancel-on-ringing", action="store_true", help="CANCEL on the 180/183")
+    ua.add_argument("--expect-remote-bye", action="store_true", help="wait for the far end to hang up")
+    ua.add_argument("--remote-bye-timeout", type=_ms, default=10_000, metavar="MS")
+    ua.add_argument("--ring-timeout", type=_ms, default=60_000, metavar="MS",
+                    help="give up (CANCEL) when unanswered after MS")
+    ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
+    ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
+    ua.add_argument("--registrar", metavar="IP:PORT", help="registrar address (default: --proxy)")
+    ua.add_argument("--registrar-domain", help="domain of the AOR (default: --domain)")
+    ua.add_argument("--expires", type=int, default=3600, help="REGISTER expiry in seconds")
+    ua.add_argument("--wait-incoming", type=float, default=0.0, metavar="S",
+                    help="after registering, answer incoming calls for S seconds")
+    ua.add_argument("--answer-after", type=_ms, default=0, metavar="MS", help="answer incoming calls after MS")
+    ua.add_argument("--expect-status", default="200", metavar="STATUS|timeout",
+                    help="the expected final status (default 200)")
+    dest = argparse.ArgumentParser(prog="trunkcheck simulate destination", description="Answer calls as the "
+                                   "destination (carrier or phone), by a behaviour built from the options "
+                                   "in this order: wait, 100, 180, 183 + early media, answer/reject/never.")
+    _common(dest, "127.0.0.1:5080")
+    dest.add_argument("--wait", type=_ms, default=0, metavar="MS", help="wait MS before anything")
+    dest.add_argument("--no-100", action="store_true", help="send no 100 Trying")
+    dest.add_argument("--no-ringing", action="store_true", help="send no 180 Ringing")
+    dest.add_argument("--early-media", action="store_true", help="send 183 with SDP and start RTP")
+    dest.add_argument("--answer-after", type=_ms, default=0, metavar="MS", help="answer 200 after MS")
+    dest.add_argument("--reject", type=int, metavar="STATUS", help="reject with STATUS (300..699)")
+    dest.add_argument("--reason", metavar="TEXT", help="reason phrase of the rejection")
+    dest.add_argument("--reason-header", metavar="VALUE", help="Reason header of the rejection")
+    dest.add_argument("--q850", type=int, metavar="CAUSE", help="Reason: Q.850;cause=CAUSE;text=...")
+    dest.add_argument("--never-answer", action="store_true")
+    dest.add_argument("--hangup-after", type=_ms, metavar="MS", help="BYE MS after answering")
+    dest.add_argument("--ignore-cancel", action="store_true", help="answer CANCEL 200 but send no 487")
+    dest.add_argument("--calls", type=int, default=1, help="exit after N calls ended (0: run until --timeout)")
+    dest.add_argument("--timeout", type=float, default=60.0, metavar="S", help="stop after S seconds")
+    return ua, dest
+
+
+def _timers(args: argparse.Namespace) -> TimerConfig:
+    if args.t1 is None:
+        return TimerConfig()
+    t1 = args.t1 / 1000
+    return TimerConfig(t1=t1, t2=max(t1, 4.0 if t1 >= 0.5 else 8 * t1), t4=max(t1, 5.0 if t1 >= 0.5 else 10 * t1))
+
+
+def _resolve(host: str, port: int, what: str) -> Addr:
+    try:
+        info = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise SettingsError(f"{what}: cannot resolve {host!r}: {exc}") from None
+    return str(info[0][4][0]), port
+
+
+def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None]:
+    target_uri = None
+    domain = args.domain
+    proxy = parse_hostport(args.proxy, "--proxy", default_port=5060) if args.proxy else None
+    if args.target:
+        if ":" in args.target.split("@", 1)[0]:
+            target_uri = check_sip_uri(args.target, "--target")
+            uri = parse_sip_uri(target_uri)
+        else:
+            if domain is None:
+                raise SettingsError("--target is a bare number: give --domain (or a full sip: URI)")
+            target_uri = check_sip_uri(f"sip:{args.target}@{domain}", "--target")
+            uri = parse_sip_uri(target_uri)
+        domain = domain or uri.hostport()
+        if proxy is None and isinstance(uri, SipURI):
+            proxy = _resolve(uri.host.strip("[]"), uri.port or 5060, "--target")
+    settings = UaSettings(
+        listen=parse_hostport(args.listen, "--listen", zero_port_ok=True), transport=args.transport,
+        username=args.username, password=args.password, auth_username=args.auth_username,
+        domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
+        target=proxy, registrar=parse_hostport(args.registrar, "--registrar", default_port=5060)
+        if args.registrar else None, registrar_domain=args.registrar_domain,
+        algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
+        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
+        hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
+        answer_after_ms=args.answer_after, register_expires=args.expires, timers=_timers(args))
+    if args.tone is not None:
+        settings = replace(settings, tone_hz=args.tone)
+    return settings, target_uri
+
+
+def _expected(text: str) -> int | str:
+    if text == "timeout":
+        return text
+    if not text.isdigit() or not 100 <= int(text) <= 699:
+        raise SettingsError(f"--expect-status: {text!r} is not a status 100..699 or 'timeout'")
+    return int(text)
+
+
+async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
+    settings, target_uri = _ua_settings(args)
+    expected = _expected(args.expect_status)
+    if target_uri is None and not args.register:
+        raise SettingsError("give --target (a call) or --register (a registration), or both")
+    ok = True
+    ua = await UserAgent.start(settings, Record(f"ua {settings.username}"))
+    lines: list[str] = []
+    try:
+        if args.register:
+            registration = await ua.register(args.expires)
+            lines.append(registration_line(registration))
+            ok = registration.ok
+            if ok and args.wait_incoming > 0:
+                await asyncio.sleep(args.wait_incoming)
+        if target_uri is not None and ok:
+            request_uri = check_sip_uri(args.request_uri, "--request-uri") if args.request_uri else None
+            result = await ua.call(target_uri, request_uri=request_uri, cancel_after_ms=args.cancel_after,
+                                   cancel_on_ringing=args.cancel_on_ringing,
+                                   expect_remote_bye=args.expect_remote_bye)
+            lines += call_lines(result, expected)
+            if expected == "timeout":
+                ok = result.timed_out and not result.answered
+            else:
+                ok = result.status == expected and not (args.expect_remote_bye and result.ended_by != "remote-bye")
+        for incoming in ua.incoming:
+            lines += incoming_lines(incoming)
+        if args.register and ua.registrations and ua.registrations[-1].ok:
+            lines.append(registration_line(await ua.unregister(), unregister=True))
+    finally:
+        await ua.stop()
+    _print(ua.record, lines, args.json, out, ok)
+    return 0 if ok else 1
+
+
+def _dest_settings(args: argparse.Namespace) -> DestinationSettings:
+    header = args.reason_header
+    if args.q850 is not None:
+        if header is not None:
+            raise SettingsError("give --reason-header or --q850, not both")
+        try:
+            header = reason_header(args.q850)
+        except ValueError as exc:
+            raise SettingsError(f"--q850: {exc}") from None
+    script = script_for(wait_ms=args.wait, send_100=not args.no_100, ringing=not args.no_ringing,
+                        early_media=args.early_media, answer_after_ms=args.answer_after, reject=args.reject,
+                        reason=args.reason, reason_header=header, never_answer=args.never_answer,
+                        hangup_after_ms=args.hangup_after)
+    settings = DestinationSettings(listen=parse_hostport(args.listen, "--listen", zero_port_ok=True),
+                                   transport=args.transport, script=script, honour_cancel=not args.ignore_cancel,
+                                   rtp_host=args.rtp_host, timers=_timers(args))
+    return replace(settings, tone_hz=args.tone) if args.tone is not None else settings
+
+
+async def _run_destination(args: argparse.Namespace, out: TextIO) -> int:
+    settings = _dest_settings(args)
+    if args.calls < 0 or args.timeout <= 0:
+        raise SettingsError("--calls must be >= 0 and --timeout > 0")
+    dest = await Destination.start(settings)
+    host, port = dest.local_addr  # on stderr, so that stdout holds only the summary (or the JSON)
+    print(f"destination listening on {host}:{port} ({settings.transport}); script: "
+          + ", ".join(type(s).__name__ + (f"({_fields(s)})" if _fields(s) else "") for s in settings.script),
+          file=sys.stderr, flush=True)
+    try:
+        ok = await dest.wait_for_calls(args.calls, args.timeout) if args.calls else True
+        if not args.calls:
+            await asyncio.sleep(args.timeout)
+    finally:
+        await dest.stop()
+    lines: list[str] = []
+    for call in dest.calls:
+        lines += incoming_lines(call)
+    if not ok:
+        lines.append(f"only {len(dest.finished_calls)} of {args.calls} call(s) ended within {args.timeout:g} s")
+    _print(dest.record, lines, args.json, out, ok)
+    return 0 if ok else 1
+
+
+def _fields(step: Any) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in vars(step).items())
+
+
+def _print(record: Record, lines: list[str], as_json: bool, out: TextIO, ok: bool) -> None:
+    if as_json:
+        data = json.loads(record.to_json())
+        data["summary"] = lines
+        data["ok"] = ok
+        print(json.dumps(data, indent=2), file=out)
+        return
+    print("\n".join(record.lines()), file=out)
+    print("\n".join(lines), file=out)
+
+
+def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
+    """``trunkcheck simulate ua|destination [options]``; returns the exit status."""
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    stream = out or sys.stdout
+    if not args_in or args_in[0] in ("-h", "--help"):
+        print(USAGE, end="", file=stream)
+        return 0 if args_in else 2
+    ua_parser, dest_parser = _parsers()
+    parsers = {"ua": ua_parser, "destination": dest_parser, "dest": dest_parser}
+    parser = parsers.get(args_in[0])
+    if parser is None:
+        print(f"trunkcheck simulate: unknown role {args_in[0]!r}\n{USAGE}", end="", file=sys.stderr)
+        return 2
+    try:
+        args = parser.parse_args(args_in[1:])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    runner = _run_ua if parser is ua_parser else _run_destination
+    try:
+        return asyncio.run(runner(args, stream))
+    except SettingsError as exc:
+        print(f"trunkcheck simulate {args_in[0]}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,327 @@
+"""Validated settings of the simulated UA and destination, and the destination's script steps.
+
+Everything is checked when the dataclass is built; a mistake raises :class:`SettingsError` naming the
+setting, the value and what was expected (``status 99 of Reject is not a final status: use 300..699``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sipcore.digest import DEFAULT_PREFERENCE, UnsupportedAlgorithmError, get_algorithm
+from sipcore.errors import SIPParseError
+from sipcore.timers import TimerConfig
+from sipcore.uri import parse_sip_uri
+
+__all__ = [
+    "CHALLENGE_BEHAVIOURS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer", "Reject",
+    "Send100", "Send180", "Send183", "SettingsError", "Step", "UaSettings", "Wait", "check_script",
+    "check_sip_uri", "parse_hostport",
+]
+
+Addr = tuple[str, int]
+TRANSPORTS = ("UDP", "TCP")
+CHALLENGE_BEHAVIOURS = ("answer", "wrong-password", "give-up")
+"""What the UA does with a 401/407: answer it with its credentials, answer with a deliberately wrong
+password (negative scenarios), or give up (the challenge is the final status)."""
+
+
+class SettingsError(ValueError):
+    """A setting the simulator cannot use; the message says which, what it was and what is expected."""
+
+
+# --- value checks -------------------------------------------------------------------------------------
+
+def _check_ip(host: str, what: str) -> str:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise SettingsError(f"{what}: {host!r} is not an IP address (use e.g. 127.0.0.1)") from None
+    return host.strip("[]")
+
+
+def _check_port(port: int, what: str, *, zero_ok: bool) -> int:
+    if not isinstance(port, int) or isinstance(port, bool) or not (0 if zero_ok else 1) <= port <= 65535:
+        low = 0 if zero_ok else 1
+        raise SettingsError(f"{what}: port {port!r} is not in {low}..65535")
+    return port
+
+
+def check_addr(addr: Sequence[object], what: str, *, zero_port_ok: bool = False) -> Addr:
+    """(IP, port) checked: an IP literal and a port in range (0 = any, where allowed)."""
+    if len(addr) != 2 or not isinstance(addr[0], str) or not isinstance(addr[1], int):
+        raise SettingsError(f"{what}: {addr!r} is not an (ip, port) pair")
+    return _check_ip(addr[0], what), _check_port(addr[1], what, zero_ok=zero_port_ok)
+
+
+def parse_hostport(text: str, what: str, *, default_port: int | None = None,
+                   zero_port_ok: bool = False) -> Addr:
+    """``127.0.0.1:5080`` or ``[::1]:5060`` (or a bare IP when ``default_port`` is given)."""
+    value = text.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, _, port_text = value.partition(":")
+    else:
+        host, port_text = value, ""
+    if not port_text:
+        if default_port is None:
+            raise SettingsError(f"{what}: {text!r} has no port (expected IP:PORT, e.g. 127.0.0.1:5080)")
+        port = default_port
+    elif not port_text.isdigit():
+        raise SettingsError(f"{what}: port {port_text!r} in {text!r} is not a number")
+    else:
+        port = int(port_text)
+    return check_addr((host, port), what, zero_port_ok=zero_port_ok)
+
+
+def check_sip_uri(text: str, what: str) -> str:
+    """A sip:/sips: URI, returned stripped; SettingsError saying what is wrong with it otherwise."""
+    value = text.strip()
+    if not value.lower().startswith(("sip:", "sips:")):
+        raise SettingsError(f"{what}: {text!r} is not a SIP URI (expected sip:user@host)")
+    try:
+        parse_sip_uri(value, header=what)
+    except SIPParseError as exc:
+        raise SettingsError(f"{what}: {text!r} is not a valid SIP URI: {exc.message}") from None
+    return value
+
+
+def _check_ms(value: int, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SettingsError(f"{what}: {value!r} is not a number of milliseconds >= 0")
+    return value
+
+
+def _check_text(value: str | None, what: str) -> None:
+    if value is not None and any(c in value for c in "\r\n\0"):
+        raise SettingsError(f"{what}: {value!r} contains a line break or NUL")
+
+
+def _check_transport(value: str) -> str:
+    upper = value.upper()
+    if upper not in TRANSPORTS:
+        raise SettingsError(f"transport {value!r} is not supported: use UDP or TCP")
+    return upper
+
+
+# --- destination script steps -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Wait:
+    """Do nothing for ``ms`` milliseconds."""
+
+    ms: int
+
+    def __post_init__(self) -> None:
+        _check_ms(self.ms, "Wait.ms")
+
+
+@dataclass(frozen=True)
+class Send100:
+    """Send 100 Trying."""
+
+
+@dataclass(frozen=True)
+class Send180:
+    """Send 180 Ringing (with a To tag: an early dialog)."""
+
+
+@dataclass(frozen=True)
+class Send183:
+    """Send 183 Session Progress; with ``early_media`` it carries the SDP answer and RTP starts."""
+
+    early_media: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Wait ``after_ms`` then answer 200 OK with SDP (RTP starts if it has not already)."""
+
+    after_ms: int = 0
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Answer.after_ms")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Answer with a 300-699 final ``status`` and ``reason`` phrase, with a Reason header
+    (RFC 3326, e.g. ``Q.850;cause=1;text="Unallocated (unassigned) number"``) when given."""
+
+    status: int
+    reason: str | None = None
+    reason_header: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, int) or not 300 <= self.status <= 699:
+            raise SettingsError(f"Reject.status: {self.status!r} is not a final status to reject with "
+                                "(use 300..699)")
+        _check_text(self.reason, "Reject.reason")
+        _check_text(self.reason_header, "Reject.reason_header")
+
+
+@dataclass(frozen=True)
+class NeverAnswer:
+    """Send no final response (until a CANCEL is honoured)."""
+
+
+@dataclass(frozen=True)
+class HangupAfter:
+    """After the answer, wait ``ms`` then send BYE."""
+
+    ms: int
+
+    def __post_init__(self) -> None:
+        _check_ms(self.ms, "HangupAfter.ms")
+
+
+Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter
+_FINAL_STEPS = (Answer, Reject, NeverAnswer)
+
+
+def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
+    """A script in the documented order: provisional steps and waits, one final step (Answer, Reject or
+    NeverAnswer), then only HangupAfter, after an Answer."""
+    steps = tuple(script)
+    final: Step | None = None
+    for index, step in enumerate(steps):
+        where = f"script step {index + 1} ({type(step).__name__})"
+        if not isinstance(step, Step):
+            raise SettingsError(f"{where}: {step!r} is not a destination step")
+        if isinstance(step, _FINAL_STEPS):
+            if final is not None:
+                raise SettingsError(f"{where}: the script already ended with {type(final).__name__}")
+            final = step
+        elif isinstance(step, HangupAfter):
+            if not isinstance(final, Answer):
+                raise SettingsError(f"{where}: HangupAfter needs an Answer before it")
+        elif final is not None:
+            raise SettingsError(f"{where}: comes after the final step {type(final).__name__}")
+    if final is None:
+        raise SettingsError("the script has no final step: end it with Answer, Reject or NeverAnswer")
+    return steps
+
+
+# --- agents -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UaSettings:
+    """The calling UA. URIs: From ``sip:{username}@{domain}`` unless ``from_uri``; calls to a number
+    go to ``sip:{number}@{domain}``. ``target`` is where requests are sent (an outbound proxy: the
+    trunk), separate from the URIs; without it, the host:port of the Request-URI (an IP literal)."""
+
+    listen: Addr = ("127.0.0.1", 0)
+    transport: str = "UDP"
+    username: str = "alice"
+    password: str | None = None
+    auth_username: str | None = None
+    domain: str = "example.trunk.voipbin.net"
+    from_uri: str | None = None
+    display_name: str | None = None
+    target: Addr | None = None
+    registrar_domain: str | None = None
+    registrar: Addr | None = None
+    algorithms: tuple[str, ...] = DEFAULT_PREFERENCE
+    max_auth_retries: int = 2
+    on_challenge: str = "answer"
+    rtp_host: str | None = None
+    tone_hz: float = 1000.0
+    send_early_media: bool = True
+    hold_ms: int = 1000
+    ring_timeout_ms: int = 60_000
+    remote_bye_timeout_ms: int = 10_000
+    answer_incoming: bool = True
+    answer_after_ms: int = 0
+    register_expires: int = 3600
+    register_refresh_ratio: float = 0.5
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    user_agent: str = "trunkcheck-simulator"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
+        object.__setattr__(self, "transport", _check_transport(self.transport))
+        if not self.username or any(c in self.username for c in " \t\r\n@:;<>\""):
+            raise SettingsError(f"username {self.username!r} is empty or not usable in a SIP URI user part")
+        for name in ("password", "auth_username", "display_name", "user_agent"):
+            _check_text(getattr(self, name), name)
+        check_sip_uri(f"sip:{self.username}@{self.domain}", "domain")
+        if self.registrar_domain is not None:
+            check_sip_uri(f"sip:{self.registrar_domain}", "registrar_domain")
+        if self.from_uri is not None:
+            object.__setattr__(self, "from_uri", check_sip_uri(self.from_uri, "from_uri"))
+        for name in ("target", "registrar"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check_addr(value, name))
+        if self.rtp_host is not None:
+            _check_ip(self.rtp_host, "rtp_host")
+        object.__setattr__(self, "algorithms", tuple(self.algorithms))
+        if not self.algorithms:
+            raise SettingsError("algorithms: give at least one digest algorithm")
+        for name in self.algorithms:
+            try:
+                get_algorithm(name)
+            except UnsupportedAlgorithmError as exc:
+                raise SettingsError(f"algorithms: {exc}") from None
+        if not isinstance(self.max_auth_retries, int) or not 0 <= self.max_auth_retries <= 10:
+            raise SettingsError(f"max_auth_retries: {self.max_auth_retries!r} is not in 0..10")
+        if self.on_challenge not in CHALLENGE_BEHAVIOURS:
+            raise SettingsError(f"on_challenge: {self.on_challenge!r} is not one of "
+                                f"{', '.join(CHALLENGE_BEHAVIOURS)}")
+        if not 20.0 <= self.tone_hz <= 3900.0:
+            raise SettingsError(f"tone_hz: {self.tone_hz} is not in 20..3900 Hz (PCMU at 8 kHz)")
+        for name in ("hold_ms", "ring_timeout_ms", "remote_bye_timeout_ms", "answer_after_ms"):
+            _check_ms(getattr(self, name), name)
+        if not isinstance(self.register_expires, int) or not 0 <= self.register_expires <= 2**32 - 1:
+            raise SettingsError(f"register_expires: {self.register_expires!r} is not a number of seconds")
+        if not 0.1 <= self.register_refresh_ratio <= 0.95:
+            raise SettingsError(f"register_refresh_ratio: {self.register_refresh_ratio} is not in 0.1..0.95")
+
+    @property
+    def aor_domain(self) -> str:
+        return self.registrar_domain or self.domain
+
+    @property
+    def local_uri(self) -> str:
+        return self.from_uri or f"sip:{self.username}@{self.domain}"
+
+    @property
+    def media_host(self) -> str:
+        return self.rtp_host or self.listen[0]
+
+
+@dataclass(frozen=True)
+class DestinationSettings:
+    """The far end: a carrier gateway or a phone, answering every INVITE by ``script``."""
+
+    listen: Addr = ("127.0.0.1", 5080)
+    transport: str = "UDP"
+    script: Sequence[Step] = (Send100(), Send180(), Answer())
+    """The steps for every INVITE (a list is fine; kept as a tuple)."""
+    honour_cancel: bool = True
+    rtp_host: str | None = None
+    tone_hz: float = 440.0
+    contact_user: str = "destination"
+    max_call_ms: int = 3_600_000
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    user_agent: str = "trunkcheck-simulator"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
+        object.__setattr__(self, "transport", _check_transport(self.transport))
+        object.__setattr__(self, "script", check_script(self.script))
+        if self.rtp_host is not None:
+            _check_ip(self.rtp_host, "rtp_host")
+        if not 20.0 <= self.tone_hz <= 3900.0:
+            raise SettingsError(f"tone_hz: {self.tone_hz} is not in 20..3900 Hz (PCMU at 8 kHz)")
+        check_sip_uri(f"sip:{self.contact_user}@{self.listen[0]}", "contact_user")
+        _check_ms(self.max_call_ms, "max_call_ms")
+        _check_text(self.user_agent, "user_agent")
+
+    @property
+    def media_host(self) -> str:
+        return self.rtp_host or self.listen[0]

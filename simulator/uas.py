@@ -1,0 +1,322 @@
+"""The answering side of one call, played from a script: the destination's behaviour, and the UA's
+answer to an incoming call.
+
+Steps run in order (:mod:`simulator.settings`). A CANCEL is answered 200 at once; when honoured the
+INVITE gets 487 and the script stops, otherwise the script goes on as if nothing came. After a 2xx the
+2xx is retransmitted (UDP) until the ACK comes, for at most 64*T1 (RFC 3261 §13.3.1.4), after which the
+call is ended with a BYE. A BYE from the far end ends the call (in an early dialog too: 200 to the BYE,
+487 to the INVITE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sipcore.aio.rtp import ReceivedRtp
+from sipcore.dialog import Dialog, DialogState
+from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.message import Response
+from sipcore.sdp import SessionDescription
+from sipcore.transaction import RequestReceived
+
+from .agent import Agent, next_hop, wait_any
+from .media import CallMedia
+from .settings import (
+    Addr,
+    Answer,
+    HangupAfter,
+    NeverAnswer,
+    Reject,
+    Send100,
+    Send180,
+    Send183,
+    Step,
+    Wait,
+)
+
+__all__ = ["IncomingCall", "UasCall"]
+
+
+@dataclass
+class IncomingCall:
+    """What the answering side saw and did in one call (``Destination.calls``, ``UserAgent.incoming``)."""
+
+    call_id: str
+    request_uri: str
+    from_uri: str
+    to_uri: str
+    source: Addr
+    received_at: float
+    responses_sent: list[int] = field(default_factory=list)
+    """Status codes sent for the INVITE, in order (retransmissions not repeated)."""
+    requests: list[str] = field(default_factory=list)
+    """The requests of this call that reached the call logic (INVITE, CANCEL, ACK for 2xx, BYE ...)."""
+    final_status: int | None = None
+    cancelled: bool = False
+    """A CANCEL arrived (see ``ended_by`` for whether it was honoured)."""
+    acked: bool = False
+    """The ACK for our 2xx arrived."""
+    answered_at: float | None = None
+    early_media_at: float | None = None
+    """When our RTP started before the answer (183 with SDP)."""
+    ended_by: str | None = None
+    """"remote-bye", "local-bye", "cancel", "rejected", "no-ack", "unanswered" or "stopped"."""
+    ended_at: float | None = None
+    bye_status: int | None = None
+    """Final status of the BYE we sent."""
+    rtp_sent: int = 0
+    rtp_packets: list[ReceivedRtp] = field(default_factory=list)
+    error: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
+
+    @property
+    def rtp_received(self) -> int:
+        return len(self.rtp_packets)
+
+    @property
+    def first_rtp_at(self) -> float | None:
+        return self.rtp_packets[0].arrival if self.rtp_packets else None
+
+
+class UasCall:
+    """Plays ``script`` against one INVITE (``event``) on ``agent``'s endpoint."""
+
+    def __init__(self, agent: Agent, event: RequestReceived, script: Sequence[Step], *, honour_cancel: bool,
+                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int) -> None:
+        assert event.transaction is not None
+        self.agent = agent
+        self.request = event.request
+        self.transaction = event.transaction
+        self.script = tuple(script)
+        self.honour_cancel = honour_cancel
+        self.tone_hz = tone_hz
+        self.media_host = media_host
+        self.contact = agent.contact(contact_user)
+        self.max_call = max_call_ms / 1000
+        self.to_tag = agent.ids.tag()
+        self.dialog: Dialog | None = None
+        self.media: CallMedia | None = None
+        self.offer: SessionDescription | None = None
+        self.final: Response | None = None
+        self._acked = asyncio.Event()
+        self._ended = asyncio.Event()
+        request = self.request
+        self.info = IncomingCall(call_id=request.call_id, request_uri=request.uri, from_uri=str(request.from_.uri),
+                                 to_uri=str(request.to.uri), source=event.addr,
+                                 received_at=asyncio.get_running_loop().time(), requests=[f"INVITE {request.uri}"])
+        agent.add_invite_user(self.transaction, self)
+        agent.add_dialog_user(request.call_id, self.to_tag, self)
+
+    # -- the script -----------------------------------------------------------------------------------
+    async def run(self) -> IncomingCall:
+        try:
+            self.media = await CallMedia.open(self.media_host, self.agent.record, self.info.call_id,
+                                              self.tone_hz)
+            if self._read_offer():
+                await self._play()
+                await self._until_end()
+        except asyncio.CancelledError:
+            self.info.ended_by = self.info.ended_by or "stopped"
+            raise
+        finally:
+            self._finish()
+        return self.info
+
+    def _read_offer(self) -> bool:
+        body = self.request.body
+        if not body:
+            return True  # no offer: the 2xx carries one and the ACK the answer (RFC 3264 §4)
+        try:
+            self.offer = SessionDescription.parse(body)
+        except SIPParseError as exc:
+            self._final(400, f"Bad SDP ({exc.message})"[:100], "rejected")
+            return False
+        assert self.media is not None
+        if self.media.answer(self.offer) is None:
+            self._final(488, None, "rejected")
+            return False
+        self.media.take_remote(body, "the INVITE")
+        return True
+
+    async def _play(self) -> None:
+        assert self.media is not None
+        for step in self.script:
+            if self._ended.is_set():
+                return
+            if isinstance(step, Wait):
+                await wait_any([self._ended], step.ms / 1000)
+            elif isinstance(step, Send100):
+                self._send(100)
+            elif isinstance(step, Send180):
+                self._send(180)
+            elif isinstance(step, Send183):
+                if step.early_media and self.media.local_sdp is not None:
+                    self._send(183, body=self.media.local_sdp)
+                    self._start_media("early media, 183")
+                    self.info.early_media_at = self.media.started_at
+                else:
+                    self._send(183)
+            elif isinstance(step, Answer):
+                if await wait_any([self._ended], step.after_ms / 1000):
+                    return
+                await self._answer()
+            elif isinstance(step, Reject):
+                headers = [("Reason", step.reason_header)] if step.reason_header else []
+                self._final(step.status, step.reason, "rejected", headers)
+            elif isinstance(step, NeverAnswer):
+                if not await wait_any([self._ended], self.max_call):
+                    self.info.ended_by = "unanswered"
+                return
+            elif isinstance(step, HangupAfter) and not await wait_any([self._ended], step.ms / 1000):
+                await self._send_bye("HangupAfter")
+
+    async def _until_end(self) -> None:
+        """After the script: an answered call lasts until a BYE (either side) or ``max_call_ms``."""
+        if self.final is None or self.final.status >= 300 or self._ended.is_set():
+            return
+        if not await wait_any([self._ended], self.max_call):
+            await self._send_bye(f"max call time {self.max_call:g} s")
+
+    async def _answer(self) -> None:
+        assert self.media is not None
+        sdp = self.media.local_sdp if self.offer is not None else self.media.offer()
+        response = self._final(200, None, None, body=sdp or b"")
+        if response is None:
+            return
+        self.info.answered_at = asyncio.get_running_loop().time()
+        self._start_media("answer, 200")
+        await self._await_ack(response)
+
+    async def _await_ack(self, response: Response) -> None:
+        """Retransmit the 2xx (UDP: T1 doubling up to T2) until the ACK, for at most 64*T1."""
+        timers = self.agent.timers
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 64 * timers.t1
+        interval = timers.t1
+        while not self._acked.is_set() and not self._ended.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self.agent.record.add("timeout", f"no ACK for 200 OK within {64 * timers.t1:g} s",
+                                      self.info.call_id)
+                self.info.error = "no ACK for the 200 OK"
+                await self._send_bye("no ACK")
+                self.info.ended_by = "no-ack"
+                return
+            if await wait_any([self._acked, self._ended], min(interval, remaining)):
+                return
+            if self.agent.transport_name == "UDP":
+                try:
+                    self.agent.ep.send_response(response)
+                except ProtocolError:  # Timer L ended the transaction: the TU goes on alone
+                    self.agent.ep.send_stateless(response, self.transaction.addr)
+            interval = min(2 * interval, timers.t2)
+
+    # -- sending --------------------------------------------------------------------------------------
+    def _send(self, status: int, reason: str | None = None, *, body: bytes = b"",
+              headers: Sequence[tuple[str, str]] = ()) -> Response | None:
+        if self.final is not None:
+            return None
+        tagged = status != 100
+        response = self.agent.respond(self.request, status, reason, to_tag=self.to_tag if tagged else None,
+                                      headers=headers, body=body,
+                                      contact=self.contact if 101 <= status < 300 else None)
+        if response is None:
+            return None
+        self.info.responses_sent.append(status)
+        if 101 <= status < 300 and self.dialog is None:
+            try:
+                self.dialog = Dialog.from_uas(self.request, response)
+            except (ProtocolError, SIPParseError) as exc:
+                self.agent.record.add("note", f"no dialog: {exc}", self.info.call_id)
+        elif self.dialog is not None and status >= 200:
+            self.dialog.update_from_sent_response(response)
+        if status >= 200:
+            self.final = response
+            self.info.final_status = status
+        return response
+
+    def _final(self, status: int, reason: str | None, ended_by: str | None,
+               headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Response | None:
+        response = self._send(status, reason, body=body, headers=headers)
+        if response is not None and ended_by is not None:
+            self.info.ended_by = ended_by
+            self._ended.set()
+        return response
+
+    def _start_media(self, why: str) -> None:
+        if self.media is not None:
+            self.media.start(why)
+
+    async def _send_bye(self, why: str) -> None:
+        dialog = self.dialog
+        if dialog is None or dialog.state is not DialogState.CONFIRMED:
+            return
+        ep = self.agent.ep
+        bye = dialog.create_bye(branch=self.agent.ids.branch(), local_addr=ep.local_addr,
+                                transport=ep.transport_name)
+        self.info.ended_by = "local-bye"
+        self._ended.set()
+        self.agent.record.add("note", f"hanging up ({why})", self.info.call_id)
+        try:
+            response = await ep.request(bye, next_hop(dialog, self.info.source),
+                                        timeout=self.agent.transaction_bound)
+        except TimeoutError as exc:
+            self.agent.record.add("timeout", f"BYE: {exc or 'no final response'}", self.info.call_id)
+            self.info.error = f"BYE got no final response: {exc}"
+            return
+        self.info.bye_status = response.status
+
+    # -- requests from the far end --------------------------------------------------------------------
+    def on_cancel(self, event: RequestReceived) -> None:
+        self.info.requests.append(f"CANCEL {event.request.uri}")
+        self.info.cancelled = True
+        self.agent.respond(event.request, 200)
+        if self.final is not None:
+            return  # too late: the INVITE has its final response (RFC 3261 §9.2)
+        if not self.honour_cancel:
+            self.agent.record.add("note", "CANCEL answered 200 and ignored (honour_cancel is off)",
+                                  self.info.call_id)
+            return
+        self._final(487, None, "cancel")
+
+    def on_in_dialog(self, event: RequestReceived) -> None:
+        request = event.request
+        self.info.requests.append(f"{request.method} {request.uri}")
+        if request.method == "ACK":
+            if self.final is not None and request.cseq.seq == self.final.cseq.seq:
+                self.info.acked = True
+                self._acked.set()
+                late_answer = self.offer is None and request.body and self.media is not None
+                if late_answer and self.media is not None and self.media.take_remote(request.body, "the ACK"):
+                    self._start_media("answer in the ACK")
+            return
+        status = self.dialog.receive_request(request) if self.dialog is not None else None
+        if status is not None:
+            self.agent.respond(request, status)
+            return
+        if request.method == "BYE":
+            self.agent.respond(request, 200)
+            if self.final is None:
+                self._final(487, None, None)  # a BYE in an early dialog ends the INVITE
+            self.info.ended_by = "remote-bye"
+            self._ended.set()
+        elif request.method == "INVITE" and self.media is not None:
+            self.agent.respond(request, 200, body=self.media.local_sdp or b"", contact=self.contact)
+        else:
+            self.agent.respond(request, 200)
+
+    def on_no_ack(self) -> None:
+        self.info.error = f"no ACK for the {self.info.final_status} response"
+
+    # -- the end --------------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        info = self.info
+        if self.media is not None:
+            self.media.close()
+            info.rtp_sent = self.media.packets_sent
+            info.rtp_packets = list(self.media.received)
+        info.ended_at = asyncio.get_running_loop().time()
+        self.agent.remove_dialog_user(info.call_id, self.to_tag)
+        info.done.set()

@@ -1,0 +1,120 @@
+"""Shared pieces of the simulator tests: addresses, fast timers, and a tiny challenging trunk stub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.digest import parse_credentials
+from sipcore.digest_server import DigestServer, VerifyOutcome
+from sipcore.message import Request, make_response
+from sipcore.sdp import SessionDescription, make_answer
+from sipcore.timers import TimerConfig
+from sipcore.transaction import Event, RequestReceived
+from sipcore.uri import SipURI
+
+T = TypeVar("T")
+
+UA_IP = "127.0.0.20"
+UA2_IP = "127.0.0.21"
+DEST_IP = "127.0.0.30"
+TRUNK_IP = "127.0.0.10"
+DOMAIN = "example.trunk.voipbin.net"
+FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1)  # Timer B/F = 1.28 s
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
+    """Run a test scenario with a hard bound."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class TrunkStub:
+    """A minimal registrar and challenging proxy, standing in for the trunk in the UA's auth tests.
+
+    REGISTER is challenged 401 and INVITE 407 (sipcore.digest_server); with the right credentials a
+    REGISTER gets 200 (the requested expiry echoed on the Contact) and an INVITE 200 with an SDP answer.
+    ``stale_once`` answers the first correct credentials with a fresh challenge marked stale=true.
+    """
+
+    def __init__(self, *, user: str = "alice", password: str = "secret", algorithms: tuple[str, ...] = ("MD5",),
+                 stale_once: bool = False) -> None:
+        self.user, self.password = user, password
+        self.digest = DigestServer(os.urandom(32), DOMAIN, algorithms=algorithms)
+        self.stale_once = stale_once
+        self.requests: list[Request] = []
+        self.bindings: dict[str, tuple[str, int]] = {}
+        self.outcomes: list[VerifyOutcome] = []
+        self.endpoint: SipEndpoint | None = None
+
+    async def start(self, host: str = TRUNK_IP) -> TrunkStub:
+        self.endpoint = await SipEndpoint.open("UDP", host, 0, self._on_event, timers=FAST)
+        return self
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        assert self.endpoint is not None
+        return self.endpoint.local_addr
+
+    def close(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+    def _challenge(self, request: Request, status: int, stale: bool = False) -> None:
+        assert self.endpoint is not None
+        response = make_response(request, status, to_tag="stub")
+        name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+        for challenge in self.digest.challenge(time.monotonic(), stale=stale):
+            response.headers.add(name, challenge.to_header())
+        self.endpoint.send_response(response)
+
+    def _authenticated(self, request: Request, status: int) -> bool:
+        header = "Authorization" if status == 401 else "Proxy-Authorization"
+        value = request.headers.get(header)
+        if value is None:
+            self._challenge(request, status)
+            return False
+        result = self.digest.verify(parse_credentials(value, header=header), request.method, request.uri,
+                                    time.monotonic(), lambda u: self.password if u == self.user else None)
+        self.outcomes.append(result.outcome)
+        if result.ok and self.stale_once:
+            self.stale_once = False
+            self._challenge(request, status, stale=True)
+            return False
+        if not result.ok:
+            self._challenge(request, status)
+        return result.ok
+
+    def _on_event(self, event: Event, endpoint: SipEndpoint) -> None:
+        if not isinstance(event, RequestReceived):
+            return
+        request = event.request
+        self.requests.append(request)
+        if event.transaction is None:  # ACK for a 2xx
+            return
+        if request.method == "REGISTER":
+            if self._authenticated(request, 401):
+                aor = str(request.to.uri)
+                expires = int(request.headers.get("Expires") or "3600")
+                contact = request.contacts[0]
+                response = make_response(request, 200, to_tag="reg")
+                if expires == 0:
+                    self.bindings.pop(aor, None)
+                else:
+                    uri = contact.uri
+                    assert isinstance(uri, SipURI) and uri.port is not None
+                    self.bindings[aor] = (uri.host, uri.port)
+                    response.headers.add("Contact", f"{contact};expires={expires}")
+                endpoint.send_response(response)
+        elif request.method == "INVITE":
+            if self._authenticated(request, 407):
+                offer = SessionDescription.parse(request.body)
+                response = make_response(request, 200, to_tag="call")
+                response.headers.add("Contact", f"<sip:trunk@{self.addr[0]}:{self.addr[1]}>")
+                response.set_body(make_answer(offer, self.addr[0], 9, 1).to_bytes(), "application/sdp")
+                endpoint.send_response(response)
+        else:
+            endpoint.send_response(make_response(request, 200, to_tag="other"))
