@@ -213,7 +213,9 @@ class Agent:
                 headers: Iterable[tuple[str, str]] = (), body: bytes = b"",
                 contact: str | None = None) -> Response | None:
         """Answer ``request`` through its server transaction; None (and a note) if its state refuses."""
-        response = make_response(request, status, reason, to_tag=to_tag)
+        # RFC 3261 §12.1.1: a UAS copies Record-Route into every dialog-forming response.
+        dialog_forming = request.method == "INVITE" and 100 < status < 300
+        response = make_response(request, status, reason, to_tag=to_tag, copy_record_route=dialog_forming)
         if contact is not None:
             response.headers.add("Contact", contact)
         if status in (405, 501) or (request.method == "OPTIONS" and status < 300):
