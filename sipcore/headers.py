@@ -2,6 +2,8 @@
 
 Parsing is lazy: a :class:`~sipcore.message.Message` keeps every header as raw text and the functions
 here turn a value into a :class:`NameAddr`, :class:`Via` or :class:`CSeq` when it is first asked for.
+Via and CSeq live in :mod:`sipcore.via`, tokens, quoted strings and parameters in :mod:`sipcore.params`;
+their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,25 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import SIPParseError
-from .uri import AbsoluteURI, SipURI, parse_uri, split_hostport
+from .params import (
+    _FAST_PARAMS,
+    _TOKEN_CHARS,
+    TOKEN,
+    _fast_params,
+    _param_get,
+    format_params,
+    parse_params,
+    parse_quoted,
+    quote,
+)
+from .uri import SIP_ADDR_SPEC_RE, SIP_URI_RE, AbsoluteURI, SipURI, parse_uri, sip_uri_from_match
+from .via import CSeq, Via, parse_cseq, parse_via
+
+__all__ = [
+    "CANONICAL_NAMES", "COMPACT_FORMS", "LIST_HEADERS", "TOKEN", "CSeq", "NameAddr", "Via", "canonical_name",
+    "format_params", "header_key", "key_of", "parse_cseq", "parse_name_addr", "parse_params", "parse_quoted",
+    "parse_uint", "parse_via", "quote", "split_list",
+]
 
 # RFC 3261 §7.3.3 and the IANA registry: compact form -> canonical name.
 COMPACT_FORMS: dict[str, str] = {
@@ -28,6 +48,7 @@ _CANONICAL = [
     "Require", "Retry-After", "Route", "Server", "Subject", "Supported", "Timestamp", "To", "Unsupported",
     "User-Agent", "Via", "Warning", "WWW-Authenticate", "RSeq", "RAck", "Event", "Allow-Events", "Path",
     "Service-Route", "P-Asserted-Identity", "Session-Expires", "Min-SE", "Refer-To", "Referred-By",
+    "Accept-Contact", "Reject-Contact", "Request-Disposition", "Identity", "Identity-Info",
 ]
 CANONICAL_NAMES: dict[str, str] = {name.lower(): name for name in _CANONICAL}
 CANONICAL_NAMES.update({k: v for k, v in COMPACT_FORMS.items()})
@@ -40,44 +61,46 @@ LIST_HEADERS = frozenset(name.lower() for name in (
     "Call-Info", "Error-Info", "P-Asserted-Identity",
 ))
 
-TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _DISPLAY_TOKENS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*\Z")
 
 
-_KEYS: dict[str, str] = {}
+class _KeyCache(dict[str, str]):
+    """Header name -> lookup key, remembered for the names seen (bounded: names come from the wire)."""
+
+    def __missing__(self, name: str) -> str:
+        key = name.lower()
+        if len(key) == 1:
+            full = COMPACT_FORMS.get(key)
+            if full is not None:
+                key = full.lower()
+        if len(self) < 4096:
+            self[name] = key
+        return key
+
+
+_KEYS = _KeyCache()
+#: header_key without the function call, for the parser's hot path (``map(key_of, names)``).
+key_of = _KEYS.__getitem__
 
 
 def header_key(name: str) -> str:
     """The lookup key for a header name: lower case, compact forms expanded."""
-    key = _KEYS.get(name)
-    if key is not None:
-        return key
-    key = _header_key(name)
-    if len(_KEYS) < 4096:  # bounded: header names come from the wire
-        _KEYS[name] = key
-    return key
-
-
-def _header_key(name: str) -> str:
-    key = name.lower()
-    if len(key) == 1:
-        full = COMPACT_FORMS.get(key)
-        if full is not None:
-            return full.lower()
-    return key
+    return _KEYS[name]
 
 
 def canonical_name(name: str) -> str:
     """The conventional spelling of a header name (``call-id`` -> ``Call-ID``, ``v`` -> ``Via``)."""
     key = header_key(name)
     known = CANONICAL_NAMES.get(key)
-    return known if known is not None else "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
+    return known if known is not None else "-".join(p[:1].upper() + p[1:] for p in key.split("-"))
 
 
 def split_list(value: str) -> list[str]:
     """Split a list header's value on commas outside quoted strings and <>, stripping LWS."""
     if "," not in value:
         return [value.strip()]
+    if '"' not in value and "<" not in value:
+        return [part.strip() for part in value.split(",")]
     parts: list[str] = []
     start = 0
     in_quotes = in_angle = False
@@ -104,92 +127,7 @@ def split_list(value: str) -> list[str]:
     return parts
 
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
-_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
-
-
-def parse_quoted(text: str, start: int, *, header: str | None = None) -> tuple[str, int]:
-    """Read a quoted-string starting at ``text[start] == '"'``; return (unescaped content, end index)."""
-    m = _QUOTED.match(text, start)
-    if m is None:
-        raise SIPParseError(f"unterminated quoted string in {text!r}", header=header)
-    content = m.group(1)
-    if "\\" in content:
-        content = _QUOTED_PAIR.sub(r"\1", content)
-    return content, m.end()
-
-
-def quote(text: str) -> str:
-    """Make a quoted-string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def parse_params(text: str, *, header: str | None = None) -> dict[str, str | None]:
-    """Parse ``;name=value;flag`` header parameters. Names keep their case; values are raw text
-    (a quoted value keeps its quotes). An empty parameter (``;;``) is an error."""
-    params: dict[str, str | None] = {}
-    text = text.strip()
-    if not text:
-        return params
-    if text[0] != ";":
-        raise SIPParseError(f"expected ';' before parameters in {text!r}", header=header)
-    if '"' in text:
-        items = _split_outside_quotes(text[1:], ";", header=header)
-    else:
-        items = text[1:].split(";")
-    for item in items:
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        if not TOKEN.match(name):
-            raise SIPParseError(f"malformed parameter {item.strip()!r}", header=header)
-        if eq:
-            value = value.strip()
-            if not value:
-                raise SIPParseError(f"parameter {name!r} has an empty value", header=header)
-            if value[0] == '"':
-                _, end = parse_quoted(value, 0, header=header)
-                if end != len(value):
-                    raise SIPParseError(f"junk after quoted value of {name!r}", header=header)
-            elif any(c.isspace() for c in value):
-                raise SIPParseError(f"parameter {name!r} has white space in its value", header=header)
-            params[name] = value
-        else:
-            params[name] = None
-    return params
-
-
-def _split_outside_quotes(text: str, sep: str, *, header: str | None) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            _, i = parse_quoted(text, i, header=header)
-            continue
-        if ch == sep:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-def format_params(params: dict[str, str | None]) -> str:
-    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
-
-
-def _param_get(params: dict[str, str | None], name: str) -> str | None:
-    if name in params:
-        return params[name]
-    lname = name.lower()
-    for key, value in params.items():
-        if key.lower() == lname:
-            return value
-    return None
-
-
-@dataclass
+@dataclass(slots=True)
 class NameAddr:
     """A From, To, Contact, Route or Record-Route value: optional display name, URI, parameters."""
 
@@ -219,8 +157,68 @@ class NameAddr:
         return NameAddr(self.uri, self.display_name, params)
 
 
+# name-addr with no display name, a quoted one without escapes, or tokens; then <URI> and simple
+# parameters. The first form spells out a SIP URI (SIP_URI_RE) so one match does the whole value;
+# anything else takes the general path in _parse_name_addr.
+_DISPLAY_RE = rf'(?:"([^"\\]*+)"[ \t]*+|([{_TOKEN_CHARS}]++(?:[ \t]++[{_TOKEN_CHARS}]++)*+)[ \t]*+)?'
+# The parameters are either exactly ;tag=x (group "tag") or any simple ones.
+_FAST_SIP_NAME_ADDR = re.compile(
+    rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({_FAST_PARAMS})\Z)')
+_FAST_SIP_ADDR_SPEC = re.compile(rf"{SIP_ADDR_SPEC_RE}({_FAST_PARAMS})\Z")
+_FAST_NAME_ADDR = re.compile(rf'{_DISPLAY_RE}<([^<>\s"]++)>({_FAST_PARAMS})\Z')
+# addr-spec: a URI without ';', '?', ',', white space or quotes, then simple parameters.
+_FAST_ADDR_SPEC = re.compile(rf'([^;?,<>\s"]++)({_FAST_PARAMS})\Z')
+
+
 def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
     """Parse ``name-addr`` or ``addr-spec`` followed by header parameters (RFC 3261 §20.10, §25.1)."""
+    m = _FAST_SIP_NAME_ADDR.match(value)
+    if m is not None:
+        quoted, tokens, scheme, user, password, host, port, uparams, uheaders, tag, params = m.groups()
+        number = None if port is None else int(port)
+        if uheaders is None and "%" not in value and (number is None or 0 < number <= 65535):
+            uri: SipURI | None = SipURI(host, user, password, number, scheme,
+                                        _fast_params(uparams) if uparams else {}, {})
+        else:
+            uri = sip_uri_from_match(scheme, user, password, host, port, uparams, uheaders, value)
+        if uri is not None:
+            return NameAddr(uri, tokens if quoted is None else quoted,
+                            {"tag": tag} if tag is not None else _header_params(params, header) if params else {})
+    else:
+        m = _FAST_SIP_ADDR_SPEC.match(value)
+        if m is not None:
+            scheme, user, password, host, port, _, _, params = m.groups()
+            uri = sip_uri_from_match(scheme, user, password, host, port, "", None, value)
+            if uri is not None:
+                return NameAddr(uri, None, _header_params(params, header), False)
+    m = _FAST_NAME_ADDR.match(value)
+    if m is not None:
+        quoted, tokens, uri_text, params = m.groups()
+        return NameAddr(parse_uri(uri_text, header=header), tokens if quoted is None else quoted,
+                        _header_params(params, header))
+    m = _FAST_ADDR_SPEC.match(value)
+    if m is not None:
+        return NameAddr(parse_uri(m.group(1), header=header), None, _header_params(m.group(2), header), False)
+    return _parse_name_addr(value, header)
+
+
+def _header_params(text: str, header: str | None) -> dict[str, str | None]:
+    """_fast_params for a name-addr, where a tag must have a value (RFC 3261 §25.1 tag-param)."""
+    if not text:
+        return {}
+    params = _fast_params(text)
+    if None in params.values():
+        _check_tag(params, header)
+    return params
+
+
+def _check_tag(params: dict[str, str | None], header: str | None) -> None:
+    for key, value in params.items():
+        if value is None and key.lower() == "tag":
+            raise SIPParseError("tag parameter without a value", header=header)
+
+
+def _parse_name_addr(value: str, header: str | None) -> NameAddr:
     text = value.strip()
     display: str | None = None
     if text.startswith('"'):
@@ -229,7 +227,8 @@ def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
         if not text.startswith("<"):
             raise SIPParseError(f"expected '<' after the display name in {value!r}", header=header)
     lt = text.find("<")
-    if lt >= 0:
+    semi = text.find(";")
+    if lt >= 0 and (semi < 0 or lt < semi or display is not None):
         before = text[:lt].strip()
         if before:
             if display is not None or not _DISPLAY_TOKENS.match(before):
@@ -243,110 +242,26 @@ def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
         if uri_text != uri_text.strip():
             raise SIPParseError(f"white space inside <> in {value!r}", header=header)
         uri = parse_uri(uri_text, header=header)
-        return NameAddr(uri, display, parse_params(text[gt + 1:], header=header))
+        params = parse_params(text[gt + 1:], header=header)
+        _check_tag(params, header)
+        return NameAddr(uri, display, params)
     # addr-spec: parameters after the URI belong to the header, so the URI cannot carry ';', '?', ','.
-    semi = text.find(";")
     uri_text, rest = (text, "") if semi < 0 else (text[:semi], text[semi:])
     uri_text = uri_text.strip()
-    if not uri_text or any(c in uri_text for c in '?, \t"'):
+    if not uri_text or any(c in uri_text for c in '?, \t"<>'):
         raise SIPParseError(f"a URI with '?', ',' or ';' must be enclosed in <>: {value!r}", header=header)
-    return NameAddr(parse_uri(uri_text, header=header), None, parse_params(rest, header=header),
-                    angle_brackets=False)
-
-
-_VIA = re.compile(
-    r"\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s+(\[[^\]]*\]|[^\s;:]+)(?:\s*:\s*([^\s;]*))?\s*(.*)\Z",
-    re.S,
-)
-
-
-@dataclass
-class Via:
-    """One Via value (RFC 3261 §20.42, RFC 3581 rport)."""
-
-    transport: str
-    host: str
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
-    protocol: str = "SIP/2.0"
-
-    @property
-    def branch(self) -> str | None:
-        return _param_get(self.params, "branch")
-
-    @property
-    def received(self) -> str | None:
-        return _param_get(self.params, "received")
-
-    @property
-    def rport(self) -> int | None:
-        value = _param_get(self.params, "rport")
-        return int(value) if value and value.isdigit() else None
-
-    @property
-    def has_rport(self) -> bool:
-        return any(k.lower() == "rport" for k in self.params)
-
-    @property
-    def rfc3261_branch(self) -> bool:
-        """True when the branch carries the RFC 3261 magic cookie."""
-        branch = self.branch
-        return branch is not None and branch.startswith("z9hG4bK")
-
-    def sent_by(self) -> str:
-        return self.host if self.port is None else f"{self.host}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"{self.protocol}/{self.transport} {self.sent_by()}{format_params(self.params)}"
-
-
-def parse_via(value: str, *, header: str = "Via") -> Via:
-    m = _VIA.match(value)
-    if not m:
-        raise SIPParseError(f"malformed Via {value.strip()!r}", header=header)
-    name, version, transport, host, port_text, rest = m.groups()
-    if name.upper() != "SIP" or version != "2.0":
-        raise SIPParseError(f"Via names protocol {name}/{version}, not SIP/2.0",
-                            505 if name.upper() == "SIP" else 400, header=header)
-    if not TOKEN.match(transport):
-        raise SIPParseError(f"malformed Via transport {transport!r}", header=header)
-    hostport = host if port_text is None else f"{host}:{port_text}"
-    host, port = split_hostport(hostport, what="Via sent-by", header=header)
     params = parse_params(rest, header=header)
-    for key, val in params.items():
-        if key.lower() == "branch" and not val:
-            raise SIPParseError("Via branch has no value", header=header)
-    return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")
-
-
-@dataclass(frozen=True)
-class CSeq:
-    seq: int
-    method: str
-
-    def __str__(self) -> str:
-        return f"{self.seq} {self.method}"
-
-
-_CSEQ = re.compile(r"\s*([0-9]+)\s+(\S+)\s*\Z")
-
-
-def parse_cseq(value: str) -> CSeq:
-    m = _CSEQ.match(value)
-    if not m or not TOKEN.match(m.group(2)):
-        raise SIPParseError(f"malformed CSeq {value.strip()!r}", header="CSeq")
-    seq = int(m.group(1))
-    if seq >= 2**31:
-        raise SIPParseError(f"CSeq number {m.group(1)} is not below 2**31", header="CSeq")
-    return CSeq(seq, m.group(2))
+    _check_tag(params, header)
+    return NameAddr(parse_uri(uri_text, header=header), None, params, angle_brackets=False)
 
 
 def parse_uint(value: str, name: str, maximum: int) -> int:
     """A 1*DIGIT header value bounded by ``maximum`` (Max-Forwards 255, Expires 2**32-1 ...)."""
     text = value.strip()
     if not text.isdigit() or not text.isascii():
-        raise SIPParseError(f"{name} {text!r} is not a number", header=name)
-    number = int(text)
+        raise SIPParseError(f"{name} {text[:40]!r} is not a number", header=name)
+    significant = text.lstrip("0") or "0"
+    number = int(significant) if len(significant) <= 20 else maximum + 1
     if number > maximum:
-        raise SIPParseError(f"{name} {text} exceeds {maximum}", header=name)
+        raise SIPParseError(f"{name} {text[:40]} exceeds {maximum}", header=name)
     return number

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+import re
+from collections.abc import Iterable
 
+from .errors import SIPParseError
+from .header_fields import Headers
 from .headers import (
     CSeq,
     NameAddr,
     Via,
     canonical_name,
-    header_key,
+    key_of,
     parse_cseq,
     parse_name_addr,
     parse_uint,
     parse_via,
     split_list,
 )
-from .uri import AbsoluteURI, SipURI, parse_uri
+from .uri import AbsoluteURI, SipURI, parse_uri, sip_uri_from_match
 
-T = TypeVar("T")
+__all__ = ["REASON_PHRASES", "SIP_VERSION", "Headers", "Message", "Request", "Response", "make_response",
+           "reason_phrase"]
 
 SIP_VERSION = "SIP/2.0"
 
@@ -47,113 +50,6 @@ def reason_phrase(status: int) -> str:
                                        5: "Server Error", 6: "Global Failure"}.get(status // 100, ""))
 
 
-class Headers:
-    """Header fields in wire order. Names are looked up case-insensitively, compact forms included.
-
-    ``get`` and ``get_all`` return whole field values; ``values`` splits list headers (Via, Route,
-    Contact, Allow ...) into their comma-separated elements. Structured views are cached per header and
-    forgotten when that header changes.
-    """
-
-    __slots__ = ("_entries", "_cache")
-
-    def __init__(self, entries: Iterable[tuple[str, str]] = ()) -> None:
-        self._entries: list[tuple[str, str, str]] = [(header_key(n), n, v) for n, v in entries]
-        self._cache: dict[str, object] = {}
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        key = header_key(name)
-        for k, _, value in self._entries:
-            if k == key:
-                return value
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        key = header_key(name)
-        return [value for k, _, value in self._entries if k == key]
-
-    def values(self, name: str) -> list[str]:
-        out: list[str] = []
-        for value in self.get_all(name):
-            out.extend(split_list(value))
-        return out
-
-    def count(self, name: str) -> int:
-        key = header_key(name)
-        return sum(1 for k, _, _ in self._entries if k == key)
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        key = header_key(name)
-        return any(k == key for k, _, _ in self._entries)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return ((name, value) for _, name, value in self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def add(self, name: str, value: str, *, first: bool = False) -> None:
-        """Append a field (or insert it before the first field of that name, as a proxy adds Via)."""
-        key = header_key(name)
-        self._cache.pop(key, None)
-        entry = (key, name, value)
-        if first:
-            for i, (k, _, _) in enumerate(self._entries):
-                if k == key:
-                    self._entries.insert(i, entry)
-                    return
-        self._entries.append(entry)
-
-    def set(self, name: str, value: str) -> None:
-        """Replace every field of that name by one, kept where the first one stood."""
-        key = header_key(name)
-        self._cache.pop(key, None)
-        for i, (k, _, _) in enumerate(self._entries):
-            if k == key:
-                self._entries[i] = (key, name, value)
-                self._entries[i + 1:] = [e for e in self._entries[i + 1:] if e[0] != key]
-                return
-        self._entries.append((key, name, value))
-
-    def remove(self, name: str) -> None:
-        key = header_key(name)
-        self._cache.pop(key, None)
-        self._entries = [e for e in self._entries if e[0] != key]
-
-    def pop_first_value(self, name: str) -> str | None:
-        """Remove the first element of a list header (the top Via, the first Route) and return it."""
-        key = header_key(name)
-        for i, (k, n, value) in enumerate(self._entries):
-            if k == key:
-                self._cache.pop(key, None)
-                first, *rest = split_list(value)
-                if rest:
-                    self._entries[i] = (k, n, ", ".join(rest))
-                else:
-                    del self._entries[i]
-                return first
-        return None
-
-    def copy(self) -> Headers:
-        new = Headers()
-        new._entries = list(self._entries)
-        return new
-
-    def parsed(self, name: str, parse: Callable[[], T]) -> T:
-        """Cache the structured view of a header (used by Message's properties)."""
-        key = header_key(name)
-        try:
-            return self._cache[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._cache[key] = parse()
-            return value
-
-    def items_raw(self) -> list[tuple[str, str]]:
-        return [(name, value) for _, name, value in self._entries]
-
-
 class Message:
     """What requests and responses share: headers, body and the structured header views."""
 
@@ -165,54 +61,74 @@ class Message:
         self.body = body
         self.version = version
 
-    # -- structured views (parsed on first use; SIPParseError if malformed) --------------------------
+    # -- structured views (parsed on first use and cached; SIPParseError if malformed) ---------------
     @property
     def via(self) -> list[Via]:
-        return self.headers.parsed("Via", lambda: [parse_via(v) for v in self.headers.values("Via")])
+        cache = self.headers._cache
+        vias: list[Via] | None = cache.get("via")
+        if vias is None:
+            vias = cache["via"] = [parse_via(v) for v in self._list_values("via")]
+        return vias
 
     @property
     def top_via(self) -> Via:
         vias = self.via
         if not vias:
-            from .errors import SIPParseError
             raise SIPParseError("message has no Via", header="Via")
         return vias[0]
 
     @property
     def from_(self) -> NameAddr:
-        return self.headers.parsed("From", lambda: parse_name_addr(self._single("From"), header="From"))
+        cache = self.headers._cache
+        value: NameAddr | None = cache.get("from")
+        if value is None:
+            value = cache["from"] = parse_name_addr(self._single_value("from", "From"), header="From")
+        return value
 
     @property
     def to(self) -> NameAddr:
-        return self.headers.parsed("To", lambda: parse_name_addr(self._single("To"), header="To"))
+        cache = self.headers._cache
+        value: NameAddr | None = cache.get("to")
+        if value is None:
+            value = cache["to"] = parse_name_addr(self._single_value("to", "To"), header="To")
+        return value
 
     @property
     def call_id(self) -> str:
-        return self._single("Call-ID").strip()
+        return self._single_value("call-id", "Call-ID").strip()
 
     @property
     def cseq(self) -> CSeq:
-        return self.headers.parsed("CSeq", lambda: parse_cseq(self._single("CSeq")))
+        cache = self.headers._cache
+        value: CSeq | None = cache.get("cseq")
+        if value is None:
+            value = cache["cseq"] = parse_cseq(self._single_value("cseq", "CSeq"))
+        return value
 
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values; ``Contact: *`` is returned as an empty list (see :attr:`contact_star`)."""
-        return self.headers.parsed("Contact", lambda: [
-            parse_name_addr(v, header="Contact") for v in self.headers.values("Contact") if v != "*"])
+        return self._name_addrs("contact", "Contact")
 
     @property
     def contact_star(self) -> bool:
-        return any(v == "*" for v in self.headers.values("Contact"))
+        return "*" in self._list_values("contact")
 
     @property
     def route(self) -> list[NameAddr]:
-        return self.headers.parsed("Route", lambda: [
-            parse_name_addr(v, header="Route") for v in self.headers.values("Route")])
+        return self._name_addrs("route", "Route")
 
     @property
     def record_route(self) -> list[NameAddr]:
-        return self.headers.parsed("Record-Route", lambda: [
-            parse_name_addr(v, header="Record-Route") for v in self.headers.values("Record-Route")])
+        return self._name_addrs("record-route", "Record-Route")
+
+    def _name_addrs(self, key: str, name: str) -> list[NameAddr]:
+        cache = self.headers._cache
+        values: list[NameAddr] | None = cache.get(key)
+        if values is None:
+            values = cache[key] = [parse_name_addr(v, header=name)
+                                   for v in self._list_values(key) if v != "*"]
+        return values
 
     @property
     def max_forwards(self) -> int | None:
@@ -230,12 +146,33 @@ class Message:
         return None if value is None else value.split(";", 1)[0].strip().lower()
 
     def _single(self, name: str) -> str:
-        values = self.headers.get_all(name)
-        if len(values) != 1:
-            from .errors import SIPParseError
-            what = "is missing" if not values else f"appears {len(values)} times"
-            raise SIPParseError(f"{canonical_name(name)} {what}", header=canonical_name(name))
-        return values[0]
+        return self._single_value(key_of(name), canonical_name(name))
+
+    def _single_value(self, key: str, name: str) -> str:
+        """The value of a header that must appear exactly once (``key`` is its lookup key)."""
+        h = self.headers
+        first = h._first if h._first is not None else h._index()
+        value = first.get(key)
+        counts = h._counts
+        if value is not None and (counts is None or counts[key] == 1):
+            return value
+        what = "is missing" if value is None else f"appears {counts[key] if counts else 1} times"
+        raise SIPParseError(f"{name} {what}", header=name)
+
+    def _list_values(self, key: str) -> list[str]:
+        """The elements of a list header, all its fields together (``key`` is its lookup key)."""
+        h = self.headers
+        first = h._first if h._first is not None else h._index()
+        value = first.get(key)
+        if value is None:
+            return []
+        if h._counts is None or h._counts[key] == 1:
+            return [value] if "," not in value else split_list(value)
+        out: list[str] = []
+        for k, _, field_value in h._entries:
+            if k == key:
+                out.extend(split_list(field_value))
+        return out
 
     # -- body and serialization ---------------------------------------------------------------------
     def set_body(self, body: bytes, content_type: str | None = None) -> None:
@@ -251,12 +188,10 @@ class Message:
 
     def to_bytes(self) -> bytes:
         """Serialize. A missing Content-Length is added (it is mandatory over TCP)."""
+        headers = self.headers
         lines = [self.start_line()]
-        has_length = False
-        for key, name, value in self.headers._entries:
-            lines.append(f"{name}: {value}")
-            has_length = has_length or key == "content-length"
-        if not has_length:
+        lines += [f"{name}: {value}" for _, name, value in headers._entries]
+        if "content-length" not in (headers._first if headers._first is not None else headers._index()):
             lines.append(f"Content-Length: {len(self.body)}")
         lines.append("\r\n")
         return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
@@ -267,21 +202,50 @@ class Message:
 class Request(Message):
     """A SIP request. ``uri`` is the Request-URI as text; :attr:`uri_parsed` its structured form."""
 
-    __slots__ = ("method", "uri", "_uri_parsed")
+    __slots__ = ("method", "uri", "_uri_parsed", "_uri_source", "_uri_match")
 
     def __init__(self, method: str, uri: str | SipURI | AbsoluteURI,
                  headers: Headers | Iterable[tuple[str, str]] | None = None, body: bytes = b"",
                  version: str = SIP_VERSION) -> None:
         super().__init__(headers, body, version)
         self.method = method
-        self.uri = str(uri)
+        self.uri = uri if isinstance(uri, str) else str(uri)
         self._uri_parsed: SipURI | AbsoluteURI | None = None if isinstance(uri, str) else uri
+        self._uri_source = self.uri  # the text _uri_parsed stands for; ``uri`` may be reassigned
+        self._uri_match: re.Match[str] | None = None
 
     @property
     def uri_parsed(self) -> SipURI | AbsoluteURI:
-        if self._uri_parsed is None or str(self._uri_parsed) != self.uri:
-            self._uri_parsed = parse_uri(self.uri, header="Request-URI")
-        return self._uri_parsed
+        """The Request-URI parsed (and re-parsed after ``uri`` is assigned new text)."""
+        parsed = self._uri_parsed
+        uri = self.uri
+        if parsed is None or self._uri_source != uri:
+            parsed = None
+            m = self._uri_match  # the parser's match of the request line, when it spelled out a SIP URI
+            if m is not None and self._uri_source == uri:
+                scheme, user, password, host, port, params, headers = m.group(3, 4, 5, 6, 7, 8, 9)
+                parsed = sip_uri_from_match(scheme, user, password, host, port, params, headers, uri)
+            self._uri_match = None
+            if parsed is None:
+                parsed = parse_uri(uri, header="Request-URI")
+            self._uri_parsed = parsed
+            self._uri_source = uri
+        return parsed
+
+    @classmethod
+    def _parsed(cls, method: str, uri: str, headers: Headers, uri_match: re.Match[str] | None = None) -> Request:
+        """A request as the parser makes it (the body is set after). ``uri_match`` is a match of the request
+        line whose groups 3 to 9 are those of SIP_URI_RE, kept to build uri_parsed without a second match."""
+        request = cls.__new__(cls)
+        request._uri_match = uri_match
+        request.headers = headers
+        request.body = b""
+        request.version = SIP_VERSION
+        request.method = method
+        request.uri = uri
+        request._uri_parsed = None
+        request._uri_source = uri
+        return request
 
     def start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
@@ -333,4 +297,7 @@ def make_response(request: Request, status: int, reason: str | None = None, *, t
     h.add("To", to_value)
     h.add("Call-ID", request.headers.get("Call-ID") or "")
     h.add("CSeq", request.headers.get("CSeq") or "")
+    timestamp = request.headers.get("Timestamp")
+    if status == 100 and timestamp is not None:  # §8.2.6.1: a 100 Trying echoes the Timestamp
+        h.add("Timestamp", timestamp)
     return response

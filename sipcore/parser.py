@@ -10,31 +10,41 @@ from __future__ import annotations
 
 import re
 
-from .errors import SIPParseError
-from .headers import TOKEN, header_key
+from .errors import ProtocolError, SIPParseError
+from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via
 from .message import SIP_VERSION, Headers, Message, Request, Response
+from .uri import SIP_URI_RE, SipURI
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
-_SPACE = re.compile(r"\s")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+# One header line, CRLF-terminated: token name, optional white space, ':', the value without the LWS
+# before it; a value with LWS after it does not match (the general parser strips it). A line with a bare
+# CR cannot match; one with a bare LF matches together with the next line, so that one match fewer than
+# the LFs in the header section shows it (see _parse_head_fast).
+_HEADER_LINE = re.compile(rf"^([{_TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
+_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
+# The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
+_SIP_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
+_STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)\Z", re.S)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
-def _decode(head: bytes) -> str:
+def _decode(head: bytes | bytearray) -> str:
     return head.decode("utf-8", "surrogateescape")
 
 
-def _split_head(data: bytes) -> tuple[bytes, int]:
-    """Return (head, offset of the body) or raise when there is no empty line ending the headers."""
-    end = data.find(b"\r\n\r\n")
-    if end >= 0:
-        return data[:end], end + 4
-    end = data.find(b"\n\n")
-    if end >= 0:
-        return data[:end], end + 2
-    raise SIPParseError("no empty line after the header fields")
+def _find_head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
+    """(end of the header section, start of the body) at the first empty line, CRLF or bare LF,
+    searching from ``start``."""
+    m = _BLANK_LINE.search(data, start)
+    if m is None:
+        return None
+    blank = m.start()
+    return (blank - 1 if blank and data[blank - 1] == 13 else blank), m.end()
 
 
 def parse_message(data: bytes, *, validate_headers: bool = True, stream: bool = False) -> Request | Response:
@@ -43,74 +53,137 @@ def parse_message(data: bytes, *, validate_headers: bool = True, stream: bool = 
     Octets beyond Content-Length are ignored (RFC 3261 §18.3); with no Content-Length the body runs to
     the end of the datagram. With ``validate_headers`` the mandatory headers are checked too.
     """
-    start = 0
-    while data.startswith(b"\r\n", start):
-        start += 2
-    if start:
+    if data.startswith(b"\r\n"):
+        start = 2
+        while data.startswith(b"\r\n", start):
+            start += 2
         data = data[start:]
     if not data:
         raise SIPParseError("empty message", drop=True)
-    is_response = data.startswith(b"SIP/")
     try:
         message = _parse(data, stream)
         if validate_headers:
             validate(message)
     except SIPParseError as exc:
-        if is_response:
+        if data[:4].upper() == b"SIP/":  # a malformed response is dropped, never answered
             exc.drop = True
         raise
     except (UnicodeError, ValueError) as exc:  # defensive: anything else malformed is still a parse error
-        raise SIPParseError(f"malformed message: {exc}", drop=is_response) from exc
+        raise SIPParseError(f"malformed message: {exc}", drop=data[:4].upper() == b"SIP/") from exc
     return message
 
 
 def _parse(data: bytes, stream: bool) -> Request | Response:
-    head_bytes, body_at = _split_head(data)
-    if len(head_bytes) > MAX_HEAD_BYTES:
-        raise SIPParseError(f"header section of {len(head_bytes)} bytes exceeds {MAX_HEAD_BYTES}", 513)
-    head = _decode(head_bytes)
+    end = data.find(b"\r\n\r\n")
+    message = None if end < 0 else _parse_head_fast(data, end)
+    if message is not None:
+        body_at = end + 4
+    else:
+        found = _find_head_end(data)
+        if found is None:
+            raise SIPParseError("no empty line after the header fields")
+        head_end, body_at = found
+        message = _parse_head_slow(data, head_end)
+    headers = message.headers
+    text = (headers._first if headers._first is not None else headers._index()).get("content-length")
+    if text is not None and headers._counts is None and len(text) < 10 and text.isdigit() and text.isascii():
+        length: int | None = int(text)  # the common case of _body_length
+    else:
+        length = _body_length(headers, stream)
+    if length is None:
+        message.body = data[body_at:]
+    elif body_at + length > len(data):
+        raise SIPParseError(f"Content-Length {length} exceeds the {len(data) - body_at} bytes received",
+                            header="Content-Length")
+    else:
+        message.body = data[body_at:body_at + length]
+    return message
+
+
+def _parse_head_fast(data: bytes | bytearray, end: int) -> Request | Response | None:
+    """The header section ``data[:end]`` when every line ends in CRLF, none is folded and no value has
+    trailing white space (nearly every message); None when it needs the general parser, _parse_head_slow."""
+    if end > MAX_HEAD_BYTES:
+        raise SIPParseError(f"header section of {end} bytes exceeds {MAX_HEAD_BYTES}", 513)
+    head = data[:end + 2].decode("utf-8", "surrogateescape")  # up to the CRLF ending the last field
+    eol = head.find("\r\n")
+    found = _HEADER_LINE.findall(head, eol + 2)
+    # One match per LF after the start line: every line matched (so none is folded) and ends in CRLF.
+    if len(found) != head.count("\n") - 1:
+        return None
+    line = head[:eol]
+    if "\r" in line:
+        return None
+    first = {key_of(name): value for name, value in found}
+    headers = Headers._from_wire(found, first if len(first) == len(found) else None)
+    m = _SIP_REQUEST_LINE.match(line)
+    if m is not None:
+        return Request._parsed(m.group(1), m.group(2), headers, m)
+    return _start_line(line, headers)
+
+
+def _parse_head_slow(data: bytes | bytearray, head_end: int) -> Request | Response:
+    """Any line ends (CRLF or bare LF), folded lines, and the errors the fast path does not name."""
+    if head_end > MAX_HEAD_BYTES:
+        raise SIPParseError(f"header section of {head_end} bytes exceeds {MAX_HEAD_BYTES}", 513)
+    head = _decode(data[:head_end])
     if "\n " in head or "\n\t" in head:
         head = _FOLD.sub(" ", head)
-    lines = head.split("\r\n") if "\r\n" in head else head.split("\n")
+    lines = head.split("\n")
     entries: list[tuple[str, str, str]] = []
-    for line in lines[1:]:
+    for number, raw in enumerate(lines):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if "\r" in line:
+            raise SIPParseError(f"bare CR in line {line[:60]!r}")
+        if number == 0:
+            continue
         name, colon, value = line.partition(":")
         if not colon:
             raise SIPParseError(f"header line {line[:60]!r} has no colon")
         name = name.rstrip(" \t")
         if not TOKEN.match(name):
             raise SIPParseError(f"invalid header name {name[:60]!r}")
-        entries.append((header_key(name), name, value.strip(" \t")))
-    headers = Headers()
-    headers._entries = entries
-    message = _start_line(lines[0], headers)
-    rest = data[body_at:]
-    lengths = [v for k, _, v in entries if k == "content-length"]
-    if not lengths:
+        entries.append((key_of(name), name, value.strip(" \t")))
+    first = lines[0]
+    return _start_line(first[:-1] if first.endswith("\r") else first, Headers._from_entries(entries))
+
+
+def _body_length(headers: Headers, stream: bool) -> int | None:
+    """The Content-Length (None when absent on a datagram)."""
+    first = headers._first if headers._first is not None else headers._index()
+    text = first.get("content-length")
+    if text is None:
         if stream:
             raise SIPParseError("Content-Length is required on a stream transport", header="Content-Length")
-        message.body = rest
-        return message
-    if len(lengths) > 1 and len(set(lengths)) > 1:
-        raise SIPParseError(f"{len(lengths)} different Content-Length values", header="Content-Length")
-    text = lengths[0]
+        return None
+    if headers._counts is not None and headers._counts["content-length"] > 1:
+        lengths = headers.get_all("Content-Length")
+        if len(set(lengths)) > 1:
+            raise SIPParseError(f"{len(lengths)} different Content-Length values", header="Content-Length")
+    if len(text) < 10 and text.isdigit() and text.isascii():
+        return int(text)
     if not text.isdigit() or not text.isascii():
-        raise SIPParseError(f"Content-Length {text!r} is not a non-negative number", header="Content-Length")
-    length = int(text)
-    if length > len(rest):
-        raise SIPParseError(f"Content-Length {length} exceeds the {len(rest)} bytes received",
+        raise SIPParseError(f"Content-Length {text[:40]!r} is not a non-negative number",
                             header="Content-Length")
-    message.body = rest[:length]
-    return message
+    significant = text.lstrip("0") or "0"
+    if len(significant) > 10:
+        raise SIPParseError(f"Content-Length {text[:40]} is too large", 513, header="Content-Length")
+    return int(significant)
 
 
 def _start_line(line: str, headers: Headers) -> Request | Response:
-    if line.startswith("SIP/"):
+    m = _REQUEST_LINE.match(line)
+    if m is not None:
+        return Request(m.group(1), m.group(2), headers)
+    m = _STATUS_LINE.match(line)
+    if m is not None:
+        return Response(int(m.group(1)), m.group(2), headers)
+    if line[:4].upper() == "SIP/":
         parts = line.split(" ", 2)
         if len(parts) < 2:
             raise SIPParseError(f"malformed status line {line[:80]!r}")
         version, code = parts[0], parts[1]
-        if version != SIP_VERSION:
+        if version.upper() != SIP_VERSION:
             raise SIPParseError(f"unsupported version {version[:20]!r} in status line", 505)
         if not _STATUS.match(code):
             raise SIPParseError(f"status code {code[:20]!r} is not three digits from 100 to 699")
@@ -124,107 +197,178 @@ def _start_line(line: str, headers: Headers) -> Request | Response:
     if not _VERSION.match(version):
         raise SIPParseError(f"malformed SIP-Version {version[:20]!r}")
     if version.upper() != SIP_VERSION:
-        raise SIPParseError(f"SIP version {version!r} is not supported", 505)
+        raise SIPParseError(f"SIP version {version[:20]!r} is not supported", 505)
     if uri.startswith("<"):
         raise SIPParseError(f"Request-URI {uri[:60]!r} must not be enclosed in <>", header="Request-URI")
     return Request(method, uri, headers, version=SIP_VERSION)
 
 
+_REQUIRED = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("via", "Via"))
+_REQUIRED_KEYS = frozenset(key for key, _ in _REQUIRED)
+_SINGLE = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+
+
 def validate(message: Message) -> None:
     """Parse the headers that transactions, dialogs and proxies rely on; raise SIPParseError if any is
-    malformed, missing, or repeated where only one is allowed."""
+    malformed, missing, or repeated where only one is allowed. The structured views are cached."""
     h = message.headers
-    for name in ("To", "From", "Call-ID", "CSeq"):
-        count = h.count(name)
-        if count != 1:
-            what = "is missing" if count == 0 else f"appears {count} times"
-            raise SIPParseError(f"{name} {what}", header=name)
-    if not h.get_all("Via"):
-        raise SIPParseError("Via is missing", header="Via")
-    if h.count("Max-Forwards") > 1:
-        raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
-    if not message.call_id or _SPACE.search(message.call_id):
-        raise SIPParseError(f"malformed Call-ID {message.call_id!r}", header="Call-ID")
-    message.via  # noqa: B018 - parse for validation
-    message.from_  # noqa: B018
-    message.to  # noqa: B018
-    cseq = message.cseq
-    message.max_forwards  # noqa: B018
-    message.expires  # noqa: B018
-    message.contacts  # noqa: B018
-    message.route  # noqa: B018
-    message.record_route  # noqa: B018
+    first = h._first if h._first is not None else h._index()
+    if not _REQUIRED_KEYS.issubset(first):
+        for key, name in _REQUIRED:
+            if key not in first:
+                raise SIPParseError(f"{name} is missing", header=name)
+    counts = h._counts
+    if counts is not None:  # some header name appears more than once
+        for key, name in _SINGLE:
+            if counts[key] != 1:
+                raise SIPParseError(f"{name} appears {counts[key]} times", header=name)
+        if counts.get("max-forwards", 0) > 1:
+            raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
+    call_id = first["call-id"]
+    if call_id.split() != [call_id]:  # empty, or white space inside
+        raise SIPParseError(f"malformed Call-ID {call_id[:80]!r}", header="Call-ID")
+    # From here on each single header has exactly one value, first[key]. Parse into the cache that the
+    # Message properties read.
+    cache = h._cache
+    if "via" not in cache:
+        via = first["via"]
+        if counts is None and "," not in via:
+            cache["via"] = [parse_via(via)]
+        else:
+            cache["via"] = [parse_via(v) for v in message._list_values("via")]
+    if "from" not in cache:
+        cache["from"] = parse_name_addr(first["from"], header="From")
+    if "to" not in cache:
+        cache["to"] = parse_name_addr(first["to"], header="To")
+    cseq = cache.get("cseq")
+    if cseq is None:
+        cseq = cache["cseq"] = parse_cseq(first["cseq"])
+    max_forwards = first.get("max-forwards")
+    if max_forwards is not None and not (len(max_forwards) <= 3 and max_forwards.isdigit()
+                                         and max_forwards.isascii() and int(max_forwards) <= 255):
+        parse_uint(max_forwards, "Max-Forwards", 255)  # raises, naming the problem (or allows 0070)
+    if "expires" in first:
+        parse_uint(first["expires"], "Expires", 2**32 - 1)
+    contact = first.get("contact")
+    if contact is not None and "contact" not in cache:
+        if counts is None and "," not in contact and contact != "*":
+            cache["contact"] = [parse_name_addr(contact, header="Contact")]
+        else:
+            message.contacts  # noqa: B018 - parse for validation
+    if "route" in first:
+        message.route  # noqa: B018
+    if "record-route" in first:
+        message.record_route  # noqa: B018
     if isinstance(message, Request):
         uri = message.uri_parsed
-        if getattr(uri, "headers", None):
-            raise SIPParseError(f"Request-URI {message.uri!r} carries URI headers", header="Request-URI")
+        if isinstance(uri, SipURI) and uri.headers:
+            raise SIPParseError(f"Request-URI {message.uri[:80]!r} carries URI headers", header="Request-URI")
         if cseq.method != message.method:
             raise SIPParseError(f"CSeq method {cseq.method} does not match the request method "
                                 f"{message.method}", header="CSeq")
-    else:
-        retry = h.get("Retry-After")
-        if retry is not None:
-            seconds = retry.split(";", 1)[0].split("(", 1)[0].strip()
-            if not seconds.isdigit() or int(seconds) >= 2**32:
-                raise SIPParseError(f"malformed Retry-After {retry!r}", header="Retry-After")
+    elif "retry-after" in first:
+        retry = first["retry-after"]
+        seconds = retry.split(";", 1)[0].split("(", 1)[0].strip()
+        if not seconds.isdigit() or not seconds.isascii() or len(seconds) > 10 or int(seconds) >= 2**32:
+            raise SIPParseError(f"malformed Retry-After {retry[:80]!r}", header="Retry-After")
 
 
 class StreamFramer:
     """Frames messages out of a byte stream (TCP): feed bytes, take complete messages.
 
-    Leading CRLFs (keep-alives, RFC 5626 §3.5.1) are skipped. A message whose header section or body
-    exceeds the limits raises SIPParseError; the stream is then unusable (close the connection).
+    CRLFs between messages are skipped; a CRLFCRLF ping (RFC 5626 §3.5.1) is counted in ``keepalives``.
+    Content-Length is required. A framing error (no end of headers within MAX_HEAD_BYTES, a body over
+    MAX_BODY_BYTES, a malformed header section or Content-Length) raises SIPParseError and sets
+    ``broken``: the stream cannot be resynchronised, close the connection. A framed message that fails
+    validation raises SIPParseError too, but the stream stays usable. Either way the messages framed
+    before the bad one in the same call are kept: ``drain()`` takes them, and the next ``feed`` returns
+    them first (``feed(b"")`` collects them and any complete messages behind the bad one).
     """
 
     def __init__(self, *, validate_headers: bool = True) -> None:
         self._buffer = bytearray()
         self._validate = validate_headers
+        self._scan_from = 0  # no end of headers before this offset of the buffer
+        self._pending: tuple[Request | Response, int] | None = None  # head parsed, body length awaited
+        self._ready: list[Request | Response] = []
         self.keepalives = 0
+        self.broken = False
 
     def feed(self, data: bytes) -> list[Request | Response]:
+        if self.broken:
+            raise ProtocolError("StreamFramer.feed in state broken: a framing error made the stream "
+                                "unusable")
         self._buffer += data
-        messages: list[Request | Response] = []
+        messages, self._ready = self._ready, []
         while True:
-            message = self._next()
+            try:
+                message = self._next()
+            except SIPParseError:
+                self._ready = messages
+                raise
             if message is None:
                 return messages
             messages.append(message)
 
+    def drain(self) -> list[Request | Response]:
+        """The messages framed before an error that ``feed`` raised (and not returned since)."""
+        messages, self._ready = self._ready, []
+        return messages
+
     def _next(self) -> Request | Response | None:
         buf = self._buffer
-        while buf.startswith(b"\r\n"):
-            if buf.startswith(b"\r\n\r\n"):
-                self.keepalives += 1
-                del buf[:4]
-            elif len(buf) >= 3 or buf == b"\r\n":
-                del buf[:2]
-            else:
-                break
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                raise SIPParseError(f"no end of headers within {MAX_HEAD_BYTES} bytes", 513)
+        if self._pending is None:
+            while buf.startswith(b"\r\n"):
+                if buf.startswith(b"\r\n\r\n"):
+                    self.keepalives += 1
+                    del buf[:4]
+                elif len(buf) >= 4 or (len(buf) == 3 and buf[2] != 13):
+                    del buf[:2]
+                else:
+                    return None  # perhaps the first half of a CRLFCRLF ping
+            if not buf:
+                return None
+            found = _find_head_end(buf, self._scan_from)
+            if found is None:
+                if len(buf) > MAX_HEAD_BYTES:
+                    self.broken = True
+                    raise SIPParseError(f"no end of headers within {MAX_HEAD_BYTES} bytes", 513)
+                self._scan_from = max(0, len(buf) - 3)
+                return None
+            head_end, body_at = found
+            self._scan_from = 0
+            try:
+                message = None
+                if body_at == head_end + 4:
+                    message = _parse_head_fast(buf, head_end)
+                if message is None:
+                    message = _parse_head_slow(buf, head_end)
+                length = _body_length(message.headers, True)
+                assert length is not None
+                if length > MAX_BODY_BYTES:
+                    raise SIPParseError(f"Content-Length {length} exceeds {MAX_BODY_BYTES}", 513,
+                                        header="Content-Length")
+            except (SIPParseError, UnicodeError, ValueError) as exc:
+                self.broken = True
+                drop = buf[:4].upper() == b"SIP/"
+                if isinstance(exc, SIPParseError):
+                    exc.drop = exc.drop or drop
+                    raise
+                raise SIPParseError(f"malformed message: {exc}", drop=drop) from exc
+            del buf[:body_at]
+            self._pending = (message, length)
+        message, length = self._pending
+        if len(buf) < length:
             return None
-        head = bytes(buf[:end])
-        length = _content_length(head)
-        if length > MAX_BODY_BYTES:
-            raise SIPParseError(f"Content-Length {length} exceeds {MAX_BODY_BYTES}", 513,
-                                header="Content-Length")
-        total = end + 4 + length
-        if len(buf) < total:
-            return None
-        frame = bytes(buf[:total])
-        del buf[:total]
-        return parse_message(frame, validate_headers=self._validate, stream=True)
-
-
-def _content_length(head: bytes) -> int:
-    for line in _decode(head).split("\r\n")[1:]:
-        name, colon, value = line.partition(":")
-        if colon and header_key(name.strip()) == "content-length":
-            value = value.strip()
-            if not value.isdigit():
-                raise SIPParseError(f"Content-Length {value!r} is not a non-negative number",
-                                    header="Content-Length")
-            return int(value)
-    raise SIPParseError("Content-Length is required on a stream transport", header="Content-Length")
+        self._pending = None
+        message.body = bytes(buf[:length])
+        del buf[:length]
+        if self._validate:
+            try:
+                validate(message)
+            except SIPParseError as exc:
+                exc.drop = exc.drop or isinstance(message, Response)
+                raise
+            except (UnicodeError, ValueError) as exc:
+                raise SIPParseError(f"malformed message: {exc}", drop=isinstance(message, Response)) from exc
+        return message

@@ -30,11 +30,15 @@ _SIGNIFICANT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 _SPACE_OR_BRACKET = re.compile(r'[\s<>"]')
 
 
+def _octet(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 16))
+
+
 def unescape(text: str) -> str:
     """Decode %HH escapes (as UTF-8 octets where they form UTF-8, else Latin-1)."""
     if "%" not in text:
         return text
-    raw = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    raw = _ESCAPE.sub(_octet, text)
     try:
         return raw.encode("latin-1").decode("utf-8")
     except (UnicodeDecodeError, UnicodeEncodeError):
@@ -52,7 +56,7 @@ def escape(text: str, safe: str = "") -> str:
     return "".join(out)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SipURI:
     """A ``sip:`` or ``sips:`` URI."""
 
@@ -64,14 +68,25 @@ class SipURI:
     params: dict[str, str | None] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
+    def param(self, name: str) -> str | None:
+        """A URI parameter's value, the name compared case-insensitively after unescaping
+        (``;%6C%72`` is ``;lr``); None when absent or valueless."""
+        value = self.params.get(name)
+        if value is not None:
+            return value
+        return _param_value(self.params, name)[1]
+
+    def has_param(self, name: str) -> bool:
+        return name in self.params or _param_value(self.params, name)[0]
+
     @property
     def transport(self) -> str | None:
-        value = self.params.get("transport")
+        value = self.param("transport")
         return value.lower() if value else None
 
     @property
     def lr(self) -> bool:
-        return "lr" in self.params
+        return self.has_param("lr")
 
     @property
     def host_lower(self) -> str:
@@ -130,7 +145,7 @@ class SipURI:
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class AbsoluteURI:
     """Any other URI (tel:, http:, urn:, isbn: ...), kept as text."""
 
@@ -154,6 +169,14 @@ class AbsoluteURI:
 URI = SipURI | AbsoluteURI
 
 
+def _param_value(params: dict[str, str | None], name: str) -> tuple[bool, str | None]:
+    lname = name.lower()
+    for key, value in params.items():
+        if key.lower() == lname or ("%" in key and unescape(key).lower() == lname):
+            return True, value
+    return False, None
+
+
 def _opt_unescape(value: str | None) -> str | None:
     return None if value is None else unescape(value)
 
@@ -166,10 +189,41 @@ def _norm_headers(headers: dict[str, str]) -> dict[str, str]:
     return {unescape(k).lower(): unescape(v) for k, v in headers.items()}
 
 
+# The common forms of a SIP URI in one expression (RFC 3261 §25.1 character classes; possessive
+# quantifiers keep it linear). A URI it does not match goes through the general parser below, which
+# either accepts it with the same result or says what is wrong. The fragments are shared with the
+# name-addr and addr-spec expressions in headers.py; each has 7 groups: scheme, user, password, host,
+# port, parameters, headers (the addr-spec one never matches the last two).
+_P_CHARS = rf"{_UNRESERVED}%\[\]/:&+$"
+_HOST_PORT_RE = r"([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{1,5}))?"
+SIP_URI_RE = (
+    r"([Ss][Ii][Pp][Ss]?):"
+    rf"(?:([{_UNRESERVED}%&=+$,;?/]++)(?::([{_UNRESERVED}%&=+$,]*+))?@)?"
+    + _HOST_PORT_RE +
+    rf"((?:;[{_P_CHARS}]++(?:=[{_P_CHARS}]++)?)*+)"
+    rf"(?:\?([{_UNRESERVED}%\[\]/?:+$=&]*+))?"
+)
+#: A SIP URI written as an addr-spec (RFC 3261 §20.10): no ';', '?' or ',' anywhere in it.
+SIP_ADDR_SPEC_RE = (
+    r"([Ss][Ii][Pp][Ss]?):"
+    rf"(?:([{_UNRESERVED}%&=+$/]++)(?::([{_UNRESERVED}%&=+$]*+))?@)?"
+    + _HOST_PORT_RE + "()()"
+)
+_FAST_SIP_URI = re.compile(SIP_URI_RE + r"\Z")
+
+
 def parse_uri(text: str, *, header: str | None = None) -> SipURI | AbsoluteURI:
     """Parse a URI. sip/sips become :class:`SipURI`; any other scheme an :class:`AbsoluteURI`."""
+    m = _FAST_SIP_URI.match(text)
+    if m is not None:
+        scheme, user, password, host, port, params, headers = m.groups()
+        if port is None and not params and headers is None and "%" not in text:
+            return SipURI(host, user, password, None, scheme, {}, {})
+        uri = sip_uri_from_match(scheme, user, password, host, port, params, headers, text)
+        if uri is not None:
+            return uri
     colon = text.find(":")
-    if colon <= 0 or not _SCHEME.match(text[:colon]):
+    if colon <= 0 or not _SCHEME.match(text, 0, colon):
         raise SIPParseError(f"URI {text!r} has no scheme", header=header)
     scheme = text[:colon]
     if scheme.lower() not in ("sip", "sips"):
@@ -177,11 +231,54 @@ def parse_uri(text: str, *, header: str | None = None) -> SipURI | AbsoluteURI:
         if not rest or _SPACE_OR_BRACKET.search(rest):
             raise SIPParseError(f"malformed {scheme} URI {text!r}", header=header)
         return AbsoluteURI(scheme, rest)
-    return parse_sip_uri(text, header=header)
+    return _parse_sip_uri(text, header)
 
 
 def parse_sip_uri(text: str, *, header: str | None = None) -> SipURI:
     """Parse a sip: or sips: URI (RFC 3261 §19.1.1)."""
+    m = _FAST_SIP_URI.match(text)
+    if m is not None:
+        scheme, user, password, host, port, params, headers = m.groups()
+        uri = sip_uri_from_match(scheme, user, password, host, port, params, headers, text)
+        if uri is not None:
+            return uri
+    return _parse_sip_uri(text, header)
+
+
+def sip_uri_from_match(scheme: str, user: str | None, password: str | None, host: str,
+                       port_text: str | None, param_text: str, header_text: str | None,
+                       text: str) -> SipURI | None:
+    """Build a SipURI from the groups of SIP_URI_RE; None when a check the expression cannot make fails
+    (a % that is not an escape, a port out of range, a malformed URI header), so that the general parser
+    names the problem. ``text`` is the string matched (only searched for bad escapes)."""
+    if "%" in text and _BAD_ESCAPE.search(text):
+        return None
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if not 0 < port <= 65535:
+            return None
+    params: dict[str, str | None] = {}
+    if param_text:
+        if param_text.find(";", 1) < 0:
+            name, eq, value = param_text[1:].partition("=")
+            params[name] = value if eq else None
+        else:
+            for item in param_text[1:].split(";"):
+                name, eq, value = item.partition("=")
+                params[name] = value if eq else None
+    headers: dict[str, str] = {}
+    if header_text is not None:
+        for item in header_text.split("&"):
+            name, eq, value = item.partition("=")
+            if not name or not eq or "=" in value:
+                return None
+            headers[name] = value
+    return SipURI(host, user, password, port, scheme, params, headers)
+
+
+def _parse_sip_uri(text: str, header: str | None) -> SipURI:
+    """The general SIP URI parser: accepts every valid form and names what is wrong with the rest."""
     colon = text.find(":")
     scheme = text[:colon] if colon > 0 else ""
     if scheme.lower() not in ("sip", "sips"):
