@@ -13,7 +13,9 @@ matches no transaction (the ACK for a 2xx) goes to the TU as a request without a
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
 from collections import deque
 from dataclasses import replace
 
@@ -125,6 +127,13 @@ class TransactionLayer:
         self._servers_2543: list[ServerTransaction] = []
         self._datagrams: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
+        # Timer index: a heap of (deadline, sequence, transaction) with lazy deletion; ``_armed`` holds each
+        # live transaction's current earliest deadline, and an entry is valid only while it matches. Every
+        # change to a transaction's timers goes through _collect, which re-indexes it, so get_timer and
+        # handle_timer cost O(log n) instead of a scan of every transaction per call.
+        self._timer_heap: list[tuple[float, int, Transaction]] = []
+        self._armed: dict[Transaction, float] = {}
+        self._sequence = itertools.count()
 
     @property
     def reliable(self) -> bool:
@@ -260,15 +269,33 @@ class TransactionLayer:
 
     def get_timer(self) -> float | None:
         """The earliest timer deadline of all transactions, or None."""
-        return min((d for t in self.transactions if (d := t.get_timer()) is not None), default=None)
+        heap = self._timer_heap
+        while heap:
+            deadline, _, transaction = heap[0]
+            if self._armed.get(transaction) == deadline:
+                return deadline
+            heapq.heappop(heap)  # stale: the transaction re-armed, fired or ended since
+        return None
 
     def handle_timer(self, now: float) -> None:
-        """Fire every timer due at ``now``."""
-        due = [(d, i, t) for i, t in enumerate(self.transactions)
-               if (d := t.get_timer()) is not None and d <= now]
-        for _, _, transaction in sorted(due, key=lambda item: (item[0], item[1])):
+        """Fire every timer due at ``now``, earliest first (ties in the order they were armed)."""
+        heap, due = self._timer_heap, []
+        while heap and heap[0][0] <= now:
+            deadline, _, transaction = heapq.heappop(heap)
+            if self._armed.get(transaction) == deadline:
+                del self._armed[transaction]
+                due.append(transaction)
+        for transaction in due:
             transaction.handle_timer(now)
             self._collect(transaction)
+
+    def _index_timer(self, transaction: Transaction) -> None:
+        deadline = transaction.get_timer()
+        if deadline is None:
+            self._armed.pop(transaction, None)
+        elif self._armed.get(transaction) != deadline:
+            self._armed[transaction] = deadline
+            heapq.heappush(self._timer_heap, (deadline, next(self._sequence), transaction))
 
     def next_event(self) -> Event | None:
         """The next event for the TU, or None."""
@@ -280,8 +307,11 @@ class TransactionLayer:
         self._events.extend(events)
         if transaction.terminated:
             self._forget(transaction)
+        else:
+            self._index_timer(transaction)
 
     def _forget(self, transaction: Transaction) -> None:
+        self._armed.pop(transaction, None)
         if isinstance(transaction, ClientTransaction):
             self._clients.pop((transaction.branch, transaction.method), None)
         elif isinstance(transaction, ServerTransaction):

@@ -1,0 +1,154 @@
+"""The B2BUA: the calls in progress and the maps that find a call from a message in O(1).
+
+- ``calls``: every call by its own key (the relay's key);
+- INVITE server transactions (the caller's INVITE until it has a final response, a re-INVITE being
+  relayed) -> call, for CANCEL (the transaction layer names the INVITE a CANCEL matches);
+- dialog id (Call-ID, local tag, remote tag, RFC 3261 §12) -> (call, B leg or None for the A leg,
+  dialog), for ACK, BYE and every other in-dialog request on either leg.
+
+Policy (routing, authentication, which targets a call rings) is the server's; call behaviour is
+:mod:`reference_server.call` and :mod:`reference_server.indialog`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.dialog import Dialog, DialogId, dialog_id_of
+from sipcore.errors import SIPParseError
+from sipcore.ids import IdGenerator
+from sipcore.message import Request
+from sipcore.timers import TimerConfig
+from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransaction
+
+from . import indialog
+from .call import Call, CallState
+from .legs import BLeg, Target
+from .rtp_relay import RelayRegistry
+from .sip_util import build_response
+
+log = logging.getLogger(__name__)
+
+__all__ = ["B2BUA"]
+
+DialogEntry = tuple[Call, BLeg | None, Dialog]
+
+
+class B2BUA:
+    """Calls in progress; see the module docstring."""
+
+    def __init__(self, *, ids: IdGenerator, timers: TimerConfig, timer_c: float, user_agent: str,
+                 faults: frozenset[str], relays: RelayRegistry, fallback_host: str) -> None:
+        self.ids, self.timers, self.timer_c = ids, timers, timer_c
+        self.user_agent, self.faults, self.relays = user_agent, faults, relays
+        self.fallback_host = fallback_host
+        self.calls: dict[str, Call] = {}
+        self._by_invite: dict[int, Call] = {}
+        self._dialogs: dict[DialogId, DialogEntry] = {}
+
+    # -- calls --------------------------------------------------------------------------------------
+    def start_call(self, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target], *,
+                   trunk: str, caller: str, callee: str) -> Call:
+        """An authenticated INVITE: answer 100 Trying, open the relay, send one B leg per target."""
+        assert event.transaction is not None
+        call = Call(self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee)
+        self.calls[call.key] = call
+        self._by_invite[id(event.transaction)] = call
+        call.start()
+        return call
+
+    def call_finished(self, call: Call) -> None:
+        self.calls.pop(call.key, None)
+        self.forget_invite(call)
+        if call.reinvite is not None:
+            self.unwatch_reinvite(call.reinvite.server_transaction)
+            call.reinvite = None
+
+    def forget_invite(self, call: Call) -> None:
+        if self._by_invite.get(id(call.a_transaction)) is call:
+            del self._by_invite[id(call.a_transaction)]
+
+    def watch_reinvite(self, call: Call, transaction: ServerTransaction) -> None:
+        self._by_invite[id(transaction)] = call
+
+    def unwatch_reinvite(self, transaction: ServerTransaction) -> None:
+        self._by_invite.pop(id(transaction), None)
+
+    def hang_up(self, call: Call, why: str) -> None:
+        indialog.hang_up(self, call, why)
+
+    def close_all(self) -> None:
+        """Release every call at once (server shutdown): no BYEs, relays closed."""
+        for call in list(self.calls.values()):
+            call.finish()
+
+    # -- dialogs ------------------------------------------------------------------------------------
+    def add_dialog(self, dialog: Dialog, call: Call, leg: BLeg | None) -> Dialog:
+        self._dialogs[dialog.id] = (call, leg, dialog)
+        return dialog
+
+    def remove_dialog(self, dialog: Dialog) -> None:
+        entry = self._dialogs.get(dialog.id)
+        if entry is not None and entry[2] is dialog:
+            del self._dialogs[dialog.id]
+
+    @property
+    def dialog_count(self) -> int:
+        return len(self._dialogs)
+
+    def _lookup(self, request: Request) -> DialogEntry | None:
+        try:
+            dialog_id = dialog_id_of(request, uas=True)
+        except SIPParseError:
+            return None
+        return None if dialog_id is None else self._dialogs.get(dialog_id)
+
+    @staticmethod
+    def forget_client_transaction(endpoint: SipEndpoint, transaction: ClientTransaction) -> None:
+        """Give up an INVITE client transaction with no final response 64*T1 after its CANCEL (RFC 3261
+        §9.1). The transaction layer has no public call for it (its Proceeding state has no timer), so
+        this reaches into it; without it such a transaction and its handler would stay forever."""
+        forget = getattr(endpoint.layer, "_forget", None)
+        if callable(forget):
+            forget(transaction)
+        handlers = getattr(endpoint, "_handlers", None)
+        if isinstance(handlers, dict):
+            handlers.pop(id(transaction), None)
+
+    # -- requests for calls -------------------------------------------------------------------------
+    def on_cancel(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
+        """CANCEL (RFC 3261 §9.2): 481 when it matches no INVITE, else 200, then cancel the call."""
+        cancel, invite_transaction = event.request, event.invite_transaction
+        call = None if invite_transaction is None else self._by_invite.get(id(invite_transaction))
+        if invite_transaction is None:
+            endpoint.send_response(build_response(cancel, 481, to_tag=self.ids.tag(), server=self.user_agent))
+            return
+        to_tag = call.a_tag if call is not None and call.a_transaction is invite_transaction else self.ids.tag()
+        endpoint.send_response(build_response(cancel, 200, to_tag=to_tag, server=self.user_agent))
+        if call is None:
+            return  # the INVITE already has its final response: the CANCEL has no effect
+        if call.a_transaction is invite_transaction:
+            call.cancel(cancel.headers.get("Reason"))
+        else:
+            indialog.cancel_reinvite(self, call)
+
+    def on_ack(self, ack: Request) -> None:
+        """An ACK outside any transaction: for a 2xx the server relayed (initial INVITE or re-INVITE)."""
+        entry = self._lookup(ack)
+        if entry is None:
+            return
+        call, leg, dialog = entry
+        if leg is None and call.state is CallState.ANSWERED:
+            call.on_a_ack(ack)
+        elif call.reinvite is not None and call.reinvite.upstream.dialog is dialog:
+            indialog.on_reinvite_ack(self, call, ack)
+
+    def on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> bool:
+        """A request with a To tag; False when it belongs to no dialog of ours (the caller answers 481)."""
+        entry = self._lookup(event.request)
+        if entry is None:
+            return False
+        call, leg, dialog = entry
+        indialog.relay_request(self, call, leg, dialog, event, endpoint)
+        return True

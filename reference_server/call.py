@@ -1,0 +1,386 @@
+"""One call through the reference trunk, seen from the B2BUA: the caller's INVITE (the A leg), the B
+leg(s) it is relayed to, their dialogs, the media relay and the call's timers.
+
+Setup follows RFC 3261 §13 on each leg and §16.7 across parallel B legs (a call to a registered
+extension rings every contact): provisional responses are relayed to the caller under the A leg's own To
+tag, the first 2xx wins and the other legs are cancelled (a 2xx arriving anyway is ACKed and hung up), a
+6xx ends the call at once, and when every leg has failed the caller gets the best final response: a 6xx
+if any, else the lowest 4xx/5xx. A final error goes to the caller with the destination's status code and
+reason phrase and a Reason header (RFC 3326): the destination's own, else the Q.850 cause RFC 3398 maps
+the status to. No answer at all gives 408 (Timer B); a destination that rings forever is cancelled after
+Timer C and gives 408 too.
+
+ACKs are end to end per leg: the caller's ACK for the relayed 2xx makes the server ACK the winning leg's
+2xx (carrying the answer when the caller's offer came late). Requests inside the confirmed call (BYE,
+re-INVITE, INFO ...) are relayed by :mod:`reference_server.indialog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import TYPE_CHECKING
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.dialog import Dialog, creates_dialog
+from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.message import Request, Response, make_response
+from sipcore.q850 import cause_for_status, reason_header
+from sipcore.transaction import (
+    Event,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransaction,
+    TransactionTimeout,
+)
+
+from .legs import BLeg, Target
+from .media import MediaAnchor
+from .rtp_relay import NoPortsAvailable
+from .sip_util import ALLOW, SDP, Reliable2xx, build_response, contact_uri
+
+if TYPE_CHECKING:
+    from .b2bua import B2BUA
+    from .indialog import ReInvite
+
+log = logging.getLogger("reference_server.call")
+
+__all__ = ["Call", "CallState"]
+
+
+class CallState(enum.Enum):
+    SETUP = "setup"  # authenticated, 100 Trying sent; the media relay is being opened
+    CALLING = "calling"  # B leg(s) sent; the caller has at most provisional responses
+    ANSWERED = "answered"  # a 2xx was relayed to the caller; waiting for its ACK
+    CONFIRMED = "confirmed"  # both legs confirmed
+    CLEARING = "clearing"  # a BYE is being relayed
+    FAILED = "failed"  # the caller got a final error (or cancelled); B legs are finishing
+    ENDED = "ended"  # resources released
+
+
+class Call:
+    """A-leg INVITE, B legs, relay, timers; see the module docstring."""
+
+    def __init__(self, b2bua: B2BUA, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target],
+                 *, trunk: str, caller: str, callee: str) -> None:
+        assert event.transaction is not None
+        self.b2bua = b2bua
+        self.loop = asyncio.get_running_loop()
+        self.a_endpoint = endpoint
+        self.a_invite = event.request
+        self.a_transaction: ServerTransaction = event.transaction
+        self.a_addr = event.addr  # where the caller sends from: in-dialog requests to it go there
+        self.a_tag = b2bua.ids.tag()
+        self.a_dialog: Dialog | None = None
+        self.a_status: int | None = None  # the final status sent to the caller
+        self.targets = targets
+        self.legs: list[BLeg] = []
+        self.winner: BLeg | None = None
+        self.state = CallState.SETUP
+        self.key = b2bua.ids.call_id()  # the relay's key; unique even when callers reuse Call-IDs
+        self.media: MediaAnchor | None = None
+        self.trunk, self.caller, self.callee = trunk, caller, callee
+        self.started = self.loop.time()
+        self.ok_retransmit: Reliable2xx | None = None
+        self.cancel_reason: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.opening = True  # the relay is being opened (by _setup)
+        self.reinvite: ReInvite | None = None  # a re-INVITE being relayed (reference_server.indialog)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.a_invite.call_id} {self.state.value} legs={len(self.legs)}>"
+
+    @property
+    def server(self) -> str:
+        return self.b2bua.user_agent
+
+    # -- setup --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Answer 100 Trying and open the relay (then send the B legs)."""
+        self.a_endpoint.send_response(make_response(self.a_invite, 100))
+        self.task = self.loop.create_task(self._setup())
+        self.task.add_done_callback(self._setup_done)
+
+    def _setup_done(self, task: asyncio.Task[None]) -> None:
+        self.opening = False
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s setup failed", self.a_invite.call_id, exc_info=task.exception())
+            self.fail_a(500, "Server Internal Error")
+
+    async def _setup(self) -> None:
+        try:
+            relay = await self.b2bua.relays.open(self.key)
+        except (NoPortsAvailable, OSError) as exc:
+            self.opening = False
+            log.warning("call %s: no media relay: %s", self.a_invite.call_id, exc)
+            self.fail_a(503, "Service Unavailable")
+            return
+        finally:
+            self.opening = False
+        self.media = MediaAnchor(relay, early_media="no-early-media" not in self.b2bua.faults)
+        if self.state is not CallState.SETUP:  # cancelled while the relay was opening
+            self.maybe_finish()
+            return
+        body = self.media.from_a(self.a_invite, before_answer=True)
+        self.state = CallState.CALLING
+        for target in self.targets:
+            self._send_leg(target, body)
+
+    def _send_leg(self, target: Target, body: bytes) -> None:
+        b2bua = self.b2bua
+        leg = BLeg.build(target, self.a_invite, b2bua.ids, fallback_host=b2bua.fallback_host,
+                         user_agent=self.server, body=body)
+        self.legs.append(leg)
+        self._arm_timer_c(leg)
+        leg.send(lambda event: self.on_b_event(leg, event))
+
+    def _arm_timer_c(self, leg: BLeg) -> None:
+        leg.arm_timer_c(self.b2bua.timer_c, lambda: self._timer_c_fired(leg))
+
+    def _timer_c_fired(self, leg: BLeg) -> None:
+        leg.timer_c = None
+        if leg.result is None:
+            log.info("call %s: Timer C fired on a B leg; cancelling it", self.a_invite.call_id)
+            self._cancel_leg(leg)
+            self._leg_failed(leg, make_response(leg.invite, 408))
+
+    # -- responses on the B legs --------------------------------------------------------------------
+    def on_b_event(self, leg: BLeg, event: Event) -> None:
+        if isinstance(event, ResponseReceived):
+            response = event.response
+            if response.status < 200:
+                self._b_provisional(leg, response)
+            elif response.status < 300:
+                self._b_success(leg, response)
+            else:
+                self._b_failure(leg, response)
+        elif isinstance(event, TransactionTimeout):
+            self._b_failure(leg, make_response(leg.invite, 408))
+
+    def _b_provisional(self, leg: BLeg, response: Response) -> None:
+        first = not leg.provisional
+        leg.provisional = True
+        if leg.result is not None or leg.cancel_wanted:
+            if leg.cancel_wanted and first:
+                self._cancel_leg(leg)
+            return
+        self._arm_timer_c(leg)
+        if response.status == 100 or self.state is not CallState.CALLING:
+            return
+        tag = response.to.tag
+        if tag is not None and tag not in leg.early and creates_dialog(leg.invite, response):
+            try:
+                leg.early[tag] = self.b2bua.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
+            except (ProtocolError, SIPParseError) as exc:
+                log.info("call %s: %d creates no usable dialog: %s", self.a_invite.call_id, response.status, exc)
+        elif tag in leg.early:
+            leg.early[tag].update_from_response(response)
+        assert self.media is not None
+        body = self.media.from_b(response, early=True)
+        a_response = self._a_response(response.status, response.reason, body)
+        self._ensure_a_dialog(a_response)
+        self.a_endpoint.send_response(a_response)
+
+    def _b_success(self, leg: BLeg, response: Response) -> None:
+        tag = response.to.tag
+        if self.winner is None and self.state is CallState.CALLING and leg.result is None:
+            self.winner, leg.result = leg, response
+            leg.stop_timers()
+            dialog = leg.early.pop(tag, None) if tag is not None else None
+            try:
+                if dialog is not None:
+                    dialog.update_from_response(response)
+                else:
+                    dialog = self.b2bua.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
+            except (ProtocolError, SIPParseError) as exc:
+                log.info("call %s: unusable 2xx from the destination: %s", self.a_invite.call_id, exc)
+                self._ack_and_bye(leg, response)
+                self.fail_a(502, "Bad Gateway")
+                return
+            leg.dialog = dialog
+            self._drop_early(leg)
+            for other in self.legs:
+                if other is not leg and other.result is None:
+                    self._cancel_leg(other)
+            self._answer_a(response)
+        elif leg is self.winner and leg.dialog is not None and tag == leg.dialog.remote_tag:
+            leg.send_ack_again()  # a retransmitted 2xx: our ACK was lost (nothing before the caller's ACK)
+        else:  # a late 2xx: another leg, another fork of this leg, or the caller has given up
+            self._ack_and_bye(leg, response)
+            if leg.result is None:
+                leg.result = response
+                leg.stop_timers()
+                self._drop_early(leg)
+                self.maybe_finish()
+
+    def _b_failure(self, leg: BLeg, response: Response) -> None:
+        if leg.result is not None:  # e.g. the 487 after Timer C gave up on it
+            leg.stop_timers()
+            return
+        self._leg_failed(leg, response)
+
+    def _leg_failed(self, leg: BLeg, response: Response) -> None:
+        leg.result = response
+        leg.stop_timers(keep_abandon=leg.cancel_sent)
+        self._drop_early(leg)
+        if self.state is CallState.CALLING:
+            if response.status >= 600:
+                self.relay_failure(response)
+            elif all(other.result is not None for other in self.legs):
+                self.relay_failure(self._best_failure())
+        self.maybe_finish()
+
+    def _best_failure(self) -> Response:
+        """RFC 3261 §16.7 step 6, simplified: a 6xx if any, else the lowest 4xx/5xx status."""
+        failures = [leg.result for leg in self.legs if leg.result is not None and leg.result.status >= 300]
+        six = [r for r in failures if r.status >= 600]
+        return six[0] if six else min(failures, key=lambda r: r.status)
+
+    # -- answering the caller -----------------------------------------------------------------------
+    def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:
+        response = build_response(self.a_invite, status, reason, to_tag=self.a_tag, server=self.server,
+                                  copy_record_route=True,
+                                  headers=[("Contact", contact_uri(self.a_endpoint, self.b2bua.fallback_host)),
+                                           ("Allow", ALLOW)])
+        if body:
+            response.set_body(body, SDP)
+        return response
+
+    def _ensure_a_dialog(self, response: Response) -> None:
+        if self.a_dialog is None:
+            try:
+                self.a_dialog = self.b2bua.add_dialog(Dialog.from_uas(self.a_invite, response), self, None)
+            except (ProtocolError, SIPParseError) as exc:
+                log.info("call %s: no A-leg dialog: %s", self.a_invite.call_id, exc)
+        if self.a_dialog is not None:
+            self.a_dialog.update_from_sent_response(response)
+
+    def _answer_a(self, response: Response) -> None:
+        assert self.media is not None
+        body = self.media.from_b(response)
+        self.media.answered()
+        ok = self._a_response(response.status, response.reason, body)
+        self._ensure_a_dialog(ok)
+        self.a_status, self.state = response.status, CallState.ANSWERED
+        self.b2bua.forget_invite(self)
+        self.a_endpoint.send_response(ok)
+        self.ok_retransmit = Reliable2xx(self.a_endpoint, ok, self.a_transaction.addr, self.b2bua.timers,
+                                         self._no_ack)
+
+    def relay_failure(self, response: Response) -> None:
+        """The destination's final error to the caller: same status and phrase, with a Reason."""
+        if "no-reason-relay" in self.b2bua.faults:
+            self.fail_a(500, "Server Internal Error")
+            return
+        reason = response.headers.get("Reason")
+        if reason is None:
+            cause = cause_for_status(response.status)
+            reason = None if cause is None else reason_header(cause)
+        extra = [("Retry-After", v) for v in response.headers.get_all("Retry-After")]
+        self.fail_a(response.status, response.reason, reason, extra)
+
+    def fail_a(self, status: int, reason: str, reason_value: str | None = None,
+               extra: list[tuple[str, str]] | None = None) -> None:
+        """Send the caller a final error (once) and cancel what is still ringing."""
+        if self.a_status is not None:
+            self.maybe_finish()
+            return
+        self.a_status, self.state = status, CallState.FAILED
+        headers = list(extra or [])
+        if reason_value is not None:
+            headers.append(("Reason", reason_value))
+        response = build_response(self.a_invite, status, reason, to_tag=self.a_tag, headers=headers,
+                                  server=self.server)
+        if self.a_dialog is not None:
+            self.a_dialog.update_from_sent_response(response)
+            self.b2bua.remove_dialog(self.a_dialog)
+        self.b2bua.forget_invite(self)
+        for leg in self.legs:
+            if leg.result is None:
+                self._cancel_leg(leg)
+        self.a_endpoint.send_response(response)
+        self.maybe_finish()
+
+    def cancel(self, reason_value: str | None) -> None:
+        """The caller's CANCEL (already answered 200): 487 for its INVITE, CANCEL on every B leg."""
+        self.cancel_reason = reason_value
+        self.fail_a(487, "Request Terminated")
+
+    # -- ACKs ---------------------------------------------------------------------------------------
+    def on_a_ack(self, ack: Request) -> None:
+        """The caller's ACK for the relayed 2xx: ACK the winning leg (with the caller's late answer)."""
+        if self.state is not CallState.ANSWERED or ack.cseq.seq != self.a_invite.cseq.seq:
+            return
+        if self.ok_retransmit is not None:
+            self.ok_retransmit.stop()
+        self.state = CallState.CONFIRMED
+        assert self.media is not None
+        self.ack_winner(self.media.from_a(ack))
+
+    def ack_winner(self, body: bytes = b"") -> None:
+        if self.winner is not None:
+            self.winner.send_ack(self.b2bua.ids, body)
+
+    def _no_ack(self) -> None:
+        """64*T1 without the caller's ACK for the 2xx: confirm the B leg and end the session."""
+        if self.state is CallState.ANSWERED:
+            log.info("call %s: no ACK for the 2xx; hanging up", self.a_invite.call_id)
+            self.ack_winner()
+            self.b2bua.hang_up(self, "no ACK from the caller")
+
+    # -- cancelling and ending legs -----------------------------------------------------------------
+    def _cancel_leg(self, leg: BLeg) -> None:
+        leg.cancel(self.cancel_reason, 64 * self.b2bua.timers.t1, lambda: self._abandon(leg))
+
+    def _abandon(self, leg: BLeg) -> None:
+        """64*T1 after the CANCEL without a final response: give the INVITE transaction up (§9.1)."""
+        leg.abandon = None
+        if leg.transaction is not None and not leg.transaction.terminated:
+            self.b2bua.forget_client_transaction(leg.endpoint, leg.transaction)
+        if leg.result is None:
+            self._leg_failed(leg, make_response(leg.invite, 408))
+
+    def _drop_early(self, leg: BLeg) -> None:
+        for dialog in leg.early.values():
+            self.b2bua.remove_dialog(dialog)
+        leg.early.clear()
+
+    def _ack_and_bye(self, leg: BLeg, response: Response) -> None:
+        try:
+            leg.ack_and_bye(response, self.b2bua.ids)
+        except (ProtocolError, SIPParseError) as exc:
+            log.info("call %s: cannot ACK a stray 2xx: %s", self.a_invite.call_id, exc)
+
+    def maybe_finish(self) -> None:
+        """End the call once the caller has its final error and every B leg has finished (and the relay
+        is no longer being opened: ``_setup`` calls this again when it is)."""
+        if (self.state is CallState.FAILED and not self.opening
+                and all(leg.result is not None for leg in self.legs)):
+            self.finish()
+
+    def finish(self) -> None:
+        """Release everything the call holds (idempotent) and log it."""
+        if self.state is CallState.ENDED:
+            return
+        if self.state is not CallState.FAILED and self.a_status is None:
+            self.a_status = 500
+        self.state = CallState.ENDED
+        if self.ok_retransmit is not None:
+            self.ok_retransmit.stop()
+        for leg in self.legs:  # an abandon timer still forgets a cancelled INVITE transaction
+            leg.stop_timers(keep_abandon=leg.cancel_sent and leg.transaction is not None
+                            and not leg.transaction.terminated)
+            self._drop_early(leg)
+            if leg.dialog is not None:
+                self.b2bua.remove_dialog(leg.dialog)
+        if self.a_dialog is not None:
+            self.b2bua.remove_dialog(self.a_dialog)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.b2bua.relays.close(self.key)
+        self.b2bua.call_finished(self)
+        log.info("call call-id=%s trunk=%s caller=%s callee=%s status=%s duration=%.3fs",
+                 self.a_invite.call_id, self.trunk, self.caller, self.callee, self.a_status,
+                 self.loop.time() - self.started)
+

@@ -1,0 +1,79 @@
+"""``python -m reference_server`` / ``trunkcheck serve``: run the reference trunk server until SIGINT/SIGTERM.
+
+With no arguments it runs the embedded default configuration (UDP and TCP on 127.0.0.1:5060, trunk
+``example`` alice/secret -> sip:127.0.0.1:5080, registrar example.registrar.voipbin.net with extensions
+1001 and 1002). Exit status: 0 after a signal, 2 for a configuration mistake or an address that cannot be
+bound (the message on stderr, no traceback).
+
+Once listening it prints one line to stdout, ``listening on udp:127.0.0.1:5060 tcp:127.0.0.1:5060``, for a
+harness that starts it as a subprocess and waits until it is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .config import ConfigError, Overrides, load_config
+from .server import FAULTS, ListenError, ReferenceServer
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_server",
+        description="Reference SIP trunk server for the VoIPBin trunk spec (B2BUA with digest auth, "
+                    "registrar, early media and hangup-cause relay).")
+    parser.add_argument("--config", metavar="FILE", type=Path,
+                        help="TOML configuration (default: the embedded defaults.toml)")
+    parser.add_argument("--listen", metavar="ADDR", action="append",
+                        help='listen address, repeatable, e.g. "udp:127.0.0.1:5060" (replaces the config\'s)')
+    parser.add_argument("--destination", metavar="URI",
+                        help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080" or "127.0.0.1:5080"')
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help=argparse.SUPPRESS)
+    return parser
+
+
+async def _serve(server: ReferenceServer) -> int:
+    try:
+        await server.start()
+    except ListenError as exc:
+        print(f"reference_server: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await server.stop()
+    logging.getLogger("reference_server").info("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error (argparse printed it)
+        return int(exc.code or 0)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, overrides=Overrides(args.listen, args.destination))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.fault:
+        logging.getLogger("reference_server").warning("test faults enabled: %s", ", ".join(args.fault))
+    return asyncio.run(_serve(ReferenceServer(config, args.fault)))

@@ -1,0 +1,135 @@
+"""A call's outgoing legs: where each goes (:class:`Target`), its INVITE and what came back (:class:`BLeg`),
+and what the B2BUA does to one leg on its own: send it, CANCEL it (RFC 3261 §9.1: only after a
+provisional response; the INVITE transaction is given up 64*T1 after the CANCEL if no final response
+came), ACK its 2xx, and ACK-and-BYE a 2xx nobody wants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.builders import make_cancel, new_request
+from sipcore.dialog import Dialog
+from sipcore.ids import IdGenerator
+from sipcore.message import Request, Response
+from sipcore.transaction import ClientTransaction, Event
+
+from .sip_util import ALLOW, SDP, Addr, contact_uri, local_addr
+
+__all__ = ["BLeg", "Target"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one B leg goes: its Request-URI, To and From, and the transport address to send to."""
+
+    request_uri: str
+    to_uri: str
+    from_uri: str
+    from_display: str | None
+    addr: Addr
+    endpoint: SipEndpoint
+
+
+@dataclass(eq=False)
+class BLeg:
+    """One outgoing INVITE of a call and what came back on it."""
+
+    target: Target
+    invite: Request
+    local: Addr  # the server's address on the leg's endpoint (Via, Contact)
+    transaction: ClientTransaction | None = None
+    early: dict[str, Dialog] = field(default_factory=dict)  # early dialogs by the remote To tag
+    dialog: Dialog | None = None  # the dialog its winning 2xx confirmed
+    provisional: bool = False  # a provisional response came: CANCEL may be sent
+    result: Response | None = None  # its final response (synthetic 408 on Timer B / Timer C)
+    cancel_wanted: bool = False
+    cancel_sent: bool = False
+    ack: Request | None = None  # the ACK sent for its 2xx, resent when the 2xx is
+    timer_c: asyncio.TimerHandle | None = None
+    abandon: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def build(cls, target: Target, a_invite: Request, ids: IdGenerator, *, fallback_host: str, user_agent: str,
+              body: bytes) -> BLeg:
+        """A new INVITE (RFC 3261 §8.1.1) for ``target``: own Call-ID, From tag, branch and CSeq, the server's
+        Contact, Max-Forwards one less than the caller's, ``body`` as the offer."""
+        endpoint = target.endpoint
+        local = local_addr(endpoint, fallback_host)
+        max_forwards = a_invite.max_forwards
+        invite = new_request(
+            "INVITE", target.request_uri, from_uri=target.from_uri, to_uri=target.to_uri, local_addr=local,
+            transport=endpoint.transport_name, from_display=target.from_display, from_tag=ids.tag(),
+            call_id=ids.call_id(local[0]), cseq=1, branch=ids.branch(),
+            contact=contact_uri(endpoint, fallback_host),
+            max_forwards=(70 if max_forwards is None else max_forwards) - 1,
+            extra_headers=[("Allow", ALLOW)], body=body, content_type=SDP if body else None,
+            user_agent=user_agent or None)
+        return cls(target, invite, local)
+
+    @property
+    def endpoint(self) -> SipEndpoint:
+        return self.target.endpoint
+
+    @property
+    def addr(self) -> Addr:
+        return self.target.addr
+
+    @property
+    def transport(self) -> str:
+        return self.endpoint.transport_name
+
+    def send(self, on_event: Callable[[Event], None]) -> None:
+        self.transaction = self.endpoint.send_request(self.invite, self.addr, on_event)
+
+    def arm_timer_c(self, delay: float, on_fire: Callable[[], None]) -> None:
+        """Timer C (RFC 3261 §16.6 step 11), re-armed by every provisional response."""
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+        self.timer_c = asyncio.get_running_loop().call_later(delay, on_fire)
+
+    def cancel(self, reason: str | None, give_up_after: float, on_give_up: Callable[[], None]) -> None:
+        """CANCEL the INVITE once a provisional response has come (else as soon as one does)."""
+        if self.cancel_sent:
+            return
+        if not self.provisional:
+            self.cancel_wanted = True
+            return
+        self.cancel_sent = True
+        cancel = make_cancel(self.invite)
+        if reason is not None:
+            cancel.headers.add("Reason", reason)
+        self.endpoint.send_request(cancel, self.addr)
+        self.abandon = asyncio.get_running_loop().call_later(give_up_after, on_give_up)
+
+    def stop_timers(self, *, keep_abandon: bool = False) -> None:
+        if self.timer_c is not None:
+            self.timer_c.cancel()
+            self.timer_c = None
+        if self.abandon is not None and not keep_abandon:
+            self.abandon.cancel()
+            self.abandon = None
+
+    def send_ack(self, ids: IdGenerator, body: bytes = b"") -> None:
+        """ACK the winning 2xx (RFC 3261 §13.2.2.4), once; ``send_ack_again`` repeats it."""
+        if self.dialog is None or self.ack is not None:
+            return
+        self.ack = self.dialog.create_ack(self.invite.cseq.seq, ids.branch(), self.local, body,
+                                          transport=self.transport, content_type=SDP if body else None)
+        self.endpoint.send_stateless(self.ack, self.addr)
+
+    def send_ack_again(self) -> None:
+        if self.ack is not None:
+            self.endpoint.send_stateless(self.ack, self.addr)
+
+    def ack_and_bye(self, response: Response, ids: IdGenerator) -> None:
+        """A 2xx nobody wants (another leg won, or the caller gave up): ACK it and hang up. Raises
+        ProtocolError / SIPParseError when the 2xx creates no usable dialog."""
+        dialog = Dialog.from_uac(self.invite, response)
+        ack = dialog.create_ack(self.invite.cseq.seq, ids.branch(), self.local, transport=self.transport)
+        self.endpoint.send_stateless(ack, self.addr)
+        bye = dialog.create_bye(branch=ids.branch(), local_addr=self.local, transport=self.transport)
+        self.endpoint.send_request(bye, self.addr)

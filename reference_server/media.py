@@ -1,0 +1,99 @@
+"""Anchoring a call's media on its relay: every SDP crossing the B2BUA points at the relay.
+
+An offer or answer from the caller (A) sets the relay's A remote and goes to the destination with the
+relay's B-side port; one from the destination sets the B remote and goes to the caller with the A-side
+port (``rewrite_for_relay``). The first m= line is relayed; further streams are offered with port 0
+(disabled, RFC 3264 §8.2) since the relay carries one stream.
+
+Early media (the spec's trunk feature): the destination's address is set as soon as its first SDP
+arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. The test-only fault
+``no-early-media`` strips SDP from relayed 18x and holds both remotes back until the 2xx.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sipcore.errors import SIPParseError
+from sipcore.message import Message
+from sipcore.sdp import SessionDescription, media_address, rewrite_for_relay
+
+from .rtp_relay import MediaRelay
+from .sip_util import SDP, Addr
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MediaAnchor", "parse_sdp"]
+
+
+def parse_sdp(message: Message) -> SessionDescription | None:
+    """The message's SDP body, None when it has none; SIPParseError when it is malformed."""
+    if not message.body or message.content_type != SDP:
+        return None
+    return SessionDescription.parse(message.body)
+
+
+def _first_stream(sd: SessionDescription) -> Addr | None:
+    if not sd.media:
+        return None
+    try:
+        return media_address(sd, 0)
+    except SIPParseError:
+        return None
+
+
+class MediaAnchor:
+    """The SDP side of one call's relay."""
+
+    def __init__(self, relay: MediaRelay, *, early_media: bool = True) -> None:
+        self.relay = relay
+        self.early_media = early_media
+        self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (fault no-early-media)
+
+    def _rewrite(self, sd: SessionDescription, port: int) -> bytes:
+        ports = [port] + [0] * (len(sd.media) - 1)
+        return rewrite_for_relay(sd, self.relay.host, ports).to_bytes()
+
+    def _set(self, side: str, addr: Addr | None, hold: bool) -> None:
+        if hold:
+            self._held[side] = addr
+        elif side == "A":
+            self.relay.set_a_remote(addr)
+        else:
+            self.relay.set_b_remote(addr)
+
+    def from_a(self, message: Message, *, before_answer: bool = False) -> bytes:
+        """The caller's SDP rewritten for the destination (b"" when it has none or it is malformed)."""
+        try:
+            sd = parse_sdp(message)
+        except SIPParseError as exc:
+            log.info("caller SDP dropped: %s", exc)
+            return b""
+        if sd is None:
+            return b""
+        self._set("A", _first_stream(sd), hold=before_answer and not self.early_media)
+        return self._rewrite(sd, self.relay.b_port)
+
+    def from_b(self, message: Message, *, early: bool = False) -> bytes:
+        """The destination's SDP rewritten for the caller (b"" when it has none, it is malformed, or it is
+        early and early media is off)."""
+        try:
+            sd = parse_sdp(message)
+        except SIPParseError as exc:
+            log.info("destination SDP dropped: %s", exc)
+            return b""
+        if sd is None:
+            return b""
+        if early and not self.early_media:
+            self._held["B"] = _first_stream(sd)
+            return b""
+        self._set("B", _first_stream(sd), hold=False)
+        return self._rewrite(sd, self.relay.a_port)
+
+    def answered(self) -> None:
+        """The call is answered: apply the remotes held back (fault no-early-media)."""
+        held, self._held = self._held, {}
+        if "A" in held:
+            self.relay.set_a_remote(held["A"])
+        if "B" in held and self.relay.b_remote is None:
+            self.relay.set_b_remote(held["B"])

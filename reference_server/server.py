@@ -1,0 +1,353 @@
+"""The reference trunk server: one SIP endpoint per listen address, and what each request gets.
+
+A request goes through, in order: method inspection (501 + Allow), the RFC 3261 §8.2 checks of
+:func:`sipcore.checks.check_request` (416, 420, 415, 406; before routing, so the RFC 4475 application
+tests get the answer the RFC names whatever domain they address), dialog matching (a To tag: relayed in its call, or
+481), domain routing (404 for an unknown trunk or a domain not served here: no open relay; routing precedes
+authentication, so nobody is challenged for a trunk that does not exist), Max-Forwards (483), then per
+method: OPTIONS 200, REGISTER to the registrar (401 challenge), INVITE on a trunk (IP auth or a 407
+challenge in the trunk's realm) or to a registered extension (a trusted peer, or a 407 in the registrar
+realm), handed to the B2BUA.
+
+``ReferenceServer(config).start()`` runs it inside any asyncio program (tests, the harness);
+``python -m reference_server`` runs it as a process (:mod:`reference_server.cli`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.aio.transport import Addr
+from sipcore.checks import check_request
+from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.ids import IdGenerator
+from sipcore.message import Request
+from sipcore.stateless import error_response_bytes
+from sipcore.timers import TimerConfig
+from sipcore.transaction import Event, RequestReceived
+from sipcore.uri import SipURI
+
+from .auth_policy import AuthDecision, AuthPolicy
+from .b2bua import B2BUA
+from .config import ListenAddress, ServerConfig
+from .legs import Target
+from .media import parse_sdp
+from .registrar import Registrar
+from .routing import Route, TrunkRouter
+from .rtp_relay import PortAllocator, RelayRegistry
+from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, warning
+
+log = logging.getLogger("reference_server")
+
+__all__ = ["FAULTS", "ListenError", "ReferenceServer", "with_listen"]
+
+#: Test-only misbehaviour, to prove the conformance suite notices it.
+FAULTS = frozenset({"no-early-media", "no-reason-relay"})
+_DIALOG_ONLY = frozenset({"BYE", "INFO", "UPDATE"})
+_SDP_METHODS = frozenset({"INVITE", "UPDATE"})
+#: Option tags (RFC 3261 §19.2) the server implements: none (no 100rel, no session timers ...).
+SUPPORTED_OPTION_TAGS: tuple[str, ...] = ()
+PURGE_INTERVAL = 30.0
+
+
+class ListenError(RuntimeError):
+    """A listen address could not be bound (in use, not local ...)."""
+
+
+def _understood_bodies(request: Request) -> tuple[str, ...]:
+    """Body types the server takes in ``request``: SDP in offers and answers (INVITE, UPDATE); any other
+    request's body (INFO's application/dtmf-relay ...) is relayed untouched, so whatever it is."""
+    if request.method in _SDP_METHODS or request.content_type is None:
+        return (SDP,)
+    return (request.content_type,)
+
+
+def _same_host(a: str, b: str) -> bool:
+    return a.strip("[]").lower() == b.strip("[]").lower()
+
+
+class ReferenceServer:
+    """The reference trunk. ``timers`` (T1, T2, T4) and ``timer_c`` (seconds a ringing B leg may take)
+    are there so tests run fast; ``clock`` (wall-clock seconds) drives nonces and registrations."""
+
+    def __init__(self, config: ServerConfig, faults: Iterable[str] = frozenset(), *,
+                 timers: TimerConfig | None = None, timer_c: float = 180.0,
+                 clock: Callable[[], float] = time.time, secret_key: bytes | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.faults = frozenset(faults)
+        unknown = self.faults - FAULTS
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(FAULTS))}")
+        self.config = config
+        self.timers = timers or TimerConfig()
+        self.clock = clock
+        self.router = TrunkRouter(config)
+        self.auth = AuthPolicy(config, secret_key or os.urandom(32))
+        self.registrar = Registrar.from_config(
+            config.registrar, aor_exists=lambda user: config.extension_password(user) is not None)
+        media = config.media
+        self.relays = RelayRegistry(PortAllocator(media.address, media.port_min, media.port_max), media.address)
+        self.ids = IdGenerator(rng or random.SystemRandom())
+        self.b2bua = B2BUA(ids=self.ids, timers=self.timers, timer_c=timer_c, user_agent=config.user_agent,
+                           faults=self.faults, relays=self.relays, fallback_host=media.address)
+        self.endpoints: list[SipEndpoint] = []
+        self._local_hosts: set[str] = set()
+        self._purge: asyncio.TimerHandle | None = None
+        self.malformed = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    @property
+    def local_addresses(self) -> tuple[ListenAddress, ...]:
+        """Where the server listens, with the ports actually bound (port 0 in the config picks one)."""
+        return tuple(ListenAddress(ep.transport_name.lower(), *ep.local_addr) for ep in self.endpoints)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self.b2bua.calls)
+
+    async def start(self) -> None:
+        """Bind every listen address; ListenError (after closing what was opened) if one cannot be."""
+        if self.endpoints:
+            raise RuntimeError("the server is already started")
+        bound: dict[str, int] = {}  # host -> port of the first endpoint there (port 0: share it)
+        for listen in self.config.listen:
+            try:
+                endpoint = await self._open(listen, bound.get(listen.host))
+            except OSError as exc:
+                self._close_endpoints()
+                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+            bound.setdefault(listen.host, endpoint.local_addr[1])
+            self.endpoints.append(endpoint)
+        self._local_hosts = {a.host for a in self.config.listen} | {ep.local_addr[0] for ep in self.endpoints}
+        if self._local_hosts & {"0.0.0.0", "::"}:  # a wildcard listener: at least loopback and the media IP
+            self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
+        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+        log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
+
+    async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
+        kwargs: dict[str, object] = {"timers": self.timers, "agent": self.config.user_agent or "trunkcheck",
+                                     "on_parse_error": self._parse_error}
+        if listen.port == 0 and shared_port:
+            try:  # the same port number for UDP and TCP, like the default 5060
+                return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
+            except OSError:
+                pass
+        return await SipEndpoint.open(listen.transport, listen.host, listen.port, self._on_event, **kwargs)
+
+    async def stop(self) -> None:
+        """Release every call, relay and socket."""
+        if self._purge is not None:
+            self._purge.cancel()
+            self._purge = None
+        self.b2bua.close_all()
+        self.relays.close_all()
+        self._close_endpoints()
+        await asyncio.sleep(0)  # let the transports' close callbacks run
+
+    def _close_endpoints(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.close()
+        self.endpoints.clear()
+
+    def _purge_bindings(self) -> None:
+        self.registrar.purge(self.clock())
+        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+
+    # -- input --------------------------------------------------------------------------------------
+    def _parse_error(self, data: bytes, addr: Addr, error: SIPParseError) -> None:
+        self.malformed += 1
+        if error_response_bytes(data, error) is None:
+            log.info("dropped %d bytes from %s:%d: %s", len(data), addr[0], addr[1], error)
+
+    def _on_event(self, event: Event, endpoint: SipEndpoint) -> None:
+        if not isinstance(event, RequestReceived):
+            return  # timeouts of our error responses, ends of transactions, responses to stray CANCELs
+        try:
+            self._on_request(event, endpoint)
+        except SIPParseError as exc:
+            log.info("%s from %s:%d rejected: %s", event.request.method, *event.addr, exc)
+            if event.transaction is not None and event.request.method != "ACK":
+                self._reply(endpoint, event.request, exc.status_hint, why=str(exc))
+
+    def _reply(self, endpoint: SipEndpoint, request: Request, status: int, reason: str | None = None, *,
+               headers: Iterable[tuple[str, str]] = (), why: str = "") -> None:
+        extra = list(headers)
+        if why:
+            extra.append(("Warning", warning(self.config.user_agent, why)))
+        try:
+            endpoint.send_response(build_response(request, status, reason, to_tag=self.ids.tag(), headers=extra,
+                                                  server=self.config.user_agent))
+        except ProtocolError as exc:
+            log.debug("no response sent: %s", exc)
+
+    def _on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
+        request = event.request
+        method = request.method
+        if method == "ACK":
+            self.b2bua.on_ack(request)
+            return
+        if method == "CANCEL":
+            self.b2bua.on_cancel(event, endpoint)
+            return
+        if method not in ALLOWED_METHODS:
+            self._reply(endpoint, request, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
+            return
+        refusal = check_request(request, supported_schemes=("sip",), supported_extensions=SUPPORTED_OPTION_TAGS,
+                                accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag(),
+                                warn_agent=self.config.user_agent or "trunkcheck")
+        if refusal is not None:
+            log.info("%s from %s:%d refused %d", method, *event.addr, refusal.status)
+            if self.config.user_agent:
+                refusal.headers.add("Server", self.config.user_agent)
+            endpoint.send_response(refusal)
+            return
+        if request.to.tag is not None:
+            if not self.b2bua.on_request(event, endpoint):
+                self._reply(endpoint, request, 481, why="no such dialog")
+            return
+        if method in _DIALOG_ONLY:
+            self._reply(endpoint, request, 481, why=f"{method} outside a dialog")
+            return
+        route = self.router.route_request(request, self._local_hosts)
+        if method == "OPTIONS":
+            self._options(endpoint, request, route)
+        elif route.status is not None:
+            self._reply(endpoint, request, route.status, why=route.reason)
+        elif method == "REGISTER":
+            self._register(event, endpoint, route)
+        elif request.max_forwards == 0:
+            self._reply(endpoint, request, 483, why="Max-Forwards is 0")
+        else:
+            self._invite(event, endpoint, route)
+
+    def _options(self, endpoint: SipEndpoint, request: Request, route: Route) -> None:
+        uri = request.uri_parsed
+        ours = isinstance(uri, SipURI) and any(_same_host(uri.host, h) for h in self._local_hosts)
+        if route.status is not None and not ours:
+            self._reply(endpoint, request, route.status, why=route.reason)
+            return
+        self._reply(endpoint, request, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
+
+    # -- REGISTER -----------------------------------------------------------------------------------
+    def _register(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+        request, now = event.request, self.clock()
+        if route.kind != "registrar":
+            self._reply(endpoint, request, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
+                        why=f"{route.domain} is a trunk: trunks do not register")
+            return
+        aor = route.user or "?"
+        decision = self.auth.check_register(request, event.addr[0], now)
+        if not decision.allowed:
+            self._refuse(endpoint, request, decision)
+            log.info("register aor=%s contacts=- status=%s from=%s:%d (%s)", aor, decision.status, *event.addr,
+                     decision.reason)
+            return
+        result = self.registrar.handle_register(request, now, event.addr, endpoint.transport_name,
+                                                date=time.time())
+        why = result.reason if result.status >= 300 else ""
+        self._reply(endpoint, request, result.status, headers=result.headers, why=why)
+        log.info("register aor=%s contacts=%d status=%d from=%s:%d", aor, len(result.bindings), result.status,
+                 *event.addr)
+
+    def _refuse(self, endpoint: SipEndpoint, request: Request, decision: AuthDecision) -> None:
+        assert decision.status is not None
+        self._reply(endpoint, request, decision.status, headers=decision.response_headers())
+
+    # -- INVITE -------------------------------------------------------------------------------------
+    def _invite(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+        request, source, now = event.request, event.addr[0], self.clock()
+        if route.kind == "trunk":
+            assert route.trunk is not None
+            decision = self.auth.check_invite(route.trunk, request, source, now)
+        else:
+            decision = self.auth.check_call_to_extension(request, source, now)
+        if not decision.allowed:
+            log.info("INVITE %s from %s:%d: %s %s", request.call_id, *event.addr, decision.status, decision.reason)
+            self._refuse(endpoint, request, decision)
+            return
+        if not request.contacts:
+            self._reply(endpoint, request, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
+            return
+        try:
+            parse_sdp(request)
+        except SIPParseError as exc:
+            self._reply(endpoint, request, 400, why=f"malformed SDP: {exc}")
+            return
+        if route.kind == "trunk":
+            self._trunk_call(event, endpoint, route)
+        else:
+            self._extension_call(event, endpoint, route)
+
+    def _caller(self, request: Request) -> tuple[str, str | None]:
+        uri = request.from_.uri
+        user = uri.user if isinstance(uri, SipURI) and uri.user else "anonymous"
+        return user, request.from_.display_name
+
+    @staticmethod
+    def _callee(request: Request) -> str | None:
+        """The dialled user as written (escapes kept): the Request-URI user, else the To user."""
+        for uri in (request.uri_parsed, request.to.uri):
+            if isinstance(uri, SipURI) and uri.user:
+                return uri.user
+        return None
+
+    def _endpoint_for(self, transport: str, prefer: SipEndpoint) -> SipEndpoint | None:
+        wanted = transport.upper()
+        if prefer.transport_name == wanted:
+            return prefer
+        return next((ep for ep in self.endpoints if ep.transport_name == wanted), None)
+
+    def _trunk_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+        request, trunk = event.request, route.trunk
+        assert trunk is not None
+        callee = self._callee(request)
+        if callee is None:
+            self._reply(endpoint, request, 484, why="no number to call in the Request-URI or To")
+            return
+        dest = trunk.destination
+        out = self._endpoint_for(dest.transport, endpoint)
+        if out is None:
+            self._reply(endpoint, request, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
+            return
+        user, display = self._caller(request)
+        hostport = host_port(dest.host, dest.port)
+        params = ";transport=tcp" if dest.transport == "tcp" else ""
+        target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
+                        display, (dest.host, dest.port), out)
+        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee)
+
+    def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+        request, user = event.request, route.user
+        if user is None or self.config.extension_password(user) is None:
+            self._reply(endpoint, request, 404, why=f"no extension {user!r} in {route.domain}")
+            return
+        bindings = self.registrar.lookup(user, self.clock())
+        caller, display = self._caller(request)
+        targets = []
+        for binding in bindings:
+            out = self._endpoint_for(binding.transport, endpoint)
+            if out is not None:
+                targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
+                                      str(request.from_.uri), display, binding.source, out))
+        if not targets:
+            self._reply(endpoint, request, 480, why=f"extension {user} has no registered contact")
+            return
+        self.b2bua.start_call(endpoint, event, targets, trunk=f"registrar:{route.domain}", caller=caller,
+                              callee=user)
+
+
+def with_listen(config: ServerConfig, *addresses: str) -> ServerConfig:
+    """``config`` listening on ``addresses`` ("udp:127.0.0.1:0" picks a free port: for tests)."""
+    listen = []
+    for text in addresses:
+        transport, host, port = text.rsplit(":", 2) if text.count(":") >= 2 else (text, "127.0.0.1", "0")
+        listen.append(ListenAddress(transport.lower(), host.strip("[]"), int(port)))
+    return dataclasses.replace(config, listen=tuple(listen))
+

@@ -1,0 +1,100 @@
+"""Small things the server and its calls share: what the server allows, its Contact, building responses."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable, Iterable
+
+from sipcore.aio.endpoint import SipEndpoint
+from sipcore.headers import quote
+from sipcore.message import Request, Response, make_response
+from sipcore.timers import TimerConfig
+
+__all__ = ["ACCEPT", "ALLOW", "ALLOWED_METHODS", "SDP", "Addr", "Reliable2xx", "build_response", "contact_uri", "host_port",
+           "local_addr", "warning"]
+
+Addr = tuple[str, int]
+
+#: Methods the server implements (RFC 3261 §8.2.1: anything else is 501 Not Implemented with Allow).
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE")
+ALLOW = ", ".join(ALLOWED_METHODS)
+SDP = "application/sdp"
+ACCEPT = SDP
+
+
+def host_port(host: str, port: int | None = None) -> str:
+    """``host:port`` with an IPv6 address in brackets (RFC 3261 §25.1)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return host if port is None else f"{host}:{port}"
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+def local_addr(endpoint: SipEndpoint, fallback_host: str) -> Addr:
+    """The address to put in Via and Contact for ``endpoint`` (``fallback_host`` when bound to 0.0.0.0)."""
+    host, port = endpoint.local_addr
+    return (fallback_host if _unspecified(host) else host, port)
+
+
+def contact_uri(endpoint: SipEndpoint, fallback_host: str) -> str:
+    """``<sip:host:port>`` of the server on this endpoint, ``;transport=tcp`` over TCP."""
+    host, port = local_addr(endpoint, fallback_host)
+    transport = ";transport=tcp" if endpoint.transport_name == "TCP" else ""
+    return f"<sip:{host_port(host, port)}{transport}>"
+
+
+def warning(agent: str, text: str) -> str:
+    """A Warning value (RFC 3261 §20.43, code 399 miscellaneous) naming what was wrong."""
+    return f"399 {agent or 'trunkcheck'} {quote(text.replace(chr(13), ' ').replace(chr(10), ' ')[:200])}"
+
+
+def build_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
+                   headers: Iterable[tuple[str, str]] = (), server: str = "",
+                   copy_record_route: bool = False) -> Response:
+    """make_response plus the extra header fields, a Server header (when configured) and Content-Length."""
+    response = make_response(request, status, reason, to_tag=to_tag, copy_record_route=copy_record_route)
+    for name, value in headers:
+        response.headers.add(name, value)
+    if server:
+        response.headers.add("Server", server)
+    response.headers.add("Content-Length", "0")
+    return response
+
+
+class Reliable2xx:
+    """Sends a 2xx to an INVITE again until its ACK arrives (RFC 3261 §13.3.1.4): after T1, doubling up
+    to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end)."""
+
+    def __init__(self, endpoint: SipEndpoint, response: Response, addr: Addr, timers: TimerConfig,
+                 on_timeout: Callable[[], None]) -> None:
+        self._endpoint, self._response, self._addr = endpoint, response, addr
+        self._timers, self._on_timeout = timers, on_timeout
+        loop = asyncio.get_running_loop()
+        self._interval = timers.t1
+        self._handle: asyncio.TimerHandle | None = None
+        self._give_up = loop.call_later(64 * timers.t1, self._expired)
+        if timers.retransmits:
+            self._handle = loop.call_later(self._interval, self._resend)
+
+    def _resend(self) -> None:
+        self._endpoint.send_stateless(self._response, self._addr)
+        self._interval = min(2 * self._interval, self._timers.t2)
+        self._handle = asyncio.get_running_loop().call_later(self._interval, self._resend)
+
+    def _expired(self) -> None:
+        self.stop()
+        self._on_timeout()
+
+    def stop(self) -> None:
+        """The ACK came (or the call ended): no more retransmissions."""
+        for handle in (self._handle, self._give_up):
+            if handle is not None:
+                handle.cancel()
+        self._handle = None

@@ -1,0 +1,120 @@
+"""Who gets through the reference trunk: digest (407 in the trunk's realm, anti-enumeration, blocking
+after repeated failures, stale nonces, MD5/SHA-256/SHA-512-256), IP auth, and routing by domain before
+any challenge (an unknown trunk is 404, a foreign domain is 404: no open relay)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from sipcore.digest import parse_challenges
+
+from .support import TEST_CONFIG, ServerRig, offer, retry_with_credentials, run
+
+
+def _without_nonce(values: list[str]) -> list[str]:
+    return [re.sub(r'nonce="[^"]*"', 'nonce="-"', v) for v in values]
+
+
+def test_wrong_password_and_unknown_user_get_identical_challenges_then_403() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            answers = []
+            for username, password in (("alice", "wrong"), ("mallory", "secret")):
+                invite = rig.invite()
+                challenge = await rig.ua.send(invite, rig.addr).final()
+                answers.append(await rig.ua.send(retry_with_credentials(invite, challenge, username, password),
+                                                 rig.addr).final())
+            wrong_password, unknown_user = answers
+            assert wrong_password.status == unknown_user.status == 407
+            assert wrong_password.reason == unknown_user.reason
+            names = [[name for name, _ in r.headers if name not in ("Via", "From", "To", "Call-ID", "CSeq")]
+                     for r in answers]
+            assert names[0] == names[1]
+            assert (_without_nonce(wrong_password.headers.get_all("Proxy-Authenticate"))
+                    == _without_nonce(unknown_user.headers.get_all("Proxy-Authenticate")))
+            # the third failure from this source (max_failed_attempts = 3) is refused, and so is the next try
+            invite = rig.invite()
+            challenge = await rig.ua.send(invite, rig.addr).final()
+            blocked = await rig.ua.send(retry_with_credentials(invite, challenge, "alice", "nope"), rig.addr).final()
+            assert blocked.status == 403 and "Proxy-Authenticate" not in blocked.headers
+            assert (await rig.ua.send(rig.invite(), rig.addr).final()).status == 403
+            await rig.dest.no_request(0.1)
+
+    run(main())
+
+
+def test_stale_nonce_gets_a_new_challenge_with_stale_true() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            invite = rig.invite()
+            challenge = await rig.ua.send(invite, rig.addr).final()
+            rig.server.clock = lambda: time.time() + rig.config.nonce_lifetime + 5
+            again = await rig.ua.send(retry_with_credentials(invite, challenge, "alice", "secret"), rig.addr).final()
+            assert again.status == 407
+            challenges = parse_challenges(again.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
+            assert challenges and all(c.stale for c in challenges)
+            retry = retry_with_credentials(invite, again, "alice", "secret")
+            retry.headers.set("CSeq", f"{invite.cseq.seq + 2} INVITE")
+            responses = rig.ua.send(retry, rig.addr)
+            assert (await responses.next()).status == 100
+            await rig.dest.next_request("INVITE")
+
+    run(main())
+
+
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "SHA-512-256"])
+def test_each_configured_digest_algorithm_is_accepted(algorithm: str) -> None:
+    config = TEST_CONFIG.replace('algorithms = ["SHA-256", "MD5"]', f'algorithms = ["{algorithm}"]')
+
+    async def main() -> None:
+        async with ServerRig(config_text=config) as rig:
+            invite = rig.invite()
+            challenge = await rig.ua.send(invite, rig.addr).final()
+            (offered,) = parse_challenges(challenge.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
+            assert offered.algorithm == algorithm
+            retry = retry_with_credentials(invite, challenge, "alice", "secret", algorithms=(algorithm,))
+            assert f"algorithm={algorithm}" in (retry.headers.get("Proxy-Authorization") or "")
+            rig.ua.send(retry, rig.addr)
+            await rig.dest.next_request("INVITE")
+
+    run(main())
+
+
+def test_ip_auth_relays_allowed_sources_without_challenge() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            allowed = await rig.peer("127.0.0.7")
+            responses = allowed.send(rig.invite(allowed, domain="iponly.trunk.voipbin.net", body=offer(4000)),
+                                     rig.addr)
+            assert (await responses.next()).status == 100  # no 407
+            await rig.dest.next_request("INVITE")
+            refused = await rig.ua.send(rig.invite(domain="iponly.trunk.voipbin.net"), rig.addr).final()
+            assert refused.status == 403  # not in allowed_ips and no basic auth on this trunk
+            challenged = await rig.ua.send(rig.invite(domain="mixed.trunk.voipbin.net"), rig.addr).final()
+            assert challenged.status == 407  # basic is enabled too: a stranger may still authenticate
+            responses = allowed.send(rig.invite(allowed, domain="mixed.trunk.voipbin.net", body=offer(4000)),
+                                     rig.addr)
+            assert (await responses.next()).status == 100
+
+    run(main())
+
+
+def test_routing_precedes_auth_unknown_trunk_and_foreign_domain_get_404() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            unknown = await rig.ua.send(rig.invite(domain="nosuch.trunk.voipbin.net"), rig.addr).final()
+            assert unknown.status == 404 and "Proxy-Authenticate" not in unknown.headers
+            foreign = await rig.ua.send(rig.invite(domain="example.org"), rig.addr).final()
+            assert foreign.status == 404  # no open relay
+            # the Request-URI to the server's IP, the trunk in To (as SIPp and phones send it)
+            server = f"{rig.addr[0]}:{rig.addr[1]}"
+            for domain, status in (("nosuch.trunk.voipbin.net", 404), ("example.trunk.voipbin.net", 407)):
+                request = rig.ua.request("INVITE", f"sip:15551234@{server}", from_uri=f"sip:alice@{domain}",
+                                         to_uri=f"sip:15551234@{domain}")
+                assert (await rig.ua.send(request, rig.addr).final()).status == status
+            await rig.dest.no_request(0.1)
+
+    run(main())

@@ -1,0 +1,107 @@
+"""Hangup-cause relay: the destination's final error reaches the caller with the same status code and
+reason phrase and a Q.850 Reason header (RFC 3326, RFC 3398); silence gives 408 (Timer B, Timer C);
+an unreachable destination gives 503."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sipcore.q850 import parse_reason
+
+from .support import ServerRig, offer, run
+
+
+@pytest.mark.parametrize(("status", "phrase", "cause"), [
+    (404, "NOT FOUND", 1), (480, "Temporarily Unavailable", 18), (486, "Busy Here", 17),
+    (488, "Not Acceptable Here", 31), (500, "Server Internal Error", 41), (502, "Bad Gateway", 38),
+    (503, "Service Unavailable", 41), (603, "Decline", 21),
+])
+def test_destination_error_reaches_caller_with_same_status_and_q850_reason(status: int, phrase: str,
+                                                                             cause: int) -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 100)
+            rig.dest.respond(event, status, phrase)
+            final = await responses.final()
+            assert (final.status, final.reason) == (status, phrase)
+            (reason,) = parse_reason(final.headers.get("Reason") or "")
+            assert (reason.protocol, reason.cause) == ("Q.850", cause)
+            assert reason.text
+            await rig.wait_until(lambda: rig.server.relays.allocator.in_use == 0)
+
+    run(main())
+
+
+def test_destination_reason_header_is_relayed_as_sent() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            own = 'Q.850;cause=20;text="Subscriber absent"'
+            rig.dest.respond(event, 480, headers=[("Reason", own)])
+            final = await responses.final()
+            assert final.status == 480 and final.headers.get("Reason") == own
+
+    run(main())
+
+
+def test_silent_destination_gives_408_with_cause_102_within_timer_b() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            rig.dest.ignored.add("INVITE")
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            final = await responses.final(timeout=3)
+            elapsed = loop.time() - start
+            assert (final.status, final.reason) == (408, "Request Timeout")
+            assert parse_reason(final.headers.get("Reason") or "")[0].cause == 102
+            assert 64 * rig.timers.t1 * 0.9 < elapsed < 64 * rig.timers.t1 + 1.0
+
+    run(main())
+
+
+def test_ringing_forever_is_cancelled_after_timer_c_and_gives_408() -> None:
+    async def main() -> None:
+        async with ServerRig(timer_c=0.4) as rig:
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 180)
+            await responses.status(180)
+            cancel = await rig.dest.next_request("CANCEL", timeout=2)
+            final = await responses.final()
+            assert final.status == 408 and "cause=102" in (final.headers.get("Reason") or "")
+            rig.dest.respond(cancel, 200)
+            rig.dest.respond(event, 487)
+            await rig.wait_until(lambda: rig.server.relays.allocator.in_use == 0 and rig.server.active_calls == 0)
+
+    run(main())
+
+
+def test_unreachable_destination_gives_503() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            rig.dest.close()  # ICMP port unreachable for the B leg's INVITE
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            final = await responses.final()
+            assert final.status == 503
+            assert "cause=41" in (final.headers.get("Reason") or "")
+            await rig.wait_until(lambda: rig.server.relays.allocator.in_use == 0 and rig.server.active_calls == 0)
+
+    run(main())
+
+
+def test_fault_no_reason_relay_answers_500_without_reason() -> None:
+    async def main() -> None:
+        async with ServerRig(faults={"no-reason-relay"}) as rig:
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 404, "Not Found", headers=[("Reason", 'Q.850;cause=1')])
+            final = await responses.final()
+            assert final.status == 500 and "Reason" not in final.headers
+
+    run(main())
