@@ -77,11 +77,15 @@ class DecodeError(RuntimeError):
     pass
 
 
-def tshark_options(sip_ports: Iterable[int] = DEFAULT_SIP_PORTS) -> tuple[dict[str, str], dict[str, str]]:
-    """(decode_as, override_prefs) for pyshark: SIP on the given ports, heuristic RTP on."""
+def tshark_options(
+    sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(decode_as, override_prefs) for pyshark: SIP on the given ports (a port, or a range "16000-19999"),
+    heuristic RTP on."""
     decode_as: dict[str, str] = {}
-    for port in sorted({int(p) for p in sip_ports}):
-        if port != 5060:
+    ports = {str(p).strip() for p in sip_ports}
+    for port in sorted(ports, key=lambda p: [int(x) for x in p.split("-")]):
+        if port != "5060":
             decode_as[f"udp.port=={port}"] = "sip"
             decode_as[f"tcp.port=={port}"] = "sip"
     return decode_as, {"rtp.heuristic_rtp": "TRUE"}
@@ -92,7 +96,7 @@ def _require_tshark() -> None:
         raise DecodeError("tshark is not installed (Debian: apt-get install tshark)")
 
 
-def _pyshark_packets(path: Path, sip_ports: Iterable[int]) -> list[Any]:
+def _pyshark_packets(path: Path, sip_ports: Iterable[int | str]) -> list[Any]:
     """Run pyshark on its own thread and event loop: safe to call from async code (no nested loop), from
     several threads at once, and never installs pyshark's SafeChildWatcher (whose SIGCHLD handling logs
     "Unknown child process pid ..." when captures follow each other)."""
@@ -174,7 +178,7 @@ def _use_threaded_child_watcher() -> None:
 
 
 def decode_file(
-    path: str | os.PathLike[str], *, sip_ports: Iterable[int] = DEFAULT_SIP_PORTS
+    path: str | os.PathLike[str], *, sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS
 ) -> list[Decoded]:
     """One capture, one tshark."""
     _require_tshark()
@@ -185,7 +189,7 @@ def decode_file(
 
 
 def decode_many(
-    paths: Sequence[str | os.PathLike[str]], *, sip_ports: Iterable[int] = DEFAULT_SIP_PORTS
+    paths: Sequence[str | os.PathLike[str]], *, sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS
 ) -> dict[Path, list[Decoded]]:
     """A whole run's captures with one tshark (mergecap -a, then split by frame ranges). Frame numbers and
     times in the result are those of each original file."""

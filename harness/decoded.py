@@ -59,6 +59,8 @@ class DecodedMessage:
     user_agent: str | None
     headers: dict[str, list[str]] = field(default_factory=dict, compare=False)  # full names, wire order
     wireshark_resend: bool = False  # Wireshark's own "Resent Packet" flag (only reliable per file)
+    sdp_media_formats: tuple[int, ...] = ()  # payload types of the first m= line, in offer order
+    request_uri: str | None = None  # requests: the Request-URI of the request line
 
     def header(self, name: str) -> list[str]:
         """All values of a header, by case-insensitive full or compact name."""
@@ -206,4 +208,18 @@ def _sip(
         user_agent=_first(f, "sip.User-Agent"),
         headers=headers,
         wireshark_resend=_first(f, "sip.resend") in ("1", "True"),
+        sdp_media_formats=_media_formats(_first(f, "sdp.media")),
+        request_uri=_request_uri(_first(f, "sip.Request-Line")),
     )
+
+
+def _request_uri(line: str | None) -> str | None:
+    parts = (line or "").split(" ")
+    return parts[1] if len(parts) == 3 else None
+
+
+def _media_formats(media: str | None) -> tuple[int, ...]:
+    """`audio 20000 RTP/AVP 0 101` -> (0, 101); non-numeric formats (not RTP) are left out."""
+    if not media:
+        return ()
+    return tuple(int(f) for f in media.split()[3:] if f.isdigit())

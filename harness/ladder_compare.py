@@ -11,8 +11,9 @@ Rules (DESIGN.md, "The ladder as data"):
   of the leg's first step are skipped;
 - after the documented flow a leg may carry more messages (scenarios stop early) unless
   `allow_trailing=False`;
-- RTP steps match when at least one RTP packet went src->dst after the previous SIP step on that leg;
-  RTP never breaks the SIP order of a leg;
+- RTP steps match when at least one RTP packet went src->dst after the previous SIP step on that leg and
+  before the leg's next SIP message (early media drawn after a 183 must flow before the 200 OK); RTP never
+  breaks the SIP order of a leg;
 - reason phrases are shown, not matched: a different phrase is a note.
 """
 
@@ -172,17 +173,25 @@ def compare(
             step, m = expected.steps[si], matchers[si]
             where = _describe_step(expected, si)
             if m.kind == "rtp":
+                # drawn before whatever follows on its leg: the media must start before the leg's next SIP
+                # message (an RTP step opening an elided leg has no such bound)
+                bounded = cursor < len(sip) and not (first and expected.elided_prefix)
+                next_pos = sip[cursor] if bounded else len(obs)
                 cands = [
                     i
                     for i, o in enumerate(obs)
-                    if o.kind == "rtp" and (o.src, o.dst) == (step.src, step.dst) and ends[i] > last_pos
+                    if o.kind == "rtp"
+                    and (o.src, o.dst) == (step.src, step.dst)
+                    and ends[i] > last_pos
+                    and i < next_pos
                 ]
                 if not cands:
                     after = f" after frame {obs[last_pos].frame_no}" if last_pos >= 0 else ""
+                    before = f" and before {_describe_obs(obs[next_pos])}" if bounded else ""
                     divergences.append(
                         (
                             (len(obs), step.line_no),
-                            f"{where}: expected RTP packets {step.src} -> {step.dst}{after}, saw none",
+                            f"{where}: expected RTP packets {step.src} -> {step.dst}{after}{before}, saw none",
                             si,
                             None,
                         )

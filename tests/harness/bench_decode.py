@@ -1,7 +1,9 @@
 """Measure decode strategies for a run's captures: `.venv/bin/python -m tests.harness.bench_decode [N]`.
 
 Writes N synthetic scenario pcaps (18 SIP messages on ports 15060/5080/5090 + 150 RTP packets each),
-then decodes them one by one, in a thread pool, and merged (`decode_many`). Numbers go in decode.py.
+then decodes them one by one, in a thread pool, merged (`decode_many`) and file by file through one
+long-lived tshark (`StreamDecoder`, what `trunkcheck run` uses: each file waited for, as a scenario's
+assertion does). Numbers go in decode.py and decode_stream.py.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from harness.decode import decode_file, decode_many
+from harness.decode import Decoded, DecodedMessage, decode_file, decode_many
+from harness.decode_stream import StreamDecoder
 
 SIP_PORTS = (15060, 5080, 5090)
 UA, TRUNK, DEST = ("127.0.0.51", 15060), ("127.0.0.52", 5080), ("127.0.0.53", 5090)
@@ -79,6 +83,12 @@ def write_scenario(path: Path, call: int) -> None:
     writer.close()
 
 
+def _no_resend(result: dict[Path, list[Decoded]]) -> dict[Path, list[Decoded]]:
+    """Wireshark's resend flag is only reliable per file (decode.py), so it is left out of comparisons."""
+    return {p: [replace(d, wireshark_resend=False) if isinstance(d, DecodedMessage) else d for d in v]
+            for p, v in result.items()}
+
+
 def main(n: int = 20) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = [Path(tmp) / f"scenario-{k:02d}.pcap" for k in range(n)]
@@ -96,10 +106,18 @@ def main(n: int = 20) -> None:
         t2 = time.monotonic()
         merged = decode_many(paths, sip_ports=SIP_PORTS)
         t3 = time.monotonic()
+        with StreamDecoder(sip_ports=SIP_PORTS) as decoder:
+            decoder.warm_up()
+            time.sleep(0.5)  # in a run, tshark starts while the first scenario's call is in progress
+            t4 = time.monotonic()
+            streamed = {p: decoder.decode(p) for p in paths}
+            t5 = time.monotonic()
         assert one_by_one == pooled == merged, "strategies disagree"
+        assert _no_resend(merged) == _no_resend(streamed), "the stream decoder disagrees"
         per = sum(len(v) for v in merged.values()) / n
         print(f"{n} files, {per:.0f} decoded items each")
-        for name, dt in (("one by one", t1 - t0), ("thread pool (2)", t2 - t1), ("merged", t3 - t2)):
+        for name, dt in (("one by one", t1 - t0), ("thread pool (2)", t2 - t1), ("merged", t3 - t2),
+                         ("stream, per file", t5 - t4)):
             print(f"{name:16s} {dt:6.2f} s  {dt / n:.3f} s per file")
 
 

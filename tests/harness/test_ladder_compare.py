@@ -327,3 +327,20 @@ def test_observed_flows_survive_rendering_whatever_the_wire_said(observed):
             assert after.status == before.status
         else:
             assert after.packet_count == before.packet_count
+
+
+def test_early_media_that_only_flows_after_the_answer_is_a_divergence(ladders):
+    """The spec draws RTP right after the 183: RTP that first reaches the UA after the 200 OK is not early
+    media, even though the 200 OK itself lies beyond the documented flow."""
+    healthy = flow(*EARLY_MEDIA, "VoIPBin -> UA: 200 OK", "Destination -> VoIPBin: 200 OK")
+    assert compare(ladders["early"], healthy).ok
+    late = list(EARLY_MEDIA[:-2]) + [
+        "Destination -> VoIPBin: RTP Media",
+        "Destination -> VoIPBin: 200 OK",
+        "VoIPBin -> UA: 200 OK",
+        "VoIPBin -> UA: RTP Media",
+    ]
+    result = compare(ladders["early"], flow(*late))
+    assert not result.ok
+    assert "line 98: VoIPBin -> UA 'RTP Media'" in result.divergence
+    assert "after frame 9 and before 200 OK VoIPBin -> UA (frame 12), saw none" in result.divergence

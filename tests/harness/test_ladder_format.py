@@ -18,9 +18,11 @@ from harness.ladder import (
     render_observed,
 )
 
-# A copy of the spec, so the line numbers below hold in any checkout; the shared original is compared to it.
-SPEC = Path(__file__).with_name("data") / "voipbin-trunk.txt"
-SHARED_SPEC = Path("/work/shared/spec/voipbin-trunk.txt")
+# The document under test travels with the repository (spec/), so the line numbers below hold in any
+# checkout; where the shared original exists it is compared byte for byte.
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "voipbin-trunk.txt"
+# The project's shared folder sits beside the clone (../shared) in development and CI.
+SHARED_SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "voipbin-trunk.txt"
 
 UA, VB, DST = "UA", "VoIPBin", "Destination"
 
@@ -35,7 +37,7 @@ def _rows(ladder):
 
 @pytest.mark.skipif(not SHARED_SPEC.exists(), reason="no shared spec folder on this machine")
 def test_spec_copy_matches_the_shared_spec():
-    assert SPEC.read_text() == SHARED_SPEC.read_text(), f"{SPEC} is out of date: copy {SHARED_SPEC} over it"
+    assert SPEC.read_bytes() == SHARED_SPEC.read_bytes(), f"{SPEC} is out of date: copy {SHARED_SPEC} over it"
 
 
 def test_spec_has_three_ladders_with_the_three_columns():

@@ -10,7 +10,6 @@ import os
 import random
 import re
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,8 @@ from sipcore.message import Request
 from sipcore.parser import parse_message
 from sipcore.timers import TimerConfig
 
+from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
 from .support import FAST, TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
-
-RFC4475 = Path("/work/shared/rfc4475")
 
 #: The answer each RFC 4475 message gets (None: a response, silently dropped). The server is configured
 #: with example.com as its registrar domain, the domain most of the messages use, so REGISTERs reach the

@@ -4,7 +4,6 @@ with the RFC 4475 messages, and the ids and timer values it relies on."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,9 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import RequestReceived, State
 from sipcore.transaction_layer import TransactionLayer, response_address
 
+from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
 from .test_transaction_support import UAC, Clock, request, tu_response
 
-RFC4475 = Path("/work/shared/rfc4475")
 PEER = ("127.0.0.5", 40000)
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-RFC4475_DIR = Path(os.environ.get("TRUNKCHECK_RFC4475_DIR",
-                                  Path(__file__).resolve().parents[3] / "shared" / "rfc4475"))
+from ..paths import RFC4475_DIR
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,77 @@
+"""An asyncio event loop on a thread of its own, so synchronous behave steps can drive the asyncio reference
+server and simulators, and servers outlive the step that started them.
+
+    loop = LoopThread()
+    server = loop.run(start_server(), timeout=5, what="reference server start-up")
+    loop.close()
+
+Every `run` is bounded: past its timeout the coroutine is cancelled and `StepTimeout` says what did not
+finish and within how long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["LoopThread", "StepTimeout"]
+
+T = TypeVar("T")
+
+
+class StepTimeout(TimeoutError):
+    """A bounded wait of the harness ran out."""
+
+
+class LoopThread:
+    def __init__(self, name: str = "trunkcheck-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5.0):
+            raise RuntimeError("the harness event loop thread did not start within 5 s")
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        self.loop.run_forever()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self.loop.is_closed()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
+        """Run `coro` on the loop and wait for its result at most `timeout` seconds."""
+        if not self.alive:
+            coro.close()
+            raise RuntimeError(f"cannot run {what}: the harness event loop is not running")
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise StepTimeout(f"{what} did not finish within {timeout:g} s") from None
+
+    def close(self, timeout: float = 5.0) -> None:
+        if not self._thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout / 2)
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()

@@ -1,0 +1,121 @@
+"""The run's HTML page: every scenario with its status and time, the documented and the observed ladder side
+by side, notes, the failure (a divergence shows both ladders with `>>` on the divergent lines), and links
+to the scenario's pcap and ladder. One self-contained file, no scripts: `captures/<run-id>/report.html`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from harness.scenario import ScenarioRecord
+
+__all__ = ["RunSummary", "load_records", "write_report"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin: 1.2em 0 0.3em; }
+.summary { font-size: 1.05em; margin-bottom: 1em; }
+table.index { border-collapse: collapse; margin-bottom: 2em; }
+table.index td, table.index th { padding: 2px 10px; border-bottom: 1px solid #ddd; text-align: left; }
+.passed { color: #176317; } .failed, .error, .hook_error, .undefined { color: #b00020; font-weight: bold; }
+.scenario { border-top: 2px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
+.ladders { display: flex; gap: 2em; flex-wrap: wrap; }
+pre { background: #f6f6f6; padding: 0.6em; font-size: 12px; line-height: 1.25; overflow-x: auto; }
+pre.error { background: #fff0f0; }
+.meta { color: #555; font-size: 0.9em; }
+"""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    total: int
+    passed: int
+    failed: int
+    skipped: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.total > 0
+
+
+def load_records(run_dir: Path) -> list[ScenarioRecord]:
+    """Every `<scenario>.json` the run wrote, in the order the scenarios ran (file modification order)."""
+    names = {f.name for f in fields(ScenarioRecord)}
+    out = []
+    paths = sorted((p for p in run_dir.glob("*/*.json")), key=lambda p: p.stat().st_mtime_ns)
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "scenario" in data:
+            out.append(ScenarioRecord(**{k: v for k, v in data.items() if k in names}))
+    return out
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _anchor(k: int) -> str:
+    return f"s{k}"
+
+
+def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioRecord]) -> Path:
+    verdict = "passed" if summary.ok else "failed"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>trunkcheck run {_e(summary.run_id)}: {verdict}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>trunkcheck conformance run {_e(summary.run_id)}</h1>",
+        f'<p class="summary"><span class="{verdict}">{verdict.upper()}</span>: {summary.total} scenarios, '
+        f"{summary.passed} passed, {summary.failed} failed"
+        + (f", {summary.skipped} skipped" if summary.skipped else "")
+        + f" in {summary.seconds:.1f} s. JUnit XML: <a href=\"junit/\">junit/</a>.</p>",
+        '<table class="index"><tr><th>status</th><th>time</th><th>feature</th><th>scenario</th>'
+        "<th>capture</th></tr>",
+    ]
+    for k, rec in enumerate(records):
+        out.append(
+            f'<tr><td class="{_e(rec.status)}">{_e(rec.status)}</td><td>{rec.seconds:.2f} s</td>'
+            f'<td>{_e(rec.feature)}</td><td><a href="#{_anchor(k)}">{_e(rec.scenario)}</a></td>'
+            f'<td><a href="{_e(rec.pcap)}">pcap</a> <a href="{_e(rec.ladder)}">ladder</a></td></tr>'
+        )
+    out.append("</table>")
+    for k, rec in enumerate(records):
+        out.append(_scenario_html(k, rec))
+    out.append("</body></html>\n")
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def _scenario_html(k: int, rec: ScenarioRecord) -> str:
+    parts = [
+        f'<div class="scenario" id="{_anchor(k)}">',
+        f'<h2><span class="{_e(rec.status)}">{_e(rec.status)}</span> {_e(rec.feature)}: {_e(rec.scenario)}</h2>',
+        f'<p class="meta">{_e(rec.location)} &middot; {rec.seconds:.2f} s &middot; {rec.packets} packets '
+        f'&middot; <a href="{_e(rec.pcap)}">{_e(rec.pcap)}</a> &middot; <a href="{_e(rec.ladder)}">ladder</a>'
+        + (f" &middot; tags {_e(' '.join('@' + t for t in rec.tags))}" if rec.tags else "")
+        + "</p>",
+    ]
+    if rec.error:
+        parts.append(f'<pre class="error">{_e(rec.error)}</pre>')
+    parts.append('<div class="ladders">')
+    for exp in rec.expected:
+        parts.append(f"<div><h3>documented: {_e(exp['title'])}</h3><pre>{_e(exp['text'])}</pre></div>")
+    parts.append(f"<div><h3>observed</h3><pre>{_e(rec.observed or '(nothing decoded)')}</pre></div>")
+    parts.append("</div>")
+    if rec.notes:
+        parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in rec.notes) + "</ul>")
+    if rec.explain:
+        parts.append("<details><summary>what the simulators recorded (for explaining, not asserting)</summary>"
+                     f"<pre>{_e(chr(10).join(rec.explain))}</pre></details>")
+    parts.append("</div>")
+    return "\n".join(parts)

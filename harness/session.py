@@ -1,0 +1,88 @@
+"""What one conformance run shares across its scenarios: the output folder, the event loop the servers and
+simulators run on, the port plan and the long-lived decoder.
+
+behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `behave` run gets defaults):
+
+    run_dir=captures/20261126-074512     where pcaps, ladders and per-scenario results go
+    faults=no-early-media,no-reason-relay   test-only: a deliberately broken reference server
+    decode=stream|file                    one long-lived tshark (default) or a tshark per scenario
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.aio_loop import LoopThread
+from harness.decode_stream import StreamDecoder
+from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
+
+__all__ = ["RunOptions", "Session", "slug"]
+
+REPO = Path(__file__).resolve().parent.parent
+DECODE_MODES = ("stream", "file")
+
+
+def slug(text: str, limit: int = 80) -> str:
+    """A file name from a feature or scenario name: lower case, [a-z0-9-] only."""
+    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (out[:limit].rstrip("-") or "unnamed")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_dir: Path
+    faults: frozenset[str] = frozenset()
+    trunk: Addr | None = None  # external equipment under test; None: the embedded reference server
+    decode: str = "stream"
+
+    @classmethod
+    def from_userdata(cls, userdata: Mapping[str, str]) -> RunOptions:
+        run_dir = userdata.get("run_dir") or str(REPO / "captures" / time.strftime("behave-%Y%m%d-%H%M%S"))
+        faults = frozenset(f.strip() for f in (userdata.get("faults") or "").split(",") if f.strip())
+        trunk = None
+        if userdata.get("trunk"):
+            host, _, port = userdata["trunk"].rpartition(":")
+            trunk = (host, int(port))
+        decode = userdata.get("decode") or "stream"
+        if decode not in DECODE_MODES:
+            raise ValueError(f"decode={decode!r}: use one of {', '.join(DECODE_MODES)}")
+        return cls(Path(run_dir), faults, trunk, decode)
+
+
+@dataclass
+class Session:
+    options: RunOptions
+    loop: LoopThread = field(default_factory=LoopThread)
+    plan: PortPlan = field(init=False)
+    decoder: StreamDecoder = field(init=False)
+    _stems: set[Path] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.plan = PortPlan(trunk=self.options.trunk)
+        self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE])
+        if self.options.decode == "stream":
+            self.decoder.warm_up()
+        self.options.run_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.options.run_dir
+
+    def artifact_stem(self, feature: str, scenario: str) -> Path:
+        """`run_dir/<feature>/<scenario>` (without suffix), unique within the run."""
+        base = self.run_dir / slug(feature, 60) / slug(scenario)
+        stem, n = base, 2
+        while stem in self._stems:
+            stem = base.with_name(f"{base.name}-{n}")
+            n += 1
+        self._stems.add(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        return stem
+
+    def close(self) -> None:
+        self.decoder.close()
+        self.loop.close()

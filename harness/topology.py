@@ -1,0 +1,171 @@
+"""Where each role of a scenario lives: one loopback address per role, ports unique per scenario.
+
+    plan = PortPlan()                       # one per run (process)
+    topo = plan.allocate()                  # a fresh Topology: UA 127.0.0.10:16000, trunk 127.0.0.20:16001 ...
+    topo.roles()                            # {"127.0.0.10": "UA", "127.0.0.20": "VoIPBin", ...}
+
+Roles and addresses (the last octet names the role, so a capture reads like a ladder):
+
+    UA           127.0.0.10   the calling UA (and the phone that registers)
+    UA2          127.0.0.11   a second UA: a caller from another address (IP auth)
+    Carrier      127.0.0.12   a carrier peer calling a registered extension
+    VoIPBin      127.0.0.20   the trunk under test (embedded reference server by default)
+    Destination  127.0.0.30   the far end the trunk relays calls to
+
+Ports: scenario slot k uses SIP ports SIP_BASE + k*SIP_STRIDE + 0..SIP_STRIDE-1 (UA, trunk, destination,
+UA2, carrier, a second UA socket) and the trunk's RTP relay range RTP_BASE + k*RTP_STRIDE .. +RTP_STRIDE-1.
+The two ranges are disjoint, so no port ever carries SIP in one scenario and RTP in another (the stream
+decoder relies on it), and `SIP_PORT_RANGE` is the one decode-as rule tshark needs. Slots start at a
+per-process offset and every port is checked free (bound and released) before use, so concurrent runs
+and concurrent scenarios never collide. Simulator RTP uses ephemeral ports (above 32767).
+
+The trunk's address is a parameter: `PortPlan(trunk=("192.0.2.1", 5060))` targets equipment that is
+already running (the harness then starts no reference server).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import socket
+import threading
+from dataclasses import dataclass
+
+__all__ = [
+    "ADDRESSES",
+    "RTP_BASE",
+    "SIP_BASE",
+    "SIP_PORT_RANGE",
+    "Addr",
+    "PortPlan",
+    "Topology",
+    "TopologyError",
+]
+
+Addr = tuple[str, int]
+
+ADDRESSES = {
+    "UA": "127.0.0.10",
+    "UA2": "127.0.0.11",
+    "Carrier": "127.0.0.12",
+    "VoIPBin": "127.0.0.20",
+    "Destination": "127.0.0.30",
+}
+SIP_BASE, SIP_STRIDE = 16000, 8
+RTP_BASE, RTP_STRIDE = 20000, 20
+SLOTS = 500  # SIP 16000-19999, RTP relay 20000-29999
+SIP_PORT_RANGE = f"{SIP_BASE}-{SIP_BASE + SLOTS * SIP_STRIDE - 1}"
+
+
+class TopologyError(RuntimeError):
+    """No free slot of ports: something else holds them."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """One scenario's addresses. `external_trunk` is True when the trunk is not ours to start."""
+
+    slot: int
+    ua: Addr
+    ua_alt: Addr  # a second socket of the UA role (a second simulated phone on the same host)
+    ua2: Addr
+    carrier: Addr
+    trunk: Addr
+    destination: Addr
+    relay_ports: tuple[int, int]
+    external_trunk: bool = False
+
+    def roles(self) -> dict[str, str]:
+        """IP address -> role name, for decode.to_observed and ladder columns."""
+        return {
+            self.ua[0]: "UA",
+            self.ua2[0]: "UA2",
+            self.carrier[0]: "Carrier",
+            self.trunk[0]: "VoIPBin",
+            self.destination[0]: "Destination",
+        }
+
+    def addresses(self) -> list[str]:
+        """Every address that may carry the scenario's traffic (the capture filter)."""
+        return sorted({a[0] for a in (self.ua, self.ua2, self.carrier, self.trunk, self.destination)})
+
+    def capture_filter(self) -> str:
+        """BPF for the scenario's own traffic: every SIP message has one end on one of its SIP ports and
+        every RTP packet one end in its relay range, so traffic of anything else using the same loopback
+        addresses (another run, another test) stays out. An external trunk's RTP ports are unknown:
+        then only the addresses filter."""
+        ports = " or ".join(f"port {p}" for p in self.sip_ports())
+        if self.external_trunk:
+            return "udp or tcp"
+        return f"(udp or tcp) and ({ports} or portrange {self.relay_ports[0]}-{self.relay_ports[1]})"
+
+    def sip_ports(self) -> list[int]:
+        return sorted({a[1] for a in (self.ua, self.ua_alt, self.ua2, self.carrier, self.trunk, self.destination)})
+
+    def address_of(self, role: str) -> Addr:
+        table = {
+            "UA": self.ua,
+            "UA2": self.ua2,
+            "Carrier": self.carrier,
+            "VoIPBin": self.trunk,
+            "Destination": self.destination,
+        }
+        if role not in table:
+            raise KeyError(f"unknown role {role!r}: known roles are {', '.join(table)}")
+        return table[role]
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+class PortPlan:
+    """Hands out topologies with ports no other scenario (of this or a concurrent run) is using."""
+
+    def __init__(self, *, trunk: Addr | None = None, first_slot: int | None = None) -> None:
+        self.external_trunk = trunk
+        start = (os.getpid() * 7) % SLOTS if first_slot is None else first_slot % SLOTS
+        self._slots = itertools.islice(itertools.cycle(range(SLOTS)), start, None)
+        self._lock = threading.Lock()
+
+    def allocate(self) -> Topology:
+        with self._lock:
+            for _ in range(SLOTS):
+                topo = self._topology(next(self._slots))
+                if self._all_free(topo):
+                    return topo
+        raise TopologyError(
+            f"no free slot of ports in {SIP_PORT_RANGE} (SIP) and {RTP_BASE}-{RTP_BASE + SLOTS * RTP_STRIDE - 1} "
+            "(RTP relay) on 127.0.0.10-30: something else is bound to all of them"
+        )
+
+    def _topology(self, slot: int) -> Topology:
+        sip = SIP_BASE + slot * SIP_STRIDE
+        rtp = RTP_BASE + slot * RTP_STRIDE
+        trunk = self.external_trunk or (ADDRESSES["VoIPBin"], sip + 1)
+        return Topology(
+            slot=slot,
+            ua=(ADDRESSES["UA"], sip),
+            trunk=trunk,
+            destination=(ADDRESSES["Destination"], sip + 2),
+            ua2=(ADDRESSES["UA2"], sip + 3),
+            carrier=(ADDRESSES["Carrier"], sip + 4),
+            ua_alt=(ADDRESSES["UA"], sip + 5),
+            relay_ports=(rtp, rtp + RTP_STRIDE - 1),
+            external_trunk=self.external_trunk is not None,
+        )
+
+    def _all_free(self, topo: Topology) -> bool:
+        sockets = [topo.ua, topo.ua_alt, topo.ua2, topo.carrier, topo.destination]
+        if not topo.external_trunk:
+            sockets.append(topo.trunk)
+            sockets += [(topo.trunk[0], p) for p in range(topo.relay_ports[0], topo.relay_ports[1] + 1)]
+        return all(_free(host, port) for host, port in sockets)

@@ -1,0 +1,85 @@
+"""The trunk a scenario talks to: settings the Given steps change, and the embedded reference server they
+configure (the embedded defaults with the scenario's addresses and the steps' changes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+
+from harness.topology import Topology
+from reference_server.config import (
+    Destination,
+    Extension,
+    IPNetwork,
+    ListenAddress,
+    ServerConfig,
+    default_config_text,
+    parse_config,
+)
+from reference_server.server import ReferenceServer
+
+__all__ = ["TrunkSettings", "build_server_config", "start_reference_server"]
+
+
+@dataclass
+class TrunkSettings:
+    """What the scenario's Given steps say about the trunk (defaults: the embedded configuration)."""
+
+    domain_name: str = "example"
+    username: str = "alice"
+    password: str = "secret"
+    auth_types: tuple[str, ...] = ("basic",)
+    allowed_roles: tuple[str, ...] = ()  # IP auth: roles whose address is in allowed_ips
+    algorithms: tuple[str, ...] = ("MD5",)
+    nonce_lifetime: float | None = None  # seconds; None: the embedded default
+    timer_c: float = 180.0  # how long the trunk lets a destination ring (RFC 3261 Timer C)
+    registrar_domain: str = "example.registrar.voipbin.net"
+    extensions: dict[str, str] = field(default_factory=lambda: {"1001": "pass1001", "1002": "pass1002"})
+    trusted_roles: tuple[str, ...] = ("Carrier",)
+
+    @property
+    def host(self) -> str:
+        return f"{self.domain_name}.trunk.voipbin.net"
+
+
+def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig:
+    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination."""
+    base = parse_config(default_config_text(), "<defaults>")
+
+    def net(role: str) -> IPNetwork:
+        return ipaddress.ip_network(topo.address_of(role)[0])
+
+    trunk = dataclasses.replace(
+        base.trunks[0],
+        name=settings.domain_name,
+        domain_name=settings.domain_name,
+        realm=settings.host,
+        auth_types=settings.auth_types,
+        username=settings.username,
+        password=settings.password,
+        allowed_ips=tuple(net(r) for r in settings.allowed_roles),
+        destination=Destination(topo.destination[0], topo.destination[1], "udp"),
+    )
+    return dataclasses.replace(
+        base,
+        listen=(ListenAddress("udp", topo.trunk[0], topo.trunk[1]),),
+        trunks=(trunk,),
+        algorithms=settings.algorithms,
+        nonce_lifetime=base.nonce_lifetime if settings.nonce_lifetime is None else settings.nonce_lifetime,
+        media=dataclasses.replace(
+            base.media, address=topo.trunk[0], port_min=topo.relay_ports[0], port_max=topo.relay_ports[1]
+        ),
+        trusted_peers=tuple(net(r) for r in settings.trusted_roles),
+        registrar=dataclasses.replace(base.registrar, domain=settings.registrar_domain),
+        extensions=tuple(Extension(e, p) for e, p in settings.extensions.items()),
+    )
+
+
+async def start_reference_server(
+    settings: TrunkSettings, topo: Topology, faults: frozenset[str]
+) -> ReferenceServer:
+    server = ReferenceServer(build_server_config(settings, topo), faults, timer_c=settings.timer_c)
+    await server.start()
+    return server

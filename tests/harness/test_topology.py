@@ -1,0 +1,59 @@
+"""Topology: one loopback address per role, ports unique per scenario, never a busy port."""
+
+from __future__ import annotations
+
+import socket
+
+from harness.topology import ADDRESSES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan
+
+
+def test_each_role_has_its_own_loopback_address_and_the_roles_name_the_columns():
+    topo = PortPlan(first_slot=3).allocate()
+    assert topo.ua[0] == "127.0.0.10" and topo.trunk[0] == "127.0.0.20" and topo.destination[0] == "127.0.0.30"
+    assert topo.roles() == {ip: role for role, ip in ADDRESSES.items()}
+    assert topo.ua_alt[0] == topo.ua[0] and topo.ua_alt[1] != topo.ua[1]
+
+
+def test_consecutive_scenarios_never_share_a_port():
+    plan = PortPlan(first_slot=10)
+    seen: set[int] = set()
+    for _ in range(20):
+        topo = plan.allocate()
+        ports = set(topo.sip_ports()) | set(range(topo.relay_ports[0], topo.relay_ports[1] + 1))
+        assert not ports & seen
+        seen |= ports
+
+
+def test_sip_and_rtp_port_ranges_are_disjoint_so_a_sip_port_is_never_rtp():
+    lo, hi = (int(p) for p in SIP_PORT_RANGE.split("-"))
+    topo = PortPlan(first_slot=499).allocate()
+    assert all(lo <= p <= hi for p in topo.sip_ports())
+    assert hi < RTP_BASE and topo.relay_ports[0] >= RTP_BASE and topo.relay_ports[1] < 32768
+    assert lo == SIP_BASE
+
+
+def test_a_slot_with_a_busy_port_is_skipped():
+    plan = PortPlan(first_slot=42)
+    probe = plan._topology(42)
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(probe.destination)
+    try:
+        topo = PortPlan(first_slot=42).allocate()
+        assert topo.slot == 43
+    finally:
+        blocker.close()
+
+
+def test_the_capture_filter_keeps_only_the_scenario_s_ports():
+    topo = PortPlan(first_slot=7).allocate()
+    bpf = topo.capture_filter()
+    for port in topo.sip_ports():
+        assert f"port {port}" in bpf
+    assert f"portrange {topo.relay_ports[0]}-{topo.relay_ports[1]}" in bpf
+
+
+def test_an_external_trunk_is_a_parameter():
+    topo = PortPlan(trunk=("127.0.0.99", 5060), first_slot=1).allocate()
+    assert topo.trunk == ("127.0.0.99", 5060) and topo.external_trunk
+    assert topo.roles()["127.0.0.99"] == "VoIPBin"
+    assert topo.capture_filter() == "udp or tcp"
