@@ -107,14 +107,8 @@ class B2BUA:
     @staticmethod
     def forget_client_transaction(endpoint: SipEndpoint, transaction: ClientTransaction) -> None:
         """Give up an INVITE client transaction with no final response 64*T1 after its CANCEL (RFC 3261
-        §9.1). The transaction layer has no public call for it (its Proceeding state has no timer), so
-        this reaches into it; without it such a transaction and its handler would stay forever."""
-        forget = getattr(endpoint.layer, "_forget", None)
-        if callable(forget):
-            forget(transaction)
-        handlers = getattr(endpoint, "_handlers", None)
-        if isinstance(handlers, dict):
-            handlers.pop(id(transaction), None)
+        §9.1): its Proceeding state has no timer of its own."""
+        endpoint.abandon(transaction)
 
     # -- requests for calls -------------------------------------------------------------------------
     def on_cancel(self, event: RequestReceived, endpoint: SipEndpoint) -> None:

@@ -30,7 +30,9 @@ from .transaction import (
     Event,
     RequestReceived,
     ServerTransaction,
+    State,
     Transaction,
+    TransactionTerminated,
 )
 from .transaction_client import InviteClientTransaction, NonInviteClientTransaction
 from .transaction_server import (
@@ -296,6 +298,16 @@ class TransactionLayer:
         elif self._armed.get(transaction) != deadline:
             self._armed[transaction] = deadline
             heapq.heappush(self._timer_heap, (deadline, next(self._sequence), transaction))
+
+    def abandon(self, transaction: Transaction) -> None:
+        """The TU gives up on a transaction the RFC leaves without a timer: an INVITE client transaction
+        in Proceeding whose CANCEL got no final response within 64*T1 (RFC 3261 §9.1). It is terminated
+        now, reported with TransactionTerminated, and forgotten; nothing more is sent for it."""
+        if transaction.terminated:
+            return
+        transaction.state = State.TERMINATED
+        self._events.append(TransactionTerminated(transaction))
+        self._forget(transaction)
 
     def next_event(self) -> Event | None:
         """The next event for the TU, or None."""

@@ -51,6 +51,7 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._handlers: dict[int, Callable[[Event], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pumping = False
         self.parse_errors = 0
 
     @classmethod
@@ -132,6 +133,12 @@ class SipEndpoint:
         self.layer.send_stateless(message, addr)
         self._pump()
 
+    def abandon(self, transaction: ClientTransaction) -> None:
+        """Give up a client transaction that has no timer left (see TransactionLayer.abandon)."""
+        assert self.layer is not None
+        self.layer.abandon(transaction)
+        self._pump()
+
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -171,14 +178,23 @@ class SipEndpoint:
 
     # -- the pump ---------------------------------------------------------------------------------------
     def _pump(self) -> None:
+        """Send what the layer queued, dispatch its events, re-arm the timer. Not re-entrant: a handler
+        that sends while events are being dispatched only queues; the outer pump drains it, so handlers
+        run one at a time and in order."""
         assert self.layer is not None and self.transport is not None
-        now = self._now()
-        for data, addr in self.layer.datagrams_to_send(now):
-            self.transport.send(data, addr)
-        while (event := self.layer.next_event()) is not None:
-            self._dispatch(event)
-        for data, addr in self.layer.datagrams_to_send(now):  # sent by handlers during dispatch
-            self.transport.send(data, addr)
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while True:
+                for data, addr in self.layer.datagrams_to_send(self._now()):
+                    self.transport.send(data, addr)
+                event = self.layer.next_event()
+                if event is None:
+                    break
+                self._dispatch(event)
+        finally:
+            self._pumping = False
         self._arm()
 
     def _dispatch(self, event: Event) -> None:

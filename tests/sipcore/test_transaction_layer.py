@@ -240,3 +240,23 @@ def test_ids_accept_a_token_source() -> None:
 def test_magic_cookie_check() -> None:
     assert has_magic_cookie("z9hG4bK776asdhds")
     assert not has_magic_cookie("z9hG4bK") and not has_magic_cookie(None) and not has_magic_cookie("abc")
+
+
+def test_abandoning_an_invite_stuck_in_proceeding_ends_it_and_sends_nothing_more() -> None:
+    """RFC 3261 §9.1: a CANCELled INVITE whose peer never sends a final response is given up by the TU."""
+    clock = Clock(TransactionLayer())
+    invite = request()
+    transaction = clock.layer.send_request(invite, UAS, clock.now)
+    clock.collect()
+    clock.layer.receive(response(invite, 180), UAS, clock.now)
+    clock.collect()
+    assert transaction.state is State.PROCEEDING and clock.layer.get_timer() is None
+    sent_before = len(clock.sent)
+    clock.layer.abandon(transaction)
+    clock.collect()
+    assert transaction.terminated
+    assert [type(e).__name__ for _, e in clock.events][-1] == "TransactionTerminated"
+    assert transaction not in clock.layer.transactions
+    clock.layer.receive(response(invite, 487), UAS, clock.now)  # a late final is now a stray
+    clock.collect()
+    assert len(clock.sent) == sent_before
