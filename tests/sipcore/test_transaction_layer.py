@@ -15,7 +15,7 @@ from sipcore.transaction import RequestReceived, State
 from sipcore.transaction_layer import TransactionLayer, response_address
 
 from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
-from .test_transaction_support import UAC, Clock, request, tu_response
+from .test_transaction_support import UAC, UAS, Clock, request, response, tu_response
 
 PEER = ("127.0.0.5", 40000)
 
