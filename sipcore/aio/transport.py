@@ -43,30 +43,34 @@ def _log_error(data: bytes, addr: Addr, error: SIPParseError, transport: Transpo
     log.info("dropped %d bytes from %s:%d over %s: %s", len(data), addr[0], addr[1], transport.name, error)
 
 
-class UdpTransport(asyncio.DatagramProtocol):
+class UdpTransport:
     """One UDP socket. A datagram carries one message; trailing octets are ignored by the parser.
 
-    ICMP errors (port unreachable ...) are read from the socket's error queue (Linux IP_RECVERR), so
-    ``on_unreachable(addr, error)`` names the destination that could not be reached (RFC 3261 §8.1.3.1
-    treats that as a 503 for the transaction).
+    The socket is read directly from the event loop's reader callback, up to READ_BATCH datagrams per
+    wake-up (asyncio's datagram transport reads one per loop pass, so under load retransmission timers
+    fire while answers wait unread). ICMP errors (port unreachable ...) are read from the socket's error
+    queue (Linux IP_RECVERR), so ``on_unreachable(addr, error)`` names the destination that could not be
+    reached (RFC 3261 §8.1.3.1 treats that as a 503 for the transaction).
     """
 
     name = "UDP"
     reliable = False
+    READ_BATCH = 64
 
     def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None,
-                 on_unreachable: UnreachableHandler | None = None, sock: socket.socket | None = None) -> None:
+                 on_unreachable: UnreachableHandler | None = None) -> None:
         self._on_message = on_message
         self._on_error = on_error or _log_error
         self.on_unreachable = on_unreachable
-        self._sock = sock
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.local_addr: Addr = ("0.0.0.0", 0)
 
     @classmethod
     async def listen(cls, host: str, port: int, on_message: MessageHandler,
                      on_error: ErrorHandler | None = None,
                      on_unreachable: UnreachableHandler | None = None) -> UdpTransport:
+        self = cls(on_message, on_error, on_unreachable)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -77,21 +81,31 @@ class UdpTransport(asyncio.DatagramProtocol):
                     pass
             sock.bind((host, port))
             sock.setblocking(False)
-            loop = asyncio.get_running_loop()
-            _, protocol = await loop.create_datagram_endpoint(
-                lambda: cls(on_message, on_error, on_unreachable, sock), sock=sock)
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(sock.fileno(), self._read_ready)
         except BaseException:
             sock.close()
             raise
-        return protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
-        sockname = transport.get_extra_info("sockname")
+        self._sock = sock
+        sockname = sock.getsockname()
         self.local_addr = (sockname[0], sockname[1])
+        return self
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-        peer = (str(addr[0]), int(addr[1]))
+    def _read_ready(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(self.READ_BATCH):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error queued by IP_RECVERR
+                self._drain_errors(exc)
+                continue
+            self._datagram_received(data, (str(addr[0]), int(addr[1])))
+
+    def _datagram_received(self, data: bytes, peer: Addr) -> None:
         if data.strip(b"\r\n") == b"":  # keep-alive
             return
         try:
@@ -101,10 +115,8 @@ class UdpTransport(asyncio.DatagramProtocol):
             return
         self._on_message(message, peer, self)
 
-    def error_received(self, exc: Exception) -> None:
-        if self._sock is None:
-            log.debug("UDP %s:%d: %s", *self.local_addr, exc)
-            return
+    def _drain_errors(self, exc: OSError) -> None:
+        assert self._sock is not None
         for _ in range(64):  # bounded drain of the error queue
             try:
                 _, _, _, addr = self._sock.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
@@ -112,16 +124,30 @@ class UdpTransport(asyncio.DatagramProtocol):
                 return
             peer = (str(addr[0]), int(addr[1]))
             log.info("UDP %s:%d unreachable: %s", peer[0], peer[1], exc)
-            if self.on_unreachable is not None and isinstance(exc, OSError):
+            if self.on_unreachable is not None:
                 self.on_unreachable(peer, exc)
 
     def send(self, data: bytes, addr: Addr) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.sendto(data, addr)
+        if self._sock is None:
+            return
+        try:
+            self._sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            # Send buffer full: UDP may lose a datagram; the transaction layer retransmits.
+            log.warning("UDP send buffer full; dropped %d bytes to %s:%d", len(data), *addr)
+        except OSError as exc:  # a pending ICMP error is reported here and this datagram not sent
+            self._drain_errors(exc)
+            try:
+                self._sock.sendto(data, addr)
+            except OSError as again:
+                log.info("UDP send to %s:%d failed: %s", addr[0], addr[1], again)
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
 
 
 class _TcpConnection(asyncio.Protocol):
