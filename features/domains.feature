@@ -1,3 +1,4 @@
+@role-trunk @basic-auth
 Feature: Trunk domain names
   Each trunk has its own server address, sip:{domain_name}.trunk.voipbin.net: the domain of a request
   selects the trunk, and a domain no trunk has reaches nobody. Spec: "Server address", "Domain name".

@@ -1,3 +1,4 @@
+@role-trunk @basic-auth @early-media
 Feature: Early media
   For trunk calls VoIPBin turns early media on: the destination's 183 with SDP, and its RTP, reach the UA
   before the call is answered. Spec: "Call handle", "Early media handle".
@@ -25,6 +26,7 @@ Feature: Early media
     And the RTP reaching the UA comes from the address and port in the 183's SDP, with its payload type
     And the RTP reaches the UA before the 200 OK
 
+  @reason-relay
   Scenario: Early media, then the destination rejects the call
     Given the destination sends 183 with early media, then rejects the call with 486 "Busy Here" after 300 ms
     When the UA calls "+15550100"

@@ -1,3 +1,4 @@
+@role-trunk @basic-auth @reason-relay
 Feature: Hangup cause relay
   VoIPBin relays the hangup cause of the outgoing call: the final status the destination answers reaches
   the UA unchanged, with the Q.850 cause in a Reason header (RFC 3326; causes as RFC 3398 maps them).
@@ -40,6 +41,7 @@ Feature: Hangup cause relay
       | 503    | Service Unavailable     | 41    |
       | 603    | Decline                 | 21    |
 
+  @reference-only
   Scenario: A destination that rings and never answers
     Given the trunk lets a destination ring for at most 800 ms
     And the destination rings and never answers

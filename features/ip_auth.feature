@@ -1,4 +1,4 @@
-@wip
+@wip @role-trunk @ip-auth
 Feature: IP-based authentication
   The spec lists "IP base authentication(WIP)": work in progress at VoIPBin. The reference trunk already
   implements it behind the trunk's auth types (facts.md), so equipment can be checked early. Tagged @wip
@@ -26,6 +26,7 @@ Feature: IP-based authentication
       | VoIPBin     | UA          | 200 OK      |
     And no 407 reaches the UA
 
+  @reference-only
   Scenario Outline: A call from another address is <answer>
     Given the trunk "example" authenticates by <methods>, allowing only the UA
     And the destination rings, then answers

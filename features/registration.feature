@@ -1,3 +1,4 @@
+@role-trunk @registration
 Feature: Registration
   A phone registers its extension with VoIPBin's registrar to receive calls: REGISTER is challenged with
   401 Unauthorized and accepted with Authorization (RFC 3261 §10, §22). A call for the extension then
@@ -11,7 +12,7 @@ Feature: Registration
       | VoIPBin | UA      | 401 Unauthorized            |
       | UA      | VoIPBin | REGISTER with Authorization |
       | VoIPBin | UA      | 200 OK                      |
-    And every 401 challenge is in realm "example.registrar.voipbin.net" and offers qop "auth"
+    And every 401 challenge is in the realm of the registrar's domain and offers qop "auth"
 
   Scenario: A call to a registered extension rings the UA
     Given the UA has registered extension "1001" with password "pass1001"

@@ -14,6 +14,7 @@ __all__ = [
     "check_ack_to_challenge_stays",
     "check_algorithm",
     "check_answered",
+    "check_answered_by",
     "check_challenge",
     "check_early_media",
     "check_final_status",
@@ -299,4 +300,22 @@ def check_register_answer(obs: Observation, *, status: int, dst: str = "UA", hea
     if no_contact and last.header("Contact"):
         raise AssertionError(f"the {status} ({obs.where(last)}) still lists bindings: "
                              f"Contact: {last.header('Contact')}")
+    return last
+
+
+def check_answered_by(obs: Observation, *, callee: str = "UA", trunk: str = "VoIPBin") -> DecodedMessage:
+    """The trunk sent `callee` an INVITE and `callee` answered it with a 2xx (its 100/180 are its own
+    business)."""
+    invites = obs.requests("INVITE", src=trunk, dst=callee)
+    if not invites:
+        raise AssertionError(f"no INVITE from the {trunk} reached the {callee} ({_list(obs, callee)})")
+    answers = [m for m in obs.select(src=callee, dst=trunk, cseq_method="INVITE")
+               if m.kind == "response" and m.status is not None and m.status >= 200]
+    if not answers:
+        raise AssertionError(f"the {callee} sent no final answer to the INVITE ({obs.where(invites[0])}): "
+                             f"{_list(obs, callee)}")
+    last = answers[-1]
+    if not 200 <= (last.status or 0) < 300:
+        raise AssertionError(f"the {callee} answered {last.status} {last.reason or ''} ({obs.where(last)}), "
+                             "not 200 OK")
     return last

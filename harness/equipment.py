@@ -46,8 +46,8 @@ REFERENCE_ONLY_TAG = "reference-only"
 """Scenarios that reconfigure the trunk as they run (nonce lifetime, digest algorithm, ring timeout): only
 the embedded reference server can play them."""
 
-_EQUIPMENT = ("name", "vendor", "version", "role", "address", "features", "adapter", "trunk", "registrar",
-              "process", "image", *ADAPTERS)
+_EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
+              "registrar", "process", "image", *ADAPTERS)
 _TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy")
 _ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua"}
 _ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
@@ -147,6 +147,8 @@ class Equipment:
     adapter_settings: dict[str, Any] = field(default_factory=dict)
     process: ProcessSpec | None = None
     image: ImageSpec | None = None
+    media_addresses: tuple[str, ...] = ()
+    """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
     source: str = "<string>"
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""
@@ -296,6 +298,15 @@ class _Parser:
                 raise
             raise self.error((*path, key), str(exc)) from None
 
+    def hosts(self, tbl: dict[str, Any], path: Path_, key: str) -> tuple[str, ...]:
+        out = []
+        for i, item in enumerate(self.strings(tbl, path, key, [])):
+            try:
+                out.append(str(ipaddress.ip_address(item.strip())))
+            except ValueError:
+                raise self.error((*path, key, i), f"{json.dumps(item)} is not an IP address") from None
+        return tuple(out)
+
     def ips(self, tbl: dict[str, Any], path: Path_, key: str) -> tuple[str, ...]:
         out = []
         for i, item in enumerate(self.strings(tbl, path, key, [])):
@@ -329,8 +340,8 @@ class _Parser:
             address=self.address(e, p, "address") if "address" in e else self.missing(p, "address"),
             features=features, trunk=trunk,
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
-            adapter_settings=settings, process=self.process(e, p), image=self.image(e, p), source=self.filename,
-            lines=lines)
+            adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
+            media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines)
 
     def missing(self, path: Path_, key: str) -> Any:
         raise self.error(path, f"missing required key {json.dumps(key)}")
@@ -593,8 +604,8 @@ def preflight(equipment: Equipment, *, timeout: float = 2.0, started: bool = Fal
             raise EquipmentError(f"{eq.where('equipment.address')}: the harness starts {eq.adapter} on "
                                  f"{eq.address}, but it cannot listen there: {why}", filename=eq.source)
         return
-    if eq.process is not None and not started:
-        return
+    if (eq.process is not None or eq.image is not None) and not started:
+        return  # the harness starts it: pinged once it is up
     result = sip_ping(eq.address.addr, eq.address.transport, timeout=timeout)
     if not result.answered:
         raise EquipmentError(f"{eq.where('equipment.address')}: {eq.address} {result.detail}; is the equipment "

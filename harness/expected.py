@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from harness.ladder import Ladder, Step, classify_label, extract_ladders, parse_ladder, render_ladder
+from harness.suite_root import suite_root
 
 __all__ = [
     "ROLE_ORDER",
@@ -27,7 +28,7 @@ __all__ = [
     "spec_ladders",
 ]
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "voipbin-trunk.txt"
+SPEC_PATH = suite_root() / "spec" / "voipbin-trunk.txt"
 ROLE_ORDER = ("UA", "UA2", "VoIPBin", "Destination")
 
 

@@ -5,6 +5,9 @@
         the capture diverges from the documented ladder
         ... (both ladders side by side)
 
+    n/a              Early media: The documented early media flow
+        not applicable: Kamailio trunk example (trunk) does not claim early-media (claims: ...)
+
 With `-D verbose=1` the notes of every scenario (reason phrases that differ from the spec, messages after
 the documented flow) are printed too.
 """
@@ -58,6 +61,11 @@ class ProgressFormatter(Formatter):  # type: ignore[misc]
         if scenario is None:
             return
         status = status_name(scenario)
+        why = getattr(scenario, "trunkcheck_not_applicable", None)
+        if why is not None:
+            self.stream.write(f"{'n/a':<8} {'':>7}  {scenario.feature.name}: {scenario.name}\n    {why}\n")
+            self.stream.flush()
+            return
         if status in ("skipped", "untested"):
             return
         self.count += 1

@@ -1,19 +1,22 @@
 """The run's HTML page: every scenario with its status and time, the documented and the observed ladder side
 by side, notes, the failure (a divergence shows both ladders with `>>` on the divergent lines), and links
 to the scenario's pcap and ladder. One self-contained file, no scripts: `captures/<run-id>/report.html`.
+Scenarios that do not apply to the equipment under test are listed as N/A with the reason (and marked
+skipped, with that reason as the message, in the JUnit XML).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from harness.scenario import ScenarioRecord
+from harness.scenario import NOT_APPLICABLE, ScenarioRecord
 
-__all__ = ["RunSummary", "load_records", "write_report"]
+__all__ = ["RunSummary", "load_records", "mark_junit_not_applicable", "write_report"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -21,7 +24,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin: 1.2em 0 0.3em; }
 .summary { font-size: 1.05em; margin-bottom: 1em; }
 table.index { border-collapse: collapse; margin-bottom: 2em; }
 table.index td, table.index th { padding: 2px 10px; border-bottom: 1px solid #ddd; text-align: left; }
-.passed { color: #176317; } .failed, .error, .hook_error, .undefined { color: #b00020; font-weight: bold; }
+.passed { color: #176317; } .na { color: #666; } .failed, .error, .hook_error, .undefined { color: #b00020; font-weight: bold; }
 .scenario { border-top: 2px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
 .ladders { display: flex; gap: 2em; flex-wrap: wrap; }
 pre { background: #f6f6f6; padding: 0.6em; font-size: 12px; line-height: 1.25; overflow-x: auto; }
@@ -38,6 +41,7 @@ class RunSummary:
     failed: int
     skipped: int
     seconds: float
+    not_applicable: int = 0
 
     @property
     def ok(self) -> bool:
@@ -77,12 +81,17 @@ def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioReco
         f"<h1>trunkcheck conformance run {_e(summary.run_id)}</h1>",
         f'<p class="summary"><span class="{verdict}">{verdict.upper()}</span>: {summary.total} scenarios, '
         f"{summary.passed} passed, {summary.failed} failed"
+        + (f", {summary.not_applicable} not applicable (N/A)" if summary.not_applicable else "")
         + (f", {summary.skipped} skipped" if summary.skipped else "")
         + f" in {summary.seconds:.1f} s. JUnit XML: <a href=\"junit/\">junit/</a>.</p>",
         '<table class="index"><tr><th>status</th><th>time</th><th>feature</th><th>scenario</th>'
         "<th>capture</th></tr>",
     ]
     for k, rec in enumerate(records):
+        if rec.status == NOT_APPLICABLE:
+            out.append(f'<tr><td class="na">N/A</td><td></td><td>{_e(rec.feature)}</td><td>{_e(rec.scenario)}</td>'
+                       f'<td class="na">{_e("; ".join(rec.notes))}</td></tr>')
+            continue
         out.append(
             f'<tr><td class="{_e(rec.status)}">{_e(rec.status)}</td><td>{rec.seconds:.2f} s</td>'
             f'<td>{_e(rec.feature)}</td><td><a href="#{_anchor(k)}">{_e(rec.scenario)}</a></td>'
@@ -90,7 +99,8 @@ def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioReco
         )
     out.append("</table>")
     for k, rec in enumerate(records):
-        out.append(_scenario_html(k, rec))
+        if rec.status != NOT_APPLICABLE:
+            out.append(_scenario_html(k, rec))
     out.append("</body></html>\n")
     path.write_text("\n".join(out), encoding="utf-8")
     return path
@@ -119,3 +129,27 @@ def _scenario_html(k: int, rec: ScenarioRecord) -> str:
                      f"<pre>{_e(chr(10).join(rec.explain))}</pre></details>")
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def mark_junit_not_applicable(junit_dir: Path, records: Sequence[ScenarioRecord]) -> None:
+    """Give each not-applicable scenario's `<skipped/>` in behave's JUnit XML the reason as its message."""
+    reasons = {(rec.feature, rec.scenario): "; ".join(rec.notes) or "not applicable" for rec in records}
+    if not reasons:
+        return
+    for path in sorted(junit_dir.glob("*.xml")):
+        try:
+            tree = ET.parse(path)
+        except (OSError, ET.ParseError):
+            continue
+        changed = False
+        for case in tree.getroot().iter("testcase"):
+            classname, name = case.get("classname") or "", case.get("name") or ""
+            reason = next((r for (f, n), r in reasons.items() if n == name and
+                           (classname == f or classname.endswith("." + f))), None)
+            skipped = case.find("skipped")
+            if reason is not None and skipped is not None:
+                skipped.set("message", reason)
+                skipped.text = reason
+                changed = True
+        if changed:
+            tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -3,9 +3,12 @@
     trunkcheck run                               every feature; output in captures/<timestamp>/
     trunkcheck run --tags '@wip'                 behave tag expression
     trunkcheck run --features features/early_media.feature --run-id ci-42 -v
+    trunkcheck run --equipment examples/equipment/kamailio-trunk.toml   equipment under test
+    trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host
 
-Exit status: 0 when every selected scenario passed, 1 when one failed (or none was selected), 2 when the
-run could not start (no permission to capture, bad arguments).
+Exit status: 0 when every selected scenario that applies passed, 1 when one failed (or none was selected
+or applied), 2 when the run could not start (no permission to capture, bad arguments, an equipment file
+with a mistake, equipment that does not answer or does not start): nothing was sent then.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.runner import FEATURES, RunSettings, run_suite
-from harness.session import DECODE_MODES
+from harness.session import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT
 
 __all__ = ["build_parser", "main"]
 
@@ -40,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print every scenario's notes (reason phrases differing from the spec ...)")
     parser.add_argument("--decode", choices=DECODE_MODES, default="stream",
                         help="stream: one long-lived tshark for the run (default); file: a tshark per scenario")
+    parser.add_argument("--equipment", type=Path, metavar="FILE",
+                        help="an equipment file (TOML, see examples/equipment/): run the scenarios that apply "
+                        "against that equipment; the others are reported not applicable")
+    parser.add_argument("--interface", default="lo", metavar="IFACE",
+                        help="capture on this interface (default lo; another one when the equipment is on "
+                        "another host)")
+    parser.add_argument("--destination", choices=DESTINATIONS, default="simulator",
+                        help="who plays the destination: the simulator (default) or SIPp's UAS scenarios")
+    parser.add_argument("--response-timeout", type=float, default=RESPONSE_TIMEOUT, metavar="SECONDS",
+                        help="how long equipment under test may leave a request without any answer before "
+                        f"the scenario fails (default {RESPONSE_TIMEOUT:g})")
     parser.add_argument("--fault", action="append", choices=FAULTS, default=[],
                         help="TEST ONLY: run against a deliberately broken reference server, to see the "
                         "suite fail (repeatable)")
@@ -54,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         faults=frozenset(args.fault),
         decode=args.decode,
+        equipment=args.equipment.resolve() if args.equipment else None,
+        interface=args.interface,
+        destination=args.destination,
+        response_timeout=args.response_timeout,
     )
     if args.run_id:
         settings = replace(settings, run_id=args.run_id)
@@ -63,4 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             print(f"trunkcheck run: {path}: no such feature file or folder", file=sys.stderr)
             return 2
+    if not 0 < settings.response_timeout <= 60:
+        print("trunkcheck run: --response-timeout: give 0 < SECONDS <= 60", file=sys.stderr)
+        return 2
     return run_suite(settings).exit_code

@@ -12,10 +12,16 @@ Life of a scenario (environment.py drives it; steps call the methods in between)
 The first assertion stops the capture (after the traffic has been quiet for a moment, bounded) and waits
 for the decode, which was handed to the session's long-lived tshark as soon as the capture stopped.
 Assertions read the decode only; the simulators' own records are kept to explain a failure.
+
+With equipment under test (session.equipment) the world uses the equipment's trunk account and addresses
+(harness.equipment_setup): a trunk under test replaces the reference server, a UA under test is driven
+through its adapter (harness.ua_under_test). A request to equipment under test that gets no answer at all
+fails the scenario after the run's response timeout. `--destination sipp` has SIPp play the destination.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -26,14 +32,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.adapters.sipp_destination import SippDestination
 from harness.capture import Capture
 from harness.checks import check_flow
 from harness.decode import Decoded, decode_file
+from harness.equipment_setup import trunk_settings
 from harness.expected import column_order
 from harness.ladder import Ladder, render_observed
 from harness.observation import Observation
 from harness.session import Session
 from harness.trunk_setup import TrunkSettings, start_reference_server
+from harness.ua_under_test import UaUnderTest, guard_silence
 from reference_server.server import ReferenceServer
 from simulator.destination import Destination, script_for
 from simulator.settings import DestinationSettings, Step, UaSettings
@@ -45,7 +54,7 @@ from sipcore.parser import parse_message
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ScenarioRecord", "ScenarioWorld"]
+__all__ = ["NOT_APPLICABLE", "ScenarioRecord", "ScenarioWorld"]
 
 T = TypeVar("T")
 START_TIMEOUT = 5.0  # any server or simulator start-up
@@ -53,6 +62,7 @@ DECODE_TIMEOUT = 30.0
 QUIET = 0.05  # traffic must pause this long before the capture stops ...
 SETTLE_LIMIT = 1.0  # ... but the capture stops after this long in any case
 CALL_SLACK = 10.0  # a call's bound beyond its hold and ring times
+NOT_APPLICABLE = "n/a"  # a scenario for a feature the equipment under test does not claim
 
 
 @dataclass
@@ -74,6 +84,7 @@ class ScenarioRecord:
     packets: int = 0
     decode_wait: float = 0.0  # seconds the first assertion waited for the decode
     explain: list[str] = field(default_factory=list)  # the simulators' own records, on failure
+    equipment_log: str = ""  # the UA under test's own log for this scenario (relative to the run folder)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -89,10 +100,13 @@ class ScenarioWorld:
         self.pcap = self.stem.with_suffix(".pcap")
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
                                      pcap=self._rel(self.pcap))
-        self.trunk = TrunkSettings()
+        self.equipment = session.equipment
+        self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
+        self.sipp_destination: SippDestination | None = None
+        self._uut: UaUnderTest | None = None
         self.agents: dict[str, UserAgent] = {}
         self.calls: list[CallResult] = []
         self.registrations: list[RegistrationResult] = []
@@ -102,7 +116,8 @@ class ScenarioWorld:
         self._traffic_started = False
         self._closed = False
         self.capture: Capture | None = Capture(
-            self.pcap, bpf_filter=self.topology.capture_filter(), addresses=self.topology.addresses()
+            self.pcap, iface=session.options.interface, bpf_filter=self.topology.capture_filter(),
+            addresses=self.topology.addresses()
         )
         self.capture.start()
 
@@ -116,7 +131,8 @@ class ScenarioWorld:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
         return self.session.loop.run(coro, timeout, what)
 
-    def _ensure_traffic(self) -> None:
+    def ensure_traffic(self) -> None:
+        """Start the trunk (unless it is equipment under test) and the destination, once."""
         if self._future is not None or self.capture is None:
             raise RuntimeError(
                 "this step sends traffic after the capture was stopped by an assertion: put every When step "
@@ -129,9 +145,35 @@ class ScenarioWorld:
         if not topo.external_trunk:
             self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults),
                                    START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
+        where = f"{topo.destination[0]}:{topo.destination[1]}"
+        if self.session.options.destination == "sipp":
+            workdir = self.stem.with_name(self.stem.name + ".destination")
+            self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
+                                             START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
+            return
         settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
-        self.destination = self.run(Destination.start(settings), START_TIMEOUT,
-                                    f"destination start-up on {topo.destination[0]}:{topo.destination[1]}")
+        self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+
+    _ensure_traffic = ensure_traffic
+
+    def ua_under_test(self) -> UaUnderTest:
+        """The UA under test: the equipment's driver (role "ua"), else the simulated UA."""
+        if self._uut is None:
+            self._uut = UaUnderTest(self)
+        return self._uut
+
+    def set_trunk_account(self, domain: str, user: str, password: str) -> None:
+        """Given the trunk DOMAIN accepts USER/PASSWORD: with equipment under test, the equipment file's
+        account stands instead (it is the account the equipment serves or uses)."""
+        if self.equipment is None:
+            trunk = self.trunk
+            trunk.domain_name, trunk.username, trunk.password, trunk.auth_types = domain, user, password, ("basic",)
+
+    def _bounded(self, coro: Coroutine[Any, Any, T], agent: UserAgent, what: str) -> Coroutine[Any, Any, T]:
+        """A trunk under test that never answers fails the scenario after the response timeout."""
+        if not self.topology.external_trunk:
+            return coro
+        return guard_silence(coro, agent.record, self.session.options.response_timeout, what)
 
     # -- agents ----------------------------------------------------------------------------------------
     def ua_settings(self, role: str = "UA", **changes: Any) -> UaSettings:
@@ -172,7 +214,8 @@ class ScenarioWorld:
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
         bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
-        result = self.run(ua.call(to, **options), bound, f"the {role}'s call to {to}")
+        what = f"the {role}'s call to {to}"
+        result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)
         return result
 
@@ -195,7 +238,8 @@ class ScenarioWorld:
 
     def register(self, role: str, extension: str, password: str, expires: int | None = None) -> RegistrationResult:
         ua = self.agent(role, username=extension, password=password)
-        result = self.run(ua.register(expires, refresh=False), 40.0, f"the {role}'s REGISTER as {extension}")
+        what = f"the {role}'s REGISTER as {extension}"
+        result = self.run(self._bounded(ua.register(expires, refresh=False), ua, what), 40.0, what)
         self.registrations.append(result)
         return result
 
@@ -271,6 +315,10 @@ class ScenarioWorld:
         record.error = error
         record.expected = [{"title": t, "text": lad.text} for t, lad in self.expected]
         record.seconds = time.monotonic() - self.started_at
+        if self._uut is not None and self._uut.driven:
+            log_path = self.stem.with_name(self.stem.name + ".equipment.log")
+            log_path.write_text(self._uut.log_text() + "\n", encoding="utf-8")
+            record.equipment_log = self._rel(log_path)
         if status != "passed":
             record.explain = self._explain()
         self.stem.with_name(self.stem.name + ".json").write_text(record.to_json(), encoding="utf-8")
@@ -280,7 +328,9 @@ class ScenarioWorld:
         return column_order({r for o in obs.observed for r in (o.src, o.dst)})
 
     def _explain(self) -> list[str]:
-        lines: list[str] = []
+        lines: list[str] = self._uut.explain() if self._uut is not None else []
+        if self.sipp_destination is not None:
+            lines += ["-- what SIPp as the destination reported:", *self.sipp_destination.lines()]
         for name, agent in [*self.agents.items(), ("Destination", self.destination)]:
             if agent is None:
                 continue
@@ -298,18 +348,31 @@ class ScenarioWorld:
                 self.capture.stop(raise_errors=False)
             finally:
                 self.capture = None
+        if self._uut is not None:
+            self._uut.close()
         for name, ua in list(self.agents.items()):
+            if self.topology.external_trunk and ua.registration is not None and ua.registration.results:
+                # equipment outlives the scenario: leave no binding for the next one to fork to
+                self._stop(self._unregister(ua), f"removing the {name}'s registration")
             self._stop(ua.stop(), f"stopping the {name}")
         if self.destination is not None:
             self._stop(self.destination.stop(), "stopping the destination")
+        if self.sipp_destination is not None:
+            self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
             self._stop(self.server.stop(), "stopping the reference server")
+
+    @staticmethod
+    async def _unregister(ua: UserAgent) -> None:
+        if ua.registrations and ua.registrations[-1].ok:
+            await asyncio.wait_for(ua.unregister(), 3.0)
 
     def _stop(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         try:
             self.run(coro, START_TIMEOUT, what)
         except Exception:  # noqa: BLE001 - teardown goes on; the log says what failed
             log.exception("%s failed", what)
+
 
 
 def _challenges_in(result: CallResult) -> list[Challenge]:

@@ -6,6 +6,11 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     run_dir=captures/20261126-074512     where pcaps, ladders and per-scenario results go
     faults=no-early-media,no-reason-relay   test-only: a deliberately broken reference server
     decode=stream|file                    one long-lived tshark (default) or a tshark per scenario
+    equipment=examples/equipment/x.toml   equipment under test (harness.equipment); the run's start-up
+                                          (pre-flight, starting its process) is trunkcheck run's job
+    interface=eth1                        capture there instead of on loopback
+    destination=simulator|sipp            who plays the destination
+    response_timeout=3                    seconds equipment under test may stay silent before a scenario fails
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ from pathlib import Path
 
 from harness.aio_loop import LoopThread
 from harness.decode_stream import StreamDecoder
+from harness.equipment import Equipment, load_equipment
+from harness.equipment_setup import plan_for, sip_ports
 from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
 
 __all__ = ["RunOptions", "Session", "slug"]
 
 REPO = Path(__file__).resolve().parent.parent
 DECODE_MODES = ("stream", "file")
+DESTINATIONS = ("simulator", "sipp")
+RESPONSE_TIMEOUT = 3.0
 
 
 def slug(text: str, limit: int = 80) -> str:
@@ -38,6 +47,10 @@ class RunOptions:
     faults: frozenset[str] = frozenset()
     trunk: Addr | None = None  # external equipment under test; None: the embedded reference server
     decode: str = "stream"
+    equipment: Path | None = None  # an equipment file: the equipment under test takes its role
+    interface: str = "lo"
+    destination: str = "simulator"
+    response_timeout: float = RESPONSE_TIMEOUT
 
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, str]) -> RunOptions:
@@ -50,7 +63,12 @@ class RunOptions:
         decode = userdata.get("decode") or "stream"
         if decode not in DECODE_MODES:
             raise ValueError(f"decode={decode!r}: use one of {', '.join(DECODE_MODES)}")
-        return cls(Path(run_dir), faults, trunk, decode)
+        destination = userdata.get("destination") or "simulator"
+        if destination not in DESTINATIONS:
+            raise ValueError(f"destination={destination!r}: use one of {', '.join(DESTINATIONS)}")
+        equipment = Path(userdata["equipment"]) if userdata.get("equipment") else None
+        return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
+                   destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT))
 
 
 @dataclass
@@ -59,11 +77,18 @@ class Session:
     loop: LoopThread = field(default_factory=LoopThread)
     plan: PortPlan = field(init=False)
     decoder: StreamDecoder = field(init=False)
+    equipment: Equipment | None = None
     _stems: set[Path] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.plan = PortPlan(trunk=self.options.trunk)
-        self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE])
+        if self.options.equipment is not None and self.equipment is None:
+            self.equipment = load_equipment(self.options.equipment)
+        extra: list[int] = []
+        if self.equipment is not None:
+            self.plan, extra = plan_for(self.equipment), sip_ports(self.equipment)
+        else:
+            self.plan = PortPlan(trunk=self.options.trunk)
+        self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE, *sorted(set(extra))])
         if self.options.decode == "stream":
             self.decoder.warm_up()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)

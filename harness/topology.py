@@ -20,7 +20,14 @@ per-process offset and every port is checked free (bound and released) before us
 and concurrent scenarios never collide. Simulator RTP uses ephemeral ports (above 32767).
 
 The trunk's address is a parameter: `PortPlan(trunk=("192.0.2.1", 5060))` targets equipment that is
-already running (the harness then starts no reference server).
+already running (the harness then starts no reference server). Equipment under test fixes more addresses:
+`PortPlan(fixed={"VoIPBin": ("127.0.0.50", 5060), "Destination": ("127.0.0.30", 5080)}, external_trunk=True)`
+(a trunk under test: the harness's destination listens where the trunk sends its calls), or
+`PortPlan(fixed={"UA": ("127.0.0.40", 5062), "VoIPBin": ("127.0.0.20", 5060)})` (a UA under test: the
+reference trunk listens where the UA sends its requests). A fixed port 0 means "this host, the scenario's
+own port" (the carrier calling from a trunk's trusted peer address). Fixed addresses are not checked free
+(the equipment may hold them), and a scenario with fixed addresses is captured by address only, so the
+equipment's traffic on ports the harness does not choose (its RTP) is in the pcap.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ SIP_BASE, SIP_STRIDE = 16000, 8
 RTP_BASE, RTP_STRIDE = 20000, 20
 SLOTS = 500  # SIP 16000-19999, RTP relay 20000-29999
 SIP_PORT_RANGE = f"{SIP_BASE}-{SIP_BASE + SLOTS * SIP_STRIDE - 1}"
+RTP_PORT_RANGE = f"{RTP_BASE}-{RTP_BASE + SLOTS * RTP_STRIDE - 1}"
 
 
 class TopologyError(RuntimeError):
@@ -75,10 +83,13 @@ class Topology:
     destination: Addr
     relay_ports: tuple[int, int]
     external_trunk: bool = False
+    fixed_roles: frozenset[str] = frozenset()  # roles whose address the equipment file gives
+    aliases: tuple[tuple[str, str], ...] = ()  # (IP, role): more addresses of a role (equipment media)
 
     def roles(self) -> dict[str, str]:
         """IP address -> role name, for decode.to_observed and ladder columns."""
         return {
+            **dict(self.aliases),
             self.ua[0]: "UA",
             self.ua2[0]: "UA2",
             self.carrier[0]: "Carrier",
@@ -88,17 +99,20 @@ class Topology:
 
     def addresses(self) -> list[str]:
         """Every address that may carry the scenario's traffic (the capture filter)."""
-        return sorted({a[0] for a in (self.ua, self.ua2, self.carrier, self.trunk, self.destination)})
+        own = {a[0] for a in (self.ua, self.ua2, self.carrier, self.trunk, self.destination)}
+        return sorted(own | {ip for ip, _ in self.aliases})
 
     def capture_filter(self) -> str:
         """BPF for the scenario's own traffic: every SIP message has one end on one of its SIP ports and
         every RTP packet one end in its relay range, so traffic of anything else using the same loopback
-        addresses (another run, another test) stays out. An external trunk's RTP ports are unknown:
-        then only the addresses filter."""
-        ports = " or ".join(f"port {p}" for p in self.sip_ports())
-        if self.external_trunk:
-            return "udp or tcp"
-        return f"(udp or tcp) and ({ports} or portrange {self.relay_ports[0]}-{self.relay_ports[1]})"
+        addresses (another run, another test) stays out. Equipment's RTP ports are unknown (and the
+        simulators' RTP goes straight from UA to destination around a proxy): then everything between the
+        scenario's addresses is kept, except what has an end on another scenario's ports."""
+        ours = " or ".join(f"port {p}" for p in self.sip_ports())
+        ours += f" or portrange {self.relay_ports[0]}-{self.relay_ports[1]}"
+        if self.external_trunk or self.fixed_roles:
+            return f"(udp or tcp) and not ((portrange {SIP_PORT_RANGE} or portrange {RTP_PORT_RANGE}) and not ({ours}))"
+        return f"(udp or tcp) and ({ours})"
 
     def sip_ports(self) -> list[int]:
         return sorted({a[1] for a in (self.ua, self.ua_alt, self.ua2, self.carrier, self.trunk, self.destination)})
@@ -130,8 +144,17 @@ def _free(host: str, port: int) -> bool:
 class PortPlan:
     """Hands out topologies with ports no other scenario (of this or a concurrent run) is using."""
 
-    def __init__(self, *, trunk: Addr | None = None, first_slot: int | None = None) -> None:
-        self.external_trunk = trunk
+    def __init__(self, *, trunk: Addr | None = None, first_slot: int | None = None,
+                 fixed: dict[str, Addr] | None = None, external_trunk: bool | None = None,
+                 aliases: dict[str, str] | None = None) -> None:
+        self.fixed = dict(fixed or {})
+        self.aliases = tuple(sorted((aliases or {}).items()))
+        if trunk is not None:
+            self.fixed["VoIPBin"] = trunk
+        unknown = set(self.fixed) - set(ADDRESSES)
+        if unknown:
+            raise KeyError(f"unknown role(s) {', '.join(sorted(unknown))}: known roles are {', '.join(ADDRESSES)}")
+        self.external_trunk = trunk is not None if external_trunk is None else external_trunk
         start = (os.getpid() * 7) % SLOTS if first_slot is None else first_slot % SLOTS
         self._slots = itertools.islice(itertools.cycle(range(SLOTS)), start, None)
         self._lock = threading.Lock()
@@ -150,22 +173,31 @@ class PortPlan:
     def _topology(self, slot: int) -> Topology:
         sip = SIP_BASE + slot * SIP_STRIDE
         rtp = RTP_BASE + slot * RTP_STRIDE
-        trunk = self.external_trunk or (ADDRESSES["VoIPBin"], sip + 1)
+
+        def addr(role: str, port: int) -> Addr:
+            host, fixed_port = self.fixed.get(role, (ADDRESSES[role], 0))
+            return host, fixed_port or port
+
         return Topology(
             slot=slot,
-            ua=(ADDRESSES["UA"], sip),
-            trunk=trunk,
-            destination=(ADDRESSES["Destination"], sip + 2),
-            ua2=(ADDRESSES["UA2"], sip + 3),
-            carrier=(ADDRESSES["Carrier"], sip + 4),
+            ua=addr("UA", sip),
+            trunk=addr("VoIPBin", sip + 1),
+            destination=addr("Destination", sip + 2),
+            ua2=addr("UA2", sip + 3),
+            carrier=addr("Carrier", sip + 4),
             ua_alt=(ADDRESSES["UA"], sip + 5),
             relay_ports=(rtp, rtp + RTP_STRIDE - 1),
-            external_trunk=self.external_trunk is not None,
+            external_trunk=self.external_trunk,
+            fixed_roles=frozenset(role for role, (_, port) in self.fixed.items() if port),
+            aliases=self.aliases,
         )
 
     def _all_free(self, topo: Topology) -> bool:
-        sockets = [topo.ua, topo.ua_alt, topo.ua2, topo.carrier, topo.destination]
+        """The scenario's own ports are free (not the fixed addresses: the equipment may hold those)."""
+        roles = {"UA": topo.ua, "UA2": topo.ua2, "Carrier": topo.carrier, "Destination": topo.destination}
+        sockets = [a for role, a in roles.items() if role not in topo.fixed_roles] + [topo.ua_alt]
         if not topo.external_trunk:
-            sockets.append(topo.trunk)
+            if "VoIPBin" not in topo.fixed_roles:
+                sockets.append(topo.trunk)
             sockets += [(topo.trunk[0], p) for p in range(topo.relay_ports[0], topo.relay_ports[1] + 1)]
         return all(_free(host, port) for host, port in sockets)

@@ -38,10 +38,13 @@ class TrunkSettings:
     registrar_domain: str = "example.registrar.voipbin.net"
     extensions: dict[str, str] = field(default_factory=lambda: {"1001": "pass1001", "1002": "pass1002"})
     trusted_roles: tuple[str, ...] = ("Carrier",)
+    server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
+    realm: str | None = None  # the digest realm; None: the trunk's domain
 
     @property
     def host(self) -> str:
-        return f"{self.domain_name}.trunk.voipbin.net"
+        """The trunk's server address (its domain): ``{domain_name}.trunk.voipbin.net``."""
+        return self.server_host or f"{self.domain_name}.trunk.voipbin.net"
 
 
 def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig:
@@ -55,7 +58,7 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         base.trunks[0],
         name=settings.domain_name,
         domain_name=settings.domain_name,
-        realm=settings.host,
+        realm=settings.realm or settings.host,
         auth_types=settings.auth_types,
         username=settings.username,
         password=settings.password,

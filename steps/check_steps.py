@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import then
+import parse
+from behave import register_type, then
 
 from harness import checks
 
 
+@parse.with_pattern(r"trunk's|registrar's")
+def parse_realm(text: str) -> str:
+    return text.removesuffix("'s")
+
+
+register_type(Realm=parse_realm)
+
+
 @then('every {status:d} challenge is in realm "{realm}" and offers qop "{qop}"')
 def step_challenge(context: Any, status: int, realm: str, qop: str) -> None:
+    checks.check_challenge(context.world.observation(), status=status, realm=realm, qop=qop)
+
+
+@then('every {status:d} challenge is in the realm of the {which:Realm} domain and offers qop "{qop}"')
+def step_challenge_domain(context: Any, status: int, which: str, qop: str) -> None:
+    """The realm is the domain (the spec's rule): the trunk's or the registrar's, as the scenario's trunk
+    account (or the equipment file) gives it."""
+    trunk = context.world.trunk
+    realm = trunk.host if which == "trunk" else trunk.registrar_domain
     checks.check_challenge(context.world.observation(), status=status, realm=realm, qop=qop)
 
 

@@ -1,4 +1,5 @@
-"""Given steps about the trunk under test (they configure the embedded reference server)."""
+"""Given steps about the trunk under test (they configure the embedded reference server; with equipment under
+test its file gives the account, and the scenarios that reconfigure the trunk are not applicable)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from behave import given
 
 @given('the trunk "{domain}" accepts user "{user}" with password "{password}"')
 def step_trunk_basic_auth(context: Any, domain: str, user: str, password: str) -> None:
-    trunk = context.world.trunk
-    trunk.domain_name, trunk.username, trunk.password, trunk.auth_types = domain, user, password, ("basic",)
+    context.world.set_trunk_account(domain, user, password)
 
 
 @given('the trunk offers the digest algorithm "{algorithm}"')

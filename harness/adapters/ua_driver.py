@@ -20,6 +20,7 @@ driver that cannot observe the UA itself (the manual one) that the harness has s
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -85,6 +86,7 @@ class ManualDriver:
         settings = equipment.adapter_settings
         self.wait = float(settings.get("wait", 60.0))
         self.instructions = str(settings.get("instructions", "")).strip()
+        self.dial: str | None = settings.get("dial")  # the number the person dials instead of the scenario's
         self.out = out or sys.__stdout__ or sys.stdout  # behave captures sys.stdout while a step runs
         self.poll = poll
         self.lines: list[str] = []
@@ -116,6 +118,7 @@ class ManualDriver:
                          done: Done | None = None) -> DriverOutcome:
         started = time.monotonic()
         hold = max(1, round(hold_ms / 1000))
+        number = self.dial or number
         self._say(f"Dial {number} now (through {target[0]}:{target[1]}). If the call is answered, hang up after "
                   f"about {hold} s. Waiting up to {self.wait:g} s.")
         return await self._wait("call", done, started)
@@ -150,8 +153,6 @@ def adapter_missing(eq: Equipment) -> str | None:
         from harness.adapters.sipp import SIPP_MISSING, find_sipp
 
         binary = eq.adapter_settings.get("binary")
-        import shutil
-
         return None if (shutil.which(binary) if binary else find_sipp()) else SIPP_MISSING
     if eq.adapter == "baresip":
         from harness.adapters.baresip import BARESIP_MISSING, find_baresip

@@ -1,8 +1,10 @@
 """baresip as the UA under test, driven through its command interface (harness.adapters.baresip).
 
-One baresip per scenario, started on first use at the equipment's address (its own config directory in
-the scenario's folder, a generated tone as its microphone). Accounts: the trunk account (no REGISTER) for
-calls, the equipment's extension (``regint``, answermode manual: the driver accepts) to register and answer.
+One baresip per scenario, started on first use at the equipment's address (its own short-lived config
+directory, a generated tone as its microphone; baresip cuts long paths in its config, so not the
+scenario's folder: its log is kept in the report when it stops). Accounts: the trunk account (no
+REGISTER) for calls, the equipment's extension (``regint``, answermode manual: the driver accepts) to
+register and answer.
 baresip's blocking control connection is used from worker threads, so the harness's event loop never
 waits on it.
 """
@@ -37,12 +39,13 @@ class BaresipDriver:
         self.phone: Baresip | None = None
         self.accounts: set[str] = set()
         self.lines: list[str] = []
+        self._log = ""  # baresip's log, kept when it stops (its folder is removed)
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def _start(self) -> Baresip:
         if self.phone is None:
             phone = Baresip(self.eq.address.addr, ctrl=self.ctrl, rtp_ports=RTP_PORTS,
-                            tone_seconds=self.tone_seconds, workdir=self.workdir, binary=self.binary)
+                            tone_seconds=self.tone_seconds, binary=self.binary)
             self.phone = phone
             phone.start()
         return self.phone
@@ -139,7 +142,10 @@ class BaresipDriver:
     def close(self) -> None:
         if self.phone is not None:
             self.phone.stop()
+            self._log = self.phone.log_tail(20_000)
+            self.phone.close()  # removes its folder
+            self.phone = None
 
     def log_text(self) -> str:
-        log = self.phone.log_tail(20_000) if self.phone is not None else ""
+        log = self.phone.log_tail(20_000) if self.phone is not None else self._log
         return "\n".join(["--- driver:", *self.lines, "--- baresip log:", log.strip()])

@@ -56,4 +56,39 @@ def test_an_external_trunk_is_a_parameter():
     topo = PortPlan(trunk=("127.0.0.99", 5060), first_slot=1).allocate()
     assert topo.trunk == ("127.0.0.99", 5060) and topo.external_trunk
     assert topo.roles()["127.0.0.99"] == "VoIPBin"
-    assert topo.capture_filter() == "udp or tcp"
+    bpf = topo.capture_filter()  # its RTP ports are unknown: by address, without other scenarios' ports
+    assert bpf.startswith("(udp or tcp) and not ((portrange 16000-19999 or portrange 20000-29999) and not (")
+    assert "port 5060" in bpf
+
+
+def test_equipment_fixes_its_addresses_and_takes_its_roles_column():
+    """A trunk under test at 127.0.0.50 with a media address of its own: the VoIPBin column is both; the
+    harness's destination listens where the trunk sends its calls; the carrier calls from the trusted
+    peer's host, on the scenario's own port."""
+    plan = PortPlan(fixed={"VoIPBin": ("127.0.0.50", 5060), "Destination": ("127.0.0.30", 5080),
+                           "Carrier": ("127.0.0.13", 0)}, external_trunk=True, aliases={"127.0.0.51": "VoIPBin"},
+                    first_slot=7)
+    a, b = plan.allocate(), plan.allocate()
+    assert a.trunk == b.trunk == ("127.0.0.50", 5060) and a.destination == b.destination == ("127.0.0.30", 5080)
+    assert a.carrier[0] == "127.0.0.13" and a.carrier[1] != b.carrier[1] and a.ua[1] != b.ua[1]
+    assert a.roles()["127.0.0.50"] == a.roles()["127.0.0.51"] == "VoIPBin"
+    assert {"127.0.0.50", "127.0.0.51", "127.0.0.13"} <= set(a.addresses())
+    assert a.external_trunk and a.fixed_roles == {"VoIPBin", "Destination"}
+
+
+def test_an_equipment_scenario_captures_its_addresses_but_not_other_scenarios_ports():
+    """Equipment's RTP ports are unknown, so the filter keeps everything between the addresses except
+    what touches the harness ranges of other scenarios (a concurrent run on the same loopback addresses)."""
+    topo = PortPlan(fixed={"UA": ("127.0.0.40", 5062), "VoIPBin": ("127.0.0.20", 5060)}, first_slot=5).allocate()
+    bpf = topo.capture_filter()
+    assert bpf.startswith("(udp or tcp) and not ((portrange 16000-19999 or portrange 20000-29999) and not (")
+    assert "port 5062" in bpf and "port 5060" in bpf and f"portrange {topo.relay_ports[0]}-{topo.relay_ports[1]}" in bpf
+    assert not topo.external_trunk and topo.roles()["127.0.0.40"] == "UA"
+
+
+def test_a_fixed_address_is_not_checked_free_the_equipment_may_hold_it():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.70", 0))
+        port = held.getsockname()[1]
+        topo = PortPlan(fixed={"UA": ("127.0.0.70", port)}, first_slot=11).allocate()
+        assert topo.ua == ("127.0.0.70", port)

@@ -1,0 +1,141 @@
+"""How an equipment file takes its place in a run: its addresses fixed in the topology, the account the
+scenarios use, the clashes refused before any traffic (naming the line), the start hook for images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import equipment_setup
+from harness.equipment import EquipmentError, load_equipment, parse_equipment, preflight
+from harness.equipment_setup import (
+    check_usable,
+    fixed_addresses,
+    plan_for,
+    register_image_starter,
+    sip_ports,
+    start_equipment,
+    trunk_settings,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
+
+UA = """\
+[equipment]
+name = "Phone"
+role = "ua"
+address = "udp:127.0.0.41:5062"
+adapter = "manual"
+features = ["basic-auth"]
+
+[equipment.trunk]
+domain = "example.trunk.voipbin.net"
+username = "bob"
+password = "pw"
+proxy = "udp:127.0.0.20:5060"
+"""
+
+
+@pytest.fixture
+def no_image_starter() -> Iterator[None]:
+    saved = equipment_setup._image_starter
+    register_image_starter(None)
+    yield
+    register_image_starter(saved)
+
+
+def test_a_trunk_under_test_fixes_voipbin_destination_and_carrier() -> None:
+    eq = load_equipment(EXAMPLES / "kamailio-trunk.toml")
+    assert fixed_addresses(eq) == {"VoIPBin": ("127.0.0.50", 5060), "Destination": ("127.0.0.30", 5080),
+                                   "Carrier": ("127.0.0.12", 0)}
+    assert sip_ports(eq) == [5060, 5080]
+    topo = plan_for(eq).allocate()
+    assert topo.external_trunk and topo.roles()["127.0.0.50"] == "VoIPBin"
+    settings = trunk_settings(eq)
+    assert (settings.host, settings.username, settings.password) == ("example.trunk.voipbin.net", "alice", "secret")
+    assert settings.registrar_domain == "example.registrar.voipbin.net" and settings.extensions == {
+        "1001": "pass1001", "1002": "pass1002"}
+
+
+def test_a_ua_under_test_fixes_ua_and_the_harness_trunk() -> None:
+    eq = parse_equipment(UA, "phone.toml")
+    assert fixed_addresses(eq) == {"UA": ("127.0.0.41", 5062), "VoIPBin": ("127.0.0.20", 5060)}
+    topo = plan_for(eq).allocate()
+    assert not topo.external_trunk and topo.ua == ("127.0.0.41", 5062)
+    settings = trunk_settings(eq)
+    assert (settings.domain_name, settings.host, settings.username) == ("example", "example.trunk.voipbin.net", "bob")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.30:5062"',
+     r"phone\.toml:4: equipment\.address: 127\.0\.0\.30 is the harness's Destination address"),
+    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.20:5062"',
+     r"phone\.toml:4: equipment\.address: 127\.0\.0\.20 is the harness's VoIPBin address"),
+    ('proxy = "udp:127.0.0.20:5060"', 'proxy = "udp:127.0.0.12:5060"',
+     r"phone\.toml:12: equipment\.trunk\.proxy: 127\.0\.0\.12 is the address of another harness role"),
+    ('domain = "example.trunk.voipbin.net"', 'domain = "example.trunk.voipbin.net"\nrealm = "other"',
+     r"phone\.toml:10: equipment\.trunk\.realm: the harness's trunk challenges in the realm of its domain"),
+])
+def test_a_ua_under_test_that_clashes_with_the_harness_is_refused(old: str, new: str, message: str) -> None:
+    with pytest.raises(EquipmentError, match=message):
+        check_usable(parse_equipment(UA.replace(old, new, 1), "phone.toml"))
+
+
+def test_a_trunk_whose_destination_shares_its_address_is_refused() -> None:
+    text = (EXAMPLES / "kamailio-trunk.toml").read_text().replace('destination = "udp:127.0.0.30:5080"',
+                                                                   'destination = "udp:127.0.0.50:5080"')
+    eq = parse_equipment(text, "k.toml", base_dir=EXAMPLES)
+    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.trunk\.destination: 127\.0\.0\.50 is also"):
+        check_usable(eq)
+
+
+def test_an_adapter_that_is_not_installed_is_refused() -> None:
+    text = UA.replace('adapter = "manual"', 'adapter = "sipp"') + '\n[equipment.sipp]\nbinary = "no-such-sipp"\n'
+    with pytest.raises(EquipmentError, match=r"phone\.toml:5: equipment\.adapter: SIPp is not installed"):
+        check_usable(parse_equipment(text, "phone.toml"))
+
+
+def test_an_image_needs_the_hook_and_the_hook_starts_it(tmp_path: Path, no_image_starter: None) -> None:
+    text = (EXAMPLES / "kamailio-trunk.toml").read_text()
+    text = text[:text.index("\n[equipment.process]")] + '\n[equipment.image]\nname = "kamailio:5.6"\n'
+    eq = parse_equipment(text, "k.toml")
+    preflight(eq)  # nothing listens on 127.0.0.50 yet: an image is pinged once started, not before
+    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.image: this trunkcheck cannot start Docker"):
+        check_usable(eq)
+    started: list[tuple[str, Path]] = []
+
+    class Fake:
+        name = "fake"
+        log_path = tmp_path / "log"
+
+        def log_tail(self, max_chars: int = 4000) -> str:
+            return ""
+
+        def running(self) -> bool:
+            return True
+
+        def stop(self) -> int | None:
+            return 0
+
+        def close(self) -> None:
+            pass
+
+    def starter(equipment, workdir: Path) -> Fake:  # type: ignore[no-untyped-def]
+        started.append((equipment.image.name, workdir))
+        return Fake()
+
+    register_image_starter(starter)
+    check_usable(eq)
+    assert isinstance(start_equipment(eq, tmp_path / "equipment"), Fake)
+    assert started == [("kamailio:5.6", tmp_path / "equipment")]
+
+
+def test_media_addresses_join_the_equipments_column_and_a_bad_one_names_its_line() -> None:
+    text = UA.replace('adapter = "manual"', 'adapter = "manual"\nmedia_addresses = ["127.0.0.42"]')
+    eq = parse_equipment(text, "phone.toml")
+    assert eq.media_addresses == ("127.0.0.42",) and plan_for(eq).allocate().roles()["127.0.0.42"] == "UA"
+    with pytest.raises(EquipmentError, match=r'phone\.toml:6: equipment\.media_addresses\[0\]: "10\.0\.0\.0/8" is '
+                                             "not an IP address"):
+        parse_equipment(text.replace("127.0.0.42", "10.0.0.0/8"), "phone.toml")
