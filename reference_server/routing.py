@@ -12,6 +12,7 @@ no forwarding to foreign domains), and a non-SIP Request-URI (tel:, ...) is 416 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def _normalize_host(host: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=1024)
 def _host_key(host: str) -> str:
     """A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case."""
     try:

@@ -14,112 +14,25 @@ Ports come from a :class:`PortAllocator`: even ports for RTP and the next odd on
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
+import resource
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
+
+from .relay_ports import NoPortsAvailable, PortAllocator, PortPair
 
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
 
-
-class NoPortsAvailable(RuntimeError):
-    """Every RTP port pair in the allocator's range is in use or refused by the OS."""
-
-
-# --- ports ---
-
-@dataclass
-class PortPair:
-    """An even RTP port bound on ``host``, with its RTCP socket on port + 1 when asked for."""
-
-    host: str
-    port: int
-    rtp: socket.socket
-    rtcp: socket.socket | None
-
-
-def _bind_udp(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-class PortAllocator:
-    """Hands out RTP/RTCP port pairs (even, even + 1) within ``port_min..port_max`` (inclusive).
-
-    It binds the sockets itself, so a port another process holds is skipped rather than handed out. The
-    search resumes after the last port handed out, so a released port is not reused at once (late packets
-    of an ended call do not land in the next one).
-    """
-
-    def __init__(self, host: str, port_min: int, port_max: int) -> None:
-        if not 1 <= port_min <= port_max <= 65535:
-            raise ValueError(f"RTP port range {port_min}-{port_max} is not within 1-65535 in order")
-        first = port_min + port_min % 2
-        self._candidates = range(first, port_max, 2)  # p + 1 <= port_max for every p
-        if not self._candidates:
-            raise ValueError(f"RTP port range {port_min}-{port_max} holds no even RTP port with its odd "
-                             "RTCP port")
-        self.host = host
-        self.port_min = port_min
-        self.port_max = port_max
-        self._cursor = 0
-        self._in_use: set[int] = set()
-
-    @property
-    def in_use(self) -> int:
-        return len(self._in_use)
-
-    @property
-    def capacity(self) -> int:
-        return len(self._candidates)
-
-    def allocate(self, host: str | None = None, *, rtcp: bool = True) -> PortPair:
-        """Bind the next free pair on ``host`` (default: the allocator's); raises NoPortsAvailable."""
-        host = host or self.host
-        total = len(self._candidates)
-        refused = 0
-        for i in range(total):
-            port = self._candidates[(self._cursor + i) % total]
-            if port in self._in_use:
-                continue
-            try:
-                rtp_sock = _bind_udp(host, port)
-            except OSError as exc:
-                log.debug("RTP port %s:%d refused: %s", host, port, exc)
-                refused += 1
-                continue
-            rtcp_sock: socket.socket | None = None
-            if rtcp:
-                try:
-                    rtcp_sock = _bind_udp(host, port + 1)
-                except OSError as exc:
-                    rtp_sock.close()
-                    log.debug("RTCP port %s:%d refused: %s", host, port + 1, exc)
-                    refused += 1
-                    continue
-            self._cursor = (self._cursor + i + 1) % total
-            self._in_use.add(port)
-            return PortPair(host, port, rtp_sock, rtcp_sock)
-        raise NoPortsAvailable(f"no free RTP port pair on {host} in {self.port_min}-{self.port_max}: "
-                               f"{len(self._in_use)} in use by calls, {refused} refused by the OS")
-
-    def release(self, port: int) -> None:
-        if port not in self._in_use:
-            raise ValueError(f"RTP port {port} is not allocated from {self.host} "
-                             f"{self.port_min}-{self.port_max}")
-        self._in_use.discard(port)
+__all__ = ["DirectionStats", "MediaRelay", "NoPortsAvailable", "ParkedRelay", "PortAllocator", "PortPair",
+           "RelayRegistry", "is_rtcp", "is_rtp"]
 
 
 # --- one direction's counters ---
@@ -153,11 +66,17 @@ def is_rtcp(data: bytes) -> bool:
     return len(data) >= 8 and data[0] >> 6 == 2 and 192 <= data[1] <= 223
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
+    """An IP address for comparison (the text itself when it is a name); remembered, since every relayed
+    packet's source is compared."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return text
+
+
+_UNSPECIFIED = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
 
 
 class _Side(asyncio.DatagramProtocol):
@@ -180,8 +99,7 @@ class _Side(asyncio.DatagramProtocol):
         """The far end's address from SDP; None, port 0 or an unspecified IP (hold) clears the remote.
         Latching starts over: the next packet from the expected IP sets the real source."""
         self.latched = False
-        if addr is None or addr[1] == 0 or _ip(addr[0]) in (ipaddress.ip_address("0.0.0.0"),
-                                                           ipaddress.ip_address("::")):
+        if addr is None or addr[1] == 0 or _ip(addr[0]) in _UNSPECIFIED:
             self.remote = None
             return
         self.remote = (addr[0], int(addr[1]))
@@ -261,6 +179,7 @@ class MediaRelay:
         self._b_rtcp = _Side("B-RTCP", b.rtcp, is_rtcp) if b.rtcp is not None else None
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
+        self._host = str(a.rtp.getsockname()[0])
         self.closed = False
 
     @classmethod
@@ -289,7 +208,7 @@ class MediaRelay:
 
     @property
     def host(self) -> str:
-        return str(self._a.sock.getsockname()[0]) if not self.closed else ""
+        return self._host if not self.closed else ""
 
     @property
     def a_port(self) -> int:
@@ -351,22 +270,109 @@ class MediaRelay:
         for port in self._ports:
             self._allocator.release(port)
 
+    def park(self, now: float) -> ParkedRelay | None:
+        """Stop relaying but keep the sockets bound for a later call (see RelayRegistry): this relay is
+        closed from here on and drops what still arrives until its sockets are reused. None (and closed
+        as by close()) when a socket is no longer usable."""
+        if self.closed:
+            return None
+        sides = [self._a, self._b, self._a_rtcp, self._b_rtcp]
+        transports = [s.transport if s is not None else None for s in sides]
+        if any(s is not None and (t is None or t.is_closing()) for s, t in zip(sides, transports, strict=True)):
+            self.close()
+            return None
+        self.closed = True
+        for side in self._sides():
+            side.closed = True
+        for port in self._ports:
+            self._allocator.park(port)
+        return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides], transports)
+
+    @classmethod
+    def unpark(cls, allocator: PortAllocator, parked: ParkedRelay) -> MediaRelay:
+        """A new relay on a parked relay's sockets: fresh remotes and counters, relaying at once."""
+        a_rtp, b_rtp, a_rtcp, b_rtcp = parked.socks
+        assert a_rtp is not None and b_rtp is not None
+        a_port, b_port = parked.ports
+        for port in parked.ports:
+            allocator.unpark(port)
+        relay = cls(allocator, PortPair(relay_host(a_rtp), a_port, a_rtp, a_rtcp),
+                    PortPair(relay_host(b_rtp), b_port, b_rtp, b_rtcp))
+        for side, transport in zip(relay._sides(), (t for t in parked.transports if t is not None), strict=True):
+            side.transport = transport
+            transport.set_protocol(side)  # the old call's side stops receiving
+        return relay
+
+
+def relay_host(sock: socket.socket) -> str:
+    return str(sock.getsockname()[0])
+
+
+@dataclass
+class ParkedRelay:
+    """A finished call's relay sockets, bound and read (packets dropped) until a later call takes them."""
+
+    parked_at: float
+    ports: tuple[int, int]
+    socks: list[socket.socket | None]  # A RTP, B RTP, A RTCP, B RTCP
+    transports: list[asyncio.DatagramTransport | None]
+
+    def close(self, allocator: PortAllocator) -> None:
+        for transport in self.transports:
+            if transport is not None:
+                transport.close()
+        for port in self.ports:
+            allocator.release(port)
+
+
+def _default_pool_size() -> int:
+    """Parked relays (4 descriptors each) fitting in a quarter of the descriptor limit, at most 1024."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(0, min(1024, soft // 16))
+
 
 class RelayRegistry:
-    """The relays of the calls in progress, by Call-ID."""
+    """The relays of the calls in progress, by Call-ID.
 
-    def __init__(self, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True) -> None:
+    Binding, registering and closing four sockets is a large part of what a short call costs, so a closed
+    call's relay sockets are parked (up to ``pool_size`` relays; by default as many as a quarter of the
+    process's file descriptor limit allows, at most 1024) and handed to a later call once ``reuse_after``
+    seconds have passed; until then what arrives on them is dropped, so late packets of an ended call do
+    not reach the next one. When the port range (or the descriptors) run out, parked sockets are reused
+    sooner.
+    """
+
+    def __init__(self, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True,
+                 pool_size: int | None = None, reuse_after: float = 2.0) -> None:
         self.allocator = allocator
         self.host = host
         self.rtcp = rtcp
+        self.pool_size = _default_pool_size() if pool_size is None else pool_size
+        self.reuse_after = reuse_after
         self._relays: dict[str, MediaRelay] = {}
+        self._parked: deque[ParkedRelay] = deque()
+
+    def _reuse(self, now: float | None) -> MediaRelay | None:
+        """A relay on the oldest parked sockets, if parked ``reuse_after`` before ``now`` (None: any)."""
+        if not self._parked or (now is not None and now - self._parked[0].parked_at < self.reuse_after):
+            return None
+        return MediaRelay.unpark(self.allocator, self._parked.popleft())
 
     async def open(self, call_id: str) -> MediaRelay:
         """The call's relay, opened on first use."""
         existing = self.get(call_id)
         if existing is not None:
             return existing
-        relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
+        relay = self._reuse(time.monotonic())
+        if relay is None:
+            try:
+                relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
+            except NoPortsAvailable:
+                relay = self._reuse(None)
+                if relay is None:
+                    raise
         raced = self.get(call_id)
         if raced is not None:  # opened concurrently for the same call
             relay.close()
@@ -386,12 +392,19 @@ class RelayRegistry:
         relay = self._relays.pop(call_id, None)
         if relay is None:
             return False
-        relay.close()
+        parked = relay.park(time.monotonic()) if len(self._parked) < self.pool_size else None
+        if parked is not None:
+            self._parked.append(parked)
+        else:
+            relay.close()
         return True
 
     def close_all(self) -> None:
+        """Close every relay and the parked sockets."""
         for call_id in list(self._relays):
-            self.close(call_id)
+            self._relays.pop(call_id).close()
+        while self._parked:
+            self._parked.popleft().close(self.allocator)
 
     @property
     def active(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 
@@ -30,6 +31,7 @@ def host_port(host: str, port: int | None = None) -> str:
     return host if port is None else f"{host}:{port}"
 
 
+@functools.lru_cache(maxsize=256)
 def _unspecified(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_unspecified

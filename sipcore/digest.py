@@ -143,13 +143,13 @@ def _is_token(value: str) -> bool:
     return _TOKEN_RE.fullmatch(value) is not None
 
 
-def _is_forbidden(c: str) -> bool:
-    o = ord(c)
-    return (o < 0x20 and c != "\t") or o == 0x7F or 0xD800 <= o <= 0xDFFF
+# Characters a digest parameter must not hold: controls other than HTAB, DEL, and lone surrogates
+# (undecodable octets that arrived as surrogateescape).
+_FORBIDDEN_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 def _format_param(name: str, value: str, quote: bool) -> str:
-    if any(_is_forbidden(c) for c in value):
+    if _FORBIDDEN_RE.search(value) is not None:
         raise ValueError(f"digest parameter {name} contains a control character: {value!r}")
     if not quote and _is_token(value):
         return f"{name}={value}"
@@ -160,9 +160,9 @@ def _format_param(name: str, value: str, quote: bool) -> str:
 def _parse_auth_params(value: str, header: str) -> dict[str, str]:
     """Split ``Digest name=value, name="quoted"`` into lowercase names -> unescaped values."""
     v = value.replace("\r\n ", " ").replace("\r\n\t", " ")  # unfold LWS (RFC 3261 §7.3.1)
-    for c in v:
-        if _is_forbidden(c):
-            raise SIPParseError(f"control character {c!r} in the {header} value", header=header)
+    forbidden = _FORBIDDEN_RE.search(v)
+    if forbidden is not None:
+        raise SIPParseError(f"control character {forbidden.group()!r} in the {header} value", header=header)
     i, scheme = _token(v, _skip_ws(v, 0))
     if scheme.lower() != "digest":
         raise SIPParseError(f"expected the Digest scheme, got {scheme or v[:20]!r}", header=header)

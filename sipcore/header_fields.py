@@ -153,6 +153,20 @@ class Headers:
                 return
         self._entries.append((key, name, value))
 
+    def replace_first_value(self, name: str, value: str) -> None:
+        """Replace the value of the first field of that name, in place (its spelling and position kept);
+        its cached view is dropped, the other headers' views stay. KeyError when there is none."""
+        key = header_key(name)
+        entries = self._entries
+        for i, (k, n, _) in enumerate(entries):
+            if k == key:
+                entries[i] = (k, n, value)
+                self._cache.pop(key, None)
+                if self._first is not None:  # the index keeps the first value of each name: this one
+                    self._first[key] = value
+                return
+        raise KeyError(name)
+
     def remove(self, name: str) -> None:
         key = header_key(name)
         self._changed(key)

@@ -300,4 +300,7 @@ def make_response(request: Request, status: int, reason: str | None = None, *, t
     timestamp = request.headers.get("Timestamp")
     if status == 100 and timestamp is not None:  # §8.2.6.1: a 100 Trying echoes the Timestamp
         h.add("Timestamp", timestamp)
+    vias = request.headers._cache.get("via")
+    if vias is not None:  # the same Via fields, already parsed (Via values are never changed in place)
+        h._cache["via"] = list(vias)
     return response

@@ -8,7 +8,6 @@ those lines, and the few setters rewrite single lines, so a relay's changes leav
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -205,6 +204,14 @@ class MediaDescription:
     def __repr__(self) -> str:
         return f"MediaDescription({self._lines[0][1]!r})"
 
+    def copy(self) -> MediaDescription:
+        """An independent copy (the lines are immutable tuples: copying the lists is enough)."""
+        twin = MediaDescription.__new__(MediaDescription)
+        twin.__dict__.update(self.__dict__)
+        twin._lines = list(self._lines)
+        twin.formats = list(self.formats)
+        return twin
+
 
 class SessionDescription:
     """A parsed SDP body; ``str()`` / :meth:`to_bytes` serialize it exactly as parsed."""
@@ -282,7 +289,11 @@ class SessionDescription:
         return f"SessionDescription({str(self)!r})"
 
     def copy(self) -> SessionDescription:
-        return copy.deepcopy(self)
+        twin = SessionDescription.__new__(SessionDescription)
+        twin.__dict__.update(self.__dict__)
+        twin._lines = list(self._lines)
+        twin.media = [media.copy() for media in self.media]
+        return twin
 
     @property
     def session_lines(self) -> list[Line]:

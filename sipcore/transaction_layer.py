@@ -20,9 +20,9 @@ from collections import deque
 from dataclasses import replace
 
 from .errors import ProtocolError, SIPParseError
-from .headers import Via, header_key, split_list
+from .headers import Via, split_list
 from .ids import has_magic_cookie
-from .message import Headers, Request, Response
+from .message import Request, Response
 from .timers import TimerConfig
 from .transaction import (
     Address,
@@ -58,6 +58,8 @@ def server_key(via: Via, method: str) -> ServerKey:
 
 
 def _same_host(a: str, b: str) -> bool:
+    if a == b:
+        return True
     a, b = a.strip("[]"), b.strip("[]")
     try:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)
@@ -85,13 +87,13 @@ def stamp_via(request: Request, source: Address) -> None:
     if not changed:
         return
     stamped = Via(via.transport, via.host, via.port, params, via.protocol)
-    entries = request.headers.items_raw()
-    for i, (name, value) in enumerate(entries):
-        if header_key(name) == "via":
-            rest = split_list(value)[1:]
-            entries[i] = (name, ", ".join([str(stamped), *rest]))
-            break
-    request.headers = Headers(entries)
+    headers = request.headers
+    vias = request.via
+    first_field = headers.get("Via") or ""
+    rest = split_list(first_field)[1:] if "," in first_field else []
+    headers.replace_first_value("Via", ", ".join([str(stamped), *rest]))
+    # The other headers' parsed views stay cached; the Via list is the stamped top Via and the others.
+    headers._cache["via"] = [stamped, *vias[1:]]
 
 
 def response_address(via: Via, source: Address, reliable: bool) -> Address:

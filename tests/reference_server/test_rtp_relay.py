@@ -371,3 +371,61 @@ def test_registry_tracks_calls_and_releases_every_port() -> None:
             probe.close()
 
     run(scenario())
+
+
+def test_registry_reuses_a_closed_calls_sockets_only_after_reuse_after() -> None:
+    async def scenario() -> None:
+        ports = allocator(size=20, seed=11)
+        registry = RelayRegistry(ports, reuse_after=0.2)
+        first = await registry.open("call-1@ua")
+        ua = await RtpEndpoint.open(UA_IP)
+        try:
+            first_ports = (first.a_port, first.b_port)
+            assert registry.close("call-1@ua")
+            assert ports.in_use == 0 and first.closed and first.host == ""
+            # parked: a late packet of the ended call is dropped, not relayed into anything
+            ua.start_sending((TRUNK_IP, first.a_port), rng=random.Random(7), count=1)
+            await asyncio.sleep(0.05)
+            assert first.a_to_b.packets == 0
+            soon = await registry.open("call-2@ua")  # too soon: fresh ports
+            assert (soon.a_port, soon.b_port) != first_ports and ports.in_use == 2
+            await asyncio.sleep(0.25)
+            later = await registry.open("call-3@ua")  # the parked sockets, as a new relay
+            assert (later.a_port, later.b_port) == first_ports and later is not first
+            assert later.a_remote is None and later.a_to_b.packets == 0 and ports.in_use == 4
+            dest = await RtpEndpoint.open(DEST_IP)
+            try:
+                later.set_a_remote(ua.local_addr)
+                later.set_b_remote(dest.local_addr)
+                ua.start_sending((TRUNK_IP, later.a_port), rng=random.Random(8), count=3)
+                assert await dest.wait_for_packets(3, 2.0)
+                assert later.a_to_b.packets == 3 and first.a_to_b.packets == 0
+            finally:
+                dest.close()
+        finally:
+            ua.close()
+            registry.close_all()
+        assert registry.active == 0 and ports.in_use == 0
+        await asyncio.sleep(0.01)
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind((TRUNK_IP, first_ports[0]))  # parked sockets are closed by close_all
+        finally:
+            probe.close()
+
+    run(scenario())
+
+
+def test_registry_takes_parked_sockets_early_when_the_range_is_exhausted() -> None:
+    async def scenario() -> None:
+        ports = allocator(size=8, seed=12)  # 4 pairs: two calls
+        registry = RelayRegistry(ports, reuse_after=60.0)
+        await registry.open("call-1@ua")
+        second = await registry.open("call-2@ua")
+        registry.close("call-2@ua")
+        again = await registry.open("call-3@ua")  # no free pair left: the parked one, however recent
+        assert (again.a_port, again.b_port) == (second.a_port, second.b_port)
+        registry.close_all()
+        assert ports.in_use == 0
+
+    run(scenario())
