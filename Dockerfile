@@ -11,17 +11,19 @@
 #   docker/build-base.sh
 #   docker build --build-arg BASE=trunkcheck-base:bookworm -t trunkcheck .
 #
-#   docker run --rm -v "$PWD/captures:/work/captures" trunkcheck            # = trunkcheck run
-#   docker run --rm trunkcheck serve --help
+#   docker run --rm -v "$PWD/captures:/work/captures" trunkcheck run        # the suite, embedded server
+#   docker run --rm trunkcheck serve --help                                  # the reference server
+#   trunkcheck run --topology docker --image trunkcheck                      # on the host: every role in a
+#                                                                            # container of its own
 ARG BASE=python:3.11-slim-bookworm
 
-# The suite's behave files (features/, steps/, environment.py) sit outside the Python packages; this stage
-# only picks out those that exist.
+# The suite sits outside the Python packages: the behave files (features/, steps/, environment.py), the
+# spec its ladders come from (spec/) and the equipment examples (examples/). This stage picks them out.
 FROM ${BASE} AS suite
 LABEL trunkcheck.stage=suite
 COPY . /src
 RUN set -eu; mkdir -p /suite; cd /src; \
-    for p in features steps environment.py; do if [ -e "$p" ]; then cp -a "$p" /suite/; fi; done
+    for p in features steps environment.py spec examples; do if [ -e "$p" ]; then cp -a "$p" /suite/; fi; done
 
 FROM ${BASE}
 ARG DEBIAN_FRONTEND=noninteractive
@@ -50,9 +52,11 @@ RUN set -eu; \
     python3 -m venv /opt/trunkcheck; \
     /opt/trunkcheck/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels 'trunkcheck[docker]'; \
     rm -rf /tmp/wheels
+# TRUNKCHECK_SUITE: where `trunkcheck run` finds the suite (the package itself is in site-packages).
 ENV PATH=/opt/trunkcheck/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    LANG=C.UTF-8
+    LANG=C.UTF-8 \
+    TRUNKCHECK_SUITE=/work
 
 WORKDIR /work
 COPY --from=suite /suite/ /work/

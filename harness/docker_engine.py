@@ -173,6 +173,9 @@ class HealthCheck:
     """How to know that a container is ready, bounded by ``timeout`` seconds.
 
     ``command``: run by the engine inside the container (Docker's HEALTHCHECK); ready when it exits 0.
+    Given as an argument list, or in Docker's own form (``["CMD", ...]``, ``["CMD-SHELL", "..."]``); it
+    runs every ``interval`` seconds, each run bounded by ``check_timeout``, and after ``retries`` failures
+    in a row the engine calls the container unhealthy, which fails the wait at once.
     ``tcp_port``: ready when a TCP connection from this host to the container's address succeeds.
     ``udp_port``: ready when a datagram sent there (``udp_payload``; default a SIP OPTIONS) is answered.
     None of them: ready as soon as the container runs.
@@ -184,10 +187,18 @@ class HealthCheck:
     udp_payload: bytes | None = None
     timeout: float = 30.0
     interval: float = 0.5
+    check_timeout: float = 5.0
+    retries: int = 1_000_000
+
+    def engine_test(self) -> list[str]:
+        """The command in Docker's HEALTHCHECK form."""
+        command = list(self.command or [])
+        return command if command[:1] in (["CMD"], ["CMD-SHELL"]) else ["CMD", *command]
 
     def describe(self, address: str) -> str:
         if self.command:
-            return f"health command {' '.join(self.command)!r}"
+            shown = self.engine_test()[1:]
+            return f"health command {' '.join(shown)!r}"
         if self.tcp_port:
             return f"TCP connect to {address}:{self.tcp_port}"
         if self.udp_port:
@@ -284,9 +295,10 @@ class DockerSession:
         ensure_image(self.client, image)
         ip = check_address(address, check_subnet(network.attrs["IPAM"]["Config"][0]["Subnet"]))
         if health.command:
-            options["healthcheck"] = {"test": ["CMD", *health.command],
-                                      "interval": int(health.interval * 1e9), "timeout": int(5e9),
-                                      "retries": 1_000_000, "start_period": 0}
+            options["healthcheck"] = {"test": health.engine_test(),
+                                      "interval": int(health.interval * 1e9),
+                                      "timeout": int(health.check_timeout * 1e9),
+                                      "retries": health.retries, "start_period": 0}
         endpoint = self.client.api.create_endpoint_config(ipv4_address=ip)
         container = self.client.containers.create(
             image, list(command) if command is not None else None, name=name, detach=True, init=True,
@@ -315,6 +327,13 @@ class DockerSession:
                     f"{time.monotonic() - started:.1f} s after start, before it was ready ({what}); "
                     f"fix its command or environment and run again. Its last log lines:\n{logs}",
                     logs=logs, exit_code=state["ExitCode"])
+            if (state.get("Health") or {}).get("Status") == "unhealthy":
+                logs = container_logs(container)
+                raise ContainerFailed(
+                    f"container {container.name} ({_image_name(container)}) is unhealthy "
+                    f"{time.monotonic() - started:.1f} s after start: its {what} failed {health.retries} times "
+                    f"in a row (last result: {_last_health_output(state)}); it has been stopped and removed. "
+                    f"Check the health command, or what the container logs:\n{logs}", logs=logs)
             remaining = deadline - time.monotonic()
             if self._healthy(state, address, health, min(max(remaining, 0.05), 2.0)):
                 return
@@ -381,6 +400,15 @@ class DockerSession:
         except Exception as exc:
             problems.append(f"sweep of label {LABEL}={self.session_id}: {_short(exc)}")
         return problems
+
+
+def _last_health_output(state: Mapping[str, Any]) -> str:
+    runs = (state.get("Health") or {}).get("Log") or []
+    if not runs:
+        return "none recorded"
+    last = runs[-1]
+    output = " ".join(str(last.get("Output") or "").split())[:300]
+    return f"exit code {last.get('ExitCode')}" + (f", output {output!r}" if output else "")
 
 
 def _image_name(container: Any) -> str:

@@ -124,8 +124,9 @@ def check_usable(eq: Equipment) -> None:
     domain the reference trunk can serve, and the adapter's program must be installed."""
     assert eq.trunk is not None
     if eq.image is not None and _image_starter is None:
-        raise _refuse(eq, "equipment.image", "this trunkcheck cannot start Docker images yet (no image "
-                      "starter is registered); start the equipment yourself and remove [equipment.image]")
+        raise _refuse(eq, "equipment.image", "an image is started only in the docker topology: run with "
+                      "--topology docker (the default for such a file), or start the equipment yourself and "
+                      "remove [equipment.image]")
     own = dict(ADDRESSES)
     if eq.role == "trunk":
         assert eq.trunk.destination is not None
@@ -170,7 +171,7 @@ def start_equipment(eq: Equipment, workdir: Path) -> RunningEquipment | None:
         return SipProcess.for_equipment(eq, workdir=workdir).start()
     if eq.image is not None:
         if _image_starter is None:
-            raise _refuse(eq, "equipment.image", "this trunkcheck cannot start Docker images yet (no image "
-                          "starter is registered); start the equipment yourself and remove [equipment.image]")
+            raise _refuse(eq, "equipment.image", "an image is started only in the docker topology: run "
+                          "with --topology docker, or start the equipment yourself and remove [equipment.image]")
         return _image_starter(eq, workdir)
     return None

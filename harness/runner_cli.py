@@ -5,6 +5,8 @@
     trunkcheck run --features features/early_media.feature --run-id ci-42 -v
     trunkcheck run --equipment examples/equipment/kamailio-trunk.toml   equipment under test
     trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host
+    trunkcheck run --topology docker --image trunkcheck                   every role a container of its own
+    trunkcheck run --equipment vendor-sbc-image.toml                     [equipment.image]: docker topology
 
 Exit status: 0 when every selected scenario that applies passed, 1 when one failed (or none was selected
 or applied), 2 when the run could not start (no permission to capture, bad arguments, an equipment file
@@ -18,8 +20,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from harness.docker_topology import add_cli_arguments, run_from_cli, wants_docker
 from harness.runner import FEATURES, RunSettings, run_suite
-from harness.session import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT
+from harness.session import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
 
 __all__ = ["build_parser", "main"]
 
@@ -57,11 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault", action="append", choices=FAULTS, default=[],
                         help="TEST ONLY: run against a deliberately broken reference server, to see the "
                         "suite fail (repeatable)")
+    add_cli_arguments(parser)  # --topology, --image (harness.docker_topology)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if wants_docker(args):
+        return run_from_cli(args, REPO, RunSettings().output)
     settings = RunSettings(
         features=tuple(p.resolve() for p in (args.features or [FEATURES])),
         tags=tuple(args.tags),

@@ -25,11 +25,12 @@ from harness.aio_loop import LoopThread
 from harness.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
 from harness.equipment_setup import plan_for, sip_ports
+from harness.suite_root import suite_root
 from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
 
 __all__ = ["RunOptions", "Session", "slug"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
 DECODE_MODES = ("stream", "file")
 DESTINATIONS = ("simulator", "sipp")
 RESPONSE_TIMEOUT = 3.0

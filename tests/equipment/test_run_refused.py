@@ -31,8 +31,8 @@ destination = "udp:127.0.0.30:5080"
     ('password = "secret"\n', "", r":7: equipment\.trunk: claims basic-auth but has no password"),
     ('address = "udp:127.0.0.62:5060"', 'address = "udp:127.0.0.10:5060"',
      r":4: equipment\.address: 127\.0\.0\.10 is the harness's UA address"),
-    ("", '[equipment.image]\nname = "acme-sbc:4.2"\n',
-     r":13: equipment\.image: this trunkcheck cannot start Docker images yet"),
+    ("", '[equipment.image]\nname = "acme-sbc:4.2"\n',  # an image runs in the docker topology's range
+     r":4: equipment\.address: 127\.0\.0\.62 is not inside 198\.18\.32\.0/19: equipment run as an image"),
     ("", "", r":4: equipment\.address: udp:127\.0\.0\.62:5060 refused \(ICMP port unreachable: nothing listens "
      r"there\); is the equipment running there\?"),
 ])

@@ -1,6 +1,9 @@
 """trunkcheck in a real Docker engine: docker/engine.sh starts one (as root; installing docker.io if
 needed), docker/build-base.sh and the Dockerfile build the images offline, and containers of the image run
-the reference server on a user network in 198.18.0.0/15, reached from this host.
+the reference server on a user network in 198.18.0.0/15, reached from this host. The conformance suite
+runs twice: inside the image against its embedded server (`docker run IMAGE run`), and in the docker
+topology, the reference server shipped as an equipment image in one container and the harness's roles in
+another (`trunkcheck run --topology docker`).
 
 Traffic goes only to containers on networks this test creates (addresses in 198.18.32.0/19). Everything
 the test made is removed at the end: containers, networks, the images it built, and the engine when it
@@ -10,8 +13,11 @@ be neither installed nor started).
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 import time
@@ -23,6 +29,9 @@ from typing import Any
 import pytest
 
 from harness import docker_engine as de
+from harness.docker_topology import DockerRun, run_docker_topology
+from harness.equipment import parse_equipment
+from harness.equipment_image import ImageEquipment, ImageStartError
 from sipcore.message import Response
 from sipcore.parser import parse_message
 
@@ -195,3 +204,107 @@ def test_a_private_subnet_is_refused_by_the_live_engine_session(client: Any) -> 
     with de.DockerSession(client) as session, pytest.raises(de.SubnetRefused):
         session.create_network(f"tc-test-{session.session_id}", "172.18.0.0/24")
     assert _gone(client, session.session_id)
+
+
+# -- the conformance suite in Docker ------------------------------------------------------------------
+
+
+SUMMARY = re.compile(r"trunkcheck: (\d+) scenarios, (\d+) passed, (\d+) failed")
+
+
+def test_docker_run_image_run_is_the_green_suite_against_the_embedded_server(client: Any, image: str) -> None:
+    """`docker run --rm IMAGE run`: the suite inside the container, captures on its loopback (the default
+    capabilities include NET_RAW), decoded by the image's tshark."""
+    name = f"tc-suite-{RUN_ID}"
+    started = time.monotonic()
+    try:
+        result = _sh(["docker", "run", "--rm", "--name", name, "--label", f"{de.LABEL}=suite-{RUN_ID}",
+                      "--network", "none", image, "run"], timeout=600)
+    finally:
+        _sh(["docker", "rm", "-f", name], timeout=60)  # left by a timeout only; --rm removed it otherwise
+    _timed("docker run IMAGE run (the suite against the embedded server)", started)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    total, passed, failed = map(int, SUMMARY.search(output).groups())  # type: ignore[union-attr]
+    assert total >= 25 and passed == total and failed == 0, output[-3000:]
+    assert "captures/" in output and "report.html" in output
+
+
+def _topology(client: Any, image: str, output: Path, run_id: str, equipment: Path | None = None) -> str:
+    """One docker topology run, green; its output. Leaves no container or network behind."""
+    containers = {c.id for c in client.containers.list(all=True)}
+    networks = {n.id for n in client.networks.list()}
+    out = io.StringIO()
+    started = time.monotonic()
+    result = run_docker_topology(DockerRun(image=image, equipment=equipment, output=output, run_id=run_id,
+                                           timeout=600), out, out)
+    _timed(f"docker topology {run_id} (equipment image + harness container)", started)
+    log = out.getvalue()
+    assert result.exit_code == 0, log[-6000:]
+    assert {c.id for c in client.containers.list(all=True)} <= containers, "a container was left behind"
+    assert {n.id for n in client.networks.list()} <= networks, "a network was left behind"
+    return log
+
+
+def _carried(run_dir: Path, *addresses: str) -> bytes:
+    pcaps = sorted(run_dir.glob("*/*.pcap"))
+    assert pcaps, f"no pcap in {run_dir}"
+    raw = b"".join(p.read_bytes() for p in pcaps)
+    for address in addresses:
+        assert socket.inet_aton(address) in raw, f"no packet of {address} in the captures"
+    return raw
+
+
+def test_the_docker_topology_runs_the_suite_against_the_reference_server_shipped_as_an_image(
+        client: Any, image: str, tmp_path: Path) -> None:
+    """`trunkcheck run --topology docker`: the reference server as equipment in its own container
+    (examples/equipment/reference-trunk-image.toml), the UA, UA2, carrier and destination in a harness
+    container with their own addresses, every scenario captured on the network between them."""
+    log = _topology(client, image, tmp_path, "topology")
+    total, passed, failed = map(int, SUMMARY.search(log).groups())  # type: ignore[union-attr]
+    assert total >= 15 and passed == total and failed == 0, log[-3000:]
+    assert "not applicable" in log  # the scenarios that reconfigure the trunk as they run
+    run_dir = tmp_path / "topology"
+    report = (run_dir / "report.html").read_text()
+    assert "Equipment under test: trunkcheck reference trunk (image)" in report
+    assert "listening on udp:198.18.60.20:5060" in (run_dir / "equipment" / "equipment.log").read_text()
+    assert (run_dir / "validation-report.html").is_file()
+    # separate hosts: trunk, UA, carrier and destination each at its own address of the network
+    raw = _carried(run_dir, "198.18.60.20", "198.18.60.10", "198.18.60.12", "198.18.60.30")
+    assert socket.inet_aton("127.0.0.20") not in raw
+
+
+def test_ip_auth_is_checked_across_hosts_in_the_docker_topology(client: Any, image: str, tmp_path: Path) -> None:
+    """The trunk account that allows only 198.18.60.10 (reference-trunk-image-ip-auth.toml): the harness's
+    UA calls from that address in its own container and is let through without a challenge."""
+    equipment = ROOT / "examples" / "equipment" / "reference-trunk-image-ip-auth.toml"
+    log = _topology(client, image, tmp_path, "ip-auth", equipment)
+    assert "passed" in log and "A call from an allowed address is connected without a challenge" in log
+    total, passed, _ = map(int, SUMMARY.search(log).groups())  # type: ignore[union-attr]
+    assert total == passed >= 1
+    _carried(tmp_path / "ip-auth", "198.18.60.10", "198.18.60.20")
+
+
+def test_equipment_whose_health_check_fails_is_reported_unhealthy_and_removed(client: Any, image: str) -> None:
+    text = (ROOT / "examples" / "equipment" / "reference-trunk-image.toml").read_text()
+    subnet = ipaddress.ip_network(_free_subnet(client))
+    prefix = ".".join(str(subnet.network_address).split(".")[:3])
+    text = text.replace("198.18.60.", prefix + ".").replace(
+        'test = ["CMD", "python", "-c",', 'test = ["CMD", "sh", "-c", "echo not yet; exit 1", "--",').replace(
+        "interval = 0.5", "interval = 0.2").replace("retries = 30", "retries = 2").replace(
+        '"--config", "examples/equipment/reference-trunk-image.server.toml", "--log-level", "INFO"',
+        f'"--listen", "udp:{prefix}.20:5060"')
+    assert f"udp:{prefix}.20:5060" in text and "exit 1" in text
+    eq = parse_equipment(text, "unhealthy.toml")
+    assert eq.image is not None
+    eq = dataclasses.replace(eq, image=dataclasses.replace(eq.image, name=image))
+    with de.DockerSession(client) as session:
+        network = session.create_network(f"tc-test-{session.session_id}", str(subnet))
+        started = time.monotonic()
+        with pytest.raises(ImageStartError) as info:
+            ImageEquipment(eq, client, network, session=session).start()
+        assert time.monotonic() - started < 15
+        assert "is unhealthy" in str(info.value) and "output 'not yet'" in str(info.value)
+        assert session.containers == []
+        session_id = session.session_id
+    assert _gone(client, session_id)
