@@ -102,7 +102,7 @@ def test_an_image_needs_the_hook_and_the_hook_starts_it(tmp_path: Path, no_image
     text = text[:text.index("\n[equipment.process]")] + '\n[equipment.image]\nname = "kamailio:5.6"\n'
     eq = parse_equipment(text, "k.toml")
     preflight(eq)  # nothing listens on 127.0.0.50 yet: an image is pinged once started, not before
-    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.image: this trunkcheck cannot start Docker"):
+    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.image: an image is started only in the docker topology"):
         check_usable(eq)
     started: list[tuple[str, Path]] = []
 
