@@ -1,8 +1,7 @@
 """Reference server configuration: a TOML file (or the embedded ``defaults.toml``) to frozen dataclasses.
 
-Every mistake is a :class:`ConfigError` saying ``FILE:LINE: key.path: what is wrong``. tomllib gives no
-line numbers, so :class:`_Locator` finds them by scanning the source (tables, ``[[trunk]]`` occurrences in
-order, keys, array elements); a key that is absent is reported at its table's header line.
+Every mistake is a :class:`ConfigError` saying ``FILE:LINE: key.path: what is wrong`` (found by
+:mod:`reference_server.tomlfile`); a key that is absent is reported at its table's header line.
 
 Merging: keys missing from ``[server]``, ``[security]``, ``[media]`` and ``[registrar]`` take the embedded
 defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index paths are 0-based
@@ -11,9 +10,7 @@ defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index pa
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import difflib
 import functools
 import ipaddress
 import json
@@ -23,8 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from reference_server import tomlfile
+from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
 from sipcore.errors import SIPParseError
 from sipcore.uri import parse_sip_uri
 
@@ -35,7 +34,6 @@ __all__ = [
     "load_config", "parse_config", "parse_destination", "parse_listen",
 ]
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUNK_DOMAIN_SUFFIX = ".trunk.voipbin.net"
 DOMAIN_NAME_RE = re.compile(r"^([a-zA-Z]{1})([a-zA-Z0-9\-\.]{1,30})$")  # VoIPBin's rule, verbatim
 ALGORITHMS = ("MD5", "SHA-256", "SHA-512-256")
@@ -45,16 +43,9 @@ _HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z
                           r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _EXTENSION_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()]+\Z")  # RFC 3261 unreserved: a plain URI user part
 
-Path_ = tuple[str | int, ...]
 
-
-class ConfigError(ValueError):
+class ConfigError(FileError):
     """A configuration mistake; ``str()`` is ``FILE:LINE: key: problem`` (or ``--option: problem``)."""
-
-    def __init__(self, message: str, *, filename: str | None = None, line: int | None = None,
-                 key: str | None = None) -> None:
-        super().__init__(message)
-        self.filename, self.line, self.key = filename, line, key
 
 
 # --- result dataclasses ------------------------------------------------------------------------------
@@ -66,8 +57,7 @@ class ListenAddress:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.transport}:{host}:{self.port}"
+        return f"{self.transport}:{tomlfile.bracketed(self.host)}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -184,27 +174,8 @@ def parse_listen(text: str) -> ListenAddress:
     transport, colon, hostport = text.partition(":")
     if not colon or transport.lower() not in TRANSPORTS:
         raise ValueError(f"{json.dumps(text)} is not transport:host:port with transport udp or tcp")
-    host, port_text = hostport, ""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        host, rest = hostport[1:end], hostport[end + 1:]
-        if end < 0 or (rest and not rest.startswith(":")):
-            raise ValueError(f"{json.dumps(text)} has a malformed IPv6 reference")
-        port_text = rest[1:]
-    elif hostport.count(":") == 1:
-        host, port_text = hostport.split(":")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address "
-                         f"(IPv6 goes in brackets)") from None
-    return ListenAddress(transport.lower(), str(ip), _port(port_text, text) if port_text else 5060)
-
-
-def _port(port_text: str, text: str) -> int:
-    if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
-        raise ValueError(f"{json.dumps(text)}: port {json.dumps(port_text)} is not 1-65535")
-    return int(port_text)
+    host, port = tomlfile.host_port(hostport, text, "IPv6 goes in brackets", strict=True)
+    return ListenAddress(transport.lower(), host, port)
 
 
 def parse_destination(text: str) -> Destination:
@@ -225,13 +196,6 @@ def parse_destination(text: str) -> Destination:
     return Destination(uri.host.strip("[]"), uri.port or 5060, transport)
 
 
-def _network(text: str) -> IPNetwork:
-    try:
-        return ipaddress.ip_network(text.strip())
-    except ValueError as exc:
-        raise ValueError(f"{json.dumps(text)} is not an IP address or CIDR network ({exc})") from None
-
-
 # --- loading ----------------------------------------------------------------------------------------
 
 def default_config_text() -> str:
@@ -243,27 +207,14 @@ def load_config(path: Path | None = None, *, overrides: Overrides | None = None)
     if path is None:
         config = parse_config(default_config_text(), "<defaults>")
     else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}", filename=str(path)) from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 ({exc.reason})", filename=str(path)) from None
-        config = parse_config(text, str(path))
+        config = parse_config(tomlfile.read_text(path, ConfigError), str(path))
     if overrides is not None:
         config = apply_overrides(config, overrides.listen, overrides.destination)
     return config
 
 
 def parse_config(text: str, filename: str = "<string>") -> ServerConfig:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"at line (\d+)", str(exc))
-        line = int(m.group(1)) if m else text.rstrip().count("\n") + 1  # "at end of document"
-        raise ConfigError(f"{filename}:{line}: TOML syntax error: {exc}", filename=filename,
-                          line=line) from None
-    return _Parser(data, _defaults(), filename, _Locator(text)).config()
+    return _Parser(tomlfile.loads(text, filename, ConfigError), _defaults(), filename, Locator(text)).config()
 
 
 @functools.lru_cache(maxsize=1)
@@ -304,92 +255,19 @@ _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", 
           "destination")
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
-_MISSING: Any = object()
 
 
-def _fmt(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
+class _Parser(TableReader):
+    error_class = ConfigError
 
-
-_KINDS: dict[type, str] = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-                           list: "an array", dict: "a table"}
-
-
-def _describe(value: object) -> str:
-    kind = _KINDS.get(type(value), f"a {type(value).__name__}")
-    if isinstance(value, dict | list):
-        return kind
-    text = json.dumps(value) if isinstance(value, str) else repr(value).lower()
-    return f"{kind} ({text[:40]})"
-
-
-class _Parser:
     def __init__(self, data: dict[str, Any], defaults: dict[str, Any], filename: str,
-                 locator: _Locator) -> None:
-        self.data, self.defaults, self.filename, self.loc = data, defaults, filename, locator
-
-    def error(self, path: Path_, problem: str) -> ConfigError:
-        line = self.loc.locate(path)
-        return ConfigError(f"{self.filename}:{line}: {_fmt(path)}: {problem}", filename=self.filename,
-                           line=line, key=_fmt(path))
-
-    def table(self, value: object, path: Path_, allowed: Sequence[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.error(path, f"expected a table, got {_describe(value)}")
-        for key in value:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean {json.dumps(close[0])}?" if close else f"known keys: {', '.join(allowed)}"
-                raise self.error((*path, key), f"unknown key; {hint}")
-        return value
-
-    def get(self, tbl: dict[str, Any], path: Path_, key: str, kind: type | tuple[type, ...],
-            default: Any = _MISSING) -> Any:
-        if key not in tbl:
-            if default is _MISSING:
-                raise self.error(path, f"missing required key {json.dumps(key)}")
-            return default
-        value = tbl[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            want = "a number" if float in kinds else _KINDS[kinds[0]]
-            raise self.error((*path, key), f"expected {want}, got {_describe(value)}")
-        return value
-
-    def strings(self, tbl: dict[str, Any], path: Path_, key: str, default: Any = _MISSING) -> list[str]:
-        values = self.get(tbl, path, key, list, default)
-        for i, item in enumerate(values):
-            if not isinstance(item, str):
-                raise self.error((*path, key, i), f"expected a string, got {_describe(item)}")
-        return list(values)
-
-    def positive(self, tbl: dict[str, Any], path: Path_, key: str, kind: type | tuple[type, ...]) -> Any:
-        value = self.get(tbl, path, key, kind)
-        if value <= 0:
-            raise self.error((*path, key), f"must be above 0, got {value}")
-        return value
+                 locator: Locator) -> None:
+        super().__init__(data, filename, locator)
+        self.defaults = defaults
 
     def section(self, name: str, allowed: Sequence[str]) -> dict[str, Any]:
         user = self.table(self.data.get(name, {}), (name,), allowed)
         return {**self.defaults.get(name, {}), **user}
-
-    def array_of_tables(self, name: str) -> list[Any]:
-        value = self.data.get(name, [])
-        if not isinstance(value, list):
-            raise self.error((name,), f"expected an array of tables ([[{name}]]), got {_describe(value)}")
-        return value
-
-    def networks(self, tbl: dict[str, Any], path: Path_, key: str) -> tuple[IPNetwork, ...]:
-        out = []
-        for i, text in enumerate(self.strings(tbl, path, key, [])):
-            try:
-                out.append(_network(text))
-            except ValueError as exc:
-                raise self.error((*path, key, i), str(exc)) from None
-        return tuple(out)
 
     def config(self) -> ServerConfig:
         self.table(self.data, (), _TOP)
@@ -398,7 +276,7 @@ class _Parser:
                             source=self.filename)
 
     def server(self) -> dict[str, Any]:
-        p: Path_ = ("server",)
+        p: KeyPath = ("server",)
         s = self.section("server", _SERVER)
         listen: list[ListenAddress] = []
         for i, text in enumerate(self.strings(s, p, "listen")):
@@ -426,14 +304,14 @@ class _Parser:
                 "trusted_peers": self.networks(s, p, "trusted_peers")}
 
     def security(self) -> SecurityConfig:
-        p: Path_ = ("security",)
+        p: KeyPath = ("security",)
         s = self.section("security", _SECURITY)
         return SecurityConfig(self.positive(s, p, "max_failed_attempts", int),
                               float(self.positive(s, p, "failure_window", (int, float))),
                               float(self.positive(s, p, "block_duration", (int, float))))
 
     def media(self) -> MediaConfig:
-        p: Path_ = ("media",)
+        p: KeyPath = ("media",)
         s = self.section("media", _MEDIA)
         address = self.get(s, p, "address", str)
         try:
@@ -456,7 +334,7 @@ class _Parser:
         trunks: list[Trunk] = []
         seen: dict[str, int] = {}
         for i, raw in enumerate(self.array_of_tables("trunk")):
-            p: Path_ = ("trunk", i)
+            p: KeyPath = ("trunk", i)
             t = self.table(raw, p, _TRUNK)
             domain = self.get(t, p, "domain_name", str)
             if not DOMAIN_NAME_RE.fullmatch(domain):
@@ -474,8 +352,8 @@ class _Parser:
             if not auth_types:
                 raise self.error((*p, "auth_types"), 'needs "basic", "ip" or both')
             required = "basic" in auth_types
-            username = self.get(t, p, "username", str, _MISSING if required else None)
-            password = self.get(t, p, "password", str, _MISSING if required else None)
+            username = self.get(t, p, "username", str, MISSING if required else None)
+            password = self.get(t, p, "password", str, MISSING if required else None)
             for key, val in (("username", username), ("password", password)):
                 if required and not val:
                     raise self.error((*p, key), "must not be empty with basic auth")
@@ -496,7 +374,7 @@ class _Parser:
         return tuple(trunks)
 
     def registrar(self) -> RegistrarConfig:
-        p: Path_ = ("registrar",)
+        p: KeyPath = ("registrar",)
         s = self.section("registrar", _REGISTRAR)
         domain = self.get(s, p, "domain", str)
         if not _HOSTNAME_RE.match(domain) or domain.lower().endswith(TRUNK_DOMAIN_SUFFIX):
@@ -512,7 +390,7 @@ class _Parser:
     def extensions(self) -> tuple[Extension, ...]:
         out: list[Extension] = []
         for i, raw in enumerate(self.array_of_tables("extension")):
-            p: Path_ = ("extension", i)
+            p: KeyPath = ("extension", i)
             e = self.table(raw, p, _EXTENSION)
             ext = self.get(e, p, "extension", str)
             if not _EXTENSION_RE.match(ext):
@@ -525,132 +403,3 @@ class _Parser:
                 raise self.error((*p, "password"), "must not be empty")
             out.append(Extension(ext, password))
         return tuple(out)
-
-
-# --- line locator -----------------------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class _Locator:
-    """Lines of tables, keys and array elements in TOML text (best effort; the text already parsed)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.lines: dict[Path_, int] = {}
-        self._newlines = [i for i, c in enumerate(text) if c == "\n"]
-        self._aot: dict[Path_, int] = {}
-        try:
-            self._scan()
-        except (IndexError, ValueError):
-            pass
-
-    def locate(self, path: Path_) -> int:
-        for k in range(len(path), 0, -1):
-            if path[:k] in self.lines:
-                return self.lines[path[:k]]
-        return 1
-
-    def _line(self, pos: int) -> int:
-        return bisect.bisect_left(self._newlines, pos) + 1
-
-    def _record(self, path: Path_, pos: int) -> None:
-        self.lines.setdefault(path, self._line(pos))
-
-    def _skip(self, i: int, newlines: bool = False) -> int:
-        t = self.text
-        while i < len(t):
-            if t[i] in " \t\r" or (newlines and t[i] == "\n"):
-                i += 1
-            elif t[i] == "#":
-                while i < len(t) and t[i] != "\n":
-                    i += 1
-            else:
-                break
-        return i
-
-    def _key(self, i: int) -> tuple[int, list[str]]:
-        parts: list[str] = []
-        while True:
-            i = self._skip(i)
-            if self.text[i] in "\"'":
-                end = self._string(i)
-                parts.append(json.loads(self.text[i:end]) if self.text[i] == '"' else self.text[i + 1:end - 1])
-                i = end
-            else:
-                m = _BARE_KEY.match(self.text, i)
-                if m is None:
-                    raise ValueError("no key")
-                parts.append(m.group())
-                i = m.end()
-            i = self._skip(i)
-            if self.text[i] != ".":
-                return i, parts
-            i += 1
-
-    def _resolve(self, parts: list[str], upto: int) -> Path_:
-        """Insert the current index after each array-of-tables prefix among the first ``upto`` parts."""
-        out: list[str | int] = []
-        for k, part in enumerate(parts):
-            out.append(part)
-            if k < upto and tuple(parts[:k + 1]) in self._aot:
-                out.append(self._aot[tuple(parts[:k + 1])] - 1)
-        return tuple(out)
-
-    def _scan(self) -> None:
-        t, i, prefix = self.text, 0, cast(Path_, ())
-        while (i := self._skip(i, newlines=True)) < len(t):
-            start = i
-            if t[i] == "[":
-                double = t.startswith("[[", i)
-                i, parts = self._key(i + 1 + double)
-                i += 1 + double
-                if double:
-                    self._aot[tuple(parts)] = self._aot.get(tuple(parts), 0) + 1
-                prefix = self._resolve(parts, len(parts))
-                self._record(prefix, start)
-            else:
-                i, parts = self._key(i)
-                path = prefix + tuple(parts)
-                self._record(path, start)
-                i = self._value(self._skip(i + 1), path)  # skips the '='
-
-    def _value(self, i: int, path: Path_) -> int:
-        t = self.text
-        if t[i] in "\"'":
-            return self._string(i)
-        if t[i] in "[{":
-            close, n, i = "]" if t[i] == "[" else "}", 0, i + 1
-            while (i := self._skip(i, newlines=True)) < len(t) and t[i] != close:
-                if close == "]":
-                    self._record((*path, n), i)
-                    i = self._value(i, (*path, n))
-                else:
-                    key_start = i
-                    i, parts = self._key(i)
-                    self._record(path + tuple(parts), key_start)
-                    i = self._value(self._skip(i + 1), path + tuple(parts))
-                i = self._skip(i, newlines=True)
-                if t[i] == ",":
-                    i, n = i + 1, n + 1
-            return i + 1
-        while i < len(t) and t[i] not in ",]}\n#":
-            i += 1
-        return i
-
-    def _string(self, i: int) -> int:
-        t = self.text
-        quote = t[i]
-        if t.startswith(quote * 3, i):
-            j = i + 3
-            while not t.startswith(quote * 3, j):
-                j += 2 if quote == '"' and t[j] == "\\" else 1
-            j += 3
-            for _ in range(2):  # up to two quotes of the content may precede the closing three
-                if j < len(t) and t[j] == quote:
-                    j += 1
-            return j
-        j = i + 1
-        while t[j] != quote:
-            j += 2 if quote == '"' and t[j] == "\\" else 1
-        return j + 1

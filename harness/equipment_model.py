@@ -1,0 +1,127 @@
+"""The equipment under test as the equipment file describes it (:mod:`harness.equipment` loads it): role,
+address, trunk account, registrar extensions, features claimed, how the harness drives or starts it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reference_server.tomlfile import FileError, bracketed, host_port
+
+__all__ = [
+    "ADAPTERS", "FEATURES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError", "Extension",
+    "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "parse_address",
+]
+
+ROLES = ("trunk", "ua")
+FEATURES = ("basic-auth", "ip-auth", "early-media", "reason-relay", "registration", "cancel", "tcp")
+ADAPTERS = ("sipp", "baresip", "manual")
+REFERENCE_ONLY_TAG = "reference-only"
+"""Scenarios that reconfigure the trunk as they run (nonce lifetime, digest algorithm, ring timeout): only
+the embedded reference server can play them."""
+
+
+class EquipmentError(FileError):
+    """A mistake in an equipment file (``FILE:LINE: key: problem``), or equipment not usable as described."""
+
+
+@dataclass(frozen=True)
+class SipAddress:
+    transport: str  # "udp" | "tcp"
+    host: str  # an IP literal
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{bracketed(self.host)}:{self.port}"
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+@dataclass(frozen=True)
+class TrunkAccount:
+    """The trunk account: the one the equipment serves (role trunk) or uses (role ua)."""
+
+    domain: str
+    realm: str
+    username: str | None
+    password: str | None
+    destination: SipAddress | None = None
+    """Role trunk: where it sends outbound calls (the harness's destination listens there)."""
+    proxy: SipAddress | None = None
+    """Role ua: where it sends its requests (the harness's trunk listens there)."""
+    allowed_ips: tuple[str, ...] = ()
+    """Role trunk with ip-auth: source addresses it accepts without a challenge."""
+
+
+@dataclass(frozen=True)
+class Extension:
+    extension: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    command: tuple[str, ...]  # "{python}" already replaced by this interpreter
+    cwd: Path
+    env: dict[str, str]
+    start_timeout: float = 10.0
+    stop_timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    env: dict[str, str]
+    ports: tuple[str, ...]
+    command: tuple[str, ...] | None = None
+    healthcheck: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Equipment:
+    name: str
+    role: str
+    address: SipAddress
+    features: frozenset[str]
+    vendor: str = ""
+    version: str = ""
+    trunk: TrunkAccount | None = None
+    """Always set by the loader; None only in an Equipment built by hand."""
+    registrar_domain: str | None = None
+    trusted_peers: tuple[str, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    adapter: str | None = None
+    adapter_settings: dict[str, Any] = field(default_factory=dict)
+    process: ProcessSpec | None = None
+    image: ImageSpec | None = None
+    media_addresses: tuple[str, ...] = ()
+    """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
+    source: str = "<string>"
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""
+
+    def where(self, key: str) -> str:
+        """``FILE:LINE: key`` for a key of this file (its table's line when the key was left out)."""
+        line = self.lines.get(key) or self.lines.get(key.rpartition(".")[0]) or 1
+        return f"{self.source}:{line}: {key}"
+
+    def claims(self, feature: str) -> bool:
+        return feature in self.features
+
+
+def parse_address(text: str, default_transport: str = "udp") -> SipAddress:
+    """``udp:127.0.0.50:5060``, ``tcp:[::1]:5060``, ``127.0.0.30:5080`` (UDP), ``127.0.0.30`` (port 5060);
+    ValueError saying what is wrong."""
+    transport, rest = default_transport, text.strip()
+    head, colon, tail = rest.partition(":")
+    if colon and head.lower() in ("udp", "tcp", "tls", "sctp", "ws", "wss"):
+        transport, rest = head.lower(), tail
+        if transport not in ("udp", "tcp"):
+            raise ValueError(f"{json.dumps(text)}: transport {head} is not supported (udp or tcp)")
+    host, port = host_port(rest, text, "a host name would need DNS; use the equipment's IP, IPv6 in brackets")
+    return SipAddress(transport, host, port)
+
