@@ -32,10 +32,11 @@ from sipcore.transaction import (
     RequestReceived,
     ResponseReceived,
     ServerTransaction,
+    State,
     TransactionTimeout,
 )
 
-from .legs import BLeg, Target
+from .legs import BLeg, EndedLeg, Target
 from .media import MediaAnchor
 from .rtp_relay import NoPortsAvailable
 from .sip_util import ALLOW, SDP, Reliable2xx, build_response, contact_uri
@@ -368,6 +369,7 @@ class Call:
         self.state = CallState.ENDED
         if self.ok_retransmit is not None:
             self.ok_retransmit.stop()
+            self.ok_retransmit = None
         for leg in self.legs:  # an abandon timer still forgets a cancelled INVITE transaction
             leg.stop_timers(keep_abandon=leg.cancel_sent and leg.transaction is not None
                             and not leg.transaction.terminated)
@@ -380,6 +382,12 @@ class Call:
             self.task.cancel()
         self.b2bua.relays.close(self.key)
         self.b2bua.call_finished(self)
+        for leg in self.legs:  # INVITE transactions lingering after their final response stop holding the call
+            transaction = leg.transaction
+            if (transaction is not None and leg.result is not None and leg.abandon is None
+                    and transaction.state in (State.COMPLETED, State.ACCEPTED)):
+                ended = EndedLeg(leg, winner=leg is self.winner, ids=self.b2bua.ids, call_id=self.a_invite.call_id)
+                leg.endpoint.replace_handler(transaction, ended.on_event)
         log.info("call call-id=%s trunk=%s caller=%s callee=%s status=%s duration=%.3fs",
                  self.a_invite.call_id, self.trunk, self.caller, self.callee, self.a_status,
                  self.loop.time() - self.started)

@@ -239,6 +239,10 @@ def cancel_reinvite(b2bua: B2BUA, call: Call) -> None:
 # -- BYE ---------------------------------------------------------------------------------------------
 
 
+def _ignore(event: Event) -> None:
+    pass
+
+
 def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
     server = b2bua.user_agent
     if call.state in (CallState.ANSWERED, CallState.CONFIRMED):
@@ -260,7 +264,10 @@ def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
             except ProtocolError:
                 pass
             call.finish()
+            if bye_transaction is not None:  # its last responses need nothing: stop holding the call
+                other.endpoint.replace_handler(bye_transaction, _ignore)
 
+        bye_transaction: ClientTransaction | None = None
         timer = call.loop.call_later(min(BYE_WAIT, 64 * b2bua.timers.t1), answer)
         if other is None or other.dialog.state is DialogState.TERMINATED:
             answer()
@@ -268,7 +275,7 @@ def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
         reasons = [("Reason", value) for value in bye.headers.get_all("Reason")]
         request = other.dialog.create_bye(branch=b2bua.ids.branch(), local_addr=other.local(b2bua),
                                           transport=other.endpoint.transport_name, extra_headers=reasons)
-        other.endpoint.send_request(request, other.addr, answer)
+        bye_transaction = other.endpoint.send_request(request, other.addr, answer)
     elif this.name == "A" and call.state in (CallState.SETUP, CallState.CALLING):
         _respond(this, bye, 200, server=server)  # the caller gave up on an early dialog: as a CANCEL
         call.cancel(bye.headers.get("Reason"))

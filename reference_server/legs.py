@@ -7,19 +7,23 @@ came), ACK its 2xx, and ACK-and-BYE a 2xx nobody wants.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.builders import make_cancel, new_request
 from sipcore.dialog import Dialog
+from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response
-from sipcore.transaction import ClientTransaction, Event
+from sipcore.transaction import ClientTransaction, Event, ResponseReceived
 
 from .sip_util import ALLOW, SDP, Addr, contact_uri, local_addr
 
-__all__ = ["BLeg", "Target"]
+log = logging.getLogger("reference_server.call")
+
+__all__ = ["BLeg", "EndedLeg", "Target"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +137,34 @@ class BLeg:
         self.endpoint.send_stateless(ack, self.addr)
         bye = dialog.create_bye(branch=ids.branch(), local_addr=self.local, transport=self.transport)
         self.endpoint.send_request(bye, self.addr)
+
+
+class EndedLeg:
+    """What a B leg's INVITE client transaction still needs once its call has ended and the leg has its
+    final response: the transaction lingers (Timer D, or RFC 6026 Timer M after a 2xx) and may still pass
+    up a retransmitted or forked 2xx. The winning 2xx gets the leg's ACK again; any other 2xx is ACKed and
+    hung up (as :class:`~reference_server.call.Call` does). Holding only this, not the call, lets the
+    call's messages, dialogs and media be freed when the call ends instead of when the transaction does.
+    """
+
+    __slots__ = ("leg", "remote_tag", "ids", "call_id")
+
+    def __init__(self, leg: BLeg, *, winner: bool, ids: IdGenerator, call_id: str) -> None:
+        # without dialogs, responses or parsed header views
+        self.leg = BLeg(leg.target, leg.invite.unparsed_copy(), leg.local,
+                        ack=leg.ack.unparsed_copy() if leg.ack is not None else None)
+        self.remote_tag = leg.dialog.remote_tag if winner and leg.dialog is not None else None
+        self.ids = ids
+        self.call_id = call_id
+
+    def on_event(self, event: Event) -> None:
+        if not isinstance(event, ResponseReceived) or not 200 <= event.response.status < 300:
+            return
+        response, leg = event.response, self.leg
+        if self.remote_tag is not None and response.to.tag == self.remote_tag:
+            leg.send_ack_again()
+            return
+        try:
+            leg.ack_and_bye(response, self.ids)
+        except (ProtocolError, SIPParseError) as exc:
+            log.info("call %s: cannot ACK a stray 2xx: %s", self.call_id, exc)

@@ -154,6 +154,7 @@ class _Side(asyncio.DatagramProtocol):
 
     def close(self) -> None:
         self.closed = True
+        self.peer = None  # a closed side forwards nothing; no A <-> B cycle left for the cyclic GC
         if self.transport is not None:
             self.transport.close()
         else:
@@ -284,6 +285,7 @@ class MediaRelay:
         self.closed = True
         for side in self._sides():
             side.closed = True
+            side.peer = None
         for port in self._ports:
             self._allocator.park(port)
         return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides], transports)

@@ -70,6 +70,10 @@ def build_response(request: Request, status: int, reason: str | None = None, *, 
     return response
 
 
+def _nothing() -> None:
+    pass
+
+
 class Reliable2xx:
     """Sends a 2xx to an INVITE again until its ACK arrives (RFC 3261 §13.3.1.4): after T1, doubling up
     to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end)."""
@@ -100,3 +104,4 @@ class Reliable2xx:
             if handle is not None:
                 handle.cancel()
         self._handle = None
+        self._on_timeout = _nothing  # the owner (a call) holds this object: no cycle outliving it

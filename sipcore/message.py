@@ -250,6 +250,14 @@ class Request(Message):
     def start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
 
+    def unparsed_copy(self) -> Request:
+        """An equal request (same request line, header fields and body) holding none of the parsed views
+        this one has cached: they are parsed again if asked for. What a transaction keeps while it lingers
+        (Timers D, I, J, K, L, M), so a finished call's parsed headers are freed with the TU's message."""
+        copy = Request._parsed(self.method, self.uri, Headers._from_entries(list(self.headers._entries)))
+        copy.body, copy.version = self.body, self.version
+        return copy
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri}>"
 
@@ -276,6 +284,11 @@ class Response(Message):
 
     def start_line(self) -> str:
         return f"{self.version} {self.status} {self.reason}"
+
+    def unparsed_copy(self) -> Response:
+        """An equal response holding none of this one's parsed views (see :meth:`Request.unparsed_copy`)."""
+        return Response(self.status, self.reason, Headers._from_entries(list(self.headers._entries)), self.body,
+                        self.version)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"

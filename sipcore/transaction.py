@@ -82,6 +82,9 @@ TIMER_INPUTS: dict[str, Input] = {
 }
 
 
+LINGERING_STATES = frozenset({State.COMPLETED, State.CONFIRMED, State.ACCEPTED})
+"""States after the final response, kept only to absorb retransmissions (RFC 3261 §17, RFC 6026)."""
+
 TIMER_NAMES: dict[Input, str] = {input_: name for name, input_ in TIMER_INPUTS.items()}
 
 
@@ -187,6 +190,7 @@ class Transaction:
         #: Armed timers: name ("A" ... "M", "100") -> deadline.
         self.timers: dict[str, float] = {}
         self._started = False
+        self._lingering = False
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: list[Event] = []
 
@@ -271,6 +275,14 @@ class Transaction:
             if next_state is State.TERMINATED:
                 self.timers.clear()
                 self._emit(TransactionTerminated(self))
+            elif next_state in LINGERING_STATES and not self._lingering:
+                self._lingering = True
+                self._linger()
+
+    def _linger(self) -> None:
+        """The final response is settled and the transaction only absorbs retransmissions until its last
+        timer: keep unparsed copies of its messages instead of the TU's (see Request.unparsed_copy)."""
+        self.request = self.request.unparsed_copy()
 
     # -- actions shared by several machines ---------------------------------------------------------
     def _terminate(self, now: float, message: object) -> None:
@@ -320,6 +332,8 @@ class ServerTransaction(Transaction):
         self.last_response: Response | None = None
         self._last_bytes: bytes | None = None
         self._last_source = self.source  # of the last request matched (an ACK in Accepted)
+        #: The key the transaction layer files it under (branch, sent-by, method), None for RFC 2543 ones.
+        self.layer_key: tuple[str, str, int, str] | None = None
 
     def start(self, now: float) -> None:
         """Begin: the layer has passed the request to the TU."""
@@ -346,8 +360,13 @@ class ServerTransaction(Transaction):
                                 f"response for CSeq method {method}")
         self.process_input(response_input(response.status, sending=True), now, response)
 
+    def _linger(self) -> None:
+        super()._linger()
+        if self.last_response is not None:
+            self.last_response = self.last_response.unparsed_copy()
+
     def _transmit(self, response: Response) -> None:
-        self.last_response = response
+        self.last_response = response.unparsed_copy() if self._lingering else response
         self._last_bytes = response.to_bytes()
         self._send(self._last_bytes)
 

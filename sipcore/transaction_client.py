@@ -81,6 +81,11 @@ class InviteClientTransaction(ClientTransaction):
     def _resend_ack(self, now: float, response: Response) -> None:
         self._send(self._ack_bytes)
 
+    def _linger(self) -> None:
+        super()._linger()
+        if self.ack is not None:
+            self.ack = self.ack.unparsed_copy()
+
 
 class NonInviteClientTransaction(ClientTransaction):
     """Non-INVITE client transaction: Trying, Proceeding, Completed, Terminated.

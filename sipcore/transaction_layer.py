@@ -190,7 +190,8 @@ class TransactionLayer:
         else:
             new = NonInviteServerTransaction(request, response_addr, self.timers, source=addr)
         if has_magic_cookie(new.branch):
-            self._servers[server_key(request.top_via, request.method)] = new
+            new.layer_key = server_key(request.top_via, request.method)
+            self._servers[new.layer_key] = new
         else:
             self._servers_2543.append(new)
         self._events.append(RequestReceived(request, addr, new, invite))
@@ -329,7 +330,7 @@ class TransactionLayer:
         if isinstance(transaction, ClientTransaction):
             self._clients.pop((transaction.branch, transaction.method), None)
         elif isinstance(transaction, ServerTransaction):
-            if has_magic_cookie(transaction.branch):
-                self._servers.pop(server_key(transaction.request.top_via, transaction.method), None)
+            if transaction.layer_key is not None:
+                self._servers.pop(transaction.layer_key, None)
             elif transaction in self._servers_2543:
                 self._servers_2543.remove(transaction)

@@ -99,6 +99,13 @@ class SipEndpoint:
         self._pump()
         return transaction
 
+    def replace_handler(self, transaction: ClientTransaction, on_response: Callable[[Event], None]) -> None:
+        """Route a live client transaction's further events to ``on_response`` instead of the handler given
+        to :meth:`send_request` (e.g. a smaller one once the TU has released the state the first one
+        closed over). Nothing happens for a transaction that has no handler or has terminated."""
+        if id(transaction) in self._handlers and not transaction.terminated:
+            self._handlers[id(transaction)] = on_response
+
     async def request(self, request: Request, addr: Addr, *, timeout: float = 40.0,
                       on_provisional: Callable[[Response], None] | None = None) -> Response:
         """Send a request and wait for its final response. Raises TimeoutError on Timer B/F (or after

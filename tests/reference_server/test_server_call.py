@@ -4,9 +4,14 @@ and in-dialog requests relayed leg to leg."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from sipcore.builders import make_cancel
 from sipcore.dialog import Dialog
 from sipcore.digest import parse_challenge
+from sipcore.message import make_response
+from sipcore.timers import TimerConfig
 
 from .support import (
     IDS,
@@ -188,5 +193,34 @@ def test_late_offer_answer_travels_in_the_acks() -> None:
             b_ack = (await rig.dest.next_request("ACK")).request
             assert sdp_addr(b_ack.body) == ("127.0.0.1", relay.b_port)
             assert relay.a_remote == ("127.0.0.1", ua_rtp.port) and relay.b_remote == ("127.0.0.1", dest_rtp.port)
+
+    run(main())
+
+
+def test_an_ended_call_is_freed_at_once_but_its_b_leg_2xx_is_still_acked_and_a_forked_2xx_hung_up() -> None:
+    async def main() -> None:
+        gc.disable()  # the call must go by reference counting, not wait for the cyclic collector
+        try:
+            async with ServerRig(timers=TimerConfig(t1=0.1, t2=0.4, t4=0.5)) as rig:  # Timer M = 6.4 s
+                call = await establish(rig)
+                ended = weakref.ref(next(iter(rig.server.b2bua.calls.values())))
+                bye_responses = call.dest_request(rig, "BYE")
+                rig.ua.respond(await rig.ua.next_request("BYE"), 200)
+                assert (await bye_responses.final()).status == 200
+                await rig.wait_until(lambda: rig.server.active_calls == 0)
+                assert ended() is None  # not kept by its INVITE client transaction (Timer M) or the BYE's
+
+                server_addr = call.b_invite.addr
+                rig.dest.endpoint.send_stateless(call.b_ok, server_addr)  # the destination's 2xx again
+                ack = (await rig.dest.next_request("ACK")).request
+                assert ack.to.tag == rig.dest.tag and ack.cseq.seq == call.b_invite.request.cseq.seq
+
+                forked = make_response(call.b_invite.request, 200, to_tag="fork2")
+                forked.headers.add("Contact", rig.dest.contact)
+                rig.dest.endpoint.send_stateless(forked, server_addr)  # another fork answers: ACK and BYE it
+                assert (await rig.dest.next_request("ACK")).request.to.tag == "fork2"
+                assert (await rig.dest.next_request("BYE")).request.to.tag == "fork2"
+        finally:
+            gc.enable()
 
     run(main())
