@@ -12,21 +12,21 @@ Start-up is bounded: the process is up once its SIP address answers (UDP: any re
 TCP: a connection is accepted), within ``start_timeout`` seconds; a process that exits or stays silent
 raises :class:`EquipmentStartError` with the end of its log. stdout and stderr go to one log file in a
 work directory (temporary unless given). The process gets its own session, so stopping it also stops the
-children it forked (Kamailio forks its SIP workers), whatever happened.
+children it forked (Kamailio forks its SIP workers), whatever happened. The lifecycle is
+:class:`harness.adapters.process.ChildProcess`'s.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from harness.adapters.process import ChildProcess
 from harness.equipment import Equipment, EquipmentError, sip_ping
 
 __all__ = [
@@ -66,26 +66,18 @@ def require_kamailio() -> str:
     return path
 
 
-class SipProcess:
+class SipProcess(ChildProcess):
     """A command whose SIP address (``transport``, ``address``) answers once it is up."""
+
+    start_error = EquipmentStartError
 
     def __init__(self, command: Sequence[str], address: Address, *, transport: str = "udp",
                  start_timeout: float = 10.0, stop_timeout: float = 3.0, cwd: Path | str | None = None,
                  env: Mapping[str, str] | None = None, workdir: Path | None = None, name: str = "equipment") -> None:
-        if not command:
-            raise ValueError("an empty command")
-        self.command = [str(part) for part in command]
+        super().__init__(command, name=name, start_timeout=start_timeout, stop_timeout=stop_timeout, cwd=cwd,
+                         env=env, workdir=workdir, tmp_prefix="trunkcheck-equipment-", log_name="equipment.log")
         self.address = address
         self.transport = transport.lower()
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.cwd = None if cwd is None else Path(cwd)
-        self.env = dict(env or {})
-        self.name = name
-        self._tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="trunkcheck-equipment-")
-        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.returncode: int | None = None
 
     @classmethod
     def for_equipment(cls, equipment: Equipment, *, workdir: Path | None = None) -> SipProcess:
@@ -98,31 +90,15 @@ class SipProcess:
         return cls(spec.command, (addr.host, addr.port), transport=addr.transport, start_timeout=spec.start_timeout,
                    stop_timeout=spec.stop_timeout, cwd=spec.cwd, env=spec.env, workdir=workdir, name=equipment.name)
 
-    @property
-    def pid(self) -> int:
-        if self.proc is None:
-            raise RuntimeError(f"{self.name} is not started")
-        return self.proc.pid
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "equipment.log"
-
-    def start(self) -> SipProcess:
+    def start(self) -> Self:
         """Start the command and wait (bounded) until its address answers."""
-        if self.proc is not None:
-            raise RuntimeError(f"{self.name} is already started")
-        env = {**os.environ, **self.env}
         program = self.command[0]
         if os.sep not in program and shutil.which(program) is None:  # e.g. kamailio in /usr/sbin, not on PATH
             self.command[0] = shutil.which(program, path=os.pathsep.join(_SBIN)) or program
-        with open(self.log_path, "wb") as log:
-            try:
-                self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                             cwd=self.cwd, env=env, start_new_session=True)
-            except OSError as exc:
-                raise EquipmentStartError(f"{self.name}: cannot run {self.command[0]!r}: "
-                                          f"{exc.strerror or exc}") from None
+        return super().start()
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + self.start_timeout
         host, port = self.address
         while True:
@@ -138,57 +114,8 @@ class SipProcess:
                                           f"{self.start_timeout} s (command: {' '.join(self.command)}):\n"
                                           f"{self.log_tail()}")
             if sip_ping(self.address, self.transport, timeout=min(0.25, left)).answered:
-                return self
+                return
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-
-    def log_tail(self, max_chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-max_chars:].strip()
-        except FileNotFoundError:
-            return ""
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> int | None:
-        """SIGTERM to the process, SIGKILL to its whole session ``stop_timeout`` s later if it is still
-        there; children it forked that outlive it are killed too. The exit status (negative: a signal)."""
-        proc = self.proc
-        if proc is None:
-            return self.returncode
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        self._kill_session(proc.pid)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        self.returncode = proc.returncode
-        return self.returncode
-
-    @staticmethod
-    def _kill_session(pgid: int) -> None:
-        """SIGKILL what is left of the process group this process leads (its forked workers)."""
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def close(self) -> None:
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> SipProcess:
-        return self.start() if self.proc is None else self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def kamailio_command(cfg: Path | str, listen: Address, destination: Address, *,
@@ -239,7 +166,3 @@ class KamailioProcess(SipProcess):
         if done.returncode != 0:
             raise EquipmentStartError(f"kamailio -c rejects {self.cfg}:\n{output[-4000:]}")
         return output
-
-    def __enter__(self) -> KamailioProcess:
-        super().__enter__()
-        return self

@@ -4,25 +4,24 @@ load benchmarks that must not share a CPU or a GIL with the code measuring it.
     config = trunk_config(sip=("127.0.0.20", 5060), destination=("127.0.0.22", 5080))
     with ReferenceServerProcess(config, log_level="WARNING") as server:   # waits for "listening on"
         ...                                                               # server.pid, server.usage()
-    # stopped: SIGTERM, then SIGKILL after a grace period
+    # stopped: SIGTERM, then SIGKILL (to its session) after a grace period
 
 Start-up is bounded (``start_timeout``); a server that exits or stays silent raises
 :class:`ServerStartError` with its stderr. Resource figures come from /proc: CPU seconds (utime + stime)
-and the peak resident set (``VmHWM``).
+and the peak resident set (``VmHWM``). The lifecycle is :class:`harness.adapters.process.ChildProcess`'s.
 """
 
 from __future__ import annotations
 
 import os
 import select
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+from harness.adapters.process import ChildProcess
 
 __all__ = ["ReferenceServerProcess", "ServerStartError", "Usage", "process_usage", "trunk_config"]
 
@@ -87,38 +86,35 @@ def process_usage(pid: int) -> Usage:
     return Usage(cpu, memory.get("VmHWM", 0), memory.get("VmRSS", 0))
 
 
-class ReferenceServerProcess:
+class ReferenceServerProcess(ChildProcess):
+    """The reference server on ``config_text``; ready once it prints its "listening on ..." line (the
+    sockets are bound then, whatever ports the configuration asks for)."""
+
+    start_error = ServerStartError
+
     def __init__(self, config_text: str, *, log_level: str = "WARNING", python: str = sys.executable,
                  start_timeout: float = 15.0, stop_timeout: float = 5.0, workdir: Path | None = None) -> None:
         self.config_text = config_text
         self.log_level = log_level
         self.python = python
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="trunkcheck-server-")
-        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
-        self.proc: subprocess.Popen[bytes] | None = None
         self.listening = ""
-        self.returncode: int | None = None
-
-    @property
-    def pid(self) -> int:
-        if self.proc is None:
-            raise RuntimeError("the reference server is not started")
-        return self.proc.pid
+        super().__init__([python], name="reference server", start_timeout=start_timeout,
+                         stop_timeout=stop_timeout, workdir=workdir, tmp_prefix="trunkcheck-server-",
+                         log_name="server.stderr", capture_stdout=True)
+        self.command = [python, "-m", "reference_server", "--config", str(self.workdir / "server.toml"),
+                        "--log-level", log_level]
 
     @property
     def stderr_path(self) -> Path:
-        return self.workdir / "server.stderr"
+        return self.log_path
 
-    def start(self) -> ReferenceServerProcess:
-        config = self.workdir / "server.toml"
-        config.write_text(self.config_text)
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [self.python, "-m", "reference_server", "--config", str(config), "--log-level", self.log_level],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-        assert self.proc.stdout is not None
+    def start(self) -> Self:
+        (self.workdir / "server.toml").write_text(self.config_text)
+        return super().start()
+
+    def _wait_ready(self) -> None:
+        """Read stdout up to its first line, "listening on udp:127.0.0.1:5060 ...", within the timeout."""
+        assert self.proc is not None and self.proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout
         line = b""
         while not line.endswith(b"\n"):
@@ -134,45 +130,9 @@ class ReferenceServerProcess:
         if not self.listening.startswith("listening on"):
             self.stop()
             raise ServerStartError(f"reference server said {self.listening!r}: {self.stderr_tail()}")
-        return self
 
     def stderr_tail(self, max_chars: int = 3000) -> str:
-        try:
-            return self.stderr_path.read_text(errors="replace")[-max_chars:].strip()
-        except FileNotFoundError:
-            return ""
+        return self.log_tail(max_chars)
 
     def usage(self) -> Usage:
         return process_usage(self.pid)
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after ``stop_timeout``; the exit status (negative: killed by a signal)."""
-        proc = self.proc
-        if proc is None:
-            return self.returncode
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.returncode = proc.returncode
-        return self.returncode
-
-    def close(self) -> None:
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-    def __enter__(self) -> ReferenceServerProcess:
-        return self.start() if self.proc is None else self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
