@@ -198,7 +198,10 @@ class SippRun:
 
     def _prepare(self) -> tuple[Path, bool, list[str]]:
         owns = self.workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="trunkcheck-sipp-")) if owns else Path(self.workdir)  # type: ignore[arg-type]
+        # An unclean run keeps its folder (CSV, error log) for reading; $TRUNKCHECK_SIPP_TMPDIR says where.
+        base = os.environ.get("TRUNKCHECK_SIPP_TMPDIR") or None
+        workdir = (Path(tempfile.mkdtemp(prefix="trunkcheck-sipp-", dir=base)) if owns
+                   else Path(self.workdir))  # type: ignore[arg-type]
         workdir.mkdir(parents=True, exist_ok=True)
         for name in ("stat.csv", "errors.log", "screen.txt", "stderr.txt"):
             (workdir / name).unlink(missing_ok=True)
