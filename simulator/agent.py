@@ -16,7 +16,6 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
 from sipcore.aio.endpoint import SipEndpoint
-from sipcore.aio.transport import Transport
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
@@ -84,52 +83,34 @@ def next_hop(dialog: Dialog | None, fallback: Addr) -> Addr:
     return host, uri.port or 5060
 
 
-class _RecordingTransport:
-    """A transport that records each message before sending it (retransmissions included)."""
-
-    def __init__(self, inner: Transport, record: Record) -> None:
-        self.inner = inner
-        self.record = record
-        self.name = inner.name
-        self.reliable = inner.reliable
-        self.local_addr: Addr = inner.local_addr
-
-    def send(self, data: bytes, addr: Addr) -> None:
-        try:
-            message = parse_message(data, validate_headers=False)
-        except SIPParseError as exc:
-            self.record.add("note", f"sent {len(data)} bytes that do not parse: {exc}", peer=f"{addr[0]}:{addr[1]}")
-        else:
-            self.record.sip("sip-sent", message, addr, self.name, data)
-        self.inner.send(data, addr)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 class SimEndpoint(SipEndpoint):
     """A :class:`SipEndpoint` whose every sent and received message lands in a :class:`Record`."""
-
-    record: Record | None = None
 
     @classmethod
     async def open_recorded(cls, transport: str, listen: Addr, on_event: Any, record: Record,
                             **kwargs: Any) -> SimEndpoint:
         """Bind ``listen``; a port in use (or an address not on this host) is a :class:`SettingsError`."""
+        name = transport.upper()
+
+        def sent(data: bytes, addr: Addr) -> None:  # retransmissions included
+            try:
+                message = parse_message(data, validate_headers=False)
+            except SIPParseError as exc:
+                record.add("note", f"sent {len(data)} bytes that do not parse: {exc}", peer=f"{addr[0]}:{addr[1]}")
+            else:
+                record.sip("sip-sent", message, addr, name, data)
+
+        def received(message: Request | Response, addr: Addr) -> None:
+            record.sip("sip-received", message, addr, name)
+
         try:
-            endpoint = await cls.open(transport, listen[0], listen[1], on_event, **kwargs)
+            endpoint = await cls.open(transport, listen[0], listen[1], on_event, on_sent=sent,
+                                      on_received=received, **kwargs)
         except OSError as exc:
             raise SettingsError(f"listen address {listen[0]}:{listen[1]} ({transport}) cannot be bound: "
                                 f"{exc.strerror or exc}") from None
-        assert isinstance(endpoint, SimEndpoint) and endpoint.transport is not None
-        endpoint.record = record
-        endpoint.transport = _RecordingTransport(endpoint.transport, record)
+        assert isinstance(endpoint, SimEndpoint)
         return endpoint
-
-    def _received(self, message: Request | Response, addr: Addr, transport: Transport) -> None:
-        if self.record is not None:
-            self.record.sip("sip-received", message, addr, transport.name)
-        super()._received(message, addr, transport)
 
 
 class CallUser(Protocol):

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event, "SipEndpoint"], None]
 ParseErrorHandler = Callable[[bytes, Addr, SIPParseError], None]
+SentObserver = Callable[[bytes, Addr], None]
+ReceivedObserver = Callable[[Request | Response, Addr], None]
 
 
 class SipEndpoint:
@@ -40,8 +42,14 @@ class SipEndpoint:
 
     def __init__(self, on_event: EventHandler, *, timers: TimerConfig | None = None,
                  auto_100_delay: float | None = 0.2, agent: str = "trunkcheck",
-                 on_parse_error: ParseErrorHandler | None = None) -> None:
+                 on_parse_error: ParseErrorHandler | None = None, on_sent: SentObserver | None = None,
+                 on_received: ReceivedObserver | None = None) -> None:
+        """``on_sent(data, addr)`` sees every datagram or stream write (retransmissions included) and
+        ``on_received(message, addr)`` every parsed message before the transaction layer does: recording
+        and tracing hooks, which must not send."""
         self._on_event = on_event
+        self.on_sent = on_sent
+        self.on_received = on_received
         self._timers = timers
         self._auto_100_delay = auto_100_delay
         self.agent = agent
@@ -154,8 +162,15 @@ class SipEndpoint:
             self.transport.close()
 
     # -- transport callbacks --------------------------------------------------------------------------
+    def _send(self, data: bytes, addr: Addr, transport: Transport) -> None:
+        if self.on_sent is not None:
+            self.on_sent(data, addr)
+        transport.send(data, addr)
+
     def _received(self, message: Request | Response, addr: Addr, transport: Transport) -> None:
         assert self.layer is not None
+        if self.on_received is not None:
+            self.on_received(message, addr)
         try:
             self.layer.receive(message, addr, self._now())
         except SIPParseError as exc:  # e.g. a Via the layer cannot use
@@ -170,7 +185,7 @@ class SipEndpoint:
             self.on_parse_error(data, addr, error)
         answer = error_response_bytes(data, error, agent=self.agent)
         if answer is not None:
-            transport.send(answer, addr)
+            self._send(answer, addr, transport)
 
     def _unreachable(self, addr: Addr, error: OSError) -> None:
         """RFC 3261 §8.1.3.1: a transport error is a 503 for every transaction waiting on that peer."""
@@ -195,7 +210,7 @@ class SipEndpoint:
         try:
             while True:
                 for data, addr in self.layer.datagrams_to_send(self._now()):
-                    self.transport.send(data, addr)
+                    self._send(data, addr, self.transport)
                 event = self.layer.next_event()
                 if event is None:
                     break
