@@ -174,6 +174,12 @@ def make_ack_for_non2xx(invite: Request, response: Response) -> Request:
     to_value = response.headers.get("To")
     if to_value is None:
         raise ValueError(f"{response.status} response has no To; cannot build ACK")
+    return ack_for_final(invite, to_value)
+
+
+def ack_for_final(invite: Request, to_value: str) -> Request:
+    """The ACK of RFC 3261 §17.1.1.3 without :func:`make_ack_for_non2xx`'s checks: what the INVITE client
+    transaction sends for a 300-699 it has already matched to its INVITE."""
     return _same_transaction_copy(invite, "ACK", to_value)
 
 

@@ -5,6 +5,7 @@ Each machine is its table at the end of this module; the methods above it are th
 
 from __future__ import annotations
 
+from .builders import ack_for_final
 from .message import Request, Response
 from .timers import TimerConfig
 from .transaction import Address, ClientTransaction, Input, State, TransactionTimeout, Transitions
@@ -14,18 +15,7 @@ def build_ack(invite: Request, response: Response) -> Request:
     """The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the INVITE's Request-URI, a single Via
     equal to the INVITE's top Via (same branch), its From, Call-ID, CSeq number with method ACK and Route
     header fields; the To of the response (with its tag)."""
-    ack = Request("ACK", invite.uri)
-    h = ack.headers
-    h.add("Via", invite.headers.values("Via")[0])
-    h.add("Max-Forwards", (invite.headers.get("Max-Forwards") or "70").strip())
-    for route in invite.headers.get_all("Route"):
-        h.add("Route", route)
-    h.add("From", invite.headers.get("From") or "")
-    h.add("To", response.headers.get("To") or "")
-    h.add("Call-ID", invite.call_id)
-    h.add("CSeq", f"{invite.cseq.seq} ACK")
-    h.add("Content-Length", "0")
-    return ack
+    return ack_for_final(invite, response.headers.get("To") or "")
 
 
 class InviteClientTransaction(ClientTransaction):
