@@ -282,6 +282,19 @@ class DockerSession:
         self.networks.append(network)
         return network
 
+    def create_container(self, image: str, *, name: str, network: Any, ip: str,
+                         command: Sequence[str] | None = None, environment: Mapping[str, str] | None = None,
+                         **options: Any) -> Any:
+        """Creates (does not start) ``image`` as ``name`` at ``ip`` on ``network``, labelled as this
+        session's so that cleanup finds it; it is removed with the session's other containers."""
+        endpoint = self.client.api.create_endpoint_config(ipv4_address=ip)
+        container = self.client.containers.create(
+            image, list(command) if command is not None else None, name=name, detach=True, init=True,
+            environment=dict(environment or {}), labels=self.labels, hostname=name,
+            network=network.name, networking_config={network.name: endpoint}, **options)
+        self.containers.append(container)
+        return container
+
     def run_container(self, image: str, *, name: str, network: Any, address: str,
                       command: Sequence[str] | None = None, environment: Mapping[str, str] | None = None,
                       health: HealthCheck | None = None, **options: Any) -> Any:
@@ -299,12 +312,8 @@ class DockerSession:
                                       "interval": int(health.interval * 1e9),
                                       "timeout": int(health.check_timeout * 1e9),
                                       "retries": health.retries, "start_period": 0}
-        endpoint = self.client.api.create_endpoint_config(ipv4_address=ip)
-        container = self.client.containers.create(
-            image, list(command) if command is not None else None, name=name, detach=True, init=True,
-            environment=dict(environment or {}), labels=self.labels, hostname=name,
-            network=network.name, networking_config={network.name: endpoint}, **options)
-        self.containers.append(container)
+        container = self.create_container(image, name=name, network=network, ip=ip, command=command,
+                                          environment=environment, **options)
         try:
             container.start()
             self._wait_healthy(container, ip, health)

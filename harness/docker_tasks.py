@@ -43,12 +43,8 @@ def run_task(session: DockerSession, image: str, *, name: str, network: Any, add
     """
     ensure_image(session.client, image)
     ip = check_address(address, check_subnet(network.attrs["IPAM"]["Config"][0]["Subnet"]))
-    endpoint = session.client.api.create_endpoint_config(ipv4_address=ip)
-    container = session.client.containers.create(
-        image, list(command) if command is not None else None, name=name, detach=True, init=True,
-        environment=dict(environment or {}), labels=session.labels, hostname=name,
-        network=network.name, networking_config={network.name: endpoint}, **options)
-    session.containers.append(container)
+    container = session.create_container(image, name=name, network=network, ip=ip, command=command,
+                                         environment=environment, **options)
     try:
         if files:
             container.put_archive("/", _tar(files))
