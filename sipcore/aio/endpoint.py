@@ -203,15 +203,16 @@ class SipEndpoint:
         """Send what the layer queued, dispatch its events, re-arm the timer. Not re-entrant: a handler
         that sends while events are being dispatched only queues; the outer pump drains it, so handlers
         run one at a time and in order."""
-        assert self.layer is not None and self.transport is not None
+        layer, transport = self.layer, self.transport
+        assert layer is not None and transport is not None and self._loop is not None
         if self._pumping:
             return
         self._pumping = True
         try:
             while True:
-                for data, addr in self.layer.datagrams_to_send(self._now()):
-                    self._send(data, addr, self.transport)
-                event = self.layer.next_event()
+                for data, addr in layer.datagrams_to_send(self._loop.time()):
+                    self._send(data, addr, transport)
+                event = layer.next_event()
                 if event is None:
                     break
                 self._dispatch(event)
@@ -233,15 +234,20 @@ class SipEndpoint:
             log.exception("event handler failed on %r", event)
 
     def _arm(self) -> None:
+        """Make sure the loop wakes us by the layer's next deadline. A timer already armed for that time or
+        earlier is left alone (cancelling and re-arming an asyncio timer for every transaction that starts
+        or ends is most of this adapter's cost under load); one that fires early finds nothing due and
+        re-arms for what is left."""
         assert self.layer is not None and self._loop is not None
         deadline = self.layer.get_timer()
-        if self._timer is not None:
-            if deadline is not None and self._timer.when() == deadline:
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline:
                 return
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         assert self.layer is not None

@@ -56,6 +56,11 @@ class UdpTransport:
     name = "UDP"
     reliable = False
     READ_BATCH = 64
+    # Ask for a 1 MiB receive buffer (the kernel doubles it for overhead and caps it at net.core.rmem_max):
+    # the Linux default (~200 KB, about 100 SIP datagrams with their overhead) overflows during a GC pause
+    # or a burst at a few hundred calls per second, and every datagram dropped there costs a retransmission
+    # 500 ms later. A much bigger buffer would only hold messages until their retransmissions arrive.
+    RECEIVE_BUFFER = 1024 * 1024
 
     def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None,
                  on_unreachable: UnreachableHandler | None = None) -> None:
@@ -79,6 +84,10 @@ class UdpTransport:
                     sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
                 except OSError:  # not Linux: ICMP errors go unreported, Timer B/F still bound the wait
                     pass
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cls.RECEIVE_BUFFER)
+            except OSError:  # refused: keep the default
+                pass
             sock.bind((host, port))
             sock.setblocking(False)
             self._loop = asyncio.get_running_loop()
@@ -95,6 +104,7 @@ class UdpTransport:
         sock = self._sock
         if sock is None:
             return
+        ipv6 = sock.family == socket.AF_INET6
         for _ in range(self.READ_BATCH):
             try:
                 data, addr = sock.recvfrom(MAX_DATAGRAM)
@@ -103,10 +113,10 @@ class UdpTransport:
             except OSError as exc:  # an ICMP error queued by IP_RECVERR
                 self._drain_errors(exc)
                 continue
-            self._datagram_received(data, (str(addr[0]), int(addr[1])))
+            self._datagram_received(data, (addr[0], addr[1]) if ipv6 else addr)
 
     def _datagram_received(self, data: bytes, peer: Addr) -> None:
-        if data.strip(b"\r\n") == b"":  # keep-alive
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # keep-alive (or empty)
             return
         try:
             message = parse_message(data)
