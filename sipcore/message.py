@@ -62,16 +62,24 @@ class Message:
         self.version = version
 
     # -- structured views (parsed on first use and cached; SIPParseError if malformed) ---------------
+    # Each view is first looked up in the header cache with one dict subscript (these properties are
+    # read many times per message); a miss is parsed after the except clause, so that a SIPParseError
+    # does not carry the KeyError as its context.
     @property
     def via(self) -> list[Via]:
-        cache = self.headers._cache
-        vias: list[Via] | None = cache.get("via")
-        if vias is None:
-            vias = cache["via"] = [parse_via(v) for v in self._list_values("via")]
+        try:
+            return self.headers._cache["via"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        vias = self.headers._cache["via"] = [parse_via(v) for v in self._list_values("via")]
         return vias
 
     @property
     def top_via(self) -> Via:
+        try:
+            return self.headers._cache["via"][0]  # type: ignore[no-any-return]
+        except (KeyError, IndexError):
+            pass
         vias = self.via
         if not vias:
             raise SIPParseError("message has no Via", header="Via")
@@ -79,30 +87,39 @@ class Message:
 
     @property
     def from_(self) -> NameAddr:
-        cache = self.headers._cache
-        value: NameAddr | None = cache.get("from")
-        if value is None:
-            value = cache["from"] = parse_name_addr(self._single_value("from", "From"), header="From")
+        try:
+            return self.headers._cache["from"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["from"] = parse_name_addr(self._single_value("from", "From"),
+                                                              header="From")
         return value
 
     @property
     def to(self) -> NameAddr:
-        cache = self.headers._cache
-        value: NameAddr | None = cache.get("to")
-        if value is None:
-            value = cache["to"] = parse_name_addr(self._single_value("to", "To"), header="To")
+        try:
+            return self.headers._cache["to"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["to"] = parse_name_addr(self._single_value("to", "To"), header="To")
         return value
 
     @property
     def call_id(self) -> str:
-        return self._single_value("call-id", "Call-ID").strip()
+        try:
+            return self.headers._cache["call-id"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["call-id"] = self._single_value("call-id", "Call-ID").strip()
+        return value
 
     @property
     def cseq(self) -> CSeq:
-        cache = self.headers._cache
-        value: CSeq | None = cache.get("cseq")
-        if value is None:
-            value = cache["cseq"] = parse_cseq(self._single_value("cseq", "CSeq"))
+        try:
+            return self.headers._cache["cseq"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["cseq"] = parse_cseq(self._single_value("cseq", "CSeq"))
         return value
 
     @property
@@ -294,26 +311,46 @@ class Response(Message):
         return f"<Response {self.status} {self.reason}>"
 
 
+#: The header fields a response copies as they are (RFC 3261 §8.2.6.2), as (lookup key, name), without and
+#: with Record-Route (copied into a response that creates a dialog, §12.1.1).
+_ROUTING_COPIED = ((("via", "Via"),), (("via", "Via"), ("record-route", "Record-Route")))
+
+
 def make_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
-                  copy_record_route: bool = False) -> Response:
+                  copy_record_route: bool = False, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """Build a response per RFC 3261 §8.2.6.2: Via, From, To, Call-ID and CSeq copied; the To tag added
-    when given and the request's To has none (100 Trying never gets one)."""
-    response = Response(status, reason)
-    h = response.headers
-    for name in ("Via",) + (("Record-Route",) if copy_record_route else ()):
-        for value in request.headers.get_all(name):
-            h.add(canonical_name(name), value)
-    h.add("From", request.headers.get("From") or "")
-    to_value = request.headers.get("To") or ""
+    when given and the request's To has none (100 Trying never gets one); then ``headers``, in order.
+
+    The header fields are collected in one list and the response made from it (no header is added one by
+    one), and the request's parsed Via and CSeq are handed on: the response has the same fields."""
+    source = request.headers
+    first = source._first if source._first is not None else source._index()
+    counts = source._counts
+    entries: list[tuple[str, str, str]] = []
+    for key, name in _ROUTING_COPIED[copy_record_route]:
+        value = first.get(key)
+        if value is None:
+            continue
+        if counts is None or counts[key] == 1:
+            entries.append((key, name, value))
+        else:
+            entries += [(key, name, v) for k, _, v in source._entries if k == key]
+    to_value = first.get("to") or ""
     if to_tag and status != 100 and request.to.tag is None:
         to_value = f"{to_value};tag={to_tag}"
-    h.add("To", to_value)
-    h.add("Call-ID", request.headers.get("Call-ID") or "")
-    h.add("CSeq", request.headers.get("CSeq") or "")
-    timestamp = request.headers.get("Timestamp")
-    if status == 100 and timestamp is not None:  # §8.2.6.1: a 100 Trying echoes the Timestamp
-        h.add("Timestamp", timestamp)
-    vias = request.headers._cache.get("via")
+    entries += [("from", "From", first.get("from") or ""), ("to", "To", to_value),
+                ("call-id", "Call-ID", first.get("call-id") or ""), ("cseq", "CSeq", first.get("cseq") or "")]
+    if status == 100:  # §8.2.6.1: a 100 Trying echoes the Timestamp
+        timestamp = first.get("timestamp")
+        if timestamp is not None:
+            entries.append(("timestamp", "Timestamp", timestamp))
+    entries += [(key_of(name), name, value) for name, value in headers]
+    response_headers = Headers._from_entries(entries)
+    cache, response_cache = source._cache, response_headers._cache
+    vias = cache.get("via")
     if vias is not None:  # the same Via fields, already parsed (Via values are never changed in place)
-        h._cache["via"] = list(vias)
-    return response
+        response_cache["via"] = list(vias)
+    cseq = cache.get("cseq")
+    if cseq is not None:  # the same CSeq field; CSeq is immutable
+        response_cache["cseq"] = cseq
+    return Response(status, reason, response_headers)
