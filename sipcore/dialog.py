@@ -141,7 +141,9 @@ class Dialog:
 
     @property
     def id(self) -> DialogId:
-        return DialogId(self.call_id, self.local_tag, self.remote_tag)
+        local_tag = self.local.tag
+        assert local_tag is not None, "a dialog always has a local tag"
+        return DialogId(self.call_id, local_tag, self.remote.tag)
 
     @property
     def local_uri(self) -> URI:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from .errors import SIPParseError
-from .header_fields import Headers
+from .header_fields import _KEY, Headers
 from .headers import (
     CSeq,
     NameAddr,
@@ -125,6 +125,10 @@ class Message:
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values; ``Contact: *`` is returned as an empty list (see :attr:`contact_star`)."""
+        try:
+            return self.headers._cache["contact"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         return self._name_addrs("contact", "Contact")
 
     @property
@@ -137,6 +141,10 @@ class Message:
 
     @property
     def record_route(self) -> list[NameAddr]:
+        try:
+            return self.headers._cache["record-route"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         return self._name_addrs("record-route", "Record-Route")
 
     def _name_addrs(self, key: str, name: str) -> list[NameAddr]:
@@ -206,9 +214,12 @@ class Message:
     def to_bytes(self) -> bytes:
         """Serialize. A missing Content-Length is added (it is mandatory over TCP)."""
         headers = self.headers
+        entries = headers._entries
         lines = [self.start_line()]
-        lines += [f"{name}: {value}" for _, name, value in headers._entries]
-        if "content-length" not in (headers._first if headers._first is not None else headers._index()):
+        lines += [f"{name}: {value}" for _, name, value in entries]
+        # A message built here usually has no index yet: scanning the keys is cheaper than building it.
+        first = headers._first
+        if "content-length" not in (first if first is not None else map(_KEY, entries)):
             lines.append(f"Content-Length: {len(self.body)}")
         lines.append("\r\n")
         return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
@@ -291,6 +302,17 @@ class Response(Message):
         self.status = status
         self.reason = reason_phrase(status) if reason is None else reason
 
+    @classmethod
+    def _new(cls, status: int, reason: str, headers: Headers, body: bytes = b"") -> Response:
+        """A response from its parts, the headers adopted as they are (make_response, unparsed_copy)."""
+        response = cls.__new__(cls)
+        response.headers = headers
+        response.body = body
+        response.version = SIP_VERSION
+        response.status = status
+        response.reason = reason
+        return response
+
     @property
     def is_provisional(self) -> bool:
         return self.status < 200
@@ -304,8 +326,9 @@ class Response(Message):
 
     def unparsed_copy(self) -> Response:
         """An equal response holding none of this one's parsed views (see :meth:`Request.unparsed_copy`)."""
-        return Response(self.status, self.reason, Headers._from_entries(list(self.headers._entries)), self.body,
-                        self.version)
+        copy = Response._new(self.status, self.reason, Headers._from_entries(list(self.headers._entries)), self.body)
+        copy.version = self.version
+        return copy
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
@@ -353,4 +376,4 @@ def make_response(request: Request, status: int, reason: str | None = None, *, t
     cseq = cache.get("cseq")
     if cseq is not None:  # the same CSeq field; CSeq is immutable
         response_cache["cseq"] = cseq
-    return Response(status, reason, response_headers)
+    return Response._new(status, reason_phrase(status) if reason is None else reason, response_headers)
