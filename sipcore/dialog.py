@@ -159,24 +159,25 @@ class Dialog:
         """The UAC's dialog (§12.1.2) from a 1xx with a To tag (early) or a 2xx (confirmed): route set
         = Record-Route of the response reversed, remote target = the response's Contact."""
         _check_creates(request, response)
-        local_tag = request.from_.tag
-        if local_tag is None:
+        local = request.from_
+        if local.tag is None:
             raise ProtocolError(f"{request.method} has no From tag; cannot be the UAC of a dialog")
         to_tag = response.to.tag
         assert to_tag is not None
+        seq = request.cseq.seq
         return cls(
             call_id=request.call_id,
-            local=request.from_,
+            local=local,
             remote=request.to.with_tag(to_tag),
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             uac=True,
             # A dialog-creating response without Contact is broken; keep the Request-URI to stay usable.
             remote_target=_first_contact(response) or request.uri_parsed,
             route_set=_route_set(reversed(response.record_route)),
-            local_cseq=request.cseq.seq,
+            local_cseq=seq,
             secure=_secure(request),
             local_target=_first_contact(request),
-            creating_cseq=request.cseq.seq,
+            creating_cseq=seq,
         )
 
     @classmethod
@@ -184,26 +185,28 @@ class Dialog:
         """The UAS's dialog (§12.1.1) from the 101-299 it sends: route set = Record-Route of the request
         in order, remote target = the request's Contact, local tag = the response's To tag."""
         _check_creates(request, response)
-        if request.to.tag is not None:
-            raise ProtocolError(f"{request.method} already has To tag {request.to.tag!r}: it is in a dialog")
+        to = request.to
+        if to.tag is not None:
+            raise ProtocolError(f"{request.method} already has To tag {to.tag!r}: it is in a dialog")
         remote_target = _first_contact(request)
         if remote_target is None:
             raise SIPParseError(f"{request.method} has no Contact, so a dialog has no remote target",
                                 header="Contact")
         to_tag = response.to.tag
         assert to_tag is not None
+        seq = request.cseq.seq
         return cls(
             call_id=request.call_id,
-            local=request.to.with_tag(to_tag),
+            local=to.with_tag(to_tag),
             remote=request.from_,
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             uac=False,
             remote_target=remote_target,
             route_set=_route_set(request.record_route),
-            remote_cseq=request.cseq.seq,
+            remote_cseq=seq,
             secure=_secure(request),
             local_target=_first_contact(response),
-            creating_cseq=request.cseq.seq,
+            creating_cseq=seq,
         )
 
     # -- responses ----------------------------------------------------------------------------------

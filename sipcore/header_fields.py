@@ -202,7 +202,8 @@ class Headers:
         return None
 
     def copy(self) -> Headers:
-        return Headers._from_entries(list(self._entries))
+        """The same fields, without the index or the parsed views (those are not shared between messages)."""
+        return Headers._from_entries(list(self._list if self._list is not None else self._entries))
 
     def parsed(self, name: str, parse: Callable[[], T]) -> T:
         """Cache the structured view of a header (used by Message's properties)."""

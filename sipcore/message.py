@@ -282,7 +282,7 @@ class Request(Message):
         """An equal request (same request line, header fields and body) holding none of the parsed views
         this one has cached: they are parsed again if asked for. What a transaction keeps while it lingers
         (Timers D, I, J, K, L, M), so a finished call's parsed headers are freed with the TU's message."""
-        copy = Request._parsed(self.method, self.uri, Headers._from_entries(list(self.headers._entries)))
+        copy = Request._parsed(self.method, self.uri, self.headers.copy())
         copy.body, copy.version = self.body, self.version
         return copy
 
@@ -326,7 +326,7 @@ class Response(Message):
 
     def unparsed_copy(self) -> Response:
         """An equal response holding none of this one's parsed views (see :meth:`Request.unparsed_copy`)."""
-        copy = Response._new(self.status, self.reason, Headers._from_entries(list(self.headers._entries)), self.body)
+        copy = Response._new(self.status, self.reason, self.headers.copy(), self.body)
         copy.version = self.version
         return copy
 
