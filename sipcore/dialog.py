@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .builders import MAX_CSEQ, Address, build_request, format_contact, make_via
 from .errors import ProtocolError, SIPParseError
@@ -36,10 +37,9 @@ class DialogState(enum.Enum):
     TERMINATED = "terminated"
 
 
-@dataclass(frozen=True)
-class DialogId:
+class DialogId(NamedTuple):
     """§12: Call-ID, local tag, remote tag. The remote tag is None for an RFC 2543 peer without a From
-    tag."""
+    tag. A named tuple: it keys the dialog maps, and a tuple hashes and compares without Python calls."""
 
     call_id: str
     local_tag: str
