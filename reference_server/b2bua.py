@@ -89,9 +89,10 @@ class B2BUA:
         return dialog
 
     def remove_dialog(self, dialog: Dialog) -> None:
-        entry = self._dialogs.get(dialog.id)
+        dialog_id = dialog.id
+        entry = self._dialogs.get(dialog_id)
         if entry is not None and entry[2] is dialog:
-            del self._dialogs[dialog.id]
+            del self._dialogs[dialog_id]
 
     @property
     def dialog_count(self) -> int:

@@ -240,13 +240,10 @@ class Call:
 
     # -- answering the caller -----------------------------------------------------------------------
     def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:
-        response = build_response(self.a_invite, status, reason, to_tag=self.a_tag, server=self.server,
-                                  copy_record_route=True,
-                                  headers=[("Contact", contact_uri(self.a_endpoint, self.b2bua.fallback_host)),
-                                           ("Allow", ALLOW)])
-        if body:
-            response.set_body(body, SDP)
-        return response
+        return build_response(self.a_invite, status, reason, to_tag=self.a_tag, server=self.server,
+                              copy_record_route=True,
+                              headers=[("Contact", contact_uri(self.a_endpoint, self.b2bua.fallback_host)),
+                                       ("Allow", ALLOW)], body=body, content_type=SDP)
 
     def _ensure_a_dialog(self, response: Response) -> None:
         if self.a_dialog is None:

@@ -180,10 +180,9 @@ def _relay_response(b2bua: B2BUA, call: Call, this: Side, other: Side, request: 
         headers = [("Contact", contact_uri(this.endpoint, b2bua.fallback_host))] if (
             200 <= response.status < 300 and request.method in ("INVITE", "UPDATE")) else []
         headers += [(name, value) for name in ("Reason", "Retry-After") for value in response.headers.get_all(name)]
-        out = build_response(request, response.status, response.reason, server=b2bua.user_agent, headers=headers)
         body, content_type = _body_for(call, other, response)
-        if body:
-            out.set_body(body, content_type)
+        out = build_response(request, response.status, response.reason, server=b2bua.user_agent, headers=headers,
+                             body=body, content_type=content_type)
     if reinvite is not None and out.status >= 200:
         if 200 <= out.status < 300 and response is not None:
             _reinvite_answered(b2bua, call, reinvite, response, out)

@@ -59,14 +59,17 @@ def warning(agent: str, text: str) -> str:
 
 def build_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
                    headers: Iterable[tuple[str, str]] = (), server: str = "",
-                   copy_record_route: bool = False) -> Response:
-    """make_response plus the extra header fields, a Server header (when configured) and Content-Length."""
-    response = make_response(request, status, reason, to_tag=to_tag, copy_record_route=copy_record_route)
-    for name, value in headers:
-        response.headers.add(name, value)
-    if server:
-        response.headers.add("Server", server)
-    response.headers.add("Content-Length", "0")
+                   copy_record_route: bool = False, body: bytes = b"", content_type: str | None = None) -> Response:
+    """make_response plus the extra header fields, a Server header (when configured), Content-Length and,
+    with a ``body``, its ``content_type``: the fields ``set_body`` would leave, in its order (Content-Type
+    last). ``headers`` holds neither Content-Type nor Content-Length."""
+    fields = [*headers, ("Server", server)] if server else list(headers)
+    fields.append(("Content-Length", str(len(body))))
+    if body and content_type is not None:
+        fields.append(("Content-Type", content_type))
+    response = make_response(request, status, reason, to_tag=to_tag, copy_record_route=copy_record_route,
+                             headers=fields)
+    response.body = body
     return response
 
 

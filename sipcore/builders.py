@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .headers import NameAddr, Via
+from .header_fields import Headers
+from .headers import NameAddr, Via, key_of
 from .ids import MAGIC_COOKIE, has_magic_cookie
 from .message import Request, Response
 from .uri import AbsoluteURI, SipURI, parse_uri
@@ -25,6 +26,7 @@ MAX_CSEQ = 2**31 - 1  # §8.1.1.5: the sequence number MUST be less than 2**31
 _CREDENTIALS_HEADERS = {"authorization": "Authorization", "proxy-authorization": "Proxy-Authorization"}
 _REALM = re.compile(r'realm\s*=\s*"((?:[^"\\]|\\.)*)"', re.I)
 _WS = re.compile(r"\s")
+_BODY_KEYS = frozenset({"content-type", "content-length"})
 
 URI = SipURI | AbsoluteURI
 Address = tuple[str, int]
@@ -81,24 +83,26 @@ def build_request(method: str, request_uri: str | URI, *, via: Via, from_: NameA
         raise ValueError(f"a {method} with a {len(body)}-byte body needs a Content-Type (RFC 3261 §7.4.1)")
     if not 0 <= max_forwards <= 255:
         raise ValueError(f"Max-Forwards {max_forwards} is not in 0 .. 255")
-    request = Request(method, request_uri)
-    h = request.headers
-    h.add("Via", str(via))
-    h.add("Max-Forwards", str(max_forwards))
-    for value in route:
-        h.add("Route", _route_value(value))
-    h.add("From", str(from_))
-    h.add("To", str(to))
-    h.add("Call-ID", call_id)
-    h.add("CSeq", f"{cseq} {method}")
+    entries = [("via", "Via", str(via)), ("max-forwards", "Max-Forwards", str(max_forwards))]
+    entries += [("route", "Route", _route_value(value)) for value in route]
+    entries += [("from", "From", str(from_)), ("to", "To", str(to)), ("call-id", "Call-ID", call_id),
+                ("cseq", "CSeq", f"{cseq} {method}")]
     if contact is not None:
-        h.add("Contact", format_contact(contact))
+        entries.append(("contact", "Contact", format_contact(contact)))
     if user_agent is not None:
-        h.add("User-Agent", user_agent)
-    for name, value in extra_headers:
-        h.add(name, value)
-    request.set_body(body, content_type)
-    return request
+        entries.append(("user-agent", "User-Agent", user_agent))
+    extra = [(key_of(name), name, value) for name, value in extra_headers]
+    entries += extra
+    if extra and any(key in _BODY_KEYS for key, _, _ in extra):
+        # An extra header field is one that set_body replaces or removes: let it do so.
+        request = Request(method, request_uri, Headers._from_entries(entries))
+        request.set_body(body, content_type)
+        return request
+    # What set_body does when neither field is there yet: append them.
+    if content_type is not None:
+        entries.append(("content-type", "Content-Type", content_type))
+    entries.append(("content-length", "Content-Length", str(len(body))))
+    return Request(method, request_uri, Headers._from_entries(entries), body)
 
 
 def new_request(method: str, request_uri: str | URI, *, from_uri: str | URI, to_uri: str | URI,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .builders import MAX_CSEQ, Address, build_request, format_contact, make_via
 from .errors import ProtocolError, SIPParseError
@@ -36,10 +37,9 @@ class DialogState(enum.Enum):
     TERMINATED = "terminated"
 
 
-@dataclass(frozen=True)
-class DialogId:
+class DialogId(NamedTuple):
     """§12: Call-ID, local tag, remote tag. The remote tag is None for an RFC 2543 peer without a From
-    tag."""
+    tag. A named tuple: it keys the dialog maps, and a tuple hashes and compares without Python calls."""
 
     call_id: str
     local_tag: str
@@ -141,7 +141,9 @@ class Dialog:
 
     @property
     def id(self) -> DialogId:
-        return DialogId(self.call_id, self.local_tag, self.remote_tag)
+        local_tag = self.local.tag
+        assert local_tag is not None, "a dialog always has a local tag"
+        return DialogId(self.call_id, local_tag, self.remote.tag)
 
     @property
     def local_uri(self) -> URI:
@@ -157,24 +159,25 @@ class Dialog:
         """The UAC's dialog (§12.1.2) from a 1xx with a To tag (early) or a 2xx (confirmed): route set
         = Record-Route of the response reversed, remote target = the response's Contact."""
         _check_creates(request, response)
-        local_tag = request.from_.tag
-        if local_tag is None:
+        local = request.from_
+        if local.tag is None:
             raise ProtocolError(f"{request.method} has no From tag; cannot be the UAC of a dialog")
         to_tag = response.to.tag
         assert to_tag is not None
+        seq = request.cseq.seq
         return cls(
             call_id=request.call_id,
-            local=request.from_,
+            local=local,
             remote=request.to.with_tag(to_tag),
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             uac=True,
             # A dialog-creating response without Contact is broken; keep the Request-URI to stay usable.
             remote_target=_first_contact(response) or request.uri_parsed,
             route_set=_route_set(reversed(response.record_route)),
-            local_cseq=request.cseq.seq,
+            local_cseq=seq,
             secure=_secure(request),
             local_target=_first_contact(request),
-            creating_cseq=request.cseq.seq,
+            creating_cseq=seq,
         )
 
     @classmethod
@@ -182,26 +185,28 @@ class Dialog:
         """The UAS's dialog (§12.1.1) from the 101-299 it sends: route set = Record-Route of the request
         in order, remote target = the request's Contact, local tag = the response's To tag."""
         _check_creates(request, response)
-        if request.to.tag is not None:
-            raise ProtocolError(f"{request.method} already has To tag {request.to.tag!r}: it is in a dialog")
+        to = request.to
+        if to.tag is not None:
+            raise ProtocolError(f"{request.method} already has To tag {to.tag!r}: it is in a dialog")
         remote_target = _first_contact(request)
         if remote_target is None:
             raise SIPParseError(f"{request.method} has no Contact, so a dialog has no remote target",
                                 header="Contact")
         to_tag = response.to.tag
         assert to_tag is not None
+        seq = request.cseq.seq
         return cls(
             call_id=request.call_id,
-            local=request.to.with_tag(to_tag),
+            local=to.with_tag(to_tag),
             remote=request.from_,
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             uac=False,
             remote_target=remote_target,
             route_set=_route_set(request.record_route),
-            remote_cseq=request.cseq.seq,
+            remote_cseq=seq,
             secure=_secure(request),
             local_target=_first_contact(response),
-            creating_cseq=request.cseq.seq,
+            creating_cseq=seq,
         )
 
     # -- responses ----------------------------------------------------------------------------------

@@ -132,15 +132,30 @@ class Headers:
 
     def add(self, name: str, value: str, *, first: bool = False) -> None:
         """Append a field (or insert it before the first field of that name, as a proxy adds Via)."""
-        key = header_key(name)
-        self._changed(key)
+        key = key_of(name)
+        self._cache.pop(key, None)
         entry = (key, name, value)
+        entries = self._list if self._list is not None else self._entries
         if first:
-            for i, (k, _, _) in enumerate(self._entries):
+            for i, (k, _, _) in enumerate(entries):
                 if k == key:
-                    self._entries.insert(i, entry)
+                    entries.insert(i, entry)
+                    self._first = self._counts = None
                     return
-        self._entries.append(entry)
+        entries.append(entry)
+        # Keep the index up to date rather than rebuild it: appending changes one name's count, and its
+        # first value only when the name is new.
+        index = self._first
+        if index is not None:
+            counts = self._counts
+            if key not in index:
+                index[key] = value
+                if counts is not None:
+                    counts[key] = 1
+            elif counts is None:
+                self._counts = Counter(map(_KEY, entries))
+            else:
+                counts[key] += 1
 
     def set(self, name: str, value: str) -> None:
         """Replace every field of that name by one, kept where the first one stood."""
@@ -187,7 +202,8 @@ class Headers:
         return None
 
     def copy(self) -> Headers:
-        return Headers._from_entries(list(self._entries))
+        """The same fields, without the index or the parsed views (those are not shared between messages)."""
+        return Headers._from_entries(list(self._list if self._list is not None else self._entries))
 
     def parsed(self, name: str, parse: Callable[[], T]) -> T:
         """Cache the structured view of a header (used by Message's properties)."""

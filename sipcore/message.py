@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from .errors import SIPParseError
-from .header_fields import Headers
+from .header_fields import _KEY, Headers
 from .headers import (
     CSeq,
     NameAddr,
@@ -62,16 +62,24 @@ class Message:
         self.version = version
 
     # -- structured views (parsed on first use and cached; SIPParseError if malformed) ---------------
+    # Each view is first looked up in the header cache with one dict subscript (these properties are
+    # read many times per message); a miss is parsed after the except clause, so that a SIPParseError
+    # does not carry the KeyError as its context.
     @property
     def via(self) -> list[Via]:
-        cache = self.headers._cache
-        vias: list[Via] | None = cache.get("via")
-        if vias is None:
-            vias = cache["via"] = [parse_via(v) for v in self._list_values("via")]
+        try:
+            return self.headers._cache["via"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        vias = self.headers._cache["via"] = [parse_via(v) for v in self._list_values("via")]
         return vias
 
     @property
     def top_via(self) -> Via:
+        try:
+            return self.headers._cache["via"][0]  # type: ignore[no-any-return]
+        except (KeyError, IndexError):
+            pass
         vias = self.via
         if not vias:
             raise SIPParseError("message has no Via", header="Via")
@@ -79,35 +87,48 @@ class Message:
 
     @property
     def from_(self) -> NameAddr:
-        cache = self.headers._cache
-        value: NameAddr | None = cache.get("from")
-        if value is None:
-            value = cache["from"] = parse_name_addr(self._single_value("from", "From"), header="From")
+        try:
+            return self.headers._cache["from"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["from"] = parse_name_addr(self._single_value("from", "From"),
+                                                              header="From")
         return value
 
     @property
     def to(self) -> NameAddr:
-        cache = self.headers._cache
-        value: NameAddr | None = cache.get("to")
-        if value is None:
-            value = cache["to"] = parse_name_addr(self._single_value("to", "To"), header="To")
+        try:
+            return self.headers._cache["to"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["to"] = parse_name_addr(self._single_value("to", "To"), header="To")
         return value
 
     @property
     def call_id(self) -> str:
-        return self._single_value("call-id", "Call-ID").strip()
+        try:
+            return self.headers._cache["call-id"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["call-id"] = self._single_value("call-id", "Call-ID").strip()
+        return value
 
     @property
     def cseq(self) -> CSeq:
-        cache = self.headers._cache
-        value: CSeq | None = cache.get("cseq")
-        if value is None:
-            value = cache["cseq"] = parse_cseq(self._single_value("cseq", "CSeq"))
+        try:
+            return self.headers._cache["cseq"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = self.headers._cache["cseq"] = parse_cseq(self._single_value("cseq", "CSeq"))
         return value
 
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values; ``Contact: *`` is returned as an empty list (see :attr:`contact_star`)."""
+        try:
+            return self.headers._cache["contact"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         return self._name_addrs("contact", "Contact")
 
     @property
@@ -120,6 +141,10 @@ class Message:
 
     @property
     def record_route(self) -> list[NameAddr]:
+        try:
+            return self.headers._cache["record-route"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
         return self._name_addrs("record-route", "Record-Route")
 
     def _name_addrs(self, key: str, name: str) -> list[NameAddr]:
@@ -189,9 +214,12 @@ class Message:
     def to_bytes(self) -> bytes:
         """Serialize. A missing Content-Length is added (it is mandatory over TCP)."""
         headers = self.headers
+        entries = headers._entries
         lines = [self.start_line()]
-        lines += [f"{name}: {value}" for _, name, value in headers._entries]
-        if "content-length" not in (headers._first if headers._first is not None else headers._index()):
+        lines += [f"{name}: {value}" for _, name, value in entries]
+        # A message built here usually has no index yet: scanning the keys is cheaper than building it.
+        first = headers._first
+        if "content-length" not in (first if first is not None else map(_KEY, entries)):
             lines.append(f"Content-Length: {len(self.body)}")
         lines.append("\r\n")
         return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
@@ -254,7 +282,7 @@ class Request(Message):
         """An equal request (same request line, header fields and body) holding none of the parsed views
         this one has cached: they are parsed again if asked for. What a transaction keeps while it lingers
         (Timers D, I, J, K, L, M), so a finished call's parsed headers are freed with the TU's message."""
-        copy = Request._parsed(self.method, self.uri, Headers._from_entries(list(self.headers._entries)))
+        copy = Request._parsed(self.method, self.uri, self.headers.copy())
         copy.body, copy.version = self.body, self.version
         return copy
 
@@ -274,6 +302,17 @@ class Response(Message):
         self.status = status
         self.reason = reason_phrase(status) if reason is None else reason
 
+    @classmethod
+    def _new(cls, status: int, reason: str, headers: Headers, body: bytes = b"") -> Response:
+        """A response from its parts, the headers adopted as they are (make_response, unparsed_copy)."""
+        response = cls.__new__(cls)
+        response.headers = headers
+        response.body = body
+        response.version = SIP_VERSION
+        response.status = status
+        response.reason = reason
+        return response
+
     @property
     def is_provisional(self) -> bool:
         return self.status < 200
@@ -287,33 +326,54 @@ class Response(Message):
 
     def unparsed_copy(self) -> Response:
         """An equal response holding none of this one's parsed views (see :meth:`Request.unparsed_copy`)."""
-        return Response(self.status, self.reason, Headers._from_entries(list(self.headers._entries)), self.body,
-                        self.version)
+        copy = Response._new(self.status, self.reason, self.headers.copy(), self.body)
+        copy.version = self.version
+        return copy
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
 
 
+#: The header fields a response copies as they are (RFC 3261 §8.2.6.2), as (lookup key, name), without and
+#: with Record-Route (copied into a response that creates a dialog, §12.1.1).
+_ROUTING_COPIED = ((("via", "Via"),), (("via", "Via"), ("record-route", "Record-Route")))
+
+
 def make_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
-                  copy_record_route: bool = False) -> Response:
+                  copy_record_route: bool = False, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """Build a response per RFC 3261 §8.2.6.2: Via, From, To, Call-ID and CSeq copied; the To tag added
-    when given and the request's To has none (100 Trying never gets one)."""
-    response = Response(status, reason)
-    h = response.headers
-    for name in ("Via",) + (("Record-Route",) if copy_record_route else ()):
-        for value in request.headers.get_all(name):
-            h.add(canonical_name(name), value)
-    h.add("From", request.headers.get("From") or "")
-    to_value = request.headers.get("To") or ""
+    when given and the request's To has none (100 Trying never gets one); then ``headers``, in order.
+
+    The header fields are collected in one list and the response made from it (no header is added one by
+    one), and the request's parsed Via and CSeq are handed on: the response has the same fields."""
+    source = request.headers
+    first = source._first if source._first is not None else source._index()
+    counts = source._counts
+    entries: list[tuple[str, str, str]] = []
+    for key, name in _ROUTING_COPIED[copy_record_route]:
+        value = first.get(key)
+        if value is None:
+            continue
+        if counts is None or counts[key] == 1:
+            entries.append((key, name, value))
+        else:
+            entries += [(key, name, v) for k, _, v in source._entries if k == key]
+    to_value = first.get("to") or ""
     if to_tag and status != 100 and request.to.tag is None:
         to_value = f"{to_value};tag={to_tag}"
-    h.add("To", to_value)
-    h.add("Call-ID", request.headers.get("Call-ID") or "")
-    h.add("CSeq", request.headers.get("CSeq") or "")
-    timestamp = request.headers.get("Timestamp")
-    if status == 100 and timestamp is not None:  # §8.2.6.1: a 100 Trying echoes the Timestamp
-        h.add("Timestamp", timestamp)
-    vias = request.headers._cache.get("via")
+    entries += [("from", "From", first.get("from") or ""), ("to", "To", to_value),
+                ("call-id", "Call-ID", first.get("call-id") or ""), ("cseq", "CSeq", first.get("cseq") or "")]
+    if status == 100:  # §8.2.6.1: a 100 Trying echoes the Timestamp
+        timestamp = first.get("timestamp")
+        if timestamp is not None:
+            entries.append(("timestamp", "Timestamp", timestamp))
+    entries += [(key_of(name), name, value) for name, value in headers]
+    response_headers = Headers._from_entries(entries)
+    cache, response_cache = source._cache, response_headers._cache
+    vias = cache.get("via")
     if vias is not None:  # the same Via fields, already parsed (Via values are never changed in place)
-        h._cache["via"] = list(vias)
-    return response
+        response_cache["via"] = list(vias)
+    cseq = cache.get("cseq")
+    if cseq is not None:  # the same CSeq field; CSeq is immutable
+        response_cache["cseq"] = cseq
+    return Response._new(status, reason_phrase(status) if reason is None else reason, response_headers)
