@@ -139,7 +139,8 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return _param_get(self.params, "tag")
+        params = self.params  # nearly always spelled "tag": look that up before the case-blind scan
+        return params["tag"] if "tag" in params else _param_get(params, "tag")
 
     def param(self, name: str) -> str | None:
         return _param_get(self.params, name)

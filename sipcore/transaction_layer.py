@@ -113,8 +113,10 @@ def response_address(via: Via, source: Address, reliable: bool) -> Address:
     maddr = next((v for k, v in via.params.items() if k.lower() == "maddr" and v), None)
     if maddr is not None:
         return (maddr.strip("[]"), via.port or default)
-    host = via.received or via.host
-    port = via.rport if via.received is not None and via.rport is not None else via.port or default
+    received = via.received
+    rport = via.rport if received is not None else None
+    host = received or via.host
+    port = rport if rport is not None else via.port or default
     return (host.strip("[]"), port)
 
 
@@ -307,7 +309,8 @@ class TransactionLayer:
             self._collect(transaction)
 
     def _index_timer(self, transaction: Transaction) -> None:
-        deadline = transaction.get_timer()
+        timers = transaction.timers
+        deadline = min(timers.values()) if timers else None  # transaction.get_timer(), without the call
         if deadline is None:
             self._armed.pop(transaction, None)
         elif self._armed.get(transaction) != deadline:
@@ -330,9 +333,11 @@ class TransactionLayer:
 
     def _collect(self, transaction: Transaction) -> None:
         datagrams, events = transaction.take_output()
-        self._datagrams.extend(datagrams)
-        self._events.extend(events)
-        if transaction.terminated:
+        if datagrams:
+            self._datagrams.extend(datagrams)
+        if events:
+            self._events.extend(events)
+        if transaction.state is State.TERMINATED:
             self._forget(transaction)
         else:
             self._index_timer(transaction)

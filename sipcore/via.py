@@ -36,7 +36,8 @@ class Via:
 
     @property
     def branch(self) -> str | None:
-        return _param_get(self.params, "branch")
+        params = self.params  # nearly always spelled "branch": look that up before the case-blind scan
+        return params["branch"] if "branch" in params else _param_get(params, "branch")
 
     @property
     def received(self) -> str | None:
