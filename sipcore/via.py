@@ -68,7 +68,9 @@ class Via:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
     def __str__(self) -> str:
-        return f"{self.protocol}/{self.transport} {self.sent_by()}{format_params(self.params)}"
+        port = self.port  # sent_by() inline: every Via the server stamps or sends is formatted
+        sent_by = self.host if port is None else f"{self.host}:{port}"
+        return f"{self.protocol}/{self.transport} {sent_by}{format_params(self.params)}"
 
 
 def parse_via(value: str, *, header: str = "Via") -> Via:
