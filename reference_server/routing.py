@@ -50,6 +50,11 @@ def _normalize_host(host: str) -> str:
     return host
 
 
+def _is_trunk_domain(domain: str) -> bool:
+    """TrunkRouter.is_trunk_domain for a host already normalized."""
+    return domain.endswith(TRUNK_DOMAIN_SUFFIX) and len(domain) > len(TRUNK_DOMAIN_SUFFIX)
+
+
 @functools.lru_cache(maxsize=1024)
 def _host_key(host: str) -> str:
     """A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case."""
@@ -72,14 +77,17 @@ class TrunkRouter:
 
     def is_trunk_domain(self, host: str) -> bool:
         """Whether ``host`` is some ``{label(s)}.trunk.voipbin.net`` (a trunk of ours or not)."""
-        h = _normalize_host(host)
-        return h.endswith(TRUNK_DOMAIN_SUFFIX) and len(h) > len(TRUNK_DOMAIN_SUFFIX)
+        return _is_trunk_domain(_normalize_host(host))
 
     def match(self, request_uri_host: str) -> Trunk | None:
         """The trunk whose server address host is ``request_uri_host`` (case-insensitive)."""
-        if not self.is_trunk_domain(request_uri_host):
+        return self._match(_normalize_host(request_uri_host))
+
+    def _match(self, domain: str) -> Trunk | None:
+        """:meth:`match` for a host already normalized."""
+        if not _is_trunk_domain(domain):
             return None
-        return self._trunks.get(_normalize_host(request_uri_host)[:-len(TRUNK_DOMAIN_SUFFIX)])
+        return self._trunks.get(domain[:-len(TRUNK_DOMAIN_SUFFIX)])
 
     def is_registrar_domain(self, host: str) -> bool:
         return _normalize_host(host) == self._registrar_domain
@@ -122,14 +130,17 @@ class TrunkRouter:
     def _classify(self, host: str, request: Request, ruri_user: str | None,
                   from_header: str | None) -> Route:
         domain = _normalize_host(host)
+        # The checks below normalize ``domain`` once more; that changes only a bracketed host ending in a
+        # dot inside ("[::1.]"), the one form left that a parsed URI can hold.
+        key = _normalize_host(domain) if domain.endswith(".") else domain
         via = f" (by the {from_header} domain)" if from_header else ""
-        if self.is_trunk_domain(domain):
-            trunk = self.match(domain)
+        if _is_trunk_domain(key):
+            trunk = self._match(key)
             if trunk is None:
                 return Route("unknown_trunk", domain=domain, status=404, user=ruri_user,
                              reason=f"no trunk has the domain name {domain[:-len(TRUNK_DOMAIN_SUFFIX)]!r}{via}")
             return Route("trunk", trunk=trunk, domain=domain, user=ruri_user, reason=f"trunk {trunk.name}{via}")
-        if self.is_registrar_domain(domain):
+        if key == self._registrar_domain:
             return Route("registrar", domain=domain, user=self._aor_user(request, ruri_user),
                          reason=f"registrar domain{via}")
         return Route("not_ours", domain=domain, status=404, reason=f"{domain} is not served here{via}")

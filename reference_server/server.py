@@ -202,7 +202,7 @@ class ReferenceServer:
             self._reply(endpoint, request, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
             return
         refusal = check_request(request, supported_schemes=("sip",), supported_extensions=SUPPORTED_OPTION_TAGS,
-                                accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag(),
+                                accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag,
                                 warn_agent=self.config.user_agent or "trunkcheck")
         if refusal is not None:
             log.info("%s from %s:%d refused %d", method, *event.addr, refusal.status)

@@ -18,7 +18,7 @@ An ACK is never answered, so it is never refused. RFC 4475 §3.3 names the test 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from .message import Request, Response, make_response
@@ -37,7 +37,8 @@ def check_request(request: Request, *, allowed_methods: Iterable[str] | None = N
                   accepted_languages: Iterable[str] | None = None,
                   response_content_types: Iterable[str] = ("application/sdp",),
                   body_methods: Iterable[str] = BODY_METHODS,
-                  to_tag: str | None = None, warn_agent: str = "trunkcheck") -> Response | None:
+                  to_tag: str | Callable[[], str] | None = None,
+                  warn_agent: str = "trunkcheck") -> Response | None:
     """The response refusing ``request`` under RFC 3261 §8.2.1-§8.2.3, or None when it may proceed.
 
     ``allowed_methods`` None skips the method check. ``role`` says which header lists the extensions
@@ -46,7 +47,8 @@ def check_request(request: Request, *, allowed_methods: Iterable[str] | None = N
     always understood) and ``accepted_languages`` (None: any) describe the request bodies understood;
     ``response_content_types`` the bodies a response to a ``body_methods`` request would carry.
     Media types compare case-insensitively, option tags exactly. ``to_tag`` is added to the refusal's
-    To (RFC 3261 §8.2.6.2), ``warn_agent`` names this element in the 406's Warning.
+    To (RFC 3261 §8.2.6.2); it may be a function making one, called only when there is a refusal.
+    ``warn_agent`` names this element in the 406's Warning.
     """
     method = request.method
     if method == "ACK":
@@ -54,22 +56,25 @@ def check_request(request: Request, *, allowed_methods: Iterable[str] | None = N
     if allowed_methods is not None:
         allowed = list(allowed_methods)
         if method not in allowed:
-            response = make_response(request, 405, to_tag=to_tag)
+            response = make_response(request, 405, to_tag=_tag(to_tag))
             response.headers.add("Allow", ", ".join(allowed))
             return response
 
     scheme = request.uri.partition(":")[0].lower()
-    if scheme not in {s.lower() for s in supported_schemes}:
-        return make_response(request, 416, to_tag=to_tag)
+    schemes = supported_schemes if isinstance(supported_schemes, tuple) else tuple(supported_schemes)
+    # ``scheme in schemes`` first: the usual lower-case spelling needs no set built.
+    if scheme not in schemes and scheme not in {s.lower() for s in schemes}:
+        return make_response(request, 416, to_tag=_tag(to_tag))
 
     if method != "CANCEL":
         required = request.headers.values("Require" if role == "uas" else "Proxy-Require")
-        supported = set(supported_extensions)
-        unsupported = [tag for tag in required if tag and tag not in supported]
-        if unsupported:
-            response = make_response(request, 420, to_tag=to_tag)
-            response.headers.add("Unsupported", ", ".join(dict.fromkeys(unsupported)))
-            return response
+        if required:
+            supported = set(supported_extensions)
+            unsupported = [tag for tag in required if tag and tag not in supported]
+            if unsupported:
+                response = make_response(request, 420, to_tag=_tag(to_tag))
+                response.headers.add("Unsupported", ", ".join(dict.fromkeys(unsupported)))
+                return response
 
     refusal = _check_body(request, accepted_content_types, accepted_encodings, accepted_languages, to_tag)
     if refusal is not None:
@@ -78,35 +83,42 @@ def check_request(request: Request, *, allowed_methods: Iterable[str] | None = N
     if method in body_methods and "Accept" in request.headers:
         produced = list(response_content_types)
         if not any(_accepts(request.headers.values("Accept"), media) for media in produced):
-            response = make_response(request, 406, to_tag=to_tag)
+            response = make_response(request, 406, to_tag=_tag(to_tag))
             response.headers.add("Warning", f'399 {warn_agent} "responses to {method} carry '
                                             f'{", ".join(produced)}, which the Accept header rules out"')
             return response
     return None
 
 
+def _tag(to_tag: str | Callable[[], str] | None) -> str | None:
+    """The To tag for a refusal: ``to_tag`` itself, or made by calling it."""
+    return to_tag() if callable(to_tag) else to_tag
+
+
 def _check_body(request: Request, content_types: Iterable[str], encodings: Iterable[str],
-                languages: Iterable[str] | None, to_tag: str | None) -> Response | None:
+                languages: Iterable[str] | None, to_tag: str | Callable[[], str] | None) -> Response | None:
     """§8.2.3: 415 for a body of a type, encoding or language this element does not understand."""
     if not request.body:
         return None
     types = [t.lower() for t in content_types]
     content_type = request.content_type
     if content_type is None or content_type not in types:
-        response = make_response(request, 415, to_tag=to_tag)
+        response = make_response(request, 415, to_tag=_tag(to_tag))
         response.headers.add("Accept", ", ".join(types))
         return response
-    understood = {e.lower() for e in encodings} | {"identity"}
-    for encoding in request.headers.values("Content-Encoding"):
-        if encoding and encoding.lower() not in understood:
-            response = make_response(request, 415, to_tag=to_tag)
-            response.headers.add("Accept-Encoding", ", ".join(sorted(understood)))
-            return response
+    content_encodings = request.headers.values("Content-Encoding")
+    if content_encodings:
+        understood = {e.lower() for e in encodings} | {"identity"}
+        for encoding in content_encodings:
+            if encoding and encoding.lower() not in understood:
+                response = make_response(request, 415, to_tag=_tag(to_tag))
+                response.headers.add("Accept-Encoding", ", ".join(sorted(understood)))
+                return response
     if languages is not None:
         known = {lang.lower() for lang in languages}
         for language in request.headers.values("Content-Language"):
             if language and language.lower() not in known:
-                response = make_response(request, 415, to_tag=to_tag)
+                response = make_response(request, 415, to_tag=_tag(to_tag))
                 response.headers.add("Accept-Language", ", ".join(sorted(known)))
                 return response
     return None

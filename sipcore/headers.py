@@ -79,13 +79,12 @@ class _KeyCache(dict[str, str]):
 
 
 _KEYS = _KeyCache()
-#: header_key without the function call, for the parser's hot path (``map(key_of, names)``).
-key_of = _KEYS.__getitem__
-
-
-def header_key(name: str) -> str:
-    """The lookup key for a header name: lower case, compact forms expanded."""
-    return _KEYS[name]
+#: header_key(name): the lookup key for a header name, lower case with compact forms expanded
+#: (``header_key("v") == "via"``). It is the cache's own lookup, so a call costs a dict access and
+#: no Python function call: every header added to or looked up in a message goes through it.
+header_key = _KEYS.__getitem__
+#: The same function, under the name the parser's hot path uses (``map(key_of, names)``).
+key_of = header_key
 
 
 def canonical_name(name: str) -> str:
@@ -139,7 +138,8 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return _param_get(self.params, "tag")
+        params = self.params  # nearly always spelled "tag": look that up before the case-blind scan
+        return params["tag"] if "tag" in params else _param_get(params, "tag")
 
     def param(self, name: str) -> str | None:
         return _param_get(self.params, name)

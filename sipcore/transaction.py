@@ -34,6 +34,10 @@ Address = tuple[str, int]
 class State(enum.Enum):
     """Transaction states, named as in RFC 3261 §17 and RFC 6026."""
 
+    # Members are singletons compared by identity: hash them by identity too (a C slot) instead of
+    # Enum's Python-level __hash__, since every input looks up (state, input) in a transition table.
+    __hash__ = object.__hash__
+
     CALLING = "Calling"
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
@@ -45,6 +49,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """Everything that can happen to a transaction."""
+
+    __hash__ = object.__hash__  # as State's: identity, hashed in C
 
     # from the TU (local): an input the state does not allow raises ProtocolError
     SEND_1XX = "send a 1xx response"
@@ -221,11 +227,13 @@ class Transaction:
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer whose deadline is at or before ``now``, earliest first."""
-        while self.timers:
-            name, deadline = min(self.timers.items(), key=lambda item: (item[1], item[0]))
-            if deadline > now:
+        timers = self.timers
+        while timers:
+            deadline = min(timers.values())
+            if deadline > now:  # the usual case: nothing due
                 return
-            del self.timers[name]
+            name = min(name for name, when in timers.items() if when == deadline)  # ties by name
+            del timers[name]
             self._handle(TIMER_INPUTS[name], now, None)
 
     def _arm(self, name: str, duration: float, now: float) -> None:
@@ -250,7 +258,7 @@ class Transaction:
         the timer is taken as fired), then fire the timers it left due (the zero-duration ones).
 
         The typed methods (:meth:`ClientTransaction.receive_response`, :meth:`ServerTransaction.send_response`
-        ...) call this; tests call it to drive every (state, input) pair.
+        ...) do the same through :meth:`_process_message`; tests call this to drive every (state, input) pair.
         """
         _check_message(input_, message)
         if not self._started:
@@ -258,6 +266,14 @@ class Transaction:
         timer = TIMER_NAMES.get(input_)
         if timer is not None:
             self.timers.pop(timer, None)
+        self._handle(input_, now, message)
+        self.handle_timer(now)
+
+    def _process_message(self, input_: Input, now: float, message: Request | Response) -> None:
+        """process_input for the typed methods: they derive ``input_`` from ``message`` (so the pair is
+        right, and it is no timer), which spares the checks a caller of process_input needs."""
+        if not self._started:
+            raise ProtocolError(f"{self.kind} transaction was not started: cannot {input_.value}")
         self._handle(input_, now, message)
         self.handle_timer(now)
 
@@ -311,7 +327,7 @@ class ClientTransaction(Transaction):
 
     def receive_response(self, response: Response, now: float) -> None:
         """A response that matched this transaction (RFC 3261 §17.1.3)."""
-        self.process_input(response_input(response.status, sending=False), now, response)
+        self._process_message(response_input(response.status, sending=False), now, response)
 
     def _retransmit(self) -> None:
         self._send(self._request_bytes)
@@ -347,7 +363,7 @@ class ServerTransaction(Transaction):
     def receive_request(self, request: Request, source: Address, now: float) -> None:
         """A request that matched this transaction (§17.2.3): a retransmission, or an ACK."""
         self._last_source = source
-        self.process_input(Input.RECV_ACK if request.method == "ACK" else Input.RECV_REQUEST, now, request)
+        self._process_message(Input.RECV_ACK if request.method == "ACK" else Input.RECV_REQUEST, now, request)
 
     def send_response(self, response: Response, now: float) -> None:
         """Send a response from the TU; ProtocolError if the state does not allow it."""
@@ -358,7 +374,7 @@ class ServerTransaction(Transaction):
         if method != self.method:
             raise ProtocolError(f"{self.kind} transaction in state {self.state.value} cannot send a "
                                 f"response for CSeq method {method}")
-        self.process_input(response_input(response.status, sending=True), now, response)
+        self._process_message(response_input(response.status, sending=True), now, response)
 
     def _linger(self) -> None:
         super()._linger()

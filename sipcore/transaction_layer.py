@@ -67,25 +67,32 @@ def _same_host(a: str, b: str) -> bool:
         return a.lower() == b.lower()
 
 
-def stamp_via(request: Request, source: Address) -> None:
+def stamp_via(request: Request, source: Address) -> Via:
     """Add ``received`` to the top Via when the sent-by host is not the source address, and when the
     request asks for ``rport`` fill it (and ``received``, always) with the source (RFC 3261 §18.2.1,
-    RFC 3581 §4). The header is rewritten in place; other header fields keep their bytes and order."""
+    RFC 3581 §4). The header is rewritten in place; other header fields keep their bytes and order.
+    Returns the top Via as it is now (stamped or not)."""
     via = request.top_via
     host, port = source
-    params = dict(via.params)
-    rport_key = next((k for k in params if k.lower() == "rport"), None)
-    received_key = next((k for k in params if k.lower() == "received"), "received")
-    changed = False
-    if rport_key is not None and not params[rport_key]:
+    params = via.params
+    rport_key: str | None = None
+    received_key: str | None = None
+    for key in params:  # the first of each name, in any case
+        lower = key.lower()
+        if lower == "rport":
+            rport_key = rport_key or key
+        elif lower == "received":
+            received_key = received_key or key
+    received_key = received_key or "received"
+    fill_rport = rport_key is not None and not params[rport_key]
+    if not fill_rport and (_same_host(via.host, host) or params.get(received_key) == host):
+        return via
+    # Filling rport sets received too (RFC 3581 §4); else received is added because the hosts differ.
+    params = dict(params)
+    if fill_rport:
+        assert rport_key is not None
         params[rport_key] = str(port)
-        params[received_key] = host
-        changed = True
-    if not _same_host(via.host, host) and params.get(received_key) != host:
-        params[received_key] = host
-        changed = True
-    if not changed:
-        return
+    params[received_key] = host
     stamped = Via(via.transport, via.host, via.port, params, via.protocol)
     headers = request.headers
     vias = request.via
@@ -94,6 +101,7 @@ def stamp_via(request: Request, source: Address) -> None:
     headers.replace_first_value("Via", ", ".join([str(stamped), *rest]))
     # The other headers' parsed views stay cached; the Via list is the stamped top Via and the others.
     headers._cache["via"] = [stamped, *vias[1:]]
+    return stamped
 
 
 def response_address(via: Via, source: Address, reliable: bool) -> Address:
@@ -105,8 +113,10 @@ def response_address(via: Via, source: Address, reliable: bool) -> Address:
     maddr = next((v for k, v in via.params.items() if k.lower() == "maddr" and v), None)
     if maddr is not None:
         return (maddr.strip("[]"), via.port or default)
-    host = via.received or via.host
-    port = via.rport if via.received is not None and via.rport is not None else via.port or default
+    received = via.received
+    rport = via.rport if received is not None else None
+    host = received or via.host
+    port = rport if rport is not None else via.port or default
     return (host.strip("[]"), port)
 
 
@@ -169,39 +179,43 @@ class TransactionLayer:
         self._collect(transaction)
 
     def _receive_request(self, request: Request, addr: Address, now: float) -> None:
+        method = request.method
         try:
-            stamp_via(request, addr)
-            transaction = self._match_request(request)
-            invite = self._find_invite(request) if transaction is None and request.method == "CANCEL" else None
-            response_addr = response_address(request.top_via, addr, self.reliable)
+            via = stamp_via(request, addr)
+            # The §17.2.3 key, computed once: it finds a retransmission and files a new transaction.
+            key = server_key(via, method) if has_magic_cookie(via.branch) else None
+            transaction = self._match_request(request, via, key)
+            invite = self._find_invite(request) if transaction is None and method == "CANCEL" else None
+            response_addr = response_address(via, addr, self.reliable)
         except SIPParseError:
             return
         if transaction is not None:
             transaction.receive_request(request, addr, now)
             self._collect(transaction)
             return
-        if request.method == "ACK":
+        if method == "ACK":
             self._events.append(RequestReceived(request, addr, None))
             return
         new: ServerTransaction
-        if request.method == "INVITE":
+        if method == "INVITE":
             new = InviteServerTransaction(request, response_addr, self.timers, source=addr,
                                           auto_100_delay=self.auto_100_delay)
         else:
             new = NonInviteServerTransaction(request, response_addr, self.timers, source=addr)
-        if has_magic_cookie(new.branch):
-            new.layer_key = server_key(request.top_via, request.method)
-            self._servers[new.layer_key] = new
+        if key is not None:  # the branch has the magic cookie (and the method is not ACK: key as computed)
+            new.layer_key = key
+            self._servers[key] = new
         else:
             self._servers_2543.append(new)
         self._events.append(RequestReceived(request, addr, new, invite))
         new.start(now)
         self._collect(new)
 
-    def _match_request(self, request: Request) -> ServerTransaction | None:
-        via = request.top_via
-        if has_magic_cookie(via.branch):
-            return self._servers.get(server_key(via, request.method))
+    def _match_request(self, request: Request, via: Via, key: ServerKey | None) -> ServerTransaction | None:
+        """The server transaction ``request`` (top Via ``via``, §17.2.3 ``key`` if its branch has the
+        magic cookie) belongs to."""
+        if key is not None:
+            return self._servers.get(key)
         return next((t for t in self._servers_2543 if matches_rfc2543(t, request)), None)
 
     def _find_invite(self, cancel: Request) -> ServerTransaction | None:
@@ -295,7 +309,8 @@ class TransactionLayer:
             self._collect(transaction)
 
     def _index_timer(self, transaction: Transaction) -> None:
-        deadline = transaction.get_timer()
+        timers = transaction.timers
+        deadline = min(timers.values()) if timers else None  # transaction.get_timer(), without the call
         if deadline is None:
             self._armed.pop(transaction, None)
         elif self._armed.get(transaction) != deadline:
@@ -318,9 +333,11 @@ class TransactionLayer:
 
     def _collect(self, transaction: Transaction) -> None:
         datagrams, events = transaction.take_output()
-        self._datagrams.extend(datagrams)
-        self._events.extend(events)
-        if transaction.terminated:
+        if datagrams:
+            self._datagrams.extend(datagrams)
+        if events:
+            self._events.extend(events)
+        if transaction.state is State.TERMINATED:
             self._forget(transaction)
         else:
             self._index_timer(transaction)

@@ -36,7 +36,8 @@ class Via:
 
     @property
     def branch(self) -> str | None:
-        return _param_get(self.params, "branch")
+        params = self.params  # nearly always spelled "branch": look that up before the case-blind scan
+        return params["branch"] if "branch" in params else _param_get(params, "branch")
 
     @property
     def received(self) -> str | None:
@@ -67,7 +68,9 @@ class Via:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
     def __str__(self) -> str:
-        return f"{self.protocol}/{self.transport} {self.sent_by()}{format_params(self.params)}"
+        port = self.port  # sent_by() inline: every Via the server stamps or sends is formatted
+        sent_by = self.host if port is None else f"{self.host}:{port}"
+        return f"{self.protocol}/{self.transport} {sent_by}{format_params(self.params)}"
 
 
 def parse_via(value: str, *, header: str = "Via") -> Via:

@@ -158,3 +158,17 @@ def test_trunks_for_source_ip_is_cidr_aware_and_only_for_ip_auth(router: TrunkRo
     assert [t.domain_name for t in router.trunks_for_source_ip("::ffff:10.0.0.1")] == ["pbx"]
     assert router.trunks_for_source_ip("192.0.2.1") == []
     assert router.trunks_for_source_ip("garbage") == []
+
+
+@pytest.mark.parametrize(("host", "kind", "domain"), [
+    ("ACME.Trunk.VoIPBin.net.", "trunk", "acme.trunk.voipbin.net"),
+    ("nosuch.trunk.voipbin.net", "unknown_trunk", "nosuch.trunk.voipbin.net"),
+    ("Example.Registrar.VoIPBin.net", "registrar", "example.registrar.voipbin.net"),
+    ("[2001:db8::1.]", "not_ours", "2001:db8::1."),  # the domain as normalized once; checked normalized twice
+])
+def test_classify_agrees_with_the_public_checks(router: TrunkRouter, host: str, kind: str, domain: str) -> None:
+    request = make_request("INVITE", "sip:100@acme.trunk.voipbin.net", "<sip:100@acme.trunk.voipbin.net>")
+    route = router._classify(host, request, "100", from_header=None)
+    assert (route.kind, route.domain) == (kind, domain)
+    assert router.is_trunk_domain(domain) == (kind in ("trunk", "unknown_trunk"))
+    assert (router.match(domain) is not None) == (kind == "trunk")

@@ -125,3 +125,24 @@ def test_refusals_are_well_formed_responses() -> None:
     again = parse_message(refusal.to_bytes())
     assert again.to.tag == "abc" and again.call_id == "a84b4c76e66710"
     assert again.headers.get("Via") == "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds"
+
+
+def test_a_to_tag_factory_is_called_only_for_a_refusal() -> None:
+    made: list[str] = []
+
+    def make_tag() -> str:
+        made.append(f"t{len(made) + 1}")
+        return made[-1]
+
+    assert check_request(request(), to_tag=make_tag) is None
+    assert made == []
+    refusal = check_request(request(uri="tel:+15551234567"), to_tag=make_tag)
+    assert refusal is not None and refusal.status == 416 and refusal.to.tag == "t1" and made == ["t1"]
+    refusal = check_request(request(content_type="text/plain"), to_tag=make_tag)
+    assert refusal is not None and refusal.status == 415 and refusal.to.tag == "t2"
+
+
+@pytest.mark.parametrize("schemes", [("sip",), ("SIP",), ["Sip", "tel"], (s for s in ["sIp"])])
+def test_supported_schemes_compare_case_insensitively_whatever_the_iterable(schemes: object) -> None:
+    assert check_request(request(uri="SIP:+15551234567@trunk.example.net"),
+                         supported_schemes=schemes) is None  # type: ignore[arg-type]

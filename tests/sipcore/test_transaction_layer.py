@@ -12,7 +12,7 @@ from sipcore.message import Request, Response
 from sipcore.parser import parse_message
 from sipcore.timers import TimerConfig
 from sipcore.transaction import RequestReceived, State
-from sipcore.transaction_layer import TransactionLayer, response_address
+from sipcore.transaction_layer import TransactionLayer, response_address, stamp_via
 
 from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
 from .test_transaction_support import UAC, UAS, Clock, request, response, tu_response
@@ -79,12 +79,43 @@ def test_reliable_transport_answers_over_the_connection() -> None:
     assert clock.take_sent()[0][2] == PEER
 
 
+@pytest.mark.parametrize(("sent_by", "params", "expected"), [
+    # rport asked: filled, and received added even when the host matches (RFC 3581 §4)
+    ("127.0.0.5:5070", ";rport", ";branch=z9hG4bKinv1;rport=40000;received=127.0.0.5"),
+    ("127.0.0.5:5070", ";RPORT", ";branch=z9hG4bKinv1;RPORT=40000;received=127.0.0.5"),
+    ("127.0.0.5:5070", ";rport;Received=10.9.9.9;x", ";branch=z9hG4bKinv1;rport=40000;Received=127.0.0.5;x"),
+    ("127.0.0.5:5070", ";rport;RPort", ";branch=z9hG4bKinv1;rport=40000;RPort;received=127.0.0.5"),
+    # rport already filled: only the host decides
+    ("127.0.0.5:5070", ";rport=1234", None),
+    ("10.0.0.1:5070", ";rport=1234", ";branch=z9hG4bKinv1;rport=1234;received=127.0.0.5"),
+    # no rport: received only when the sent-by host is not the source, and not when it already says so
+    ("127.0.0.5", "", None),
+    ("uac.example.com", "", ";branch=z9hG4bKinv1;received=127.0.0.5"),
+    ("uac.example.com", ";received=127.0.0.5", None),
+    ("uac.example.com", ";RECEIVED=10.1.1.1;ttl=1", ";branch=z9hG4bKinv1;RECEIVED=127.0.0.5;ttl=1"),
+])
+def test_stamp_via(sent_by: str, params: str, expected: str | None) -> None:
+    """stamp_via returns the top Via as it is after stamping: the same object when nothing changes."""
+    req = request(via=sent_by, via_params=params)
+    before = req.top_via
+    wire = req.to_bytes()
+    after = stamp_via(req, PEER)
+    assert after is req.top_via
+    if expected is None:
+        assert after is before
+        assert req.to_bytes() == wire
+    else:
+        assert req.headers.get("Via") == f"SIP/2.0/UDP {sent_by}{expected}"
+        assert after == parse_message(req.to_bytes()).top_via  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(("via", "expected"), [
     ("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx", ("192.0.2.1", 5060)),
     ("SIP/2.0/TLS host.example;branch=z9hG4bKx", ("host.example", 5061)),
     ("SIP/2.0/UDP 192.0.2.1:5080;received=198.18.0.1;branch=z9hG4bKx", ("198.18.0.1", 5080)),
     ("SIP/2.0/UDP 192.0.2.1:5080;received=198.18.0.1;rport=6000;branch=z9hG4bKx", ("198.18.0.1", 6000)),
     ("SIP/2.0/UDP 192.0.2.1:5080;maddr=239.255.255.1;branch=z9hG4bKx", ("239.255.255.1", 5080)),
+    ("SIP/2.0/UDP 192.0.2.1:5080;rport=6000;branch=z9hG4bKx", ("192.0.2.1", 5080)),  # rport without received
     ("SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bKx", ("2001:db8::1", 5070)),
 ])
 def test_response_address(via: str, expected: tuple[str, int]) -> None:

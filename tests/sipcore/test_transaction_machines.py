@@ -221,3 +221,39 @@ def test_layer_absorbs_any_traffic_and_raises_only_protocol_errors(
     deadline = layer.get_timer()
     assert deadline is None or deadline > now + 1000.0
     assert all(not t.terminated for t in layer.transactions)
+
+
+# --- the dispatch details the hot path relies on ----------------------------------------------------
+
+
+def test_due_timers_fire_earliest_first_and_ties_in_name_order() -> None:
+    t = InviteServerTransaction(request(), UAC, TimerConfig())
+    fired: list[Input] = []
+    t._handle = lambda input_, now, message: fired.append(input_)  # type: ignore[method-assign]
+    t.timers = {"L": 2.0, "H": 1.0, "G": 1.0, "I": 9.0}
+    t.handle_timer(5.0)
+    assert fired == [Input.TIMER_G, Input.TIMER_H, Input.TIMER_L]
+    assert t.timers == {"I": 9.0}
+    t.handle_timer(8.0)  # nothing due: nothing fires
+    assert len(fired) == 3
+
+
+def test_states_and_inputs_hash_by_identity() -> None:
+    assert {State.TRYING: 1}[State("Trying")] == 1
+    assert Input("Timer A fires") in TIMER_NAMES
+    assert len({*State, *Input}) == len(State) + len(Input)
+
+
+def test_typed_inputs_before_start_raise_like_process_input() -> None:
+    server = InviteServerTransaction(request(), UAC, TimerConfig())
+    with pytest.raises(ProtocolError, match="was not started"):
+        server.send_response(tu_response(server.request, 180), 0.0)
+    with pytest.raises(ProtocolError, match="was not started"):
+        server.receive_request(server.request, UAC, 0.0)
+    with pytest.raises(ProtocolError, match="was not started"):
+        server.process_input(Input.RECV_REQUEST, 0.0, server.request)
+    client = InviteClientTransaction(request(), UAS, TimerConfig())
+    with pytest.raises(ProtocolError, match="was not started"):
+        client.receive_response(response(client.request, 180), 0.0)
+    with pytest.raises(ValueError, match="cannot carry"):  # process_input still checks the pairing
+        client.process_input(Input.RECV_2XX, 0.0, response(client.request, 180))
