@@ -208,9 +208,10 @@ class SipEndpoint:
         if self._pumping:
             return
         self._pumping = True
+        now = self._loop.time()  # one clock reading per pump is enough for datagrams_to_send
         try:
             while True:
-                for data, addr in layer.datagrams_to_send(self._loop.time()):
+                for data, addr in layer.datagrams_to_send(now):
                     self._send(data, addr, transport)
                 event = layer.next_event()
                 if event is None:
