@@ -157,12 +157,38 @@ def _format_param(name: str, value: str, quote: bool) -> str:
     return f'{name}="{escaped}"'
 
 
+# The fast path of _parse_auth_params: a whole well-formed ``Digest name=value, ...`` list (no empty list
+# elements) is recognised by one regular expression and its parameters picked by a second; anything else
+# (including every malformed value) goes through the character-by-character parser, whose errors say
+# what is wrong where. The scheme is spelled out letter by letter: re.IGNORECASE would also accept
+# non-ASCII look-alikes (U+017F for "s") that str.lower() does not map to "digest".
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"  # as _TOKEN_RE
+_QUOTED = r'"(?:[^"\\]|\\.)*"'  # as _QUOTED_RE, without its group
+_AUTH_PARAM_RE = re.compile(rf'({_TOKEN})[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN}))', re.DOTALL)
+_ANY_PARAM = rf"{_TOKEN}[ \t]*=[ \t]*(?:{_QUOTED}|{_TOKEN})"
+_DIGEST_LIST_RE = re.compile(
+    rf"[ \t]*([Dd][Ii][Gg][Ee][Ss][Tt])(?:[ \t]+{_ANY_PARAM}(?:[ \t]*,[ \t]*{_ANY_PARAM})*)?[ \t]*",
+    re.DOTALL)
+
+
 def _parse_auth_params(value: str, header: str) -> dict[str, str]:
     """Split ``Digest name=value, name="quoted"`` into lowercase names -> unescaped values."""
-    v = value.replace("\r\n ", " ").replace("\r\n\t", " ")  # unfold LWS (RFC 3261 §7.3.1)
+    v = value.replace("\r\n ", " ").replace("\r\n\t", " ") if "\r" in value else value  # unfold LWS
     forbidden = _FORBIDDEN_RE.search(v)
     if forbidden is not None:
         raise SIPParseError(f"control character {forbidden.group()!r} in the {header} value", header=header)
+    whole = _DIGEST_LIST_RE.fullmatch(v)
+    if whole is not None:
+        found = _AUTH_PARAM_RE.findall(v, whole.end(1))
+        params = {name.lower(): token or (_QUOTED_PAIR_RE.sub(r"\1", quoted) if "\\" in quoted else quoted)
+                  for name, quoted, token in found}
+        if len(params) == len(found):
+            return params
+    return _parse_auth_params_slowly(v, header)
+
+
+def _parse_auth_params_slowly(v: str, header: str) -> dict[str, str]:
+    """The general parser of an unfolded auth-param list, with precise errors."""
     i, scheme = _token(v, _skip_ws(v, 0))
     if scheme.lower() != "digest":
         raise SIPParseError(f"expected the Digest scheme, got {scheme or v[:20]!r}", header=header)
