@@ -7,6 +7,7 @@ by default); the server side (nonces, verification, replay state) is in :mod:`si
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -49,7 +50,7 @@ class DigestAlgorithm:
     def base_name(self) -> str:
         return self.name.removesuffix("-sess")
 
-    @property
+    @functools.cached_property  # asked for every verification; the hash object is not free to make
     def hex_length(self) -> int:
         return hashlib.new(self.hash_name).digest_size * 2
 
