@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sipcore.errors import SIPParseError
 
@@ -99,11 +100,15 @@ def _check_version(value: str) -> None:
 
 
 def _check_timing(value: str) -> None:
-    if not all(_number(p) for p in _fields(value, 2, "t")):
+    start, stop = _fields(value, 2, "t")
+    if not (_number(start) and _number(stop)):
         raise ValueError("t= start and stop times must be numbers")
 
 
-def _media_fields(value: str) -> tuple[str, int, str, str, list[str]]:
+_MediaFields = tuple[str, int, str, str, list[str]]
+
+
+def _media_fields(value: str) -> _MediaFields:
     """kind, port, "/count" suffix (or ""), proto, formats of an m= value."""
     f = value.split()
     if len(f) < 4:
@@ -149,6 +154,15 @@ class MediaDescription:
             raise ValueError("a media description starts with its m= line")
         self._lines = list(lines)
         self.kind, self.port, self._count, self.proto, self.formats = _media_fields(lines[0][1])
+
+    @classmethod
+    def _parsed(cls, lines: list[Line], m_fields: object) -> MediaDescription:
+        """SessionDescription.parse's media description: ``lines`` (kept, not copied) start with the m=
+        line that :func:`_media_fields` turned into ``m_fields``, so it is not split again."""
+        media = cls.__new__(cls)
+        media._lines = lines
+        media.kind, media.port, media._count, media.proto, media.formats = cast(_MediaFields, m_fields)
+        return media
 
     @property
     def lines(self) -> list[Line]:
@@ -270,36 +284,35 @@ class SessionDescription:
         if not raw:
             raise SIPParseError("SDP body is empty: it must start with v=0")
         session: list[Line] = []
-        sections: list[list[Line]] = []
-        current = session
+        media: list[MediaDescription] = []
+        current = session  # the lines of the session, then those of the latest media description
         for number, line in enumerate(raw, 1):
-            kind = line[:1]
-            if line[1:2] != "=" or kind not in _TYPE_LETTERS:
+            kind, equals, value = line.partition("=")
+            if not equals or kind not in _TYPE_LETTERS:  # the first "=" is the second character
                 raise _error(number, line, "not a <type>=<value> line")
-            value = line[2:]
             if number == 1 and kind != "v":
                 raise _error(number, line, "an SDP body must start with v= (RFC 4566 §5)")
             check = _LINE_CHECKS.get(kind)
             if check is not None:
                 try:
-                    check(value)
+                    checked = check(value)
                 except ValueError as exc:
                     raise _error(number, line, str(exc)) from None
-            if kind == "m":
-                current = []
-                sections.append(current)
+                if kind == "m":
+                    current = [(kind, value)]
+                    media.append(MediaDescription._parsed(current, checked))  # takes the list, not a copy
+                    continue
             current.append((kind, value))
         seen = {kind for kind, _ in session}
         for required in "os":
             if required not in seen:
                 raise SIPParseError(f"SDP has no session-level {required}= line (RFC 4566 §5)")
-        return cls(session, [MediaDescription(s) for s in sections], final_eol=final_eol,
-                   blank_tail=blank_tail)
+        return cls(session, media, final_eol=final_eol, blank_tail=blank_tail)
 
     def __str__(self) -> str:
-        lines = [f"{k}={v}" for k, v in self._lines]
+        lines = list(map("=".join, self._lines))  # ("a", "sendrecv") -> "a=sendrecv", without a loop in Python
         for media in self.media:
-            lines += [f"{k}={v}" for k, v in media._lines]
+            lines += map("=".join, media._lines)
         lines += [""] * self._blank_tail
         return "\r\n".join(lines) + ("\r\n" if self._final_eol else "")
 
