@@ -133,7 +133,10 @@ def compute_response(algorithm: str | None, username: str, realm: str, password:
 _WS = " \t"
 _WS_RE = re.compile(r"[ \t]*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")  # RFC 3261 token
-_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+# The quoted-string body as runs of plain characters between quoted-pairs: the same language as
+# (?:[^"\\]|\\.)*, several times cheaper for the regex engine (no alternation per character).
+_QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
+_QUOTED_RE = re.compile(rf'"({_QUOTED_BODY})"', re.DOTALL)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
 # Parameters RFC 7616 / RFC 3261 always send as quoted-string, whatever their value looks like.
 _ALWAYS_QUOTED = frozenset({"realm", "nonce", "uri", "response", "cnonce", "opaque", "username",
@@ -149,8 +152,14 @@ def _is_token(value: str) -> bool:
 _FORBIDDEN_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
+def _forbidden_char(value: str) -> re.Match[str] | None:
+    """Where ``value`` holds a forbidden character; printable ASCII, the usual case, holds none (and
+    str.isprintable scans it several times faster than the regex)."""
+    return None if value.isascii() and value.isprintable() else _FORBIDDEN_RE.search(value)
+
+
 def _format_param(name: str, value: str, quote: bool) -> str:
-    if _FORBIDDEN_RE.search(value) is not None:
+    if _forbidden_char(value) is not None:
         raise ValueError(f"digest parameter {name} contains a control character: {value!r}")
     if not quote and _is_token(value):
         return f"{name}={value}"
@@ -164,9 +173,8 @@ def _format_param(name: str, value: str, quote: bool) -> str:
 # what is wrong where. The scheme is spelled out letter by letter: re.IGNORECASE would also accept
 # non-ASCII look-alikes (U+017F for "s") that str.lower() does not map to "digest".
 _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"  # as _TOKEN_RE
-_QUOTED = r'"(?:[^"\\]|\\.)*"'  # as _QUOTED_RE, without its group
-_AUTH_PARAM_RE = re.compile(rf'({_TOKEN})[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN}))', re.DOTALL)
-_ANY_PARAM = rf"{_TOKEN}[ \t]*=[ \t]*(?:{_QUOTED}|{_TOKEN})"
+_AUTH_PARAM_RE = re.compile(rf'({_TOKEN})[ \t]*=[ \t]*(?:"({_QUOTED_BODY})"|({_TOKEN}))', re.DOTALL)
+_ANY_PARAM = rf'{_TOKEN}[ \t]*=[ \t]*(?:"{_QUOTED_BODY}"|{_TOKEN})'  # the same without groups
 _DIGEST_LIST_RE = re.compile(
     rf"[ \t]*([Dd][Ii][Gg][Ee][Ss][Tt])(?:[ \t]+{_ANY_PARAM}(?:[ \t]*,[ \t]*{_ANY_PARAM})*)?[ \t]*",
     re.DOTALL)
@@ -175,7 +183,7 @@ _DIGEST_LIST_RE = re.compile(
 def _parse_auth_params(value: str, header: str) -> dict[str, str]:
     """Split ``Digest name=value, name="quoted"`` into lowercase names -> unescaped values."""
     v = value.replace("\r\n ", " ").replace("\r\n\t", " ") if "\r" in value else value  # unfold LWS
-    forbidden = _FORBIDDEN_RE.search(v)
+    forbidden = _forbidden_char(v)
     if forbidden is not None:
         raise SIPParseError(f"control character {forbidden.group()!r} in the {header} value", header=header)
     whole = _DIGEST_LIST_RE.fullmatch(v)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipcore.digest import _DIGEST_LIST_RE, _parse_auth_params, _parse_auth_params_slowly
+from sipcore.digest import (
+    _DIGEST_LIST_RE,
+    _FORBIDDEN_RE,
+    _QUOTED_RE,
+    _forbidden_char,
+    _parse_auth_params,
+    _parse_auth_params_slowly,
+)
 from sipcore.errors import SIPParseError
 
 
@@ -87,3 +96,19 @@ _value = st.one_of(st.from_regex(r"[A-Za-z0-9\-.!%*_+`'~]{1,6}", fullmatch=True)
 def test_well_formed_lists_parse_as_the_general_parser_does(params: list[tuple[str, ...]], tail: str) -> None:
     value = "Digest " + ",".join("".join(p) for p in params) + tail
     _assert_same(value)
+
+
+_ALTERNATION_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)  # the textbook form
+
+
+@given(st.text(st.sampled_from(['"', "\\", "a", " ", "\n", "é"]), max_size=16))
+def test_quoted_string_regex_is_the_textbook_one(text: str) -> None:
+    for start in range(len(text)):
+        ours, textbook = _QUOTED_RE.match(text, start), _ALTERNATION_QUOTED_RE.match(text, start)
+        assert (ours and (ours.span(), ours.group(1))) == (textbook and (textbook.span(), textbook.group(1)))
+
+
+@given(st.text(max_size=12) | st.text(st.characters(max_codepoint=0x7F), max_size=12))
+def test_forbidden_char_is_the_regex_search(value: str) -> None:
+    ours, regex = _forbidden_char(value), _FORBIDDEN_RE.search(value)
+    assert (ours and ours.group()) == (regex and regex.group())
