@@ -308,9 +308,16 @@ class Credentials:
         return "Digest " + ", ".join(parts)
 
 
-_CHALLENGE_KNOWN = ("realm", "nonce", "algorithm", "qop", "opaque", "stale")
-_CREDENTIALS_KNOWN = ("username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "opaque",
-                      "qop", "nc")
+_CHALLENGE_KNOWN = frozenset({"realm", "nonce", "algorithm", "qop", "opaque", "stale"})
+_CREDENTIALS_KNOWN = frozenset({"username", "realm", "nonce", "uri", "response", "algorithm", "cnonce",
+                                "opaque", "qop", "nc"})
+
+
+def _others(params: dict[str, str], known: frozenset[str]) -> dict[str, str]:
+    """The parameters not in ``known``, in order; usually there are none, which one set comparison finds."""
+    if params.keys() <= known:
+        return {}
+    return {k: val for k, val in params.items() if k not in known}
 
 
 def parse_challenge(value: str, *, header: str = "WWW-Authenticate") -> Challenge:
@@ -321,7 +328,7 @@ def parse_challenge(value: str, *, header: str = "WWW-Authenticate") -> Challeng
     return Challenge(
         realm=p["realm"], nonce=p["nonce"], algorithm=p.get("algorithm"), qop=qop, opaque=p.get("opaque"),
         stale=p.get("stale", "").upper() == "TRUE",  # anything else is FALSE (RFC 7616 §3.3)
-        other={k: val for k, val in p.items() if k not in _CHALLENGE_KNOWN})
+        other=_others(p, _CHALLENGE_KNOWN))
 
 
 def parse_challenges(values: Sequence[str], *, header: str = "WWW-Authenticate") -> list[Challenge]:
@@ -341,7 +348,7 @@ def parse_credentials(value: str, *, header: str = "Authorization") -> Credentia
     return Credentials(
         username=p["username"], realm=p["realm"], nonce=p["nonce"], uri=p["uri"], response=p["response"],
         algorithm=p.get("algorithm"), cnonce=p.get("cnonce"), opaque=p.get("opaque"), qop=p.get("qop"),
-        nc=p.get("nc"), other={k: val for k, val in p.items() if k not in _CREDENTIALS_KNOWN})
+        nc=p.get("nc"), other=_others(p, _CREDENTIALS_KNOWN))
 
 
 def header_names_for(status: int) -> tuple[str, str]:
