@@ -249,11 +249,8 @@ class MediaDescription:
 
     def copy(self) -> MediaDescription:
         """An independent copy (the lines are immutable tuples: copying the lists is enough)."""
-        twin = MediaDescription.__new__(MediaDescription)
-        twin.__dict__.update(self.__dict__)
-        twin._lines = list(self._lines)
-        twin.formats = list(self.formats)
-        return twin
+        return MediaDescription._parsed(list(self._lines),
+                                        (self.kind, self.port, self._count, self.proto, list(self.formats)))
 
 
 class SessionDescription:
@@ -326,18 +323,18 @@ class SessionDescription:
         return f"SessionDescription({str(self)!r})"
 
     def copy(self) -> SessionDescription:
-        twin = SessionDescription.__new__(SessionDescription)
-        twin.__dict__.update(self.__dict__)
-        twin._lines = list(self._lines)
-        twin.media = [media.copy() for media in self.media]
-        return twin
+        return SessionDescription(self._lines, [media.copy() for media in self.media],
+                                  final_eol=self._final_eol, blank_tail=self._blank_tail)
 
     @property
     def session_lines(self) -> list[Line]:
         return list(self._lines)
 
     def _first(self, kind: str) -> str | None:
-        return next((v for k, v in self._lines if k == kind), None)
+        for k, v in self._lines:
+            if k == kind:
+                return v
+        return None
 
     @property
     def version(self) -> int:
