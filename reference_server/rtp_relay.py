@@ -187,6 +187,7 @@ class MediaRelay:
         self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp) if b.rtcp is not None else None
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
+        self._all_sides = tuple(s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None)
         self._host = relay_host(a.rtp) if host is None else host
         self.closed = False
 
@@ -211,8 +212,8 @@ class MediaRelay:
             raise
         return relay
 
-    def _sides(self) -> list[_Side]:
-        return [s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None]
+    def _sides(self) -> tuple[_Side, ...]:
+        return self._all_sides
 
     @property
     def host(self) -> str:
@@ -284,19 +285,19 @@ class MediaRelay:
         as by close()) when a socket is no longer usable."""
         if self.closed:
             return None
-        sides = [self._a, self._b, self._a_rtcp, self._b_rtcp]
-        transports = [s.transport if s is not None else None for s in sides]
-        if any(s is not None and (t is None or t.is_closing()) for s, t in zip(sides, transports, strict=True)):
-            self.close()
-            return None
+        for side in self._all_sides:
+            if side.transport is None or side.transport.is_closing():
+                self.close()
+                return None
         self.closed = True
-        for side in self._sides():
+        for side in self._all_sides:
             side.closed = True
             side.peer = None
         for port in self._ports:
             self._allocator.park(port)
-        return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides], transports,
-                           self._host)
+        sides = (self._a, self._b, self._a_rtcp, self._b_rtcp)
+        return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides],
+                           [s.transport if s is not None else None for s in sides], self._host)
 
     @classmethod
     def unpark(cls, allocator: PortAllocator, parked: ParkedRelay) -> MediaRelay:
