@@ -132,7 +132,8 @@ def compute_response(algorithm: str | None, username: str, realm: str, password:
 
 _WS = " \t"
 _WS_RE = re.compile(r"[ \t]*")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")  # RFC 3261 token
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"  # RFC 3261 token
+_TOKEN_RE = re.compile(_TOKEN)
 # The quoted-string body as runs of plain characters between quoted-pairs: the same language as
 # (?:[^"\\]|\\.)*, several times cheaper for the regex engine (no alternation per character).
 _QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
@@ -172,7 +173,6 @@ def _format_param(name: str, value: str, quote: bool) -> str:
 # (including every malformed value) goes through the character-by-character parser, whose errors say
 # what is wrong where. The scheme is spelled out letter by letter: re.IGNORECASE would also accept
 # non-ASCII look-alikes (U+017F for "s") that str.lower() does not map to "digest".
-_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"  # as _TOKEN_RE
 _AUTH_PARAM_RE = re.compile(rf'({_TOKEN})[ \t]*=[ \t]*(?:"({_QUOTED_BODY})"|({_TOKEN}))', re.DOTALL)
 _ANY_PARAM = rf'{_TOKEN}[ \t]*=[ \t]*(?:"{_QUOTED_BODY}"|{_TOKEN})'  # the same without groups
 _DIGEST_LIST_RE = re.compile(
