@@ -62,10 +62,12 @@ class MediaAnchor:
         else:
             self.relay.set_b_remote(addr)
 
-    def from_a(self, message: Message, *, before_answer: bool = False) -> bytes:
-        """The caller's SDP rewritten for the destination (b"" when it has none or it is malformed)."""
+    def from_a(self, message: Message, *, before_answer: bool = False,
+               parsed: SessionDescription | None = None) -> bytes:
+        """The caller's SDP rewritten for the destination (b"" when it has none or it is malformed).
+        ``parsed``: ``parse_sdp(message)`` when the caller has it already (it is not parsed again)."""
         try:
-            sd = parse_sdp(message)
+            sd = parsed if parsed is not None else parse_sdp(message)
         except SIPParseError as exc:
             log.info("caller SDP dropped: %s", exc)
             return b""

@@ -79,13 +79,19 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
 _UNSPECIFIED = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_unspecified(text: str) -> bool:
+    """Whether ``text`` is 0.0.0.0 or :: however written (SDP's hold address); remembered, as _ip."""
+    return _ip(text) in _UNSPECIFIED
+
+
 class _Side(asyncio.DatagramProtocol):
     """One relay socket: accepts from its far end, forwards through its peer side."""
 
-    def __init__(self, name: str, sock: socket.socket, validate: Callable[[bytes], bool]) -> None:
+    def __init__(self, name: str, sock: socket.socket, port: int, validate: Callable[[bytes], bool]) -> None:
         self.name = name
         self.sock = sock
-        self.port = int(sock.getsockname()[1])
+        self.port = port  # the port ``sock`` is bound to
         self.validate = validate
         self.stats = DirectionStats()
         self.peer: _Side | None = None
@@ -99,7 +105,7 @@ class _Side(asyncio.DatagramProtocol):
         """The far end's address from SDP; None, port 0 or an unspecified IP (hold) clears the remote.
         Latching starts over: the next packet from the expected IP sets the real source."""
         self.latched = False
-        if addr is None or addr[1] == 0 or _ip(addr[0]) in _UNSPECIFIED:
+        if addr is None or addr[1] == 0 or _is_unspecified(addr[0]):
             self.remote = None
             return
         self.remote = (addr[0], int(addr[1]))
@@ -170,17 +176,19 @@ def _pair(a: _Side, b: _Side) -> None:
 class MediaRelay:
     """One call's relay: side A (caller) and side B (destination), RTP and optionally RTCP."""
 
-    def __init__(self, allocator: PortAllocator, a: PortPair, b: PortPair) -> None:
+    def __init__(self, allocator: PortAllocator, a: PortPair, b: PortPair, host: str | None = None) -> None:
+        """``host``: the address side A is bound to, as getsockname() gives it (asked when not given)."""
         self._allocator = allocator
         self._ports = (a.port, b.port)
-        self._a = _Side("A", a.rtp, is_rtp)
-        self._b = _Side("B", b.rtp, is_rtp)
+        self._a = _Side("A", a.rtp, a.port, is_rtp)
+        self._b = _Side("B", b.rtp, b.port, is_rtp)
         _pair(self._a, self._b)
-        self._a_rtcp = _Side("A-RTCP", a.rtcp, is_rtcp) if a.rtcp is not None else None
-        self._b_rtcp = _Side("B-RTCP", b.rtcp, is_rtcp) if b.rtcp is not None else None
+        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp) if a.rtcp is not None else None
+        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp) if b.rtcp is not None else None
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
-        self._host = str(a.rtp.getsockname()[0])
+        self._all_sides = tuple(s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None)
+        self._host = relay_host(a.rtp) if host is None else host
         self.closed = False
 
     @classmethod
@@ -204,8 +212,8 @@ class MediaRelay:
             raise
         return relay
 
-    def _sides(self) -> list[_Side]:
-        return [s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None]
+    def _sides(self) -> tuple[_Side, ...]:
+        return self._all_sides
 
     @property
     def host(self) -> str:
@@ -277,18 +285,19 @@ class MediaRelay:
         as by close()) when a socket is no longer usable."""
         if self.closed:
             return None
-        sides = [self._a, self._b, self._a_rtcp, self._b_rtcp]
-        transports = [s.transport if s is not None else None for s in sides]
-        if any(s is not None and (t is None or t.is_closing()) for s, t in zip(sides, transports, strict=True)):
-            self.close()
-            return None
+        for side in self._all_sides:
+            if side.transport is None or side.transport.is_closing():
+                self.close()
+                return None
         self.closed = True
-        for side in self._sides():
+        for side in self._all_sides:
             side.closed = True
             side.peer = None
         for port in self._ports:
             self._allocator.park(port)
-        return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides], transports)
+        sides = (self._a, self._b, self._a_rtcp, self._b_rtcp)
+        return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides],
+                           [s.transport if s is not None else None for s in sides], self._host)
 
     @classmethod
     def unpark(cls, allocator: PortAllocator, parked: ParkedRelay) -> MediaRelay:
@@ -298,8 +307,8 @@ class MediaRelay:
         a_port, b_port = parked.ports
         for port in parked.ports:
             allocator.unpark(port)
-        relay = cls(allocator, PortPair(relay_host(a_rtp), a_port, a_rtp, a_rtcp),
-                    PortPair(relay_host(b_rtp), b_port, b_rtp, b_rtcp))
+        host = parked.host  # both sides are bound on it
+        relay = cls(allocator, PortPair(host, a_port, a_rtp, a_rtcp), PortPair(host, b_port, b_rtp, b_rtcp), host)
         for side, transport in zip(relay._sides(), (t for t in parked.transports if t is not None), strict=True):
             side.transport = transport
             transport.set_protocol(side)  # the old call's side stops receiving
@@ -318,6 +327,7 @@ class ParkedRelay:
     ports: tuple[int, int]
     socks: list[socket.socket | None]  # A RTP, B RTP, A RTCP, B RTCP
     transports: list[asyncio.DatagramTransport | None]
+    host: str  # where the sockets are bound, as getsockname() gives it
 
     def close(self, allocator: PortAllocator) -> None:
         for transport in self.transports:

@@ -8,8 +8,10 @@ those lines, and the few setters rewrite single lines, so a relay's changes leav
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sipcore.errors import SIPParseError
 
@@ -76,10 +78,15 @@ def _number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _origin(value: str) -> Origin:
+def _origin_fields(value: str) -> list[str]:
     f = _fields(value, 6, "o")
     if not _number(f[2]):
         raise ValueError(f"o= sess-version {f[2]!r} is not a number")
+    return f
+
+
+def _origin(value: str) -> Origin:
+    f = _origin_fields(value)
     return Origin(f[0], f[1], int(f[2]), f[3], f[4], f[5])
 
 
@@ -87,7 +94,21 @@ def _connection(value: str) -> Connection:
     return Connection(*_fields(value, 3, "c"))
 
 
-def _media_fields(value: str) -> tuple[str, int, str, str, list[str]]:
+def _check_version(value: str) -> None:
+    if value != "0":
+        raise ValueError(f"SDP version {value!r} is not 0")
+
+
+def _check_timing(value: str) -> None:
+    start, stop = _fields(value, 2, "t")
+    if not (_number(start) and _number(stop)):
+        raise ValueError("t= start and stop times must be numbers")
+
+
+_MediaFields = tuple[str, int, str, str, list[str]]
+
+
+def _media_fields(value: str) -> _MediaFields:
     """kind, port, "/count" suffix (or ""), proto, formats of an m= value."""
     f = value.split()
     if len(f) < 4:
@@ -99,6 +120,13 @@ def _media_fields(value: str) -> tuple[str, int, str, str, list[str]]:
     if port > 65535:
         raise ValueError(f"m= port {port} is above 65535")
     return f[0], port, slash + count, f[2], f[3:]
+
+
+#: What SessionDescription.parse checks in a line of each type (ValueError when it is wrong).
+_LINE_CHECKS: dict[str, Callable[[str], object]] = {
+    "v": _check_version, "o": _origin_fields, "c": lambda value: _fields(value, 3, "c"), "m": _media_fields,
+    "t": _check_timing}
+_TYPE_LETTERS = frozenset(string.ascii_letters)
 
 
 def _address_type(address: str) -> str:
@@ -126,6 +154,15 @@ class MediaDescription:
             raise ValueError("a media description starts with its m= line")
         self._lines = list(lines)
         self.kind, self.port, self._count, self.proto, self.formats = _media_fields(lines[0][1])
+
+    @classmethod
+    def _parsed(cls, lines: list[Line], m_fields: object) -> MediaDescription:
+        """SessionDescription.parse's media description: ``lines`` (kept, not copied) start with the m=
+        line that :func:`_media_fields` turned into ``m_fields``, so it is not split again."""
+        media = cls.__new__(cls)
+        media._lines = lines
+        media.kind, media.port, media._count, media.proto, media.formats = cast(_MediaFields, m_fields)
+        return media
 
     @property
     def lines(self) -> list[Line]:
@@ -183,21 +220,27 @@ class MediaDescription:
         self._lines[0] = ("m", " ".join([self.kind, f"{port}{self._count}", self.proto, *self.formats]))
         self.port = port
 
-    def set_connection(self, address: str) -> None:
-        """Set the media-level c= address, adding the line (after m=, i=) when there is none."""
+    def set_connection(self, address: str, *, add: bool = True) -> bool:
+        """Set the media-level c= address, adding the line (after m=, i=) when there is none and ``add``
+        is true; whether a line was set."""
         line = ("c", f"IN {_address_type(address)} {address}")
         for i, (kind, _) in enumerate(self._lines):
             if kind == "c":
                 self._lines[i] = line
-                return
+                return True
+        if not add:
+            return False
         at = 1 + sum(1 for kind, _ in self._lines[1:2] if kind == "i")
         self._lines.insert(at, line)
+        return True
 
     def set_rtcp(self, port: int, address: str) -> None:
         """Rewrite an a=rtcp line (RFC 3605) to ``port``, and to ``address`` if it named an address."""
         for i, (kind, value) in enumerate(self._lines):
-            name, attr = _attribute(value)
-            if kind == "a" and name == "rtcp" and attr:
+            if kind != "a" or not value.startswith("rtcp:"):
+                continue
+            attr = value[5:]
+            if attr:
                 where = f" IN {_address_type(address)} {address}" if attr.split()[1:] else ""
                 self._lines[i] = ("a", f"rtcp:{port}{where}")
 
@@ -206,11 +249,8 @@ class MediaDescription:
 
     def copy(self) -> MediaDescription:
         """An independent copy (the lines are immutable tuples: copying the lists is enough)."""
-        twin = MediaDescription.__new__(MediaDescription)
-        twin.__dict__.update(self.__dict__)
-        twin._lines = list(self._lines)
-        twin.formats = list(self.formats)
-        return twin
+        return MediaDescription._parsed(list(self._lines),
+                                        (self.kind, self.port, self._count, self.proto, list(self.formats)))
 
 
 class SessionDescription:
@@ -228,11 +268,12 @@ class SessionDescription:
         """Parse an SDP body; raises :class:`SIPParseError` naming the line number and the line."""
         if isinstance(text, bytes):
             text = text.decode("utf-8", "surrogateescape")
-        raw = text.split("\n")
         final_eol = text.endswith("\n")
+        raw = text.replace("\r\n", "\n").split("\n")  # each line loses one "\r" before its "\n"
         if final_eol:
             raw.pop()
-        raw = [r[:-1] if r.endswith("\r") else r for r in raw]
+        elif raw[-1].endswith("\r"):  # and so does a last line without "\n"
+            raw[-1] = raw[-1][:-1]
         blank_tail = 0
         while raw and raw[-1] == "":  # blank lines after the last line: tolerated, kept for the round trip
             raw.pop()
@@ -240,42 +281,35 @@ class SessionDescription:
         if not raw:
             raise SIPParseError("SDP body is empty: it must start with v=0")
         session: list[Line] = []
-        sections: list[list[Line]] = []
-        seen: set[str] = set()
+        media: list[MediaDescription] = []
+        current = session  # the lines of the session, then those of the latest media description
         for number, line in enumerate(raw, 1):
-            if len(line) < 2 or line[1] != "=" or not (line[0].isascii() and line[0].isalpha()):
+            kind, equals, value = line.partition("=")
+            if not equals or kind not in _TYPE_LETTERS:  # the first "=" is the second character
                 raise _error(number, line, "not a <type>=<value> line")
-            kind, value = line[0], line[2:]
             if number == 1 and kind != "v":
                 raise _error(number, line, "an SDP body must start with v= (RFC 4566 §5)")
-            try:
-                if kind == "v" and value != "0":
-                    raise ValueError(f"SDP version {value!r} is not 0")
-                if kind == "o":
-                    _origin(value)
-                elif kind == "c":
-                    _connection(value)
-                elif kind == "m":
-                    _media_fields(value)
-                elif kind == "t" and not all(_number(p) for p in _fields(value, 2, "t")):
-                    raise ValueError("t= start and stop times must be numbers")
-            except ValueError as exc:
-                raise _error(number, line, str(exc)) from None
-            if kind == "m":
-                sections.append([])
-            (sections[-1] if sections else session).append((kind, value))
-            if not sections:
-                seen.add(kind)
+            check = _LINE_CHECKS.get(kind)
+            if check is not None:
+                try:
+                    checked = check(value)
+                except ValueError as exc:
+                    raise _error(number, line, str(exc)) from None
+                if kind == "m":
+                    current = [(kind, value)]
+                    media.append(MediaDescription._parsed(current, checked))  # takes the list, not a copy
+                    continue
+            current.append((kind, value))
+        seen = {kind for kind, _ in session}
         for required in "os":
             if required not in seen:
                 raise SIPParseError(f"SDP has no session-level {required}= line (RFC 4566 §5)")
-        return cls(session, [MediaDescription(s) for s in sections], final_eol=final_eol,
-                   blank_tail=blank_tail)
+        return cls(session, media, final_eol=final_eol, blank_tail=blank_tail)
 
     def __str__(self) -> str:
-        lines = [f"{k}={v}" for k, v in self.session_lines]
+        lines = list(map("=".join, self._lines))  # ("a", "sendrecv") -> "a=sendrecv", without a loop in Python
         for media in self.media:
-            lines += [f"{k}={v}" for k, v in media.lines]
+            lines += map("=".join, media._lines)
         lines += [""] * self._blank_tail
         return "\r\n".join(lines) + ("\r\n" if self._final_eol else "")
 
@@ -289,18 +323,18 @@ class SessionDescription:
         return f"SessionDescription({str(self)!r})"
 
     def copy(self) -> SessionDescription:
-        twin = SessionDescription.__new__(SessionDescription)
-        twin.__dict__.update(self.__dict__)
-        twin._lines = list(self._lines)
-        twin.media = [media.copy() for media in self.media]
-        return twin
+        return SessionDescription(self._lines, [media.copy() for media in self.media],
+                                  final_eol=self._final_eol, blank_tail=self._blank_tail)
 
     @property
     def session_lines(self) -> list[Line]:
         return list(self._lines)
 
     def _first(self, kind: str) -> str | None:
-        return next((v for k, v in self._lines if k == kind), None)
+        for k, v in self._lines:
+            if k == kind:
+                return v
+        return None
 
     @property
     def version(self) -> int:
@@ -378,18 +412,16 @@ def rewrite_for_relay(sd: SessionDescription, address: str, ports: Sequence[int]
     if len(ports) != len(sd.media):
         raise ValueError(f"rewrite_for_relay got {len(ports)} ports for {len(sd.media)} m= lines")
     out = sd.copy()
-    origin = out.origin
-    out.set_origin(Origin(username if username is not None else origin.username,
-                          sess_id if sess_id is not None else origin.sess_id,
-                          origin.sess_version + (1 if sess_version_bump else 0),
-                          "IN", _address_type(address), address))
+    user, session, version = _origin_fields(out._first("o") or "")[:3]
+    # str(Origin(...)) without the Origin objects
+    out._replace("o", f"{username if username is not None else user} {sess_id if sess_id is not None else session} "
+                      f"{int(version) + (1 if sess_version_bump else 0)} IN {_address_type(address)} {address}")
     has_session_c = out.set_connection(address)
     for media, port in zip(out.media, ports, strict=True):
         if media.port == 0:
             continue
         media.set_port(port)
-        if media.connection is not None or not has_session_c:
-            media.set_connection(address)
+        media.set_connection(address, add=not has_session_c)  # a media-level c= is always rewritten
         media.set_rtcp(port + 1, address)
     return out
 
