@@ -185,7 +185,10 @@ class Call:
             if leg.cancel_wanted and first:
                 self._cancel_leg(leg)
             return
-        self._arm_timer_c(leg)
+        if leg.timer_c is None:
+            self._arm_timer_c(leg)
+        else:
+            leg.restart_timer_c(self.b2bua.timer_c)
         if response.status == 100 or self.state is not CallState.CALLING:
             return
         tag = response.to.tag
