@@ -19,6 +19,7 @@ from sipcore.dialog import Dialog, DialogId, dialog_id_of
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request
+from sipcore.sdp import SessionDescription
 from sipcore.timers import TimerConfig
 from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransaction
 
@@ -49,10 +50,11 @@ class B2BUA:
 
     # -- calls --------------------------------------------------------------------------------------
     def start_call(self, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target], *,
-                   trunk: str, caller: str, callee: str) -> Call:
-        """An authenticated INVITE: answer 100 Trying, open the relay, send one B leg per target."""
+                   trunk: str, caller: str, callee: str, offer: SessionDescription | None = None) -> Call:
+        """An authenticated INVITE: answer 100 Trying, open the relay, send one B leg per target.
+        ``offer``: the INVITE's SDP when the caller has parsed it already (it is not parsed again)."""
         assert event.transaction is not None
-        call = Call(self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee)
+        call = Call(self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee, offer=offer)
         self.calls[call.key] = call
         self._by_invite[id(event.transaction)] = call
         call.start()

@@ -27,6 +27,7 @@ from sipcore.dialog import Dialog, creates_dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.message import Request, Response, make_response
 from sipcore.q850 import cause_for_status, reason_header
+from sipcore.sdp import SessionDescription
 from sipcore.transaction import (
     Event,
     RequestReceived,
@@ -38,7 +39,7 @@ from sipcore.transaction import (
 
 from .legs import BLeg, EndedLeg, Target
 from .media import MediaAnchor
-from .rtp_relay import NoPortsAvailable
+from .rtp_relay import MediaRelay, NoPortsAvailable
 from .sip_util import ALLOW, SDP, Reliable2xx, build_response, contact_uri
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Call:
     """A-leg INVITE, B legs, relay, timers; see the module docstring."""
 
     def __init__(self, b2bua: B2BUA, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target],
-                 *, trunk: str, caller: str, callee: str) -> None:
+                 *, trunk: str, caller: str, callee: str, offer: SessionDescription | None = None) -> None:
         assert event.transaction is not None
         self.b2bua = b2bua
         self.loop = asyncio.get_running_loop()
@@ -81,6 +82,7 @@ class Call:
         self.state = CallState.SETUP
         self.key = b2bua.ids.call_id()  # the relay's key; unique even when callers reuse Call-IDs
         self.media: MediaAnchor | None = None
+        self.offer = offer  # the INVITE's SDP parsed (None: from_a parses it), until the B legs are sent
         self.trunk, self.caller, self.callee = trunk, caller, callee
         self.started = self.loop.time()
         self.ok_retransmit: Reliable2xx | None = None
@@ -98,16 +100,28 @@ class Call:
 
     # -- setup --------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Answer 100 Trying and open the relay (then send the B legs)."""
+        """Answer 100 Trying and open the relay (then send the B legs): at once on a parked relay's
+        sockets, else in a task, since binding new ones is asynchronous."""
         self.a_endpoint.send_response(make_response(self.a_invite, 100))
-        self.task = self.loop.create_task(self._setup())
-        self.task.add_done_callback(self._setup_done)
+        relay = self.b2bua.relays.open_parked(self.key)
+        if relay is None:
+            self.task = self.loop.create_task(self._setup())
+            self.task.add_done_callback(self._setup_done)
+            return
+        self.opening = False
+        try:
+            self._relay_opened(relay)
+        except Exception as exc:  # as _setup_done does for the task
+            self._setup_failed(exc)
 
     def _setup_done(self, task: asyncio.Task[None]) -> None:
         self.opening = False
         if not task.cancelled() and task.exception() is not None:
-            log.error("call %s setup failed", self.a_invite.call_id, exc_info=task.exception())
-            self.fail_a(500, "Server Internal Error")
+            self._setup_failed(task.exception())
+
+    def _setup_failed(self, exc: BaseException | None) -> None:
+        log.error("call %s setup failed", self.a_invite.call_id, exc_info=exc)
+        self.fail_a(500, "Server Internal Error")
 
     async def _setup(self) -> None:
         try:
@@ -119,11 +133,16 @@ class Call:
             return
         finally:
             self.opening = False
+        self._relay_opened(relay)
+
+    def _relay_opened(self, relay: MediaRelay) -> None:
+        """The relay is open: send the B legs, or end the call if it was cancelled meanwhile."""
         self.media = MediaAnchor(relay, early_media="no-early-media" not in self.b2bua.faults)
         if self.state is not CallState.SETUP:  # cancelled while the relay was opening
             self.maybe_finish()
             return
-        body = self.media.from_a(self.a_invite, before_answer=True)
+        offer, self.offer = self.offer, None
+        body = self.media.from_a(self.a_invite, before_answer=True, parsed=offer)
         self.state = CallState.CALLING
         for target in self.targets:
             self._send_leg(target, body)
@@ -166,7 +185,10 @@ class Call:
             if leg.cancel_wanted and first:
                 self._cancel_leg(leg)
             return
-        self._arm_timer_c(leg)
+        if leg.timer_c is None:
+            self._arm_timer_c(leg)
+        else:
+            leg.restart_timer_c(self.b2bua.timer_c)
         if response.status == 100 or self.state is not CallState.CALLING:
             return
         tag = response.to.tag

@@ -54,6 +54,7 @@ class BLeg:
     cancel_sent: bool = False
     ack: Request | None = None  # the ACK sent for its 2xx, resent when the 2xx is
     timer_c: asyncio.TimerHandle | None = None
+    timer_c_due: float = 0.0  # loop time Timer C expires at (moved by every provisional response)
     abandon: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -90,10 +91,25 @@ class BLeg:
         self.transaction = self.endpoint.send_request(self.invite, self.addr, on_event)
 
     def arm_timer_c(self, delay: float, on_fire: Callable[[], None]) -> None:
-        """Timer C (RFC 3261 §16.6 step 11), re-armed by every provisional response."""
+        """Timer C (RFC 3261 §16.6 step 11): ``on_fire`` after ``delay`` seconds, or later when
+        ``restart_timer_c`` has moved its due time meanwhile."""
         if self.timer_c is not None:
             self.timer_c.cancel()
-        self.timer_c = asyncio.get_running_loop().call_later(delay, on_fire)
+        loop = asyncio.get_running_loop()
+        self.timer_c_due = loop.time() + delay
+        self.timer_c = loop.call_at(self.timer_c_due, self._timer_c_expired, on_fire)
+
+    def restart_timer_c(self, delay: float) -> None:
+        """A provisional response: Timer C starts over (RFC 3261 §16.7 step 2). Only its due time moves
+        (no cancel and new timer per response); the armed timer, when it fires, waits for the rest."""
+        self.timer_c_due = asyncio.get_running_loop().time() + delay
+
+    def _timer_c_expired(self, on_fire: Callable[[], None]) -> None:
+        handle = self.timer_c
+        if handle is not None and self.timer_c_due > handle.when():  # restarted since it was armed
+            self.timer_c = asyncio.get_running_loop().call_at(self.timer_c_due, self._timer_c_expired, on_fire)
+            return
+        on_fire()
 
     def cancel(self, reason: str | None, give_up_after: float, on_give_up: Callable[[], None]) -> None:
         """CANCEL the INVITE once a provisional response has come (else as soon as one does)."""

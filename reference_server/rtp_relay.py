@@ -372,19 +372,27 @@ class RelayRegistry:
             return None
         return MediaRelay.unpark(self.allocator, self._parked.popleft())
 
+    def open_parked(self, call_id: str) -> MediaRelay | None:
+        """The call's relay without waiting: the one it has, else one on parked sockets due for reuse;
+        None when new sockets must be bound (``open`` does)."""
+        relay = self.get(call_id)
+        if relay is None:
+            relay = self._reuse(time.monotonic())
+            if relay is not None:
+                self._relays[call_id] = relay
+        return relay
+
     async def open(self, call_id: str) -> MediaRelay:
         """The call's relay, opened on first use."""
-        existing = self.get(call_id)
-        if existing is not None:
-            return existing
-        relay = self._reuse(time.monotonic())
-        if relay is None:
-            try:
-                relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
-            except NoPortsAvailable:
-                relay = self._reuse(None)
-                if relay is None:
-                    raise
+        relay = self.open_parked(call_id)
+        if relay is not None:
+            return relay
+        try:
+            relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
+        except NoPortsAvailable:
+            relay = self._reuse(None)
+            if relay is None:
+                raise
         raced = self.get(call_id)
         if raced is not None:  # opened concurrently for the same call
             relay.close()

@@ -29,6 +29,7 @@ from sipcore.checks import check_request
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request
+from sipcore.sdp import SessionDescription
 from sipcore.stateless import error_response_bytes
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
@@ -278,14 +279,14 @@ class ReferenceServer:
             self._reply(endpoint, request, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
             return
         try:
-            parse_sdp(request)
+            offer = parse_sdp(request)  # checked here, and handed to the call so it is parsed once
         except SIPParseError as exc:
             self._reply(endpoint, request, 400, why=f"malformed SDP: {exc}")
             return
         if route.kind == "trunk":
-            self._trunk_call(event, endpoint, route)
+            self._trunk_call(event, endpoint, route, offer)
         else:
-            self._extension_call(event, endpoint, route)
+            self._extension_call(event, endpoint, route, offer)
 
     def _caller(self, request: Request) -> tuple[str, str | None]:
         uri = request.from_.uri
@@ -306,7 +307,8 @@ class ReferenceServer:
             return prefer
         return next((ep for ep in self.endpoints if ep.transport_name == wanted), None)
 
-    def _trunk_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+    def _trunk_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
+                    offer: SessionDescription | None) -> None:
         request, trunk = event.request, route.trunk
         assert trunk is not None
         callee = self._callee(request)
@@ -323,9 +325,10 @@ class ReferenceServer:
         params = ";transport=tcp" if dest.transport == "tcp" else ""
         target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
                         display, (dest.host, dest.port), out)
-        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee)
+        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
 
-    def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
+    def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
+                        offer: SessionDescription | None) -> None:
         request, user = event.request, route.user
         if user is None or self.config.extension_password(user) is None:
             self._reply(endpoint, request, 404, why=f"no extension {user!r} in {route.domain}")
@@ -342,7 +345,7 @@ class ReferenceServer:
             self._reply(endpoint, request, 480, why=f"extension {user} has no registered contact")
             return
         self.b2bua.start_call(endpoint, event, targets, trunk=f"registrar:{route.domain}", caller=caller,
-                              callee=user)
+                              callee=user, offer=offer)
 
 
 def with_listen(config: ServerConfig, *addresses: str) -> ServerConfig:

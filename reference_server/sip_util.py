@@ -79,32 +79,41 @@ def _nothing() -> None:
 
 class Reliable2xx:
     """Sends a 2xx to an INVITE again until its ACK arrives (RFC 3261 §13.3.1.4): after T1, doubling up
-    to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end)."""
+    to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end).
+
+    One timer at a time, for whichever comes first: the next retransmission or giving up (a 2xx is
+    usually ACKed before T1, so a second timer would only be armed to be cancelled)."""
 
     def __init__(self, endpoint: SipEndpoint, response: Response, addr: Addr, timers: TimerConfig,
                  on_timeout: Callable[[], None]) -> None:
         self._endpoint, self._response, self._addr = endpoint, response, addr
-        self._timers, self._on_timeout = timers, on_timeout
+        self._t2, self._on_timeout = timers.t2, on_timeout
         loop = asyncio.get_running_loop()
-        self._interval = timers.t1
-        self._handle: asyncio.TimerHandle | None = None
-        self._give_up = loop.call_later(64 * timers.t1, self._expired)
-        if timers.retransmits:
-            self._handle = loop.call_later(self._interval, self._resend)
+        self._give_up_at = loop.time() + 64 * timers.t1
+        self._interval: float | None = timers.t1 if timers.retransmits else None  # None: no resends
+        self._handle: asyncio.TimerHandle | None = self._schedule(loop)
 
-    def _resend(self) -> None:
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle:
+        when = self._give_up_at
+        if self._interval is not None:
+            when = min(loop.time() + self._interval, when)
+        return loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        assert self._handle is not None
+        if self._handle.when() >= self._give_up_at:  # 64*T1 without an ACK
+            on_timeout = self._on_timeout
+            self.stop()
+            on_timeout()
+            return
+        assert self._interval is not None
         self._endpoint.send_stateless(self._response, self._addr)
-        self._interval = min(2 * self._interval, self._timers.t2)
-        self._handle = asyncio.get_running_loop().call_later(self._interval, self._resend)
-
-    def _expired(self) -> None:
-        self.stop()
-        self._on_timeout()
+        self._interval = min(2 * self._interval, self._t2)
+        self._handle = self._schedule(asyncio.get_running_loop())
 
     def stop(self) -> None:
         """The ACK came (or the call ended): no more retransmissions."""
-        for handle in (self._handle, self._give_up):
-            if handle is not None:
-                handle.cancel()
-        self._handle = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
         self._on_timeout = _nothing  # the owner (a call) holds this object: no cycle outliving it

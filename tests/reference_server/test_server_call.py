@@ -224,3 +224,20 @@ def test_an_ended_call_is_freed_at_once_but_its_b_leg_2xx_is_still_acked_and_a_f
             gc.enable()
 
     run(main())
+
+
+def test_a_2xx_never_acked_is_resent_then_the_call_is_hung_up_after_64_t1() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:  # FAST timers: 64*T1 = 1.28 s
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 200, body=answer(event.request.body, rig.rtp().port))
+            assert (await responses.final()).status == 200  # and the UA never ACKs it
+            assert (await rig.dest.next_request("ACK", timeout=3)).request.cseq.seq == event.request.cseq.seq
+            b_bye = await rig.dest.next_request("BYE")
+            rig.dest.respond(b_bye, 200)
+            a_bye = await rig.ua.next_request("BYE")
+            rig.ua.respond(a_bye, 200)
+            await rig.wait_until(lambda: rig.server.active_calls == 0 and rig.server.relays.allocator.in_use == 0)
+
+    run(main())

@@ -82,6 +82,28 @@ def test_ringing_forever_is_cancelled_after_timer_c_and_gives_408() -> None:
     run(main())
 
 
+def test_every_provisional_response_restarts_timer_c() -> None:
+    async def main() -> None:
+        async with ServerRig(timer_c=0.4) as rig:
+            loop = asyncio.get_running_loop()
+            _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 100)
+            for _ in range(3):  # every 0.25 s: Timer C (0.4 s) never runs out
+                rig.dest.respond(event, 180)
+                await responses.status(180)
+                await rig.dest.no_request(0.25)
+            last = loop.time()
+            cancel = await rig.dest.next_request("CANCEL", timeout=2)
+            assert 0.4 * 0.9 - 0.25 < loop.time() - last < 0.4 + 0.3  # 0.4 s after the last 180
+            assert (await responses.final()).status == 408
+            rig.dest.respond(cancel, 200)
+            rig.dest.respond(event, 487)
+            await rig.wait_until(lambda: rig.server.relays.allocator.in_use == 0 and rig.server.active_calls == 0)
+
+    run(main())
+
+
 def test_unreachable_destination_gives_503() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
