@@ -9,7 +9,8 @@ import random
 
 from sipcore.aio.rtp import ReceivedRtp, RtpEndpoint
 from sipcore.errors import SIPParseError
-from sipcore.sdp import SessionDescription, make_answer, make_offer, media_address
+from sipcore.sdp import SessionDescription, media_address
+from sipcore.sdp_offer import make_answer, make_offer
 
 from .record import Record
 from .settings import Addr, SettingsError

@@ -1,9 +1,10 @@
-"""SDP session descriptions (RFC 4566) and the offer/answer model (RFC 3264). Sans-IO.
+"""SDP session descriptions (RFC 4566), and their rewriting by a media relay. Sans-IO.
 
 A :class:`SessionDescription` keeps every line as received, so ``str(SessionDescription.parse(text))``
 gives back ``text`` byte for byte (LF-only input comes back with CRLF, the only line end RFC 4566 allows).
 The structured fields (:attr:`SessionDescription.origin`, :attr:`MediaDescription.port` ...) are read from
 those lines, and the few setters rewrite single lines, so a relay's changes leave the rest untouched.
+Building offers and answers (RFC 3264) is :mod:`sipcore.sdp_offer`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from sipcore.errors import SIPParseError
 Line = tuple[str, str]  # (type letter, value): "a=rtpmap:0 PCMU/8000" -> ("a", "rtpmap:0 PCMU/8000")
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
-MIRRORED_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
-                      "inactive": "inactive"}
 
 #: RFC 3551 Tables 4 and 5: static payload types, used when an m= line lists one without a=rtpmap.
 STATIC_PAYLOAD_TYPES: dict[str, str] = {
@@ -29,10 +28,6 @@ STATIC_PAYLOAD_TYPES: dict[str, str] = {
     "17": "DVI4/22050", "18": "G729/8000", "25": "CelB/90000", "26": "JPEG/90000", "28": "nv/90000",
     "31": "H261/90000", "32": "MPV/90000", "33": "MP2T/90000", "34": "H263/90000",
 }
-#: What :func:`make_offer` calls its payload types; 101 is the customary telephone-event number.
-OFFER_CODECS: dict[int, str] = {0: "PCMU/8000", 8: "PCMA/8000", 9: "G722/8000", 18: "G729/8000",
-                                13: "CN/8000", 101: "telephone-event/8000"}
-_AUXILIARY = {"telephone-event", "cn"}  # formats that do not carry a call's audio by themselves
 
 
 def _error(number: int, raw: str, why: str) -> SIPParseError:
@@ -129,7 +124,8 @@ _LINE_CHECKS: dict[str, Callable[[str], object]] = {
 _TYPE_LETTERS = frozenset(string.ascii_letters)
 
 
-def _address_type(address: str) -> str:
+def address_type(address: str) -> str:
+    """The SDP addrtype of an address: IP6 or IP4."""
     return "IP6" if ":" in address else "IP4"
 
 
@@ -223,7 +219,7 @@ class MediaDescription:
     def set_connection(self, address: str, *, add: bool = True) -> bool:
         """Set the media-level c= address, adding the line (after m=, i=) when there is none and ``add``
         is true; whether a line was set."""
-        line = ("c", f"IN {_address_type(address)} {address}")
+        line = ("c", f"IN {address_type(address)} {address}")
         for i, (kind, _) in enumerate(self._lines):
             if kind == "c":
                 self._lines[i] = line
@@ -241,7 +237,7 @@ class MediaDescription:
                 continue
             attr = value[5:]
             if attr:
-                where = f" IN {_address_type(address)} {address}" if attr.split()[1:] else ""
+                where = f" IN {address_type(address)} {address}" if attr.split()[1:] else ""
                 self._lines[i] = ("a", f"rtcp:{port}{where}")
 
     def __repr__(self) -> str:
@@ -386,7 +382,7 @@ class SessionDescription:
 
     def set_connection(self, address: str) -> bool:
         """Rewrite the session-level c= address; False (and nothing changed) when there is none."""
-        return self._replace("c", f"IN {_address_type(address)} {address}")
+        return self._replace("c", f"IN {address_type(address)} {address}")
 
 
 def media_address(sd: SessionDescription, index: int = 0) -> tuple[str, int]:
@@ -415,7 +411,7 @@ def rewrite_for_relay(sd: SessionDescription, address: str, ports: Sequence[int]
     user, session, version = _origin_fields(out._first("o") or "")[:3]
     # str(Origin(...)) without the Origin objects
     out._replace("o", f"{username if username is not None else user} {sess_id if sess_id is not None else session} "
-                      f"{int(version) + (1 if sess_version_bump else 0)} IN {_address_type(address)} {address}")
+                      f"{int(version) + (1 if sess_version_bump else 0)} IN {address_type(address)} {address}")
     has_session_c = out.set_connection(address)
     for media, port in zip(out.media, ports, strict=True):
         if media.port == 0:
@@ -424,73 +420,3 @@ def rewrite_for_relay(sd: SessionDescription, address: str, ports: Sequence[int]
         media.set_connection(address, add=not has_session_c)  # a media-level c= is always rewritten
         media.set_rtcp(port + 1, address)
     return out
-
-
-def _session_header(address: str, sess_id: int | str, sess_version: int | None, username: str,
-                    session_name: str, timing: str) -> list[str]:
-    addrtype = _address_type(address)
-    version = int(sess_id) if sess_version is None else sess_version
-    return ["v=0", f"o={username} {sess_id} {version} IN {addrtype} {address}", f"s={session_name}",
-            f"c=IN {addrtype} {address}", f"t={timing}"]
-
-
-def make_offer(address: str, port: int, sess_id: int | str, payload_types: Sequence[int] = (0, 101), *,
-               sess_version: int | None = None, username: str = "trunkcheck",
-               session_name: str = "trunkcheck", ptime: int = 20, direction: str = "sendrecv") -> SessionDescription:
-    """A typical single-audio-stream offer: PCMU + telephone-event with a=rtpmap, a=fmtp:101 0-16,
-    a=ptime:20 and a=sendrecv. ``payload_types`` are keys of :data:`OFFER_CODECS`; sess-version defaults
-    to sess-id, as Asterisk and FreeSWITCH do."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction {direction!r} is not one of {DIRECTIONS}")
-    unknown = [pt for pt in payload_types if pt not in OFFER_CODECS]
-    if unknown or not payload_types:
-        raise ValueError(f"make_offer knows payload types {sorted(OFFER_CODECS)}, got {list(payload_types)}")
-    lines = _session_header(address, sess_id, sess_version, username, session_name, "0 0")
-    lines.append(f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt in payload_types)}")
-    lines += [f"a=rtpmap:{pt} {OFFER_CODECS[pt]}" for pt in payload_types]
-    lines += [f"a=fmtp:{pt} 0-16" for pt in payload_types if OFFER_CODECS[pt].startswith("telephone-event")]
-    lines += [f"a=ptime:{ptime}", f"a={direction}"]
-    return SessionDescription.parse("\r\n".join(lines) + "\r\n")
-
-
-def _supports(encoding: str, supported: Sequence[str]) -> bool:
-    enc = encoding.lower()
-    return any(enc.startswith(s.lower() + "/") if "/" in s else enc.split("/")[0] == s.lower() for s in supported)
-
-
-def _clock(encoding: str) -> str:
-    return (encoding.split("/") + [""])[1]
-
-
-def make_answer(offer: SessionDescription, address: str, port: int, sess_id: int | str,
-                supported: Sequence[str] = ("PCMU", "telephone-event"), *, sess_version: int | None = None,
-                username: str = "trunkcheck", session_name: str = "trunkcheck") -> SessionDescription:
-    """Answer ``offer`` the RFC 3264 §6 way, with one RTP/AVP audio stream at ``address``:``port``.
-
-    The answer has the offer's m= lines in the same order. The first audio stream over RTP/AVP with a
-    supported codec is accepted: the supported formats in the offer's order and payload numbers, with
-    telephone-event/CN kept only at a clock rate of an accepted codec, the offer's a=fmtp for them, its
-    ptime (default 20) and the mirrored direction (sendonly <-> recvonly). Every other stream is rejected
-    with port 0. ``supported`` holds encoding names ("PCMU") or name/clock ("telephone-event/8000").
-    When every stream is rejected the caller should rather answer 488 Not Acceptable Here.
-    """
-    offer_timing = next((v for k, v in offer.session_lines if k == "t"), "0 0")
-    lines = _session_header(address, sess_id, sess_version, username, session_name, offer_timing)
-    accepted = False
-    for index, media in enumerate(offer.media):
-        keep: dict[str, str] = {}
-        if not accepted and media.kind == "audio" and media.proto == "RTP/AVP" and media.port != 0:
-            wanted = {pt: enc for pt, enc in media.codecs().items() if _supports(enc, supported)}
-            clocks = {_clock(enc) for enc in wanted.values() if enc.split("/")[0].lower() not in _AUXILIARY}
-            keep = {pt: enc for pt, enc in wanted.items() if _clock(enc) in clocks}
-        if not keep:
-            lines.append(f"m={media.kind} 0 {media.proto} {media.formats[0]}")
-            continue
-        accepted = True
-        lines.append(f"m=audio {port} RTP/AVP {' '.join(keep)}")
-        fmtp = media.fmtp()
-        lines += [f"a=rtpmap:{pt} {enc}" for pt, enc in keep.items()]
-        lines += [f"a=fmtp:{pt} {fmtp[pt]}" for pt in keep if pt in fmtp]
-        lines.append(f"a=ptime:{media.ptime or 20}")
-        lines.append(f"a={MIRRORED_DIRECTION[offer.media_direction(index)]}")
-    return SessionDescription.parse("\r\n".join(lines) + "\r\n")

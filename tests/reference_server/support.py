@@ -23,7 +23,8 @@ from sipcore.dialog import Dialog
 from sipcore.digest import DigestClient, header_names_for, parse_challenges
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response, make_response
-from sipcore.sdp import SessionDescription, make_answer, make_offer, media_address
+from sipcore.sdp import SessionDescription, media_address
+from sipcore.sdp_offer import make_answer, make_offer
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived, ResponseReceived, TransactionTimeout
 

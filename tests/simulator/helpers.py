@@ -12,7 +12,8 @@ from sipcore.aio.endpoint import SipEndpoint
 from sipcore.digest import parse_credentials
 from sipcore.digest_server import DigestServer, VerifyOutcome
 from sipcore.message import Request, make_response
-from sipcore.sdp import SessionDescription, make_answer
+from sipcore.sdp import SessionDescription
+from sipcore.sdp_offer import make_answer
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI

@@ -10,11 +10,10 @@ from sipcore.sdp import (
     MediaDescription,
     Origin,
     SessionDescription,
-    make_answer,
-    make_offer,
     media_address,
     rewrite_for_relay,
 )
+from sipcore.sdp_offer import make_answer, make_offer
 
 
 def crlf(*lines: str) -> str:

@@ -14,12 +14,12 @@ from sipcore.sdp import (
     MediaDescription,
     Origin,
     SessionDescription,
-    _address_type,
     _connection,
     _fields,
     _media_fields,
     _number,
     _origin,
+    address_type,
     rewrite_for_relay,
 )
 
@@ -78,7 +78,7 @@ def reference_rewrite(sd: SessionDescription, address: str, ports: Sequence[int]
     out = sd.copy()
     origin = out.origin
     out.set_origin(Origin(origin.username, origin.sess_id, origin.sess_version + 1, "IN",
-                          _address_type(address), address))
+                          address_type(address), address))
     has_session_c = out.set_connection(address)
     for media, port in zip(out.media, ports, strict=True):
         if media.port == 0:
@@ -90,7 +90,7 @@ def reference_rewrite(sd: SessionDescription, address: str, ports: Sequence[int]
         for i, (kind, value) in enumerate(lines):
             name, colon, attr = value.partition(":")
             if kind == "a" and name == "rtcp" and attr:
-                where = f" IN {_address_type(address)} {address}" if attr.split()[1:] else ""
+                where = f" IN {address_type(address)} {address}" if attr.split()[1:] else ""
                 lines[i] = ("a", f"rtcp:{port + 1}{where}")
         media._lines = lines
     return out
