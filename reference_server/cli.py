@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -76,6 +77,19 @@ async def _serve(server: ReferenceServer) -> int:
     return 0
 
 
+def _raise_descriptor_limit() -> None:
+    """Lift the soft limit on open files to the hard one, as Go programs do at start-up: every call holds
+    four relay sockets while it lasts and for a moment after, so a 1024 soft limit (a common default) caps
+    the server at a few hundred calls at once and leaves no room to pool relays."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            logging.getLogger("reference_server").info("open-file limit stays %d: %s", soft, exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -90,4 +104,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.fault:
         logging.getLogger("reference_server").warning("test faults enabled: %s", ", ".join(args.fault))
+    _raise_descriptor_limit()
     return asyncio.run(_serve(ReferenceServer(config, args.fault)))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import select
 import signal
 import socket
@@ -107,6 +108,32 @@ def test_sigint_stops_within_2_s() -> None:
         code, elapsed, stderr = _stop(proc, signal.SIGINT)
     assert code == 0 and elapsed < 2.0 and b"Traceback" not in stderr
     assert _free(port)
+
+
+def _open_files_limit(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no 'Max open files' line")
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="needs Linux /proc/PID/limits")
+def test_a_low_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"the hard open-files limit here is {hard}: nothing to raise to")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_server", "--listen", f"udp:127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        _ready_line(proc)
+        limit = _open_files_limit(proc.pid)
+    finally:
+        _stop(proc, signal.SIGTERM)
+    assert limit > 256
+    assert limit == (hard if hard != resource.RLIM_INFINITY else 1 << 20)
 
 
 def test_config_error_exits_2_with_file_line_and_no_traceback(tmp_path: Path) -> None:
