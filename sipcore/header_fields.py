@@ -172,6 +172,16 @@ class Headers:
         """Replace the value of the first field of that name, in place (its spelling and position kept);
         its cached view is dropped, the other headers' views stay. KeyError when there is none."""
         key = header_key(name)
+        wire = self._wire
+        if wire is not None:  # as parsed: edit the (name, value) pairs, without making the triples
+            for i, (n, _) in enumerate(wire):
+                if key_of(n) == key:
+                    wire[i] = (n, value)
+                    self._cache.pop(key, None)
+                    if self._first is not None:
+                        self._first[key] = value
+                    return
+            raise KeyError(name)
         entries = self._entries
         for i, (k, n, _) in enumerate(entries):
             if k == key:

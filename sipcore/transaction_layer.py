@@ -110,9 +110,9 @@ def response_address(via: Via, source: Address, reliable: bool) -> Address:
     if reliable:
         return source
     default = _default_port(via)
-    maddr = next((v for k, v in via.params.items() if k.lower() == "maddr" and v), None)
-    if maddr is not None:
-        return (maddr.strip("[]"), via.port or default)
+    for key, value in via.params.items():  # the first maddr with a value, the name in any case
+        if value and key.lower() == "maddr":
+            return (value.strip("[]"), via.port or default)
     received = via.received
     rport = via.rport if received is not None else None
     host = received or via.host
@@ -332,11 +332,14 @@ class TransactionLayer:
         return self._events.popleft() if self._events else None
 
     def _collect(self, transaction: Transaction) -> None:
-        datagrams, events = transaction.take_output()
+        # transaction.take_output(), without the two new lists per call: most calls find nothing to take.
+        datagrams, events = transaction._outbox, transaction._events
         if datagrams:
             self._datagrams.extend(datagrams)
+            transaction._outbox = []
         if events:
             self._events.extend(events)
+            transaction._events = []
         if transaction.state is State.TERMINATED:
             self._forget(transaction)
         else:

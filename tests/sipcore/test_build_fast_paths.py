@@ -158,3 +158,30 @@ def test_call_id_view_follows_edits() -> None:
     request.headers.remove("Call-ID")
     with pytest.raises(SIPParseError, match="Call-ID is missing"):
         _ = request.call_id
+
+
+_FREE_NAMES = [name for name in NAMES if name != "Content-Length"]  # any value will do for these
+
+
+@given(st.lists(st.sampled_from(_FREE_NAMES), min_size=1, max_size=6), st.sampled_from(_FREE_NAMES))
+def test_replace_first_value_on_parsed_fields_matches_the_general_path(names: list[str], target: str) -> None:
+    """replace_first_value on the fields as parsed (the (name, value) pairs, no triples made yet) edits
+    what it edits on fields that were added one by one."""
+    fields = [(name, f"value{i}") for i, name in enumerate(names)]
+    parsed = parse_message(("OPTIONS sip:a@b SIP/2.0\r\n"
+                            + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n").encode(),
+                           validate_headers=False).headers
+    general = Headers(fields)
+    results = []
+    for headers in (parsed, general):
+        headers.get("Via")  # build the index, so that the edit must keep it up to date
+        if headers is parsed and len({canonical_name(n) for n in names}) == len(names):
+            assert parsed._wire is not None  # no name repeats: the fast path is taken
+        try:
+            headers.replace_first_value(target, "new")
+        except KeyError:
+            results.append(None)
+            continue
+        _same_lookups(headers)
+        results.append(list(headers))
+    assert results[0] == results[1]
