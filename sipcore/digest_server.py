@@ -55,6 +55,11 @@ class VerifyResult:
     reason: str
     username: str | None = None  # the authenticated user, set only when outcome is OK
 
+    def __init__(self, outcome: VerifyOutcome, reason: str, username: str | None = None) -> None:
+        # The fields above, stored in one step: the generated frozen __init__ calls object.__setattr__
+        # once per field, which costs more than the rest of making a result (one per verification).
+        self.__dict__.update(outcome=outcome, reason=reason, username=username)
+
     @property
     def ok(self) -> bool:
         return self.outcome is VerifyOutcome.OK
@@ -139,8 +144,7 @@ class DigestServer:
     def challenge(self, now: float, stale: bool = False) -> list[Challenge]:
         """One challenge per offered algorithm, strongest first, sharing one fresh nonce."""
         nonce = self.make_nonce(now)
-        return [Challenge(realm=self.realm, nonce=nonce, algorithm=a.name, qop=self.qop,
-                          opaque=self.opaque, stale=stale) for a in self.algorithms]
+        return [Challenge(self.realm, nonce, a.name, self.qop, self.opaque, stale) for a in self.algorithms]
 
     # --- verification -------------------------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class DigestServer:
         while len(self._seen) > self.max_tracked_nonces:
             _, (_, evicted_issued) = self._seen.popitem(last=False)
             self._evicted_upto = max(self._evicted_upto, evicted_issued)
-        return VerifyResult(VerifyOutcome.OK, "authenticated", username=c.username)
+        return VerifyResult(VerifyOutcome.OK, "authenticated", c.username)
 
     def _check_shape(self, c: Credentials, request_uri: str) -> DigestAlgorithm | str:
         """The algorithm to verify with, or why the credentials are malformed for this server."""
