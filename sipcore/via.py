@@ -132,6 +132,7 @@ class CSeq(NamedTuple):
 
 _CSEQ = re.compile(r"\s*([0-9]+)\s+(\S+)\s*\Z")
 _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_TOKEN_CHARS}]++)\Z")
+_new_cseq = tuple.__new__
 
 
 def parse_cseq(value: str) -> CSeq:
@@ -140,7 +141,7 @@ def parse_cseq(value: str) -> CSeq:
         digits, method = m.groups()
         seq = int(digits)
         if seq < 2**31:
-            return CSeq(seq, method)
+            return _new_cseq(CSeq, (seq, method))  # CSeq(seq, method) without its Python-level __new__
     m = _CSEQ.match(value)
     if not m or not TOKEN.match(m.group(2)):
         raise SIPParseError(f"malformed CSeq {value.strip()[:80]!r}", header="CSeq")
