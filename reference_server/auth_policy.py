@@ -219,7 +219,7 @@ class AuthPolicy:
         challenge_header, credentials_header = header_names_for(status)
 
         def challenge(reason: str, outcome: VerifyOutcome | None = None, stale: bool = False) -> AuthDecision:
-            values = tuple(c.to_header() for c in server.challenge(now, stale=stale))
+            values = tuple(server.challenge_headers(now, stale=stale))
             return AuthDecision(Decision.CHALLENGE, status, header_name=challenge_header, challenges=values,
                                 stale=stale, outcome=outcome, reason=reason)
 

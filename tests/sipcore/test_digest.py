@@ -515,3 +515,18 @@ def test_fast_init_keeps_dataclass_behaviour() -> None:
     ch = Challenge("r", "n", "MD5", ("auth",))
     assert ch == Challenge(realm="r", nonce="n", algorithm="MD5", qop=("auth",), opaque=None, stale=False)
     assert hash(VerifyResult(VerifyOutcome.OK, "x", "u")) == hash(VerifyResult(VerifyOutcome.OK, "x", "u"))
+
+
+@pytest.mark.parametrize("algorithms", [("MD5",), ("SHA-256", "MD5"), ("SHA-512-256-sess",)])
+@pytest.mark.parametrize("qop", [("auth",), ("auth", "auth-int"), ()])
+@pytest.mark.parametrize("opaque", [None, "op aque", 'o"p'])
+@pytest.mark.parametrize("realm", [REALM, 'we"ird nonce="x" \\realm', "nonce="])
+def test_challenge_headers_are_the_challenges_formatted(algorithms: tuple[str, ...], qop: tuple[str, ...],
+                                                        opaque: str | None, realm: str) -> None:
+    def server() -> DigestServer:
+        tokens = itertools.count()
+        return DigestServer(b"k" * 32, realm, algorithms=algorithms, qop=qop, opaque=opaque,
+                            token_source=lambda n: next(tokens).to_bytes(n, "big"))
+    fast, general = server(), server()
+    for now, stale in ((1.0, False), (2.0, True), (3.0, False)):
+        assert fast.challenge_headers(now, stale) == [c.to_header() for c in general.challenge(now, stale)]
