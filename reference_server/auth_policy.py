@@ -62,6 +62,15 @@ class AuthDecision:
     outcome: VerifyOutcome | None = None
     reason: str = ""
 
+    def __init__(self, decision: Decision, status: int | None = None, username: str | None = None,
+                 by_ip: bool = False, header_name: str | None = None, challenges: tuple[str, ...] = (),
+                 stale: bool = False, outcome: VerifyOutcome | None = None, reason: str = "") -> None:
+        # The fields above, stored in one step: the generated frozen __init__ calls object.__setattr__
+        # once per field, which costs more than deciding (two decisions per authenticated call).
+        self.__dict__.update(decision=decision, status=status, username=username, by_ip=by_ip,
+                             header_name=header_name, challenges=challenges, stale=stale, outcome=outcome,
+                             reason=reason)
+
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
@@ -210,7 +219,7 @@ class AuthPolicy:
         challenge_header, credentials_header = header_names_for(status)
 
         def challenge(reason: str, outcome: VerifyOutcome | None = None, stale: bool = False) -> AuthDecision:
-            values = tuple(c.to_header() for c in server.challenge(now, stale=stale))
+            values = tuple(server.challenge_headers(now, stale=stale))
             return AuthDecision(Decision.CHALLENGE, status, header_name=challenge_header, challenges=values,
                                 stale=stale, outcome=outcome, reason=reason)
 

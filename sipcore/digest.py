@@ -265,6 +265,14 @@ class Challenge:
     stale: bool = False
     other: Mapping[str, str] = field(default_factory=dict)
 
+    def __init__(self, realm: str, nonce: str, algorithm: str | None = None, qop: tuple[str, ...] = (),
+                 opaque: str | None = None, stale: bool = False, other: Mapping[str, str] | None = None,
+                 ) -> None:
+        # The fields above, stored in one step: the generated frozen __init__ calls object.__setattr__
+        # once per field, which costs more than the rest of making a challenge (one per INVITE).
+        self.__dict__.update(realm=realm, nonce=nonce, algorithm=algorithm, qop=qop, opaque=opaque,
+                             stale=stale, other={} if other is None else other)
+
     def to_header(self) -> str:
         parts = [_format_param("realm", self.realm, True), _format_param("nonce", self.nonce, True)]
         if self.opaque is not None:
@@ -294,6 +302,15 @@ class Credentials:
     qop: str | None = None
     nc: str | None = None
     other: Mapping[str, str] = field(default_factory=dict)
+
+    def __init__(self, username: str, realm: str, nonce: str, uri: str, response: str,
+                 algorithm: str | None = None, cnonce: str | None = None, opaque: str | None = None,
+                 qop: str | None = None, nc: str | None = None, other: Mapping[str, str] | None = None,
+                 ) -> None:
+        # The fields above, stored in one step (see Challenge.__init__; parsed for every INVITE).
+        self.__dict__.update(username=username, realm=realm, nonce=nonce, uri=uri, response=response,
+                             algorithm=algorithm, cnonce=cnonce, opaque=opaque, qop=qop, nc=nc,
+                             other={} if other is None else other)
 
     def to_header(self) -> str:
         parts = [_format_param(k, val, True) for k, val in (
@@ -325,10 +342,10 @@ def parse_challenge(value: str, *, header: str = "WWW-Authenticate") -> Challeng
     p = _parse_auth_params(value, header)
     _require(p, ("realm", "nonce"), header)
     qop = tuple(q.strip() for q in p["qop"].split(",") if q.strip()) if "qop" in p else ()
-    return Challenge(
-        realm=p["realm"], nonce=p["nonce"], algorithm=p.get("algorithm"), qop=qop, opaque=p.get("opaque"),
-        stale=p.get("stale", "").upper() == "TRUE",  # anything else is FALSE (RFC 7616 §3.3)
-        other=_others(p, _CHALLENGE_KNOWN))
+    return Challenge(  # positional: realm, nonce, algorithm, qop, opaque, stale, other
+        p["realm"], p["nonce"], p.get("algorithm"), qop, p.get("opaque"),
+        p.get("stale", "").upper() == "TRUE",  # anything else is FALSE (RFC 7616 §3.3)
+        _others(p, _CHALLENGE_KNOWN))
 
 
 def parse_challenges(values: Sequence[str], *, header: str = "WWW-Authenticate") -> list[Challenge]:
@@ -345,10 +362,10 @@ def parse_credentials(value: str, *, header: str = "Authorization") -> Credentia
     """Parse one Authorization / Proxy-Authorization value; SIPParseError(header=header) if malformed."""
     p = _parse_auth_params(value, header)
     _require(p, ("username", "realm", "nonce", "uri", "response"), header)
-    return Credentials(
-        username=p["username"], realm=p["realm"], nonce=p["nonce"], uri=p["uri"], response=p["response"],
-        algorithm=p.get("algorithm"), cnonce=p.get("cnonce"), opaque=p.get("opaque"), qop=p.get("qop"),
-        nc=p.get("nc"), other=_others(p, _CREDENTIALS_KNOWN))
+    get = p.get
+    return Credentials(  # positional (cheaper): username, realm, nonce, uri, response, then the optional
+        p["username"], p["realm"], p["nonce"], p["uri"], p["response"],  # algorithm cnonce opaque qop nc
+        get("algorithm"), get("cnonce"), get("opaque"), get("qop"), get("nc"), _others(p, _CREDENTIALS_KNOWN))
 
 
 def header_names_for(status: int) -> tuple[str, str]:

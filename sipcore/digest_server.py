@@ -55,6 +55,11 @@ class VerifyResult:
     reason: str
     username: str | None = None  # the authenticated user, set only when outcome is OK
 
+    def __init__(self, outcome: VerifyOutcome, reason: str, username: str | None = None) -> None:
+        # The fields above, stored in one step: the generated frozen __init__ calls object.__setattr__
+        # once per field, which costs more than the rest of making a result (one per verification).
+        self.__dict__.update(outcome=outcome, reason=reason, username=username)
+
     @property
     def ok(self) -> bool:
         return self.outcome is VerifyOutcome.OK
@@ -100,6 +105,8 @@ class DigestServer:
         # nonce -> (highest nc accepted, issued at); ordered by first acceptance.
         self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._evicted_upto = float("-inf")  # newest issue time of an unexpired nonce evicted for space
+        # stale -> (text before, text after) the nonce parameter of each challenge's header value.
+        self._header_parts: dict[bool, list[tuple[str, str]]] = {}
 
     @property
     def tracked_nonces(self) -> int:
@@ -139,8 +146,19 @@ class DigestServer:
     def challenge(self, now: float, stale: bool = False) -> list[Challenge]:
         """One challenge per offered algorithm, strongest first, sharing one fresh nonce."""
         nonce = self.make_nonce(now)
-        return [Challenge(realm=self.realm, nonce=nonce, algorithm=a.name, qop=self.qop,
-                          opaque=self.opaque, stale=stale) for a in self.algorithms]
+        return [Challenge(self.realm, nonce, a.name, self.qop, self.opaque, stale) for a in self.algorithms]
+
+    def challenge_headers(self, now: float, stale: bool = False) -> list[str]:
+        """``[c.to_header() for c in self.challenge(now, stale)]``, cheaper: only the nonce differs from
+        one challenge to the next, so the rest of each value is formatted once (on first use, so that
+        a realm to_header refuses fails here as it would there)."""
+        parts = self._header_parts.get(stale)
+        if parts is None:
+            parts = self._header_parts[stale] = [_split_at_nonce(
+                Challenge(self.realm, "", a.name, self.qop, self.opaque, stale).to_header())
+                for a in self.algorithms]
+        nonce = self.make_nonce(now)  # base64url: quoted as it is
+        return [f'{before}nonce="{nonce}"{after}' for before, after in parts]
 
     # --- verification -------------------------------------------------------------------------------
 
@@ -183,7 +201,7 @@ class DigestServer:
         while len(self._seen) > self.max_tracked_nonces:
             _, (_, evicted_issued) = self._seen.popitem(last=False)
             self._evicted_upto = max(self._evicted_upto, evicted_issued)
-        return VerifyResult(VerifyOutcome.OK, "authenticated", username=c.username)
+        return VerifyResult(VerifyOutcome.OK, "authenticated", c.username)
 
     def _check_shape(self, c: Credentials, request_uri: str) -> DigestAlgorithm | str:
         """The algorithm to verify with, or why the credentials are malformed for this server."""
@@ -242,3 +260,11 @@ class DigestServer:
             if now - issued_at <= self.nonce_lifetime:
                 return
             del self._seen[nonce]
+
+
+def _split_at_nonce(header: str) -> tuple[str, str]:
+    """The text before and after the empty ``nonce=""`` of a challenge's header value. The realm
+    before it cannot hold ``="`` (a '"' in it is escaped)."""
+    before, found, after = header.partition('nonce=""')
+    assert found, header
+    return before, after

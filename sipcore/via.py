@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import SIPParseError
 from .params import _FAST_PARAMS, _TOKEN_CHARS, TOKEN, _param_get, format_params, parse_params
@@ -117,8 +118,11 @@ def _parse_via(value: str, header: str) -> Via:
     return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")
 
 
-@dataclass(frozen=True, slots=True)
-class CSeq:
+class CSeq(NamedTuple):
+    """A CSeq value. Immutable: a request's parsed CSeq is handed on to its responses. A NamedTuple
+    rather than a frozen dataclass because it is made for nearly every message, and a frozen
+    dataclass's __init__ costs about twice as much (one object.__setattr__ per field)."""
+
     seq: int
     method: str
 
@@ -128,6 +132,7 @@ class CSeq:
 
 _CSEQ = re.compile(r"\s*([0-9]+)\s+(\S+)\s*\Z")
 _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_TOKEN_CHARS}]++)\Z")
+_new_cseq = tuple.__new__
 
 
 def parse_cseq(value: str) -> CSeq:
@@ -136,7 +141,7 @@ def parse_cseq(value: str) -> CSeq:
         digits, method = m.groups()
         seq = int(digits)
         if seq < 2**31:
-            return CSeq(seq, method)
+            return _new_cseq(CSeq, (seq, method))  # CSeq(seq, method) without its Python-level __new__
     m = _CSEQ.match(value)
     if not m or not TOKEN.match(m.group(2)):
         raise SIPParseError(f"malformed CSeq {value.strip()[:80]!r}", header="CSeq")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import itertools
 import re
 from collections.abc import Callable
@@ -319,3 +321,16 @@ def test_ack_and_cancel_must_not_be_checked(policy: AuthPolicy, config: ServerCo
         policy.check_invite(trunk(config, "acme"), make_request(method), SRC, T0)
     with pytest.raises(ValueError):
         policy.check_register(make_request(method, REGISTRAR_URI, AOR_1001), SRC, T0)
+
+
+def test_auth_decision_init_matches_the_dataclass() -> None:
+    """AuthDecision's hand-written __init__ takes the fields in order with the same defaults."""
+    params = list(inspect.signature(AuthDecision.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(AuthDecision)
+    assert [(p.name, p.default) for p in params[1:]] == [(f.name, f.default) for f in fields[1:]]
+    assert params[0].name == fields[0].name and params[0].default is inspect.Parameter.empty
+    d = AuthDecision(Decision.ALLOW, username="u", reason="r")
+    assert d == AuthDecision(Decision.ALLOW, None, "u", False, None, (), False, None, "r")
+    assert repr(d).startswith("AuthDecision(decision=<Decision.ALLOW: 'allow'>, status=None, username='u'")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.reason = "x"  # type: ignore[misc]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import inspect
 import itertools
 import struct
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from sipcore.digest import (
     parse_credentials,
     response_from_ha1,
 )
-from sipcore.digest_server import DigestServer, VerifyOutcome
+from sipcore.digest_server import DigestServer, VerifyOutcome, VerifyResult
 from sipcore.errors import SIPParseError
 
 ALL_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess")
@@ -479,3 +481,52 @@ def test_server_configuration_errors() -> None:
         DigestServer(KEY, REALM, algorithms=("SHA-1",))
     with pytest.raises(ValueError, match="16 bytes"):
         DigestServer(b"short", REALM)
+
+
+# -- the hand-written __init__ of the frozen dataclasses ------------------------------------------------
+
+
+def _init_matches_fields(cls: type) -> None:
+    """A hand-written __init__ takes the dataclass fields in order, with the same defaults (a
+    default_factory field defaults to None and gets a fresh value), and stores every one of them."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in dataclasses.fields(cls)]
+    for p, f in zip(params, dataclasses.fields(cls), strict=True):
+        if f.default_factory is not dataclasses.MISSING:
+            assert p.default is None
+        else:
+            assert p.default is (inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+
+
+@pytest.mark.parametrize("cls", [Challenge, Credentials, VerifyResult])
+def test_fast_init_matches_the_dataclass(cls: type) -> None:
+    _init_matches_fields(cls)
+
+
+def test_fast_init_keeps_dataclass_behaviour() -> None:
+    cr = Credentials("u", "r", "n", "sip:h", "ab", qop="auth", nc="00000001", cnonce="c")
+    assert cr == Credentials(username="u", realm="r", nonce="n", uri="sip:h", response="ab", qop="auth",
+                             nc="00000001", cnonce="c", other={})
+    assert cr.other == {} and cr.other is not Credentials("u", "r", "n", "sip:h", "ab").other
+    assert repr(cr).startswith("Credentials(username='u', realm='r', nonce='n', uri='sip:h', response='ab'")
+    assert dataclasses.replace(cr, nc="00000002").nc == "00000002"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cr.nc = "00000002"  # type: ignore[misc]
+    ch = Challenge("r", "n", "MD5", ("auth",))
+    assert ch == Challenge(realm="r", nonce="n", algorithm="MD5", qop=("auth",), opaque=None, stale=False)
+    assert hash(VerifyResult(VerifyOutcome.OK, "x", "u")) == hash(VerifyResult(VerifyOutcome.OK, "x", "u"))
+
+
+@pytest.mark.parametrize("algorithms", [("MD5",), ("SHA-256", "MD5"), ("SHA-512-256-sess",)])
+@pytest.mark.parametrize("qop", [("auth",), ("auth", "auth-int"), ()])
+@pytest.mark.parametrize("opaque", [None, "op aque", 'o"p'])
+@pytest.mark.parametrize("realm", [REALM, 'we"ird nonce="x" \\realm', "nonce="])
+def test_challenge_headers_are_the_challenges_formatted(algorithms: tuple[str, ...], qop: tuple[str, ...],
+                                                        opaque: str | None, realm: str) -> None:
+    def server() -> DigestServer:
+        tokens = itertools.count()
+        return DigestServer(b"k" * 32, realm, algorithms=algorithms, qop=qop, opaque=opaque,
+                            token_source=lambda n: next(tokens).to_bytes(n, "big"))
+    fast, general = server(), server()
+    for now, stale in ((1.0, False), (2.0, True), (3.0, False)):
+        assert fast.challenge_headers(now, stale) == [c.to_header() for c in general.challenge(now, stale)]

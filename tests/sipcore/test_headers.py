@@ -226,6 +226,11 @@ def test_cseq() -> None:
     assert parse_cseq("2147483647 BYE").seq == 2**31 - 1
     assert parse_cseq("0" * 50 + "1 ACK") == CSeq(1, "ACK")
     assert str(CSeq(1, "REGISTER")) == "1 REGISTER"
+    assert repr(CSeq(1, "ACK")) == "CSeq(seq=1, method='ACK')"
+    assert type(parse_cseq("1 ACK")) is CSeq and repr(parse_cseq("1 ACK")) == "CSeq(seq=1, method='ACK')"
+    assert CSeq(seq=1, method="ACK") == CSeq(1, "ACK") and hash(CSeq(1, "ACK")) == hash(CSeq(1, "ACK"))
+    with pytest.raises(AttributeError):  # immutable: a request's CSeq is shared with its responses
+        CSeq(1, "ACK").seq = 2  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("value", [
