@@ -47,7 +47,8 @@ from reference_server.server import ReferenceServer
 from simulator.destination import Destination, script_for
 from simulator.settings import DestinationSettings, Step, UaSettings
 from simulator.ua import CallResult, RegistrationResult, UserAgent
-from sipcore.digest import Challenge, DigestClient, parse_challenges
+from sipcore.digest import Challenge, parse_challenges
+from sipcore.digest_client import DigestClient
 from sipcore.errors import SIPParseError
 from sipcore.message import Response
 from sipcore.parser import parse_message

@@ -6,7 +6,8 @@ challenging (a wrong password, a stale nonce loop) cannot make the UA loop forev
 from __future__ import annotations
 
 from sipcore.builders import authorize_request
-from sipcore.digest import DigestClient, DigestError, header_names_for, parse_challenges
+from sipcore.digest import DigestError, header_names_for, parse_challenges
+from sipcore.digest_client import DigestClient
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response

@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 from typing import Any, TextIO
 
-from sipcore.digest import DEFAULT_PREFERENCE
+from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.q850 import reason_header
 from sipcore.timers import TimerConfig
 from sipcore.uri import SipURI, parse_sip_uri

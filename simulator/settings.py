@@ -10,7 +10,8 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sipcore.digest import DEFAULT_PREFERENCE, UnsupportedAlgorithmError, get_algorithm
+from sipcore.digest import UnsupportedAlgorithmError, get_algorithm
+from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.errors import SIPParseError
 from sipcore.timers import TimerConfig
 from sipcore.uri import parse_sip_uri

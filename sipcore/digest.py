@@ -1,15 +1,15 @@
-"""SIP digest authentication: header codec, response computation and the client side.
+"""SIP digest authentication: header codec and response computation.
 
 RFC 3261 §22 on top of RFC 2617, RFC 7616 (SHA-256, SHA-512-256, the -sess variants) and RFC 8760 (one
-challenge per algorithm). Sans-IO: randomness comes from an injectable ``token_source`` (``os.urandom``
-by default); the server side (nonces, verification, replay state) is in :mod:`sipcore.digest_server`.
+challenge per algorithm). Sans-IO. The client side (choosing a challenge, nc and cnonce) is
+:mod:`sipcore.digest_client`, the server side (nonces, verification, replay state) :mod:`sipcore.digest_server`;
+both take their randomness from an injectable ``TokenSource`` (``os.urandom`` by default).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 from .errors import SIPError, SIPParseError
 
 __all__ = [
-    "ALGORITHMS", "DEFAULT_PREFERENCE", "Challenge", "Credentials", "DigestAlgorithm", "DigestClient",
-    "DigestError", "UnsupportedAlgorithmError", "choose_challenge", "compute_ha1", "compute_response",
-    "get_algorithm", "header_names_for", "parse_challenge", "parse_challenges", "parse_credentials",
-    "response_from_ha1",
+    "ALGORITHMS", "Challenge", "Credentials", "DigestAlgorithm", "DigestError", "TokenSource",
+    "UnsupportedAlgorithmError", "compute_ha1", "compute_response", "get_algorithm", "header_names_for",
+    "parse_challenge", "parse_challenges", "parse_credentials", "response_from_ha1",
 ]
 
 TokenSource = Callable[[int], bytes]
-DEFAULT_PREFERENCE: tuple[str, ...] = ("SHA-512-256", "SHA-256", "MD5")
 
 
 class DigestError(SIPError, ValueError):
@@ -375,84 +373,3 @@ def header_names_for(status: int) -> tuple[str, str]:
     if status == 407:
         return ("Proxy-Authenticate", "Proxy-Authorization")
     raise ValueError(f"status {status} carries no digest challenge; only 401 and 407 do")
-
-
-# --- client ---------------------------------------------------------------------------------------------
-
-def _rank(challenge: Challenge, preferred: Sequence[str]) -> tuple[int, int] | None:
-    """Sort key of a usable challenge (lower is better), None if unusable."""
-    try:
-        alg = get_algorithm(challenge.algorithm)
-    except UnsupportedAlgorithmError:
-        return None
-    if challenge.qop and not {q.lower() for q in challenge.qop} & {"auth", "auth-int"}:
-        return None
-    names = [p.upper() for p in preferred]
-    if alg.name.upper() in names:
-        return names.index(alg.name.upper()), 0
-    if alg.base_name.upper() in names:
-        return names.index(alg.base_name.upper()), 1
-    return None
-
-
-def choose_challenge(challenges: Sequence[Challenge],
-                     preferred: Sequence[str] = DEFAULT_PREFERENCE) -> Challenge:
-    """The challenge to answer among several (RFC 8760 §2.4: the first supported in the client's
-    preference). A preference for X also accepts X-sess, ranked after X. Ties keep the server's order."""
-    ranked = [(r, i) for i, c in enumerate(challenges) if (r := _rank(c, preferred)) is not None]
-    if not ranked:
-        offered = "; ".join(f"{c.algorithm or 'MD5 (absent)'} qop={','.join(c.qop) or '(absent)'}"
-                            for c in challenges) or "none"
-        raise UnsupportedAlgorithmError(f"no usable digest challenge: offered {offered}; acceptable "
-                                        f"algorithms {', '.join(preferred)}, qop auth or auth-int")
-    return challenges[min(ranked)[1]]
-
-
-class DigestClient:
-    """Answers challenges for one username/password, counting nc per nonce."""
-
-    MAX_NONCES = 256  # nc counters kept (oldest nonce forgotten first)
-
-    def __init__(self, username: str, password: str, token_source: TokenSource = os.urandom) -> None:
-        self.username = username
-        self._password = password
-        self._token_source = token_source
-        self._nc: dict[str, int] = {}
-
-    def authorize(self, challenge: Challenge | Sequence[Challenge], method: str, uri: str,
-                  body: bytes = b"", preferred_algorithms: Sequence[str] = DEFAULT_PREFERENCE,
-                  ) -> Credentials:
-        """Credentials for ``method uri`` (uri is the Request-URI, as sent). Given several challenges, the
-        best one per :func:`choose_challenge`; given one whose algorithm is not acceptable, raises
-        :class:`UnsupportedAlgorithmError` (no silent downgrade)."""
-        chosen = choose_challenge([challenge] if isinstance(challenge, Challenge) else challenge,
-                                  preferred_algorithms)
-        qop = self._choose_qop(chosen)
-        cnonce = nc = None
-        if qop is not None:
-            count = self._nc.pop(chosen.nonce, 0) + 1
-            if count > 0xFFFFFFFF:
-                raise DigestError(f"nc exhausted for nonce {chosen.nonce!r}; a fresh challenge is needed")
-            self._nc[chosen.nonce] = count
-            while len(self._nc) > self.MAX_NONCES:
-                del self._nc[next(iter(self._nc))]
-            nc = f"{count:08x}"
-            cnonce = self._token_source(16).hex()
-        response = compute_response(chosen.algorithm, self.username, chosen.realm, self._password, method,
-                                    uri, chosen.nonce, nc, cnonce, qop, body)
-        return Credentials(username=self.username, realm=chosen.realm, nonce=chosen.nonce, uri=uri,
-                           response=response, algorithm=chosen.algorithm, cnonce=cnonce,
-                           opaque=chosen.opaque, qop=qop, nc=nc)
-
-    @staticmethod
-    def _choose_qop(challenge: Challenge) -> str | None:
-        """qop=auth when offered, auth-int only when it is the only choice, None when absent."""
-        if not challenge.qop:
-            if get_algorithm(challenge.algorithm).session:
-                raise DigestError(f"{challenge.algorithm} challenge without qop: no cnonce to use")
-            return None
-        for wanted in ("auth", "auth-int"):
-            for q in challenge.qop:
-                if q.lower() == wanted:
-                    return q
-        raise DigestError(f"no supported qop in {','.join(challenge.qop)!r}; supported: auth, auth-int")

@@ -16,7 +16,8 @@ from harness.adapters.kamailio import KAMAILIO_MISSING, EquipmentStartError, Kam
 from simulator.destination import script_for
 from simulator.settings import Reject, Send100, Send183, Wait
 from simulator.ua import CallResult, RegistrationResult, UserAgent
-from sipcore.digest import DigestClient, parse_challenge
+from sipcore.digest import parse_challenge
+from sipcore.digest_client import DigestClient
 from sipcore.message import Response
 from sipcore.parser import parse_message
 

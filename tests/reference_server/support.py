@@ -20,7 +20,8 @@ from reference_server.server import ReferenceServer, with_listen
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.builders import new_request
 from sipcore.dialog import Dialog
-from sipcore.digest import DigestClient, header_names_for, parse_challenges
+from sipcore.digest import header_names_for, parse_challenges
+from sipcore.digest_client import DigestClient
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response, make_response
 from sipcore.sdp import SessionDescription, media_address

@@ -12,7 +12,8 @@ import pytest
 
 from reference_server.auth_policy import AuthDecision, AuthPolicy, Decision, FailureLimiter
 from reference_server.config import ServerConfig, Trunk, parse_config
-from sipcore.digest import DigestClient, parse_challenges
+from sipcore.digest import parse_challenges
+from sipcore.digest_client import DigestClient
 from sipcore.digest_server import VerifyOutcome
 from sipcore.message import Request
 from sipcore.parser import parse_message

@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from sipcore.digest import (
     Challenge,
     Credentials,
-    DigestClient,
     DigestError,
     UnsupportedAlgorithmError,
-    choose_challenge,
     compute_ha1,
     compute_response,
     get_algorithm,
@@ -31,6 +29,7 @@ from sipcore.digest import (
     parse_credentials,
     response_from_ha1,
 )
+from sipcore.digest_client import DigestClient, choose_challenge
 from sipcore.digest_server import DigestServer, VerifyOutcome, VerifyResult
 from sipcore.errors import SIPParseError
 
