@@ -26,7 +26,7 @@ from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransa
 from . import indialog
 from .call import Call, CallState
 from .legs import BLeg, Target
-from .rtp_relay import RelayRegistry
+from .relay_registry import RelayRegistry
 from .sip_util import build_response
 
 log = logging.getLogger(__name__)

@@ -41,8 +41,9 @@ from .config import ListenAddress, ServerConfig
 from .legs import Target
 from .media import parse_sdp
 from .registrar import Registrar
+from .relay_registry import RelayRegistry
 from .routing import Route, TrunkRouter
-from .rtp_relay import PortAllocator, RelayRegistry
+from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, warning
 
 log = logging.getLogger("reference_server")

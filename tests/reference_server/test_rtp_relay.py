@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from reference_server.relay_registry import RelayRegistry
 from reference_server.rtp_relay import (
     MediaRelay,
     NoPortsAvailable,
     PortAllocator,
-    RelayRegistry,
     is_rtcp,
     is_rtp,
 )
