@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 
 import pytest
 
 from sipcore.aio.endpoint import SipEndpoint
+from sipcore.aio.transport import UdpTransport
 from sipcore.builders import new_request
 from sipcore.ids import IdGenerator
 from sipcore.message import Response, make_response
@@ -114,3 +117,23 @@ def test_malformed_request_gets_400_with_warning() -> None:
     answer = parse_message(asyncio.run(main()))
     assert isinstance(answer, Response) and answer.status == 400
     assert "Content-Length 9999 exceeds" in (answer.headers.get("Warning") or "")
+
+
+def test_udp_socket_gets_a_receive_buffer_for_bursts() -> None:
+    """The UDP socket asks for UdpTransport.RECEIVE_BUFFER: the Linux default (~200 KB) overflowed at 500
+    calls per second during a GC pause, each drop costing a retransmission. The kernel doubles what is
+    asked and caps it at net.core.rmem_max."""
+    rmem_max = Path("/proc/sys/net/core/rmem_max")
+    if not rmem_max.exists():
+        pytest.skip("needs Linux /proc/sys/net/core/rmem_max")
+    expected = 2 * min(UdpTransport.RECEIVE_BUFFER, int(rmem_max.read_text()))
+
+    async def main() -> int:
+        endpoint = await SipEndpoint.open("UDP", "127.0.0.1", 0, lambda e, ep: None)
+        try:
+            assert isinstance(endpoint.transport, UdpTransport) and endpoint.transport._sock is not None
+            return endpoint.transport._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        finally:
+            endpoint.close()
+
+    assert asyncio.run(main()) == expected
