@@ -59,6 +59,14 @@ def test_a_trunk_under_test_fixes_voipbin_destination_and_carrier() -> None:
         "1001": "pass1001", "1002": "pass1002"}
 
 
+def test_a_ua_under_test_on_its_proxys_ip_is_accepted_and_keyed_by_port() -> None:
+    eq = parse_equipment(UA.replace("127.0.0.41:5062", "127.0.0.20:5062"), "phone.toml")
+    check_usable(eq)
+    roles = plan_for(eq).allocate().roles()
+    assert roles[("127.0.0.20", 5062)] == "UA" and roles[("127.0.0.20", 5060)] == "VoIPBin"
+    assert roles["127.0.0.20"] == "UA"
+
+
 def test_a_ua_under_test_fixes_ua_and_the_harness_trunk() -> None:
     eq = parse_equipment(UA, "phone.toml")
     assert fixed_addresses(eq) == {"UA": ("127.0.0.41", 5062), "VoIPBin": ("127.0.0.20", 5060)}
@@ -71,8 +79,9 @@ def test_a_ua_under_test_fixes_ua_and_the_harness_trunk() -> None:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.30:5062"',
      r"phone\.toml:4: equipment\.address: 127\.0\.0\.30 is the harness's Destination address"),
-    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.20:5062"',
-     r"phone\.toml:4: equipment\.address: 127\.0\.0\.20 is the harness's VoIPBin address"),
+    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.20:5060"',
+     r"phone\.toml:4: equipment\.address: udp:127\.0\.0\.20:5060 is also the proxy's address "
+     r"\(equipment\.trunk\.proxy, line 12\): two roles cannot share one ip:port"),
     ('proxy = "udp:127.0.0.20:5060"', 'proxy = "udp:127.0.0.12:5060"',
      r"phone\.toml:12: equipment\.trunk\.proxy: 127\.0\.0\.12 is the address of another harness role"),
     ('domain = "example.trunk.voipbin.net"', 'domain = "example.trunk.voipbin.net"\nrealm = "other"',
