@@ -48,6 +48,7 @@ from harness.decoded import (
     parse_headers,
 )
 from harness.ladder_labels import ObservedStep
+from harness.roles import RoleMap
 
 __all__ = [
     "COMPACT_HEADERS",
@@ -257,20 +258,17 @@ def pcap_packet_count(path: Path) -> int:
 # -- decoded -> observed flow --------------------------------------------------------------------------------
 
 
-def _role(role_map: Mapping[Any, str], addr: Address) -> str:
-    """(ip, port) first, then ip; unknown endpoints keep their address as their role."""
-    return role_map.get(addr) or role_map.get(addr[0]) or f"{addr[0]}:{addr[1]}"
-
-
-def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str]) -> list[ObservedStep]:
+def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str] | RoleMap) -> list[ObservedStep]:
     """SIP messages one step each; a message already seen (same Call-ID, CSeq, method or status, top-Via
     branch, same direction) is marked as a retransmission. RTP packets become one step per direction
-    and burst: a burst ends at the next SIP message."""
+    and burst: a burst ends at the next SIP message. Roles: a :class:`harness.roles.RoleMap`, or what one
+    is built from (IP or ip:port -> role; media ports on shared IPs are then learned from this capture)."""
+    roles = role_map if isinstance(role_map, RoleMap) else RoleMap(role_map, decoded)
     out: list[ObservedStep] = []
     seen: set[tuple[Any, ...]] = set()
     open_bursts: dict[tuple[str, str], int] = {}  # (src, dst) -> index in out
     for item in decoded:
-        src, dst = _role(role_map, item.src), _role(role_map, item.dst)
+        src, dst = roles.role(item.src), roles.role(item.dst)
         if isinstance(item, DecodedRtp):
             k = open_bursts.get((src, dst))
             if k is None:

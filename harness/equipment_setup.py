@@ -27,6 +27,7 @@ from typing import Protocol
 from harness.equipment import Equipment, EquipmentError
 from harness.topology import ADDRESSES, Addr, PortPlan
 from harness.trunk_setup import TrunkSettings
+from reference_server.tomlfile import bracketed as _bracketed
 
 __all__ = [
     "TRUNK_SUFFIX", "ImageStarter", "RunningEquipment", "check_usable", "fixed_addresses", "plan_for",
@@ -88,7 +89,7 @@ def fixed_addresses(eq: Equipment) -> dict[str, Addr]:
 def plan_for(eq: Equipment) -> PortPlan:
     role = "VoIPBin" if eq.role == "trunk" else "UA"
     return PortPlan(fixed=fixed_addresses(eq), external_trunk=eq.role == "trunk",
-                    aliases={ip: role for ip in eq.media_addresses})
+                    aliases={ip: role for ip in eq.media_addresses}, equipment_role=role)
 
 
 def sip_ports(eq: Equipment) -> list[int]:
@@ -120,7 +121,8 @@ def _refuse(eq: Equipment, key: str, problem: str) -> EquipmentError:
 
 def check_usable(eq: Equipment) -> None:
     """What the loader cannot know and pre-flight does not ask the network: the equipment's addresses
-    must not be the harness's own (ladder columns come from addresses), a UA under test must use a trunk
+    must not be the harness's own, two roles must not share one ip:port (ladder columns come from
+    transport addresses: by IP, or by ip:port where roles share an IP), a UA under test must use a trunk
     domain the reference trunk can serve, and the adapter's program must be installed."""
     assert eq.trunk is not None
     if eq.image is not None and _image_starter is None:
@@ -134,16 +136,28 @@ def check_usable(eq: Equipment) -> None:
         if clash:
             raise _refuse(eq, "equipment.address", f"{eq.address.host} is the harness's {clash[0]} address; "
                           "give the equipment an address of its own (e.g. 127.0.0.50)")
-        if eq.trunk.destination.host in (eq.address.host, own["UA"], own["UA2"]):
-            raise _refuse(eq, "equipment.trunk.destination", f"{eq.trunk.destination.host} is also the "
-                          "address of another role; the destination needs an address of its own (e.g. 127.0.0.30)")
+        dest = eq.trunk.destination
+        clash = [r for r in ("UA", "UA2") if own[r] == dest.host]
+        if clash:
+            raise _refuse(eq, "equipment.trunk.destination", f"{dest.host} is the harness's {clash[0]} address; "
+                          "the destination needs an address of its own (e.g. 127.0.0.30)")
+        if dest.addr == eq.address.addr:
+            line = eq.lines.get("equipment.address", "?")
+            raise _refuse(eq, "equipment.trunk.destination", f"{dest} is also the trunk's own address "
+                          f"(equipment.address, line {line}): two roles cannot share one ip:port; give the "
+                          f"destination a port of its own (e.g. {_bracketed(dest.host)}:5090) or an address of "
+                          "its own (e.g. 127.0.0.30)")
         return
     assert eq.trunk.proxy is not None
-    clash = [r for r in ("UA2", "Carrier", "VoIPBin", "Destination") if own[r] == eq.address.host]
-    if clash or eq.address.host == eq.trunk.proxy.host:
-        what = f"the harness's {clash[0]} address" if clash else "the proxy's address"
-        raise _refuse(eq, "equipment.address", f"{eq.address.host} is {what}; give the UA an address of its "
-                      "own (e.g. 127.0.0.10 or 127.0.0.40)")
+    clash = [r for r in ("UA2", "Carrier", "Destination") if own[r] == eq.address.host]
+    if clash:
+        raise _refuse(eq, "equipment.address", f"{eq.address.host} is the harness's {clash[0]} address; give "
+                      "the UA an address of its own (e.g. 127.0.0.10 or 127.0.0.40)")
+    if eq.address.addr == eq.trunk.proxy.addr:
+        line = eq.lines.get("equipment.trunk.proxy", "?")
+        raise _refuse(eq, "equipment.address", f"{eq.address} is also the proxy's address (equipment.trunk."
+                      f"proxy, line {line}): two roles cannot share one ip:port; give the UA a port of its own "
+                      f"(e.g. {_bracketed(eq.address.host)}:5062) or an address of its own (e.g. 127.0.0.40)")
     if eq.trunk.proxy.host in (own["Destination"], own["Carrier"], own["UA2"]):
         raise _refuse(eq, "equipment.trunk.proxy", f"{eq.trunk.proxy.host} is the address of another harness "
                       "role; the harness's trunk listens best on 127.0.0.20")

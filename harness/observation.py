@@ -1,6 +1,6 @@
 """A scenario's capture as decoded by tshark, with roles resolved: what every assertion reads.
 
-    obs = Observation.build(pcap, decoded, roles={"127.0.0.10": "UA", ...})
+    obs = Observation.build(pcap, decoded, roles={"127.0.0.10": "UA", ("127.0.0.1", 5070): "VoIPBin", ...})
     obs.requests("INVITE", dst="Destination")      # DecodedMessages, capture order, no retransmissions
     obs.final_responses(dst="UA")                  # final answers to INVITEs, per call
     obs.observed                                   # ObservedStep list for harness.ladder.compare
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.decode import Decoded, DecodedMessage, DecodedRtp, to_observed
 from harness.ladder import ObservedStep
+from harness.roles import RoleKey, RoleMap
 
 __all__ = ["Observation"]
 
@@ -22,16 +23,17 @@ __all__ = ["Observation"]
 class Observation:
     pcap: Path
     decoded: list[Decoded]
-    roles: dict[str, str]  # IP address -> role
+    roles: RoleMap  # IP or ip:port -> role, media ports on shared IPs learned from this capture's SDP
     observed: list[ObservedStep] = field(default_factory=list)
 
     @classmethod
-    def build(cls, pcap: Path, decoded: Sequence[Decoded], roles: Mapping[str, str]) -> Observation:
+    def build(cls, pcap: Path, decoded: Sequence[Decoded], roles: Mapping[RoleKey, str]) -> Observation:
         items = list(decoded)
-        return cls(pcap, items, dict(roles), to_observed(items, roles))
+        role_map = RoleMap(roles, items)
+        return cls(pcap, items, role_map, to_observed(items, role_map))
 
     def role(self, addr: tuple[str, int]) -> str:
-        return self.roles.get(addr[0], f"{addr[0]}:{addr[1]}")
+        return self.roles.role(addr)
 
     def where(self, msg: Decoded) -> str:
         """`frame 7, VoIPBin -> UA`: how a report points at a message."""

@@ -28,6 +28,10 @@ reference trunk listens where the UA sends its requests). A fixed port 0 means "
 own port" (the carrier calling from a trunk's trusted peer address). Fixed addresses are not checked free
 (the equipment may hold them), and a scenario with fixed addresses is captured by address only, so the
 equipment's traffic on ports the harness does not choose (its RTP) is in the pcap.
+
+Roles may share an IP (equipment on a laptop: trunk 127.0.0.1:5070, its destination 127.0.0.1:5090). Then
+`roles()` keys each of them by (ip, port), and the IP itself names the equipment's role (`equipment_role`),
+whose media ports the harness cannot know; harness.roles attributes RTP on such an IP by SDP.
 """
 
 from __future__ import annotations
@@ -85,17 +89,28 @@ class Topology:
     external_trunk: bool = False
     fixed_roles: frozenset[str] = frozenset()  # roles whose address the equipment file gives
     aliases: tuple[tuple[str, str], ...] = ()  # (IP, role): more addresses of a role (equipment media)
+    equipment_role: str | None = None  # the role equipment under test plays (a trunk under test: VoIPBin)
 
-    def roles(self) -> dict[str, str]:
-        """IP address -> role name, for decode.to_observed and ladder columns."""
-        return {
-            **dict(self.aliases),
-            self.ua[0]: "UA",
-            self.ua2[0]: "UA2",
-            self.carrier[0]: "Carrier",
-            self.trunk[0]: "VoIPBin",
-            self.destination[0]: "Destination",
-        }
+    def roles(self) -> dict[str | Addr, str]:
+        """Who is where, for decode.to_observed and the ladder columns (harness.roles.RoleMap): IP -> role
+        where each role has an IP of its own; where roles share an IP, (ip, port) -> role for each of them
+        and the IP itself -> the equipment under test (its media ports are not known up front, while the
+        harness's roles announce every media port they use; the harness's own trunk: its relay range)."""
+        placed = [(self.ua, "UA"), (self.ua_alt, "UA"), (self.ua2, "UA2"), (self.carrier, "Carrier"),
+                  (self.trunk, "VoIPBin"), (self.destination, "Destination")]
+        owners: dict[str, set[str]] = {}
+        for ip, role in [(addr[0], role) for addr, role in placed] + list(self.aliases):
+            owners.setdefault(ip, set()).add(role)
+        out: dict[str | Addr, str] = {ip: role for ip, role in self.aliases if len(owners[ip]) == 1}
+        for addr, role in placed:
+            out[addr if len(owners[addr[0]]) > 1 else addr[0]] = role
+        for ip, roles in owners.items():
+            if len(roles) > 1 and self.equipment_role in roles:
+                out[ip] = self.equipment_role
+        if not self.external_trunk and len(owners[self.trunk[0]]) > 1:
+            for port in range(self.relay_ports[0], self.relay_ports[1] + 1):
+                out[(self.trunk[0], port)] = "VoIPBin"
+        return out
 
     def addresses(self) -> list[str]:
         """Every address that may carry the scenario's traffic (the capture filter)."""
@@ -146,7 +161,7 @@ class PortPlan:
 
     def __init__(self, *, trunk: Addr | None = None, first_slot: int | None = None,
                  fixed: dict[str, Addr] | None = None, external_trunk: bool | None = None,
-                 aliases: dict[str, str] | None = None) -> None:
+                 aliases: dict[str, str] | None = None, equipment_role: str | None = None) -> None:
         self.fixed = dict(fixed or {})
         self.aliases = tuple(sorted((aliases or {}).items()))
         if trunk is not None:
@@ -155,6 +170,7 @@ class PortPlan:
         if unknown:
             raise KeyError(f"unknown role(s) {', '.join(sorted(unknown))}: known roles are {', '.join(ADDRESSES)}")
         self.external_trunk = trunk is not None if external_trunk is None else external_trunk
+        self.equipment_role = equipment_role or ("VoIPBin" if self.external_trunk else None)
         start = (os.getpid() * 7) % SLOTS if first_slot is None else first_slot % SLOTS
         self._slots = itertools.islice(itertools.cycle(range(SLOTS)), start, None)
         self._lock = threading.Lock()
@@ -190,6 +206,7 @@ class PortPlan:
             external_trunk=self.external_trunk,
             fixed_roles=frozenset(role for role, (_, port) in self.fixed.items() if port),
             aliases=self.aliases,
+            equipment_role=self.equipment_role,
         )
 
     def _all_free(self, topo: Topology) -> bool:

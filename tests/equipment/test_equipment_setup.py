@@ -59,6 +59,14 @@ def test_a_trunk_under_test_fixes_voipbin_destination_and_carrier() -> None:
         "1001": "pass1001", "1002": "pass1002"}
 
 
+def test_a_ua_under_test_on_its_proxys_ip_is_accepted_and_keyed_by_port() -> None:
+    eq = parse_equipment(UA.replace("127.0.0.41:5062", "127.0.0.20:5062"), "phone.toml")
+    check_usable(eq)
+    roles = plan_for(eq).allocate().roles()
+    assert roles[("127.0.0.20", 5062)] == "UA" and roles[("127.0.0.20", 5060)] == "VoIPBin"
+    assert roles["127.0.0.20"] == "UA"
+
+
 def test_a_ua_under_test_fixes_ua_and_the_harness_trunk() -> None:
     eq = parse_equipment(UA, "phone.toml")
     assert fixed_addresses(eq) == {"UA": ("127.0.0.41", 5062), "VoIPBin": ("127.0.0.20", 5060)}
@@ -71,8 +79,9 @@ def test_a_ua_under_test_fixes_ua_and_the_harness_trunk() -> None:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.30:5062"',
      r"phone\.toml:4: equipment\.address: 127\.0\.0\.30 is the harness's Destination address"),
-    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.20:5062"',
-     r"phone\.toml:4: equipment\.address: 127\.0\.0\.20 is the harness's VoIPBin address"),
+    ('address = "udp:127.0.0.41:5062"', 'address = "udp:127.0.0.20:5060"',
+     r"phone\.toml:4: equipment\.address: udp:127\.0\.0\.20:5060 is also the proxy's address "
+     r"\(equipment\.trunk\.proxy, line 12\): two roles cannot share one ip:port"),
     ('proxy = "udp:127.0.0.20:5060"', 'proxy = "udp:127.0.0.12:5060"',
      r"phone\.toml:12: equipment\.trunk\.proxy: 127\.0\.0\.12 is the address of another harness role"),
     ('domain = "example.trunk.voipbin.net"', 'domain = "example.trunk.voipbin.net"\nrealm = "other"',
@@ -83,12 +92,38 @@ def test_a_ua_under_test_that_clashes_with_the_harness_is_refused(old: str, new:
         check_usable(parse_equipment(UA.replace(old, new, 1), "phone.toml"))
 
 
-def test_a_trunk_whose_destination_shares_its_address_is_refused() -> None:
+def test_a_trunk_and_its_destination_on_one_ip_are_accepted_and_keyed_by_port() -> None:
+    """The laptop set-up: trunk and destination on 127.0.0.1, told apart by port. SIP of each goes to its
+    column by port; anything else on the shared IP (the trunk's relay ports) is the trunk's."""
+    eq = load_equipment(EXAMPLES / "reference-trunk-one-ip.toml")
+    check_usable(eq)
+    assert fixed_addresses(eq) == {"VoIPBin": ("127.0.0.1", 5070), "Destination": ("127.0.0.1", 5090),
+                                   "Carrier": ("127.0.0.12", 0)}
+    topo = plan_for(eq).allocate()
+    roles = topo.roles()
+    assert roles[("127.0.0.1", 5070)] == "VoIPBin" and roles[("127.0.0.1", 5090)] == "Destination"
+    assert roles["127.0.0.1"] == "VoIPBin", "the equipment's media ports are not known up front"
+    assert roles["127.0.0.10"] == "UA" and ("127.0.0.10", topo.ua[1]) not in roles, "an IP of its own: by IP"
+    assert "127.0.0.1" in topo.addresses() and sip_ports(eq) == [5070, 5090]
+    bpf = topo.capture_filter()
+    assert "port 5070" in bpf and "port 5090" in bpf
+
+
+def test_two_roles_on_one_ip_and_port_are_refused_naming_both_lines() -> None:
     text = (EXAMPLES / "kamailio-trunk.toml").read_text().replace('destination = "udp:127.0.0.30:5080"',
-                                                                   'destination = "udp:127.0.0.50:5080"')
+                                                                   'destination = "tcp:127.0.0.50:5060"')
     eq = parse_equipment(text, "k.toml", base_dir=EXAMPLES)
-    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.trunk\.destination: 127\.0\.0\.50 is also"):
+    line = text[:text.index('address = "udp:127.0.0.50')].count("\n") + 1
+    with pytest.raises(EquipmentError, match=rf"k\.toml:\d+: equipment\.trunk\.destination: tcp:127\.0\.0\.50:5060 "
+                                             rf"is also the trunk's own address \(equipment\.address, line {line}\): "
+                                             "two roles cannot share one ip:port"):
         check_usable(eq)
+    check_usable(parse_equipment(text.replace("tcp:127.0.0.50:5060", "udp:127.0.0.50:5090"), "k.toml",
+                                 base_dir=EXAMPLES))
+    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.trunk\.destination: 127\.0\.0\.10 is the "
+                                             "harness's UA address"):
+        check_usable(parse_equipment(text.replace("tcp:127.0.0.50:5060", "udp:127.0.0.10:5090"), "k.toml",
+                                     base_dir=EXAMPLES))
 
 
 def test_an_adapter_that_is_not_installed_is_refused() -> None:

@@ -92,3 +92,25 @@ def test_a_fixed_address_is_not_checked_free_the_equipment_may_hold_it():
         port = held.getsockname()[1]
         topo = PortPlan(fixed={"UA": ("127.0.0.70", port)}, first_slot=11).allocate()
         assert topo.ua == ("127.0.0.70", port)
+
+
+def test_roles_sharing_an_ip_are_keyed_by_port_and_the_ip_is_the_equipments():
+    """A trunk under test and the harness's destination on 127.0.0.1: SIP by port, and the rest of the IP
+    (the trunk's media, whose ports the harness does not know) is the trunk's; other roles stay by IP."""
+    plan = PortPlan(fixed={"VoIPBin": ("127.0.0.1", 5070), "Destination": ("127.0.0.1", 5090)},
+                    external_trunk=True, first_slot=9)
+    topo = plan.allocate()
+    assert topo.equipment_role == "VoIPBin"
+    assert topo.roles() == {("127.0.0.1", 5070): "VoIPBin", ("127.0.0.1", 5090): "Destination",
+                            "127.0.0.1": "VoIPBin", "127.0.0.10": "UA", "127.0.0.11": "UA2", "127.0.0.12": "Carrier"}
+    bpf = topo.capture_filter()
+    assert "port 5070" in bpf and "port 5090" in bpf and "127.0.0.1" in topo.addresses()
+
+
+def test_a_ua_under_test_on_the_harness_trunks_ip_leaves_the_relay_range_to_the_trunk():
+    topo = PortPlan(fixed={"UA": ("127.0.0.1", 5062), "VoIPBin": ("127.0.0.1", 5060)}, equipment_role="UA",
+                    first_slot=13).allocate()
+    roles = topo.roles()
+    assert roles[("127.0.0.1", 5062)] == "UA" and roles[("127.0.0.1", 5060)] == "VoIPBin"
+    assert roles["127.0.0.1"] == "UA", "the UA's media ports are its own to choose"
+    assert all(roles[("127.0.0.1", p)] == "VoIPBin" for p in range(topo.relay_ports[0], topo.relay_ports[1] + 1))
