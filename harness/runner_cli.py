@@ -31,7 +31,7 @@ from harness.runner import FEATURES, RunSettings, run_suite
 from harness.session import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
 from reference_server.faults import Fault, InjectedFaults
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "settings_from"]
 
 
 def _fault(name: str) -> Fault:
@@ -86,6 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if wants_docker(args):
         return run_from_cli(args, REPO, RunSettings().output)
+    settings = settings_from(args)
+    for path in settings.features:
+        if not path.exists():
+            print(f"trunkcheck run: {path}: no such feature file or folder", file=sys.stderr)
+            return 2
+    if not 0 < settings.response_timeout <= 60:
+        print("trunkcheck run: --response-timeout: give 0 < SECONDS <= 60", file=sys.stderr)
+        return 2
+    return run_suite(settings).exit_code
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    """The run's settings from `trunkcheck run` ARGS, mapped once here (faults to their type; the docker
+    topology's harness container, where $TRUNKCHECK_ROLE_ADDRESSES is set, to topology "docker")."""
     settings = RunSettings(
         features=tuple(p.resolve() for p in (args.features or [FEATURES])),
         tags=tuple(args.tags),
@@ -102,11 +116,4 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, run_id=args.run_id)
     if args.output:
         settings = replace(settings, output=args.output.resolve())
-    for path in settings.features:
-        if not path.exists():
-            print(f"trunkcheck run: {path}: no such feature file or folder", file=sys.stderr)
-            return 2
-    if not 0 < settings.response_timeout <= 60:
-        print("trunkcheck run: --response-timeout: give 0 < SECONDS <= 60", file=sys.stderr)
-        return 2
-    return run_suite(settings).exit_code
+    return settings
