@@ -187,15 +187,15 @@ def check_identical_challenges(obs: Observation, *, dst: str = "UA", calls: int 
             )
 
 
-def check_final_status(obs: Observation, *, status: int, dst: str = "UA", cause: int | None = None,
+def check_final_status(obs: Observation, *, status: int | None, dst: str = "UA", cause: int | None = None,
                        reason_required: bool = False) -> DecodedMessage:
-    """The last INVITE final response reaching `dst` is `status`; with `cause` (or `reason_required`) it
-    carries an RFC 3326 Reason header with protocol Q.850 (and that cause)."""
+    """The last INVITE final response reaching `dst` is `status` (None: any status); with `cause` (or
+    `reason_required`) it carries an RFC 3326 Reason header with protocol Q.850 (and that cause)."""
     finals = obs.final_responses(dst=dst)
     if not finals:
         raise AssertionError(f"no final response to the INVITE reached the {dst} ({_list(obs, dst)})")
     last = finals[-1]
-    if last.status != status:
+    if status is not None and last.status != status:
         raise AssertionError(f"the {dst} received {last.status} {last.reason or ''} ({obs.where(last)}); "
                              f"{status} was expected")
     if cause is None and not reason_required:
@@ -204,13 +204,13 @@ def check_final_status(obs: Observation, *, status: int, dst: str = "UA", cause:
     q850 = [r for r in reasons if r.strip().upper().startswith("Q.850")]
     if not q850:
         raise AssertionError(
-            f"the {status} ({obs.where(last)}) carries no Q.850 Reason header (RFC 3326)"
+            f"the {last.status} ({obs.where(last)}) carries no Q.850 Reason header (RFC 3326)"
             + (f"; it has Reason: {reasons}" if reasons else "")
         )
     if cause is not None:
         causes = [int(m.group(1)) for r in q850 if (m := _CAUSE.search(r))]
         if cause not in causes:
-            raise AssertionError(f"the {status} ({obs.where(last)}) has Reason {q850}; Q.850 cause {cause} "
+            raise AssertionError(f"the {last.status} ({obs.where(last)}) has Reason {q850}; Q.850 cause {cause} "
                                  "was expected")
     return last
 

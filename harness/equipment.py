@@ -29,6 +29,7 @@ from typing import Any
 from harness.equipment_checks import PingResult, applicable, preflight, sip_ping
 from harness.equipment_model import (
     ADAPTERS,
+    FEATURE_ALIASES,
     FEATURES,
     ROLES,
     Equipment,
@@ -38,6 +39,7 @@ from harness.equipment_model import (
     ProcessSpec,
     SipAddress,
     TrunkAccount,
+    expand_features,
     parse_address,
 )
 from harness.equipment_model import REFERENCE_ONLY_TAG as REFERENCE_ONLY_TAG
@@ -177,15 +179,16 @@ class _Parser(TableReader):
         raise self.error(path, f"missing required key {json.dumps(key)}")
 
     def features(self, e: dict[str, Any], p: KeyPath) -> frozenset[str]:
+        """The claims; a former name (FEATURE_ALIASES: ``reason-relay``) reads as the claims it became."""
         names = self.strings(e, p, "features")
         for i, name in enumerate(names):
-            if name not in FEATURES:
-                close = difflib.get_close_matches(name, FEATURES, n=1)
+            if name not in FEATURES and name not in FEATURE_ALIASES:
+                close = difflib.get_close_matches(name, [*FEATURES, *FEATURE_ALIASES], n=1)
                 hint = f"did you mean {json.dumps(close[0])}?" if close else f"known: {', '.join(FEATURES)}"
                 raise self.error((*p, "features", i), f"{json.dumps(name)} is not a feature; {hint}")
             if name in names[:i]:
                 raise self.error((*p, "features", i), f"{json.dumps(name)} is listed twice")
-        return frozenset(names)
+        return expand_features(names)
 
     def trunk(self, e: dict[str, Any], p: KeyPath, role: str, features: frozenset[str]) -> TrunkAccount:
         if "trunk" not in e:

@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.equipment_model import FEATURES, REFERENCE_ONLY_TAG, Equipment, EquipmentError, SipAddress
+from harness.equipment_model import (
+    FEATURES,
+    REFERENCE_ONLY_TAG,
+    Equipment,
+    EquipmentError,
+    SipAddress,
+    expand_features,
+)
 
 __all__ = ["PingResult", "applicable", "preflight", "sip_ping"]
 
@@ -26,7 +33,7 @@ def applicable(scenario_tags: Iterable[str], equipment: Equipment | None) -> tup
     reference server, which implements everything), and why. A feature tag (``@early-media`` ...) needs
     the feature claimed; ``@role-trunk`` / ``@role-ua`` need that role; ``@reference-only`` never runs
     against equipment. Other tags (``@wip`` ...) do not matter."""
-    tags = {t.lstrip("@").strip().lower() for t in scenario_tags}
+    tags = set(expand_features(t.lstrip("@").strip().lower() for t in scenario_tags))
     if equipment is None:
         return True, "the embedded reference server implements every feature"
     who = f"{equipment.name} ({equipment.role})"

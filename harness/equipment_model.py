@@ -4,6 +4,7 @@ address, trunk account, registrar extensions, features claimed, how the harness 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,16 +12,26 @@ from typing import Any
 from reference_server.tomlfile import FileError, bracketed, host_port
 
 __all__ = [
-    "ADAPTERS", "FEATURES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError", "Extension",
-    "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "parse_address",
+    "ADAPTERS", "FEATURES", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
-FEATURES = ("basic-auth", "ip-auth", "early-media", "reason-relay", "registration", "cancel", "tcp")
+FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
+            "tcp")
+FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
+"""Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
+destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
+Reason."""
 ADAPTERS = ("sipp", "baresip", "manual")
 REFERENCE_ONLY_TAG = "reference-only"
 """Scenarios that reconfigure the trunk as they run (nonce lifetime, digest algorithm, ring timeout): only
 the embedded reference server can play them."""
+
+
+def expand_features(names: Iterable[str]) -> frozenset[str]:
+    """The claims (or a scenario's feature tags) with former names replaced by what they became."""
+    return frozenset(f for name in names for f in FEATURE_ALIASES.get(name, (name,)))
 
 
 class EquipmentError(FileError):

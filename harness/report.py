@@ -2,7 +2,8 @@
 by side, notes, the failure (a divergence shows both ladders with `>>` on the divergent lines), and links
 to the scenario's pcap and ladder. One self-contained file, no scripts: `captures/<run-id>/report.html`.
 Scenarios that do not apply to the equipment under test are listed as N/A with the reason (and marked
-skipped, with that reason as the message, in the JUnit XML).
+skipped, with that reason as the message, in the JUnit XML). Under the verdict, the run's conditions that
+differ from the defaults (harness.run_conditions); a run with a test fault says TEST ONLY in its title.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from harness.run_conditions import DEFAULTS_TEXT, Condition, is_test_only
 from harness.scenario import NOT_APPLICABLE, ScenarioRecord
 
 __all__ = ["RunSummary", "load_records", "mark_junit_not_applicable", "write_report"]
@@ -30,6 +32,8 @@ table.index td, table.index th { padding: 2px 10px; border-bottom: 1px solid #dd
 pre { background: #f6f6f6; padding: 0.6em; font-size: 12px; line-height: 1.25; overflow-x: auto; }
 pre.error { background: #fff0f0; }
 .meta { color: #555; font-size: 0.9em; }
+.testonly { background: #fff3cd; border: 1px solid #c9a400; padding: 0.4em 0.8em; font-weight: bold; }
+table.conditions td { padding: 1px 10px 1px 0; vertical-align: top; }
 """
 
 
@@ -71,19 +75,32 @@ def _anchor(k: int) -> str:
     return f"s{k}"
 
 
-def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioRecord]) -> Path:
+def conditions_html(conditions: Sequence[Condition]) -> str:
+    """The run's conditions as a small table (or the sentence saying every option was at its default)."""
+    if not conditions:
+        return f'<p class="meta">Run conditions: {_e(DEFAULTS_TEXT)}.</p>'
+    rows = "".join(f"<tr><td><code>{_e(c)}</code></td><td>{_e(c.meaning)}</td></tr>" for c in conditions)
+    return f'<p class="meta">Run conditions that differ from the defaults:</p><table class="conditions">{rows}</table>'
+
+
+def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioRecord],
+                 conditions: Sequence[Condition] = ()) -> Path:
     verdict = "passed" if summary.ok else "failed"
+    test_only = is_test_only(conditions)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>trunkcheck run {_e(summary.run_id)}: {verdict}</title>",
+        f"<title>{'TEST ONLY: ' if test_only else ''}trunkcheck run {_e(summary.run_id)}: {verdict}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>trunkcheck conformance run {_e(summary.run_id)}</h1>",
+        *(['<p class="testonly">TEST ONLY: the reference trunk was broken on purpose (--fault); these verdicts '
+           "test the suite itself, not any trunk.</p>"] if test_only else []),
         f'<p class="summary"><span class="{verdict}">{verdict.upper()}</span>: {summary.total} scenarios, '
         f"{summary.passed} passed, {summary.failed} failed"
         + (f", {summary.not_applicable} not applicable (N/A)" if summary.not_applicable else "")
         + (f", {summary.skipped} skipped" if summary.skipped else "")
         + f" in {summary.seconds:.1f} s. JUnit XML: <a href=\"junit/\">junit/</a>.</p>",
+        conditions_html(conditions),
         '<table class="index"><tr><th>status</th><th>time</th><th>feature</th><th>scenario</th>'
         "<th>capture</th></tr>",
     ]

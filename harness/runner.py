@@ -4,7 +4,9 @@
     result.exit_code        # 0 only when every selected scenario passed
 
 Output, in `captures/<run-id>/`: per scenario `<feature>/<scenario>.pcap`, `.ladder.txt` and `.json`;
-`junit/TESTS-*.xml` (behave's JUnit reporter) and `report.html`.
+`junit/TESTS-*.xml` (behave's JUnit reporter) and `report.html`. Every report, and the console summary,
+states the run's conditions that differ from the defaults (harness.run_conditions: a test fault, --tags,
+--features, another destination, interface or response timeout ...).
 
 With equipment under test (`RunSettings(equipment=Path(...))`): the file is loaded, checked and the
 equipment pre-flighted before anything else (a mistake: exit status 2, the message naming the file's line,
@@ -29,9 +31,11 @@ from harness.equipment import Equipment, EquipmentError, load_equipment, preflig
 from harness.equipment_setup import RunningEquipment, check_usable, start_equipment
 from harness.progress import status_name
 from harness.report import RunSummary, load_records, mark_junit_not_applicable, write_report
+from harness.run_conditions import Condition, console_lines, run_conditions
 from harness.scenario import NOT_APPLICABLE, ScenarioRecord
 from harness.session import REPO, RESPONSE_TIMEOUT
 from harness.validation_report import EquipmentRunInfo, write_validation_report
+from reference_server.faults import NO_FAULTS, InjectedFaults
 
 __all__ = ["RunResult", "RunSettings", "run_suite"]
 
@@ -46,12 +50,18 @@ class RunSettings:
     tags: tuple[str, ...] = ()
     output: Path = REPO / "captures"
     verbose: bool = False
-    faults: frozenset[str] = frozenset()  # test only: a deliberately broken reference server
+    faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
     decode: str = "stream"
     equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
     interface: str = "lo"  # where to capture
     destination: str = "simulator"  # or "sipp": SIPp plays the destination
     response_timeout: float = RESPONSE_TIMEOUT
+    topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The options that differ from the defaults, as every report states them."""
+        return run_conditions(self)
 
 
 @dataclass
@@ -94,8 +104,6 @@ def behave_args(settings: RunSettings, run_dir: Path) -> list[str]:
     args += ["--format", "harness.progress:ProgressFormatter", "--no-summary", "--no-snippets", "--color", "off"]
     args += ["--junit", "--junit-directory", str(run_dir / "junit")]
     args += ["-D", f"run_dir={run_dir}", "-D", f"decode={settings.decode}"]
-    if settings.faults:
-        args += ["-D", f"faults={','.join(sorted(settings.faults))}"]
     if settings.verbose:
         args += ["-D", "verbose=1"]
     if settings.equipment is not None:
@@ -164,8 +172,10 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
                 out.write(f"trunkcheck: {running.name} had stopped before the end of the run\n")
     if equipment is not None:
         info = EquipmentRunInfo(equipment, settings.equipment or Path(), started_wall, time.time(),
-                                running.log_path if running is not None else None)
+                                running.log_path if running is not None else None, settings.conditions)
         result.validation_report = write_validation_report(run_dir, info, result.summary, result.records)
+    for line in console_lines(settings.conditions):
+        out.write(line + "\n")
     out.write(result.summary_line() + "\n")
     out.flush()
     return result
@@ -176,11 +186,16 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
     from behave.configuration import Configuration
     from behave.runner import Runner
 
+    from harness import junit_report
+
     config = Configuration(
         behave_args(settings, run_dir),
         load_config=False,
         scenario_outline_annotation_schema="{name} -- @{row.id}",
     )
+    if settings.faults:
+        config.userdata["faults"] = settings.faults  # typed, for the scenarios' reference servers
+    junit_report.install(config, settings.conditions)
     runner = Runner(config)
     out.write(f"trunkcheck: running {', '.join(_display(p) for p in settings.features)} -> {_display(run_dir)}\n")
     out.flush()
@@ -196,7 +211,8 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
     total = len(records) - skipped - na
     summary = RunSummary(run_dir.name, total, passed, total - passed, skipped, time.monotonic() - started,
                          not_applicable=na)
-    report = write_report(run_dir / "report.html", summary, [r for r in records if r.status not in SKIPPED])
+    report = write_report(run_dir / "report.html", summary, [r for r in records if r.status not in SKIPPED],
+                          settings.conditions)
     mark_junit_not_applicable(run_dir / "junit", [r for r in records if r.status == NOT_APPLICABLE])
     exit_code = 0 if summary.ok and not behave_failed else 1
     result = RunResult(run_dir, summary, records, report, exit_code)

@@ -11,22 +11,35 @@
 Exit status: 0 when every selected scenario that applies passed, 1 when one failed (or none was selected
 or applied), 2 when the run could not start (no permission to capture, bad arguments, an equipment file
 with a mistake, equipment that does not answer or does not start): nothing was sent then.
+
+The hidden `--fault NAME` (reference_server.faults) breaks the embedded reference trunk on purpose, to see
+the suite catch it: a test of the suite itself, refused with --equipment (a validation run) and stated as
+TEST ONLY in every report. Every report states the options that differ from the defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from harness.docker_roles import ROLE_ADDRESSES_ENV
 from harness.docker_topology import add_cli_arguments, run_from_cli, wants_docker
 from harness.runner import FEATURES, RunSettings, run_suite
 from harness.session import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
+from reference_server.faults import Fault, InjectedFaults
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "settings_from"]
 
-FAULTS = ("no-early-media", "no-reason-relay")
+
+def _fault(name: str) -> Fault:
+    try:
+        return Fault(name)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault {name!r}; known: {', '.join(f.value for f in Fault)}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,32 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--response-timeout", type=float, default=RESPONSE_TIMEOUT, metavar="SECONDS",
                         help="how long equipment under test may leave a request without any answer before "
                         f"the scenario fails (default {RESPONSE_TIMEOUT:g})")
-    parser.add_argument("--fault", action="append", choices=FAULTS, default=[],
-                        help="TEST ONLY: run against a deliberately broken reference server, to see the "
-                        "suite fail (repeatable)")
+    # TEST ONLY, hence hidden: the embedded reference trunk broken on purpose, to see the suite fail
+    parser.add_argument("--fault", action="append", type=_fault, default=[], help=argparse.SUPPRESS)
     add_cli_arguments(parser)  # --topology, --image (harness.docker_topology)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.fault and args.equipment:
+        print("trunkcheck run: --fault cannot be combined with --equipment: a fault breaks trunkcheck's own "
+              "reference trunk on purpose to test the suite itself, and a run against equipment validates that "
+              "equipment (its validation report must not rest on a broken trunk). Leave out --fault.",
+              file=sys.stderr)
+        return 2
     if wants_docker(args):
         return run_from_cli(args, REPO, RunSettings().output)
-    settings = RunSettings(
-        features=tuple(p.resolve() for p in (args.features or [FEATURES])),
-        tags=tuple(args.tags),
-        verbose=args.verbose,
-        faults=frozenset(args.fault),
-        decode=args.decode,
-        equipment=args.equipment.resolve() if args.equipment else None,
-        interface=args.interface,
-        destination=args.destination,
-        response_timeout=args.response_timeout,
-    )
-    if args.run_id:
-        settings = replace(settings, run_id=args.run_id)
-    if args.output:
-        settings = replace(settings, output=args.output.resolve())
+    settings = settings_from(args)
     for path in settings.features:
         if not path.exists():
             print(f"trunkcheck run: {path}: no such feature file or folder", file=sys.stderr)
@@ -91,3 +95,25 @@ def main(argv: list[str] | None = None) -> int:
         print("trunkcheck run: --response-timeout: give 0 < SECONDS <= 60", file=sys.stderr)
         return 2
     return run_suite(settings).exit_code
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    """The run's settings from `trunkcheck run` ARGS, mapped once here (faults to their type; the docker
+    topology's harness container, where $TRUNKCHECK_ROLE_ADDRESSES is set, to topology "docker")."""
+    settings = RunSettings(
+        features=tuple(p.resolve() for p in (args.features or [FEATURES])),
+        tags=tuple(args.tags),
+        verbose=args.verbose,
+        faults=InjectedFaults(frozenset(args.fault)),
+        decode=args.decode,
+        equipment=args.equipment.resolve() if args.equipment else None,
+        interface=args.interface,
+        destination=args.destination,
+        response_timeout=args.response_timeout,
+        topology="docker" if os.environ.get(ROLE_ADDRESSES_ENV) else "local",
+    )
+    if args.run_id:
+        settings = replace(settings, run_id=args.run_id)
+    if args.output:
+        settings = replace(settings, output=args.output.resolve())
+    return settings

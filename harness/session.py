@@ -4,7 +4,8 @@ simulators run on, the port plan and the long-lived decoder.
 behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `behave` run gets defaults):
 
     run_dir=captures/20261126-074512     where pcaps, ladders and per-scenario results go
-    faults=no-early-media,no-reason-relay   test-only: a deliberately broken reference server
+    faults=no-early-media,status-rewrite  TEST ONLY: a deliberately broken reference server (trunkcheck run
+                                          puts reference_server.faults.InjectedFaults here, typed)
     decode=stream|file                    one long-lived tshark (default) or a tshark per scenario
     equipment=examples/equipment/x.toml   equipment under test (harness.equipment); the run's start-up
                                           (pre-flight, starting its process) is trunkcheck run's job
@@ -27,6 +28,7 @@ from harness.equipment import Equipment, load_equipment
 from harness.equipment_setup import plan_for, sip_ports
 from harness.suite_root import suite_root
 from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
+from reference_server.faults import NO_FAULTS, InjectedFaults
 
 __all__ = ["RunOptions", "Session", "slug"]
 
@@ -45,7 +47,7 @@ def slug(text: str, limit: int = 80) -> str:
 @dataclass(frozen=True)
 class RunOptions:
     run_dir: Path
-    faults: frozenset[str] = frozenset()
+    faults: InjectedFaults = NO_FAULTS
     trunk: Addr | None = None  # external equipment under test; None: the embedded reference server
     decode: str = "stream"
     equipment: Path | None = None  # an equipment file: the equipment under test takes its role
@@ -56,7 +58,9 @@ class RunOptions:
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, str]) -> RunOptions:
         run_dir = userdata.get("run_dir") or str(REPO / "captures" / time.strftime("behave-%Y%m%d-%H%M%S"))
-        faults = frozenset(f.strip() for f in (userdata.get("faults") or "").split(",") if f.strip())
+        faults = userdata.get("faults") or NO_FAULTS
+        if isinstance(faults, str):  # a plain `behave -D faults=...`
+            faults = InjectedFaults.parse(f for f in faults.split(",") if f.strip())
         trunk = None
         if userdata.get("trunk"):
             host, _, port = userdata["trunk"].rpartition(":")

@@ -18,6 +18,7 @@ from reference_server.config import (
     default_config_text,
     parse_config,
 )
+from reference_server.faults import NO_FAULTS, InjectedFaults
 from reference_server.server import ReferenceServer
 
 __all__ = ["TrunkSettings", "build_server_config", "start_reference_server"]
@@ -81,8 +82,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
 
 
 async def start_reference_server(
-    settings: TrunkSettings, topo: Topology, faults: frozenset[str]
+    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS
 ) -> ReferenceServer:
-    server = ReferenceServer(build_server_config(settings, topo), faults, timer_c=settings.timer_c)
+    """The scenario's reference server, started; ``faults`` (test only) break it on purpose."""
+    server = ReferenceServer(build_server_config(settings, topo), media_policy=faults.media_policy,
+                             hangup_policy=faults.hangup_policy, timer_c=settings.timer_c)
     await server.start()
     return server

@@ -4,7 +4,9 @@
 It says what was tested (the equipment's identity, role, address and the features it claims), the
 verdict of every scenario (passed, failed, or not applicable: a feature the equipment does not claim),
 each failure with the documented and the observed message flow side by side, where they diverge and a
-link to its packet capture, an excerpt of the equipment's own log, and when and with what it was run.
+link to its packet capture, an excerpt of the equipment's own log, and when and with what it was run:
+the run's conditions that differ from the defaults (harness.run_conditions) stand under the verdict, and a
+run that selected only part of the suite (--features, --tags) says so in the verdict itself.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from harness.equipment import FEATURES, Equipment
 from harness.report import RunSummary
+from harness.run_conditions import DEFAULTS_TEXT, Condition, narrowed
 from harness.scenario import NOT_APPLICABLE, ScenarioRecord
 
 __all__ = ["FEATURE_TEXT", "EquipmentRunInfo", "verdict_of", "write_validation_report"]
@@ -27,7 +30,9 @@ FEATURE_TEXT = {
     "basic-auth": "Digest authentication: 407 challenge in the trunk's realm, then the call",
     "ip-auth": "Authentication by source IP address",
     "early-media": "Early media: 183 Session Progress with SDP, and its audio, before the answer",
-    "reason-relay": "Hangup cause relay: the far end's final status, with a Q.850 Reason header",
+    "status-relay": "Hangup status relay: the far end's final status reaches the caller unchanged (404 -> 404)",
+    "q850-reason": "Q.850 Reason: the far end's hangup cause added to the final status as a Reason header "
+                   "(RFC 3326)",
     "registration": "Registration: REGISTER challenged with 401, calls to the registered extension",
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
@@ -63,6 +68,12 @@ class EquipmentRunInfo:
     started: float  # wall clock (time.time())
     ended: float
     log: Path | None = None  # the log of the process the harness started for the equipment
+    conditions: tuple[Condition, ...] = ()  # the run's options that differ from the defaults
+
+    @property
+    def stated_conditions(self) -> tuple[Condition, ...]:
+        """The conditions this report states (the equipment file has its own row in "About this run")."""
+        return tuple(c for c in self.conditions if c.option != "--equipment")
 
 
 def verdict_of(rec: ScenarioRecord) -> str:
@@ -134,10 +145,14 @@ def _meta(info: EquipmentRunInfo, summary: RunSummary) -> list[tuple[str, str]]:
             ("Tool", f"trunkcheck {_version()}"), ("Equipment file", f"{info.file.name} (SHA-256 {digest}...)")]
 
 
-def _headline(summary: RunSummary) -> tuple[bool, str]:
+def _headline(summary: RunSummary, conditions: tuple[Condition, ...] = ()) -> tuple[bool, str]:
     ok = summary.ok
     text = (f"{summary.passed} passed, {summary.failed} failed, {summary.not_applicable} not applicable "
             f"(of {summary.total + summary.not_applicable} scenarios)")
+    if ok and narrowed(conditions):
+        chosen = ", ".join(str(c) for c in conditions if c.option in ("--features", "--tags"))
+        return True, (f"Conforms in the scenarios selected ({chosen}; not the whole suite, see Run conditions): "
+                      f"{text}.")
     if ok:
         return True, f"Conforms for every feature it claims: {text}."
     if summary.total == 0:
@@ -160,13 +175,14 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 
 def _html(info: EquipmentRunInfo, summary: RunSummary, records: Sequence[ScenarioRecord], run_dir: Path) -> str:
     eq = info.equipment
-    ok, headline = _headline(summary)
+    ok, headline = _headline(summary, info.conditions)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>Validation report: {_e(eq.name)}</title><style>{_CSS}</style></head><body>",
            f"<h1>SIP trunk conformance: validation report for {_e(eq.name)}</h1>",
            '<p class="meta">Against the VoIPBin SIP trunk specification. Each scenario follows a message flow '
            "of the specification; its verdict comes from the captured packets.</p>",
            f'<p class="banner {"ok" if ok else "bad"}">{_e(headline)}</p>',
+           "<h2>Run conditions</h2>", _conditions_html(info),
            "<h2>Equipment under test</h2>", _rows(_facts(info, summary)),
            f'<p class="meta">In the message flows below, the column <b>{COLUMN[eq.role]}</b> is {_e(eq.name)} '
            f"at {_e(eq.address)}.</p>",
@@ -213,6 +229,24 @@ def _html(info: EquipmentRunInfo, summary: RunSummary, records: Sequence[Scenari
     return "\n".join(out)
 
 
+def _conditions_html(info: EquipmentRunInfo) -> str:
+    stated = info.stated_conditions
+    if not stated:
+        return f"<p>{_e(DEFAULTS_TEXT[0].upper() + DEFAULTS_TEXT[1:])}.</p>"
+    return ("<p>Options of this run that differ from trunkcheck's defaults:</p><table><tr><th>Option</th>"
+            "<th>What it changed</th></tr>"
+            + "".join(f"<tr><td><code>{_e(c)}</code></td><td>{_e(c.meaning)}</td></tr>" for c in stated)
+            + "</table>")
+
+
+def _conditions_markdown(info: EquipmentRunInfo) -> list[str]:
+    stated = info.stated_conditions
+    if not stated:
+        return [DEFAULTS_TEXT[0].upper() + DEFAULTS_TEXT[1:] + "."]
+    return ["Options of this run that differ from trunkcheck's defaults:", "", "| Option | What it changed |",
+            "|---|---|", *(f"| `{c}` | {c.meaning} |" for c in stated)]
+
+
 def _reason(rec: ScenarioRecord) -> str:
     text = re.sub(r"^not applicable: ", "", "; ".join(rec.notes) or "not applicable")
     return text.replace("the scenario reconfigures the trunk as it runs (reference server only)",
@@ -222,8 +256,9 @@ def _reason(rec: ScenarioRecord) -> str:
 
 def _markdown(info: EquipmentRunInfo, summary: RunSummary, records: Sequence[ScenarioRecord]) -> str:
     eq = info.equipment
-    _, headline = _headline(summary)
+    _, headline = _headline(summary, info.conditions)
     out = [f"# SIP trunk conformance: validation report for {eq.name}", "", f"**{headline}**", "",
+           "## Run conditions", "", *_conditions_markdown(info), "",
            "## Equipment under test", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in _facts(info, summary)]
     out += ["", f"In the message flows, the column **{COLUMN[eq.role]}** is {eq.name} at {eq.address}.", "",

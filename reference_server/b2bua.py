@@ -6,7 +6,9 @@
 - dialog id (Call-ID, local tag, remote tag, RFC 3261 §12) -> (call, B leg or None for the A leg,
   dialog), for ACK, BYE and every other in-dialog request on either leg.
 
-Policy (routing, authentication, which targets a call rings) is the server's; call behaviour is
+Policy (routing, authentication, which targets a call rings) is the server's; what a call does with early
+media and with the destination's final error is the B2BUA's ``media_policy`` and ``hangup_policy``
+(:mod:`reference_server.call_policy`, the spec's behaviour by default); call behaviour is
 :mod:`reference_server.call` and :mod:`reference_server.indialog`.
 """
 
@@ -25,6 +27,7 @@ from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransa
 
 from . import indialog
 from .call import Call, CallState
+from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .legs import BLeg, Target
 from .relay_registry import RelayRegistry
 from .sip_util import build_response
@@ -40,9 +43,11 @@ class B2BUA:
     """Calls in progress; see the module docstring."""
 
     def __init__(self, *, ids: IdGenerator, timers: TimerConfig, timer_c: float, user_agent: str,
-                 faults: frozenset[str], relays: RelayRegistry, fallback_host: str) -> None:
+                 relays: RelayRegistry, fallback_host: str, media_policy: MediaPolicy = SPEC_MEDIA,
+                 hangup_policy: HangupPolicy = SPEC_HANGUP) -> None:
         self.ids, self.timers, self.timer_c = ids, timers, timer_c
-        self.user_agent, self.faults, self.relays = user_agent, faults, relays
+        self.user_agent, self.relays = user_agent, relays
+        self.media_policy, self.hangup_policy = media_policy, hangup_policy
         self.fallback_host = fallback_host
         self.calls: dict[str, Call] = {}
         self._by_invite: dict[int, Call] = {}

@@ -137,7 +137,7 @@ class Call:
 
     def _relay_opened(self, relay: MediaRelay) -> None:
         """The relay is open: send the B legs, or end the call if it was cancelled meanwhile."""
-        self.media = MediaAnchor(relay, early_media="no-early-media" not in self.b2bua.faults)
+        self.media = MediaAnchor(relay, early_media=self.b2bua.media_policy.early_media)
         if self.state is not CallState.SETUP:  # cancelled while the relay was opening
             self.maybe_finish()
             return
@@ -289,14 +289,16 @@ class Call:
                                          self._no_ack)
 
     def relay_failure(self, response: Response) -> None:
-        """The destination's final error to the caller: same status and phrase, with a Reason."""
-        if "no-reason-relay" in self.b2bua.faults:
-            self.fail_a(500, "Server Internal Error")
-            return
+        """The destination's final error to the caller: same status and phrase, with a Reason (as the
+        B2BUA's hangup policy says: the spec's behaviour unless it was built otherwise)."""
+        policy = self.b2bua.hangup_policy
         reason = response.headers.get("Reason")
-        if reason is None:
+        if reason is None and policy.q850_reason:
             cause = cause_for_status(response.status)
             reason = None if cause is None else reason_header(cause)
+        if not policy.relay_status:
+            self.fail_a(500, "Server Internal Error", reason)
+            return
         extra = [("Retry-After", v) for v in response.headers.get_all("Retry-After")]
         self.fail_a(response.status, response.reason, reason, extra)
 

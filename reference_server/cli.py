@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, Overrides, load_config
+from .faults import Fault, InjectedFaults
 from .loop_stats import LoopStats
-from .server import FAULTS, ListenError, ReferenceServer
+from .server import ListenError, ReferenceServer
 
 __all__ = ["main"]
 
@@ -40,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                         help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080" or "127.0.0.1:5080"')
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS), help=argparse.SUPPRESS)
+    # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
+    parser.add_argument("--fault", action="append", default=[], choices=[f.value for f in Fault],
+                        help=argparse.SUPPRESS)
     return parser
 
 
@@ -102,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.fault:
-        logging.getLogger("reference_server").warning("test faults enabled: %s", ", ".join(args.fault))
+    faults = InjectedFaults.parse(args.fault)
+    if faults:
+        logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
-    return asyncio.run(_serve(ReferenceServer(config, args.fault)))
+    server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy)
+    return asyncio.run(_serve(server))

@@ -6,8 +6,9 @@ port (``rewrite_for_relay``). The first m= line is relayed; further streams are 
 (disabled, RFC 3264 §8.2) since the relay carries one stream.
 
 Early media (the spec's trunk feature): the destination's address is set as soon as its first SDP
-arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. The test-only fault
-``no-early-media`` strips SDP from relayed 18x and holds both remotes back until the 2xx.
+arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. Without it
+(``MediaPolicy(early_media=False)``, the test-only fault ``no-early-media``) SDP is stripped from
+relayed 18x and both remotes are held back until the 2xx.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class MediaAnchor:
     def __init__(self, relay: MediaRelay, *, early_media: bool = True) -> None:
         self.relay = relay
         self.early_media = early_media
-        self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (fault no-early-media)
+        self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
 
     def _rewrite(self, sd: SessionDescription, port: int) -> bytes:
         ports = [port] + [0] * (len(sd.media) - 1)
@@ -93,7 +94,7 @@ class MediaAnchor:
         return self._rewrite(sd, self.relay.a_port)
 
     def answered(self) -> None:
-        """The call is answered: apply the remotes held back (fault no-early-media)."""
+        """The call is answered: apply the remotes held back (no early media)."""
         held, self._held = self._held, {}
         if "A" in held:
             self.relay.set_a_remote(held["A"])

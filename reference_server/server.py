@@ -37,6 +37,7 @@ from sipcore.uri import SipURI
 
 from .auth_policy import AuthDecision, AuthPolicy
 from .b2bua import B2BUA
+from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import ListenAddress, ServerConfig
 from .legs import Target
 from .media import parse_sdp
@@ -48,10 +49,8 @@ from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_
 
 log = logging.getLogger("reference_server")
 
-__all__ = ["FAULTS", "ListenError", "ReferenceServer", "with_listen"]
+__all__ = ["ListenError", "ReferenceServer", "with_listen"]
 
-#: Test-only misbehaviour, to prove the conformance suite notices it.
-FAULTS = frozenset({"no-early-media", "no-reason-relay"})
 _DIALOG_ONLY = frozenset({"BYE", "INFO", "UPDATE"})
 _SDP_METHODS = frozenset({"INVITE", "UPDATE"})
 #: Option tags (RFC 3261 §19.2) the server implements: none (no 100rel, no session timers ...).
@@ -79,14 +78,10 @@ class ReferenceServer:
     """The reference trunk. ``timers`` (T1, T2, T4) and ``timer_c`` (seconds a ringing B leg may take)
     are there so tests run fast; ``clock`` (wall-clock seconds) drives nonces and registrations."""
 
-    def __init__(self, config: ServerConfig, faults: Iterable[str] = frozenset(), *,
-                 timers: TimerConfig | None = None, timer_c: float = 180.0,
-                 clock: Callable[[], float] = time.time, secret_key: bytes | None = None,
+    def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
+                 hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
+                 timer_c: float = 180.0, clock: Callable[[], float] = time.time, secret_key: bytes | None = None,
                  rng: random.Random | None = None) -> None:
-        self.faults = frozenset(faults)
-        unknown = self.faults - FAULTS
-        if unknown:
-            raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(FAULTS))}")
         self.config = config
         self.timers = timers or TimerConfig()
         self.clock = clock
@@ -100,7 +95,8 @@ class ReferenceServer:
         # a generator seeded from the OS is enough, and spares a system call per identifier.
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(ids=self.ids, timers=self.timers, timer_c=timer_c, user_agent=config.user_agent,
-                           faults=self.faults, relays=self.relays, fallback_host=media.address)
+                           media_policy=media_policy, hangup_policy=hangup_policy, relays=self.relays,
+                           fallback_host=media.address)
         self.endpoints: list[SipEndpoint] = []
         self._local_hosts: set[str] = set()
         self._purge: asyncio.TimerHandle | None = None

@@ -82,6 +82,11 @@ def step_final_status_cause(context: Any, status: int, cause: int) -> None:
     checks.check_final_status(context.world.observation(), status=status, cause=cause)
 
 
+@then("the final response reaching the UA carries a Q.850 Reason header with cause {cause:d}")
+def step_final_cause(context: Any, cause: int) -> None:
+    checks.check_final_status(context.world.observation(), status=None, cause=cause)
+
+
 @then("no {status:d} reaches the UA")
 def step_no_status(context: Any, status: int) -> None:
     checks.check_no_response(context.world.observation(), status=status, dst="UA")

@@ -10,6 +10,7 @@ import pytest
 from harness.equipment import applicable, load_equipment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
+FEATURES = Path(__file__).resolve().parents[2] / "features"
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +33,39 @@ def test_an_unclaimed_feature_is_not_applicable_and_says_which(kamailio, tags: s
     ok, why = applicable(tags, kamailio)
     assert not ok
     assert why == ("not applicable: Kamailio trunk example (trunk) does not claim ip-auth (claims: basic-auth, "
-                   "cancel, registration, tcp)")
+                   "cancel, registration, status-relay, tcp)")
 
 
 def test_the_kamailio_example_does_not_claim_what_a_proxy_does_differently(kamailio) -> None:  # type: ignore[no-untyped-def]
     """No media relay and no Reason header of its own (examples/kamailio/README.md): not claimed, so
-    those scenarios are not applicable rather than failed."""
-    for feature in ("early-media", "reason-relay"):
+    those scenarios are not applicable rather than failed. The status it relays unchanged is claimed."""
+    for feature in ("early-media", "q850-reason"):
         ok, why = applicable({"@basic-auth", f"@{feature}"}, kamailio)
         assert not ok and f"does not claim {feature}" in why
+    assert applicable({"@basic-auth", "@status-relay"}, kamailio)[0]
+
+
+def test_a_trunk_relaying_the_status_without_a_reason_gets_the_spec_s_404_ladder(kamailio) -> None:  # type: ignore[no-untyped-def]
+    """The spec's hangup-cause ladder (404 -> 404) and the outline of statuses need status-relay only; the
+    Q.850 Reason is checked in scenarios of its own."""
+    from behave.parser import parse_file
+
+    verdicts: dict[str, bool] = {}
+    for path in (FEATURES / "hangup_cause.feature", FEATURES / "early_media.feature"):
+        for scenario in parse_file(str(path)).walk_scenarios():
+            tags = [str(t) for t in scenario.effective_tags]
+            verdicts[scenario.name] = applicable(tags, kamailio)[0]
+            if "q850-reason" in tags:
+                assert not verdicts[scenario.name], scenario.name
+    assert verdicts["The documented flow, the destination answers 404 Not Found"]
+    status_outline = [n for n in verdicts if n.startswith("The destination's") and "reaches the UA unchanged" in n]
+    assert len(status_outline) >= 7 and all(verdicts[n] for n in status_outline)
+    assert not any(v for n, v in verdicts.items() if "Q.850 cause" in n)
+
+
+def test_a_former_feature_tag_needs_both_claims_it_became(kamailio) -> None:  # type: ignore[no-untyped-def]
+    ok, why = applicable({"@basic-auth", "@reason-relay"}, kamailio)
+    assert not ok and "does not claim q850-reason" in why
 
 
 def test_a_ua_claims_less(sipp) -> None:  # type: ignore[no-untyped-def]

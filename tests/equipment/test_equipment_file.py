@@ -111,6 +111,8 @@ def test_a_valid_file_gives_what_it_says(tmp_path: Path) -> None:
     ('    "registration",', '    "registation",', 7, "equipment.features[1]",
      '"registation" is not a feature; did you mean "registration"?'),
     ('    "registration",', '    "basic-auth",', 7, "equipment.features[1]", '"basic-auth" is listed twice'),
+    ('    "registration",', '    "registration",\n    "status-rely",', 8, "equipment.features[2]",
+     '"status-rely" is not a feature; did you mean "status-relay"?'),
     ('role = "trunk"', 'role = "sbc"', 3, "equipment.role", '"sbc" is not one of trunk, ua'),
     ('destination = "127.0.5.30:5080"\n', '', 10, "equipment.trunk", 'missing required key "destination"'),
     ('domain = "example.trunk.voipbin.net"\n', '', 10, "equipment.trunk", 'missing required key "domain"'),
@@ -220,3 +222,12 @@ def test_an_image_is_parsed_for_the_docker_runner() -> None:
 ])
 def test_addresses(text: str, expected: str) -> None:
     assert str(parse_address(text)) == expected
+
+
+def test_the_hangup_cause_claims_are_two_and_the_former_name_reads_as_both(tmp_path: Path) -> None:
+    """A proxy relays the destination's status but adds no Q.850 Reason: the two are claimed apart. A file
+    written when they were one claim (reason-relay) still means what it meant: both."""
+    status_only = parse_equipment(edit('    "registration",', '    "registration",\n    "status-relay",'))
+    assert "status-relay" in status_only.features and "q850-reason" not in status_only.features
+    former = parse_equipment(edit('    "registration",', '    "registration",\n    "reason-relay",'))
+    assert {"status-relay", "q850-reason"} <= former.features and "reason-relay" not in former.features

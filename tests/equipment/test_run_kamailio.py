@@ -2,7 +2,8 @@
 `trunkcheck run --equipment examples/equipment/kamailio-trunk.toml`. The harness starts Kamailio, plays
 the UA, the destination and the carrier around it, and stops it. Every scenario that applies passes; those
 for what a proxy does differently from the spec's B2BUA (no media relay, no Reason header of its own:
-examples/kamailio/README.md) are not claimed in the file and so reported not applicable, never passed."""
+examples/kamailio/README.md) are not claimed in the file and so reported not applicable, never passed. The
+destination's final status it relays unchanged (status-relay, the spec's 404 ladder) is claimed, and passes."""
 
 from __future__ import annotations
 
@@ -44,7 +45,23 @@ def test_every_applicable_scenario_passes_and_the_others_are_not_applicable(run)
                  "A call to a registered extension rings the UA", "De-registration removes the binding"):
         assert seen[must] == "passed", must
     assert "Kamailio trunk example (trunk) does not claim early-media" in proc.stdout
-    assert "does not claim reason-relay" in proc.stdout
+    assert "does not claim q850-reason" in proc.stdout
+
+
+def test_the_spec_s_hangup_status_ladder_passes_against_kamailio(run) -> None:  # type: ignore[no-untyped-def]
+    """Kamailio relays the destination's final status unchanged (503 too: remap_503_500 is off) and claims
+    status-relay: the spec's 404 ladder and every status of the outline run against it, and pass. Only the
+    Q.850 Reason (a B2BUA's addition) is not claimed."""
+    _, run_dir = run
+    seen = statuses(run_dir)
+    assert seen["The documented flow, the destination answers 404 Not Found"] == "passed"
+    relayed = {name: status for name, status in seen.items() if "reaches the UA unchanged" in name}
+    assert len(relayed) == 7 and set(relayed.values()) == {"passed"}, relayed
+    q850 = {name: status for name, status in seen.items() if "with Q.850 cause" in name}
+    assert len(q850) == 8 and set(q850.values()) == {"n/a"}, q850
+    ladder = (run_dir / "hangup-cause-relay" /
+              "the-documented-flow-the-destination-answers-404-not-found.ladder.txt").read_text()
+    assert ladder.count("404 Not Found") == 2, "the destination's 404 and the one Kamailio relays to the UA"
 
 
 def test_kamailio_is_the_voipbin_column_and_is_stopped_at_the_end(run) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,11 @@ def junit_counts(run_dir: Path) -> tuple[int, int]:
     return tests, failures
 
 
+def junit_properties(run_dir: Path) -> set[tuple[str | None, str | None]]:
+    return {(p.get("name"), p.get("value")) for path in (run_dir / "junit").glob("*.xml")
+            for p in ET.parse(path).getroot().iter("property")}
+
+
 def test_the_healthy_reference_trunk_passes_every_scenario(tmp_path):
     proc = trunkcheck_run(tmp_path)
     out = proc.stdout
@@ -69,6 +74,9 @@ def test_the_healthy_reference_trunk_passes_every_scenario(tmp_path):
     assert "PASSED</span>: " in report and report.count('class="scenario"') == total
     assert "The documented early media flow" in report and "early-media/the-documented-early-media-flow.pcap" in report
     assert "&lt;-- 407 Proxy Authentication Required --|" in report  # the documented ladder, escaped
+    assert "Run conditions: every option at its default" in report and "TEST ONLY" not in report
+    assert "conditions that differ" not in out
+    assert junit_properties(run_dir) == {("trunkcheck.conditions", "defaults")}
 
 
 def test_without_early_media_the_early_media_scenarios_fail_with_the_divergence(tmp_path):
@@ -86,14 +94,55 @@ def test_without_early_media_the_early_media_scenarios_fail_with_the_divergence(
     junit = "".join(p.read_text() for p in (run_dir / "junit").glob("*.xml"))
     assert "expected RTP packets VoIPBin -&gt; UA" in junit or "expected RTP packets VoIPBin -> UA" in junit
     assert "FAILED</span>" in (run_dir / "report.html").read_text()
+    assert "  --fault no-early-media" in out and "18x relayed without SDP" in out
 
 
-def test_without_reason_relay_the_hangup_cause_scenarios_fail(tmp_path):
-    proc = trunkcheck_run(tmp_path, "--features", str(FEATURES / "hangup_cause.feature"), "--fault", "no-reason-relay")
+def verdicts(out: str) -> dict[str, str]:
+    """Scenario name (outline row ids dropped) -> the progress line's verdict."""
+    found = re.findall(r"^(passed|FAILED)\s+[\d.]+ s\s+Hangup cause relay: (.+?)(?: -- @[\d.]+)?$", out, re.M)
+    return {name: verdict for verdict, name in found}
+
+
+def test_a_trunk_turning_404_into_500_fails_the_status_relay_scenarios(tmp_path):
+    """The spec's ladder (404 -> 404) is checked apart from the Q.850 Reason: a trunk that answers 500 for
+    every rejection, with the destination's cause in its Reason, fails exactly the status scenarios."""
+    proc = trunkcheck_run(tmp_path, "--features", str(FEATURES / "hangup_cause.feature"), "--fault", "status-rewrite")
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
-    summary = SUMMARY.search(out)
-    assert summary and summary["failed"] == summary["total"], out
-    assert "divergence: step 6 (line 113: VoIPBin -> UA '404 NOT FOUND'): expected 404 response VoIPBin -> UA" in out
+    seen = verdicts(out)
+    status = [n for n in seen if n.endswith("reaches the UA unchanged") and "500" not in n]
+    assert len(status) == 6 and {seen[n] for n in status} == {"FAILED"}
+    assert seen["The documented flow, the destination answers 404 Not Found"] == "FAILED"
+    assert seen["The destination's 500 Server Internal Error reaches the UA unchanged"] == "passed"
+    q850 = [n for n in seen if "with Q.850 cause" in n]
+    assert len(q850) == 8 and {seen[n] for n in q850} == {"passed"}, "the cause is still the destination's"
+    assert ("divergence: step 6 (line 113: VoIPBin -> UA '404 NOT FOUND'): expected 404 response VoIPBin -> UA, "
+            "observed 500 Server Internal Error VoIPBin -> UA") in out
     assert ">> |<------------- 404 NOT FOUND -----------|" in out
-    assert "the UA received 500" in out or "carries no Q.850 Reason header" in out
+    assert "the UA received 500 Server Internal Error" in out and "480 was expected" in out
+    # the run says what it was, in every report
+    assert re.search(r"^  --fault status-rewrite +TEST ONLY: trunkcheck's reference trunk broken on purpose "
+                     r"\(every final error from the destination answered 500", out, re.M)
+    assert re.search(r"^  --features features/hangup_cause\.feature +only this feature file", out, re.M)
+    run_dir = tmp_path / "t"
+    assert ("trunkcheck.fault", "status-rewrite") in junit_properties(run_dir)
+    assert ("trunkcheck.features", "features/hangup_cause.feature") in junit_properties(run_dir)
+    report = (run_dir / "report.html").read_text()
+    assert "<title>TEST ONLY: trunkcheck run t: failed</title>" in report
+    assert "<code>--fault status-rewrite</code>" in report
+
+
+def test_a_trunk_adding_no_q850_reason_passes_the_status_relay_scenarios_only(tmp_path):
+    """What a proxy does (the status relayed, no Reason of its own): the spec's ladder and every status
+    pass; only the Q.850 scenarios fail, saying the Reason header is missing."""
+    proc = trunkcheck_run(tmp_path, "--features", str(FEATURES / "hangup_cause.feature"), "--fault", "no-q850-reason")
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    seen = verdicts(out)
+    status = [n for n in seen if n.endswith("reaches the UA unchanged")]
+    assert len(status) == 7 and {seen[n] for n in status} == {"passed"}
+    assert seen["The documented flow, the destination answers 404 Not Found"] == "passed"
+    q850 = [n for n in seen if "with Q.850 cause" in n]
+    assert len(q850) == 8 and {seen[n] for n in q850} == {"FAILED"}
+    assert "the 404 (frame" in out and "carries no Q.850 Reason header (RFC 3326)" in out
+    assert ("trunkcheck.fault", "no-q850-reason") in junit_properties(tmp_path / "t")

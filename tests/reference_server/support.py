@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reference_server.config import ServerConfig, apply_overrides, parse_config
+from reference_server.faults import Fault, InjectedFaults
 from reference_server.server import ReferenceServer, with_listen
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.builders import new_request
@@ -267,7 +268,7 @@ class RtpSocket:
 class ServerRig:
     """A reference server with a UA and a destination, all on loopback; ``async with ServerRig() as rig``."""
 
-    def __init__(self, *, faults: Iterable[str] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
+    def __init__(self, *, faults: Iterable[Fault] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
                  ua_host: str = "127.0.0.1", timers: TimerConfig = FAST) -> None:
         self.faults, self.timer_c, self.config_text, self.ua_host, self.timers = faults, timer_c, config_text, ua_host, timers
         self.cleanups: list[Callable[[], object]] = []
@@ -278,7 +279,9 @@ class ServerRig:
         self.ua = await Peer.open(self.ua_host)
         self.cleanups.append(self.ua.close)
         self.config = make_config(self.dest.addr, self.config_text)
-        self.server = ReferenceServer(self.config, self.faults, timers=self.timers, timer_c=self.timer_c)
+        faults = InjectedFaults(frozenset(self.faults))
+        self.server = ReferenceServer(self.config, media_policy=faults.media_policy,
+                                      hangup_policy=faults.hangup_policy, timers=self.timers, timer_c=self.timer_c)
         await self.server.start()
         local = self.server.local_addresses[0]
         self.addr: Addr = (local.host, local.port)

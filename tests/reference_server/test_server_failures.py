@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from reference_server.faults import Fault
 from sipcore.q850 import parse_reason
 
 from .support import ServerRig, offer, run
@@ -117,13 +118,32 @@ def test_unreachable_destination_gives_503() -> None:
     run(main())
 
 
-def test_fault_no_reason_relay_answers_500_without_reason() -> None:
+def test_without_q850_reason_the_status_is_relayed_with_no_reason_added() -> None:
+    """A proxy-like trunk (HangupPolicy(q850_reason=False), the test fault no-q850-reason): 404 stays 404,
+    no Reason is added, but one the destination sent passes through."""
     async def main() -> None:
-        async with ServerRig(faults={"no-reason-relay"}) as rig:
+        async with ServerRig(faults={Fault.NO_Q850_REASON}) as rig:
+            for own_reason in ([], [("Reason", "Q.850;cause=3")]):
+                _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
+                event = await rig.dest.next_request("INVITE")
+                rig.dest.respond(event, 404, "Not Found", headers=own_reason)
+                final = await responses.final()
+                assert (final.status, final.reason) == (404, "Not Found")
+                assert final.headers.get("Reason") == (own_reason[0][1] if own_reason else None)
+
+    run(main())
+
+
+def test_status_rewrite_answers_500_with_the_destinations_cause() -> None:
+    """HangupPolicy(relay_status=False), the test fault status-rewrite: the 404 reaches the caller as 500,
+    the Q.850 cause still the destination's (1), so only the status-relay scenarios can catch it."""
+    async def main() -> None:
+        async with ServerRig(faults={Fault.STATUS_REWRITE}) as rig:
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
             event = await rig.dest.next_request("INVITE")
-            rig.dest.respond(event, 404, "Not Found", headers=[("Reason", 'Q.850;cause=1')])
+            rig.dest.respond(event, 404, "Not Found")
             final = await responses.final()
-            assert final.status == 500 and "Reason" not in final.headers
+            assert (final.status, final.reason) == (500, "Server Internal Error")
+            assert final.headers.get("Reason") == 'Q.850;cause=1;text="Unallocated (unassigned) number"'
 
     run(main())

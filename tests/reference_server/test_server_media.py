@@ -3,6 +3,7 @@ points the caller at the relay, and the destination's RTP reaches the caller bef
 
 from __future__ import annotations
 
+from reference_server.faults import Fault
 from sipcore.builders import make_cancel
 
 from .support import ServerRig, answer, offer, run, sdp_addr
@@ -39,7 +40,7 @@ def test_early_media_reaches_the_caller_before_the_200() -> None:
 
 def test_fault_no_early_media_strips_18x_sdp_and_holds_media_until_200() -> None:
     async def main() -> None:
-        async with ServerRig(faults={"no-early-media"}) as rig:
+        async with ServerRig(faults={Fault.NO_EARLY_MEDIA}) as rig:
             ua_rtp, dest_rtp = rig.rtp(), rig.rtp()
             invite, responses = await rig.authed_invite(rig.invite(body=offer(ua_rtp.port)))
             event = await rig.dest.next_request("INVITE")
