@@ -17,9 +17,10 @@ log, screen) into a work directory: a temporary one, removed when the run was ``
 in the result) otherwise.
 
 Shipped scenarios use ``[domain]`` (passed as ``-key domain``, by default the remote ``ip:port``) for the
-Request-URI host, and :meth:`SippRun.uac_auth` / :meth:`SippRun.register` set ``-auth_uri`` so that the
-digest ``uri`` equals the Request-URI: SIPp's default is ``sip:remote_ip:remote_port``, which a strict
-server (RFC 3261 §22.4) rejects.
+Request-URI host. :meth:`SippRun.uac_auth` / :meth:`SippRun.register` leave the digest ``uri`` to SIPp,
+as engineers run it: without ``-auth_uri`` SIPp's ``[authentication]`` sends ``uri="sip:REMOTE_IP:PORT"``
+(the server's address, not the Request-URI), which a trunk must accept as designating itself (RFC 7616
+§3.4.6; Kamailio and the reference server do). ``auth_uri`` is there for a scenario that wants another.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class SippRun:
         """Authenticated calls (INVITE, 407, ACK, INVITE + Proxy-Authorization, 200, ACK, BYE) to
         ``sip:{number}@{domain}`` sent to ``remote``."""
         return cls("uac_auth", local, remote, auth_user=user, auth_password=password, domain=domain,
-                   service=number, auth_uri=f"{number}@{domain}", **kw)  # type: ignore[arg-type]
+                   service=number, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def register(cls, local: Address, remote: Address, *, extension: str, password: str, domain: str,
@@ -139,7 +140,7 @@ class SippRun:
         """REGISTER sip:{domain} for {extension}@{domain}, answering the 401 challenge."""
         keys = {"expires": str(expires)}
         return cls("uac_register_auth", local, remote, auth_user=extension, auth_password=password,
-                   domain=domain, service=extension, auth_uri=domain, keys=keys, **kw)  # type: ignore[arg-type]
+                   domain=domain, service=extension, keys=keys, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def uas(cls, local: Address, *, scenario: str = "uas.xml", reject: tuple[int, str] | None = None,
