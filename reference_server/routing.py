@@ -12,7 +12,6 @@ no forwarding to foreign domains), and a non-SIP Request-URI (tel:, ...) is 416 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -54,8 +53,8 @@ def _is_trunk_domain(domain: str) -> bool:
     return domain.endswith(TRUNK_DOMAIN_SUFFIX) and len(domain) > len(TRUNK_DOMAIN_SUFFIX)
 
 
-#: A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case.
-_host_key = functools.lru_cache(maxsize=1024)(canonical_host)
+#: A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case (cached).
+_host_key = canonical_host
 
 
 class TrunkRouter:

@@ -8,6 +8,7 @@ ignored except user, ttl, method, maddr and transport; URI headers must all matc
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -46,10 +47,12 @@ def unescape(text: str) -> str:
         return raw
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_host(host: str) -> str:
     """A host for "is it the same host" tests: an IP address in its canonical text (IPv6 without brackets,
     an IPv4-mapped IPv6 address as IPv4), a name in lower case without a trailing dot. Not RFC 3261
-    §19.1.4 URI equality (which compares the host text as written), but which host it designates."""
+    §19.1.4 URI equality (which compares the host text as written), but which host it designates.
+    Cached: a server sees the same few hosts again and again."""
     host = host.strip().lower().rstrip(".")
     if host.startswith("["):
         host = (host[1:-1] if host.endswith("]") else host[1:]).rstrip(".")
