@@ -13,11 +13,14 @@ uri is acceptable for the request. Accepted:
   or a port the server listens on, or an address the server listens on (IP addresses compared as
   addresses; no port means 5060, 5061 for sips: RFC 3261 §19.1.2). Other URI parameters do not matter.
   SIPp's ``[authentication]`` sends this form, ``uri="sip:REMOTE_IP:REMOTE_PORT"``, unless it is given
-  ``-auth_uri``; Kamailio accepts it.
+  ``-auth_uri``; Kamailio accepts it. Over IPv6 SIPp writes the address without brackets
+  (``sip:::1:5060``, not a valid SIP URI): that one malformed form is read as ``sip:[::1]:5060`` for
+  this test only, since it can only name an address; any other malformed uri is refused.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -64,6 +67,23 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "...")
 
 
+def _unbracketed_ipv6(text: str) -> SipURI | None:
+    """``sip:IPV6:PORT`` or ``sip:IPV6`` (an IPv6 address without its brackets, as SIPp writes it) as the
+    SIP URI it means; None for anything else."""
+    scheme, _, rest = text.partition(":")
+    if scheme.lower() not in ("sip", "sips") or rest.count(":") < 2 or any(c in rest for c in "[]@;?"):
+        return None
+    host, _, port = rest.rpartition(":")
+    for address, port_text in ((host, port), (rest, "")):  # with a port first: SIPp always writes one
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            continue
+        if port_text == "" or (port_text.isdigit() and 0 < int(port_text) <= 65535):
+            return SipURI(f"[{address}]", port=int(port_text) if port_text else None, scheme=scheme)
+    return None
+
+
 def digest_uri_problem(digest_uri: str, request_uri: URI | str, names: ServerNames | None = None) -> str | None:
     """None when ``digest_uri`` designates the request's target or, with ``names``, the server itself (see
     the module docstring); otherwise why not, naming the uri (for a 400's Warning and a log line)."""
@@ -75,10 +95,13 @@ def digest_uri_problem(digest_uri: str, request_uri: URI | str, names: ServerNam
         except SIPParseError as exc:
             return f"the Request-URI is malformed ({exc.message}), so digest uri {_shown(digest_uri)} cannot match it"
     try:
-        uri = parse_uri(digest_uri)
+        uri: URI = parse_uri(digest_uri)
     except SIPParseError as exc:
-        why = exc.message if len(exc.message) <= 2 * _MAX_SHOWN else exc.message[:2 * _MAX_SHOWN] + "..."
-        return f"malformed digest uri: {why}"
+        bare_ipv6 = _unbracketed_ipv6(digest_uri) if names is not None else None
+        if bare_ipv6 is None:
+            why = exc.message if len(exc.message) <= 2 * _MAX_SHOWN else exc.message[:2 * _MAX_SHOWN] + "..."
+            return f"malformed digest uri: {why}"
+        uri = bare_ipv6
     if uri == request_uri:
         return None
     shown = _shown(digest_uri)

@@ -166,8 +166,9 @@ class SippRun:
             scenario_args = ["-sf", str(workdir / f"uas_reject_{status}.xml")]
             Path(scenario_args[1]).write_text(text)
         cmd = [sipp or self.sipp or require_sipp(), *scenario_args]
-        if self.remote is not None:
-            cmd.append(f"{self.remote[0]}:{self.remote[1]}")
+        remote = None if self.remote is None else _hostport(*self.remote)
+        if remote is not None:
+            cmd.append(remote)
         cmd += ["-i", ip, "-p", str(port), "-bind_local", "-mi", ip,
                 "-t", "u1" if self.transport == "udp" else "t1", "-nostdin",
                 "-trace_stat", "-stf", str(workdir / "stat.csv"), "-fd", str(self.stat_interval),
@@ -184,7 +185,7 @@ class SippRun:
             if value is not None:
                 cmd += [flag, str(value)]
         keys = dict(self.keys)
-        keys.setdefault("domain", self.domain or (f"{self.remote[0]}:{self.remote[1]}" if self.remote else ip))
+        keys.setdefault("domain", self.domain or remote or ip)
         keys.setdefault("expires", "3600")  # uac_register_auth.xml; an unused -key is harmless
         for name, value in keys.items():
             cmd += ["-key", name, value]
@@ -243,6 +244,11 @@ class SippRun:
     async def run_async(self) -> SippResult:
         async with await self.start_async() as proc:
             return await proc.wait()
+
+
+def _hostport(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets (SIPp reads ``::1:5060`` as a host name)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def _num(value: float | None) -> str | None:

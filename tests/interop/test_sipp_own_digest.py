@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from harness.adapters.server_process import ReferenceServerProcess, trunk_config
 from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp
 
-from .conftest import loopback
+from .conftest import NETWORK_OCTET, loopback
 
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
@@ -147,3 +148,32 @@ def test_a_digest_uri_for_another_host_gets_400_not_a_new_challenge(server: Refe
     refused = [line for line in log.splitlines() if ": 400 " in line]
     assert len(refused) == 2 and all("Proxy-Authorization: digest uri" in line for line in refused), log
     assert "Traceback" not in log and "response=" not in log and "secret" not in log
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+def test_calls_and_a_registration_over_ipv6_with_sipps_own_digest(tmp_path: Path) -> None:
+    """Over IPv6 SIPp writes its default digest uri without brackets (uri="sip:::1:PORT")."""
+    base = 20000 + 10 * NETWORK_OCTET  # ::1 is shared by every run: ports per pytest process
+    server, destination, phone = ("::1", base), ("::1", base + 2), ("::1", base + 3)
+    config = trunk_config(("[::1]", base), ("[::1]", base + 2), media_address="::1", port_min=45000, port_max=45999)
+    with ReferenceServerProcess(config, log_level="INFO", program=trunkcheck_serve()) as proc:
+        uac = SippRun.uac_auth(("::1", base + 1), server, user="alice", password="secret", domain=TRUNK, calls=5,
+                               rate=10, timeout=30, recv_timeout_ms=5_000,
+                               extra_args=["-trace_msg", "-message_file", str(tmp_path / "caller.msg")])
+        result, callee = through(uac, SippRun.uas(destination, calls=5, timeout=30), 5)
+        assert (result.successful, result.failed) == (5, 0), result.describe() + proc.stderr_tail()
+        assert (callee.successful, callee.failed) == (5, 0), callee.describe()
+        assert set(digest_uris(tmp_path)) == {f'uri="sip:::1:{base}"'}
+        register = SippRun.register(phone, server, extension="1001", password="pass1001",
+                                    domain="example.registrar.voipbin.net", calls=1, timeout=10,
+                                    recv_timeout_ms=3_000).run()
+        assert (register.successful, register.failed) == (1, 0), register.describe() + proc.stderr_tail()

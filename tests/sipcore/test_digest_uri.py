@@ -80,6 +80,25 @@ def test_a_malformed_uri_is_refused(digest_uri: str) -> None:
     assert problem is not None and problem.startswith("malformed digest uri: ")
 
 
+@pytest.mark.parametrize("digest_uri", ["sip:::1:5060", "sip:::1", "sip:0:0:0:0:0:0:0:1:5060"])
+def test_sipps_unbracketed_ipv6_naming_the_server_is_accepted(digest_uri: str) -> None:
+    """SIPp over IPv6 writes its default digest uri without brackets: read as the address it can only be."""
+    assert digest_uri_problem(digest_uri, RURI, NAMES) is None
+
+
+@pytest.mark.parametrize("digest_uri, why", [
+    ("sip:::1:5070", "designates neither"),  # a port the server does not listen on at ::1
+    ("sip:2001:db8::1:5060", "designates neither"),
+    ("sip:::1:99999", "malformed digest uri"),
+    ("sip:::1:5060;transport=udp", "malformed digest uri"),  # only the bare address form is tolerated
+    ("sip:alice@::1:5060", "malformed digest uri"),
+])
+def test_other_unbracketed_ipv6_uris_are_refused(digest_uri: str, why: str) -> None:
+    problem = digest_uri_problem(digest_uri, RURI, NAMES)
+    assert problem is not None and why in problem
+    assert "malformed digest uri" in (digest_uri_problem("sip:::1:5060", RURI) or "")  # no server names
+
+
 def test_a_long_uri_is_cut_in_the_reason() -> None:
     problem = digest_uri_problem("sip:" + "a" * 500 + ".example", RURI, NAMES)
     assert problem is not None and len(problem) < 300 and "..." in problem
