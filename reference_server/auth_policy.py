@@ -15,9 +15,14 @@ Outcomes of verification:
 - STALE (right password, expired nonce) -> CHALLENGE with stale=TRUE;
 - BAD_CREDENTIALS (wrong password or unknown user: indistinguishable) -> counts as a failure for the
   source IP, then CHALLENGE -- or FORBIDDEN when this failure reached the limit (the block starts now);
-- BAD_NONCE (not our nonce: e.g. issued before a restart), MALFORMED (digest uri not the Request-URI,
-  algorithm not offered, missing qop ...) and REPLAY (nc reused) -> CHALLENGE, not counted: they are
-  client bugs or restarts, not password guesses.
+- URI_MISMATCH (the digest uri designates neither the Request-URI nor this server, or does not parse)
+  -> BAD_REQUEST, 400 (RFC 7616 §3.4.6): a new challenge would only be answered with the same uri. The
+  server itself is its domain for the request (the trunk's host, the registrar domain) or an address it
+  listens on (:meth:`AuthPolicy.set_listen_addresses`), so SIPp's default ``uri="sip:SERVER_IP:PORT"``
+  is accepted; not counted as a failure;
+- BAD_NONCE (not our nonce: e.g. issued before a restart), MALFORMED (algorithm not offered, missing
+  qop ...) and REPLAY (nc reused) -> CHALLENGE, not counted: they are client bugs or restarts, not
+  password guesses.
 Every non-stale challenge is built the same way, so an unknown user and a wrong password get header values
 that are byte-identical except for the nonce (anti-enumeration). ``reason`` is for logs only.
 """
@@ -27,11 +32,12 @@ from __future__ import annotations
 import enum
 import os
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sipcore.digest import Credentials, TokenSource, header_names_for, parse_credentials
 from sipcore.digest_server import DigestServer, VerifyOutcome
+from sipcore.digest_uri import ServerNames
 from sipcore.errors import SIPParseError
 from sipcore.message import Request
 from sipcore.uri import SipURI, unescape
@@ -45,12 +51,14 @@ class Decision(enum.Enum):
     ALLOW = "allow"
     CHALLENGE = "challenge"
     FORBIDDEN = "forbidden"
+    BAD_REQUEST = "bad-request"
 
 
 @dataclass(frozen=True)
 class AuthDecision:
-    """``status`` is None for ALLOW, 401 or 407 for CHALLENGE, 403 for FORBIDDEN. A CHALLENGE carries
-    one header value per offered algorithm in ``challenges``, to send as ``header_name`` fields."""
+    """``status`` is None for ALLOW, 401 or 407 for CHALLENGE, 403 for FORBIDDEN, 400 for BAD_REQUEST
+    (whose ``reason`` is meant for a Warning too: it names the header and the uri, no secret). A CHALLENGE
+    carries one header value per offered algorithm in ``challenges``, to send as ``header_name`` fields."""
 
     decision: Decision
     status: int | None = None
@@ -159,6 +167,17 @@ class AuthPolicy:
         self._trunk_servers = {t.domain_name.lower(): server(t.realm) for t in config.trunks}
         self.registrar_server = server(config.registrar.domain)
         self._extensions = {e.extension: e.password for e in config.extensions}
+        self._trunk_hosts = {t.domain_name.lower(): t.host for t in config.trunks}
+        self._registrar_domain = config.registrar.domain
+        self.set_listen_addresses(())
+
+    def set_listen_addresses(self, addresses: Iterable[tuple[str, int]]) -> None:
+        """The (IP, port) pairs the server listens on (a wildcard expanded to the local addresses): a digest
+        uri naming one of them designates the server (RFC 7616 §3.4.6), as does its domain for the
+        request. Until this is called only the domains do."""
+        pairs = tuple(addresses)
+        self._trunk_names = {key: ServerNames.of((host,), pairs) for key, host in self._trunk_hosts.items()}
+        self._registrar_names = ServerNames.of((self._registrar_domain,), pairs)
 
     def digest_server(self, trunk: Trunk) -> DigestServer:
         return self._trunk_servers[trunk.domain_name.lower()]
@@ -182,7 +201,8 @@ class AuthPolicy:
         def lookup(username: str) -> str | None:
             return password if username == user else None
 
-        return self._digest(self.digest_server(trunk), 407, request, source_ip, now, lookup)
+        names = self._trunk_names[trunk.domain_name.lower()]
+        return self._digest(self.digest_server(trunk), 407, request, source_ip, now, lookup, names)
 
     def check_register(self, request: Request, source_ip: str, now: float) -> AuthDecision:
         """A REGISTER: digest with 401 against the extensions; the digest username must be the AOR user
@@ -190,7 +210,8 @@ class AuthPolicy:
         _refuse_unchallengeable(request)
         if self.limiter.is_blocked(source_ip, now):
             return _forbidden(f"source {source_ip} is blocked after repeated authentication failures")
-        decision = self._digest(self.registrar_server, 401, request, source_ip, now, self._extensions.get)
+        decision = self._digest(self.registrar_server, 401, request, source_ip, now, self._extensions.get,
+                                self._registrar_names)
         if not decision.allowed:
             return decision
         try:
@@ -210,12 +231,13 @@ class AuthPolicy:
             return _forbidden(f"source {source_ip} is blocked after repeated authentication failures")
         if self.is_trusted_peer(source_ip):
             return AuthDecision(Decision.ALLOW, by_ip=True, reason=f"{source_ip} is a trusted peer")
-        return self._digest(self.registrar_server, 407, request, source_ip, now, self._extensions.get)
+        return self._digest(self.registrar_server, 407, request, source_ip, now, self._extensions.get,
+                            self._registrar_names)
 
     # --- digest -------------------------------------------------------------------------------------
 
     def _digest(self, server: DigestServer, status: int, request: Request, source_ip: str, now: float,
-                lookup: Callable[[str], str | None]) -> AuthDecision:
+                lookup: Callable[[str], str | None], names: ServerNames) -> AuthDecision:
         challenge_header, credentials_header = header_names_for(status)
 
         def challenge(reason: str, outcome: VerifyOutcome | None = None, stale: bool = False) -> AuthDecision:
@@ -226,11 +248,15 @@ class AuthPolicy:
         credentials = _credentials_for(request, credentials_header, server.realm)
         if credentials is None:
             return challenge(f"no {credentials_header} for realm {server.realm!r}")
-        result = server.verify(credentials, request.method, request.uri, now, lookup, request.body)
+        result = server.verify(credentials, request.method, request.uri, now, lookup, request.body,
+                               server_names=names)
         outcome = result.outcome
         if outcome is VerifyOutcome.OK:
             self.limiter.record_success(source_ip)
             return AuthDecision(Decision.ALLOW, username=result.username, outcome=outcome, reason=result.reason)
+        if outcome is VerifyOutcome.URI_MISMATCH:
+            return AuthDecision(Decision.BAD_REQUEST, 400, outcome=outcome,
+                                reason=f"{credentials_header}: {result.reason}")
         if outcome is VerifyOutcome.STALE:
             return challenge(result.reason, outcome, stale=True)
         if outcome is VerifyOutcome.BAD_CREDENTIALS and self.limiter.record_failure(source_ip, now):

@@ -12,15 +12,13 @@ no forwarding to foreign domains), and a non-SIP Request-URI (tel:, ...) is 416 
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from sipcore.errors import SIPParseError
 from sipcore.message import Request
-from sipcore.uri import SipURI, unescape
+from sipcore.uri import SipURI, canonical_host, unescape
 
 from .config import TRUNK_DOMAIN_SUFFIX, ServerConfig, Trunk
 
@@ -55,16 +53,8 @@ def _is_trunk_domain(domain: str) -> bool:
     return domain.endswith(TRUNK_DOMAIN_SUFFIX) and len(domain) > len(TRUNK_DOMAIN_SUFFIX)
 
 
-@functools.lru_cache(maxsize=1024)
-def _host_key(host: str) -> str:
-    """A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case."""
-    try:
-        addr = ipaddress.ip_address(_normalize_host(host))
-    except ValueError:
-        return _normalize_host(host)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return str(addr)
+#: A host for comparison: an IP address canonical (IPv4-mapped IPv6 as IPv4), a name lower case (cached).
+_host_key = canonical_host
 
 
 class TrunkRouter:

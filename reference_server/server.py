@@ -7,7 +7,8 @@ tests get the answer the RFC names whatever domain they address), dialog matchin
 authentication, so nobody is challenged for a trunk that does not exist), Max-Forwards (483), then per
 method: OPTIONS 200, REGISTER to the registrar (401 challenge), INVITE on a trunk (IP auth or a 407
 challenge in the trunk's realm) or to a registered extension (a trusted peer, or a 407 in the registrar
-realm), handed to the B2BUA.
+realm), handed to the B2BUA. Credentials whose digest uri designates neither the Request-URI nor this server
+get 400 with a Warning naming the uri (RFC 7616 §3.4.6), not another challenge.
 
 ``ReferenceServer(config).start()`` runs it inside any asyncio program (tests, the harness);
 ``python -m reference_server`` runs it as a process (:mod:`reference_server.cli`).
@@ -35,7 +36,7 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
-from .auth_policy import AuthDecision, AuthPolicy
+from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import ListenAddress, ServerConfig
@@ -45,7 +46,7 @@ from .registrar import Registrar
 from .relay_registry import RelayRegistry
 from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
-from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, warning
+from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 
 log = logging.getLogger("reference_server")
 
@@ -128,8 +129,18 @@ class ReferenceServer:
         self._local_hosts = {a.host for a in self.config.listen} | {ep.local_addr[0] for ep in self.endpoints}
         if self._local_hosts & {"0.0.0.0", "::"}:  # a wildcard listener: at least loopback and the media IP
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
+        self.auth.set_listen_addresses(self._listen_addresses())
         self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
+
+    def _listen_addresses(self) -> list[tuple[str, int]]:
+        """(IP, port) of every endpoint, a wildcard one on each of the local hosts."""
+        pairs = []
+        for endpoint in self.endpoints:
+            host, port = endpoint.local_addr[:2]
+            hosts = [h for h in self._local_hosts if h not in ("0.0.0.0", "::")] if host in ("0.0.0.0", "::") else [host]
+            pairs += [(h, port) for h in hosts]
+        return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
         kwargs: dict[str, object] = {"timers": self.timers, "agent": self.config.user_agent or "trunkcheck",
@@ -258,7 +269,11 @@ class ReferenceServer:
 
     def _refuse(self, endpoint: SipEndpoint, request: Request, decision: AuthDecision) -> None:
         assert decision.status is not None
-        self._reply(endpoint, request, decision.status, headers=decision.response_headers())
+        headers = decision.response_headers()
+        if decision.decision is Decision.BAD_REQUEST:  # named by this server's address (RFC 3261 §20.43)
+            headers.append(("Warning", warning(host_port(*local_addr(endpoint, self.config.media.address)),
+                                               decision.reason)))
+        self._reply(endpoint, request, decision.status, headers=headers)
 
     # -- INVITE -------------------------------------------------------------------------------------
     def _invite(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:

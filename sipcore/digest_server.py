@@ -31,6 +31,7 @@ from .digest import (
     get_algorithm,
     response_from_ha1,
 )
+from .digest_uri import ServerNames, digest_uri_problem
 
 __all__ = ["DigestServer", "VerifyOutcome", "VerifyResult"]
 
@@ -46,7 +47,8 @@ class VerifyOutcome(enum.Enum):
     BAD_CREDENTIALS = "bad-credentials"  # wrong password or unknown user (indistinguishable)
     BAD_NONCE = "bad-nonce"  # not a nonce of ours (forged, tampered, other realm/key): stale=FALSE
     REPLAY = "replay"  # nc not above the highest already accepted for this nonce
-    MALFORMED = "malformed"  # answer 400: missing parameters, realm/uri/qop/algorithm/opaque mismatch
+    MALFORMED = "malformed"  # realm/qop/algorithm/opaque not what was offered, nc or response malformed
+    URI_MISMATCH = "uri-mismatch"  # answer 400 (RFC 7616 §3.4.6): the digest uri is not the request's target
 
 
 @dataclass(frozen=True)
@@ -164,14 +166,25 @@ class DigestServer:
 
     def verify(self, credentials: Credentials, method: str, uri_in_request_line: str, now: float,
                lookup_password: Callable[[str], str | None] | None = None, body: bytes = b"", *,
-               lookup_ha1: Callable[[str, str], str | None] | None = None) -> VerifyResult:
+               lookup_ha1: Callable[[str, str], str | None] | None = None,
+               server_names: ServerNames | None = None) -> VerifyResult:
         """Check credentials against a request. Exactly one of ``lookup_password(username)`` or
         ``lookup_ha1(username, base_algorithm_name)`` (returning hex H(username:realm:password) with that
-        algorithm's hash) must be given; either returns None for an unknown user."""
+        algorithm's hash) must be given; either returns None for an unknown user.
+
+        The digest uri must designate the request's target: equal the Request-URI as a SIP URI or, with
+        ``server_names``, name the server itself (:mod:`sipcore.digest_uri`); else URI_MISMATCH. The
+        response is checked over the uri as the client sent it."""
         if (lookup_password is None) == (lookup_ha1 is None):
             raise ValueError("give exactly one of lookup_password and lookup_ha1")
         c = credentials
-        alg_or_reason = self._check_shape(c, uri_in_request_line)
+        if c.realm != self.realm:
+            return VerifyResult(VerifyOutcome.MALFORMED, f"realm {c.realm!r} is not {self.realm!r}")
+        if c.uri != uri_in_request_line:
+            problem = digest_uri_problem(c.uri, uri_in_request_line, server_names)
+            if problem is not None:
+                return VerifyResult(VerifyOutcome.URI_MISMATCH, problem)
+        alg_or_reason = self._check_shape(c)
         if isinstance(alg_or_reason, str):
             return VerifyResult(VerifyOutcome.MALFORMED, alg_or_reason)
         alg = alg_or_reason
@@ -203,12 +216,8 @@ class DigestServer:
             self._evicted_upto = max(self._evicted_upto, evicted_issued)
         return VerifyResult(VerifyOutcome.OK, "authenticated", c.username)
 
-    def _check_shape(self, c: Credentials, request_uri: str) -> DigestAlgorithm | str:
+    def _check_shape(self, c: Credentials) -> DigestAlgorithm | str:
         """The algorithm to verify with, or why the credentials are malformed for this server."""
-        if c.realm != self.realm:
-            return f"realm {c.realm!r} is not {self.realm!r}"
-        if c.uri != request_uri:
-            return f"digest uri {c.uri!r} differs from the Request-URI {request_uri!r}"
         try:
             alg = get_algorithm(c.algorithm)
         except UnsupportedAlgorithmError as exc:

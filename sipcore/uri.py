@@ -8,6 +8,8 @@ ignored except user, ttl, method, maddr and transport; URI headers must all matc
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -43,6 +45,29 @@ def unescape(text: str) -> str:
         return raw.encode("latin-1").decode("utf-8")
     except (UnicodeDecodeError, UnicodeEncodeError):
         return raw
+
+
+@functools.lru_cache(maxsize=1024)
+def canonical_host(host: str) -> str:
+    """A host for "is it the same host" tests: an IP address in its canonical text (IPv6 without brackets,
+    an IPv4-mapped IPv6 address as IPv4), a name in lower case without a trailing dot. Not RFC 3261
+    §19.1.4 URI equality (which compares the host text as written), but which host it designates.
+    Cached: a server sees the same few hosts again and again."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("["):
+        host = (host[1:-1] if host.endswith("]") else host[1:]).rstrip(".")
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return str(addr)
+
+
+def default_port(scheme: str) -> int:
+    """The port a URI without one designates (RFC 3261 §19.1.2): 5061 for sips, 5060 otherwise."""
+    return 5061 if scheme.lower() == "sips" else 5060
 
 
 def escape(text: str, safe: str = "") -> str:

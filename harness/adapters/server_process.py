@@ -17,6 +17,7 @@ import os
 import select
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -88,12 +89,14 @@ def process_usage(pid: int) -> Usage:
 
 class ReferenceServerProcess(ChildProcess):
     """The reference server on ``config_text``; ready once it prints its "listening on ..." line (the
-    sockets are bound then, whatever ports the configuration asks for)."""
+    sockets are bound then, whatever ports the configuration asks for). ``program`` is the command before
+    the options, by default ``python -m reference_server``; ``["trunkcheck", "serve"]`` runs the CLI."""
 
     start_error = ServerStartError
 
     def __init__(self, config_text: str, *, log_level: str = "WARNING", python: str = sys.executable,
-                 start_timeout: float = 15.0, stop_timeout: float = 5.0, workdir: Path | None = None) -> None:
+                 start_timeout: float = 15.0, stop_timeout: float = 5.0, workdir: Path | None = None,
+                 program: Sequence[str] | None = None) -> None:
         self.config_text = config_text
         self.log_level = log_level
         self.python = python
@@ -101,8 +104,8 @@ class ReferenceServerProcess(ChildProcess):
         super().__init__([python], name="reference server", start_timeout=start_timeout,
                          stop_timeout=stop_timeout, workdir=workdir, tmp_prefix="trunkcheck-server-",
                          log_name="server.stderr", capture_stdout=True)
-        self.command = [python, "-m", "reference_server", "--config", str(self.workdir / "server.toml"),
-                        "--log-level", log_level]
+        self.command = [*(program or (python, "-m", "reference_server")),
+                        "--config", str(self.workdir / "server.toml"), "--log-level", log_level]
 
     @property
     def stderr_path(self) -> Path:

@@ -17,9 +17,10 @@ log, screen) into a work directory: a temporary one, removed when the run was ``
 in the result) otherwise.
 
 Shipped scenarios use ``[domain]`` (passed as ``-key domain``, by default the remote ``ip:port``) for the
-Request-URI host, and :meth:`SippRun.uac_auth` / :meth:`SippRun.register` set ``-auth_uri`` so that the
-digest ``uri`` equals the Request-URI: SIPp's default is ``sip:remote_ip:remote_port``, which a strict
-server (RFC 3261 §22.4) rejects.
+Request-URI host. :meth:`SippRun.uac_auth` / :meth:`SippRun.register` leave the digest ``uri`` to SIPp,
+as engineers run it: without ``-auth_uri`` SIPp's ``[authentication]`` sends ``uri="sip:REMOTE_IP:PORT"``
+(the server's address, not the Request-URI), which a trunk must accept as designating itself (RFC 7616
+§3.4.6; Kamailio and the reference server do). ``auth_uri`` is there for a scenario that wants another.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class SippRun:
         """Authenticated calls (INVITE, 407, ACK, INVITE + Proxy-Authorization, 200, ACK, BYE) to
         ``sip:{number}@{domain}`` sent to ``remote``."""
         return cls("uac_auth", local, remote, auth_user=user, auth_password=password, domain=domain,
-                   service=number, auth_uri=f"{number}@{domain}", **kw)  # type: ignore[arg-type]
+                   service=number, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def register(cls, local: Address, remote: Address, *, extension: str, password: str, domain: str,
@@ -139,7 +140,7 @@ class SippRun:
         """REGISTER sip:{domain} for {extension}@{domain}, answering the 401 challenge."""
         keys = {"expires": str(expires)}
         return cls("uac_register_auth", local, remote, auth_user=extension, auth_password=password,
-                   domain=domain, service=extension, auth_uri=domain, keys=keys, **kw)  # type: ignore[arg-type]
+                   domain=domain, service=extension, keys=keys, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def uas(cls, local: Address, *, scenario: str = "uas.xml", reject: tuple[int, str] | None = None,
@@ -165,8 +166,9 @@ class SippRun:
             scenario_args = ["-sf", str(workdir / f"uas_reject_{status}.xml")]
             Path(scenario_args[1]).write_text(text)
         cmd = [sipp or self.sipp or require_sipp(), *scenario_args]
-        if self.remote is not None:
-            cmd.append(f"{self.remote[0]}:{self.remote[1]}")
+        remote = None if self.remote is None else _hostport(*self.remote)
+        if remote is not None:
+            cmd.append(remote)
         cmd += ["-i", ip, "-p", str(port), "-bind_local", "-mi", ip,
                 "-t", "u1" if self.transport == "udp" else "t1", "-nostdin",
                 "-trace_stat", "-stf", str(workdir / "stat.csv"), "-fd", str(self.stat_interval),
@@ -183,7 +185,7 @@ class SippRun:
             if value is not None:
                 cmd += [flag, str(value)]
         keys = dict(self.keys)
-        keys.setdefault("domain", self.domain or (f"{self.remote[0]}:{self.remote[1]}" if self.remote else ip))
+        keys.setdefault("domain", self.domain or remote or ip)
         keys.setdefault("expires", "3600")  # uac_register_auth.xml; an unused -key is harmless
         for name, value in keys.items():
             cmd += ["-key", name, value]
@@ -242,6 +244,11 @@ class SippRun:
     async def run_async(self) -> SippResult:
         async with await self.start_async() as proc:
             return await proc.wait()
+
+
+def _hostport(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets (SIPp reads ``::1:5060`` as a host name)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def _num(value: float | None) -> str | None:

@@ -6,9 +6,9 @@ and :class:`AsyncSippProcess` (asyncio). Both bound every wait by the run's wall
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,13 +28,17 @@ class SippError(RuntimeError):
 
 
 def _proc_net_hex(ip: str) -> str:
-    return socket.inet_aton(ip)[::-1].hex().upper()
+    """An address as /proc/net/{udp,tcp}[6] write it: 32-bit words in host (little-endian) order."""
+    packed = ipaddress.ip_address(ip.strip("[]")).packed
+    return "".join(packed[i:i + 4][::-1].hex() for i in range(0, len(packed), 4)).upper()
 
 
 def port_bound(ip: str, port: int, transport: str = "udp") -> bool:
     """Whether some socket is bound to ip:port (TCP: listening), read from /proc/net: no probe traffic."""
-    table = Path("/proc/net/udp" if transport == "udp" else "/proc/net/tcp")
-    wanted = {f"{_proc_net_hex(ip)}:{port:04X}", f"00000000:{port:04X}"}
+    address = _proc_net_hex(ip)
+    v6 = "6" if len(address) > 8 else ""
+    table = Path(f"/proc/net/udp{v6}" if transport == "udp" else f"/proc/net/tcp{v6}")
+    wanted = {f"{address}:{port:04X}", f"{'0' * len(address)}:{port:04X}"}
     try:
         lines = table.read_text().splitlines()[1:]
     except OSError:

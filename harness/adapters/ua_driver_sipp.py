@@ -165,8 +165,8 @@ class SippDriver:
         assert t is not None
         started = time.monotonic()
         run = self._run(self.call_scenario, target, timeout, calls=1, hold_ms=hold_ms, auth_user=t.username,
-                        auth_password=t.password, auth_uri=f"{number}@{t.domain}", service=number,
-                        domain=t.domain, keys={"from_user": t.username or "trunkcheck"},
+                        auth_password=t.password, service=number, domain=t.domain,
+                        keys={"from_user": t.username or "trunkcheck"},
                         recv_timeout_ms=int(max(1.0, min(self.timeout, timeout)) * 1000))
         return self._outcome("call", await run.run_async(), started)
 
@@ -176,8 +176,8 @@ class SippDriver:
             return DriverOutcome("register", False, "the equipment file gives no extension to register", 0.0)
         ext = eq.extensions[0]
         run = self._run(self.register_scenario, registrar, timeout, calls=1, auth_user=ext.extension,
-                        auth_password=ext.password, service=ext.extension, auth_uri=eq.registrar_domain,
-                        domain=eq.registrar_domain, keys={"expires": "3600"}, recv_timeout_ms=5000)
+                        auth_password=ext.password, service=ext.extension, domain=eq.registrar_domain,
+                        keys={"expires": "3600"}, recv_timeout_ms=5000)
         return self._outcome("register", await run.run_async(), started)
 
     async def answer(self, *, timeout: float, ready: asyncio.Event, done: Done | None = None) -> DriverOutcome:

@@ -1,6 +1,6 @@
 """SIPp, an independent SIP implementation, against the reference trunk server (run as
 ``python -m reference_server``): SIPp calls through the trunk with digest auth (``[authentication]``
-answering the 407) and SIPp answers as the destination. Every SIPp run has a wall-time bound, and the
+answering the 407 with SIPp's own digest uri, no ``-auth_uri``) and SIPp answers as the destination. Every SIPp run has a wall-time bound, and the
 server and every SIPp are stopped whatever the outcome."""
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def test_calls_from_a_tcp_caller(server: ReferenceServerProcess) -> None:
 
 
 def test_sipp_registers_extension_1001_with_digest(server: ReferenceServerProcess) -> None:
-    """uac_register_auth.xml: REGISTER, 401, REGISTER with Authorization (digest uri = sip:domain), 200."""
+    """uac_register_auth.xml: REGISTER, 401, REGISTER with Authorization (SIPp's own digest uri,
+    sip:SERVER_IP:PORT), 200."""
     result = SippRun.register(CALLER, SERVER, extension="1001", password="pass1001",
                               domain="example.registrar.voipbin.net", calls=1, timeout=10,
                               recv_timeout_ms=3_000).run()

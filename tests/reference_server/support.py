@@ -223,11 +223,12 @@ def sdp_addr(body: bytes) -> Addr:
 
 
 def retry_with_credentials(request: Request, challenge: Response, username: str, password: str,
-                           algorithms: Iterable[str] = ("SHA-256", "MD5")) -> Request:
-    """The request again with credentials for ``challenge`` (a 401 or 407): CSeq + 1, new branch."""
+                           algorithms: Iterable[str] = ("SHA-256", "MD5"), *, digest_uri: str | None = None) -> Request:
+    """The request again with credentials for ``challenge`` (a 401 or 407): CSeq + 1, new branch. The digest
+    uri is the Request-URI unless ``digest_uri`` is given (SIPp's default: ``sip:SERVER_IP:PORT``)."""
     challenge_header, credentials_header = header_names_for(challenge.status)
     challenges = parse_challenges(challenge.headers.get_all(challenge_header), header=challenge_header)
-    credentials = DigestClient(username, password).authorize(challenges, request.method, request.uri,
+    credentials = DigestClient(username, password).authorize(challenges, request.method, digest_uri or request.uri,
                                                              request.body, tuple(algorithms))
     retry = Request(request.method, request.uri, request.headers.copy(), request.body)
     via = retry.headers.pop_first_value("Via")

@@ -162,13 +162,59 @@ def test_credentials_for_another_realm_are_ignored(policy: AuthPolicy, config: S
     assert policy.limiter.tracked_sources == 0
 
 
-def test_digest_uri_must_be_the_request_uri(policy: AuthPolicy, config: ServerConfig) -> None:
+SERVER_ADDR = ("192.0.2.1", 5060)  # where the policy's server listens (set_listen_addresses)
+
+
+@pytest.mark.parametrize("digest_uri", [
+    "sip:192.0.2.1:5060",  # SIPp's [authentication] without -auth_uri: the address it sent to
+    "sip:192.0.2.1",  # no port: 5060
+    "sip:acme.trunk.voipbin.net",  # the trunk's domain
+    "sip:+15551234567@ACME.trunk.voipbin.net",  # the Request-URI itself (RFC 3261 §19.1.4)
+])
+def test_digest_uri_naming_the_trunk_is_allowed(policy: AuthPolicy, config: ServerConfig, digest_uri: str) -> None:
+    acme = trunk(config, "acme")
+    policy.set_listen_addresses([SERVER_ADDR])
+    first = policy.check_invite(acme, make_request(), SRC, T0)
+    d = policy.check_invite(acme, answer(first, "alice", "secret", digest_uri=digest_uri), SRC, T0)
+    assert (d.decision, d.username) == (Decision.ALLOW, "alice"), d.reason
+
+
+@pytest.mark.parametrize("digest_uri, why", [
+    ("sip:other@acme.trunk.voipbin.net", "names user 'other'"),
+    ("sip:192.0.2.1:5070", "designates neither the Request-URI nor this server (acme.trunk.voipbin.net, "
+                           "192.0.2.1:5060)"),
+    ("sip:pbx.trunk.voipbin.net", "designates neither"),  # another trunk of this server
+    ("sip:example.registrar.voipbin.net", "designates neither"),
+    ("sip:evil.example.com", "designates neither"),
+])
+def test_digest_uri_for_another_resource_is_400_not_a_challenge(policy: AuthPolicy, config: ServerConfig,
+                                                                digest_uri: str, why: str) -> None:
+    acme = trunk(config, "acme")
+    policy.set_listen_addresses([SERVER_ADDR])
+    first = policy.check_invite(acme, make_request(), SRC, T0)
+    d = policy.check_invite(acme, answer(first, "alice", "secret", digest_uri=digest_uri), SRC, T0)
+    assert (d.decision, d.status, d.outcome, d.challenges) == (
+        Decision.BAD_REQUEST, 400, VerifyOutcome.URI_MISMATCH, ())
+    assert d.reason.startswith(f"Proxy-Authorization: digest uri {digest_uri!r} ") and why in d.reason
+    assert "secret" not in d.reason and "response" not in d.reason
+    assert policy.limiter.tracked_sources == 0  # a client bug, not a password guess
+
+
+def test_server_addresses_count_only_once_known(policy: AuthPolicy, config: ServerConfig) -> None:
     acme = trunk(config, "acme")
     first = policy.check_invite(acme, make_request(), SRC, T0)
-    d = policy.check_invite(acme, answer(first, "alice", "secret", digest_uri="sip:other@acme.trunk.voipbin.net"),
-                            SRC, T0)
-    assert (d.decision, d.outcome) == (Decision.CHALLENGE, VerifyOutcome.MALFORMED)
-    assert policy.limiter.tracked_sources == 0  # a client bug, not a password guess
+    sipp = answer(first, "alice", "secret", digest_uri="sip:192.0.2.1:5060")
+    assert policy.check_invite(acme, sipp, SRC, T0).decision is Decision.BAD_REQUEST
+    policy.set_listen_addresses([SERVER_ADDR])
+    assert policy.check_invite(acme, sipp, SRC, T0).allowed
+
+
+def test_malformed_digest_uri_is_400_naming_the_header(policy: AuthPolicy, config: ServerConfig) -> None:
+    acme = trunk(config, "acme")
+    first = policy.check_invite(acme, make_request(), SRC, T0)
+    d = policy.check_invite(acme, answer(first, "alice", "secret", digest_uri="sip:bad host"), SRC, T0)
+    assert (d.decision, d.status) == (Decision.BAD_REQUEST, 400)
+    assert d.reason == "Proxy-Authorization: malformed digest uri: malformed SIP URI 'sip:bad host'"
 
 
 def test_replayed_credentials_are_challenged(policy: AuthPolicy, config: ServerConfig) -> None:
@@ -282,6 +328,27 @@ def test_register_is_challenged_with_401_www_authenticate(policy: AuthPolicy) ->
     ok = policy.check_register(answer(d, "1001", "pass1001", method="REGISTER", ruri=REGISTRAR_URI, to=AOR_1001),
                                SRC, T0)
     assert (ok.decision, ok.username) == (Decision.ALLOW, "1001")
+
+
+@pytest.mark.parametrize("digest_uri", ["sip:192.0.2.1:5060", "sip:example.registrar.voipbin.net",
+                                        "sip:192.0.2.1"])
+def test_register_with_a_digest_uri_naming_the_registrar_is_allowed(policy: AuthPolicy, digest_uri: str) -> None:
+    policy.set_listen_addresses([SERVER_ADDR])
+    d = policy.check_register(make_request("REGISTER", REGISTRAR_URI, AOR_1001), SRC, T0)
+    retry = answer(d, "1001", "pass1001", method="REGISTER", ruri=REGISTRAR_URI, to=AOR_1001, digest_uri=digest_uri)
+    ok = policy.check_register(retry, SRC, T0)
+    assert (ok.decision, ok.username) == (Decision.ALLOW, "1001"), ok.reason
+
+
+@pytest.mark.parametrize("digest_uri", ["sip:acme.trunk.voipbin.net", "sip:1001@example.registrar.voipbin.net",
+                                        "sip:192.0.2.1:5080"])
+def test_register_with_a_foreign_digest_uri_is_400(policy: AuthPolicy, digest_uri: str) -> None:
+    policy.set_listen_addresses([SERVER_ADDR])
+    d = policy.check_register(make_request("REGISTER", REGISTRAR_URI, AOR_1001), SRC, T0)
+    retry = answer(d, "1001", "pass1001", method="REGISTER", ruri=REGISTRAR_URI, to=AOR_1001, digest_uri=digest_uri)
+    refused = policy.check_register(retry, SRC, T0)
+    assert (refused.decision, refused.status, refused.outcome) == (Decision.BAD_REQUEST, 400, VerifyOutcome.URI_MISMATCH)
+    assert refused.reason.startswith(f"Authorization: digest uri {digest_uri!r} ")
 
 
 def test_register_with_proxy_authorization_is_still_challenged(policy: AuthPolicy, config: ServerConfig) -> None:

@@ -4,14 +4,16 @@ any challenge (an unknown trunk is 404, a foreign domain is 404: no open relay).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
 import pytest
 
+from reference_server.server import ReferenceServer
 from sipcore.digest import parse_challenges
 
-from .support import TEST_CONFIG, ServerRig, offer, retry_with_credentials, run
+from .support import TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
 
 
 def _without_nonce(values: list[str]) -> list[str]:
@@ -116,5 +118,65 @@ def test_routing_precedes_auth_unknown_trunk_and_foreign_domain_get_404() -> Non
                                          to_uri=f"sip:15551234@{domain}")
                 assert (await rig.ua.send(request, rig.addr).final()).status == status
             await rig.dest.no_request(0.1)
+
+    run(main())
+
+
+def test_digest_uri_naming_the_server_is_accepted_a_foreign_one_gets_400(caplog: pytest.LogCaptureFixture) -> None:
+    """SIPp's [authentication] puts the server's address in the digest uri (sip:IP:PORT): accepted. A uri
+    naming another host is 400 with a Warning naming it, logged in one line, never a new 407."""
+    async def main() -> None:
+        async with ServerRig() as rig:
+            server = f"{rig.addr[0]}:{rig.addr[1]}"
+            invite = rig.invite(body=offer(4000))
+            challenge = await rig.ua.send(invite, rig.addr).final()
+            sipp = retry_with_credentials(invite, challenge, "alice", "secret", digest_uri=f"sip:{server}")
+            assert f'uri="sip:{server}"' in (sipp.headers.get("Proxy-Authorization") or "")
+            responses = rig.ua.send(sipp, rig.addr)
+            assert (await responses.next()).status == 100
+            await rig.dest.next_request("INVITE")
+
+            for digest_uri, why in (("sip:elsewhere.example.com", "designates neither the Request-URI nor this "
+                                                                  "server (example.trunk.voipbin.net, " + server),
+                                    ("sip:bad host", "malformed digest uri")):
+                invite = rig.invite()
+                challenge = await rig.ua.send(invite, rig.addr).final()
+                retry = retry_with_credentials(invite, challenge, "alice", "secret", digest_uri=digest_uri)
+                with caplog.at_level(logging.INFO, logger="reference_server"):
+                    refused = await rig.ua.send(retry, rig.addr).final()
+                assert refused.status == 400 and "Proxy-Authenticate" not in refused.headers
+                warning = refused.headers.get("Warning") or ""
+                assert warning.startswith(f'399 {server} "Proxy-Authorization: ') and digest_uri in warning
+                assert why in warning, warning
+                lines = [r for r in caplog.records if invite.call_id in r.getMessage()]
+                assert len(lines) == 1, [r.getMessage() for r in lines]  # one line for the 400
+                logged = lines[0].getMessage()
+                assert ": 400 Proxy-Authorization: " in logged and digest_uri in logged and why in logged
+                assert lines[0].exc_info is None and "response=" not in logged and "secret" not in logged
+                caplog.clear()
+            await rig.dest.no_request(0.1)
+
+    run(main())
+
+
+def test_a_wildcard_listener_is_designated_by_a_local_address_and_its_port() -> None:
+    async def main() -> None:
+        dest, ua = await Peer.open(), await Peer.open()
+        server = ReferenceServer(make_config(dest.addr, listen=("udp:0.0.0.0:0",)))
+        await server.start()
+        try:
+            addr = ("127.0.0.1", server.local_addresses[0].port)
+            for digest_uri, status in ((f"sip:127.0.0.1:{addr[1]}", 100), ("sip:127.0.0.1", 400),
+                                       (f"sip:0.0.0.0:{addr[1]}", 400)):
+                invite = ua.request("INVITE", "sip:15551234@example.trunk.voipbin.net", body=offer(4000),
+                                    from_uri="sip:alice@example.trunk.voipbin.net",
+                                    to_uri="sip:15551234@example.trunk.voipbin.net")
+                challenge = await ua.send(invite, addr).final()
+                retry = retry_with_credentials(invite, challenge, "alice", "secret", digest_uri=digest_uri)
+                assert (await ua.send(retry, addr).next()).status == status, digest_uri
+        finally:
+            await server.stop()
+            dest.close()
+            ua.close()
 
     run(main())

@@ -15,7 +15,8 @@ DOMAIN = "example.registrar.voipbin.net"
 
 
 async def register(rig: ServerRig, peer: Peer, ext: str, password: str | None, *, contact: str | None = None,
-                   expires: int | None = None, ruri: str = f"sip:{DOMAIN}", username: str | None = None) -> Response:
+                   expires: int | None = None, ruri: str = f"sip:{DOMAIN}", username: str | None = None,
+                   digest_uri: str | None = None) -> Response:
     aor = f"sip:{ext}@{DOMAIN}"
     request = peer.request("REGISTER", ruri, from_uri=aor, to_uri=aor)
     if contact is not None:
@@ -25,7 +26,8 @@ async def register(rig: ServerRig, peer: Peer, ext: str, password: str | None, *
     first = await peer.send(request, rig.addr).final()
     if first.status != 401 or password is None:
         return first
-    return await peer.send(retry_with_credentials(request, first, username or ext, password), rig.addr).final()
+    retry = retry_with_credentials(request, first, username or ext, password, digest_uri=digest_uri)
+    return await peer.send(retry, rig.addr).final()
 
 
 def _contacts(response: Response) -> list[str]:
@@ -68,6 +70,22 @@ def test_register_401_then_200_423_three_contacts_and_removal() -> None:
             assert wrong_password.status == 401
             other_aor = await register(rig, phone, "1002", "pass1001", username="1001")  # 1001 may not bind 1002
             assert other_aor.status == 403
+
+    run(main())
+
+
+def test_register_with_the_registrars_address_as_digest_uri() -> None:
+    """SIPp's [authentication] for REGISTER: uri="sip:SERVER_IP:PORT", not the Request-URI sip:DOMAIN."""
+    async def main() -> None:
+        async with ServerRig() as rig:
+            phone = await rig.peer()
+            server = f"{rig.addr[0]}:{rig.addr[1]}"
+            ok = await register(rig, phone, "1001", "pass1001", digest_uri=f"sip:{server}")
+            assert ok.status == 200 and len(_contacts(ok)) == 1
+            refused = await register(rig, phone, "1001", "pass1001", digest_uri="sip:example.trunk.voipbin.net")
+            assert refused.status == 400 and "WWW-Authenticate" not in refused.headers
+            assert (refused.headers.get("Warning") or "").startswith(
+                f"399 {server} \"Authorization: digest uri 'sip:example.trunk.voipbin.net' designates neither")
 
     run(main())
 

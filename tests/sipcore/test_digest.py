@@ -31,6 +31,7 @@ from sipcore.digest import (
 )
 from sipcore.digest_client import DigestClient, choose_challenge
 from sipcore.digest_server import DigestServer, VerifyOutcome, VerifyResult
+from sipcore.digest_uri import ServerNames
 from sipcore.errors import SIPParseError
 
 ALL_ALGORITHMS = ("MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256", "SHA-512-256-sess")
@@ -397,7 +398,6 @@ def test_malformed_credentials() -> None:
     good = client.authorize(ch, "INVITE", URI)
     assert "realm" in _malformed(server, client.authorize(
         Challenge("evil.example", ch[0].nonce, "SHA-256", ("auth",), "opq"), "INVITE", URI))
-    assert "Request-URI" in _malformed(server, good, uri="sip:other@acme.trunk.voipbin.net")
     legacy = client.authorize(Challenge(REALM, ch[0].nonce, "SHA-256", (), "opq"), "INVITE", URI)
     assert "qop missing" in _malformed(server, legacy)
     md5 = client.authorize(Challenge(REALM, ch[0].nonce, "MD5", ("auth",), "opq"), "INVITE", URI)
@@ -407,6 +407,52 @@ def test_malformed_credentials() -> None:
     assert "nc" in _malformed(server, Credentials(**{**good.__dict__, "nc": "1"}))
     assert "hex" in _malformed(server, Credentials(**{**good.__dict__, "response": "zz"}))
     assert server.verify(good, "INVITE", URI, 1.0, USERS.get).ok  # none of the above used it up
+
+
+# SIPp's [authentication] without -auth_uri: the digest uri is the address it sent the request to.
+SERVER_URI = "sip:127.0.0.10:5060"
+NAMES = ServerNames.of([REALM], [("127.0.0.10", 5060)])
+
+
+def test_a_digest_uri_naming_the_server_is_verified_over_that_uri() -> None:
+    server = make_server()
+    client = DigestClient("alice", "s3cret")
+    sipp = client.authorize(server.challenge(0.0), "INVITE", SERVER_URI)
+    assert sipp.uri == SERVER_URI
+    result = server.verify(sipp, "INVITE", URI, 1.0, USERS.get, server_names=NAMES)
+    assert result.ok and result.username == "alice"
+
+
+def test_the_response_is_checked_over_the_uri_the_client_sent() -> None:
+    server = make_server()
+    ch = server.challenge(0.0)
+    client = DigestClient("alice", "s3cret")
+    over_ruri = client.authorize(ch, "INVITE", URI)  # hashed over the Request-URI ...
+    claims_server = dataclasses.replace(over_ruri, uri=SERVER_URI)  # ... but says it is for the server
+    result = server.verify(claims_server, "INVITE", URI, 1.0, USERS.get, server_names=NAMES)
+    assert result.outcome is VerifyOutcome.BAD_CREDENTIALS
+    over_server = client.authorize(ch, "INVITE", SERVER_URI)
+    claims_ruri = dataclasses.replace(over_server, uri=URI)
+    assert server.verify(claims_ruri, "INVITE", URI, 2.0, USERS.get).outcome is VerifyOutcome.BAD_CREDENTIALS
+
+
+def test_a_digest_uri_for_another_resource_is_a_uri_mismatch() -> None:
+    server = make_server()
+    ch = server.challenge(0.0)
+    client = DigestClient("alice", "s3cret")
+    good = client.authorize(ch, "INVITE", URI)  # nc 00000001; the refused ones below come with higher nc
+    for uri, why in (("sip:other@acme.trunk.voipbin.net", "names user 'other'"),
+                     ("sip:evil.example.com", "designates neither the Request-URI nor this server"),
+                     ("sip:127.0.0.10:5070", "designates neither"), ("<sip:x>", "malformed digest uri")):
+        result = server.verify(client.authorize(ch, "INVITE", uri), "INVITE", URI, 1.0, USERS.get,
+                               server_names=NAMES)
+        assert (result.outcome, result.ok, result.stale) == (VerifyOutcome.URI_MISMATCH, False, False)
+        assert why in result.reason, result.reason
+    # Without server names only the Request-URI itself designates the target.
+    no_names = server.verify(client.authorize(ch, "INVITE", SERVER_URI), "INVITE", URI, 1.0, USERS.get)
+    assert no_names.outcome is VerifyOutcome.URI_MISMATCH and "is not the Request-URI" in no_names.reason
+    # None of these was recorded against the nonce: nc 00000001 is still accepted.
+    assert server.verify(good, "INVITE", URI, 1.0, USERS.get).ok
 
 
 def test_unknown_user_and_wrong_password_look_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
