@@ -40,6 +40,7 @@ class SideCounts:
     unexpected: int
     finished: bool = True  # SIPp exited on its own and left both CSV files
     failure_kinds: Mapping[str, int] = field(default_factory=dict)
+    watchdog_trips: int = 0  # SIPp's own main loop stalled (>= 500 ms): the machine starved the load generator
 
     @classmethod
     def from_counters(cls, stats: Mapping[str, int], counts: Mapping[str, int], *, finished: bool) -> SideCounts:
@@ -53,7 +54,8 @@ class SideCounts:
         return cls(successful=stats.get("SuccessfulCall(C)", 0), failed=stats.get("FailedCall(C)", 0),
                    retrans_sent=stats.get("Retransmissions(C)", 0), retrans_received=received,
                    unexpected=max(unexpected, unexpected_msgs), finished=finished and bool(stats) and bool(counts),
-                   failure_kinds=kinds)
+                   failure_kinds=kinds,
+                   watchdog_trips=stats.get("WatchdogMinor(C)", 0) + stats.get("WatchdogMajor(C)", 0))
 
     @classmethod
     def missing(cls) -> SideCounts:

@@ -185,7 +185,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise KeyboardInterrupt(signum)
 
 
 def _rates(text: str) -> list[int]:
@@ -271,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             if result.warm_calls:
                 print(result.warmup_line(), flush=True)
             print(result.line(), flush=True)
+            trips = (result.caller.watchdog_trips, result.destination.watchdog_trips)
+            if any(trips):
+                print(f"  note: SIPp's own watchdog tripped (caller {trips[0]}, destination {trips[1]} times): the "
+                      "load generator itself was starved of CPU; this machine is too busy for a capacity figure",
+                      flush=True)
             if not result.verdict.clean and args.verbose:
                 for name, sipp in zip(("caller", "destination"), result.sipp, strict=False):
                     print(f"  {name}: " + sipp.describe()[:1500].replace("\n", "\n  "), flush=True)
@@ -278,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  SIPp's files: {workdir}", flush=True)
             if not result.verdict.clean and not args.keep_going:
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("sipp_load: interrupted; SIPp and the server were stopped; no max_clean_cps", file=sys.stderr)
-        return 130
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT
+        return 128 + signum
     best = max_clean_cps(results)
     if best is None:
         print(f"quick_clean_cps: {highest_clean(results)} (quick, not per definition: {args.step:g} s steps after "

@@ -18,7 +18,7 @@ from harness.adapters.sipp_rows import counters_between, counts_file, read_rows 
 
 T0 = 1_796_659_700.0  # Unix time of the run's first row
 STAT_COLUMNS = ("SuccessfulCall(C)", "FailedCall(C)", "FailedUnexpectedMessage(C)", "OutOfCallMsgs(C)",
-                "DeadCallMsgs(C)", "Retransmissions(C)", "FailedMaxUDPRetrans(C)")
+                "DeadCallMsgs(C)", "Retransmissions(C)", "FailedMaxUDPRetrans(C)", "WatchdogMinor(C)")
 # The scenario rows of -trace_counts, as SIPp names them: (message, received?) in scenario order.
 CALLER_SCENARIO = [("INVITE", False), ("100", True), ("407", True), ("ACK", False), ("INVITE", False),
                    ("100", True), ("180", True), ("183", True), ("200", True), ("ACK", False), ("Pause", None),
@@ -170,3 +170,11 @@ def test_the_cli_refuses_a_step_or_warm_up_too_short_for_the_definition(
     assert exc.value.code == 2
     assert "--quick" in capsys.readouterr().err
     assert sipp_load._parse([*argv, "--quick"]).quick
+
+
+def test_sipp_watchdog_trips_are_read_for_the_note_but_do_not_decide(tmp_path: Path) -> None:
+    """SIPp counts its own stalls (WatchdogMinor/Major): sipp_load prints them as a warning that the machine
+    starved the load generator; the verdict stays the definition's."""
+    verdict = step(tmp_path, caller={"WatchdogMinor(C)": 2})
+    assert verdict.clean
+    assert side(tmp_path / "caller").watchdog_trips == 2
