@@ -54,8 +54,13 @@ from load_verdict import (  # noqa: E402
     max_clean_cps,
 )
 
-from harness.adapters.server_process import ReferenceServerProcess, process_usage, trunk_config  # noqa: E402
-from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
+from harness.adapters.server_process import (  # noqa: E402
+    ReferenceServerProcess,
+    ServerStartError,
+    process_usage,
+    trunk_config,
+)
+from harness.adapters.sipp import SIPP_MISSING, SippError, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
 from harness.adapters.sipp_rows import counters_between, counts_file, read_rows  # noqa: E402
 
 TRUNK = "example.trunk.voipbin.net"
@@ -264,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result = run_rate(rate, step_s=args.step, warmup_s=args.warmup, addresses=args.addresses,
                                   hold_ms=args.hold_ms, workdir=workdir)
+            except (ServerStartError, SippError, OSError) as exc:
+                print(f"sipp_load: rate {rate} cps could not run: {exc}", file=sys.stderr)
+                return 1
             finally:  # SIPp's files are kept only for an unclean (or interrupted) step, and only if asked
                 if not (args.keep_files and (result is None or not result.verdict.clean)):
                     shutil.rmtree(workdir, ignore_errors=True)
@@ -278,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
             if not result.verdict.clean and args.verbose:
                 for name, sipp in zip(("caller", "destination"), result.sipp, strict=False):
+                    sipp.workdir = sipp.workdir if args.keep_files else None  # removed above
                     print(f"  {name}: " + sipp.describe()[:1500].replace("\n", "\n  "), flush=True)
             if not result.verdict.clean and args.keep_files:
                 print(f"  SIPp's files: {workdir}", flush=True)
