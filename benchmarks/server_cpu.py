@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/server_cpu.py --rate 150 --seconds 20
     .venv/bin/python benchmarks/server_cpu.py --rate 150 --seconds 20 --profile /tmp/server.prof
 
-Runs the same authenticated ladder as ``sipp_load.py`` (one step, its ``run_step`` pieces) and prints the
-step line plus ``server_cpu_ms_per_call: X`` -- the server's CPU seconds over the step divided by the calls.
+Runs the same authenticated ladder as ``sipp_load.py`` (one rate, its ``run_rate``: ``--warmup`` seconds,
+default none, then the measured step) and prints the step line plus ``server_cpu_ms_per_call: X`` -- the
+server's CPU seconds over the measured step divided by its calls. The step line's verdict is the load
+benchmark's; below a 60 s step after a 35 s warm-up it reads "quick, not per definition".
 On a shared, noisy machine this is steadier than ``max_clean_cps`` for comparing two versions of the server.
 With ``--profile`` the server runs as ``python -m cProfile -o FILE -m reference_server`` (profiling slows
 it down, so compare profiles with profiles and plain runs with plain runs) and the top functions by
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=150, help="calls per second (default 150)")
     parser.add_argument("--seconds", type=float, default=20.0, help="step length (default 20)")
+    parser.add_argument("--warmup", type=float, default=0.0, help="seconds at the rate before the step (default 0)")
     parser.add_argument("--hold-ms", type=int, default=0)
     parser.add_argument("--addresses", default="127.0.2.30,127.0.2.31,127.0.2.32",
                         help="SERVER,CALLER,DESTINATION loopback IPs")
@@ -61,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             patch = mock.patch.dict(os.environ, {})
         with patch:
-            step = sipp_load.run_step(args.rate, args.seconds, addresses, args.hold_ms)  # type: ignore[arg-type]
+            step = sipp_load.run_rate(args.rate, step_s=args.seconds, warmup_s=args.warmup,
+                                      addresses=addresses, hold_ms=args.hold_ms,  # type: ignore[arg-type]
+                                      workdir=Path(tmp) / "sipp")
     print(step.line())
-    cpu_seconds = step.cpu_percent / 100.0 * step.wall
-    print(f"server_cpu_ms_per_call: {1000.0 * cpu_seconds / step.calls:.3f}")
+    print(f"server_cpu_ms_per_call: {step.cpu_ms_per_call:.3f}")
     if args.profile and args.profile.exists():
         stats = pstats.Stats(str(args.profile))
         stats.sort_stats("tottime").print_stats(args.top)
