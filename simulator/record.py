@@ -151,6 +151,14 @@ class Record:
     def for_call(self, call_id: str) -> list[RecordEvent]:
         return [e for e in self.events if e.call_id == call_id]
 
+    def take_call(self, call_id: str) -> list[RecordEvent]:
+        """Remove one call's events from the record and return them: a long-running agent that has
+        reported a finished call keeps no more of it."""
+        taken = [e for e in self.events if e.call_id == call_id]
+        if taken:
+            self.events = [e for e in self.events if e.call_id != call_id]
+        return taken
+
     # -- output -------------------------------------------------------------------------------------
     def to_dicts(self, call_id: str | None = None, *, raw: bool = True) -> list[dict[str, Any]]:
         events = self.events if call_id is None else self.for_call(call_id)
@@ -166,9 +174,12 @@ class Record:
         """The record (or one call's events) as JSON: ``{"name": ..., "events": [...]}``."""
         return json.dumps({"name": self.name, "events": self.to_dicts(call_id, raw=raw)}, indent=indent)
 
-    def lines(self, call_id: str | None = None, *, start: float | None = None) -> list[str]:
-        """A readable ladder-ish listing: ``+0.012  -> INVITE sip:...  (127.0.0.30:5080 UDP)``."""
-        events = self.events if call_id is None else self.for_call(call_id)
+    def lines(self, call_id: str | None = None, *, start: float | None = None,
+              events: list[RecordEvent] | None = None) -> list[str]:
+        """A readable ladder-ish listing: ``+0.012  -> INVITE sip:...  (127.0.0.30:5080 UDP)``; of the
+        whole record, of one call, or of ``events`` taken from it."""
+        if events is None:
+            events = self.events if call_id is None else self.for_call(call_id)
         if not events:
             return []
         t0 = events[0].t_monotonic if start is None else start

@@ -61,7 +61,7 @@ def _ua(*options: str) -> tuple[int, str]:
 
 
 def test_early_media_call_from_the_command_line(processes: list[subprocess.Popen[str]]) -> None:
-    dest, port = _start_destination("--early-media", "--answer-after", "300")
+    dest, port = _start_destination("--early-media", "--answer-after", "300", "--calls", "1")
     processes.append(dest)
     code, text = _ua("--target", f"sip:+15551234567@{CLI_DEST_IP}:{port}", "--hold", "200")
     assert code == 0, text
