@@ -15,10 +15,11 @@ import pytest
 
 from simulator.cli import main
 
+from ..addresses import loopback
 from .helpers import UA_IP
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI_DEST_IP = "127.0.0.32"
+CLI_DEST_IP = loopback(32)
 
 
 def _free_port(host: str) -> int:
@@ -96,12 +97,12 @@ def test_reject_with_reason_header_json_and_exit_status(processes: list[subproce
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["destination", "--reject", "99"], "Reject.status: 99"),
-    (["destination", "--listen", "127.0.0.1"], "has no port"),
+    (["destination", "--listen", loopback(1)], "has no port"),
     (["destination", "--hangup-after", "10", "--never-answer"], "hangup-after needs the call to be answered"),
     (["destination", "--q850", "200", "--reject", "404"], "--q850: Q.850 cause 200 is outside 0..127"),
     (["ua", "--target", "sip:bob@@example.com"], "is not a valid SIP URI"),
     (["ua"], "give --target"),
-    (["ua", "--target", "sip:1@127.0.0.1:5", "--expect-status", "99"], "--expect-status: '99'"),
+    (["ua", "--target", f"sip:1@{loopback(1)}:5", "--expect-status", "99"], "--expect-status: '99'"),
     (["phone"], "unknown role 'phone'"),
 ])
 def test_bad_settings_exit_2_with_a_clear_message(argv: list[str], message: str,
