@@ -11,7 +11,7 @@ with no set-up, and 127.0.0.x (the harness's own default role addresses, ``127.0
     UA_IP = loopback(10)                  # "127.N.0.10": the same host numbers the tests always used
     PEER = (loopback(42, subnet=4), 5060) # "127.N.4.42"
     block().base                          # "127.N.0.0": `trunkcheck run --loopback` puts its roles there
-    block().rewrite(text)                 # every "127.0.0.x" in an equipment file -> "127.N.0.x"
+    block().rewrite(text)                 # every "127.0.S.H" in an equipment file -> "127.N.S.H"
 
 The session fixture ``loopback_block`` (tests/conftest.py) hands out the same block. A test that must use
 a fixed shared address (the server's embedded default, 127.0.0.1:5060) holds ``exclusive("127.0.0.1:5060")``.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ __all__ = ["BLOCKS", "LoopbackBlock", "allocate", "block", "exclusive", "loopbac
 BLOCKS = range(10, 250)
 """The second octet of the blocks handed out (127.10.0.0/16 .. 127.249.0.0/16)."""
 LOCK_DIR = Path(tempfile.gettempdir()) / "trunkcheck-test-blocks"
+_FIXED = re.compile(r"(?<![\d.])127\.0\.(\d{1,3})\.(\d{1,3})(?![\d])")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class LoopbackBlock:
         return f"127.{self.octet}.{subnet}.{host}"
 
     def rewrite(self, text: str) -> str:
-        """``text`` with every ``127.0.0.x`` moved into this block (``127.N.0.x``)."""
-        return text.replace("127.0.0.", f"127.{self.octet}.0.")
+        """``text`` with every ``127.0.S.H`` moved into this block (``127.N.S.H``)."""
+        return _FIXED.sub(lambda m: f"127.{self.octet}.{m[1]}.{m[2]}", text)
 
     def release(self) -> None:
         """Give the block back (a process normally keeps it until it exits)."""

@@ -252,3 +252,13 @@ def test_bad_overrides(listen: list[str] | None, destination: str | None, expect
     with pytest.raises(ConfigError) as info:
         apply_overrides(load_config(None), listen, destination)
     assert str(info.value).startswith(expected)
+
+
+def test_ip_port_without_a_transport_is_udp_in_the_file_and_on_the_command_line() -> None:
+    """The same address text means the same thing everywhere: ``ip:port`` is UDP (as in equipment files)."""
+    c = parse_config('[server]\nlisten = ["127.0.0.1:5070", "[::1]:5070", "tcp:127.0.0.1:5070"]\n', "s.toml")
+    assert c.listen == (ListenAddress("udp", "127.0.0.1", 5070), ListenAddress("udp", "::1", 5070),
+                        ListenAddress("tcp", "127.0.0.1", 5070))
+    c = apply_overrides(load_config(None), ["127.0.0.2:5071"], "tcp:127.0.0.9:6000")
+    assert c.listen == (ListenAddress("udp", "127.0.0.2", 5071),)
+    assert {t.destination for t in c.trunks} == {Destination("127.0.0.9", 6000, "tcp")}
