@@ -19,6 +19,8 @@ from sipcore.message import Request, Response
 __all__ = ["KINDS", "Record", "RecordEvent", "message_summary"]
 
 KINDS = ("sip-sent", "sip-received", "rtp-started", "rtp-first-packet", "timeout", "note")
+SEEN_LIMIT = 100_000
+"""Messages remembered per direction to flag retransmissions (far more than 32 s of any test's traffic)."""
 
 
 def message_summary(message: Request | Response) -> str:
@@ -72,7 +74,9 @@ class Record:
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.events: list[RecordEvent] = []
-        self._seen: dict[str, set[int]] = {"sip-sent": set(), "sip-received": set()}
+        # recent messages by hash, to flag retransmissions; bounded (a retransmission comes within 32 s),
+        # so that a destination answering calls for hours does not grow without end
+        self._seen: dict[str, dict[int, None]] = {"sip-sent": {}, "sip-received": {}}
 
     def __iter__(self) -> Iterator[RecordEvent]:
         return iter(list(self.events))
@@ -100,7 +104,9 @@ class Record:
         key = hash(raw)
         detail: dict[str, Any] = {"peer": f"{peer[0]}:{peer[1]}", "transport": transport,
                                   "retransmission": key in seen}
-        seen.add(key)
+        seen[key] = None
+        if len(seen) > SEEN_LIMIT:
+            del seen[next(iter(seen))]  # the oldest
         try:
             cseq = message.cseq
             detail["cseq"] = str(cseq)
