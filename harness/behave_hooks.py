@@ -6,12 +6,14 @@ with a record saying why: reported "not applicable", never passed."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.capture import Capture, CaptureError
 from harness.equipment import applicable
 from harness.scenario import NOT_APPLICABLE, ScenarioRecord, ScenarioWorld
 from harness.session import RunOptions, Session
+from harness.topology import LOOPBACK_ENV, use_loopback
 
 __all__ = ["after_all", "after_scenario", "before_all", "before_scenario", "check_capture", "failure_text",
            "not_applicable"]
@@ -31,6 +33,11 @@ def check_capture(iface: str = "lo") -> None:
 
 def before_all(context: Any) -> None:
     options = RunOptions.from_userdata(context.config.userdata)
+    if os.environ.get(LOOPBACK_ENV):  # trunkcheck run --loopback sets it too; a plain behave run may
+        try:
+            use_loopback()
+        except ValueError as err:
+            raise SystemExit(f"trunkcheck: {err}") from err
     try:
         check_capture(options.interface)
     except CaptureError as err:

@@ -45,6 +45,7 @@ from harness.equipment_model import (
 from harness.equipment_model import REFERENCE_ONLY_TAG as REFERENCE_ONLY_TAG
 from reference_server import tomlfile
 from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
+from sipcore.transport_address import bracketed
 
 __all__ = [
     "ADAPTERS", "FEATURES", "ROLES", "Equipment", "EquipmentError", "Extension", "ImageSpec", "PingResult",
@@ -129,7 +130,7 @@ class _Parser(TableReader):
                 t = self.table(value, (*path, key), _ADDRESS)
                 host, port = self.get(t, (*path, key), "host", str), self.get(t, (*path, key), "port", int, 5060)
                 transport = self.get(t, (*path, key), "transport", str, default_transport)
-                return parse_address(f"{transport}:{tomlfile.bracketed(host)}:{port}")
+                return parse_address(f"{transport}:{bracketed(host)}:{port}")
             return parse_address(self.get(tbl, path, key, str), default_transport)
         except ValueError as exc:
             if isinstance(exc, EquipmentError):

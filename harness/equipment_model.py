@@ -3,13 +3,13 @@ address, trunk account, registrar extensions, features claimed, how the harness 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reference_server.tomlfile import FileError, bracketed, host_port
+from reference_server.tomlfile import FileError
+from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
     "ADAPTERS", "FEATURES", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
@@ -38,18 +38,8 @@ class EquipmentError(FileError):
     """A mistake in an equipment file (``FILE:LINE: key: problem``), or equipment not usable as described."""
 
 
-@dataclass(frozen=True)
-class SipAddress:
-    transport: str  # "udp" | "tcp"
-    host: str  # an IP literal
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.transport}:{bracketed(self.host)}:{self.port}"
-
-    @property
-    def addr(self) -> tuple[str, int]:
-        return self.host, self.port
+SipAddress = TransportAddress
+"""An address of the equipment: ``udp:127.0.0.50:5060`` (``.addr`` is ``(host, port)``)."""
 
 
 @dataclass(frozen=True)
@@ -126,13 +116,6 @@ class Equipment:
 
 def parse_address(text: str, default_transport: str = "udp") -> SipAddress:
     """``udp:127.0.0.50:5060``, ``tcp:[::1]:5060``, ``127.0.0.30:5080`` (UDP), ``127.0.0.30`` (port 5060);
-    ValueError saying what is wrong."""
-    transport, rest = default_transport, text.strip()
-    head, colon, tail = rest.partition(":")
-    if colon and head.lower() in ("udp", "tcp", "tls", "sctp", "ws", "wss"):
-        transport, rest = head.lower(), tail
-        if transport not in ("udp", "tcp"):
-            raise ValueError(f"{json.dumps(text)}: transport {head} is not supported (udp or tcp)")
-    host, port = host_port(rest, text, "a host name would need DNS; use the equipment's IP, IPv6 in brackets")
-    return SipAddress(transport, host, port)
-
+    ValueError saying what is wrong (:func:`sipcore.transport_address.parse_transport_address`)."""
+    return parse_transport_address(text, default_transport=default_transport,
+                                   ip_hint="a host name would need DNS; use the equipment's IP, IPv6 in brackets")

@@ -27,7 +27,7 @@ from typing import Protocol
 from harness.equipment import Equipment, EquipmentError
 from harness.topology import ADDRESSES, Addr, PortPlan
 from harness.trunk_setup import TrunkSettings
-from reference_server.tomlfile import bracketed as _bracketed
+from sipcore.transport_address import bracketed as _bracketed
 
 __all__ = [
     "TRUNK_SUFFIX", "ImageStarter", "RunningEquipment", "check_usable", "fixed_addresses", "plan_for",

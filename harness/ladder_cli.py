@@ -26,7 +26,7 @@ from harness.decode import Decoded, DecodedMessage, DecodedRtp, DecodeError, dec
 from harness.expected import ROLE_ORDER, column_order
 from harness.ladder import render_observed
 from harness.roles import RoleKey, RoleMap, parse_address_key
-from harness.topology import ADDRESSES, SIP_PORT_RANGE
+from harness.topology import ADDRESSES, LOOPBACK_ENV, SIP_PORT_RANGE, use_loopback
 
 __all__ = ["LadderError", "build_parser", "main", "parse_roles", "render_pcap"]
 
@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trunkcheck-roles", action="store_true",
                         help="name the harness's loopback addresses: " +
                         ", ".join(f"{ip}={name}" for name, ip in ADDRESSES.items()))
+    parser.add_argument("--loopback", metavar="BASE",
+                        help="with --trunkcheck-roles: the roles' loopback block of a `trunkcheck run --loopback "
+                        f"BASE` run (default ${LOOPBACK_ENV}, else 127.0.0.0)")
     parser.add_argument("--sip-port", action="append", default=[], metavar="PORT",
                         help="decode this UDP/TCP port (or range A-B) as SIP (repeatable)")
     parser.add_argument("--no-rtp", action="store_true", help="leave RTP out of the ladder")
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         roles = parse_roles(args.roles)
+        if args.trunkcheck_roles:
+            use_loopback(args.loopback)
     except ValueError as err:
         print(f"trunkcheck ladder: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@
     trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host
     trunkcheck run --topology docker --image trunkcheck                   every role a container of its own
     trunkcheck run --equipment vendor-sbc-image.toml                     [equipment.image]: docker topology
+    trunkcheck run --loopback 127.42.0.0                                 roles on 127.42.0.10, .11, .12, .20, .30
 
 Exit status: 0 when every selected scenario that applies passed, 1 when one failed (or none was selected
 or applied), 2 when the run could not start (no permission to capture, bad arguments, an equipment file
@@ -29,6 +30,7 @@ from harness.docker_roles import ROLE_ADDRESSES_ENV
 from harness.docker_topology import add_cli_arguments, run_from_cli, wants_docker
 from harness.runner import FEATURES, RunSettings, run_suite
 from harness.session import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
+from harness.topology import LOOPBACK_ENV, use_loopback
 from reference_server.faults import Fault, InjectedFaults
 
 __all__ = ["build_parser", "main", "settings_from"]
@@ -72,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"the scenario fails (default {RESPONSE_TIMEOUT:g})")
     # TEST ONLY, hence hidden: the embedded reference trunk broken on purpose, to see the suite fail
     parser.add_argument("--fault", action="append", type=_fault, default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--loopback", metavar="BASE",
+                        help="the loopback /24 the harness's roles live in: UA BASE+10, second UA +11, carrier "
+                        f"+12, trunk +20, destination +30 (default ${LOOPBACK_ENV}, else 127.0.0.0); lets runs "
+                        "that share a machine keep apart by address")
     add_cli_arguments(parser)  # --topology, --image (harness.docker_topology)
     return parser
 
@@ -86,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if wants_docker(args):
         return run_from_cli(args, REPO, RunSettings().output)
+    if args.loopback or os.environ.get(LOOPBACK_ENV):
+        try:
+            use_loopback(args.loopback)
+        except ValueError as exc:
+            print(f"trunkcheck run: {exc}", file=sys.stderr)
+            return 2
+        os.environ[LOOPBACK_ENV] = args.loopback or os.environ[LOOPBACK_ENV]  # behave's hooks apply it again
     settings = settings_from(args)
     for path in settings.features:
         if not path.exists():

@@ -12,6 +12,10 @@ Roles and addresses (the last octet names the role, so a capture reads like a la
     VoIPBin      127.0.0.20   the trunk under test (embedded reference server by default)
     Destination  127.0.0.30   the far end the trunk relays calls to
 
+Those are in the loopback block 127.0.0.0/24; `use_loopback("127.42.0.0")` (`trunkcheck run --loopback`,
+or $TRUNKCHECK_LOOPBACK) moves every role to another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30),
+so that runs sharing a machine can also keep apart by address.
+
 Ports: scenario slot k uses SIP ports SIP_BASE + k*SIP_STRIDE + 0..SIP_STRIDE-1 (UA, trunk, destination,
 UA2, carrier, a second UA socket) and the trunk's RTP relay range RTP_BASE + k*RTP_STRIDE .. +RTP_STRIDE-1.
 The two ranges are disjoint, so no port ever carries SIP in one scenario and RTP in another (the stream
@@ -37,6 +41,7 @@ whose media ports the harness cannot know; harness.roles attributes RTP on such 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import itertools
 import os
 import socket
@@ -45,6 +50,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ADDRESSES",
+    "LOOPBACK_ENV",
     "RTP_BASE",
     "SIP_BASE",
     "SIP_PORT_RANGE",
@@ -52,17 +58,46 @@ __all__ = [
     "PortPlan",
     "Topology",
     "TopologyError",
+    "loopback_roles",
+    "use_loopback",
 ]
 
 Addr = tuple[str, int]
 
-ADDRESSES = {
-    "UA": "127.0.0.10",
-    "UA2": "127.0.0.11",
-    "Carrier": "127.0.0.12",
-    "VoIPBin": "127.0.0.20",
-    "Destination": "127.0.0.30",
-}
+ROLE_HOSTS = {"UA": 10, "UA2": 11, "Carrier": 12, "VoIPBin": 20, "Destination": 30}
+"""The last octet of each role's address, whatever the block."""
+LOOPBACK_ENV = "TRUNKCHECK_LOOPBACK"
+DEFAULT_LOOPBACK = "127.0.0.0"
+_LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+def loopback_roles(base: str) -> dict[str, str]:
+    """Each role's address in the /24 loopback block starting at ``base`` (``127.42.0.0`` -> UA
+    127.42.0.10 ...); ValueError saying what is wrong with ``base``."""
+    try:
+        net = ipaddress.IPv4Network(f"{base.strip()}/24")
+    except ValueError:
+        raise ValueError(f"{base!r} is not the first address of a /24 inside 127.0.0.0/8 (e.g. 127.42.0.0)") from None
+    if not net.subnet_of(_LOOPBACK_NET):
+        raise ValueError(f"{base!r} is not inside 127.0.0.0/8: the roles live on loopback")
+    return {role: str(net.network_address + host) for role, host in ROLE_HOSTS.items()}
+
+
+ADDRESSES = loopback_roles(DEFAULT_LOOPBACK)
+"""Role -> IP address for this run (use_loopback changes it in place, for every module that imported it)."""
+
+
+def use_loopback(base: str | None = None) -> None:
+    """Put the roles in the loopback block at ``base`` (None: $TRUNKCHECK_LOOPBACK, else 127.0.0.0);
+    ValueError (naming where the value came from) when it is not a /24 of 127.0.0.0/8."""
+    where = "--loopback"
+    if base is None:
+        base, where = os.environ.get(LOOPBACK_ENV) or DEFAULT_LOOPBACK, f"${LOOPBACK_ENV}"
+    try:
+        ADDRESSES.update(loopback_roles(base))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
 SIP_BASE, SIP_STRIDE = 16000, 8
 RTP_BASE, RTP_STRIDE = 20000, 20
 SLOTS = 500  # SIP 16000-19999, RTP relay 20000-29999
@@ -183,7 +218,7 @@ class PortPlan:
                     return topo
         raise TopologyError(
             f"no free slot of ports in {SIP_PORT_RANGE} (SIP) and {RTP_BASE}-{RTP_BASE + SLOTS * RTP_STRIDE - 1} "
-            "(RTP relay) on 127.0.0.10-30: something else is bound to all of them"
+            f"(RTP relay) on {', '.join(sorted(set(ADDRESSES.values())))}: something else is bound to all of them"
         )
 
     def _topology(self, slot: int) -> Topology:

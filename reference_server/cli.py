@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="TOML configuration (default: the embedded defaults.toml)")
     parser.add_argument("--listen", metavar="ADDR", action="append",
-                        help='listen address, repeatable, e.g. "udp:127.0.0.1:5060" (replaces the config\'s)')
+                        help='listen address, repeatable (replaces the config\'s): "udp:127.0.0.1:5060", '
+                             '"tcp:[::1]:5060", or "127.0.0.1:5070", which is UDP')
     parser.add_argument("--destination", metavar="URI",
                         help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080" or "127.0.0.1:5080"')
     parser.add_argument("--log-level", default="INFO", type=str.upper,

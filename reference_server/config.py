@@ -25,6 +25,7 @@ from typing import Any
 from reference_server import tomlfile
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
 from sipcore.errors import SIPParseError
+from sipcore.transport_address import TRANSPORTS, TransportAddress, parse_transport_address
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
@@ -38,7 +39,6 @@ TRUNK_DOMAIN_SUFFIX = ".trunk.voipbin.net"
 DOMAIN_NAME_RE = re.compile(r"^([a-zA-Z]{1})([a-zA-Z0-9\-\.]{1,30})$")  # VoIPBin's rule, verbatim
 ALGORITHMS = ("MD5", "SHA-256", "SHA-512-256")
 AUTH_TYPES = ("basic", "ip")
-TRANSPORTS = ("udp", "tcp")
 _HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
                           r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _EXTENSION_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()]+\Z")  # RFC 3261 unreserved: a plain URI user part
@@ -50,14 +50,8 @@ class ConfigError(FileError):
 
 # --- result dataclasses ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ListenAddress:
-    transport: str  # "udp" | "tcp"
-    host: str  # IP literal, IPv6 without brackets
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.transport}:{tomlfile.bracketed(self.host)}:{self.port}"
+ListenAddress = TransportAddress
+"""An address the server listens on: ``udp:127.0.0.1:5060`` (transport, IP literal, port)."""
 
 
 @dataclass(frozen=True)
@@ -170,21 +164,21 @@ def ip_in(ip: str, networks: Iterable[IPNetwork]) -> bool:
 # --- value parsers shared by the file and the command line (ValueError with the problem) ------------
 
 def parse_listen(text: str) -> ListenAddress:
-    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``; the port defaults to 5060."""
-    transport, colon, hostport = text.partition(":")
-    if not colon or transport.lower() not in TRANSPORTS:
-        raise ValueError(f"{json.dumps(text)} is not transport:host:port with transport udp or tcp")
-    host, port = tomlfile.host_port(hostport, text, "IPv6 goes in brackets", strict=True)
-    return ListenAddress(transport.lower(), host, port)
+    """``udp:127.0.0.1:5060``, ``tcp:[::1]:5060``, ``127.0.0.1:5060`` (UDP); the port defaults to 5060
+    (:func:`sipcore.transport_address.parse_transport_address`)."""
+    return parse_transport_address(text)
 
 
 def parse_destination(text: str) -> Destination:
-    """``sip:host[:port][;transport=udp|tcp]`` or ``host[:port]``."""
-    uri_text = text if text.lower().startswith(("sip:", "sips:")) else f"sip:{text}"
+    """``sip:host[:port][;transport=udp|tcp]``, or a transport address: ``[udp:|tcp:]host[:port]`` (UDP
+    and port 5060 when left out; the host an IP address or a name)."""
+    if not text.lower().startswith(("sip:", "sips:")):
+        addr = parse_transport_address(text, names_ok=True, ip_hint="expected an IP address or a host name")
+        return Destination(addr.host, addr.port, addr.transport)
     try:
-        uri = parse_sip_uri(uri_text)
+        uri = parse_sip_uri(text)
     except SIPParseError as exc:
-        raise ValueError(f"{json.dumps(text)} is not a sip: URI or host:port ({exc.message})") from None
+        raise ValueError(f"{json.dumps(text)} is not a valid sip: URI ({exc.message})") from None
     if uri.scheme.lower() != "sip":
         raise ValueError(f"{json.dumps(text)}: sips (TLS) is not supported; use sip:")
     extra = [p for p in uri.params if p.lower() != "transport"]

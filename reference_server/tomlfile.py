@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, cast
 
 __all__ = [
-    "KINDS", "MISSING", "FileError", "IPNetwork", "KeyPath", "Locator", "TableReader", "bracketed", "describe", "fmt",
-    "host_port", "loads", "read_text",
+    "KINDS", "MISSING", "FileError", "IPNetwork", "KeyPath", "Locator", "TableReader", "describe", "fmt", "loads",
+    "read_text",
 ]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -83,34 +83,6 @@ def describe(value: object, *, as_json: bool = False) -> str:
         return kind
     text = json.dumps(value) if isinstance(value, str) else repr(value).lower()
     return f"{kind} ({text[:40]})"
-
-
-# --- addresses --------------------------------------------------------------------------------------
-
-def bracketed(host: str) -> str:
-    """An IP literal as it goes before ``:port``: IPv6 in brackets."""
-    return f"[{host}]" if ":" in host else host
-
-
-def host_port(hostport: str, text: str, not_ip_hint: str, *, strict: bool = False) -> tuple[str, int]:
-    """The IP literal and port (5060 when left out) of ``host:port``, ``[v6]:port`` or ``host``, part of
-    the address ``text`` (named in the ValueError saying what is wrong). ``strict``: refuse a bracket
-    reference that is not closed or not followed by ``:port``."""
-    host, port_text = hostport, ""
-    if hostport.startswith("["):
-        host, bracket, after = hostport[1:].partition("]")
-        if strict and (not bracket or (after and not after.startswith(":"))):
-            raise ValueError(f"{json.dumps(text)} has a malformed IPv6 reference")
-        port_text = after[1:] if after.startswith(":") else after
-    elif hostport.count(":") == 1:
-        host, _, port_text = hostport.partition(":")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address ({not_ip_hint})") from None
-    if port_text and (not port_text.isdigit() or not 0 < int(port_text) <= 65535):
-        raise ValueError(f"{json.dumps(text)}: port {json.dumps(port_text)} is not 1-65535")
-    return str(ip), int(port_text) if port_text else 5060
 
 
 # --- checking tables --------------------------------------------------------------------------------

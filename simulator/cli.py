@@ -4,8 +4,9 @@
     trunkcheck simulate ua --target sip:+15551234567@127.0.0.1:5080 --username alice --password secret
 
 Both print a readable summary (the messages with timestamps, the final status, RTP counts), or the
-whole record as JSON with ``--json``. Exit status: 0 when the call(s) ended as expected, 1 otherwise,
-2 on bad settings.
+whole record as JSON with ``--json``. The destination answers calls, concurrently, until SIGINT/SIGTERM
+(or ``--calls N``, ``--timeout S``: :mod:`simulator.destination_run`). Exit status: 0 when the call(s)
+ended as expected, 1 otherwise, 2 on bad settings.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any, TextIO
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.q850 import reason_header
 from sipcore.timers import TimerConfig
+from sipcore.transport_address import bracketed
 from sipcore.uri import SipURI, parse_sip_uri
 
 from .destination import Destination, script_for
+from .destination_run import serve_calls
 from .record import Record
 from .settings import (
     CHALLENGE_BEHAVIOURS,
@@ -32,7 +35,7 @@ from .settings import (
     SettingsError,
     UaSettings,
     check_sip_uri,
-    parse_hostport,
+    parse_address,
 )
 from .summary import call_lines, incoming_lines, registration_line
 from .ua import UserAgent
@@ -50,9 +53,10 @@ def _ms(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, listen_default: str) -> None:
-    parser.add_argument("--listen", default=listen_default, metavar="IP:PORT",
-                        help=f"address to bind (default {listen_default}; port 0 = any)")
-    parser.add_argument("--transport", default="UDP", type=str.upper, choices=["UDP", "TCP"],
+    parser.add_argument("--listen", default=listen_default, metavar="[udp:|tcp:]IP:PORT",
+                        help=f"address to bind (default {listen_default}; port 0 = any; IPv6 as [::1]:5070; "
+                        "a udp: or tcp: prefix sets the transport)")
+    parser.add_argument("--transport", default=None, type=str.upper, choices=["UDP", "TCP"],
                         help="UDP (default) or TCP")
     parser.add_argument("--rtp-host", metavar="IP", help="address for RTP (default: the listen IP)")
     parser.add_argument("--tone", type=float, metavar="HZ", help="frequency of the RTP test tone")
@@ -67,7 +71,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ua.add_argument("--target", metavar="URI", help="Request-URI and To of the call, e.g. "
                     "sip:+15551234567@example.trunk.voipbin.net (a bare number is put at --domain)")
     ua.add_argument("--request-uri", metavar="URI", help="Request-URI, when not --target")
-    ua.add_argument("--proxy", metavar="IP:PORT", help="where requests are sent (the trunk); default: the "
+    ua.add_argument("--proxy", metavar="[udp:|tcp:]IP:PORT", help="where requests are sent (the trunk); default: the "
                     "host:port of --target")
     ua.add_argument("--username", default="alice")
     ua.add_argument("--password")
@@ -90,7 +94,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
-    ua.add_argument("--registrar", metavar="IP:PORT", help="registrar address (default: --proxy)")
+    ua.add_argument("--registrar", metavar="[udp:|tcp:]IP:PORT", help="registrar address (default: --proxy)")
     ua.add_argument("--registrar-domain", help="domain of the AOR (default: --domain)")
     ua.add_argument("--expires", type=int, default=3600, help="REGISTER expiry in seconds")
     ua.add_argument("--wait-incoming", type=float, default=0.0, metavar="S",
@@ -114,8 +118,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     dest.add_argument("--never-answer", action="store_true")
     dest.add_argument("--hangup-after", type=_ms, metavar="MS", help="BYE MS after answering")
     dest.add_argument("--ignore-cancel", action="store_true", help="answer CANCEL 200 but send no 487")
-    dest.add_argument("--calls", type=int, default=1, help="exit after N calls ended (0: run until --timeout)")
-    dest.add_argument("--timeout", type=float, default=60.0, metavar="S", help="stop after S seconds")
+    dest.add_argument("--calls", type=int, default=0, metavar="N",
+                      help="exit after N calls have ended (default 0: answer calls until SIGINT/SIGTERM)")
+    dest.add_argument("--timeout", type=float, metavar="S",
+                      help="stop after S seconds (default: no limit); with --calls N, fewer calls is a failure")
     return ua, dest
 
 
@@ -134,10 +140,29 @@ def _resolve(host: str, port: int, what: str) -> Addr:
     return str(info[0][4][0]), port
 
 
+def _transport(args: argparse.Namespace, *written: tuple[str, str | None]) -> str:
+    """The transport: --transport, else a udp:/tcp: prefix of an address, else UDP; a prefix that
+    disagrees with the transport chosen is a mistake (one agent, one transport)."""
+    chosen, source = args.transport, "--transport"
+    for what, transport in written:
+        if transport is None:
+            continue
+        if chosen is None:
+            chosen, source = transport, what
+        elif transport != chosen:
+            raise SettingsError(f"{what} is {transport} but {source} is {chosen}: give one transport")
+    return str(chosen or "UDP")
+
+
 def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None]:
     target_uri = None
     domain = args.domain
-    proxy = parse_hostport(args.proxy, "--proxy", default_port=5060) if args.proxy else None
+    listen_transport, listen = parse_address(args.listen, "--listen", zero_port_ok=True)
+    proxy_transport, proxy = parse_address(args.proxy, "--proxy", default_port=5060) if args.proxy else (None, None)
+    registrar_transport, registrar = (parse_address(args.registrar, "--registrar", default_port=5060)
+                                      if args.registrar else (None, None))
+    transport = _transport(args, ("--listen", listen_transport), ("--proxy", proxy_transport),
+                           ("--registrar", registrar_transport))
     if args.target:
         if ":" in args.target.split("@", 1)[0]:
             target_uri = check_sip_uri(args.target, "--target")
@@ -151,11 +176,10 @@ def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None]:
         if proxy is None and isinstance(uri, SipURI):
             proxy = _resolve(uri.host.strip("[]"), uri.port or 5060, "--target")
     settings = UaSettings(
-        listen=parse_hostport(args.listen, "--listen", zero_port_ok=True), transport=args.transport,
+        listen=listen, transport=transport,
         username=args.username, password=args.password, auth_username=args.auth_username,
         domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
-        target=proxy, registrar=parse_hostport(args.registrar, "--registrar", default_port=5060)
-        if args.registrar else None, registrar_domain=args.registrar_domain,
+        target=proxy, registrar=registrar, registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
         on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
@@ -221,34 +245,24 @@ def _dest_settings(args: argparse.Namespace) -> DestinationSettings:
                         early_media=args.early_media, answer_after_ms=args.answer_after, reject=args.reject,
                         reason=args.reason, reason_header=header, never_answer=args.never_answer,
                         hangup_after_ms=args.hangup_after)
-    settings = DestinationSettings(listen=parse_hostport(args.listen, "--listen", zero_port_ok=True),
-                                   transport=args.transport, script=script, honour_cancel=not args.ignore_cancel,
+    listen_transport, listen = parse_address(args.listen, "--listen", zero_port_ok=True)
+    settings = DestinationSettings(listen=listen, transport=_transport(args, ("--listen", listen_transport)),
+                                   script=script, honour_cancel=not args.ignore_cancel,
                                    rtp_host=args.rtp_host, timers=_timers(args))
     return replace(settings, tone_hz=args.tone) if args.tone is not None else settings
 
 
 async def _run_destination(args: argparse.Namespace, out: TextIO) -> int:
     settings = _dest_settings(args)
-    if args.calls < 0 or args.timeout <= 0:
+    if args.calls < 0 or (args.timeout is not None and args.timeout <= 0):
         raise SettingsError("--calls must be >= 0 and --timeout > 0")
     dest = await Destination.start(settings)
-    host, port = dest.local_addr  # on stderr, so that stdout holds only the summary (or the JSON)
-    print(f"destination listening on {host}:{port} ({settings.transport}); script: "
+    host, port = dest.local_addr  # on stderr, so that stdout holds only the calls (or the JSON)
+    until = f"{args.calls} call(s)" if args.calls else "SIGINT/SIGTERM"
+    print(f"destination listening on {bracketed(host)}:{port} ({settings.transport}) until {until}; script: "
           + ", ".join(type(s).__name__ + (f"({_fields(s)})" if _fields(s) else "") for s in settings.script),
           file=sys.stderr, flush=True)
-    try:
-        ok = await dest.wait_for_calls(args.calls, args.timeout) if args.calls else True
-        if not args.calls:
-            await asyncio.sleep(args.timeout)
-    finally:
-        await dest.stop()
-    lines: list[str] = []
-    for call in dest.calls:
-        lines += incoming_lines(call)
-    if not ok:
-        lines.append(f"only {len(dest.finished_calls)} of {args.calls} call(s) ended within {args.timeout:g} s")
-    _print(dest.record, lines, args.json, out, ok)
-    return 0 if ok else 1
+    return await serve_calls(dest, calls=args.calls, timeout=args.timeout, as_json=args.json, out=out)
 
 
 def _fields(step: Any) -> str:

@@ -19,6 +19,8 @@ from sipcore.message import Request, Response
 __all__ = ["KINDS", "Record", "RecordEvent", "message_summary"]
 
 KINDS = ("sip-sent", "sip-received", "rtp-started", "rtp-first-packet", "timeout", "note")
+SEEN_LIMIT = 100_000
+"""Messages remembered per direction to flag retransmissions (far more than 32 s of any test's traffic)."""
 
 
 def message_summary(message: Request | Response) -> str:
@@ -72,7 +74,9 @@ class Record:
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.events: list[RecordEvent] = []
-        self._seen: dict[str, set[int]] = {"sip-sent": set(), "sip-received": set()}
+        # recent messages by hash, to flag retransmissions; bounded (a retransmission comes within 32 s),
+        # so that a destination answering calls for hours does not grow without end
+        self._seen: dict[str, dict[int, None]] = {"sip-sent": {}, "sip-received": {}}
 
     def __iter__(self) -> Iterator[RecordEvent]:
         return iter(list(self.events))
@@ -100,7 +104,9 @@ class Record:
         key = hash(raw)
         detail: dict[str, Any] = {"peer": f"{peer[0]}:{peer[1]}", "transport": transport,
                                   "retransmission": key in seen}
-        seen.add(key)
+        seen[key] = None
+        if len(seen) > SEEN_LIMIT:
+            del seen[next(iter(seen))]  # the oldest
         try:
             cseq = message.cseq
             detail["cseq"] = str(cseq)
@@ -151,6 +157,14 @@ class Record:
     def for_call(self, call_id: str) -> list[RecordEvent]:
         return [e for e in self.events if e.call_id == call_id]
 
+    def take_call(self, call_id: str) -> list[RecordEvent]:
+        """Remove one call's events from the record and return them: a long-running agent that has
+        reported a finished call keeps no more of it."""
+        taken = [e for e in self.events if e.call_id == call_id]
+        if taken:
+            self.events = [e for e in self.events if e.call_id != call_id]
+        return taken
+
     # -- output -------------------------------------------------------------------------------------
     def to_dicts(self, call_id: str | None = None, *, raw: bool = True) -> list[dict[str, Any]]:
         events = self.events if call_id is None else self.for_call(call_id)
@@ -166,9 +180,12 @@ class Record:
         """The record (or one call's events) as JSON: ``{"name": ..., "events": [...]}``."""
         return json.dumps({"name": self.name, "events": self.to_dicts(call_id, raw=raw)}, indent=indent)
 
-    def lines(self, call_id: str | None = None, *, start: float | None = None) -> list[str]:
-        """A readable ladder-ish listing: ``+0.012  -> INVITE sip:...  (127.0.0.30:5080 UDP)``."""
-        events = self.events if call_id is None else self.for_call(call_id)
+    def lines(self, call_id: str | None = None, *, start: float | None = None,
+              events: list[RecordEvent] | None = None) -> list[str]:
+        """A readable ladder-ish listing: ``+0.012  -> INVITE sip:...  (127.0.0.30:5080 UDP)``; of the
+        whole record, of one call, or of ``events`` taken from it."""
+        if events is None:
+            events = self.events if call_id is None else self.for_call(call_id)
         if not events:
             return []
         t0 = events[0].t_monotonic if start is None else start

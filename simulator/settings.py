@@ -14,12 +14,13 @@ from sipcore.digest import UnsupportedAlgorithmError, get_algorithm
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.errors import SIPParseError
 from sipcore.timers import TimerConfig
+from sipcore.transport_address import AddressError, bracketed, parse_transport_address
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
     "CHALLENGE_BEHAVIOURS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer", "Reject",
     "Send100", "Send180", "Send183", "SettingsError", "Step", "UaSettings", "Wait", "check_script",
-    "check_sip_uri", "parse_hostport",
+    "check_sip_uri", "parse_address", "parse_hostport",
 ]
 
 Addr = tuple[str, int]
@@ -57,26 +58,24 @@ def check_addr(addr: Sequence[object], what: str, *, zero_port_ok: bool = False)
     return _check_ip(addr[0], what), _check_port(addr[1], what, zero_ok=zero_port_ok)
 
 
+def parse_address(text: str, what: str, *, default_port: int | None = None,
+                  zero_port_ok: bool = False) -> tuple[str | None, Addr]:
+    """``127.0.0.1:5080``, ``[::1]:5060``, ``udp:127.0.0.1:5080``, ``tcp:[::1]:5060`` (or a bare IP when
+    ``default_port`` is given): the transport written (upper case, None when left out) and (IP, port)
+    (:func:`sipcore.transport_address.parse_transport_address`)."""
+    try:
+        addr = parse_transport_address(text, default_port=default_port, zero_port_ok=zero_port_ok)
+    except AddressError as exc:
+        raise SettingsError(f"{what}: {exc}") from None
+    head, colon, _ = text.strip().partition(":")
+    written = addr.transport.upper() if colon and head.lower() == addr.transport else None
+    return written, check_addr(addr.addr, what, zero_port_ok=zero_port_ok)
+
+
 def parse_hostport(text: str, what: str, *, default_port: int | None = None,
                    zero_port_ok: bool = False) -> Addr:
-    """``127.0.0.1:5080`` or ``[::1]:5060`` (or a bare IP when ``default_port`` is given)."""
-    value = text.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif value.count(":") == 1:
-        host, _, port_text = value.partition(":")
-    else:
-        host, port_text = value, ""
-    if not port_text:
-        if default_port is None:
-            raise SettingsError(f"{what}: {text!r} has no port (expected IP:PORT, e.g. 127.0.0.1:5080)")
-        port = default_port
-    elif not port_text.isdigit():
-        raise SettingsError(f"{what}: port {port_text!r} in {text!r} is not a number")
-    else:
-        port = int(port_text)
-    return check_addr((host, port), what, zero_port_ok=zero_port_ok)
+    """(IP, port) of an address :func:`parse_address` takes, its transport left aside."""
+    return parse_address(text, what, default_port=default_port, zero_port_ok=zero_port_ok)[1]
 
 
 def check_sip_uri(text: str, what: str) -> str:
@@ -319,7 +318,7 @@ class DestinationSettings:
             _check_ip(self.rtp_host, "rtp_host")
         if not 20.0 <= self.tone_hz <= 3900.0:
             raise SettingsError(f"tone_hz: {self.tone_hz} is not in 20..3900 Hz (PCMU at 8 kHz)")
-        check_sip_uri(f"sip:{self.contact_user}@{self.listen[0]}", "contact_user")
+        check_sip_uri(f"sip:{self.contact_user}@{bracketed(self.listen[0])}", "contact_user")
         _check_ms(self.max_call_ms, "max_call_ms")
         _check_text(self.user_agent, "user_agent")
 

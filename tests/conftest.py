@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .addresses import LoopbackBlock, block
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _sipp_folders_under_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -20,3 +22,9 @@ def _sipp_folders_under_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> 
         os.environ.pop("TRUNKCHECK_SIPP_TMPDIR", None)
     else:
         os.environ["TRUNKCHECK_SIPP_TMPDIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def loopback_block() -> LoopbackBlock:
+    """This test process's own 127.N.0.0/16 (tests/addresses.py): bind, send and capture only there."""
+    return block()

@@ -16,14 +16,16 @@ from simulator.ua import CallResult, UserAgent
 from simulator.uas import IncomingCall
 from sipcore.timers import TimerConfig
 
+from ..addresses import loopback
+
 T = TypeVar("T")
 
 CFG = Path(__file__).resolve().parents[2] / "examples" / "kamailio" / "kamailio.cfg"
-KAMAILIO = ("127.0.5.50", 5060)
-DESTINATION = ("127.0.5.30", 5080)
-UA_IP = "127.0.5.10"
-CARRIER_IP = "127.0.5.12"  # TRUSTED_PEER: calls extensions without a challenge
-STRANGER_IP = "127.0.5.13"
+KAMAILIO = (loopback(50, 5), 5060)
+DESTINATION = (loopback(30, 5), 5080)
+UA_IP = loopback(10, 5)
+CARRIER_IP = loopback(12, 5)  # TRUSTED_PEER: calls extensions without a challenge
+STRANGER_IP = loopback(13, 5)
 TRUNK = "example.trunk.voipbin.net"
 REGISTRAR = "example.registrar.voipbin.net"
 FAST = TimerConfig(t1=0.05, t2=0.2, t4=0.25)  # Timer B/F = 3.2 s

@@ -17,6 +17,7 @@ import pytest
 
 from harness.equipment import Equipment, applicable
 
+from ..addresses import block
 from ..harness.test_capture import needs_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,9 +32,23 @@ needs_run = [needs_capture, pytest.mark.skipif(shutil.which("tshark") is None, r
 
 
 def trunkcheck_run(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`trunkcheck run --output TMP --run-id r ARGS` from the repository root (bounded)."""
+    """`trunkcheck run --output TMP --run-id r --loopback BLOCK ARGS` from the repository root (bounded): the
+    harness's roles in this test process's own loopback block (tests/addresses.py)."""
     return subprocess.run([sys.executable, "-m", "harness.cli", "run", "--output", str(tmp_path), "--run-id", "r",
-                           *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+                           "--loopback", block().base, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def examples_in_block(folder: Path) -> Path:
+    """``folder`` filled with the example equipment files, every 127.0.S.H moved into this test process's
+    loopback block (their processes' command lines too) and their relative paths made absolute: the
+    examples as a vendor runs them, at addresses no concurrent test run uses."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted(EXAMPLES.glob("*.toml")):
+        text = block().rewrite(source.read_text())
+        text = text.replace('cwd = "../.."', f'cwd = "{REPO}"').replace('"examples/equipment/', f'"{folder}/')
+        (folder / source.name).write_text(text)
+    return folder
 
 
 def summary(proc: subprocess.CompletedProcess[str]) -> dict[str, int]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +16,13 @@ from simulator.destination import Destination, script_for
 from simulator.settings import DestinationSettings, UaSettings
 from simulator.ua import UserAgent
 
+from ..addresses import block, loopback
 from .kamailio_support import FAST, run
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
 
 
 @pytest.fixture
-def started(request: pytest.FixtureRequest) -> Iterator[tuple[Equipment, SipProcess]]:
-    eq = load_equipment(EXAMPLES / request.param)
+def started(request: pytest.FixtureRequest, examples: Path) -> Iterator[tuple[Equipment, SipProcess]]:
+    eq = load_equipment(examples / request.param)  # the example, moved into this test process's loopback block
     if eq.process is not None and eq.process.command[0] == "kamailio" and find_kamailio() is None:
         pytest.skip(KAMAILIO_MISSING)
     preflight(eq)  # before the start: the command exists, the destination address is free
@@ -37,7 +37,7 @@ async def one_call(eq: Equipment) -> tuple[int | None, list[int], int]:
     assert eq.trunk is not None and eq.trunk.destination is not None
     dest = await Destination.start(DestinationSettings(listen=eq.trunk.destination.addr, timers=FAST,
                                                        script=script_for(answer_after_ms=50)))
-    ua = await UserAgent.start(UaSettings(listen=("127.0.0.10", 0), username=eq.trunk.username or "",
+    ua = await UserAgent.start(UaSettings(listen=(loopback(10), 0), username=eq.trunk.username or "",
                                           password=eq.trunk.password, domain=eq.trunk.domain,
                                           target=eq.address.addr, timers=FAST))
     try:
@@ -64,7 +64,7 @@ def test_the_reference_trunk_runs_as_external_equipment(started: tuple[Equipment
 
 
 def test_a_process_that_never_answers_is_stopped_and_reported(tmp_path: Path) -> None:
-    text = """\
+    text = block().rewrite("""\
 [equipment]
 name = "mute"
 role = "trunk"
@@ -79,16 +79,16 @@ destination = "127.0.5.71:5080"
 command = ["sleep", "30"]
 start_timeout = 0.5
 stop_timeout = 1
-"""
+""")
     path = tmp_path / "mute.toml"
     path.write_text(text)
     eq = load_equipment(path)
     proc = SipProcess.for_equipment(eq)
-    with pytest.raises(EquipmentStartError, match=r"mute did not answer on udp:127\.0\.5\.70:5060 within 0\.5 s"):
+    with pytest.raises(EquipmentStartError, match=rf"mute did not answer on udp:{re.escape(loopback(70, 5))}:5060 within 0\.5 s"):
         proc.start()
     assert proc.returncode is not None and not proc.running()
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
     proc.close()
-    with pytest.raises(EquipmentError, match=r"mute\.toml:4: equipment\.address: udp:127\.0\.5\.70:5060 refused"):
+    with pytest.raises(EquipmentError, match=rf"mute\.toml:4: equipment\.address: udp:{re.escape(loopback(70, 5))}:5060 refused"):
         preflight(eq, started=True, timeout=0.5)

@@ -1,11 +1,13 @@
 """Kamailio 5.6 with examples/kamailio/kamailio.cfg as the trunk, driven directly by the simulator (the
 UA calls, registers and answers; the destination plays the far end): the spec's ladders as a proxy plays
-them. Kamailio runs once for the module on 127.0.5.50:5060 and is stopped whatever happens."""
+them. Kamailio runs once for the module on 127.N.5.50:5060 (this test process's block, tests/addresses.py)
+and is stopped whatever happens."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from sipcore.digest_client import DigestClient
 from sipcore.message import Response
 from sipcore.parser import parse_message
 
+from ..addresses import loopback
 from .kamailio_support import (
     CARRIER_IP,
     CFG,
@@ -66,7 +69,7 @@ def test_the_example_cfg_passes_kamailio_check() -> None:
     finally:
         proc.close()
     assert "config file ok" in output
-    assert "udp: 127.0.5.50 [127.0.5.50]:5060" in output and "tcp: 127.0.5.50 [127.0.5.50]:5060" in output
+    assert f"udp: {loopback(50, 5)} [{loopback(50, 5)}]:5060" in output and f"tcp: {loopback(50, 5)} [{loopback(50, 5)}]:5060" in output
 
 
 def test_invite_is_challenged_407_then_relayed_answered_and_hung_up(trunk: KamailioProcess) -> None:
@@ -143,7 +146,7 @@ def test_a_caller_on_tcp_is_relayed_to_the_udp_destination(trunk: KamailioProces
     out = run(call_through(script_for(answer_after_ms=50), ua={"transport": "TCP"}))
     assert (out.call.status, out.call.challenges, out.call.bye_status) == (200, [407], 200), trunk.log_tail()
     [invite] = sip(out.destination, "sip-received", "INVITE")
-    assert header(invite, "Via")[0].startswith("SIP/2.0/UDP 127.0.5.50")
+    assert header(invite, "Via")[0].startswith(f"SIP/2.0/UDP {loopback(50, 5)}")
     assert len(header(invite, "Record-Route")) == 2  # double record-routing across transports
 
 
@@ -228,21 +231,21 @@ def _exchange(request: str) -> Response:
 
 def test_options_gets_200_and_max_forwards_0_gets_483(trunk: KamailioProcess) -> None:
     template = ("{method} sip:+15550100@example.trunk.voipbin.net SIP/2.0\n"
-                "Via: SIP/2.0/UDP 127.0.5.13:{{port}};branch=z9hG4bK-{branch};rport\n"
-                "From: <sip:probe@127.0.5.13>;tag=1\nTo: <sip:+15550100@example.trunk.voipbin.net>\n"
-                "Call-ID: {branch}@127.0.5.13\nCSeq: 1 {method}\nMax-Forwards: {hops}\n"
-                "Contact: <sip:probe@127.0.5.13>\nContent-Length: 0\n\n")
-    options = _exchange(template.format(method="OPTIONS", branch="o1", hops=70))
+                "Via: SIP/2.0/UDP {stranger}:{{port}};branch=z9hG4bK-{branch};rport\n"
+                f"From: <sip:probe@{loopback(13, 5)}>;tag=1\nTo: <sip:+15550100@example.trunk.voipbin.net>\n"
+                "Call-ID: {branch}@{stranger}\nCSeq: 1 {method}\nMax-Forwards: {hops}\n"
+                f"Contact: <sip:probe@{loopback(13, 5)}>\nContent-Length: 0\n\n")
+    options = _exchange(template.format(method="OPTIONS", branch="o1", hops=70, stranger=STRANGER_IP))
     assert options.status == 200 and "INVITE" in (options.headers.get("Allow") or "")
     for method in ("OPTIONS", "INVITE"):
-        answer = _exchange(template.format(method=method, branch=f"{method}0", hops=0))
+        answer = _exchange(template.format(method=method, branch=f"{method}0", hops=0, stranger=STRANGER_IP))
         assert (answer.status, answer.reason) == (483, "Too Many Hops")
 
 
 def test_stop_ends_kamailio_and_all_its_workers() -> None:
     if find_kamailio() is None:
         pytest.skip(KAMAILIO_MISSING)
-    proc = KamailioProcess(CFG, listen=("127.0.5.51", 5060), destination=DESTINATION)
+    proc = KamailioProcess(CFG, listen=(loopback(51, 5), 5060), destination=DESTINATION)
     with proc:
         pgid = proc.pid
         os.killpg(pgid, 0)  # the group exists: Kamailio and its forked workers
@@ -255,10 +258,10 @@ def test_stop_ends_kamailio_and_all_its_workers() -> None:
 def test_a_kamailio_that_cannot_start_is_reported_with_its_log() -> None:
     if find_kamailio() is None:
         pytest.skip(KAMAILIO_MISSING)
-    proc = KamailioProcess(CFG, listen=("127.0.5.52", 5060), destination=DESTINATION,
+    proc = KamailioProcess(CFG, listen=(loopback(52, 5), 5060), destination=DESTINATION,
                            defines={"RING_TIMEOUT": "soon"}, start_timeout=5)
     with pytest.raises(EquipmentStartError, match=r"kamailio exited with status \d+ before answering on "
-                                                   r"udp:127\.0\.5\.52:5060:\n(.|\n)*(error|ERROR)"):
+                                                   rf"udp:{re.escape(loopback(52, 5))}:5060:\n(.|\n)*(error|ERROR)"):
         proc.start()
     proc.close()
 
@@ -306,7 +309,7 @@ def _udp_request(sock: socket.socket, text: str) -> Response:
 def test_an_expired_nonce_with_the_right_digest_is_challenged_with_stale_true() -> None:
     if find_kamailio() is None:
         pytest.skip(KAMAILIO_MISSING)
-    address = ("127.0.5.53", 5060)
+    address = (loopback(53, 5), 5060)
     with KamailioProcess(CFG, listen=address, destination=DESTINATION, defines={"NONCE_EXPIRE": 1}), \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((STRANGER_IP, 0))

@@ -15,8 +15,10 @@ import pytest
 
 from harness.equipment import EquipmentError, parse_equipment, preflight, sip_ping
 
-ADDRESS = ("127.0.5.60", 5060)
-DESTINATION = ("127.0.5.61", 5080)
+from ..addresses import block, loopback
+
+ADDRESS = (loopback(60, 5), 5060)
+DESTINATION = (loopback(61, 5), 5080)
 
 TRUNK = f"""\
 [equipment]
@@ -110,7 +112,7 @@ def test_silence_is_refused_after_the_bound() -> None:
 
 def test_a_tcp_claim_needs_a_tcp_listener(responder: OptionsResponder) -> None:
     with pytest.raises(EquipmentError, match=r"sbc\.toml:5: equipment\.features: claims tcp, but "
-                                             r"tcp:127\.0\.5\.60:5060: TCP connection failed"):
+                                             rf"tcp:{re.escape(loopback(60, 5))}:5060: TCP connection failed"):
         preflight(parse_equipment(TRUNK, "sbc.toml"), timeout=0.5)
 
 
@@ -119,7 +121,7 @@ def test_the_destination_must_be_free_for_the_harness(responder: OptionsResponde
     taken.bind(DESTINATION)
     try:
         with pytest.raises(EquipmentError, match=r"sbc\.toml:11: equipment\.trunk\.destination: the harness's "
-                                                 r"destination must listen on udp:127\.0\.5\.61:5080, but it "
+                                                 rf"destination must listen on udp:{re.escape(loopback(61, 5))}:5080, but it "
                                                  r"cannot: Address already in use"):
             preflight(parse_equipment(TRUNK, "sbc.toml"), timeout=0.5)
     finally:
@@ -134,7 +136,7 @@ def test_a_start_command_that_is_not_installed_is_refused(tmp_path: Path) -> Non
 
 
 def test_a_ua_the_harness_starts_needs_its_address_free() -> None:
-    text = """\
+    text = block().rewrite("""\
 [equipment]
 name = "SIPp"
 role = "ua"
@@ -146,14 +148,14 @@ domain = "example.trunk.voipbin.net"
 username = "alice"
 password = "secret"
 proxy = "127.0.5.63:5060"
-"""
+""")
     eq = parse_equipment(text, "ua.toml")
     preflight(eq)  # nothing is pinged: the harness starts SIPp there itself
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    taken.bind(("127.0.5.62", 5070))
+    taken.bind((loopback(62, 5), 5070))
     try:
         with pytest.raises(EquipmentError, match=r"ua\.toml:4: equipment\.address: the harness starts sipp on "
-                                                 r"udp:127\.0\.5\.62:5070, but it cannot listen there"):
+                                                 rf"udp:{re.escape(loopback(62, 5))}:5070, but it cannot listen there"):
             preflight(eq)
     finally:
         taken.close()

@@ -10,8 +10,8 @@ import pytest
 from harness.adapters.baresip import BARESIP_MISSING, find_baresip
 from harness.equipment import load_equipment
 
+from ..addresses import loopback
 from .run_support import (
-    EXAMPLES,
     FEATURES,
     applicable_scenarios,
     needs_run,
@@ -22,15 +22,15 @@ from .run_support import (
 
 pytestmark = [pytest.mark.interop, *needs_run, pytest.mark.skipif(find_baresip() is None, reason=BARESIP_MISSING)]
 
-FILE = EXAMPLES / "baresip-ua.toml"
+FILE = "baresip-ua.toml"  # in the examples fixture: moved into this test process's loopback block
 SPEC_LADDERS = ("The UA under test places the documented authenticated call", "The UA under test calls into early media",
                 "The UA under test's call is rejected with 404 Not Found")
 
 
-def test_baresip_places_the_spec_calls_registers_and_answers(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    proc = trunkcheck_run(tmp_path, "--equipment", str(FILE), "--features", str(FEATURES / "ua_equipment.feature"))
+def test_baresip_places_the_spec_calls_registers_and_answers(tmp_path, examples) -> None:  # type: ignore[no-untyped-def]
+    proc = trunkcheck_run(tmp_path, "--equipment", str(examples / FILE), "--features", str(FEATURES / "ua_equipment.feature"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    yes, _ = applicable_scenarios(load_equipment(FILE), [FEATURES / "ua_equipment.feature"])
+    yes, _ = applicable_scenarios(load_equipment(examples / FILE), [FEATURES / "ua_equipment.feature"])
     assert summary(proc) == {"total": len(yes), "passed": len(yes), "failed": 0, "na": 0}
     run_dir = tmp_path / "r"
     seen = statuses(run_dir)
@@ -44,11 +44,11 @@ def test_baresip_places_the_spec_calls_registers_and_answers(tmp_path) -> None: 
     answered = (folder / "the-ua-under-test-answers-a-call-for-its-extension.equipment.log").read_text()
     assert "event CALL_INCOMING" in answered and "accept" in answered
     report = (run_dir / "validation-report.html").read_text()
-    assert "the column <b>UA</b> is baresip softphone at udp:127.0.0.40:5062" in report
+    assert f"the column <b>UA</b> is baresip softphone at udp:{loopback(40)}:5062" in report
 
 
-def test_without_registration_claimed_the_registration_scenarios_do_not_apply(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    text = FILE.read_text().replace('features = ["basic-auth", "registration", "early-media", "cancel"]',
+def test_without_registration_claimed_the_registration_scenarios_do_not_apply(tmp_path, examples) -> None:  # type: ignore[no-untyped-def]
+    text = (examples / FILE).read_text().replace('features = ["basic-auth", "registration", "early-media", "cancel"]',
                                     'features = ["basic-auth", "early-media"]')
     path = tmp_path / "baresip-no-registration.toml"
     path.write_text(text)

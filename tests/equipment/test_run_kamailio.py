@@ -16,24 +16,25 @@ from harness.adapters.kamailio import KAMAILIO_MISSING, find_kamailio
 from harness.adapters.sipp_process import port_bound
 from harness.equipment import load_equipment
 
-from .run_support import EXAMPLES, applicable_scenarios, needs_run, statuses, summary, trunkcheck_run
+from ..addresses import loopback
+from .run_support import applicable_scenarios, needs_run, statuses, summary, trunkcheck_run
 
 pytestmark = [pytest.mark.interop, *needs_run,
               pytest.mark.skipif(find_kamailio() is None, reason=KAMAILIO_MISSING)]
 
-FILE = EXAMPLES / "kamailio-trunk.toml"
+FILE = "kamailio-trunk.toml"  # in the examples fixture: moved into this test process's loopback block
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+def run(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> tuple[object, Path]:
     tmp = tmp_path_factory.mktemp("kamailio-run")
-    return trunkcheck_run(tmp, "--equipment", str(FILE)), tmp / "r"
+    return trunkcheck_run(tmp, "--equipment", str(examples / FILE)), tmp / "r"
 
 
-def test_every_applicable_scenario_passes_and_the_others_are_not_applicable(run) -> None:  # type: ignore[no-untyped-def]
+def test_every_applicable_scenario_passes_and_the_others_are_not_applicable(run, examples) -> None:  # type: ignore[no-untyped-def]
     proc, run_dir = run
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    eq = load_equipment(FILE)
+    eq = load_equipment(examples / FILE)
     yes, no = applicable_scenarios(eq)
     counts = summary(proc)
     assert counts == {"total": len(yes), "passed": len(yes), "failed": 0, "na": len(no)}, proc.stdout
@@ -72,14 +73,14 @@ def test_kamailio_is_the_voipbin_column_and_is_stopped_at_the_end(run) -> None: 
     assert "407 Proxy Authentication Required" in ladder and "Kamailio" not in ladder.splitlines()[0]
     log = (run_dir / "equipment" / "equipment.log").read_text()
     assert "Listening on" in log and "signal 15 received" in log, "started by the run, stopped with SIGTERM"
-    assert not port_bound("127.0.0.50", 5060), "Kamailio still listens after the run"
+    assert not port_bound(loopback(50), 5060), "Kamailio still listens after the run"
 
 
-def test_the_reports_say_not_applicable_never_passed(run) -> None:  # type: ignore[no-untyped-def]
+def test_the_reports_say_not_applicable_never_passed(run, examples) -> None:  # type: ignore[no-untyped-def]
     _, run_dir = run
     report = (run_dir / "validation-report.html").read_text()
     assert "Conforms for every feature it claims" in report and "Kamailio trunk example" in report
-    assert report.count('<td class="na">Not applicable</td>') == len(applicable_scenarios(load_equipment(FILE))[1])
+    assert report.count('<td class="na">Not applicable</td>') == len(applicable_scenarios(load_equipment(examples / FILE))[1])
     assert "Listening on" in report, "an excerpt of Kamailio's own log"
     skipped = {}
     for path in (run_dir / "junit").glob("*.xml"):

@@ -16,10 +16,12 @@ from harness.equipment import load_equipment
 from harness.ladder import parse_ladder
 from harness.ladder_cli import main as ladder_main
 
+from ..addresses import block
 from .run_support import (
     EXAMPLES,
     FEATURES,
     applicable_scenarios,
+    examples_in_block,
     needs_run,
     statuses,
     summary,
@@ -28,7 +30,10 @@ from .run_support import (
 
 pytestmark = [pytest.mark.interop, *needs_run]
 
-FILE = EXAMPLES / "reference-trunk-one-ip.toml"
+NAME = "reference-trunk-one-ip.toml"
+ONE_IP = block().ip(1)  # 127.0.0.1 of the example, moved into this test process's loopback block
+ROLES = f"{ONE_IP}:5070=VoIPBin,{ONE_IP}:5090=Destination"
+UA = block().ip(10)
 CALL = Path("outgoing-call-with-basic-authentication") / "the-documented-call-flow-the-caller-hangs-up"
 EARLY = Path("early-media") / "the-documented-early-media-flow"
 
@@ -36,7 +41,8 @@ EARLY = Path("early-media") / "the-documented-early-media-flow"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     tmp = tmp_path_factory.mktemp("one-ip-run")
-    return trunkcheck_run(tmp, "--equipment", str(FILE)), tmp / "r"
+    folder = examples_in_block(tmp / "examples")
+    return trunkcheck_run(tmp, "--equipment", str(folder / NAME)), tmp / "r"
 
 
 def steps(ladder_text: str) -> list[tuple[str, str, str]]:
@@ -46,7 +52,7 @@ def steps(ladder_text: str) -> list[tuple[str, str, str]]:
 def test_a_trunk_and_its_destination_on_one_ip_pass_every_applicable_scenario(run) -> None:  # type: ignore[no-untyped-def]
     proc, run_dir = run
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    yes, no = applicable_scenarios(load_equipment(FILE))
+    yes, no = applicable_scenarios(load_equipment(EXAMPLES / NAME))
     assert summary(proc) == {"total": len(yes), "passed": len(yes), "failed": 0, "na": len(no)}, proc.stdout
     seen = statuses(run_dir)
     for must in ("The documented call flow, the caller hangs up", "The documented early media flow",
@@ -76,13 +82,13 @@ def test_the_ladder_command_names_roles_by_ip_and_port(run, capsys) -> None:  # 
     _, run_dir = run
     pcap = str(run_dir / CALL.with_suffix(".pcap"))
     ports = ["--sip-port", "5070", "--sip-port", "5090"]
-    assert ladder_main([pcap, "--roles", "127.0.0.1:5070=VoIPBin,127.0.0.1:5090=Destination", *ports]) == 0
+    assert ladder_main([pcap, "--roles", ROLES, *ports]) == 0
     drawn = capsys.readouterr().out
-    assert parse_ladder(drawn).columns == ["127.0.0.10", "VoIPBin", "Destination"], drawn
+    assert parse_ladder(drawn).columns == [UA, "VoIPBin", "Destination"], drawn
     flow = steps(drawn)
     assert ("VoIPBin", "Destination", "RTP Media") in flow and ("Destination", "VoIPBin", "RTP Media") in flow
-    assert ("VoIPBin", "127.0.0.10", "RTP Media") in flow
-    assert ladder_main([pcap, "--trunkcheck-roles", "--roles", "127.0.0.1:5070=VoIPBin,127.0.0.1:5090=Destination",
+    assert ("VoIPBin", UA, "RTP Media") in flow
+    assert ladder_main([pcap, "--trunkcheck-roles", "--loopback", block().base, "--roles", ROLES,
                         *ports]) == 0
     assert capsys.readouterr().out == (run_dir / CALL.with_suffix(".ladder.txt")).read_text(), \
         "the command draws what the run drew"
@@ -92,9 +98,10 @@ def test_the_ladder_command_names_roles_by_ip_and_port(run, capsys) -> None:  # 
 def test_a_ua_under_test_on_the_harness_trunks_ip(tmp_path: Path) -> None:
     """SIPp on 127.0.0.1:5070, the harness's trunk on 127.0.0.1:5060: the UA scenarios pass and the UA and
     VoIPBin columns stay apart (the trunk's relay range is the trunk's)."""
-    text = (EXAMPLES / "sipp-ua.toml").read_text()
-    assert 'address = "udp:127.0.0.10:5070"' in text and 'proxy = "udp:127.0.0.20:5060"' in text
-    text = text.replace("127.0.0.10:5070", "127.0.0.1:5070").replace("127.0.0.20:5060", "127.0.0.1:5060")
+    text = (examples_in_block(tmp_path / "examples") / "sipp-ua.toml").read_text()
+    ua, trunk = f"{block().ip(10)}:5070", f"{block().ip(20)}:5060"
+    assert f'address = "udp:{ua}"' in text and f'proxy = "udp:{trunk}"' in text
+    text = text.replace(ua, f"{ONE_IP}:5070").replace(trunk, f"{ONE_IP}:5060")
     (tmp_path / "sipp-one-ip.toml").write_text(text)
     proc = trunkcheck_run(tmp_path, "--equipment", str(tmp_path / "sipp-one-ip.toml"),
                           "--features", str(FEATURES / "ua_equipment.feature"))

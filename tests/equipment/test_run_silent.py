@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from ..addresses import loopback
 from .run_support import FEATURES, OptionsOnly, needs_run, statuses, summary, trunkcheck_run
 
 pytestmark = [pytest.mark.interop, *needs_run]
 
-SILENT_TRUNK = ("127.0.0.61", 5060)
-SILENT_PHONE = ("127.0.0.71", 5060)
+SILENT_TRUNK = (loopback(61), 5060)
+SILENT_PHONE = (loopback(71), 5060)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ features = ["basic-auth"]
 domain = "example.trunk.voipbin.net"
 username = "alice"
 password = "secret"
-destination = "udp:127.0.0.31:5080"
+destination = "udp:{loopback(31)}:5080"
 """)
     started = time.monotonic()
     proc = trunkcheck_run(tmp_path, "--equipment", str(path), "--response-timeout", "2",
@@ -81,7 +82,7 @@ features = ["basic-auth", "early-media"]
 domain = "example.trunk.voipbin.net"
 username = "alice"
 password = "secret"
-proxy = "udp:127.0.0.20:5060"
+proxy = "udp:{loopback(20)}:5060"
 
 [equipment.manual]
 instructions = "Use the line of account alice."

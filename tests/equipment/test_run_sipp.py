@@ -9,18 +9,18 @@ import pytest
 
 from harness.adapters.sipp import SIPP_MISSING, find_sipp
 
-from .run_support import EXAMPLES, FEATURES, needs_run, statuses, summary, trunkcheck_run
+from .run_support import FEATURES, needs_run, statuses, summary, trunkcheck_run
 
 pytestmark = [pytest.mark.interop, *needs_run, pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
 
-FILE = EXAMPLES / "sipp-ua.toml"
+FILE = "sipp-ua.toml"  # in the examples fixture: moved into this test process's loopback block
 SPEC_LADDERS = ("The UA under test places the documented authenticated call", "The UA under test calls into early media",
                 "The UA under test's call is rejected with 404 Not Found")
 
 
 @pytest.mark.parametrize("destination", ["simulator", "sipp"])
-def test_sipp_places_the_spec_calls(tmp_path, destination: str) -> None:  # type: ignore[no-untyped-def]
-    proc = trunkcheck_run(tmp_path, "--equipment", str(FILE), "--destination", destination,
+def test_sipp_places_the_spec_calls(tmp_path, destination: str, examples) -> None:  # type: ignore[no-untyped-def]
+    proc = trunkcheck_run(tmp_path, "--equipment", str(examples / FILE), "--destination", destination,
                           "--features", str(FEATURES / "ua_equipment.feature"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert summary(proc) == {"total": 5, "passed": 5, "failed": 0, "na": 0}, proc.stdout

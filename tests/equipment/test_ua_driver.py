@@ -19,6 +19,8 @@ from harness.equipment import load_equipment, parse_equipment
 from simulator.destination import script_for
 from simulator.settings import Reject, Send100, Send183, Wait
 
+from ..addresses import loopback
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
 
 
@@ -71,13 +73,13 @@ def _manual(wait: float) -> tuple[ManualDriver, io.StringIO]:
 def test_the_manual_driver_says_what_to_do_then_carries_on_after_its_bound() -> None:
     driver, out = _manual(0.3)
     started = time.monotonic()
-    outcome = asyncio.run(driver.place_call(("127.0.0.20", 5060), "+15550100", hold_ms=2000, timeout=20))
+    outcome = asyncio.run(driver.place_call((loopback(20), 5060), "+15550100", hold_ms=2000, timeout=20))
     assert 0.3 <= time.monotonic() - started < 1.5
     assert not outcome.ok and outcome.detail == "the harness saw nothing within 0.3 s"
     text = out.getvalue()
     assert ">>> Desk phone in the lab: ACTION NEEDED" in text and "Use the line registered as 1001" in text
-    assert "Dial +15550100 now (through 127.0.0.20:5060). If the call is answered, hang up after about 2 s" in text
-    asyncio.run(driver.register(("127.0.0.20", 5060), timeout=5))
+    assert f"Dial +15550100 now (through {loopback(20)}:5060). If the call is answered, hang up after about 2 s" in text
+    asyncio.run(driver.register((loopback(20), 5060), timeout=5))
     assert out.getvalue().count("Use the line registered as 1001") == 1, "the file's instructions once per scenario"
     assert "Register extension 1001 now" in out.getvalue() and "Register extension 1001" in driver.log_text()
 
@@ -104,7 +106,7 @@ def test_the_manual_driver_stops_waiting_once_the_harness_saw_it_happen() -> Non
 
 
 def test_sipp_as_destination_plays_answer_early_media_and_reject(tmp_path: Path) -> None:
-    listen = ("127.0.0.30", 5080)
+    listen = (loopback(30), 5080)
     assert sipp_run_for(script_for(answer_after_ms=50), listen, tmp_path).scenario == "uas.xml"
     early = sipp_run_for(script_for(ringing=False, early_media=True, answer_after_ms=300), listen, tmp_path)
     assert early.hold_ms == 300 and Path(early.scenario).name == "uas_early_media_rtp.xml"

@@ -14,6 +14,8 @@ import pytest
 
 from harness.capture import Capture, CaptureError, CaptureNotPermitted, address_filter
 
+from ..addresses import loopback
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,10 +46,10 @@ def _udp_payloads(path: Path) -> list[tuple[str, str, bytes]]:
 
 @needs_capture
 def test_each_datagram_once_and_in_order(tmp_path):
-    ua, trunk, dest = _udp("127.0.0.21"), _udp("127.0.0.22"), _udp("127.0.0.23")
+    ua, trunk, dest = _udp(loopback(21)), _udp(loopback(22)), _udp(loopback(23))
     sent = []
     pcap = tmp_path / "order.pcap"
-    with Capture(pcap, addresses=["127.0.0.21", "127.0.0.22", "127.0.0.23"]) as cap:
+    with Capture(pcap, addresses=[loopback(21), loopback(22), loopback(23)]) as cap:
         for k in range(60):
             src, dst = [(ua, trunk), (trunk, dest), (dest, trunk), (trunk, ua)][k % 4]
             payload = f"SIP/2.0 {k:03d}".encode()
@@ -62,21 +64,21 @@ def test_each_datagram_once_and_in_order(tmp_path):
 
 @needs_capture
 def test_only_the_given_addresses_are_captured(tmp_path):
-    inside, outside, peer = _udp("127.0.0.31"), _udp("127.0.0.32"), _udp("127.0.0.33")
+    inside, outside, peer = _udp(loopback(31)), _udp(loopback(32)), _udp(loopback(33))
     pcap = tmp_path / "filtered.pcap"
-    with Capture(pcap, addresses=["127.0.0.31"]):
+    with Capture(pcap, addresses=[loopback(31)]):
         inside.sendto(b"kept", peer.getsockname())
         outside.sendto(b"not kept", peer.getsockname())
     for s in (inside, outside, peer):
         s.close()
-    assert _udp_payloads(pcap) == [("127.0.0.31", "127.0.0.33", b"kept")]
+    assert _udp_payloads(pcap) == [(loopback(31), loopback(33), b"kept")]
 
 
 @needs_capture
 def test_start_and_stop_are_quick_and_empty_captures_are_valid_pcaps(tmp_path):
-    Capture(tmp_path / "warmup.pcap", addresses=["127.0.0.41"]).start().stop()  # scapy's imports
+    Capture(tmp_path / "warmup.pcap", addresses=[loopback(41)]).start().stop()  # scapy's imports
     t0 = time.monotonic()
-    cap = Capture(tmp_path / "empty.pcap", addresses=["127.0.0.41"]).start()
+    cap = Capture(tmp_path / "empty.pcap", addresses=[loopback(41)]).start()
     started = time.monotonic() - t0
     t1 = time.monotonic()
     assert cap.stop() == 0
@@ -96,9 +98,9 @@ def test_unknown_interface_fails_fast(tmp_path):
 
 
 def test_addresses_are_validated_before_reaching_the_filter():
-    assert address_filter(["127.0.0.1", "::1"]) == "host 127.0.0.1 or host ::1"
+    assert address_filter([loopback(1), "::1"]) == f"host {loopback(1)} or host ::1"
     with pytest.raises(ValueError):
-        address_filter(["127.0.0.1 or net 0.0.0.0/0"])
+        address_filter([f"{loopback(1)} or net 0.0.0.0/0"])
 
 
 def test_permission_error_becomes_capture_not_permitted(monkeypatch, tmp_path):

@@ -19,6 +19,7 @@ from harness.decode import (
 )
 from harness.ladder import compare, parse_ladder, render_observed
 
+from ..addresses import loopback
 from . import traffic as t
 from .test_capture import needs_capture
 from .test_ladder_format import _spec_ladders
@@ -28,7 +29,7 @@ needs_tshark = pytest.mark.skipif(
 )
 pytestmark = [needs_tshark, needs_capture]
 
-TCP_TRUNK = ("127.0.0.62", 5081)
+TCP_TRUNK = (loopback(62), 5081)
 
 
 def _tcp_exchange() -> None:
@@ -38,12 +39,12 @@ def _tcp_exchange() -> None:
     server.bind(TCP_TRUNK)
     server.listen(1)
     server.settimeout(2.0)
-    client = socket.create_connection(TCP_TRUNK, timeout=2.0, source_address=("127.0.0.61", 0))
+    client = socket.create_connection(TCP_TRUNK, timeout=2.0, source_address=(loopback(61), 0))
     conn, _ = server.accept()
     conn.settimeout(2.0)
 
     def msg(n: int) -> bytes:
-        via = ("127.0.0.61", client.getsockname()[1])
+        via = (loopback(61), client.getsockname()[1])
         return t.sip(
             "OPTIONS sip:trunk.example SIP/2.0", call=f"tcp-{n}", cseq=f"{n} OPTIONS", branch=f"o{n}", via=via
         )
@@ -60,7 +61,7 @@ def _tcp_exchange() -> None:
 def captures(tmp_path_factory):
     folder = tmp_path_factory.mktemp("decode")
     paths = {name: folder / f"{name}.pcap" for name in ("early", "hangup", "tcp", "empty", "relayed-as-500")}
-    addresses = ["127.0.0.61", "127.0.0.62", "127.0.0.63"]
+    addresses = [loopback(61), loopback(62), loopback(63)]
     with t.Endpoints() as ep:
         with Capture(paths["early"], addresses=addresses):
             t.early_media_call(ep)
@@ -70,7 +71,7 @@ def captures(tmp_path_factory):
             t.hangup_cause_call(ep, relayed_status="500 Server Internal Error")
     with Capture(paths["tcp"], bpf_filter="tcp", addresses=addresses):
         _tcp_exchange()
-    with Capture(paths["empty"], addresses=["127.0.0.69"]):
+    with Capture(paths["empty"], addresses=[loopback(69)]):
         pass
     decoded = decode_many(list(paths.values()), sip_ports=(*t.SIP_PORTS, TCP_TRUNK[1]))
     return paths, {name: decoded[path] for name, path in paths.items()}
@@ -102,7 +103,7 @@ def test_request_fields(captures):
     first, _, ack, authed = _sip(decoded["early"])[:4]
     assert (first.kind, first.method, first.transport) == ("request", "INVITE", "udp")
     assert first.src == t.UA and first.dst == t.TRUNK
-    assert (first.call_id, first.cseq_num, first.cseq_method) == ("a-call@127.0.0.61", 1, "INVITE")
+    assert (first.call_id, first.cseq_num, first.cseq_method) == (f"a-call@{loopback(61)}", 1, "INVITE")
     assert (first.via_branch, first.from_tag, first.to_tag) == ("z9hG4bKa1", "from-1", None)
     assert first.user_agent == "trunkcheck-ua/1.0"
     assert first.has_sdp and (first.sdp_connection_address, first.sdp_media_port) == t.UA_RTP
@@ -122,7 +123,7 @@ def test_request_fields(captures):
         "Content-Type",
         "Content-Length",
     ]
-    assert first.header("v") == ["SIP/2.0/UDP 127.0.0.61:15060;branch=z9hG4bKa1;rport"]
+    assert first.header("v") == [f"SIP/2.0/UDP {loopback(61)}:15060;branch=z9hG4bKa1;rport"]
 
 
 def test_response_fields_and_reason_header(captures):
@@ -192,8 +193,8 @@ def test_roles_by_address_and_port_and_unknown_endpoints(captures):
     _, decoded = captures
     roles = {t.UA: "UA", t.TRUNK[0]: "VoIPBin"}
     observed = to_observed(decoded["early"], roles)
-    assert observed[0].src == "UA" and observed[5].dst == "127.0.0.63:5090"
-    assert observed[-2].src == "127.0.0.63:40000"  # the UA's (ip, port) entry does not cover other ports
+    assert observed[0].src == "UA" and observed[5].dst == f"{loopback(63)}:5090"
+    assert observed[-2].src == f"{loopback(63)}:40000"  # the UA's (ip, port) entry does not cover other ports
 
 
 def test_captured_flows_follow_the_spec_ladders(captures):
@@ -222,9 +223,9 @@ def test_404_relayed_as_500_is_caught_from_the_capture(captures):
 def test_capture_file_record_count(tmp_path):
     path = Path(tmp_path / "n.pcap")
     a, b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    a.bind(("127.0.0.64", 0))
-    b.bind(("127.0.0.65", 0))
-    with Capture(path, addresses=["127.0.0.64"]):
+    a.bind((loopback(64), 0))
+    b.bind((loopback(65), 0))
+    with Capture(path, addresses=[loopback(64)]):
         for k in range(7):
             a.sendto(t.rtp(k, 1), b.getsockname())
     a.close()

@@ -15,6 +15,7 @@ import pytest
 
 from harness.ladder import parse_ladder
 
+from ..addresses import block
 from .test_capture import needs_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,8 @@ SUMMARY = re.compile(
 
 def trunkcheck_run(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--output", str(tmp_path), "--run-id", "t", *args],
+        [sys.executable, "-m", "harness.cli", "run", "--output", str(tmp_path), "--run-id", "t",
+         "--loopback", block().base, *args],  # the roles in this test process's own block
         cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
     )
 

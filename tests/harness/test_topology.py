@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
+from harness import runner_cli, topology
 from harness.topology import ADDRESSES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan
 
 
@@ -114,3 +117,25 @@ def test_a_ua_under_test_on_the_harness_trunks_ip_leaves_the_relay_range_to_the_
     assert roles[("127.0.0.1", 5062)] == "UA" and roles[("127.0.0.1", 5060)] == "VoIPBin"
     assert roles["127.0.0.1"] == "UA", "the UA's media ports are its own to choose"
     assert all(roles[("127.0.0.1", p)] == "VoIPBin" for p in range(topo.relay_ports[0], topo.relay_ports[1] + 1))
+
+
+def test_loopback_moves_every_role_to_another_block_keeping_the_last_octet(monkeypatch):
+    monkeypatch.setattr(topology, "ADDRESSES", dict(ADDRESSES))  # restored after the test
+    topology.use_loopback("127.42.0.0")
+    topo = PortPlan(first_slot=4).allocate()
+    assert topo.roles() == {"127.42.0.10": "UA", "127.42.0.11": "UA2", "127.42.0.12": "Carrier",
+                            "127.42.0.20": "VoIPBin", "127.42.0.30": "Destination"}
+    assert topo.ua_alt[0] == "127.42.0.10"
+    monkeypatch.setenv(topology.LOOPBACK_ENV, "127.43.0.0")
+    topology.use_loopback()  # no value: $TRUNKCHECK_LOOPBACK
+    assert topology.ADDRESSES["VoIPBin"] == "127.43.0.20"
+
+
+@pytest.mark.parametrize(("base", "message"), [
+    ("127.0.0.5", "'127.0.0.5' is not the first address of a /24 inside 127.0.0.0/8"),
+    ("10.0.0.0", "'10.0.0.0' is not inside 127.0.0.0/8"),
+    ("loopback", "'loopback' is not the first address"),
+])
+def test_a_loopback_base_outside_127_0_0_0_8_is_refused_by_trunkcheck_run(base, message, capsys):
+    assert runner_cli.main(["--loopback", base]) == 2
+    assert f"trunkcheck run: --loopback: {message}" in capsys.readouterr().err

@@ -6,14 +6,16 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-UA = ("127.0.0.61", 15060)
-TRUNK = ("127.0.0.62", 5080)
-DEST = ("127.0.0.63", 5090)
+from ..addresses import loopback
+
+UA = (loopback(61), 15060)
+TRUNK = (loopback(62), 5080)
+DEST = (loopback(63), 5090)
 UA_RTP, TRUNK_RTP_A, TRUNK_RTP_B, DEST_RTP = (
-    ("127.0.0.61", 20000),
-    ("127.0.0.62", 30002),
-    ("127.0.0.62", 30000),
-    ("127.0.0.63", 40000),
+    (loopback(61), 20000),
+    (loopback(62), 30002),
+    (loopback(62), 30000),
+    (loopback(63), 40000),
 )
 SIP_PORTS = (UA[1], TRUNK[1], DEST[1])
 ROLES = {UA[0]: "UA", TRUNK[0]: "VoIPBin", DEST[0]: "Destination"}
@@ -89,7 +91,7 @@ def early_media_call(
 ) -> None:
     """The spec's early-media ladder, with the authentication exchange before it and an INVITE
     retransmission on the B leg."""
-    a, b = "a-call@127.0.0.61", "b-call@127.0.0.62"
+    a, b = f"a-call@{loopback(61)}", f"b-call@{loopback(62)}"
     uri = "INVITE sip:+15550100@trunk.example SIP/2.0"
     ep.send(
         UA,
@@ -183,7 +185,7 @@ def early_media_call(
 
 def hangup_cause_call(ep: Endpoints, *, relayed_status: str = "404 Not Found") -> None:
     """The spec's hangup-cause ladder: the B leg's 404 is relayed to the UA with a Reason header."""
-    a, b = "a-call-2@127.0.0.61", "b-call-2@127.0.0.62"
+    a, b = f"a-call-2@{loopback(61)}", f"b-call-2@{loopback(62)}"
     uri = "INVITE sip:+15550199@trunk.example SIP/2.0"
     ep.send(
         UA,

@@ -2,7 +2,8 @@
 
 ``Peer`` is a SIP user agent made of a :class:`SipEndpoint`: requests it receives queue up, and each
 request it sends collects its responses. ``ServerRig`` starts a :class:`ReferenceServer` on a free port
-with fast timers, plus a calling UA and a destination, all on 127.0.0.0/8. Every wait is bounded.
+with fast timers, plus a calling UA and a destination, all in this test process's own loopback block
+(tests/addresses.py). Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from sipcore.sdp import SessionDescription, media_address
 from sipcore.sdp_offer import make_answer, make_offer
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived, ResponseReceived, TransactionTimeout
+
+from ..addresses import block, loopback
 
 T = TypeVar("T")
 Addr = tuple[str, int]
@@ -82,6 +85,7 @@ password = "pass1001"
 extension = "1002"
 password = "pass1002"
 """
+TEST_CONFIG = block().rewrite(TEST_CONFIG)  # 127.0.0.x -> this test process's 127.N.0.x (tests/addresses.py)
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
@@ -91,7 +95,7 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
     return asyncio.run(bounded())
 
 
-def make_config(destination: Addr, text: str = TEST_CONFIG, listen: Iterable[str] = ("udp:127.0.0.1:0",)) -> ServerConfig:
+def make_config(destination: Addr, text: str = TEST_CONFIG, listen: Iterable[str] = (f"udp:{loopback(1)}:0",)) -> ServerConfig:
     config = parse_config(text, "test.toml")
     config = apply_overrides(config, None, f"{destination[0]}:{destination[1]}")
     return with_listen(config, *listen)
@@ -147,7 +151,7 @@ class Peer:
         self.tag = IDS.tag()
 
     @classmethod
-    async def open(cls, host: str = "127.0.0.1", transport: str = "UDP", timers: TimerConfig = FAST) -> Peer:
+    async def open(cls, host: str = loopback(1), transport: str = "UDP", timers: TimerConfig = FAST) -> Peer:
         queue: asyncio.Queue[RequestReceived] = asyncio.Queue()
         holder: list[Peer] = []
 
@@ -205,16 +209,16 @@ class Peer:
                 from_tag: str | None = None) -> Request:
         return new_request(method, uri, from_uri=from_uri, to_uri=to_uri, local_addr=self.addr,
                            transport=self.endpoint.transport_name, from_tag=from_tag or self.tag,
-                           call_id=call_id or IDS.call_id("127.0.0.1"), cseq=cseq, branch=IDS.branch(),
+                           call_id=call_id or IDS.call_id(loopback(1)), cseq=cseq, branch=IDS.branch(),
                            contact=self.contact, extra_headers=list(headers), body=body,
                            content_type="application/sdp" if body else None)
 
 
-def offer(port: int, host: str = "127.0.0.1") -> bytes:
+def offer(port: int, host: str = loopback(1)) -> bytes:
     return make_offer(host, port, 1000).to_bytes()
 
 
-def answer(offer_body: bytes, port: int, host: str = "127.0.0.1") -> bytes:
+def answer(offer_body: bytes, port: int, host: str = loopback(1)) -> bytes:
     return make_answer(SessionDescription.parse(offer_body), host, port, 2000).to_bytes()
 
 
@@ -242,7 +246,7 @@ def retry_with_credentials(request: Request, challenge: Response, username: str,
 class RtpSocket:
     """A plain UDP socket standing for a phone's RTP port."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = loopback(1)) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.sock.setblocking(False)
@@ -270,7 +274,7 @@ class ServerRig:
     """A reference server with a UA and a destination, all on loopback; ``async with ServerRig() as rig``."""
 
     def __init__(self, *, faults: Iterable[Fault] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
-                 ua_host: str = "127.0.0.1", timers: TimerConfig = FAST) -> None:
+                 ua_host: str = loopback(1), timers: TimerConfig = FAST) -> None:
         self.faults, self.timer_c, self.config_text, self.ua_host, self.timers = faults, timer_c, config_text, ua_host, timers
         self.cleanups: list[Callable[[], object]] = []
 
@@ -293,7 +297,7 @@ class ServerRig:
         for cleanup in reversed(self.cleanups):
             cleanup()
 
-    async def peer(self, host: str = "127.0.0.1") -> Peer:
+    async def peer(self, host: str = loopback(1)) -> Peer:
         peer = await Peer.open(host)
         self.cleanups.append(peer.close)
         return peer

@@ -13,6 +13,7 @@ from reference_server.media import MediaAnchor
 from reference_server.rtp_relay import MediaRelay, NoPortsAvailable
 from sipcore.builders import make_cancel
 
+from ..addresses import loopback
 from .support import ServerRig, offer, run, sdp_addr
 
 
@@ -48,7 +49,7 @@ def test_a_parked_relay_is_reused_at_once_with_its_transports_and_a_new_one_is_o
             relay = relays.get(call.key)
             assert relay is not None and relay.b_port == first.media.relay.b_port
             assert [side.transport for side in relay._sides()] == parked  # the same transports
-            assert sdp_addr(event.request.body) == ("127.0.0.1", relay.b_port)
+            assert sdp_addr(event.request.body) == (loopback(1), relay.b_port)
             rig.dest.respond(event, 486)
             assert (await responses.final()).status == 486
             await _all_released(rig)

@@ -137,9 +137,10 @@ ERRORS = [
     ('[server]\nlisten = [\n  "udp:127.0.0.1:5060",\n  "tcp:127.0.0.1:99999",\n]\n',
      'server.toml:4: server.listen[1]: "tcp:127.0.0.1:99999": port "99999" is not 1-65535'),
     ('[server]\nlisten = ["sctp:127.0.0.1:5060"]\n',
-     'server.toml:2: server.listen[0]: "sctp:127.0.0.1:5060" is not transport:host:port with transport udp or tcp'),
+     'server.toml:2: server.listen[0]: "sctp:127.0.0.1:5060": transport sctp is not supported (udp or tcp)'),
     ('[server]\nlisten = ["udp:localhost:5060"]\n',
-     'server.toml:2: server.listen[0]: "udp:localhost:5060": "localhost" is not an IP address (IPv6 goes in brackets)'),
+     'server.toml:2: server.listen[0]: "udp:localhost:5060": "localhost" is not an IP address (use an IP address, '
+     'IPv6 in brackets: [::1]:5060)'),
     ('[server]\nlisten = ["udp:127.0.0.1:5060", "udp:127.0.0.1"]\n',
      'server.toml:2: server.listen[1]: "udp:127.0.0.1" is listed twice'),
     ('[server]\nlisten = []\n', "server.toml:2: server.listen: needs at least one address"),
@@ -160,8 +161,10 @@ ERRORS = [
      "server.toml:5: trunk[0].destination: \"sip:127.0.0.1;transport=sctp\": transport 'sctp' is not udp or tcp"),
     (TRUNK.replace('"127.0.0.1:5080"', '"sip:bob@127.0.0.1"'),
      'server.toml:5: trunk[0].destination: "sip:bob@127.0.0.1": only host, port and ;transport= are allowed'),
-    (TRUNK.replace('"127.0.0.1:5080"', '"127.0.0.1:0"'), 'server.toml:5: trunk[0].destination: "127.0.0.1:0" is '
-     "not a sip: URI or host:port (SIP URI 'sip:127.0.0.1:0' has an invalid port '0')"),
+    (TRUNK.replace('"127.0.0.1:5080"', '"127.0.0.1:0"'),
+     'server.toml:5: trunk[0].destination: "127.0.0.1:0": port "0" is not 1-65535'),
+    (TRUNK.replace('"127.0.0.1:5080"', '"sip:127.0.0.1:0"'), 'server.toml:5: trunk[0].destination: "sip:127.0.0.1:0" is '
+     "not a valid sip: URI (SIP URI 'sip:127.0.0.1:0' has an invalid port '0')"),
     (TRUNK.replace('destination = "127.0.0.1:5080"\n', ""), 'server.toml:1: trunk[0]: missing required key "destination"'),
     # auth types and their requirements
     (TRUNK + 'auth_types = ["basic", "digest"]\n', 'server.toml:6: trunk[0].auth_types[1]: "digest" is not "basic" or "ip"'),
@@ -249,3 +252,13 @@ def test_bad_overrides(listen: list[str] | None, destination: str | None, expect
     with pytest.raises(ConfigError) as info:
         apply_overrides(load_config(None), listen, destination)
     assert str(info.value).startswith(expected)
+
+
+def test_ip_port_without_a_transport_is_udp_in_the_file_and_on_the_command_line() -> None:
+    """The same address text means the same thing everywhere: ``ip:port`` is UDP (as in equipment files)."""
+    c = parse_config('[server]\nlisten = ["127.0.0.1:5070", "[::1]:5070", "tcp:127.0.0.1:5070"]\n', "s.toml")
+    assert c.listen == (ListenAddress("udp", "127.0.0.1", 5070), ListenAddress("udp", "::1", 5070),
+                        ListenAddress("tcp", "127.0.0.1", 5070))
+    c = apply_overrides(load_config(None), ["127.0.0.2:5071"], "tcp:127.0.0.9:6000")
+    assert c.listen == (ListenAddress("udp", "127.0.0.2", 5071),)
+    assert {t.destination for t in c.trunks} == {Destination("127.0.0.9", 6000, "tcp")}

@@ -22,10 +22,12 @@ from reference_server.rtp_relay import (
 from sipcore.aio.rtp import RtpEndpoint
 from sipcore.rtp import RtpPacket, dominant_frequency
 
-UA_IP = "127.0.0.2"
-TRUNK_IP = "127.0.0.3"
-DEST_IP = "127.0.0.4"
-STRANGER_IP = "127.0.0.9"
+from ..addresses import loopback
+
+UA_IP = loopback(2)
+TRUNK_IP = loopback(3)
+DEST_IP = loopback(4)
+STRANGER_IP = loopback(9)
 
 
 def run(coro: Coroutine[Any, Any, None], timeout: float = 10.0) -> None:

@@ -13,6 +13,7 @@ import pytest
 from reference_server.server import ReferenceServer
 from sipcore.digest import parse_challenges
 
+from ..addresses import loopback
 from .support import TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
 
 
@@ -88,7 +89,7 @@ def test_each_configured_digest_algorithm_is_accepted(algorithm: str) -> None:
 def test_ip_auth_relays_allowed_sources_without_challenge() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
-            allowed = await rig.peer("127.0.0.7")
+            allowed = await rig.peer(loopback(7))
             responses = allowed.send(rig.invite(allowed, domain="iponly.trunk.voipbin.net", body=offer(4000)),
                                      rig.addr)
             assert (await responses.next()).status == 100  # no 407

@@ -13,6 +13,7 @@ from sipcore.digest import parse_challenge
 from sipcore.message import make_response
 from sipcore.timers import TimerConfig
 
+from ..addresses import loopback
 from .support import (
     IDS,
     ServerRig,
@@ -57,14 +58,14 @@ def test_trunk_call_ladder_407_relay_answer_ack_bye() -> None:
             assert b.cseq.seq == 1
             assert b.contacts[0].uri.host == rig.addr[0] and b.contacts[0].uri.port == rig.addr[1]
             assert b.max_forwards == 69
-            assert b.uri == f"sip:15551234@127.0.0.1:{rig.dest.addr[1]}"
-            assert str(b.to.uri) == f"sip:15551234@127.0.0.1:{rig.dest.addr[1]}" and b.to.tag is None
+            assert b.uri == f"sip:15551234@{loopback(1)}:{rig.dest.addr[1]}"
+            assert str(b.to.uri) == f"sip:15551234@{loopback(1)}:{rig.dest.addr[1]}" and b.to.tag is None
             assert str(b.from_.uri) == "sip:alice@example.trunk.voipbin.net"
             assert "Proxy-Authorization" not in b.headers
             (call,) = rig.server.b2bua.calls.values()
             relay = rig.server.relays.get(call.key)
             assert relay is not None
-            assert sdp_addr(b.body) == ("127.0.0.1", relay.b_port)  # the offer points at the relay's B side
+            assert sdp_addr(b.body) == (loopback(1), relay.b_port)  # the offer points at the relay's B side
 
             rig.dest.respond(event, 100)
             rig.dest.respond(event, 180)
@@ -74,8 +75,8 @@ def test_trunk_call_ladder_407_relay_answer_ack_bye() -> None:
             rig.dest.respond(event, 200, body=answer(b.body, dest_rtp.port))
             ok = await responses.final()
             assert ok.status == 200 and ok.to.tag == a_tag  # stable for the call
-            assert sdp_addr(ok.body) == ("127.0.0.1", relay.a_port)
-            assert relay.b_remote == ("127.0.0.1", dest_rtp.port) and relay.a_remote == ("127.0.0.1", ua_rtp.port)
+            assert sdp_addr(ok.body) == (loopback(1), relay.a_port)
+            assert relay.b_remote == (loopback(1), dest_rtp.port) and relay.a_remote == (loopback(1), ua_rtp.port)
 
             await rig.dest.no_request(0.15)  # the server waits for the caller's ACK before ACKing the B leg
             ua_dialog = Dialog.from_uac(retry, ok)
@@ -145,11 +146,11 @@ def test_reinvite_and_info_are_relayed_with_their_responses() -> None:
             reinvite = await rig.dest.next_request("INVITE")
             assert reinvite.request.call_id == call.b_invite.request.call_id
             assert reinvite.request.cseq.seq == 2
-            assert sdp_addr(reinvite.request.body) == ("127.0.0.1", relay.b_port)
-            assert relay.a_remote == ("127.0.0.1", new_ua_rtp.port)  # the new offer moved the caller's media
+            assert sdp_addr(reinvite.request.body) == (loopback(1), relay.b_port)
+            assert relay.a_remote == (loopback(1), new_ua_rtp.port)  # the new offer moved the caller's media
             ok = rig.dest.respond(reinvite, 200, body=answer(reinvite.request.body, call.dest_rtp.port))
             ua_ok = await responses.final()
-            assert ua_ok.status == 200 and sdp_addr(ua_ok.body) == ("127.0.0.1", relay.a_port)
+            assert ua_ok.status == 200 and sdp_addr(ua_ok.body) == (loopback(1), relay.a_port)
             ack = call.ua_dialog.create_ack(call.ua_dialog.local_cseq or 0, IDS.branch(), rig.ua.addr)
             rig.ua.endpoint.send_stateless(ack, rig.addr)
             b_ack = await rig.dest.next_request("ACK")
@@ -185,14 +186,14 @@ def test_late_offer_answer_travels_in_the_acks() -> None:
             ok = await responses.final()
             (call,) = rig.server.b2bua.calls.values()
             relay = rig.server.relays.get(call.key)
-            assert relay is not None and sdp_addr(ok.body) == ("127.0.0.1", relay.a_port)
+            assert relay is not None and sdp_addr(ok.body) == (loopback(1), relay.a_port)
             dialog = Dialog.from_uac(invite, ok)
             ack = dialog.create_ack(invite.cseq.seq, IDS.branch(), rig.ua.addr, answer(ok.body, ua_rtp.port),
                                     content_type="application/sdp")
             rig.ua.endpoint.send_stateless(ack, rig.addr)
             b_ack = (await rig.dest.next_request("ACK")).request
-            assert sdp_addr(b_ack.body) == ("127.0.0.1", relay.b_port)
-            assert relay.a_remote == ("127.0.0.1", ua_rtp.port) and relay.b_remote == ("127.0.0.1", dest_rtp.port)
+            assert sdp_addr(b_ack.body) == (loopback(1), relay.b_port)
+            assert relay.a_remote == (loopback(1), ua_rtp.port) and relay.b_remote == (loopback(1), dest_rtp.port)
 
     run(main())
 

@@ -15,29 +15,34 @@ from pathlib import Path
 
 import pytest
 
+from ..addresses import exclusive, loopback
 from .support import IDS, ServerRig, establish, retry_with_credentials, run
 
 ROOT = Path(__file__).resolve().parents[2]
+HOST = loopback(1)  # this test process's own address (tests/addresses.py)
+DEFAULT = "127.0.0.1"  # the embedded default's address: shared, so taken in turns (exclusive)
 
 
-def _free(port: int) -> bool:
+def _free(port: int, host: str = HOST) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as sock:
+        with socket.socket(family, kind) as sock:
             if kind == socket.SOCK_STREAM:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((host, port))
             except OSError:
                 return False
     return True
 
 
-def _free_port() -> int:
+def _free_port(host: str = HOST) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind((host, 0))
             port = int(sock.getsockname()[1])
-        if _free(port):
+        if _free(port, host):
             return port
     raise RuntimeError("no free port")
 
@@ -57,16 +62,19 @@ def _ready_line(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
     return proc.stdout.readline().decode().strip()
 
 
-def _options(port: int) -> bytes:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def _options(port: int, host: str = HOST) -> bytes:
+    """An OPTIONS over UDP to host:port, and the answer (2 s at most)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    hostport = f"[{host}]" if ":" in host else host
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
         sock.settimeout(2.0)
         local = sock.getsockname()[1]
-        sock.sendto((f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-                     f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch={IDS.branch()};rport\r\n"
-                     "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
+        sock.sendto((f"OPTIONS sip:{hostport}:{port} SIP/2.0\r\n"
+                     f"Via: SIP/2.0/UDP {hostport}:{local};branch={IDS.branch()};rport\r\n"
+                     f"Max-Forwards: 70\r\nFrom: <sip:probe@{hostport}>;tag=1\r\nTo: <sip:{hostport}>\r\n"
                      f"Call-ID: {IDS.call_id()}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode(),
-                    ("127.0.0.1", port))
+                    (host, port))
         return sock.recv(65535)
 
 
@@ -84,25 +92,40 @@ def _stop(proc: subprocess.Popen[bytes], signum: int) -> tuple[int, float, bytes
 
 
 def test_default_config_serves_5060_and_sigterm_frees_it() -> None:
-    if not _free(5060):
-        pytest.skip("127.0.0.1:5060 is in use on this machine")
-    proc = _start()
+    with exclusive(f"{DEFAULT}:5060"):  # another test process may be running this test right now
+        if not _free(5060, DEFAULT):
+            pytest.skip("127.0.0.1:5060 is in use on this machine")
+        proc = _start()
+        try:
+            assert _ready_line(proc) == "listening on udp:127.0.0.1:5060 tcp:127.0.0.1:5060"
+            answer = _options(5060, DEFAULT)
+            assert answer.startswith(b"SIP/2.0 200 OK\r\n") and b"Server: trunkcheck-reference/0.1" in answer
+        finally:
+            code, elapsed, stderr = _stop(proc, signal.SIGTERM)
+        assert code == 0 and elapsed < 2.0
+        assert b"Traceback" not in stderr
+        assert _free(5060, DEFAULT)  # UDP and TCP released
+
+
+@pytest.mark.parametrize("host", [HOST, "::1"])
+def test_listen_ip_port_without_a_transport_is_udp_as_in_the_config_file(host: str) -> None:
+    """``--listen 127.0.0.1:5070`` (and ``[::1]:5070``) is UDP, as ``--destination ip:port`` and the files are."""
+    port = _free_port(host)
+    hostport = f"[{host}]" if ":" in host else host
+    proc = _start("--listen", f"{hostport}:{port}", "--destination", f"{hostport}:5080", "--log-level", "warning")
     try:
-        assert _ready_line(proc) == "listening on udp:127.0.0.1:5060 tcp:127.0.0.1:5060"
-        answer = _options(5060)
-        assert answer.startswith(b"SIP/2.0 200 OK\r\n") and b"Server: trunkcheck-reference/0.1" in answer
+        assert _ready_line(proc) == f"listening on udp:{hostport}:{port}"
+        assert _options(port, host).startswith(b"SIP/2.0 200 OK")
     finally:
-        code, elapsed, stderr = _stop(proc, signal.SIGTERM)
-    assert code == 0 and elapsed < 2.0
-    assert b"Traceback" not in stderr
-    assert _free(5060)  # UDP and TCP released
+        code, _, stderr = _stop(proc, signal.SIGTERM)
+    assert code == 0 and b"Traceback" not in stderr
 
 
 def test_sigint_stops_within_2_s() -> None:
     port = _free_port()
-    proc = _start("--listen", f"udp:127.0.0.1:{port}", "--destination", "127.0.0.1:5080", "--log-level", "warning")
+    proc = _start("--listen", f"udp:{HOST}:{port}", "--destination", f"{HOST}:5080", "--log-level", "warning")
     try:
-        assert _ready_line(proc) == f"listening on udp:127.0.0.1:{port}"
+        assert _ready_line(proc) == f"listening on udp:{HOST}:{port}"
         assert _options(port).startswith(b"SIP/2.0 200 OK")
     finally:
         code, elapsed, stderr = _stop(proc, signal.SIGINT)
@@ -124,7 +147,7 @@ def test_a_low_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
         pytest.skip(f"the hard open-files limit here is {hard}: nothing to raise to")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", "--listen", f"udp:127.0.0.1:{port}", "--log-level", "warning"],
+        [sys.executable, "-m", "reference_server", "--listen", f"udp:{HOST}:{port}", "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
     try:
@@ -149,13 +172,13 @@ def test_config_error_exits_2_with_file_line_and_no_traceback(tmp_path: Path) ->
 
 def test_port_in_use_exits_2_with_a_clear_message() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
-        busy.bind(("127.0.0.1", 0))
+        busy.bind((HOST, 0))
         port = busy.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "reference_server", "--listen", f"udp:127.0.0.1:{port}"],
+        proc = subprocess.run([sys.executable, "-m", "reference_server", "--listen", f"udp:{HOST}:{port}"],
                               cwd=ROOT, capture_output=True, timeout=10)
     assert proc.returncode == 2
     stderr = proc.stderr.decode()
-    assert f"cannot listen on udp:127.0.0.1:{port}: Address already in use" in stderr
+    assert f"cannot listen on udp:{HOST}:{port}: Address already in use" in stderr
     assert "Traceback" not in stderr
 
 

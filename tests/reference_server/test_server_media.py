@@ -6,6 +6,7 @@ from __future__ import annotations
 from reference_server.faults import Fault
 from sipcore.builders import make_cancel
 
+from ..addresses import loopback
 from .support import ServerRig, answer, offer, run, sdp_addr
 
 
@@ -17,16 +18,16 @@ def test_early_media_reaches_the_caller_before_the_200() -> None:
             event = await rig.dest.next_request("INVITE")
             relay_b = sdp_addr(event.request.body)
             relay = rig.server.relays.get(next(iter(rig.server.b2bua.calls)))
-            assert relay is not None and relay_b == ("127.0.0.1", relay.b_port)
+            assert relay is not None and relay_b == (loopback(1), relay.b_port)
 
             rig.dest.respond(event, 183, "Ringing", body=answer(event.request.body, dest_rtp.port))
             progress = await responses.status(183)
             assert progress.reason == "Ringing"  # the phrase is relayed as sent
-            assert sdp_addr(progress.body) == ("127.0.0.1", relay.a_port)
+            assert sdp_addr(progress.body) == (loopback(1), relay.a_port)
 
             dest_rtp.send(relay_b)  # the destination plays its announcement / ringback
             data, source = await ua_rtp.receive()
-            assert source == ("127.0.0.1", relay.a_port) and data[0] >> 6 == 2
+            assert source == (loopback(1), relay.a_port) and data[0] >> 6 == 2
             ua_rtp.send(sdp_addr(progress.body))  # and the caller's RTP reaches the destination too
             _, source = await dest_rtp.receive()
             assert source == relay_b

@@ -9,6 +9,7 @@ from sipcore.dialog import Dialog
 from sipcore.digest import parse_challenge
 from sipcore.message import Response
 
+from ..addresses import loopback
 from .support import IDS, Peer, ServerRig, offer, retry_with_credentials, run
 
 DOMAIN = "example.registrar.voipbin.net"
@@ -55,12 +56,12 @@ def test_register_401_then_200_423_three_contacts_and_removal() -> None:
             assert brief.status == 423 and brief.headers.get("Min-Expires") == "60"
 
             for i in range(1, 5):
-                ok = await register(rig, phone, "1001", "pass1001", contact=f"<sip:dev{i}@127.0.0.1:{6000 + i}>")
+                ok = await register(rig, phone, "1001", "pass1001", contact=f"<sip:dev{i}@{loopback(1)}:{6000 + i}>")
             listed = _contacts(ok)
-            assert len(listed) == 3 and "sip:dev1@127.0.0.1:6001" not in listed  # the oldest replaced
+            assert len(listed) == 3 and f"sip:dev1@{loopback(1)}:6001" not in listed  # the oldest replaced
 
-            ok = await register(rig, phone, "1001", "pass1001", contact="<sip:dev2@127.0.0.1:6002>;expires=0")
-            assert "sip:dev2@127.0.0.1:6002" not in _contacts(ok) and len(ok.contacts) == 2
+            ok = await register(rig, phone, "1001", "pass1001", contact=f"<sip:dev2@{loopback(1)}:6002>;expires=0")
+            assert f"sip:dev2@{loopback(1)}:6002" not in _contacts(ok) and len(ok.contacts) == 2
 
             ok = await register(rig, phone, "1001", "pass1001", contact="*", expires=0)
             assert ok.status == 200 and not ok.contacts
@@ -97,7 +98,7 @@ def test_binding_expires_and_a_call_to_it_gets_480() -> None:
             assert (await register(rig, phone, "1002", "pass1002", expires=60)).status == 200
             assert len(rig.server.registrar.lookup("1002", time.time())) == 1
             rig.server.clock = lambda: time.time() + 61
-            carrier = await rig.peer("127.0.0.3")  # a trusted peer: no challenge
+            carrier = await rig.peer(loopback(3))  # a trusted peer: no challenge
             final = await carrier.send(rig.invite(carrier, "1002", DOMAIN, offer(4000)), rig.addr).final()
             assert final.status == 480
             await phone.no_request(0.1)
@@ -113,19 +114,19 @@ def test_extension_call_forks_to_every_contact_and_first_2xx_wins() -> None:
             phone1, phone2 = await rig.peer(), await rig.peer()
             for phone in (phone1, phone2):
                 assert (await register(rig, phone, "1002", "pass1002")).status == 200
-            carrier = await rig.peer("127.0.0.3")
+            carrier = await rig.peer(loopback(3))
             invite = rig.invite(carrier, "1002", DOMAIN, offer(rig.rtp().port))
             responses = carrier.send(invite, rig.addr)
             leg1, leg2 = await phone1.next_request("INVITE"), await phone2.next_request("INVITE")
             for leg, phone in ((leg1, phone1), (leg2, phone2)):
-                assert leg.request.uri == f"sip:peer@127.0.0.1:{phone.addr[1]}"
+                assert leg.request.uri == f"sip:peer@{loopback(1)}:{phone.addr[1]}"
                 assert str(leg.request.to.uri) == f"sip:1002@{DOMAIN}"
             assert leg1.request.call_id != leg2.request.call_id
             phone1.respond(leg1, 180)
             phone2.respond(leg2, 180)
             await responses.status(180)
-            phone1.respond(leg1, 200, body=b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
-                                             b"t=0 0\r\nm=audio 4002 RTP/AVP 0\r\n")
+            phone1.respond(leg1, 200, body=(f"v=0\r\no=- 1 1 IN IP4 {loopback(1)}\r\ns=-\r\nc=IN IP4 {loopback(1)}\r\n"
+                                             "t=0 0\r\nm=audio 4002 RTP/AVP 0\r\n").encode())
             ok = await responses.final()
             assert ok.status == 200
             cancel = await phone2.next_request("CANCEL")
@@ -149,7 +150,7 @@ def test_a_second_2xx_is_acked_and_hung_up() -> None:
             phone1, phone2 = await rig.peer(), await rig.peer()
             for phone in (phone1, phone2):
                 assert (await register(rig, phone, "1002", "pass1002")).status == 200
-            carrier = await rig.peer("127.0.0.3")
+            carrier = await rig.peer(loopback(3))
             responses = carrier.send(rig.invite(carrier, "1002", DOMAIN, offer(rig.rtp().port)), rig.addr)
             leg1, leg2 = await phone1.next_request("INVITE"), await phone2.next_request("INVITE")
             phone1.respond(leg1, 200)
@@ -188,7 +189,7 @@ def test_when_every_contact_fails_the_caller_gets_the_best_response() -> None:
             phone1, phone2 = await rig.peer(), await rig.peer()
             for phone in (phone1, phone2):
                 assert (await register(rig, phone, "1002", "pass1002")).status == 200
-            carrier = await rig.peer("127.0.0.3")
+            carrier = await rig.peer(loopback(3))
             responses = carrier.send(rig.invite(carrier, "1002", DOMAIN, offer(4000)), rig.addr)
             leg1, leg2 = await phone1.next_request("INVITE"), await phone2.next_request("INVITE")
             phone1.respond(leg1, 486)

@@ -19,6 +19,7 @@ from sipcore.message import Request
 from sipcore.parser import parse_message
 from sipcore.timers import TimerConfig
 
+from ..addresses import loopback
 from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
 from .support import FAST, TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
 
@@ -142,7 +143,7 @@ def test_every_rfc4475_message_gets_its_answer_and_the_server_keeps_serving() ->
                         if name == "regaut01.dat":
                             assert b"\r\nWWW-Authenticate: Digest " in answer
                     received.clear()
-                    probe = rig.ua.request("OPTIONS", f"sip:{rig.addr[0]}:{rig.addr[1]}", from_uri="sip:probe@127.0.0.1",
+                    probe = rig.ua.request("OPTIONS", f"sip:{rig.addr[0]}:{rig.addr[1]}", from_uri=f"sip:probe@{loopback(1)}",
                                            to_uri=f"sip:{rig.addr[0]}")
                     assert (await rig.ua.send(probe, rig.addr).final()).status == 200, f"not serving after {name}"
             finally:
@@ -156,12 +157,12 @@ def test_options_483_and_501() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
             for uri in (f"sip:{rig.addr[0]}:{rig.addr[1]}", "sip:example.trunk.voipbin.net"):
-                options = rig.ua.request("OPTIONS", uri, from_uri="sip:probe@127.0.0.1", to_uri=uri)
+                options = rig.ua.request("OPTIONS", uri, from_uri=f"sip:probe@{loopback(1)}", to_uri=uri)
                 ok = await rig.ua.send(options, rig.addr).final()
                 assert ok.status == 200
                 assert "INVITE" in (ok.headers.get("Allow") or "") and ok.headers.get("Accept") == "application/sdp"
                 assert "Supported" in ok.headers
-            unknown_trunk = rig.ua.request("OPTIONS", "sip:nosuch.trunk.voipbin.net", from_uri="sip:p@127.0.0.1",
+            unknown_trunk = rig.ua.request("OPTIONS", "sip:nosuch.trunk.voipbin.net", from_uri=f"sip:p@{loopback(1)}",
                                            to_uri="sip:nosuch.trunk.voipbin.net")
             assert (await rig.ua.send(unknown_trunk, rig.addr).final()).status == 404
 
@@ -169,7 +170,7 @@ def test_options_483_and_501() -> None:
             hops.headers.set("Max-Forwards", "0")
             assert (await rig.ua.send(hops, rig.addr).final()).status == 483
 
-            unknown = rig.ua.request("PUBLISH", "sip:example.trunk.voipbin.net", from_uri="sip:p@127.0.0.1",
+            unknown = rig.ua.request("PUBLISH", "sip:example.trunk.voipbin.net", from_uri=f"sip:p@{loopback(1)}",
                                      to_uri="sip:example.trunk.voipbin.net")
             not_implemented = await rig.ua.send(unknown, rig.addr).final()
             assert not_implemented.status == 501 and "BYE" in (not_implemented.headers.get("Allow") or "")
@@ -184,7 +185,7 @@ def test_junk_datagrams_are_dropped_with_a_log_line(caplog: pytest.LogCaptureFix
     async def main() -> None:
         async with ServerRig() as rig:
             junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            junk.bind(("127.0.0.1", 0))
+            junk.bind((loopback(1), 0))
             junk.setblocking(False)
             try:
                 junk.sendto(random.Random(1).randbytes(60000), rig.addr)
@@ -195,7 +196,7 @@ def test_junk_datagrams_are_dropped_with_a_log_line(caplog: pytest.LogCaptureFix
                     junk.recv(65535)  # nothing answered
             finally:
                 junk.close()
-            probe = rig.ua.request("OPTIONS", f"sip:{rig.addr[0]}:{rig.addr[1]}", from_uri="sip:p@127.0.0.1",
+            probe = rig.ua.request("OPTIONS", f"sip:{rig.addr[0]}:{rig.addr[1]}", from_uri=f"sip:p@{loopback(1)}",
                                    to_uri=f"sip:{rig.addr[0]}")
             assert (await rig.ua.send(probe, rig.addr).final()).status == 200
 
@@ -207,7 +208,7 @@ def test_junk_datagrams_are_dropped_with_a_log_line(caplog: pytest.LogCaptureFix
 def test_call_over_tcp_from_the_caller() -> None:
     async def main() -> None:
         dest = await Peer.open()
-        config = make_config(dest.addr, listen=("udp:127.0.0.1:0", "tcp:127.0.0.1:0"))
+        config = make_config(dest.addr, listen=(f"udp:{loopback(1)}:0", f"tcp:{loopback(1)}:0"))
         server = ReferenceServer(config, timers=FAST)
         await server.start()
         ua = await Peer.open(transport="TCP")

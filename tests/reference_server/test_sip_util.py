@@ -13,6 +13,8 @@ from sipcore.message import Request, Response, make_response
 from sipcore.parser import parse_message
 from sipcore.timers import TimerConfig
 
+from ..addresses import loopback
+
 INVITE = (b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nRecord-Route: <sip:p;lr>\r\n"
           b"To: <sip:b@x>\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
 
@@ -60,7 +62,7 @@ async def _reliable_2xx(timers: TimerConfig, stop_after: float | None = None) ->
     sent, timeouts = _Sent(), []
     endpoint: Any = sent
     start = loop.time()
-    reliable = Reliable2xx(endpoint, _ok(), ("127.0.0.1", 5060), timers, lambda: timeouts.append(loop.time()))
+    reliable = Reliable2xx(endpoint, _ok(), (loopback(1), 5060), timers, lambda: timeouts.append(loop.time()))
     if stop_after is not None:
         await asyncio.sleep(stop_after)
         reliable.stop()

@@ -18,12 +18,14 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
+from ..addresses import loopback
+
 T = TypeVar("T")
 
-UA_IP = "127.0.0.20"
-UA2_IP = "127.0.0.21"
-DEST_IP = "127.0.0.30"
-TRUNK_IP = "127.0.0.10"
+UA_IP = loopback(20)
+UA2_IP = loopback(21)
+DEST_IP = loopback(30)
+TRUNK_IP = loopback(10)
 DOMAIN = "example.trunk.voipbin.net"
 FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1)  # Timer B/F = 1.28 s
 

@@ -27,6 +27,7 @@ from sipcore.q850 import reason_header
 from sipcore.rtp import dominant_frequency
 from sipcore.timers import TimerConfig
 
+from ..addresses import loopback
 from .helpers import DEST_IP, FAST, UA_IP, run
 
 
@@ -160,7 +161,7 @@ def test_for_behaviour_builds_the_script_in_the_documented_order() -> None:
         ua = await UserAgent.start(UaSettings(listen=(UA_IP, 0), target=dest.local_addr))
         try:
             result = await ua.call("sip:+15551234567@example.trunk.voipbin.net",
-                                   request_uri="sip:+15551234567@127.0.0.30")
+                                   request_uri=f"sip:+15551234567@{loopback(30)}")
             await dest.wait_for_calls(1, 2.0)
             return result, dest.calls[0]
         finally:
@@ -170,7 +171,7 @@ def test_for_behaviour_builds_the_script_in_the_documented_order() -> None:
     result, far = run(scenario())
     assert (result.status, result.reason, result.provisional) == (480, "Nobody Home", [100, 180, 183])
     assert result.reason_header == 'Q.850;cause=19;text="No answer from user (user alerted)"'
-    assert far.request_uri == "sip:+15551234567@127.0.0.30" and far.to_uri.endswith("@example.trunk.voipbin.net")
+    assert far.request_uri == f"sip:+15551234567@{loopback(30)}" and far.to_uri.endswith("@example.trunk.voipbin.net")
     assert far.early_media_at is not None and result.remote_sdp is not None  # the 183 carried SDP, RTP started
 
 

@@ -15,10 +15,11 @@ import pytest
 
 from simulator.cli import main
 
+from ..addresses import loopback
 from .helpers import UA_IP
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI_DEST_IP = "127.0.0.32"
+CLI_DEST_IP = loopback(32)
 
 
 def _free_port(host: str) -> int:
@@ -61,7 +62,7 @@ def _ua(*options: str) -> tuple[int, str]:
 
 
 def test_early_media_call_from_the_command_line(processes: list[subprocess.Popen[str]]) -> None:
-    dest, port = _start_destination("--early-media", "--answer-after", "300")
+    dest, port = _start_destination("--early-media", "--answer-after", "300", "--calls", "1")
     processes.append(dest)
     code, text = _ua("--target", f"sip:+15551234567@{CLI_DEST_IP}:{port}", "--hold", "200")
     assert code == 0, text
@@ -96,18 +97,39 @@ def test_reject_with_reason_header_json_and_exit_status(processes: list[subproce
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["destination", "--reject", "99"], "Reject.status: 99"),
-    (["destination", "--listen", "127.0.0.1"], "has no port"),
+    (["destination", "--listen", loopback(1)], "has no port"),
     (["destination", "--hangup-after", "10", "--never-answer"], "hangup-after needs the call to be answered"),
     (["destination", "--q850", "200", "--reject", "404"], "--q850: Q.850 cause 200 is outside 0..127"),
     (["ua", "--target", "sip:bob@@example.com"], "is not a valid SIP URI"),
     (["ua"], "give --target"),
-    (["ua", "--target", "sip:1@127.0.0.1:5", "--expect-status", "99"], "--expect-status: '99'"),
+    (["ua", "--target", f"sip:1@{loopback(1)}:5", "--expect-status", "99"], "--expect-status: '99'"),
     (["phone"], "unknown role 'phone'"),
+    (["destination", "--listen", "tls:127.0.0.1:5061"], '--listen: "tls:127.0.0.1:5061": transport tls is not supported'),
+    (["destination", "--listen", "tcp:127.0.0.1:5080", "--transport", "udp"],
+     "--listen is TCP but --transport is UDP: give one transport"),
+    (["ua", "--listen", "udp:127.0.0.1:0", "--proxy", "tcp:127.0.0.1:5060", "--target", "sip:1@x.example"],
+     "--proxy is TCP but --listen is UDP: give one transport"),
 ])
 def test_bad_settings_exit_2_with_a_clear_message(argv: list[str], message: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_tcp_prefix_on_listen_makes_a_tcp_destination(processes: list[subprocess.Popen[str]]) -> None:
+    """``--listen tcp:IP:PORT`` is the destination on TCP, as ``tcp:IP:PORT`` is everywhere else."""
+    port = _free_port(CLI_DEST_IP)
+    dest = subprocess.Popen([sys.executable, "-m", "simulator", "destination", "--listen",
+                             f"tcp:{CLI_DEST_IP}:{port}", "--calls", "1", "--timeout", "15"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    processes.append(dest)
+    assert dest.stderr is not None
+    ready, _, _ = select.select([dest.stderr], [], [], 10.0)
+    assert ready and f"listening on {CLI_DEST_IP}:{port} (TCP)" in dest.stderr.readline()
+    code, text = _ua("--transport", "TCP", "--target", f"sip:+15551234567@{CLI_DEST_IP}:{port}", "--hold", "100")
+    assert code == 0, text
+    out, _ = dest.communicate(timeout=10)
+    assert dest.returncode == 0 and "calls handled: 1 (final status 200: 1;" in out
 
 
 def test_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from simulator import record as record_module
 from simulator.destination import Destination, script_for
 from simulator.record import Record
 from simulator.settings import (
@@ -68,7 +69,7 @@ def test_wait_and_hostport_checks() -> None:
     assert parse_hostport("[::1]:5060", "--listen") == ("::1", 5060)
     with pytest.raises(SettingsError, match="has no port"):
         parse_hostport("127.0.0.1", "--listen")
-    with pytest.raises(SettingsError, match="port 'x' .* is not a number"):
+    with pytest.raises(SettingsError, match='--listen: "127.0.0.1:x": port "x" is not 1-65535'):
         parse_hostport("127.0.0.1:x", "--listen")
     with pytest.raises(SettingsError, match="reject and never-answer"):
         script_for(reject=486, never_answer=True)
@@ -116,3 +117,18 @@ def test_record_json_and_lines() -> None:
     assert "retransmission" in lines[1] and "!! no response" in lines[2]
     with pytest.raises(ValueError, match="record event kind 'oops'"):
         record.add("oops", "x")
+
+
+def test_a_long_running_record_forgets_what_was_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A destination answering calls for hours hands each finished call's events over (take_call) and keeps
+    only a bounded memory of messages for spotting retransmissions."""
+    monkeypatch.setattr(record_module, "SEEN_LIMIT", 2)
+    record = Record("long")
+    for n in range(3):
+        bye = Request("BYE", "sip:a@x", [("Via", f"SIP/2.0/UDP 127.0.0.20:5060;branch=z9hG4bK{n}"),
+                                         ("From", "<sip:a@x>;tag=1"), ("To", "<sip:b@x>;tag=2"),
+                                         ("Call-ID", f"c{n}"), ("CSeq", "2 BYE"), ("Max-Forwards", "70")])
+        record.sip("sip-received", bye, ("127.0.0.30", 5080), "UDP")
+    assert [e.call_id for e in record.take_call("c1")] == ["c1"]
+    assert [e.call_id for e in record.events] == ["c0", "c2"] and record.take_call("c1") == []
+    assert len(record._seen["sip-received"]) == 2

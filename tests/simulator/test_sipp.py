@@ -15,13 +15,14 @@ from simulator.destination import Destination
 from simulator.settings import Answer, DestinationSettings, Send100, Send180, UaSettings
 from simulator.ua import UserAgent
 
+from ..addresses import loopback
 from .helpers import DEST_IP, UA_IP, run
 
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp is not installed")]
 
-SIPP_IP = "127.0.0.41"
-SIPP_CALLER_IP = "127.0.0.42"
+SIPP_IP = loopback(41)
+SIPP_CALLER_IP = loopback(42)
 SCENARIO = Path(__file__).parent / "sipp" / "uas.xml"
 CALLS = 50
 

@@ -13,8 +13,10 @@ from typing import Any
 from sipcore.aio.rtp import RtpEndpoint
 from sipcore.rtp import RtpPacket, RtpStream, dominant_frequency
 
-UA_IP = "127.0.0.2"
-FAR_IP = "127.0.0.4"
+from ..addresses import loopback
+
+UA_IP = loopback(2)
+FAR_IP = loopback(4)
 
 
 def run(coro: Coroutine[Any, Any, None], timeout: float = 10.0) -> None:
@@ -125,7 +127,7 @@ def test_set_remote_retargets_the_same_stream() -> None:
     async def scenario() -> None:
         sender = await RtpEndpoint.open(UA_IP)
         first = await RtpEndpoint.open(FAR_IP)
-        second = await RtpEndpoint.open("127.0.0.5")
+        second = await RtpEndpoint.open(loopback(5))
         try:
             sender.start_sending(first.local_addr, rng=random.Random(3))
             assert await first.wait_for_packets(3, 2.0)
