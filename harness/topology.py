@@ -35,7 +35,7 @@ equipment's traffic on ports the harness does not choose (its RTP) is in the pca
 
 Roles may share an IP (equipment on a laptop: trunk 127.0.0.1:5070, its destination 127.0.0.1:5090). Then
 `roles()` keys each of them by (ip, port), and the IP itself names the equipment's role (`equipment_role`),
-whose media ports the harness cannot know; harness.roles attributes RTP on such an IP by SDP.
+whose media ports the harness cannot know; harness.capture.roles attributes RTP on such an IP by SDP.
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ class Topology:
     equipment_role: str | None = None  # the role equipment under test plays (a trunk under test: VoIPBin)
 
     def roles(self) -> dict[str | Addr, str]:
-        """Who is where, for decode.to_observed and the ladder columns (harness.roles.RoleMap): IP -> role
-        where each role has an IP of its own; where roles share an IP, (ip, port) -> role for each of them
+        """Who is where, for decode.to_observed and the ladder columns (harness.capture.roles.RoleMap): IP ->
+        role where each role has an IP of its own; where roles share an IP, (ip, port) -> role for each of them
         and the IP itself -> the equipment under test (its media ports are not known up front, while the
         harness's roles announce every media port they use; the harness's own trunk: its relay range)."""
         placed = [(self.ua, "UA"), (self.ua_alt, "UA"), (self.ua2, "UA2"), (self.carrier, "Carrier"),

@@ -1,4 +1,4 @@
-"""Then steps checking single facts of the decoded capture (harness.checks)."""
+"""Then steps checking single facts of the decoded capture (harness.suite.checks)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import parse
 from behave import register_type, then
 
-from harness import checks
+from harness.suite import checks
 
 
 @parse.with_pattern(r"trunk's|registrar's")

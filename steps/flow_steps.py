@@ -6,7 +6,7 @@ from typing import Any
 
 from behave import then
 
-from harness.expected import ladder_from_docstring, ladder_from_table
+from harness.ladder.expected import ladder_from_docstring, ladder_from_table
 
 
 @then("the capture follows the ladder:")

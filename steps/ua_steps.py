@@ -1,5 +1,5 @@
 """Steps about the UA under test: equipment in the role of the UA (driven through its adapter), or the
-simulated UA when the run has no such equipment (harness.ua_under_test)."""
+simulated UA when the run has no such equipment (harness.suite.ua_under_test)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from behave import given, then, when
 
-from harness import checks
+from harness.suite import checks
 
 
 @when('the UA under test calls "{to:Text}" and hangs up after {ms:d} ms')

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import equipment_setup
 from harness.equipment import EquipmentError, load_equipment, parse_equipment, preflight
-from harness.equipment_setup import (
+from harness.suite import equipment_setup
+from harness.suite.equipment_setup import (
     check_usable,
     fixed_addresses,
     plan_for,

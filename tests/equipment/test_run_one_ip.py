@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.sipp import SIPP_MISSING, find_sipp
+from harness.cli.ladder import main as ladder_main
 from harness.equipment import load_equipment
 from harness.ladder import parse_ladder
-from harness.ladder_cli import main as ladder_main
 
 from ..addresses import block
 from .run_support import (

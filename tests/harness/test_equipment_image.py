@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from harness import docker_engine as de
-from harness.docker_roles import StartedByHost, add_address, role_addresses
-from harness.docker_tasks import copy_out, run_task
-from harness.docker_topology import (
+from harness.docker import engine as de
+from harness.docker.image import ImageEquipment, ImageStartError, equipment_subnet, health_for
+from harness.docker.roles import StartedByHost, add_address, role_addresses
+from harness.docker.tasks import copy_out, run_task
+from harness.docker.topology import (
     DockerRun,
     add_cli_arguments,
     attach_equipment_log,
@@ -29,7 +30,6 @@ from harness.docker_topology import (
     wants_docker,
 )
 from harness.equipment import EquipmentError, parse_equipment
-from harness.equipment_image import ImageEquipment, ImageStartError, equipment_subnet, health_for
 from harness.suite_root import SUITE_ENV, suite_root
 
 docker = pytest.importorskip("docker", reason="the docker extra is not installed: pip install -e '.[docker]'")
@@ -409,7 +409,7 @@ def test_plans_the_roles_cannot_have_are_refused(change: dict[str, str], problem
 def test_the_harness_container_adds_the_other_role_addresses_then_runs_the_suite_on_the_equipment() -> None:
     plan = plan_roles(load_for_docker(None, "trunkcheck")[0])
     command = inner_command(plan, DockerRun(run_id="r1", runner_args=("-v",)))
-    assert command[:5] == ["python", "-m", "harness.docker_roles", "--interface", "eth0"]
+    assert command[:5] == ["python", "-m", "harness.docker.roles", "--interface", "eth0"]
     assert [command[i + 1] for i, a in enumerate(command) if a == "--address"] == [
         "198.18.60.11/24", "198.18.60.12/24", "198.18.60.30/24"]
     rest = command[command.index("--") + 1:]
@@ -517,7 +517,7 @@ def test_the_docker_topology_is_chosen_for_an_image_or_on_request_never_inside_t
 def test_the_command_line_is_passed_on_to_the_harness_container(monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path) -> None:
     runs: list[DockerRun] = []
-    monkeypatch.setattr("harness.docker_topology.run_docker_topology",
+    monkeypatch.setattr("harness.docker.topology.run_docker_topology",
                         lambda run: runs.append(run) or type("R", (), {"exit_code": 0})())
     suite = EXAMPLE.parents[2]
     (tmp_path / "ci-1").mkdir()

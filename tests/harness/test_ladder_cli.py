@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from harness.cli.ladder import main, parse_roles
 from harness.ladder import parse_ladder
-from harness.ladder_cli import main, parse_roles
 
 from .bench_decode import write_scenario
 

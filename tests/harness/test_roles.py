@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.capture.observation import Observation
+from harness.capture.roles import RoleMap, parse_address_key
 from harness.ladder import render_observed
-from harness.observation import Observation
-from harness.roles import RoleMap, parse_address_key
 
 from .test_checks import msg, rtp
 

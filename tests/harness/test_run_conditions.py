@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import junit_report
 from harness.equipment import load_equipment
-from harness.report import RunSummary, write_report
-from harness.run_conditions import DEFAULTS_TEXT, console_lines, junit_properties
-from harness.runner import FEATURES, RunSettings
-from harness.scenario import ScenarioRecord
-from harness.validation_report import EquipmentRunInfo, write_validation_report
+from harness.reports import junit as junit_report
+from harness.reports.run_report import RunSummary, write_report
+from harness.reports.validation import EquipmentRunInfo, write_validation_report
+from harness.settings import DEFAULTS_TEXT, console_lines, junit_properties
+from harness.suite.runner import FEATURES, RunSettings
+from harness.suite.world import ScenarioRecord
 from reference_server.faults import Fault, InjectedFaults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,8 +49,8 @@ def test_an_unknown_fault_is_refused_naming_the_known_ones(tmp_path: Path) -> No
 
 
 def test_the_command_line_maps_to_the_conditions_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.docker_roles import ROLE_ADDRESSES_ENV
-    from harness.runner_cli import build_parser, settings_from
+    from harness.cli.run import build_parser, settings_from
+    from harness.docker.roles import ROLE_ADDRESSES_ENV
 
     monkeypatch.delenv(ROLE_ADDRESSES_ENV, raising=False)
     args = build_parser().parse_args(["--fault", "status-rewrite", "--tags", "@status-relay", "--destination", "sipp"])

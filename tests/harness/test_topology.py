@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from harness import runner_cli, topology
+from harness import topology
+from harness.cli import run as runner_cli
 from harness.topology import ADDRESSES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan
 
 
