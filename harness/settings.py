@@ -1,34 +1,58 @@
-"""The conditions of a run that differ from trunkcheck's defaults, stated in every report of the run: the
-console summary, report.html, the JUnit properties and the validation report. A verdict means little
-without them: a run narrowed by --tags or --features is not the whole suite, a run with a test fault is
-not a test of any trunk.
+"""The settings of one conformance run (`trunkcheck run`'s options, typed) and the conditions of the run
+that differ from trunkcheck's defaults, stated in every report of the run: the console summary,
+report.html, the JUnit properties and the validation report. A verdict means little without them: a run
+narrowed by --tags or --features is not the whole suite, a run with a test fault is not a test of any trunk.
 
-    conditions = run_conditions(settings)      # from harness.suite.runner.RunSettings, when the run starts
-    for line in console_lines(conditions): print(line)
+    settings = RunSettings(tags=("not @wip",))      # harness.cli.run maps the command line to it, once
+    for line in console_lines(settings.conditions): print(line)
 
 Each condition is the option as it was given, its value and what it changed, written from the run's
-settings when each report is generated.
+settings when each report is generated. The defaults live here too: where the suite is (REPO, FEATURES),
+the decode modes, the destinations and the response timeout.
 """
 
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from harness.suite.session import REPO, RESPONSE_TIMEOUT
-from reference_server.faults import Fault
+from harness.suite_root import suite_root
+from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
-if TYPE_CHECKING:
-    from harness.suite.runner import RunSettings
+__all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
+           "RunSettings", "console_lines", "is_test_only", "junit_properties", "narrowed", "run_conditions"]
 
-__all__ = ["DEFAULTS_TEXT", "Condition", "console_lines", "junit_properties", "is_test_only", "narrowed",
-           "run_conditions"]
-
+REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
+FEATURES = REPO / "features"
+DECODE_MODES = ("stream", "file")
+DESTINATIONS = ("simulator", "sipp")
+RESPONSE_TIMEOUT = 3.0
 DEFAULTS_TEXT = (f"every option at its default (every feature file, no tag filter, trunkcheck's simulator as the "
                  f"destination, capture on lo, {RESPONSE_TIMEOUT:g} s response timeout, local topology)")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+    features: tuple[Path, ...] = (FEATURES,)
+    tags: tuple[str, ...] = ()
+    output: Path = REPO / "captures"
+    verbose: bool = False
+    faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
+    decode: str = "stream"
+    equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
+    interface: str = "lo"  # where to capture
+    destination: str = "simulator"  # or "sipp": SIPp plays the destination
+    response_timeout: float = RESPONSE_TIMEOUT
+    topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The options that differ from the defaults, as every report states them."""
+        return run_conditions(self)
 
 
 @dataclass(frozen=True)
@@ -57,8 +81,6 @@ def _shown(path: Path) -> str:
 def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
     """Every option of ``settings`` that differs from its default, in the order of the command line's help
     (the output folder, run id and verbosity change nothing about the verdicts and are left out)."""
-    from harness.suite.runner import FEATURES
-
     out: list[Condition] = []
     for name in settings.faults.names():
         out.append(Condition("--fault", name, f"TEST ONLY: trunkcheck's reference trunk broken on purpose "

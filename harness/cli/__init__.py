@@ -1,14 +1,18 @@
 """The ``trunkcheck`` command: run the conformance suite, serve the reference trunk, simulate a UA or a
 destination, render the ladder of a pcap.
 
-Each subcommand lives in its own package; this module only dispatches, so ``trunkcheck serve`` is the
-same program as ``python -m reference_server``.
+This package only reads command lines and dispatches: ``trunkcheck run`` is :mod:`harness.cli.run`,
+``trunkcheck ladder`` :mod:`harness.cli.ladder`, ``trunkcheck serve`` is the same program as
+``python -m reference_server`` and ``trunkcheck simulate`` as ``python -m simulator``. The docker
+topology's harness container starts with :mod:`harness.cli.container`.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+
+__all__ = ["COMMANDS", "USAGE", "main"]
 
 USAGE = """usage: trunkcheck COMMAND [options]
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from harness.docker.roles import ROLE_ADDRESSES_ENV
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
-from harness.suite.runner import FEATURES, RunSettings, run_suite
-from harness.suite.session import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
+from harness.settings import DECODE_MODES, DESTINATIONS, FEATURES, REPO, RESPONSE_TIMEOUT, RunSettings
+from harness.suite.runner import run_suite
 from harness.topology import LOOPBACK_ENV, use_loopback
 from reference_server.faults import Fault, InjectedFaults
 

@@ -8,3 +8,32 @@
 - :mod:`~harness.docker.roles`: the harness container's side (its role addresses, equipment the host
   started).
 """
+
+from __future__ import annotations
+
+from harness.docker.engine import (
+    ContainerFailed,
+    DockerError,
+    DockerSession,
+    EngineUnreachable,
+    ImageMissing,
+    connect,
+)
+from harness.docker.image import ImageEquipment, ImageStartError
+from harness.docker.roles import StartedByHost
+from harness.docker.topology import DockerRun, DockerRunResult, run_docker_topology
+
+__all__ = [
+    "ContainerFailed",
+    "DockerError",
+    "DockerRun",
+    "DockerRunResult",
+    "DockerSession",
+    "EngineUnreachable",
+    "ImageEquipment",
+    "ImageMissing",
+    "ImageStartError",
+    "StartedByHost",
+    "connect",
+    "run_docker_topology",
+]

@@ -160,7 +160,7 @@ def inner_command(plan: RolePlan, run: DockerRun) -> list[str]:
     """What the harness container runs: add the role addresses, then `trunkcheck run --equipment`."""
     prefix = ipaddress.ip_network(plan.subnet).prefixlen
     extra = sorted({ip for ip in plan.roles.values() if ip != plan.harness_address})
-    command = ["python", "-m", "harness.docker.roles", "--interface", "eth0"]
+    command = ["python", "-m", "harness.cli.container", "--interface", "eth0"]
     for ip in extra:
         command += ["--address", f"{ip}/{prefix}"]
     return [*command, "--", "run", "--topology", "local", "--equipment", IN_CONTAINER_EQUIPMENT,

@@ -1,11 +1,14 @@
-"""The ladder as data: the one import for parsing, rendering and comparing ladder diagrams.
+"""The ladder as data: the spec's ASCII ladder diagrams parsed, rendered and compared with what a capture
+shows, and the ladders each scenario expects. The one import for all of it.
 
-    ladder = parse_ladder(text)                  # or extract_ladders(spec_text)
-    result = compare(ladder, observed_steps)      # observed: decode.to_observed(...)
+    ladder = parse_ladder(text)                  # or extract_ladders(spec_text), spec_ladders()
+    result = compare(ladder, observed_steps)      # observed: harness.capture.decode.to_observed(...)
     if not result.ok:
         print(result.side_by_side(ladder.text, render_observed(observed_steps, ladder.columns)))
 
-Formats live in `ladder_format`, label meaning in `ladder_labels`, comparison rules in `ladder_compare`.
+The format lives in :mod:`~harness.ladder.diagram`, label meaning in :mod:`~harness.ladder.labels`,
+comparison rules in :mod:`~harness.ladder.comparison`, and what a scenario expects (a ladder of the spec,
+or a table of messages) in :mod:`~harness.ladder.expected`; drawing an observed flow is here.
 """
 
 from __future__ import annotations
@@ -23,26 +26,42 @@ from harness.ladder.diagram import (
     parse_ladder,
     render_ladder,
 )
+from harness.ladder.expected import (
+    ROLE_ORDER,
+    SPEC_PATH,
+    ExpectationError,
+    column_order,
+    ladder_from_docstring,
+    ladder_from_table,
+    spec_ladders,
+)
 from harness.ladder.labels import KNOWN_METHODS, Matcher, ObservedStep, classify_label
 
 __all__ = [
     "COLUMN_SPACING",
     "KNOWN_METHODS",
+    "ROLE_ORDER",
+    "SPEC_PATH",
     "Comparison",
+    "ExpectationError",
     "Ladder",
     "LadderParseError",
     "Matcher",
     "ObservedStep",
     "Step",
     "classify_label",
+    "column_order",
     "compare",
     "extract_ladders",
+    "ladder_from_docstring",
+    "ladder_from_table",
     "observed_columns",
     "observed_from_ladder",
     "parse_ladder",
     "relay_pairs",
     "render_ladder",
     "render_observed",
+    "spec_ladders",
 ]
 
 

@@ -15,7 +15,8 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from harness.ladder import Ladder, Step, classify_label, extract_ladders, parse_ladder, render_ladder
+from harness.ladder.diagram import Ladder, Step, extract_ladders, parse_ladder, render_ladder
+from harness.ladder.labels import classify_label
 from harness.suite_root import suite_root
 
 __all__ = [

@@ -9,16 +9,14 @@ differ from the defaults (harness.settings); a run with a test fault says TEST O
 from __future__ import annotations
 
 import html
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
 
+from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord
 from harness.settings import DEFAULTS_TEXT, Condition, is_test_only
-from harness.suite.world import NOT_APPLICABLE, ScenarioRecord
 
-__all__ = ["RunSummary", "load_records", "mark_junit_not_applicable", "write_report"]
+__all__ = ["conditions_html", "mark_junit_not_applicable", "write_report"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -35,36 +33,6 @@ pre.error { background: #fff0f0; }
 .testonly { background: #fff3cd; border: 1px solid #c9a400; padding: 0.4em 0.8em; font-weight: bold; }
 table.conditions td { padding: 1px 10px 1px 0; vertical-align: top; }
 """
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    run_id: str
-    total: int
-    passed: int
-    failed: int
-    skipped: int
-    seconds: float
-    not_applicable: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and self.total > 0
-
-
-def load_records(run_dir: Path) -> list[ScenarioRecord]:
-    """Every `<scenario>.json` the run wrote, in the order the scenarios ran (file modification order)."""
-    names = {f.name for f in fields(ScenarioRecord)}
-    out = []
-    paths = sorted((p for p in run_dir.glob("*/*.json")), key=lambda p: p.stat().st_mtime_ns)
-    for path in paths:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and "scenario" in data:
-            out.append(ScenarioRecord(**{k: v for k, v in data.items() if k in names}))
-    return out
 
 
 def _e(text: object) -> str:

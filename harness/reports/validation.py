@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.equipment import FEATURES, Equipment
-from harness.reports.run_report import RunSummary
+from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord
 from harness.settings import DEFAULTS_TEXT, Condition, narrowed
-from harness.suite.world import NOT_APPLICABLE, ScenarioRecord
 
 __all__ = ["FEATURE_TEXT", "EquipmentRunInfo", "verdict_of", "write_validation_report"]
 

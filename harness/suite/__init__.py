@@ -10,3 +10,29 @@ calls, and the world each scenario's steps act on.
 - :mod:`~harness.suite.checks`: the Then steps' assertions on a decoded capture;
 - :mod:`~harness.suite.loop`: the asyncio loop on its own thread that synchronous steps drive.
 """
+
+from __future__ import annotations
+
+from harness.suite.equipment_setup import RunningEquipment, check_usable, start_equipment
+from harness.suite.loop import LoopThread, StepTimeout
+from harness.suite.runner import RunResult, run_suite
+from harness.suite.session import RunOptions, Session
+from harness.suite.trunk import TrunkSettings
+from harness.suite.ua_under_test import EquipmentSilent, UaUnderTest
+from harness.suite.world import ScenarioWorld
+
+__all__ = [
+    "EquipmentSilent",
+    "LoopThread",
+    "RunOptions",
+    "RunResult",
+    "RunningEquipment",
+    "ScenarioWorld",
+    "Session",
+    "StepTimeout",
+    "TrunkSettings",
+    "UaUnderTest",
+    "check_usable",
+    "run_suite",
+    "start_equipment",
+]

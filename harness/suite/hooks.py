@@ -11,8 +11,9 @@ from typing import Any
 
 from harness.capture.sniffer import Capture, CaptureError
 from harness.equipment import applicable
+from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
 from harness.suite.session import RunOptions, Session
-from harness.suite.world import NOT_APPLICABLE, ScenarioRecord, ScenarioWorld
+from harness.suite.world import ScenarioWorld
 from harness.topology import LOOPBACK_ENV, use_loopback
 
 __all__ = ["after_all", "after_scenario", "before_all", "before_scenario", "check_capture", "failure_text",

@@ -20,48 +20,24 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
-from harness.reports.run_report import RunSummary, load_records, mark_junit_not_applicable, write_report
+from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord, load_records
+from harness.reports.run_report import mark_junit_not_applicable, write_report
 from harness.reports.validation import EquipmentRunInfo, write_validation_report
-from harness.settings import Condition, console_lines, run_conditions
+from harness.settings import RunSettings, console_lines
 from harness.suite.equipment_setup import RunningEquipment, check_usable, start_equipment
 from harness.suite.hooks import check_capture, failure_text
 from harness.suite.progress import status_name
-from harness.suite.session import REPO, RESPONSE_TIMEOUT
-from harness.suite.world import NOT_APPLICABLE, ScenarioRecord
-from reference_server.faults import NO_FAULTS, InjectedFaults
 
-__all__ = ["RunResult", "RunSettings", "run_suite"]
+__all__ = ["RunResult", "run_suite"]
 
-FEATURES = REPO / "features"
 PASSED, SKIPPED = "passed", ("skipped", "untested")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
-    features: tuple[Path, ...] = (FEATURES,)
-    tags: tuple[str, ...] = ()
-    output: Path = REPO / "captures"
-    verbose: bool = False
-    faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
-    decode: str = "stream"
-    equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
-    interface: str = "lo"  # where to capture
-    destination: str = "simulator"  # or "sipp": SIPp plays the destination
-    response_timeout: float = RESPONSE_TIMEOUT
-    topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
-
-    @property
-    def conditions(self) -> tuple[Condition, ...]:
-        """The options that differ from the defaults, as every report states them."""
-        return run_conditions(self)
 
 
 @dataclass

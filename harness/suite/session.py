@@ -24,18 +24,14 @@ from pathlib import Path
 
 from harness.capture.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
+from harness.settings import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
 from harness.suite.equipment_setup import plan_for, sip_ports
 from harness.suite.loop import LoopThread
-from harness.suite_root import suite_root
 from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
 from reference_server.faults import NO_FAULTS, InjectedFaults
 
 __all__ = ["RunOptions", "Session", "slug"]
 
-REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
-DECODE_MODES = ("stream", "file")
-DESTINATIONS = ("simulator", "sipp")
-RESPONSE_TIMEOUT = 3.0
 
 
 def slug(text: str, limit: int = 80) -> str:

@@ -1,6 +1,6 @@
 """The UA under test of a scenario, and the bound on equipment that stays silent.
 
-    uut = UaUnderTest(world)                  # world.ua_under_test()
+    uut = UaUnderTest(world, equipment, workdir)   # world.ua_under_test()
     uut.call("+15550100", hold_ms=200)        # equipment UA: its driver places the call; else the simulator
     uut.register()                            # its extension, at the harness's trunk
     uut.answer_carrier_call(hold_ms=300)      # the carrier calls its extension; it answers
@@ -19,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from harness.adapters.ua_driver import DriverOutcome, UaDriver, make_driver
+from harness.equipment import Equipment
+from harness.suite.trunk import TrunkSettings
+from harness.topology import Topology
+from reference_server.server import ReferenceServer
+from simulator.destination import Destination
 from simulator.record import Record
+from simulator.ua import CallResult, RegistrationResult, UserAgent
 
-if TYPE_CHECKING:
-    from harness.suite.world import ScenarioWorld
-
-__all__ = ["EquipmentSilent", "UaUnderTest", "guard_silence"]
+__all__ = ["EquipmentSilent", "ScenarioActions", "UaUnderTest", "guard_silence"]
 
 T = TypeVar("T")
 CALL_BOUND = 20.0  # seconds a driven call may take beyond its hold time
@@ -55,15 +59,41 @@ async def guard_silence(coro: Coroutine[Any, Any, T], record: Record, timeout: f
                                   "(no response at all); the scenario gives up")
 
 
+class ScenarioActions(Protocol):
+    """What the UA under test needs of its scenario (harness.suite.world.ScenarioWorld is one): the trunk's
+    settings and addresses, the harness's own trunk and destination once traffic started, and the
+    simulated UAs' actions, for a run without a UA under test."""
+
+    @property
+    def trunk(self) -> TrunkSettings: ...
+    @property
+    def topology(self) -> Topology: ...
+    @property
+    def server(self) -> ReferenceServer | None: ...
+    @property
+    def destination(self) -> Destination | None: ...
+    @property
+    def calls(self) -> list[CallResult]: ...
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T: ...
+    def ensure_traffic(self) -> None: ...
+    def agent(self, role: str = "UA", **changes: Any) -> UserAgent: ...
+    def call(self, role: str, to: str, *, settings: dict[str, Any] | None = None, **options: Any) -> CallResult: ...
+    def register(self, role: str, extension: str, password: str,
+                 expires: int | None = None) -> RegistrationResult: ...
+
+
 class UaUnderTest:
-    def __init__(self, world: ScenarioWorld) -> None:
+    """The run's UA under test (``equipment`` in role "ua", driven from ``workdir``), else the simulated UA
+    of ``world``."""
+
+    def __init__(self, world: ScenarioActions, equipment: Equipment | None, workdir: Path) -> None:
         self.world = world
-        eq = world.session.equipment
-        self.equipment = eq if eq is not None and eq.role == "ua" else None
+        self.equipment = equipment if equipment is not None and equipment.role == "ua" else None
         self.driver: UaDriver | None = None
         self.outcomes: list[DriverOutcome] = []
         if self.equipment is not None:
-            self.driver = make_driver(self.equipment, workdir=world.stem.with_name(world.stem.name + ".equipment"))
+            self.driver = make_driver(self.equipment, workdir=workdir)
 
     @property
     def driven(self) -> bool:

@@ -22,13 +22,12 @@ fails the scenario after the run's response timeout. `--destination sipp` has SI
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +37,7 @@ from harness.capture.observation import Observation
 from harness.capture.sniffer import Capture
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
+from harness.reports.record import ScenarioRecord
 from harness.suite.checks import check_flow
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.session import Session
@@ -55,7 +55,7 @@ from sipcore.parser import parse_message
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NOT_APPLICABLE", "ScenarioRecord", "ScenarioWorld"]
+__all__ = ["ScenarioWorld"]
 
 T = TypeVar("T")
 START_TIMEOUT = 5.0  # any server or simulator start-up
@@ -63,32 +63,6 @@ DECODE_TIMEOUT = 30.0
 QUIET = 0.05  # traffic must pause this long before the capture stops ...
 SETTLE_LIMIT = 1.0  # ... but the capture stops after this long in any case
 CALL_SLACK = 10.0  # a call's bound beyond its hold and ring times
-NOT_APPLICABLE = "n/a"  # a scenario for a feature the equipment under test does not claim
-
-
-@dataclass
-class ScenarioRecord:
-    """What the report shows of one scenario (written as `<scenario>.json` beside its pcap)."""
-
-    feature: str
-    scenario: str
-    location: str
-    status: str = "untested"
-    seconds: float = 0.0
-    tags: list[str] = field(default_factory=list)
-    pcap: str = ""  # relative to the run folder
-    ladder: str = ""
-    expected: list[dict[str, str]] = field(default_factory=list)  # {"title", "text"}
-    observed: str = ""
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    packets: int = 0
-    decode_wait: float = 0.0  # seconds the first assertion waited for the decode
-    explain: list[str] = field(default_factory=list)  # the simulators' own records, on failure
-    equipment_log: str = ""  # the UA under test's own log for this scenario (relative to the run folder)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
 
 
 class ScenarioWorld:
@@ -160,7 +134,7 @@ class ScenarioWorld:
     def ua_under_test(self) -> UaUnderTest:
         """The UA under test: the equipment's driver (role "ua"), else the simulated UA."""
         if self._uut is None:
-            self._uut = UaUnderTest(self)
+            self._uut = UaUnderTest(self, self.equipment, self.stem.with_name(self.stem.name + ".equipment"))
         return self._uut
 
     def set_trunk_account(self, domain: str, user: str, password: str) -> None:

@@ -409,7 +409,7 @@ def test_plans_the_roles_cannot_have_are_refused(change: dict[str, str], problem
 def test_the_harness_container_adds_the_other_role_addresses_then_runs_the_suite_on_the_equipment() -> None:
     plan = plan_roles(load_for_docker(None, "trunkcheck")[0])
     command = inner_command(plan, DockerRun(run_id="r1", runner_args=("-v",)))
-    assert command[:5] == ["python", "-m", "harness.docker.roles", "--interface", "eth0"]
+    assert command[:5] == ["python", "-m", "harness.cli.container", "--interface", "eth0"]
     assert [command[i + 1] for i, a in enumerate(command) if a == "--address"] == [
         "198.18.60.11/24", "198.18.60.12/24", "198.18.60.30/24"]
     rest = command[command.index("--") + 1:]

@@ -14,11 +14,10 @@ import pytest
 
 from harness.equipment import load_equipment
 from harness.reports import junit as junit_report
-from harness.reports.run_report import RunSummary, write_report
+from harness.reports.record import RunSummary, ScenarioRecord
+from harness.reports.run_report import write_report
 from harness.reports.validation import EquipmentRunInfo, write_validation_report
-from harness.settings import DEFAULTS_TEXT, console_lines, junit_properties
-from harness.suite.runner import FEATURES, RunSettings
-from harness.suite.world import ScenarioRecord
+from harness.settings import DEFAULTS_TEXT, FEATURES, RunSettings, console_lines, junit_properties
 from reference_server.faults import Fault, InjectedFaults
 
 REPO = Path(__file__).resolve().parents[2]

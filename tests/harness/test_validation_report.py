@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.equipment import load_equipment
-from harness.reports.run_report import RunSummary, mark_junit_not_applicable
+from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord
+from harness.reports.run_report import mark_junit_not_applicable
 from harness.reports.validation import LOG_EXCERPT, EquipmentRunInfo, write_validation_report
-from harness.suite.world import NOT_APPLICABLE, ScenarioRecord
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "equipment" / "kamailio-trunk.toml"
 DIVERGENCE = """the capture diverges from the documented ladder
