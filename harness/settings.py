@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.suite_root import suite_root
+from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
 __all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
@@ -48,6 +49,7 @@ class RunSettings:
     destination: str = "simulator"  # or "sipp": SIPp plays the destination
     response_timeout: float = RESPONSE_TIMEOUT
     topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
+    roles: RoleAddresses = LOOPBACK_ROLES  # where the harness's roles live (--loopback, the docker network)
 
     @property
     def conditions(self) -> tuple[Condition, ...]:

@@ -34,34 +34,21 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 
 from harness.capture.decoded import Address, Decoded, DecodedMessage
+from sipcore.transport_address import parse_transport_address
 
 __all__ = ["RoleKey", "RoleMap", "parse_address_key"]
 
 RoleKey = str | Address
 """An IP ("127.0.0.10", "::1"), an (ip, port) tuple, or "ip:port" text ("[::1]:5060" for IPv6)."""
+_KEY_HINT = "a column is named by IP or IP:PORT, IPv6 with a port in brackets: [::1]:5060"
 
 
 def parse_address_key(text: str) -> RoleKey:
     """``"127.0.0.1"`` -> the IP; ``"127.0.0.1:5070"`` / ``"[::1]:5060"`` -> (ip, port); ValueError saying
-    what is wrong. IPs are normalised (``"::0001"`` -> ``"::1"``), as tshark writes them."""
-    text = text.strip()
-    host, port_text = text, None
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0 or (text[close + 1:] and not text[close + 1:].startswith(":")):
-            raise ValueError(f"{text!r} is not an IP address or IP:PORT ([IPv6]:PORT)")
-        host, port_text = text[1:close], text[close + 2:] or None
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    try:
-        ip = str(ipaddress.ip_address(host))
-    except ValueError:
-        raise ValueError(f"{text!r} is not an IP address or IP:PORT ([IPv6]:PORT)") from None
-    if port_text is None:
-        return ip
-    if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
-        raise ValueError(f"{text!r}: the port {port_text!r} is not 1-65535")
-    return ip, int(port_text)
+    what is wrong (sipcore.transport_address reads it, as every address of the project). IPs are normalised
+    (``"::0001"`` -> ``"::1"``), as tshark writes them."""
+    address = parse_transport_address(text, default_port=0, ip_hint=_KEY_HINT)  # AddressError: a ValueError
+    return address.host if address.port == 0 else address.addr
 
 
 class RoleMap:

@@ -18,10 +18,9 @@ import argparse
 import os
 import sys
 
-from harness import topology
 from harness.cli.run import main as trunkcheck_run
 from harness.docker.roles import ROLE_ADDRESSES_ENV, StartedByHost, add_address, role_addresses
-from harness.suite import equipment_setup
+from harness.topology import LOOPBACK_ROLES
 
 __all__ = ["main"]
 
@@ -40,15 +39,14 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        roles = role_addresses(os.environ.get(ROLE_ADDRESSES_ENV, ""))
+        # the roles live on this container's interface; the trunk is the equipment, in a container of its own
+        roles = LOOPBACK_ROLES.with_roles(role_addresses(os.environ.get(ROLE_ADDRESSES_ENV, "")))
         for address in options.address:
             add_address(options.interface, address)
     except (RuntimeError, ValueError) as exc:
         print(f"trunkcheck: {exc}", file=sys.stderr)
         return 2
-    topology.ADDRESSES.update(roles)  # this run's roles live on this container's interface, not on loopback
-    equipment_setup.register_image_starter(StartedByHost)
-    return trunkcheck_run(command[1:])
+    return trunkcheck_run(command[1:], container_roles=roles, image_starter=StartedByHost)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from harness.capture.decode import Decoded, DecodedMessage, DecodedRtp, DecodeEr
 from harness.capture.roles import RoleKey, RoleMap, parse_address_key
 from harness.ladder import render_observed
 from harness.ladder.expected import ROLE_ORDER, column_order
-from harness.topology import ADDRESSES, LOOPBACK_ENV, SIP_PORT_RANGE, use_loopback
+from harness.topology import LOOPBACK_ENV, LOOPBACK_ROLES, SIP_PORT_RANGE, RoleAddresses
 
 __all__ = ["LadderError", "build_parser", "main", "parse_roles", "render_pcap"]
 
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="name the columns: by IP, or by IP:PORT where roles share an IP")
     parser.add_argument("--trunkcheck-roles", action="store_true",
                         help="name the harness's loopback addresses: " +
-                        ", ".join(f"{ip}={name}" for name, ip in ADDRESSES.items()))
+                        ", ".join(f"{ip}={name}" for name, ip in LOOPBACK_ROLES.items()))
     parser.add_argument("--loopback", metavar="BASE",
                         help="with --trunkcheck-roles: the roles' loopback block of a `trunkcheck run --loopback "
                         f"BASE` run (default ${LOOPBACK_ENV}, else 127.0.0.0)")
@@ -113,12 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         roles = parse_roles(args.roles)
         if args.trunkcheck_roles:
-            use_loopback(args.loopback)
+            harness_roles = RoleAddresses.from_environment(args.loopback)
+            roles = {**{ip: name for name, ip in harness_roles.items()}, **roles}
     except ValueError as err:
         print(f"trunkcheck ladder: {err}", file=sys.stderr)
         return 2
-    if args.trunkcheck_roles:
-        roles = {**{ip: name for name, ip in ADDRESSES.items()}, **roles}
     if not args.pcap.is_file():
         print(f"trunkcheck ladder: {args.pcap}: no such file", file=sys.stderr)
         return 2

@@ -21,16 +21,15 @@ TEST ONLY in every report. Every report states the options that differ from the 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from harness.docker.roles import ROLE_ADDRESSES_ENV
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
 from harness.settings import DECODE_MODES, DESTINATIONS, FEATURES, REPO, RESPONSE_TIMEOUT, RunSettings
+from harness.suite.equipment_setup import ImageStarter
 from harness.suite.runner import run_suite
-from harness.topology import LOOPBACK_ENV, use_loopback
+from harness.topology import LOOPBACK_ENV, RoleAddresses
 from reference_server.faults import Fault, InjectedFaults
 
 __all__ = ["build_parser", "main", "settings_from"]
@@ -82,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None = None,
+         image_starter: ImageStarter | None = None) -> int:
+    """`trunkcheck run ARGV`; the docker topology's harness container (harness.cli.container) gives the
+    addresses of its roles and the starter of its ``[equipment.image]`` (the container the host started)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.fault and args.equipment:
         print("trunkcheck run: --fault cannot be combined with --equipment: a fault breaks trunkcheck's own "
@@ -90,16 +92,13 @@ def main(argv: list[str] | None = None) -> int:
               "equipment (its validation report must not rest on a broken trunk). Leave out --fault.",
               file=sys.stderr)
         return 2
-    if wants_docker(args):
+    if container_roles is None and wants_docker(args):
         return run_from_cli(args, REPO, RunSettings().output)
-    if args.loopback or os.environ.get(LOOPBACK_ENV):
-        try:
-            use_loopback(args.loopback)
-        except ValueError as exc:
-            print(f"trunkcheck run: {exc}", file=sys.stderr)
-            return 2
-        os.environ[LOOPBACK_ENV] = args.loopback or os.environ[LOOPBACK_ENV]  # behave's hooks apply it again
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args, container_roles=container_roles)
+    except ValueError as exc:
+        print(f"trunkcheck run: {exc}", file=sys.stderr)
+        return 2
     for path in settings.features:
         if not path.exists():
             print(f"trunkcheck run: {path}: no such feature file or folder", file=sys.stderr)
@@ -107,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < settings.response_timeout <= 60:
         print("trunkcheck run: --response-timeout: give 0 < SECONDS <= 60", file=sys.stderr)
         return 2
-    return run_suite(settings).exit_code
+    return run_suite(settings, image_starter=image_starter).exit_code
 
 
-def settings_from(args: argparse.Namespace) -> RunSettings:
-    """The run's settings from `trunkcheck run` ARGS, mapped once here (faults to their type; the docker
-    topology's harness container, where $TRUNKCHECK_ROLE_ADDRESSES is set, to topology "docker")."""
+def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | None = None) -> RunSettings:
+    """The run's settings from `trunkcheck run` ARGS, mapped once here: faults to their type, the roles to
+    the loopback block of --loopback (else $TRUNKCHECK_LOOPBACK, else 127.0.0.0; ValueError naming which is
+    wrong), or, in the docker topology's harness container, to ``container_roles`` (topology "docker")."""
+    roles = container_roles if container_roles is not None else RoleAddresses.from_environment(args.loopback)
     settings = RunSettings(
         features=tuple(p.resolve() for p in (args.features or [FEATURES])),
         tags=tuple(args.tags),
@@ -123,7 +124,8 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         interface=args.interface,
         destination=args.destination,
         response_timeout=args.response_timeout,
-        topology="docker" if os.environ.get(ROLE_ADDRESSES_ENV) else "local",
+        topology="docker" if container_roles is not None else "local",
+        roles=roles,
     )
     if args.run_id:
         settings = replace(settings, run_id=args.run_id)

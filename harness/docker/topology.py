@@ -16,8 +16,9 @@ The UA's address is the equipment's `allowed_ips` entry on the network when it g
 its `trusted_peers` entry, the destination its `destination`; the others take the host numbers above.
 The harness container holds the extra addresses on its one interface (it adds them with NET_ADMIN) and
 captures there, so every scenario's pcap is what crossed the network between the hosts. Its results are
-copied out into `<output>/<run-id>/`; the equipment's log goes to `equipment/equipment.log` there, into the
-validation report and at the end of report.html.
+copied out into `<output>/<run-id>/`, where the host writes the run's reports from the data the harness
+container left (`run.json`) and the equipment's log (`equipment/equipment.log`, also in the validation
+report and at the end of report.html).
 
 Every wait is bounded; the equipment's container, the harness container and the network are removed
 whatever happens (labelled `trunkcheck.session=<id>`, swept at the end).
@@ -27,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import html
 import ipaddress
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,11 +40,13 @@ from harness.docker.image import ImageEquipment, ImageStartError, equipment_subn
 from harness.docker.roles import ROLE_ADDRESSES_ENV
 from harness.docker.tasks import copy_out, run_task
 from harness.equipment import Equipment, EquipmentError, load_equipment
+from harness.reports.record import RunData
+from harness.reports.write import write_reports
 from harness.suite_root import suite_root
 
 __all__ = [
     "DEFAULT_EQUIPMENT", "DockerRun", "DockerRunResult", "RolePlan", "add_cli_arguments", "plan_roles",
-    "run_docker_topology", "run_from_cli", "wants_docker",
+    "run_docker_topology", "run_from_cli", "wants_docker", "write_host_reports",
 ]
 
 DEFAULT_EQUIPMENT = Path("examples/equipment/reference-trunk-image.toml")  # in the suite
@@ -183,10 +184,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def wants_docker(args: argparse.Namespace) -> bool:
     """Whether `trunkcheck run` ARGS ask for the docker topology: --topology docker, or an equipment file
-    with [equipment.image] and no --topology (a mistake in the file: local, whose checks report it). Never
-    in the harness container of a docker topology ($TRUNKCHECK_ROLE_ADDRESSES set), where the run is local."""
-    if os.environ.get(ROLE_ADDRESSES_ENV):
-        return False
+    with [equipment.image] and no --topology (a mistake in the file: local, whose checks report it). The
+    docker topology's harness container (harness.cli.container) does not ask: its run is local."""
     if args.topology is not None:
         return bool(args.topology == "docker")
     if not args.equipment:
@@ -251,6 +250,7 @@ def run_docker_topology(run: DockerRun, out: TextIO | None = None, err: TextIO |
     timings: dict[str, float] = {}
     try:
         eq, equipment_text = load_for_docker(run.equipment, run.image)
+        equipment_file = run.equipment or default_equipment()
         plan = plan_roles(eq)
         client = de.connect(timeout=run.engine_timeout)
     except (EquipmentError, de.DockerError) as exc:
@@ -258,15 +258,16 @@ def run_docker_topology(run: DockerRun, out: TextIO | None = None, err: TextIO |
     try:
         de.ensure_image(client, run.image)
         with de.DockerSession(client) as session:
-            return _run(run, eq, equipment_text, plan, client, session, stream, timings)
+            return _run(run, eq, (equipment_file, equipment_text), plan, client, session, stream, timings)
     except (EquipmentError, ImageStartError, de.DockerError) as exc:
         return refuse(exc, timings)
     finally:
         client.close()
 
 
-def _run(run: DockerRun, eq: Equipment, equipment_text: bytes, plan: RolePlan, client: Any,
+def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: RolePlan, client: Any,
          session: de.DockerSession, stream: TextIO, timings: dict[str, float]) -> DockerRunResult:
+    equipment_file, equipment_text = equipment
     def say(text: str) -> None:
         stream.write(f"trunkcheck: {text}\n")
         stream.flush()
@@ -304,44 +305,27 @@ def _run(run: DockerRun, eq: Equipment, equipment_text: bytes, plan: RolePlan, c
     finally:
         trunk.stop()
         if run_dir is not None and run_dir.is_dir():
-            attach_equipment_log(run_dir, eq, trunk.logs())
+            write_host_reports(run_dir, eq, equipment_file, trunk.logs())
     timings["total"] = time.monotonic() - started
     where = f" — results in {_display(run_dir)}" if run_dir is not None and run_dir.is_dir() else ""
     say("docker topology: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + where)
     return DockerRunResult(code if code in (0, 1, 2) else 1, run_dir, timings=timings)
 
 
-def attach_equipment_log(run_dir: Path, eq: Equipment, log_text: str, tail_lines: int = 200) -> Path:
-    """Puts the equipment's log where a run keeps it (``equipment/equipment.log``, in place of the note the
-    harness container wrote there), in the validation report's "Equipment log (end)", and at the end of
-    report.html (its last ``tail_lines`` lines)."""
-    from harness.docker.roles import HOST_LOG_NOTE
-    from harness.reports.validation import LOG_EXCERPT
-
-    path = run_dir / "equipment" / "equipment.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(log_text, encoding="utf-8")
-    excerpt = log_text[-LOG_EXCERPT:].strip() or "(it wrote nothing)"
-    for name, old, new in (("validation-report.html", html.escape(HOST_LOG_NOTE, quote=True), html.escape(excerpt)),
-                           ("validation-report.md", HOST_LOG_NOTE, excerpt)):
-        report = run_dir / name
-        if report.is_file():
-            report.write_text(report.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-    report = run_dir / "report.html"
-    if report.is_file():
-        lines = log_text.rstrip().splitlines()
-        shown = "\n".join(lines[-tail_lines:]) or "(it wrote nothing)"
-        image = eq.image.name if eq.image else ""
-        section = (f'<div class="scenario" id="equipment"><h2>Equipment under test: {html.escape(eq.name)}</h2>'
-                   f'<p class="meta">image {html.escape(image)} at {html.escape(str(eq.address))} &middot; '
-                   f'<a href="equipment/equipment.log">equipment/equipment.log</a> ({len(lines)} lines'
-                   f'{f", the last {tail_lines} below" if len(lines) > tail_lines else ""})</p>'
-                   f"<pre>{html.escape(shown)}</pre></div>\n")
-        text = report.read_text(encoding="utf-8")
-        marker = "</body>"
-        text = text.replace(marker, section + marker, 1) if marker in text else text + section
-        report.write_text(text, encoding="utf-8")
-    return path
+def write_host_reports(run_dir: Path, eq: Equipment, equipment_file: Path, log_text: str) -> Path | None:
+    """The run's reports, written on the host from the data the harness container left (``run.json``) and
+    the equipment container's log, which goes to ``equipment/equipment.log`` (in place of the note the
+    harness container left there), into the validation report and at the end of report.html. The
+    validation report, or None when the harness container left no data (its run ended early)."""
+    log = run_dir / "equipment" / "equipment.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(log_text, encoding="utf-8")
+    data = RunData.load(run_dir)
+    if data is None:
+        return None
+    _, validation = write_reports(run_dir, data, eq, equipment_file=equipment_file, equipment_log=log,
+                                  log_in_run_report=True)
+    return validation
 
 
 def _display(path: Path) -> str:

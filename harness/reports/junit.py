@@ -1,6 +1,8 @@
 """behave's JUnit XML with the run's conditions: each ``<testsuite>`` (one per feature) starts with
 ``<properties>`` naming every option that differed from the defaults (harness.settings), as CI
-servers show them next to the results. Written as behave writes the file, from the run's settings.
+servers show them next to the results; a scenario that does not apply to the equipment under test is
+``<skipped>`` with the reason as its message (the reason harness.suite.hooks gave the scenario, as
+``trunkcheck_not_applicable``). Written once, as behave writes the file, from the run's settings.
 
     install(config, conditions)   # after behave's Configuration(..., "--junit") is built, before the run
 """
@@ -33,7 +35,13 @@ class ConditionsJUnitReporter(JUnitReporter):  # type: ignore[misc]
                 ET.SubElement(element, "property", name=name, value=value)
             report.testcases.insert(0, element)
             report.trunkcheck_properties = True
+        cases = len(report.testcases)
         super()._process_scenario(scenario, report)
+        reason = getattr(scenario, "trunkcheck_not_applicable", None)
+        skipped = report.testcases[-1].find("skipped") if reason and len(report.testcases) > cases else None
+        if skipped is not None:
+            skipped.set("message", reason)
+            skipped.text = reason
 
 
 def install(config: Any, conditions: Sequence[Condition]) -> None:

@@ -3,20 +3,23 @@ by side, notes, the failure (a divergence shows both ladders with `>>` on the di
 to the scenario's pcap and ladder. One self-contained file, no scripts: `captures/<run-id>/report.html`.
 Scenarios that do not apply to the equipment under test are listed as N/A with the reason (and marked
 skipped, with that reason as the message, in the JUnit XML). Under the verdict, the run's conditions that
-differ from the defaults (harness.settings); a run with a test fault says TEST ONLY in its title.
+differ from the defaults (harness.settings); a run with a test fault says TEST ONLY in its title. In the
+docker topology the end of the equipment container's log closes the page (``equipment_log``).
 """
 
 from __future__ import annotations
 
 import html
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.equipment import Equipment
 from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord
 from harness.settings import DEFAULTS_TEXT, Condition, is_test_only
 
-__all__ = ["conditions_html", "mark_junit_not_applicable", "write_report"]
+__all__ = ["LOG_TAIL_LINES", "conditions_html", "write_report"]
+
+LOG_TAIL_LINES = 200
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -52,7 +55,9 @@ def conditions_html(conditions: Sequence[Condition]) -> str:
 
 
 def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioRecord],
-                 conditions: Sequence[Condition] = ()) -> Path:
+                 conditions: Sequence[Condition] = (), equipment_log: tuple[Equipment, Path] | None = None) -> Path:
+    """report.html at ``path``; ``equipment_log``: the equipment and its log (in the run folder), whose end
+    closes the page."""
     verdict = "passed" if summary.ok else "failed"
     test_only = is_test_only(conditions)
     out = [
@@ -86,6 +91,8 @@ def write_report(path: Path, summary: RunSummary, records: Sequence[ScenarioReco
     for k, rec in enumerate(records):
         if rec.status != NOT_APPLICABLE:
             out.append(_scenario_html(k, rec))
+    if equipment_log is not None:
+        out.append(_equipment_html(*equipment_log, path.parent))
     out.append("</body></html>\n")
     path.write_text("\n".join(out), encoding="utf-8")
     return path
@@ -116,25 +123,20 @@ def _scenario_html(k: int, rec: ScenarioRecord) -> str:
     return "\n".join(parts)
 
 
-def mark_junit_not_applicable(junit_dir: Path, records: Sequence[ScenarioRecord]) -> None:
-    """Give each not-applicable scenario's `<skipped/>` in behave's JUnit XML the reason as its message."""
-    reasons = {(rec.feature, rec.scenario): "; ".join(rec.notes) or "not applicable" for rec in records}
-    if not reasons:
-        return
-    for path in sorted(junit_dir.glob("*.xml")):
-        try:
-            tree = ET.parse(path)
-        except (OSError, ET.ParseError):
-            continue
-        changed = False
-        for case in tree.getroot().iter("testcase"):
-            classname, name = case.get("classname") or "", case.get("name") or ""
-            reason = next((r for (f, n), r in reasons.items() if n == name and
-                           (classname == f or classname.endswith("." + f))), None)
-            skipped = case.find("skipped")
-            if reason is not None and skipped is not None:
-                skipped.set("message", reason)
-                skipped.text = reason
-                changed = True
-        if changed:
-            tree.write(path, encoding="utf-8", xml_declaration=True)
+def _equipment_html(eq: Equipment, log: Path, folder: Path, tail_lines: int = LOG_TAIL_LINES) -> str:
+    """The equipment under test and the last ``tail_lines`` lines of its log."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
+    except OSError:
+        lines = []
+    try:
+        link = str(log.relative_to(folder))
+    except ValueError:
+        link = str(log)
+    shown = "\n".join(lines[-tail_lines:]) or "(it wrote nothing)"
+    image = eq.image.name if eq.image else ""
+    more = f", the last {tail_lines} below" if len(lines) > tail_lines else ""
+    return (f'<div class="scenario" id="equipment"><h2>Equipment under test: {_e(eq.name)}</h2>'
+            f'<p class="meta">image {_e(image)} at {_e(eq.address)} &middot; '
+            f'<a href="{_e(link)}">{_e(link)}</a> ({len(lines)} lines{more})</p>'
+            f"<pre>{_e(shown)}</pre></div>")

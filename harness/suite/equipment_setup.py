@@ -2,9 +2,9 @@
 scenarios use, checks only a run can make, and starting (and stopping) what the file says to start.
 
     eq = load_equipment("examples/equipment/kamailio-trunk.toml")
-    check_usable(eq)                       # EquipmentError naming the line: address clashes, missing tools
-    plan = plan_for(eq)                    # PortPlan with the equipment's addresses fixed
-    running = start_equipment(eq, run_dir / "equipment")   # [equipment.process] (or an image, via a hook)
+    check_usable(eq, roles)                # EquipmentError naming the line: address clashes, missing tools
+    plan = plan_for(eq, roles)             # PortPlan with the equipment's addresses fixed
+    running = start_equipment(eq, run_dir / "equipment")   # [equipment.process] (or an image: image_starter)
     ...
     running.stop()
 
@@ -13,8 +13,9 @@ destination listens at its `destination`; the carrier calls from its first trust
 harness runs the reference trunk at the equipment's `proxy` and drives the UA at its `address` through
 its adapter (harness.adapters.ua_driver).
 
-Docker: ``[equipment.image]`` is started by a function registered with :func:`register_image_starter`
-(harness.docker.engine provides the engine); without one the run is refused before any traffic.
+Docker: ``[equipment.image]`` is started by the ``image_starter`` the run is given (in the docker
+topology's harness container: harness.docker.roles.StartedByHost, for the container the host started);
+without one the run is refused before any traffic.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from typing import Protocol
 
 from harness.equipment import Equipment, EquipmentError
 from harness.suite.trunk import TrunkSettings
-from harness.topology import ADDRESSES, Addr, PortPlan
+from harness.topology import LOOPBACK_ROLES, Addr, PortPlan, RoleAddresses
 from sipcore.transport_address import bracketed as _bracketed
 
 __all__ = [
     "TRUNK_SUFFIX", "ImageStarter", "RunningEquipment", "check_usable", "fixed_addresses", "plan_for",
-    "register_image_starter", "sip_ports", "start_equipment", "trunk_settings",
+    "sip_ports", "start_equipment", "trunk_settings",
 ]
 
 TRUNK_SUFFIX = ".trunk.voipbin.net"
@@ -53,14 +54,6 @@ class RunningEquipment(Protocol):
 ImageStarter = Callable[[Equipment, Path], RunningEquipment]
 """Starts ``[equipment.image]`` (bounded, healthy once its address answers) with its log under the
 given folder; raises on failure (the message is shown as is)."""
-
-_image_starter: ImageStarter | None = None
-
-
-def register_image_starter(starter: ImageStarter | None) -> None:
-    """The hook for Docker images: ``register_image_starter(fn)``; None removes it."""
-    global _image_starter
-    _image_starter = starter
 
 
 def _carrier_host(eq: Equipment) -> str | None:
@@ -86,10 +79,11 @@ def fixed_addresses(eq: Equipment) -> dict[str, Addr]:
     return {"UA": eq.address.addr, "VoIPBin": eq.trunk.proxy.addr}
 
 
-def plan_for(eq: Equipment) -> PortPlan:
+def plan_for(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES) -> PortPlan:
+    """The run's port plan: the harness's roles at ``roles``, the equipment's where its file says."""
     role = "VoIPBin" if eq.role == "trunk" else "UA"
     return PortPlan(fixed=fixed_addresses(eq), external_trunk=eq.role == "trunk",
-                    aliases={ip: role for ip in eq.media_addresses}, equipment_role=role)
+                    aliases={ip: role for ip in eq.media_addresses}, equipment_role=role, roles=roles)
 
 
 def sip_ports(eq: Equipment) -> list[int]:
@@ -119,17 +113,19 @@ def _refuse(eq: Equipment, key: str, problem: str) -> EquipmentError:
     return EquipmentError(f"{eq.where(key)}: {problem}", filename=eq.source)
 
 
-def check_usable(eq: Equipment) -> None:
+def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
+                 image_starter: ImageStarter | None = None) -> None:
     """What the loader cannot know and pre-flight does not ask the network: the equipment's addresses
-    must not be the harness's own, two roles must not share one ip:port (ladder columns come from
-    transport addresses: by IP, or by ip:port where roles share an IP), a UA under test must use a trunk
-    domain the reference trunk can serve, and the adapter's program must be installed."""
+    must not be the harness's own (``roles``), two roles must not share one ip:port (ladder columns come
+    from transport addresses: by IP, or by ip:port where roles share an IP), a UA under test must use a
+    trunk domain the reference trunk can serve, the adapter's program must be installed, and an image
+    needs an ``image_starter``."""
     assert eq.trunk is not None
-    if eq.image is not None and _image_starter is None:
+    if eq.image is not None and image_starter is None:
         raise _refuse(eq, "equipment.image", "an image is started only in the docker topology: run with "
                       "--topology docker (the default for such a file), or start the equipment yourself and "
                       "remove [equipment.image]")
-    own = dict(ADDRESSES)
+    own = roles
     if eq.role == "trunk":
         assert eq.trunk.destination is not None
         clash = [r for r in ("UA", "UA2", "Carrier") if own[r] == eq.address.host]
@@ -174,18 +170,18 @@ def check_usable(eq: Equipment) -> None:
         raise _refuse(eq, "equipment.adapter", missing)
 
 
-def start_equipment(eq: Equipment, workdir: Path) -> RunningEquipment | None:
-    """Start ``[equipment.process]`` (or ``[equipment.image]`` through the registered hook) and wait,
+def start_equipment(eq: Equipment, workdir: Path, image_starter: ImageStarter | None = None) -> RunningEquipment | None:
+    """Start ``[equipment.process]`` (or ``[equipment.image]`` through ``image_starter``) and wait,
     bounded, until its address answers; None when the file asks to start nothing. EquipmentStartError
-    (with the end of its log) when it exits or stays silent; EquipmentError for an image without a hook."""
+    (with the end of its log) when it exits or stays silent; EquipmentError for an image without a starter."""
     from harness.adapters.kamailio import SipProcess
 
     workdir.mkdir(parents=True, exist_ok=True)
     if eq.process is not None:
         return SipProcess.for_equipment(eq, workdir=workdir).start()
     if eq.image is not None:
-        if _image_starter is None:
+        if image_starter is None:
             raise _refuse(eq, "equipment.image", "an image is started only in the docker topology: run "
                           "with --topology docker, or start the equipment yourself and remove [equipment.image]")
-        return _image_starter(eq, workdir)
+        return image_starter(eq, workdir)
     return None

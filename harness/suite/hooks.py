@@ -6,7 +6,6 @@ with a record saying why: reported "not applicable", never passed."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from harness.capture.sniffer import Capture, CaptureError
@@ -14,7 +13,6 @@ from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
-from harness.topology import LOOPBACK_ENV, use_loopback
 
 __all__ = ["after_all", "after_scenario", "before_all", "before_scenario", "check_capture", "failure_text",
            "not_applicable"]
@@ -33,12 +31,10 @@ def check_capture(iface: str = "lo") -> None:
 
 
 def before_all(context: Any) -> None:
-    options = RunOptions.from_userdata(context.config.userdata)
-    if os.environ.get(LOOPBACK_ENV):  # trunkcheck run --loopback sets it too; a plain behave run may
-        try:
-            use_loopback()
-        except ValueError as err:
-            raise SystemExit(f"trunkcheck: {err}") from err
+    try:
+        options = RunOptions.from_userdata(context.config.userdata)
+    except ValueError as err:
+        raise SystemExit(f"trunkcheck: {err}") from err
     try:
         check_capture(options.interface)
     except CaptureError as err:

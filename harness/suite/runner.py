@@ -4,7 +4,8 @@
     result.exit_code        # 0 only when every selected scenario passed
 
 Output, in `captures/<run-id>/`: per scenario `<feature>/<scenario>.pcap`, `.ladder.txt` and `.json`;
-`junit/TESTS-*.xml` (behave's JUnit reporter) and `report.html`. Every report, and the console summary,
+`junit/TESTS-*.xml` (behave's JUnit reporter), `run.json` (the run's data: harness.reports.record.RunData) and
+`report.html`, written from it once the run is over. Every report, and the console summary,
 states the run's conditions that differ from the defaults (harness.settings: a test fault, --tags,
 --features, another destination, interface or response timeout ...).
 
@@ -12,7 +13,10 @@ With equipment under test (`RunSettings(equipment=Path(...))`): the file is load
 equipment pre-flighted before anything else (a mistake: exit status 2, the message naming the file's line,
 no scenario traffic); `[equipment.process]` is started (bounded) and stopped at the end, its log kept in
 `equipment/`; scenarios that do not apply are reported "not applicable"; and `validation-report.html`
-(and `.md`) is written for the customer.
+(and `.md`) is written for the customer. The run's roles live where `settings.roles` says; an
+``[equipment.image]`` is started by the ``image_starter`` given (the docker topology's harness container
+gives one). In the docker topology (`settings.topology == "docker"`) the host writes the reports from
+`run.json`, once it has the equipment container's log.
 """
 
 from __future__ import annotations
@@ -27,17 +31,16 @@ from typing import Any, TextIO
 from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
-from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord, load_records
-from harness.reports.run_report import mark_junit_not_applicable, write_report
-from harness.reports.validation import EquipmentRunInfo, write_validation_report
+from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
+from harness.reports.write import SKIPPED, write_reports
 from harness.settings import RunSettings, console_lines
-from harness.suite.equipment_setup import RunningEquipment, check_usable, start_equipment
+from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
 from harness.suite.hooks import check_capture, failure_text
 from harness.suite.progress import status_name
 
 __all__ = ["RunResult", "run_suite"]
 
-PASSED, SKIPPED = "passed", ("skipped", "untested")
+PASSED = "passed"
 
 
 @dataclass
@@ -100,23 +103,25 @@ def _refused(settings: RunSettings, started: float, run_dir: Path | None = None)
     return RunResult(where, RunSummary(where.name, 0, 0, 0, 0, time.monotonic() - started), [], None, 2)
 
 
-def _load_equipment(settings: RunSettings) -> Equipment:
+def _load_equipment(settings: RunSettings, image_starter: ImageStarter | None) -> Equipment:
     """The equipment file, checked and pre-flighted (its address answers, the harness's addresses are
     free); EquipmentError (naming the line) when it cannot be tested as described."""
     assert settings.equipment is not None
     equipment = load_equipment(settings.equipment)
-    check_usable(equipment)
+    check_usable(equipment, settings.roles, image_starter)
     preflight(equipment)
     return equipment
 
 
-def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO | None = None) -> RunResult:
+def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO | None = None, *,
+              image_starter: ImageStarter | None = None) -> RunResult:
+    """Runs the suite as ``settings`` say, the console lines on ``stream`` (refusals on ``err``)."""
     out, err = stream or sys.stdout, err or sys.stderr
     started, started_wall = time.monotonic(), time.time()
     equipment: Equipment | None = None
     if settings.equipment is not None:
         try:
-            equipment = _load_equipment(settings)
+            equipment = _load_equipment(settings, image_starter)
         except EquipmentError as exc:
             err.write(f"trunkcheck: equipment refused before any scenario traffic: {exc}\n")
             return _refused(settings, started)
@@ -129,7 +134,7 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
     running: RunningEquipment | None = None
     if equipment is not None:
         try:
-            running = start_equipment(equipment, run_dir / "equipment")
+            running = start_equipment(equipment, run_dir / "equipment", image_starter)
             if running is not None and equipment.role == "trunk":
                 preflight(equipment, started=True)
         except (EquipmentError, EquipmentStartError) as exc:
@@ -147,10 +152,12 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
             running.stop()
             if not alive:
                 out.write(f"trunkcheck: {running.name} had stopped before the end of the run\n")
-    if equipment is not None:
-        info = EquipmentRunInfo(equipment, settings.equipment or Path(), started_wall, time.time(),
-                                running.log_path if running is not None else None, settings.conditions)
-        result.validation_report = write_validation_report(run_dir, info, result.summary, result.records)
+    data = RunData(result.summary, result.records, settings.conditions, started_wall, time.time(),
+                   str(settings.equipment) if settings.equipment is not None else None)
+    data.save(run_dir)
+    if settings.topology != "docker":  # there the host writes them, with the equipment container's log
+        result.report, result.validation_report = write_reports(
+            run_dir, data, equipment, equipment_log=running.log_path if running is not None else None)
     for line in console_lines(settings.conditions):
         out.write(line + "\n")
     out.write(result.summary_line() + "\n")
@@ -172,6 +179,7 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
     )
     if settings.faults:
         config.userdata["faults"] = settings.faults  # typed, for the scenarios' reference servers
+    config.userdata["roles"] = settings.roles  # typed: where the harness's roles live
     junit_report.install(config, settings.conditions)
     runner = Runner(config)
     out.write(f"trunkcheck: running {', '.join(_display(p) for p in settings.features)} -> {_display(run_dir)}\n")
@@ -188,11 +196,8 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
     total = len(records) - skipped - na
     summary = RunSummary(run_dir.name, total, passed, total - passed, skipped, time.monotonic() - started,
                          not_applicable=na)
-    report = write_report(run_dir / "report.html", summary, [r for r in records if r.status not in SKIPPED],
-                          settings.conditions)
-    mark_junit_not_applicable(run_dir / "junit", [r for r in records if r.status == NOT_APPLICABLE])
     exit_code = 0 if summary.ok and not behave_failed else 1
-    result = RunResult(run_dir, summary, records, report, exit_code)
+    result = RunResult(run_dir, summary, records, None, exit_code)
     if total == 0:
         out.write("trunkcheck: no scenario was selected (check --features and --tags)\n" if not na else
                   "trunkcheck: no selected scenario applies to the equipment under test\n")

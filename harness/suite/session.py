@@ -12,6 +12,9 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     interface=eth1                        capture there instead of on loopback
     destination=simulator|sipp            who plays the destination
     response_timeout=3                    seconds equipment under test may stay silent before a scenario fails
+    roles                                 where the harness's roles live (trunkcheck run puts the run's
+                                          harness.topology.RoleAddresses here, typed; a plain behave run
+                                          takes $TRUNKCHECK_LOOPBACK, else 127.0.0.0)
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.capture.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
 from harness.settings import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT
 from harness.suite.equipment_setup import plan_for, sip_ports
 from harness.suite.loop import LoopThread
-from harness.topology import SIP_PORT_RANGE, Addr, PortPlan
+from harness.topology import LOOPBACK_ROLES, SIP_PORT_RANGE, Addr, PortPlan, RoleAddresses
 from reference_server.faults import NO_FAULTS, InjectedFaults
 
 __all__ = ["RunOptions", "Session", "slug"]
@@ -50,9 +54,11 @@ class RunOptions:
     interface: str = "lo"
     destination: str = "simulator"
     response_timeout: float = RESPONSE_TIMEOUT
+    roles: RoleAddresses = LOOPBACK_ROLES
 
     @classmethod
-    def from_userdata(cls, userdata: Mapping[str, str]) -> RunOptions:
+    def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
+        """The options behave's user data gives; ValueError saying which is wrong."""
         run_dir = userdata.get("run_dir") or str(REPO / "captures" / time.strftime("behave-%Y%m%d-%H%M%S"))
         faults = userdata.get("faults") or NO_FAULTS
         if isinstance(faults, str):  # a plain `behave -D faults=...`
@@ -68,8 +74,11 @@ class RunOptions:
         if destination not in DESTINATIONS:
             raise ValueError(f"destination={destination!r}: use one of {', '.join(DESTINATIONS)}")
         equipment = Path(userdata["equipment"]) if userdata.get("equipment") else None
+        roles = userdata.get("roles")
+        if not isinstance(roles, RoleAddresses):  # a plain `behave` run
+            roles = RoleAddresses.from_environment()
         return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
-                   destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT))
+                   destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles)
 
 
 @dataclass
@@ -86,9 +95,9 @@ class Session:
             self.equipment = load_equipment(self.options.equipment)
         extra: list[int] = []
         if self.equipment is not None:
-            self.plan, extra = plan_for(self.equipment), sip_ports(self.equipment)
+            self.plan, extra = plan_for(self.equipment, self.options.roles), sip_ports(self.equipment)
         else:
-            self.plan = PortPlan(trunk=self.options.trunk)
+            self.plan = PortPlan(trunk=self.options.trunk, roles=self.options.roles)
         self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE, *sorted(set(extra))])
         if self.options.decode == "stream":
             self.decoder.warm_up()

@@ -47,18 +47,18 @@ def test_an_unknown_fault_is_refused_naming_the_known_ones(tmp_path: Path) -> No
                                            capture_output=True, text=True, timeout=30).stdout, "test only: hidden"
 
 
-def test_the_command_line_maps_to_the_conditions_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_line_maps_to_the_conditions_once() -> None:
     from harness.cli.run import build_parser, settings_from
-    from harness.docker.roles import ROLE_ADDRESSES_ENV
+    from harness.topology import LOOPBACK_ROLES
 
-    monkeypatch.delenv(ROLE_ADDRESSES_ENV, raising=False)
     args = build_parser().parse_args(["--fault", "status-rewrite", "--tags", "@status-relay", "--destination", "sipp"])
     shown = [str(c) for c in settings_from(args).conditions]
     assert shown == ["--fault status-rewrite", "--tags @status-relay", "--destination sipp"]
     assert settings_from(build_parser().parse_args([])).conditions == ()
-    monkeypatch.setenv(ROLE_ADDRESSES_ENV, "UA=198.18.60.10")  # the harness container of the docker topology
     inner = build_parser().parse_args(["--topology", "local", "--interface", "eth0"])
-    assert [str(c) for c in settings_from(inner).conditions] == ["--topology docker", "--interface eth0"]
+    container = LOOPBACK_ROLES.with_roles({"UA": "198.18.60.10"})  # the harness container of the docker topology
+    assert [str(c) for c in settings_from(inner, container_roles=container).conditions] == [
+        "--topology docker", "--interface eth0"]
 
 
 def settings(**changes: object) -> RunSettings:
