@@ -4,7 +4,8 @@
   containers with bounded health checks, everything removed afterwards);
 - :mod:`~harness.docker.tasks`: containers that run to completion, files in and out of them;
 - :mod:`~harness.docker.image`: equipment shipped as an image (``[equipment.image]``), run as a container;
-- :mod:`~harness.docker.topology`: `trunkcheck run --topology docker` on the host;
+- :mod:`~harness.docker.topology`: `trunkcheck run --topology docker` on the host, which writes the run's
+  reports once the equipment's container has stopped;
 - :mod:`~harness.docker.roles`: the harness container's side (its role addresses, equipment the host
   started).
 """
@@ -21,7 +22,7 @@ from harness.docker.engine import (
 )
 from harness.docker.image import ImageEquipment, ImageStartError
 from harness.docker.roles import StartedByHost
-from harness.docker.topology import DockerRun, DockerRunResult, run_docker_topology
+from harness.docker.topology import DockerRun, DockerRunResult, run_docker_topology, write_host_reports
 
 __all__ = [
     "ContainerFailed",
@@ -36,4 +37,5 @@ __all__ = [
     "StartedByHost",
     "connect",
     "run_docker_topology",
+    "write_host_reports",
 ]
