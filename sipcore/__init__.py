@@ -1,4 +1,4 @@
-"""sipcore: SIP as a library, in two layers -- a sans-IO core (this package) and asyncio shells (:mod:`sipcore.aio`).
+"""sipcore: SIP as a library in two layers, a sans-IO core (this package) and asyncio shells (sipcore.aio).
 
 The sans-IO core
 ================

@@ -18,6 +18,6 @@ def world(context: Context) -> ScenarioWorld:
     """The current scenario's :class:`ScenarioWorld`; RuntimeError when there is none."""
     found = getattr(context, "world", None)
     if not isinstance(found, ScenarioWorld):
-        raise RuntimeError("no scenario world on behave's context: the suite's environment.py hooks did not run "
-                           "(run it with `trunkcheck run`, or behave from the repository root)")
+        raise RuntimeError("no scenario world on behave's context: the suite's environment.py hooks did "
+                           "not run (run it with `trunkcheck run`, or behave from the repository root)")
     return found

@@ -104,7 +104,8 @@ def uses_in(path: Path, module: str, root: Path) -> list[Use]:
             if chain is None or chain[0] not in bound:
                 continue
             origin = bound[chain[0]]
-            if chain[0] in modules and origin.split(".")[0] == "sipcore":  # the first non-module part is the name
+            if chain[0] in modules and origin.split(".")[0] == "sipcore":
+                # sipcore.aio.SipEndpoint: the first part that is not a module is the name taken
                 parts = chain[1:]
                 while len(parts) > 1 and is_module(f"{origin}.{parts[0]}"):
                     origin, parts = f"{origin}.{parts[0]}", parts[1:]
@@ -126,15 +127,16 @@ def private_across_packages(uses: Iterable[Use]) -> list[str]:
         source_package = use.source.split(".")[0]
         if source_package not in PACKAGES or source_package == use.importer:
             continue
-        if any(is_private(p) for p in use.source.split(".")) or (use.name is not None and is_private(use.name)):
+        names = [*use.source.split("."), *([use.name] if use.name is not None else [])]
+        if any(is_private(n) for n in names):
             wrong.append(str(use))
     return sorted(set(wrong))
 
 
 def private_inside_sipcore(uses: Iterable[Use]) -> list[str]:
     """Inside sipcore, no module imports another module's underscore names."""
-    return sorted(str(u) for u in uses if u.importer == "sipcore" and not u.via and u.source.startswith("sipcore")
-                  and u.name is not None and is_private(u.name))
+    return sorted(str(u) for u in uses if u.importer == "sipcore" and not u.via
+                  and u.source.startswith("sipcore") and u.name is not None and is_private(u.name))
 
 
 def is_module(name: str) -> bool:
@@ -157,7 +159,7 @@ def outside_sipcore_api(uses: Iterable[Use]) -> list[str]:
             continue
         if use.name is None:
             if use.source not in ("sipcore", "sipcore.aio"):
-                wrong.append(f"{use}: take names from sipcore or sipcore.aio (or from NAME import), not a submodule")
+                wrong.append(f"{use}: binds a submodule; write `from {use.source} import NAME`")
             continue
         api = api_of(use.source)
         public: list[str] = getattr(api, "__all__", [])
@@ -215,7 +217,8 @@ def test_the_layer_overview_names_only_api_members() -> None:
 def test_importing_the_sans_io_core_loads_no_event_loop_or_sockets() -> None:
     """``import sipcore`` (the whole API) must not pull in the asyncio layer: the core stays sans-IO."""
     code = ("import sys, sipcore\n"
-            "print(' '.join(m for m in ('asyncio', 'socket', 'selectors', 'sipcore.aio') if m in sys.modules))")
+            "loaded = [m for m in ('asyncio', 'socket', 'selectors', 'sipcore.aio') if m in sys.modules]\n"
+            "print(' '.join(loaded))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []
@@ -250,7 +253,8 @@ def test_the_checks_catch_private_names_across_packages(tmp_path: Path) -> None:
 def test_the_checks_catch_sipcore_modules_sharing_private_names(tmp_path: Path) -> None:
     write_tree(tmp_path, {"sipcore/__init__.py": "", "sipcore/a.py": "from .b import _fast, slow\n",
                           "sipcore/b.py": "def _fast(): ...\ndef slow(): ...\n"})
-    assert [w.split(": ")[1] for w in private_inside_sipcore(all_uses(tmp_path))] == ["from sipcore.b import _fast"]
+    wrong = private_inside_sipcore(all_uses(tmp_path))
+    assert [w.split(": ")[1] for w in wrong] == ["from sipcore.b import _fast"]
 
 
 def test_the_checks_catch_sipcore_names_outside_the_api(tmp_path: Path) -> None:
@@ -264,11 +268,12 @@ def test_the_checks_catch_sipcore_names_outside_the_api(tmp_path: Path) -> None:
                          "from sipcore import parser\n"  # a module, not a name
                          "import sipcore.digest\n"
                          "import sipcore\n"
-                         "def f():\n    return sipcore.aio.SipEndpoint, sipcore.Request, sipcore.rtp.RtpPacket.parse\n"),
+                         "def f():\n"
+                         "    return sipcore.aio.SipEndpoint, sipcore.Request, sipcore.rtp.RtpPacket.parse\n"),
     })
     wrong = outside_sipcore_api(all_uses(tmp_path))
     assert len(wrong) == 4, wrong
     assert any("split_list is not in sipcore.__all__" in w for w in wrong)
     assert any("MAX_DATAGRAM is not in sipcore.aio.__all__" in w for w in wrong)
     assert any("parser is not in sipcore.__all__" in w for w in wrong)
-    assert any("import sipcore.digest: take names from sipcore" in w for w in wrong)
+    assert any("import sipcore.digest: binds a submodule" in w for w in wrong)

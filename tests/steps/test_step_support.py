@@ -38,7 +38,8 @@ def test_quoted_text_stops_at_the_closing_quote() -> None:
 
 def test_realm_names_whose_domain_the_challenge_uses() -> None:
     pattern = "every {status:d} challenge is in the realm of the {which:Realm} domain"
-    assert matched(pattern, "every 407 challenge is in the realm of the registrar's domain") == [407, "registrar"]
+    registrar = "every 407 challenge is in the realm of the registrar's domain"
+    assert matched(pattern, registrar) == [407, "registrar"]
     assert matched(pattern, "every 401 challenge is in the realm of the trunk's domain") == [401, "trunk"]
 
 
