@@ -212,17 +212,21 @@ def bind_source(rng: random.Random) -> socket.socket:
     raise RuntimeError("no free 127.x.y.z:5060 for the fuzz source")
 
 
-def drain(sock: socket.socket) -> int:
-    """Read and forget what is waiting on ``sock``; how many datagrams."""
-    count = 0
+def drain(sock: socket.socket) -> list[bytes]:
+    """Read what is waiting on ``sock``: the datagrams that do not parse as a SIP message (headers not
+    validated: answers to fuzzed requests copy fuzzed header fields)."""
+    unparsable = []
     while True:
         try:
-            sock.recv(65535)
+            data = sock.recv(65535)
         except (BlockingIOError, InterruptedError):
-            return count
+            return unparsable
         except OSError:  # an ICMP error for something this socket sent
             continue
-        count += 1
+        try:
+            parse_message(data, validate_headers=False)
+        except SIPParseError:
+            unparsable.append(data)
 
 
 def options_bytes(server: Addr, local: Addr, transport: str, n: int) -> bytes:
@@ -275,6 +279,6 @@ async def read_responses(reader: asyncio.StreamReader, framer: StreamFramer, cal
             return 0
         for message in framer.feed(chunk):
             status = int(getattr(message, "status", 0))
-            if status >= 200 and message.headers.get("Call-ID", "").encode().startswith(call_id):
+            if status >= 200 and (message.headers.get("Call-ID") or "").encode("utf-8", "surrogateescape").startswith(call_id):
                 return status
     return 0

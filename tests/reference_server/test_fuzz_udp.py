@@ -54,6 +54,8 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
     seen: set[str] = set()
     probes: list[tuple[int, int]] = []
     calls: list[int] = []
+    unparsable: list[bytes] = []
+    dest_errors: list[int] = []
 
     async def main(watch: LogWatch) -> None:
         source = bind_source(random.Random(SEED))
@@ -73,10 +75,11 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
                         failures.append(f"datagram {n} of seed {SEED} ({kind}, {len(data)} bytes):\n"
                                         f"{data[:1500]!r}\n{watch.describe(record)}")
                 if n % 64 == 0:
-                    drain(source)
+                    unparsable.extend(drain(source))
                 if n % PROBE_EVERY == 0:
                     probes.append((n, await udp_probe(addr, n)))
-            drain(source)
+            unparsable.extend(drain(source))
+            dest_errors.append(destination.endpoint.parse_errors if destination.endpoint else -1)
             drops = _udp_drops(addr[1])
             assert drops in (None, 0), f"the server's socket dropped {drops} datagrams: not all were tested"
             calls.append(destination.invites)
@@ -95,4 +98,6 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
     unanswered = [n for n, status in probes if status != 200]
     assert len(probes) == DATAGRAMS // PROBE_EVERY
     assert not unanswered, f"OPTIONS not answered 200 after datagrams {unanswered} (seed {SEED}): {probes}"
+    assert not unparsable, f"{len(unparsable)} messages from the server do not parse, e.g. {unparsable[0][:1000]!r}"
+    assert dest_errors == [0], "the destination could not parse some requests the server relayed to it"
     assert calls[0] > DATAGRAMS // 100, "the fuzzed INVITEs hardly reached the B2BUA: the corpus needs a look"
