@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
-from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
@@ -177,7 +177,10 @@ class ReferenceServer:
             self._on_request(event, endpoint)
         except SIPParseError as exc:
             log.info("%s from %s:%d rejected: %s", event.request.method, *event.addr, exc)
-            if event.transaction is not None and event.request.method != "ACK":
+            transaction = event.transaction
+            answered = transaction is not None and transaction.last_response is not None and (
+                transaction.last_response.status >= 200)
+            if transaction is not None and not answered and event.request.method != "ACK":
                 self._reply(endpoint, event, exc.status_hint, why=str(exc))
 
     def _reply(self, endpoint: SipEndpoint, event: RequestReceived, status: int, reason: str | None = None, *,
@@ -188,10 +191,7 @@ class ReferenceServer:
             extra.append(("Warning", warning(self.config.user_agent, why)))
         response = build_response(event.request, status, reason, to_tag=self.ids.tag(), headers=extra,
                                   server=self.config.user_agent)
-        try:
-            endpoint.send_response(response, event.transaction)
-        except ProtocolError as exc:
-            log.debug("no response sent: %s", exc)
+        endpoint.send_response(response, event.transaction)
 
     def _on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
         request = event.request
