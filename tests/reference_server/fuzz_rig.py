@@ -9,7 +9,8 @@ names a traceback or a failed event handler, is a problem.
 The fuzz source address is in the ``iponly`` trunk's allowed_ips, so the messages the corpus retargets to
 ``iponly.trunk.voipbin.net`` pass IP authentication and become calls: the B2BUA sends them to a
 :class:`Destination` that answers each INVITE in one of several ways (ring then answer, busy, ring until
-Timer C, silence), so call set-up, failure, CANCEL, the un-ACKed 2xx and hang-up run on fuzzed input too.
+Timer C, silence), some of its responses mutated, so call set-up, failure, CANCEL, the un-ACKed 2xx
+and hang-up run on fuzzed input from both sides.
 
 ``TRUNKCHECK_FUZZ_SEED`` replays another seed; ``TRUNKCHECK_FUZZ_DATAGRAMS`` and
 ``TRUNKCHECK_FUZZ_STREAMS`` change how much is sent.
@@ -29,13 +30,14 @@ from contextlib import contextmanager
 from reference_server.server import ReferenceServer
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.errors import ProtocolError, SIPParseError
-from sipcore.message import Request, make_response
+from sipcore.message import Request, Response, make_response
 from sipcore.parser import StreamFramer, parse_message
 from sipcore.sdp import SessionDescription
 from sipcore.sdp_offer import make_answer, make_offer
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 
+from .fuzz_corpus import MUTATORS
 from .support import TEST_CONFIG, make_config
 
 Addr = tuple[str, int]
@@ -120,14 +122,18 @@ class _Forward(logging.Handler):
 
 class Destination:
     """The trunk's destination: answers every INVITE the way a seeded choice says, and every other request
-    200. Its own mistakes raise (and fail the test through the log watch); the server's are what counts."""
+    200. A share ``mangle`` of its responses is sent mutated instead (the fuzz corpus's mutations, or the
+    SDP body's bytes flipped), the server's input from the trunk side. Its own mistakes raise (and fail
+    the test through the log watch); the server's are what counts."""
 
     WAYS = ("answer", "answer", "busy", "ring", "silent")
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, mangle: float = 0.2) -> None:
         self.rng = random.Random(seed)
+        self.mangle = mangle
         self.endpoint: SipEndpoint | None = None
         self.invites = 0
+        self.mangled = 0
 
     async def open(self) -> Addr:
         self.endpoint = await SipEndpoint.open("UDP", "127.0.0.1", 0, self._on_event, timers=FUZZ_TIMERS,
@@ -143,7 +149,24 @@ class Destination:
         response = make_response(event.request, status, to_tag="dest", headers=[
             ("Contact", f"<sip:dest@{self.endpoint.local_addr[0]}:{self.endpoint.local_addr[1]}>")])
         response.set_body(body, "application/sdp" if body else None)
+        if self.rng.random() < self.mangle:  # sent outside the transaction, which stays in Proceeding
+            assert self.endpoint.transport is not None
+            self.endpoint.transport.send(self._mangled(response), event.transaction.addr)
+            self.mangled += 1
+            return
         self.endpoint.send_response(response, event.transaction)
+
+    def _mangled(self, response: Response) -> bytes:
+        rng = self.rng
+        if response.body and rng.random() < 0.5:  # the SDP: a byte, a number or a line changed
+            body = MUTATORS[rng.choice(("flip", "number", "lines", "truncate"))](rng, response.body)
+            head = response.to_bytes()[:-len(response.body)]
+            if rng.random() < 0.8:  # mostly with a Content-Length to match
+                head = head.replace(b"Content-Length: %d\r\n" % len(response.body),
+                                    b"Content-Length: %d\r\n" % len(body))
+            return head + body
+        return MUTATORS[rng.choice(("flip", "truncate", "repeat", "oversize", "number", "scheme",
+                                    "lines"))](rng, response.to_bytes())
 
     def _on_event(self, event: Event, endpoint: SipEndpoint) -> None:
         if not isinstance(event, RequestReceived) or event.transaction is None:
@@ -198,18 +221,20 @@ def server_addr(server: ReferenceServer, transport: str) -> Addr:
 
 def bind_source(rng: random.Random) -> socket.socket:
     """A UDP socket on port 5060 of some 127.x.y.z: the torture messages' Via headers name no port (or
-    5060), so the server answers there (RFC 3261 §18.2.2, ``received``); this socket takes those answers."""
-    for _ in range(50):
-        host = f"127.{rng.randrange(40, 250)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.bind((host, 5060))
-        except OSError:
-            sock.close()
-            continue
-        sock.setblocking(False)
-        return sock
-    raise RuntimeError("no free 127.x.y.z:5060 for the fuzz source")
+    5060), so the server answers there (RFC 3261 §18.2.2, ``received``); this socket takes those answers.
+    Where something holds port 5060 on every loopback address (a SIP server on 0.0.0.0), any port."""
+    for port in (5060, 0):
+        for _ in range(20):
+            host = f"127.{rng.randrange(40, 250)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}"
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
+            sock.setblocking(False)
+            return sock
+    raise RuntimeError("cannot bind a UDP socket on 127.0.0.0/8")
 
 
 def drain(sock: socket.socket) -> list[bytes]:

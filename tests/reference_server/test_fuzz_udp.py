@@ -82,7 +82,7 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
             dest_errors.append(destination.endpoint.parse_errors if destination.endpoint else -1)
             drops = _udp_drops(addr[1])
             assert drops in (None, 0), f"the server's socket dropped {drops} datagrams: not all were tested"
-            calls.append(destination.invites)
+            calls.extend((destination.invites, destination.mangled))
         finally:
             source.close()
             await server.stop()
@@ -92,7 +92,7 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
     with watch_logs() as watch:
         run(main(watch), timeout=600)
     print(f"{DATAGRAMS} datagrams in {time.monotonic() - started:.1f} s: {calls[0]} calls reached the "
-          f"destination, {len(watch.lines)} log lines")
+          f"destination, {calls[1]} of its responses mutated, {len(watch.lines)} log lines")
     assert not watch.problems, (f"{len(watch.problems)} exceptions logged (seed {SEED}); the first of each "
                                 f"kind:\n\n" + "\n\n".join(failures))
     unanswered = [n for n, status in probes if status != 200]
