@@ -68,3 +68,15 @@ def test_no_response_when_a_via_has_a_bare_cr_or_when_it_would_not_fit_a_datagra
     error = SIPParseError("header section too large", 513)
     assert error_response_bytes(huge_from, error) is None
     assert error_response_bytes(REQUEST, error) is not None
+
+
+@pytest.mark.parametrize("first_line, answered", [
+    (b"INVITE  sip:user@example.com  SIP/2.0", True),  # RFC 4475 lwsstart.dat: a malformed request line
+    (b"OPTIONS sip:user@example.com SIP/7.0", True),  # badvers.dat
+    (b"SIX/2.0 200 OK", False),  # a response mangled on the way: no request to answer
+    (b"\x8f\x02 garbage", False),
+    (b"Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKfirst", False),  # the request line lost
+])
+def test_only_what_reads_as_a_request_line_is_answered(first_line: bytes, answered: bool) -> None:
+    data = first_line + REQUEST[REQUEST.index(b"\r\n"):].replace(b"Max-Forwards: 70", b"Max-Forwards 70")
+    assert (error_response_bytes(data, SIPParseError("malformed")) is not None) == answered
