@@ -2,7 +2,8 @@
 
 Each datagram is sent to the running server and handled before the next one goes; afterwards the
 server's log must hold no exception of any kind, and every 500 datagrams an OPTIONS must get its 200.
-A failure prints the seed, the datagram's number and what was done to it, its bytes and the traceback:
+A failure prints the seed, the number of the datagram just sent, what was done to it, its bytes and the
+traceback:
 ``TRUNKCHECK_FUZZ_SEED=<seed> pytest tests/reference_server/test_fuzz_udp.py`` replays the run.
 """
 
@@ -72,7 +73,8 @@ def test_fuzzed_datagrams_raise_nothing_and_options_keeps_getting_200() -> None:
                     what = watch.first_line(record)
                     if what not in seen and len(seen) < SHOWN:
                         seen.add(what)
-                        failures.append(f"datagram {n} of seed {SEED} ({kind}, {len(data)} bytes):\n"
+                        failures.append(f"right after datagram {n} of seed {SEED} ({kind}, {len(data)} bytes; a "
+                                        f"timer or the destination's answer may be what failed):\n"
                                         f"{data[:1500]!r}\n{watch.describe(record)}")
                 if n % 64 == 0:
                     unparsable.extend(drain(source))
