@@ -124,10 +124,11 @@ class B2BUA:
         cancel, invite_transaction = event.request, event.invite_transaction
         call = None if invite_transaction is None else self._by_invite.get(id(invite_transaction))
         if invite_transaction is None:
-            endpoint.send_response(build_response(cancel, 481, to_tag=self.ids.tag(), server=self.user_agent))
+            endpoint.send_response(build_response(cancel, 481, to_tag=self.ids.tag(), server=self.user_agent),
+                                   event.transaction)
             return
         to_tag = call.a_tag if call is not None and call.a_transaction is invite_transaction else self.ids.tag()
-        endpoint.send_response(build_response(cancel, 200, to_tag=to_tag, server=self.user_agent))
+        endpoint.send_response(build_response(cancel, 200, to_tag=to_tag, server=self.user_agent), event.transaction)
         if call is None:
             return  # the INVITE already has its final response: the CANCEL has no effect
         if call.a_transaction is invite_transaction:

@@ -91,10 +91,12 @@ def b_side(call: Call) -> Side | None:
     return None
 
 
-def _respond(side: Side | SipEndpoint, request: Request, status: int, reason: str | None = None,
+def _respond(side: Side | SipEndpoint, event: RequestReceived, status: int, reason: str | None = None,
              server: str = "", headers: list[tuple[str, str]] | None = None) -> None:
+    """Answer the request of ``event`` through its own server transaction."""
     endpoint = side.endpoint if isinstance(side, Side) else side
-    endpoint.send_response(build_response(request, status, reason, server=server, headers=headers or []))
+    endpoint.send_response(build_response(event.request, status, reason, server=server, headers=headers or []),
+                           event.transaction)
 
 
 def relay_request(b2bua: B2BUA, call: Call, leg: BLeg | None, dialog: Dialog, event: RequestReceived,
@@ -103,21 +105,21 @@ def relay_request(b2bua: B2BUA, call: Call, leg: BLeg | None, dialog: Dialog, ev
     request, server = event.request, b2bua.user_agent
     status = dialog.receive_request(request)
     if status is not None:
-        _respond(endpoint, request, status, server=server)
+        _respond(endpoint, event, status, server=server)
         return
     this = Side("A" if leg is None else "B", endpoint, event.addr, dialog)
     if request.method == "BYE":
-        _on_bye(b2bua, call, this, request)
+        _on_bye(b2bua, call, this, event)
         return
     other = b_side(call) if leg is None else a_side(call)
     if other is None or call.state in (CallState.ENDED, CallState.FAILED, CallState.CLEARING):
-        _respond(endpoint, request, 481, server=server)
+        _respond(endpoint, event, 481, server=server)
         return
     if request.max_forwards == 0:
-        _respond(endpoint, request, 483, server=server)
+        _respond(endpoint, event, 483, server=server)
         return
     if request.method == "INVITE" and call.reinvite is not None:
-        _respond(endpoint, request, 491, server=server)
+        _respond(endpoint, event, 491, server=server)
         return
     forwarded = _forward(b2bua, call, this, other, request)
     assert event.transaction is not None
@@ -127,7 +129,7 @@ def relay_request(b2bua: B2BUA, call: Call, leg: BLeg | None, dialog: Dialog, ev
         b2bua.watch_reinvite(call, event.transaction)
 
     def on_response(ev: Event) -> None:
-        _relay_response(b2bua, call, this, other, request, ev, reinvite)
+        _relay_response(b2bua, call, this, other, event, ev, reinvite)
 
     transaction = other.endpoint.send_request(forwarded, other.addr, on_response)
     if reinvite is not None:
@@ -154,8 +156,10 @@ def _forward(b2bua: B2BUA, call: Call, this: Side, other: Side, request: Request
     return forwarded
 
 
-def _relay_response(b2bua: B2BUA, call: Call, this: Side, other: Side, request: Request, event: Event,
+def _relay_response(b2bua: B2BUA, call: Call, this: Side, other: Side, received: RequestReceived, event: Event,
                     reinvite: ReInvite | None) -> None:
+    """The other leg's answer (``event``) to the request relayed from ``received``: relayed back."""
+    request = received.request
     if reinvite is not None and reinvite.ack is not None:  # a 2xx retransmission: our ACK was lost
         if isinstance(event, ResponseReceived) and 200 <= event.response.status < 300:
             other.endpoint.send_stateless(reinvite.ack, other.addr)
@@ -189,7 +193,7 @@ def _relay_response(b2bua: B2BUA, call: Call, this: Side, other: Side, request: 
         else:
             _reinvite_done(b2bua, call, reinvite)
     try:
-        this.endpoint.send_response(out)
+        this.endpoint.send_response(out, received.transaction)
     except ProtocolError as exc:  # the upstream transaction has gone (e.g. a 2xx retransmission)
         log.debug("call %s: response not relayed: %s", call.a_invite.call_id, exc)
 
@@ -242,8 +246,8 @@ def _ignore(event: Event) -> None:
     pass
 
 
-def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
-    server = b2bua.user_agent
+def _on_bye(b2bua: B2BUA, call: Call, this: Side, received: RequestReceived) -> None:
+    server, bye = b2bua.user_agent, received.request
     if call.state in (CallState.ANSWERED, CallState.CONFIRMED):
         if call.ok_retransmit is not None:
             call.ok_retransmit.stop()
@@ -259,7 +263,7 @@ def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
             answered = True
             timer.cancel()
             try:
-                _respond(this, bye, 200, server=server)
+                _respond(this, received, 200, server=server)
             except ProtocolError:
                 pass
             call.finish()
@@ -277,10 +281,10 @@ def _on_bye(b2bua: B2BUA, call: Call, this: Side, bye: Request) -> None:
                                           transport=other.endpoint.transport_name, extra_headers=reasons)
         bye_transaction = other.endpoint.send_request(request, other.addr, answer)
     elif this.name == "A" and call.state in (CallState.SETUP, CallState.CALLING):
-        _respond(this, bye, 200, server=server)  # the caller gave up on an early dialog: as a CANCEL
+        _respond(this, received, 200, server=server)  # the caller gave up on an early dialog: as a CANCEL
         call.cancel(bye.headers.get("Reason"))
     else:
-        _respond(this, bye, 200, server=server)
+        _respond(this, received, 200, server=server)
 
 
 def hang_up(b2bua: B2BUA, call: Call, why: str) -> None:
