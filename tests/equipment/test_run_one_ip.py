@@ -81,7 +81,8 @@ def test_the_ladders_draw_trunk_and_destination_in_columns_of_their_own(run) -> 
 
 def test_the_ladder_command_names_roles_by_ip_and_port(run, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _, run_dir = run
-    monkeypatch.setattr(topology, "ADDRESSES", dict(topology.ADDRESSES))  # --loopback below rewrites it
+    for role, address in topology.ADDRESSES.items():  # restored after the test: --loopback below rewrites them
+        monkeypatch.setitem(topology.ADDRESSES, role, address)
     pcap = str(run_dir / CALL.with_suffix(".pcap"))
     ports = ["--sip-port", "5070", "--sip-port", "5090"]
     assert ladder_main([pcap, "--roles", ROLES, *ports]) == 0
