@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import resource
-import time
 from collections import deque
+
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 
 from .relay_ports import NoPortsAvailable, PortAllocator
 from .rtp_relay import MediaRelay, ParkedRelay
@@ -26,18 +27,19 @@ class RelayRegistry:
     Binding, registering and closing four sockets is a large part of what a short call costs, so a closed
     call's relay sockets are parked (up to ``pool_size`` relays; by default as many as a quarter of the
     process's file descriptor limit allows, at most 1024) and handed to a later call once ``reuse_after``
-    seconds have passed; until then what arrives on them is dropped, so late packets of an ended call do
-    not reach the next one. When the port range (or the descriptors) run out, parked sockets are reused
-    sooner.
+    seconds have passed on ``clock``; until then what arrives on them is dropped, so late packets of an
+    ended call do not reach the next one. When the port range (or the descriptors) run out, parked sockets
+    are reused sooner.
     """
 
     def __init__(self, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True,
-                 pool_size: int | None = None, reuse_after: float = 2.0) -> None:
+                 pool_size: int | None = None, reuse_after: float = 2.0, clock: Clock = LOOP_CLOCK) -> None:
         self.allocator = allocator
         self.host = host
         self.rtcp = rtcp
         self.pool_size = _default_pool_size() if pool_size is None else pool_size
         self.reuse_after = reuse_after
+        self.clock = clock
         self._relays: dict[str, MediaRelay] = {}
         self._parked: deque[ParkedRelay] = deque()
 
@@ -52,7 +54,7 @@ class RelayRegistry:
         None when new sockets must be bound (``open`` does)."""
         relay = self.get(call_id)
         if relay is None:
-            relay = self._reuse(time.monotonic())
+            relay = self._reuse(self.clock.time())
             if relay is not None:
                 self._relays[call_id] = relay
         return relay
@@ -87,7 +89,7 @@ class RelayRegistry:
         relay = self._relays.pop(call_id, None)
         if relay is None:
             return False
-        parked = relay.park(time.monotonic()) if len(self._parked) < self.pool_size else None
+        parked = relay.park(self.clock.time()) if len(self._parked) < self.pool_size else None
         if parked is not None:
             self._parked.append(parked)
         else:

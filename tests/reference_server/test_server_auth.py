@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import pytest
 
 from reference_server.server import ReferenceServer
+from sipcore.aio.clock import SteppedClock
 from sipcore.digest import parse_challenges
 
 from ..addresses import loopback
@@ -54,7 +54,7 @@ def test_stale_nonce_gets_a_new_challenge_with_stale_true() -> None:
         async with ServerRig() as rig:
             invite = rig.invite()
             challenge = await rig.ua.send(invite, rig.addr).final()
-            rig.server.clock = lambda: time.time() + rig.config.nonce_lifetime + 5
+            await rig.clock.advance(rig.config.nonce_lifetime + 5)  # the nonce has expired
             again = await rig.ua.send(retry_with_credentials(invite, challenge, "alice", "secret"), rig.addr).final()
             assert again.status == 407
             challenges = parse_challenges(again.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
@@ -162,8 +162,9 @@ def test_digest_uri_naming_the_server_is_accepted_a_foreign_one_gets_400(caplog:
 
 def test_a_wildcard_listener_is_designated_by_a_local_address_and_its_port() -> None:
     async def main() -> None:
-        dest, ua = await Peer.open(), await Peer.open()
-        server = ReferenceServer(make_config(dest.addr, listen=("udp:0.0.0.0:0",)))
+        clock = SteppedClock()
+        dest, ua = await Peer.open(clock=clock), await Peer.open(clock=clock)
+        server = ReferenceServer(make_config(dest.addr, listen=("udp:0.0.0.0:0",)), clock=clock)
         await server.start()
         try:
             addr = ("127.0.0.1", server.local_addresses[0].port)
