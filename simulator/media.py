@@ -48,7 +48,7 @@ class CallMedia:
     @classmethod
     async def open(cls, host: str, record: Record, call_id: str, tone_hz: float) -> CallMedia:
         try:
-            rtp = await _RecordingRtp.open(host, 0)
+            rtp = await _RecordingRtp.open(host, 0, clock=record.clock)
         except OSError as exc:
             raise SettingsError(f"RTP address {host} cannot be bound: {exc.strerror or exc}") from None
         assert isinstance(rtp, _RecordingRtp)

@@ -391,10 +391,10 @@ def test_registry_reuses_a_closed_calls_sockets_only_after_reuse_after() -> None
             ua.start_sending((TRUNK_IP, first.a_port), rng=random.Random(7), count=1)
             await asyncio.sleep(0.05)
             assert first.a_to_b.packets == 0
-            await clock.advance(1.9)
+            await clock.advance(1.75)
             soon = await registry.open("call-2@ua")  # too soon: fresh ports
             assert (soon.a_port, soon.b_port) != first_ports and ports.in_use == 2
-            await clock.advance(0.1)  # reuse_after since it was parked
+            await clock.advance(0.25)  # reuse_after since it was parked
             later = await registry.open("call-3@ua")  # the parked sockets, as a new relay
             assert (later.a_port, later.b_port) == first_ports and later is not first
             assert later.a_remote is None and later.a_to_b.packets == 0 and ports.in_use == 4

@@ -53,9 +53,9 @@ def test_silent_destination_gives_408_with_cause_102_at_timer_b() -> None:
         async with ServerRig() as rig:
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
             await rig.dest.next_request("INVITE")  # and the destination never answers
-            await rig.clock.advance(rig.timers.timer_b - 0.1)
+            await rig.clock.advance(rig.timers.timer_b - 0.25)  # (steps exact in binary: no rounding)
             assert [r.status for r in responses.seen] == [100]  # nothing final before Timer B
-            await rig.clock.advance(0.1)  # 64*T1 after the B leg's INVITE
+            await rig.clock.advance(0.25)  # 64*T1 after the B leg's INVITE
             final = await responses.final()
             assert (final.status, final.reason) == (408, "Request Timeout")
             assert parse_reason(final.headers.get("Reason") or "")[0].cause == 102
@@ -71,9 +71,9 @@ def test_ringing_forever_is_cancelled_after_timer_c_and_gives_408() -> None:
             event = await rig.dest.next_request("INVITE")
             rig.dest.respond(event, 180)
             await responses.status(180)
-            await rig.clock.advance(179.9)
+            await rig.clock.advance(179.75)
             await rig.dest.no_request(0.05)
-            await rig.clock.advance(0.1)
+            await rig.clock.advance(0.25)
             cancel = await rig.dest.next_request("CANCEL")
             final = await responses.final()
             assert final.status == 408 and "cause=102" in (final.headers.get("Reason") or "")
@@ -95,9 +95,9 @@ def test_every_provisional_response_restarts_timer_c() -> None:
                 await responses.status(180)
                 await rig.clock.advance(60)
                 await rig.dest.no_request(0.05)
-            await rig.clock.advance(39.9)  # 99.9 s after the last 180
+            await rig.clock.advance(39.75)  # 99.75 s after the last 180
             await rig.dest.no_request(0.05)
-            await rig.clock.advance(0.1)  # 100 s after it
+            await rig.clock.advance(0.25)  # 100 s after it
             cancel = await rig.dest.next_request("CANCEL")
             assert (await responses.final()).status == 408
             rig.dest.respond(cancel, 200)
