@@ -47,7 +47,7 @@ class RelayRegistry:
         """A relay on the oldest parked sockets, if parked ``reuse_after`` before ``now`` (None: any)."""
         if not self._parked or (now is not None and now - self._parked[0].parked_at < self.reuse_after):
             return None
-        return MediaRelay.unpark(self.allocator, self._parked.popleft())
+        return MediaRelay.unpark(self.allocator, self._parked.popleft(), clock=self.clock)
 
     def open_parked(self, call_id: str) -> MediaRelay | None:
         """The call's relay without waiting: the one it has, else one on parked sockets due for reuse;
@@ -65,7 +65,7 @@ class RelayRegistry:
         if relay is not None:
             return relay
         try:
-            relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
+            relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp, clock=self.clock)
         except NoPortsAvailable:
             relay = self._reuse(None)
             if relay is None:
