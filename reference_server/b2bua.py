@@ -112,10 +112,10 @@ class B2BUA:
         call = None if invite_transaction is None else self._by_invite.get(id(invite_transaction))
         ctx = self.ctx
         if invite_transaction is None:
-            endpoint.send_response(ctx.response(cancel, 481, to_tag=ctx.ids.tag()))
+            endpoint.send_response(ctx.response(cancel, 481, to_tag=ctx.ids.tag()), event.transaction)
             return
         to_tag = call.a_tag if call is not None and call.a_transaction is invite_transaction else ctx.ids.tag()
-        endpoint.send_response(ctx.response(cancel, 200, to_tag=to_tag))
+        endpoint.send_response(ctx.response(cancel, 200, to_tag=to_tag), event.transaction)
         if call is None:
             return  # the INVITE already has its final response: the CANCEL has no effect
         if call.a_transaction is invite_transaction:

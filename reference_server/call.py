@@ -114,7 +114,7 @@ class Call:
     def start(self) -> None:
         """Answer 100 Trying and open the relay (then send the B legs): at once on a parked relay's
         sockets, else in a task, since binding new ones is asynchronous."""
-        self.a_endpoint.send_response(make_response(self.a_invite, 100))
+        self.a_endpoint.send_response(make_response(self.a_invite, 100), self.a_transaction)
         relay = self.ctx.relays.open_parked(self.key)
         if relay is None:
             self.task = asyncio.get_running_loop().create_task(self._setup())
@@ -215,7 +215,7 @@ class Call:
         body = self.media.from_b(response, early=True)
         a_response = self._a_response(response.status, response.reason, body)
         self._ensure_a_dialog(a_response)
-        self.a_endpoint.send_response(a_response)
+        self.a_endpoint.send_response(a_response, self.a_transaction)
 
     def _b_success(self, leg: BLeg, response: Response) -> None:
         tag = response.to.tag
@@ -295,7 +295,7 @@ class Call:
         self._ensure_a_dialog(ok)
         self.a_status, self.state = response.status, CallState.ANSWERED
         self.owner.forget_invite(self)
-        self.a_endpoint.send_response(ok)
+        self.a_endpoint.send_response(ok, self.a_transaction)
         self.ok_retransmit = Reliable2xx(self.a_endpoint, ok, self.a_transaction.addr, self.ctx.timers,
                                          self._no_ack, clock=self.ctx.clock)
 
@@ -331,7 +331,7 @@ class Call:
         for leg in self.legs:
             if leg.result is None:
                 self._cancel_leg(leg)
-        self.a_endpoint.send_response(response)
+        self.a_endpoint.send_response(response, self.a_transaction)
         self.maybe_finish()
 
     def cancel(self, reason_value: str | None) -> None:

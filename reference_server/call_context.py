@@ -16,6 +16,7 @@ from sipcore.errors import ProtocolError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response
 from sipcore.timers import TimerConfig
+from sipcore.transaction import RequestReceived
 
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .relay_registry import RelayRegistry
@@ -56,12 +57,12 @@ class CallContext:
         return build_response(request, status, reason, to_tag=to_tag, headers=headers, server=self.user_agent,
                               copy_record_route=copy_record_route, body=body, content_type=content_type)
 
-    def respond(self, endpoint: SipEndpoint, request: Request, status: int, reason: str | None = None, *,
+    def respond(self, endpoint: SipEndpoint, event: RequestReceived, status: int, reason: str | None = None, *,
                 headers: Iterable[tuple[str, str]] = (), quiet: bool = False) -> None:
-        """Send ``response(...)`` on ``endpoint``; with ``quiet``, a server transaction already gone (its
-        final response sent) is no error."""
+        """Answer the request of ``event`` on ``endpoint``, through its own server transaction; with
+        ``quiet``, a transaction that has its final response already is no error."""
         try:
-            endpoint.send_response(self.response(request, status, reason, headers=headers))
+            endpoint.send_response(self.response(event.request, status, reason, headers=headers), event.transaction)
         except ProtocolError:
             if not quiet:
                 raise

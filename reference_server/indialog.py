@@ -64,21 +64,21 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
     request, ctx = event.request, call.ctx
     status = dialog.receive_request(request)
     if status is not None:
-        ctx.respond(endpoint, request, status)
+        ctx.respond(endpoint, event, status)
         return
     this = Side("A" if leg is None else "B", endpoint, event.addr, dialog)
     if request.method == "BYE":
-        _on_bye(call, this, request)
+        _on_bye(call, this, event)
         return
     other = b_side(call) if leg is None else a_side(call)
     if other is None or call.state in (CallState.ENDED, CallState.FAILED, CallState.CLEARING):
-        ctx.respond(endpoint, request, 481)
+        ctx.respond(endpoint, event, 481)
         return
     if request.max_forwards == 0:
-        ctx.respond(endpoint, request, 483)
+        ctx.respond(endpoint, event, 483)
         return
     if request.method == "INVITE" and call.reinvite is not None:
-        ctx.respond(endpoint, request, 491)
+        ctx.respond(endpoint, event, 491)
         return
     forwarded = _forward(call, this, other, request)
     assert event.transaction is not None
@@ -88,7 +88,7 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
         call.owner.watch_reinvite(call, event.transaction)
 
     def on_response(ev: Event) -> None:
-        _relay_response(call, this, other, request, ev, reinvite)
+        _relay_response(call, this, other, event, ev, reinvite)
 
     transaction = other.endpoint.send_request(forwarded, other.addr, on_response)
     if reinvite is not None:
@@ -115,9 +115,10 @@ def _forward(call: Call, this: Side, other: Side, request: Request) -> Request:
     return forwarded
 
 
-def _relay_response(call: Call, this: Side, other: Side, request: Request, event: Event,
+def _relay_response(call: Call, this: Side, other: Side, received: RequestReceived, event: Event,
                     reinvite: ReInvite | None) -> None:
-    ctx = call.ctx
+    """The other leg's answer (``event``) to the request relayed from ``received``: relayed back."""
+    ctx, request = call.ctx, received.request
     if reinvite is not None and reinvite.ack is not None:  # a 2xx retransmission: our ACK was lost
         if isinstance(event, ResponseReceived) and 200 <= event.response.status < 300:
             other.endpoint.send_stateless(reinvite.ack, other.addr)
@@ -151,7 +152,7 @@ def _relay_response(call: Call, this: Side, other: Side, request: Request, event
         else:
             _reinvite_done(call, reinvite)
     try:
-        this.endpoint.send_response(out)
+        this.endpoint.send_response(out, received.transaction)
     except ProtocolError as exc:  # the upstream transaction has gone (e.g. a 2xx retransmission)
         log.debug("call %s: response not relayed: %s", call.a_invite.call_id, exc)
 
@@ -204,8 +205,8 @@ def _ignore(event: Event) -> None:
     pass
 
 
-def _on_bye(call: Call, this: Side, bye: Request) -> None:
-    ctx = call.ctx
+def _on_bye(call: Call, this: Side, received: RequestReceived) -> None:
+    ctx, bye = call.ctx, received.request
     if call.state in (CallState.ANSWERED, CallState.CONFIRMED):
         if call.ok_retransmit is not None:
             call.ok_retransmit.stop()
@@ -220,7 +221,7 @@ def _on_bye(call: Call, this: Side, bye: Request) -> None:
                 return
             answered = True
             timer.cancel()
-            ctx.respond(this.endpoint, bye, 200, quiet=True)
+            ctx.respond(this.endpoint, received, 200, quiet=True)
             call.finish()
             if bye_transaction is not None and other is not None:  # its last responses need nothing:
                 other.endpoint.replace_handler(bye_transaction, _ignore)  # stop holding the call
@@ -235,10 +236,10 @@ def _on_bye(call: Call, this: Side, bye: Request) -> None:
                                           transport=other.endpoint.transport_name, extra_headers=reasons)
         bye_transaction = other.endpoint.send_request(request, other.addr, answer)
     elif this.name == "A" and call.state in (CallState.SETUP, CallState.CALLING):
-        ctx.respond(this.endpoint, bye, 200)  # the caller gave up on an early dialog: as a CANCEL
+        ctx.respond(this.endpoint, received, 200)  # the caller gave up on an early dialog: as a CANCEL
         call.cancel(bye.headers.get("Reason"))
     else:
-        ctx.respond(this.endpoint, bye, 200)
+        ctx.respond(this.endpoint, received, 200)
 
 
 def hang_up(call: Call, why: str) -> None:

@@ -32,7 +32,7 @@ from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
-from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
@@ -193,19 +193,21 @@ class ReferenceServer:
             self._on_request(event, endpoint)
         except SIPParseError as exc:
             log.info("%s from %s:%d rejected: %s", event.request.method, *event.addr, exc)
-            if event.transaction is not None and event.request.method != "ACK":
-                self._reply(endpoint, event.request, exc.status_hint, why=str(exc))
+            transaction = event.transaction
+            answered = transaction is not None and transaction.last_response is not None and (
+                transaction.last_response.status >= 200)
+            if transaction is not None and not answered and event.request.method != "ACK":
+                self._reply(endpoint, event, exc.status_hint, why=str(exc))
 
-    def _reply(self, endpoint: SipEndpoint, request: Request, status: int, reason: str | None = None, *,
+    def _reply(self, endpoint: SipEndpoint, event: RequestReceived, status: int, reason: str | None = None, *,
                headers: Iterable[tuple[str, str]] = (), why: str = "") -> None:
+        """Answer the request of ``event`` through its own server transaction."""
         extra = list(headers)
         if why:
             extra.append(("Warning", warning(endpoint.warn_agent, why)))
-        try:
-            endpoint.send_response(build_response(request, status, reason, to_tag=self.ids.tag(), headers=extra,
-                                                  server=self.config.user_agent))
-        except ProtocolError as exc:
-            log.debug("no response sent: %s", exc)
+        response = build_response(event.request, status, reason, to_tag=self.ids.tag(), headers=extra,
+                                  server=self.config.user_agent)
+        endpoint.send_response(response, event.transaction)
 
     def _on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
         request = event.request
@@ -217,7 +219,7 @@ class ReferenceServer:
             self.b2bua.on_cancel(event, endpoint)
             return
         if method not in ALLOWED_METHODS:
-            self._reply(endpoint, request, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
+            self._reply(endpoint, event, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
             return
         refusal = check_request(request, supported_schemes=("sip",), supported_extensions=SUPPORTED_OPTION_TAGS,
                                 accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag,
@@ -226,62 +228,62 @@ class ReferenceServer:
             log.info("%s from %s:%d refused %d", method, *event.addr, refusal.status)
             if self.config.user_agent:
                 refusal.headers.add("Server", self.config.user_agent)
-            endpoint.send_response(refusal)
+            endpoint.send_response(refusal, event.transaction)
             return
         if request.to.tag is not None:
             if not self.b2bua.on_request(event, endpoint):
-                self._reply(endpoint, request, 481, why="no such dialog")
+                self._reply(endpoint, event, 481, why="no such dialog")
             return
         if method in _DIALOG_ONLY:
-            self._reply(endpoint, request, 481, why=f"{method} outside a dialog")
+            self._reply(endpoint, event, 481, why=f"{method} outside a dialog")
             return
         route = self.router.route_request(request, self._local_hosts)
         if method == "OPTIONS":
-            self._options(endpoint, request, route)
+            self._options(endpoint, event, route)
         elif route.status is not None:
-            self._reply(endpoint, request, route.status, why=route.reason)
+            self._reply(endpoint, event, route.status, why=route.reason)
         elif method == "REGISTER":
             self._register(event, endpoint, route)
         elif request.max_forwards == 0:
-            self._reply(endpoint, request, 483, why="Max-Forwards is 0")
+            self._reply(endpoint, event, 483, why="Max-Forwards is 0")
         else:
             self._invite(event, endpoint, route)
 
-    def _options(self, endpoint: SipEndpoint, request: Request, route: Route) -> None:
-        uri = request.uri_parsed
+    def _options(self, endpoint: SipEndpoint, event: RequestReceived, route: Route) -> None:
+        uri = event.request.uri_parsed
         ours = isinstance(uri, SipURI) and any(_same_host(uri.host, h) for h in self._local_hosts)
         if route.status is not None and not ours:
-            self._reply(endpoint, request, route.status, why=route.reason)
+            self._reply(endpoint, event, route.status, why=route.reason)
             return
-        self._reply(endpoint, request, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
+        self._reply(endpoint, event, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
 
     # -- REGISTER -----------------------------------------------------------------------------------
     def _register(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
         request, now = event.request, self.clock.time()
         if route.kind != "registrar":
-            self._reply(endpoint, request, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
+            self._reply(endpoint, event, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
                         why=f"{route.domain} is a trunk: trunks do not register")
             return
         aor = route.user or "?"
         decision = self.auth.check_register(request, event.addr[0], now)
         if not decision.allowed:
-            self._refuse(endpoint, request, decision)
+            self._refuse(endpoint, event, decision)
             log.info("register aor=%s contacts=- status=%s from=%s:%d (%s)", aor, decision.status, *event.addr,
                      decision.reason)
             return
         result = self.registrar.handle_register(request, now, event.addr, endpoint.transport_name,
                                                 date=self.clock.wall())
         why = result.reason if result.status >= 300 else ""
-        self._reply(endpoint, request, result.status, headers=result.headers, why=why)
+        self._reply(endpoint, event, result.status, headers=result.headers, why=why)
         log.info("register aor=%s contacts=%d status=%d from=%s:%d", aor, len(result.bindings), result.status,
                  *event.addr)
 
-    def _refuse(self, endpoint: SipEndpoint, request: Request, decision: AuthDecision) -> None:
+    def _refuse(self, endpoint: SipEndpoint, event: RequestReceived, decision: AuthDecision) -> None:
         assert decision.status is not None
         headers = decision.response_headers()
         if decision.decision is Decision.BAD_REQUEST:
             headers.append(("Warning", warning(endpoint.warn_agent, decision.reason)))
-        self._reply(endpoint, request, decision.status, headers=headers)
+        self._reply(endpoint, event, decision.status, headers=headers)
 
     # -- INVITE -------------------------------------------------------------------------------------
     def _invite(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
@@ -293,15 +295,15 @@ class ReferenceServer:
             decision = self.auth.check_call_to_extension(request, source, now)
         if not decision.allowed:
             log.info("INVITE %s from %s:%d: %s %s", request.call_id, *event.addr, decision.status, decision.reason)
-            self._refuse(endpoint, request, decision)
+            self._refuse(endpoint, event, decision)
             return
         if not request.contacts:
-            self._reply(endpoint, request, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
+            self._reply(endpoint, event, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
             return
         try:
             offer = parse_sdp(request)  # checked here, and handed to the call so it is parsed once
         except SIPParseError as exc:
-            self._reply(endpoint, request, 400, why=f"malformed SDP: {exc}")
+            self._reply(endpoint, event, 400, why=f"malformed SDP: {exc}")
             return
         if route.kind == "trunk":
             self._trunk_call(event, endpoint, route, offer)
@@ -333,12 +335,12 @@ class ReferenceServer:
         assert trunk is not None
         callee = self._callee(request)
         if callee is None:
-            self._reply(endpoint, request, 484, why="no number to call in the Request-URI or To")
+            self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
         dest = trunk.destination
         out = self._endpoint_for(dest.transport, endpoint)
         if out is None:
-            self._reply(endpoint, request, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
+            self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
             return
         user, display = self._caller(request)
         hostport = host_port(dest.host, dest.port)
@@ -351,7 +353,7 @@ class ReferenceServer:
                         offer: SessionDescription | None) -> None:
         request, user = event.request, route.user
         if user is None or self.config.extension_password(user) is None:
-            self._reply(endpoint, request, 404, why=f"no extension {user!r} in {route.domain}")
+            self._reply(endpoint, event, 404, why=f"no extension {user!r} in {route.domain}")
             return
         bindings = self.registrar.lookup(user, self.clock.time())
         caller, display = self._caller(request)
@@ -362,7 +364,7 @@ class ReferenceServer:
                 targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
                                       str(request.from_.uri), display, binding.source, out))
         if not targets:
-            self._reply(endpoint, request, 480, why=f"extension {user} has no registered contact")
+            self._reply(endpoint, event, 480, why=f"extension {user} has no registered contact")
             return
         self.b2bua.start_call(endpoint, event, targets, trunk=f"registrar:{route.domain}", caller=caller,
                               callee=user, offer=offer)

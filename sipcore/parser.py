@@ -282,7 +282,9 @@ class StreamFramer:
     ``broken``: the stream cannot be resynchronised, close the connection. A framed message that fails
     validation raises SIPParseError too, but the stream stays usable. Either way the messages framed
     before the bad one in the same call are kept: ``drain()`` takes them, and the next ``feed`` returns
-    them first (``feed(b"")`` collects them and any complete messages behind the bad one).
+    them first (``feed(b"")`` collects them and any complete messages behind the bad one). ``rejected``
+    holds the bytes the last error was about (enough of them to address a 400), ``unfinished`` how many
+    bytes of a message not yet complete are held (a peer closing then leaves that much unanswered).
     """
 
     def __init__(self, *, validate_headers: bool = True) -> None:
@@ -290,9 +292,20 @@ class StreamFramer:
         self._validate = validate_headers
         self._scan_from = 0  # no end of headers before this offset of the buffer
         self._pending: tuple[Request | Response, int] | None = None  # head parsed, body length awaited
+        self._pending_head = 0  # bytes of that head
         self._ready: list[Request | Response] = []
         self.keepalives = 0
         self.broken = False
+        self.rejected = b""
+
+    @property
+    def unfinished(self) -> int:
+        """Bytes held of a message not yet complete (0 between messages; CRLFs between them do not
+        count)."""
+        held = len(self._buffer)
+        if self._pending is not None:
+            return self._pending_head + held
+        return 0 if not self._buffer.strip(b"\r\n") else held
 
     def feed(self, data: bytes) -> list[Request | Response]:
         if self.broken:
@@ -332,6 +345,7 @@ class StreamFramer:
             if found is None:
                 if len(buf) > MAX_HEAD_BYTES:
                     self.broken = True
+                    self.rejected = bytes(buf)
                     raise SIPParseError(f"no end of headers within {MAX_HEAD_BYTES} bytes", 513)
                 self._scan_from = max(0, len(buf) - 3)
                 return None
@@ -350,13 +364,14 @@ class StreamFramer:
                                         header="Content-Length")
             except (SIPParseError, UnicodeError, ValueError) as exc:
                 self.broken = True
+                self.rejected = bytes(buf[:body_at])
                 drop = buf[:4].upper() == b"SIP/"
                 if isinstance(exc, SIPParseError):
                     exc.drop = exc.drop or drop
                     raise
                 raise SIPParseError(f"malformed message: {exc}", drop=drop) from exc
             del buf[:body_at]
-            self._pending = (message, length)
+            self._pending, self._pending_head = (message, length), body_at
         message, length = self._pending
         if len(buf) < length:
             return None
@@ -367,8 +382,10 @@ class StreamFramer:
             try:
                 validate(message)
             except SIPParseError as exc:
+                self.rejected = message.to_bytes()
                 exc.drop = exc.drop or isinstance(message, Response)
                 raise
             except (UnicodeError, ValueError) as exc:
+                self.rejected = message.to_bytes()
                 raise SIPParseError(f"malformed message: {exc}", drop=isinstance(message, Response)) from exc
         return message

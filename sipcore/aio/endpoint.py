@@ -22,6 +22,7 @@ from ..transaction import (
     ClientTransaction,
     Event,
     ResponseReceived,
+    ServerTransaction,
     State,
     Transaction,
     TransactionTerminated,
@@ -148,9 +149,11 @@ class SipEndpoint:
         self.send_request(request, addr, handler)
         return await self.clock.wait_for(done, timeout)
 
-    def send_response(self, response: Response) -> None:
+    def send_response(self, response: Response, transaction: ServerTransaction | None = None) -> None:
+        """Send a response through ``transaction`` (that of the RequestReceived it answers; without it
+        the layer finds the transaction from the response's Via and CSeq, see TransactionLayer)."""
         assert self.layer is not None
-        self.layer.send_response(response, self._now())
+        self.layer.send_response(response, self._now(), transaction)
         self._pump()
 
     def send_stateless(self, message: Request | Response, addr: Addr) -> None:
