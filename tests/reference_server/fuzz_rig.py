@@ -37,6 +37,7 @@ from sipcore.sdp_offer import make_answer, make_offer
 from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 
+from ..addresses import loopback
 from .fuzz_corpus import MUTATORS
 from .support import TEST_CONFIG, make_config
 
@@ -202,7 +203,9 @@ class Destination:
 
 def fuzz_config(allowed_ip: str) -> str:
     """FUZZ_CONFIG with ``allowed_ip`` the only address of the iponly trunk's allowed_ips."""
-    return FUZZ_CONFIG.replace('allowed_ips = ["127.0.0.7"]', f'allowed_ips = ["{allowed_ip}"]', 1)
+    listed = f'allowed_ips = ["{loopback(7)}"]'  # TEST_CONFIG's 127.0.0.7, moved into this process's block
+    assert listed in FUZZ_CONFIG, "the iponly trunk's allowed_ips moved in TEST_CONFIG"
+    return FUZZ_CONFIG.replace(listed, f'allowed_ips = ["{allowed_ip}"]', 1)
 
 
 async def start_server(destination: Addr = ("127.0.0.1", 9), config_text: str = FUZZ_CONFIG) -> ReferenceServer:
