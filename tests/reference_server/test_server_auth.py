@@ -49,6 +49,32 @@ def test_wrong_password_and_unknown_user_get_identical_challenges_then_403() -> 
     run(main())
 
 
+def test_failures_count_within_failure_window_and_a_block_ends_after_block_duration() -> None:
+    """[security] max_failed_attempts = 3 (the test config), failure_window 60 s, block_duration 300 s."""
+    async def main() -> None:
+        async with ServerRig() as rig:
+            security = rig.config.security
+            assert (security.max_failed_attempts, security.failure_window, security.block_duration) == (3, 60, 300)
+
+            async def wrong_password() -> int:
+                invite = rig.invite()
+                challenge = await rig.ua.send(invite, rig.addr).final()
+                retry = retry_with_credentials(invite, challenge, "alice", "wrong")
+                return (await rig.ua.send(retry, rig.addr).final()).status
+
+            assert [await wrong_password(), await wrong_password()] == [407, 407]
+            await rig.clock.advance(60)  # those two fall out of the window
+            assert [await wrong_password(), await wrong_password()] == [407, 407]  # 2 within the window
+            assert await wrong_password() == 403  # the third within 60 s: blocked from now on
+            await rig.clock.advance(299.5)
+            assert (await rig.ua.send(rig.invite(), rig.addr).final()).status == 403
+            await rig.clock.advance(0.5)  # block_duration after the block began
+            assert (await rig.ua.send(rig.invite(), rig.addr).final()).status == 407  # challenged again
+            await rig.dest.no_request(0.05)
+
+    run(main())
+
+
 def test_stale_nonce_gets_a_new_challenge_with_stale_true() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
