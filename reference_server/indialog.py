@@ -223,8 +223,9 @@ def _on_bye(call: Call, this: Side, received: RequestReceived) -> None:
             timer.cancel()
             ctx.respond(this.endpoint, received, 200, quiet=True)
             call.finish()
-            if bye_transaction is not None and other is not None:  # its last responses need nothing:
-                other.endpoint.replace_handler(bye_transaction, _ignore)  # stop holding the call
+            # its last responses need nothing: stop holding the call
+            if bye_transaction is not None and other is not None:
+                other.endpoint.replace_handler(bye_transaction, _ignore)
 
         bye_transaction: ClientTransaction | None = None
         timer = ctx.clock.call_later(min(BYE_WAIT, 64 * ctx.timers.t1), answer)
