@@ -52,7 +52,9 @@ class MediaAnchor:
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
 
     def _rewrite(self, sd: SessionDescription, port: int) -> bytes:
-        ports = [port] + [0] * (len(sd.media) - 1)
+        """``sd`` pointing at the relay: its first stream at ``port``, any further one disabled (a
+        description without m= lines gets its o= and c= rewritten, and nothing else)."""
+        ports = [port, *[0] * (len(sd.media) - 1)][:len(sd.media)]
         return rewrite_for_relay(sd, self.relay.host, ports).to_bytes()
 
     def _set(self, side: str, addr: Addr | None, hold: bool) -> None:

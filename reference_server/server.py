@@ -8,7 +8,12 @@ authentication, so nobody is challenged for a trunk that does not exist), Max-Fo
 method: OPTIONS 200, REGISTER to the registrar (401 challenge), INVITE on a trunk (IP auth or a 407
 challenge in the trunk's realm) or to a registered extension (a trusted peer, or a 407 in the registrar
 realm), handed to the B2BUA. Credentials whose digest uri designates neither the Request-URI nor this server
-get 400 with a Warning naming the uri (RFC 7616 §3.4.6), not another challenge.
+get 400 with a Warning naming the uri (RFC 7616 §3.4.6), not another challenge. Every Warning the server
+sends names it by the host:port of the endpoint the request came in on (the warn-agent of RFC 3261 §20.43).
+
+Everything the server times (transactions, Timer C, 2xx retransmissions, nonce and registration expiry,
+the failed-auth window) reads and arms one :class:`~sipcore.aio.clock.Clock`, the event loop's unless
+another is given: a test steps a :class:`~sipcore.aio.clock.SteppedClock` instead of waiting.
 
 ``ReferenceServer(config).start()`` runs it inside any asyncio program (tests, the harness);
 ``python -m reference_server`` runs it as a process (:mod:`reference_server.cli`).
@@ -21,13 +26,13 @@ import dataclasses
 import logging
 import os
 import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
-from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
@@ -38,6 +43,7 @@ from sipcore.uri import SipURI
 
 from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
+from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import ListenAddress, ServerConfig
 from .legs import Target
@@ -77,11 +83,11 @@ def _same_host(a: str, b: str) -> bool:
 
 class ReferenceServer:
     """The reference trunk. ``timers`` (T1, T2, T4) and ``timer_c`` (seconds a ringing B leg may take)
-    are there so tests run fast; ``clock`` (wall-clock seconds) drives nonces and registrations."""
+    are the RFC's unless given; ``clock`` times everything (see the module docstring)."""
 
     def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
                  hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
-                 timer_c: float = 180.0, clock: Callable[[], float] = time.time, secret_key: bytes | None = None,
+                 timer_c: float = 180.0, clock: Clock = LOOP_CLOCK, secret_key: bytes | None = None,
                  rng: random.Random | None = None) -> None:
         self.config = config
         self.timers = timers or TimerConfig()
@@ -91,16 +97,17 @@ class ReferenceServer:
         self.registrar = Registrar.from_config(
             config.registrar, aor_exists=lambda user: config.extension_password(user) is not None)
         media = config.media
-        self.relays = RelayRegistry(PortAllocator(media.address, media.port_min, media.port_max), media.address)
+        self.relays = RelayRegistry(PortAllocator(media.address, media.port_min, media.port_max), media.address,
+                                    clock=clock)
         # Tags, branches and Call-IDs need uniqueness, not secrecy (nonces come from AuthPolicy's secret key):
         # a generator seeded from the OS is enough, and spares a system call per identifier.
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
-        self.b2bua = B2BUA(ids=self.ids, timers=self.timers, timer_c=timer_c, user_agent=config.user_agent,
-                           media_policy=media_policy, hangup_policy=hangup_policy, relays=self.relays,
-                           fallback_host=media.address)
+        self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
+                                       user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
+                                       hangup_policy=hangup_policy))
         self.endpoints: list[SipEndpoint] = []
         self._local_hosts: set[str] = set()
-        self._purge: asyncio.TimerHandle | None = None
+        self._purge: TimerHandle | None = None
         self.malformed = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -125,12 +132,14 @@ class ReferenceServer:
                 self._close_endpoints()
                 raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
+            # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
+            endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
             self.endpoints.append(endpoint)
         self._local_hosts = {a.host for a in self.config.listen} | {ep.local_addr[0] for ep in self.endpoints}
         if self._local_hosts & {"0.0.0.0", "::"}:  # a wildcard listener: at least loopback and the media IP
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
         self.auth.set_listen_addresses(self._listen_addresses())
-        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+        self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
 
     def _listen_addresses(self) -> list[tuple[str, int]]:
@@ -143,8 +152,8 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "agent": self.config.user_agent or "trunkcheck",
-                                     "on_parse_error": self._parse_error}
+        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                     "clock": self.clock}
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -168,8 +177,8 @@ class ReferenceServer:
         self.endpoints.clear()
 
     def _purge_bindings(self) -> None:
-        self.registrar.purge(self.clock())
-        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+        self.registrar.purge(self.clock.time())
+        self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
 
     # -- input --------------------------------------------------------------------------------------
     def _parse_error(self, data: bytes, addr: Addr, error: SIPParseError) -> None:
@@ -184,19 +193,21 @@ class ReferenceServer:
             self._on_request(event, endpoint)
         except SIPParseError as exc:
             log.info("%s from %s:%d rejected: %s", event.request.method, *event.addr, exc)
-            if event.transaction is not None and event.request.method != "ACK":
-                self._reply(endpoint, event.request, exc.status_hint, why=str(exc))
+            transaction = event.transaction
+            answered = transaction is not None and transaction.last_response is not None and (
+                transaction.last_response.status >= 200)
+            if transaction is not None and not answered and event.request.method != "ACK":
+                self._reply(endpoint, event, exc.status_hint, why=str(exc))
 
-    def _reply(self, endpoint: SipEndpoint, request: Request, status: int, reason: str | None = None, *,
+    def _reply(self, endpoint: SipEndpoint, event: RequestReceived, status: int, reason: str | None = None, *,
                headers: Iterable[tuple[str, str]] = (), why: str = "") -> None:
+        """Answer the request of ``event`` through its own server transaction."""
         extra = list(headers)
         if why:
-            extra.append(("Warning", warning(self.config.user_agent, why)))
-        try:
-            endpoint.send_response(build_response(request, status, reason, to_tag=self.ids.tag(), headers=extra,
-                                                  server=self.config.user_agent))
-        except ProtocolError as exc:
-            log.debug("no response sent: %s", exc)
+            extra.append(("Warning", warning(endpoint.warn_agent, why)))
+        response = build_response(event.request, status, reason, to_tag=self.ids.tag(), headers=extra,
+                                  server=self.config.user_agent)
+        endpoint.send_response(response, event.transaction)
 
     def _on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
         request = event.request
@@ -208,76 +219,75 @@ class ReferenceServer:
             self.b2bua.on_cancel(event, endpoint)
             return
         if method not in ALLOWED_METHODS:
-            self._reply(endpoint, request, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
+            self._reply(endpoint, event, 501, headers=[("Allow", ALLOW)], why=f"method {method[:40]} is not implemented")
             return
         refusal = check_request(request, supported_schemes=("sip",), supported_extensions=SUPPORTED_OPTION_TAGS,
                                 accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag,
-                                warn_agent=self.config.user_agent or "trunkcheck")
+                                warn_agent=endpoint.warn_agent)
         if refusal is not None:
             log.info("%s from %s:%d refused %d", method, *event.addr, refusal.status)
             if self.config.user_agent:
                 refusal.headers.add("Server", self.config.user_agent)
-            endpoint.send_response(refusal)
+            endpoint.send_response(refusal, event.transaction)
             return
         if request.to.tag is not None:
             if not self.b2bua.on_request(event, endpoint):
-                self._reply(endpoint, request, 481, why="no such dialog")
+                self._reply(endpoint, event, 481, why="no such dialog")
             return
         if method in _DIALOG_ONLY:
-            self._reply(endpoint, request, 481, why=f"{method} outside a dialog")
+            self._reply(endpoint, event, 481, why=f"{method} outside a dialog")
             return
         route = self.router.route_request(request, self._local_hosts)
         if method == "OPTIONS":
-            self._options(endpoint, request, route)
+            self._options(endpoint, event, route)
         elif route.status is not None:
-            self._reply(endpoint, request, route.status, why=route.reason)
+            self._reply(endpoint, event, route.status, why=route.reason)
         elif method == "REGISTER":
             self._register(event, endpoint, route)
         elif request.max_forwards == 0:
-            self._reply(endpoint, request, 483, why="Max-Forwards is 0")
+            self._reply(endpoint, event, 483, why="Max-Forwards is 0")
         else:
             self._invite(event, endpoint, route)
 
-    def _options(self, endpoint: SipEndpoint, request: Request, route: Route) -> None:
-        uri = request.uri_parsed
+    def _options(self, endpoint: SipEndpoint, event: RequestReceived, route: Route) -> None:
+        uri = event.request.uri_parsed
         ours = isinstance(uri, SipURI) and any(_same_host(uri.host, h) for h in self._local_hosts)
         if route.status is not None and not ours:
-            self._reply(endpoint, request, route.status, why=route.reason)
+            self._reply(endpoint, event, route.status, why=route.reason)
             return
-        self._reply(endpoint, request, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
+        self._reply(endpoint, event, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
 
     # -- REGISTER -----------------------------------------------------------------------------------
     def _register(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
-        request, now = event.request, self.clock()
+        request, now = event.request, self.clock.time()
         if route.kind != "registrar":
-            self._reply(endpoint, request, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
+            self._reply(endpoint, event, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
                         why=f"{route.domain} is a trunk: trunks do not register")
             return
         aor = route.user or "?"
         decision = self.auth.check_register(request, event.addr[0], now)
         if not decision.allowed:
-            self._refuse(endpoint, request, decision)
+            self._refuse(endpoint, event, decision)
             log.info("register aor=%s contacts=- status=%s from=%s:%d (%s)", aor, decision.status, *event.addr,
                      decision.reason)
             return
         result = self.registrar.handle_register(request, now, event.addr, endpoint.transport_name,
-                                                date=time.time())
+                                                date=self.clock.wall())
         why = result.reason if result.status >= 300 else ""
-        self._reply(endpoint, request, result.status, headers=result.headers, why=why)
+        self._reply(endpoint, event, result.status, headers=result.headers, why=why)
         log.info("register aor=%s contacts=%d status=%d from=%s:%d", aor, len(result.bindings), result.status,
                  *event.addr)
 
-    def _refuse(self, endpoint: SipEndpoint, request: Request, decision: AuthDecision) -> None:
+    def _refuse(self, endpoint: SipEndpoint, event: RequestReceived, decision: AuthDecision) -> None:
         assert decision.status is not None
         headers = decision.response_headers()
-        if decision.decision is Decision.BAD_REQUEST:  # named by this server's address (RFC 3261 §20.43)
-            headers.append(("Warning", warning(host_port(*local_addr(endpoint, self.config.media.address)),
-                                               decision.reason)))
-        self._reply(endpoint, request, decision.status, headers=headers)
+        if decision.decision is Decision.BAD_REQUEST:
+            headers.append(("Warning", warning(endpoint.warn_agent, decision.reason)))
+        self._reply(endpoint, event, decision.status, headers=headers)
 
     # -- INVITE -------------------------------------------------------------------------------------
     def _invite(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
-        request, source, now = event.request, event.addr[0], self.clock()
+        request, source, now = event.request, event.addr[0], self.clock.time()
         if route.kind == "trunk":
             assert route.trunk is not None
             decision = self.auth.check_invite(route.trunk, request, source, now)
@@ -285,15 +295,15 @@ class ReferenceServer:
             decision = self.auth.check_call_to_extension(request, source, now)
         if not decision.allowed:
             log.info("INVITE %s from %s:%d: %s %s", request.call_id, *event.addr, decision.status, decision.reason)
-            self._refuse(endpoint, request, decision)
+            self._refuse(endpoint, event, decision)
             return
         if not request.contacts:
-            self._reply(endpoint, request, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
+            self._reply(endpoint, event, 400, why="INVITE without Contact (RFC 3261 §8.1.1.8)")
             return
         try:
             offer = parse_sdp(request)  # checked here, and handed to the call so it is parsed once
         except SIPParseError as exc:
-            self._reply(endpoint, request, 400, why=f"malformed SDP: {exc}")
+            self._reply(endpoint, event, 400, why=f"malformed SDP: {exc}")
             return
         if route.kind == "trunk":
             self._trunk_call(event, endpoint, route, offer)
@@ -325,12 +335,12 @@ class ReferenceServer:
         assert trunk is not None
         callee = self._callee(request)
         if callee is None:
-            self._reply(endpoint, request, 484, why="no number to call in the Request-URI or To")
+            self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
         dest = trunk.destination
         out = self._endpoint_for(dest.transport, endpoint)
         if out is None:
-            self._reply(endpoint, request, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
+            self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
             return
         user, display = self._caller(request)
         hostport = host_port(dest.host, dest.port)
@@ -343,9 +353,9 @@ class ReferenceServer:
                         offer: SessionDescription | None) -> None:
         request, user = event.request, route.user
         if user is None or self.config.extension_password(user) is None:
-            self._reply(endpoint, request, 404, why=f"no extension {user!r} in {route.domain}")
+            self._reply(endpoint, event, 404, why=f"no extension {user!r} in {route.domain}")
             return
-        bindings = self.registrar.lookup(user, self.clock())
+        bindings = self.registrar.lookup(user, self.clock.time())
         caller, display = self._caller(request)
         targets = []
         for binding in bindings:
@@ -354,7 +364,7 @@ class ReferenceServer:
                 targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
                                       str(request.from_.uri), display, binding.source, out))
         if not targets:
-            self._reply(endpoint, request, 480, why=f"extension {user} has no registered contact")
+            self._reply(endpoint, event, 480, why=f"extension {user} has no registered contact")
             return
         self.b2bua.start_call(endpoint, event, targets, trunk=f"registrar:{route.domain}", caller=caller,
                               callee=user, offer=offer)

@@ -211,7 +211,7 @@ async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
             lines.append(registration_line(registration))
             ok = registration.ok
             if ok and args.wait_incoming > 0:
-                await asyncio.sleep(args.wait_incoming)
+                await ua.clock.sleep(args.wait_incoming)
         if target_uri is not None and ok:
             request_uri = check_sip_uri(args.request_uri, "--request-uri") if args.request_uri else None
             result = await ua.call(target_uri, request_uri=request_uri, cancel_after_ms=args.cancel_after,

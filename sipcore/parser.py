@@ -13,6 +13,7 @@ import re
 from .errors import ProtocolError, SIPParseError
 from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via
 from .message import SIP_VERSION, Headers, Message, Request, Response
+from .params import TOKEN_CHARS
 from .uri import SIP_URI_RE, SipURI
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -20,15 +21,14 @@ MAX_BODY_BYTES = 1024 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 # One header line, CRLF-terminated: token name, optional white space, ':', the value without the LWS
 # before it; a value with LWS after it does not match (the general parser strips it). A line with a bare
 # CR cannot match; one with a bare LF matches together with the next line, so that one match fewer than
 # the LFs in the header section shows it (see _parse_head_fast).
-_HEADER_LINE = re.compile(rf"^([{_TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
-_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
+_HEADER_LINE = re.compile(rf"^([{TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
+_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
 # The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
-_SIP_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
+_SIP_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
 _STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)\Z", re.S)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
@@ -282,7 +282,9 @@ class StreamFramer:
     ``broken``: the stream cannot be resynchronised, close the connection. A framed message that fails
     validation raises SIPParseError too, but the stream stays usable. Either way the messages framed
     before the bad one in the same call are kept: ``drain()`` takes them, and the next ``feed`` returns
-    them first (``feed(b"")`` collects them and any complete messages behind the bad one).
+    them first (``feed(b"")`` collects them and any complete messages behind the bad one). ``rejected``
+    holds the bytes the last error was about (enough of them to address a 400), ``unfinished`` how many
+    bytes of a message not yet complete are held (a peer closing then leaves that much unanswered).
     """
 
     def __init__(self, *, validate_headers: bool = True) -> None:
@@ -290,9 +292,20 @@ class StreamFramer:
         self._validate = validate_headers
         self._scan_from = 0  # no end of headers before this offset of the buffer
         self._pending: tuple[Request | Response, int] | None = None  # head parsed, body length awaited
+        self._pending_head = 0  # bytes of that head
         self._ready: list[Request | Response] = []
         self.keepalives = 0
         self.broken = False
+        self.rejected = b""
+
+    @property
+    def unfinished(self) -> int:
+        """Bytes held of a message not yet complete (0 between messages; CRLFs between them do not
+        count)."""
+        held = len(self._buffer)
+        if self._pending is not None:
+            return self._pending_head + held
+        return 0 if not self._buffer.strip(b"\r\n") else held
 
     def feed(self, data: bytes) -> list[Request | Response]:
         if self.broken:
@@ -332,6 +345,7 @@ class StreamFramer:
             if found is None:
                 if len(buf) > MAX_HEAD_BYTES:
                     self.broken = True
+                    self.rejected = bytes(buf)
                     raise SIPParseError(f"no end of headers within {MAX_HEAD_BYTES} bytes", 513)
                 self._scan_from = max(0, len(buf) - 3)
                 return None
@@ -350,13 +364,14 @@ class StreamFramer:
                                         header="Content-Length")
             except (SIPParseError, UnicodeError, ValueError) as exc:
                 self.broken = True
+                self.rejected = bytes(buf[:body_at])
                 drop = buf[:4].upper() == b"SIP/"
                 if isinstance(exc, SIPParseError):
                     exc.drop = exc.drop or drop
                     raise
                 raise SIPParseError(f"malformed message: {exc}", drop=drop) from exc
             del buf[:body_at]
-            self._pending = (message, length)
+            self._pending, self._pending_head = (message, length), body_at
         message, length = self._pending
         if len(buf) < length:
             return None
@@ -367,8 +382,10 @@ class StreamFramer:
             try:
                 validate(message)
             except SIPParseError as exc:
+                self.rejected = message.to_bytes()
                 exc.drop = exc.drop or isinstance(message, Response)
                 raise
             except (UnicodeError, ValueError) as exc:
+                self.rejected = message.to_bytes()
                 raise SIPParseError(f"malformed message: {exc}", drop=isinstance(message, Response)) from exc
         return message

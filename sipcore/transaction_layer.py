@@ -25,7 +25,6 @@ from .ids import has_magic_cookie
 from .message import Request, Response
 from .timers import TimerConfig
 from .transaction import (
-    Address,
     ClientTransaction,
     Event,
     RequestReceived,
@@ -42,6 +41,7 @@ from .transaction_server import (
     matches_rfc2543,
     response_matches_rfc2543,
 )
+from .transport_address import Address
 
 ServerKey = tuple[str, str, int, str]
 """(branch, sent-by host in lower case, sent-by port, method with ACK counted as INVITE)."""
@@ -256,24 +256,36 @@ class TransactionLayer:
         self._collect(transaction)
         return transaction
 
-    def send_response(self, response: Response, now: float) -> None:
-        """Send a response through the server transaction its top Via and CSeq method match; a response
-        matching none, or one the transaction's state forbids, raises ProtocolError."""
+    def send_response(self, response: Response, now: float, transaction: ServerTransaction | None = None) -> None:
+        """Send a response from the TU through ``transaction``, the server transaction of the
+        RequestReceived it answers. Without one, the transaction is found from the response's top Via
+        and CSeq (§17.2.3); that cannot tell apart RFC 2543 transactions whose requests differ only in
+        what a response does not carry (the Request-URI), so several matching is a ProtocolError, as is
+        none matching, or a state that forbids the response."""
+        if transaction is None:
+            transaction = self._match_response(response)
+        transaction.send_response(response, now)
+        self._collect(transaction)
+
+    def _match_response(self, response: Response) -> ServerTransaction:
         try:
             via = response.top_via
             method = response.cseq.method
             if has_magic_cookie(via.branch):
                 transaction = self._servers.get(server_key(via, method))
             else:
-                transaction = next((t for t in self._servers_2543 if response_matches_rfc2543(t, response)),
-                                   None)
+                matches = [t for t in self._servers_2543 if response_matches_rfc2543(t, response)]
+                if len(matches) > 1:
+                    raise ProtocolError(f"the {response.status} response to {method} matches {len(matches)} "
+                                        "RFC 2543 server transactions (their Request-URIs differ): name the "
+                                        "transaction to send it through")
+                transaction = matches[0] if matches else None
         except SIPParseError as exc:
             raise ProtocolError(f"cannot send the {response.status} response: {exc}") from exc
         if transaction is None:
             raise ProtocolError(f"no server transaction for the {response.status} response to {method} "
                                 f"(branch {via.branch}, sent-by {via.sent_by()})")
-        transaction.send_response(response, now)
-        self._collect(transaction)
+        return transaction
 
     def send_stateless(self, message: Request | Response, addr: Address) -> None:
         """Send outside any transaction: the ACK for a 2xx, the TU's 2xx retransmissions, a stateless

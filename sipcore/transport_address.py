@@ -17,8 +17,10 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["TRANSPORTS", "AddressError", "TransportAddress", "bracketed", "parse_transport_address"]
+__all__ = ["TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "parse_transport_address"]
 
+Address = tuple[str, int]
+"""A (host, port) pair as sockets take it: where a message goes to or came from."""
 TRANSPORTS = ("udp", "tcp")
 """The transports trunkcheck speaks."""
 _OTHER_TRANSPORTS = ("tls", "sctp", "ws", "wss")

@@ -172,14 +172,16 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
 
     from harness.reports import junit as junit_report
 
-    config = Configuration(
+    config = Configuration(  # type: ignore[no-untyped-call]  # behave's own code has no annotations
         behave_args(settings, run_dir),
         load_config=False,
         scenario_outline_annotation_schema="{name} -- @{row.id}",
     )
+    userdata = config.userdata
+    assert userdata is not None  # behave fills it from the -D options
     if settings.faults:
-        config.userdata["faults"] = settings.faults  # typed, for the scenarios' reference servers
-    config.userdata["roles"] = settings.roles  # typed: where the harness's roles live
+        userdata["faults"] = settings.faults  # typed, for the scenarios' reference servers
+    userdata["roles"] = settings.roles  # typed: where the harness's roles live
     junit_report.install(config, settings.conditions)
     runner = Runner(config)
     out.write(f"trunkcheck: running {', '.join(_display(p) for p in settings.features)} -> {_display(run_dir)}\n")

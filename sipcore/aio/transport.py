@@ -16,10 +16,11 @@ from typing import Protocol, cast
 from ..errors import SIPParseError
 from ..message import Request, Response
 from ..parser import StreamFramer, parse_message
+from ..transport_address import Address
 
 log = logging.getLogger(__name__)
 
-Addr = tuple[str, int]
+Addr = Address  # (host, port), as the sockets give it
 MAX_DATAGRAM = 65535
 CONNECT_TIMEOUT = 5.0
 
@@ -161,6 +162,13 @@ class UdpTransport:
 
 
 class _TcpConnection(asyncio.Protocol):
+    """One TCP connection: bytes in, framed messages out (RFC 3261 §18.3: Content-Length frames them).
+
+    A framed message that fails validation goes to ``on_error`` (a 400 for it) and the stream goes on. A
+    stream that cannot be framed (no or a bad Content-Length, limits exceeded, garbage for a start line)
+    cannot be resynchronised: ``on_error`` (a 400 or 513 where a Via addresses one), a log line, close.
+    """
+
     def __init__(self, owner: TcpTransport) -> None:
         self._owner = owner
         self._framer = StreamFramer()
@@ -174,19 +182,36 @@ class _TcpConnection(asyncio.Protocol):
         self._owner._connections[self.peer] = self
 
     def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._framer.feed(data)
-        except SIPParseError as exc:
-            self._owner._on_error(data, self.peer, exc, self._owner)
-            if self.transport is not None:
-                self.transport.close()
+        framer, owner = self._framer, self._owner
+        if framer.broken:  # closing: what still arrives cannot be framed either
             return
+        while True:
+            try:
+                messages = framer.feed(data)
+            except SIPParseError as exc:
+                self._deliver(framer.drain())  # the messages before the bad one, in order
+                owner._on_error(framer.rejected, self.peer, exc, owner)
+                if framer.broken:
+                    log.info("closing TCP connection from %s:%d: cannot frame the stream: %s", *self.peer, exc)
+                    if self.transport is not None:
+                        self.transport.close()
+                    return
+                data = b""  # the bad message is consumed: frame what follows it
+                continue
+            self._deliver(messages)
+            return
+
+    def _deliver(self, messages: list[Request | Response]) -> None:
         for message in messages:
             self._owner._on_message(message, self.peer, self._owner)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._owner._connections.get(self.peer) is self:
             del self._owner._connections[self.peer]
+        unfinished = 0 if self._framer.broken else self._framer.unfinished
+        if unfinished:
+            log.info("TCP connection from %s:%d closed%s with %d bytes of an unfinished message", *self.peer,
+                     f" ({exc})" if exc else "", unfinished)
 
 
 class TcpTransport:

@@ -61,9 +61,3 @@ def test_each_part_says_what_it_is_for_and_exports_its_api(part: str) -> None:
     exported = getattr(package, "__all__", None)
     assert exported, f"{part} has no __all__"
     assert [name for name in exported if not hasattr(package, name)] == []
-
-
-def test_no_module_is_longer_than_one_can_read_in_one_sitting() -> None:
-    long = sorted(f"{p.relative_to(ROOT)}: {n} lines" for p in HARNESS.rglob("*.py")
-                  if (n := len(p.read_text().splitlines())) > 450)
-    assert long == []

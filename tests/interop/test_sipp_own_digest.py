@@ -19,7 +19,8 @@ import pytest
 from harness.adapters.server_process import ReferenceServerProcess, trunk_config
 from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp
 
-from .conftest import NETWORK_OCTET, loopback
+from ..addresses import block
+from .conftest import loopback
 
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
@@ -162,7 +163,7 @@ def _ipv6_loopback() -> bool:
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
 def test_calls_and_a_registration_over_ipv6_with_sipps_own_digest(tmp_path: Path) -> None:
     """Over IPv6 SIPp writes its default digest uri without brackets (uri="sip:::1:PORT")."""
-    base = 20000 + 10 * NETWORK_OCTET  # ::1 is shared by every run: ports per pytest process
+    base = 20000 + 10 * block().octet  # ::1 is shared by every run: ports per pytest process's block
     server, destination, phone = ("::1", base), ("::1", base + 2), ("::1", base + 3)
     config = trunk_config(("[::1]", base), ("[::1]", base + 2), media_address="::1", port_min=45000, port_max=45999)
     with ReferenceServerProcess(config, log_level="INFO", program=trunkcheck_serve()) as proc:

@@ -41,3 +41,13 @@ def test_from_a_with_the_sdp_already_parsed_is_from_a() -> None:
     assert plain.remotes == given.remotes == [("A", ("192.0.2.31", 6000))]
     assert b"c=IN IP4 192.0.2.30\r\n" in body and b"m=audio 20002 RTP/AVP 0 8\r\n" in body
     assert b"o=- 53655765 2353687638 IN IP4 192.0.2.30\r\n" in body
+
+
+def test_sdp_without_media_lines_is_relayed_pointing_at_the_relay_from_either_side() -> None:
+    """Found by the fuzz test: a 200 whose SDP had lost its m= line raised ValueError in the B2BUA."""
+    no_media = OFFER.split(b"m=audio")[0]
+    relay = FakeRelay()
+    anchor = MediaAnchor(cast(MediaRelay, relay))
+    for body in (anchor.from_a(invite(no_media)), anchor.from_b(invite(no_media))):
+        assert b"c=IN IP4 192.0.2.30\r\n" in body and b"m=" not in body
+    assert relay.remotes == [("A", None), ("B", None)]  # no stream: no remote to send RTP to

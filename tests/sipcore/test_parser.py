@@ -308,6 +308,27 @@ def test_a_malformed_but_framed_message_leaves_the_stream_usable() -> None:
     assert caught.value.drop and not framer.broken
 
 
+def test_rejected_holds_the_bytes_an_error_was_about_to_address_a_400() -> None:
+    framer = StreamFramer()
+    bad = invite("bad").replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE")
+    with pytest.raises(SIPParseError):
+        framer.feed(invite("first") + bad)
+    assert parse_message(framer.rejected, validate_headers=False).call_id == "bad"  # not "first"
+    unframeable = invite("nolength").replace(b"Content-Length: %d\r\n" % len(SDP), b"")
+    with pytest.raises(SIPParseError, match="Content-Length is required"):
+        framer.feed(unframeable)
+    assert framer.broken and framer.rejected.startswith(b"INVITE ") and b"Call-ID: nolength\r\n" in framer.rejected
+
+
+def test_unfinished_counts_the_bytes_of_a_message_not_yet_complete() -> None:
+    framer = StreamFramer()
+    whole = invite("one")
+    assert framer.feed(b"\r\n") == [] and framer.unfinished == 0  # CRLFs between messages do not count
+    assert framer.feed(whole[:30]) == [] and framer.unfinished == 30  # the CRLF before it dropped
+    assert framer.feed(whole[30:-5]) == [] and framer.unfinished == len(whole) - 5  # head parsed, body short
+    assert len(framer.feed(whole[-5:])) == 1 and framer.unfinished == 0
+
+
 def test_stream_without_validation() -> None:
     framer = StreamFramer(validate_headers=False)
     (m,) = framer.feed(invite().replace(b"CSeq: 1 INVITE", b"CSeq: nonsense"))

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from sipcore.errors import ProtocolError
 from sipcore.ids import IdGenerator, has_magic_cookie
 from sipcore.message import Request, Response
 from sipcore.parser import parse_message
@@ -200,6 +201,29 @@ def test_badbranch_bare_magic_cookie_falls_back_to_rfc2543_matching() -> None:
     sent = {parse_message(d).call_id: parse_message(d) for _, d, _ in clock.take_sent()}
     assert {k: v.status for k, v in sent.items() if isinstance(v, Response)} == {
         "another.call@127.0.0.5": 200, "badbranch.sadonfo23i420jv0as0derf3j3n": 404}
+
+
+def test_rfc2543_requests_differing_only_in_request_uri_are_answered_through_their_own_transactions() -> None:
+    """Two RFC 2543 INVITEs alike but for the Request-URI are two transactions (§17.2.3), which a response
+    cannot tell apart: it carries no Request-URI. The TU names the transaction; a response sent without
+    one is refused as ambiguous, never sent through the wrong (here already completed) transaction."""
+    clock = Clock(TransactionLayer(auto_100_delay=None))
+    clock.receive(load("inv2543.dat"), PEER)
+    [first] = requests_received(clock)
+    clock.send_response(tu_response(first.request, 404), first.transaction)
+    other_uri = load("inv2543.dat")
+    other_uri.uri = "tel:+16505552222"
+    clock.at(0.1).receive(other_uri, PEER)
+    [second] = requests_received(clock)
+    assert second.transaction is not None and second.transaction is not first.transaction
+    refusal = tu_response(second.request, 416)
+    with pytest.raises(ProtocolError, match="matches 2 RFC 2543 server transactions"):
+        clock.send_response(refusal)
+    clock.send_response(refusal, second.transaction)
+    assert [parse_message(d).status for _, d, _ in clock.take_sent()] == [404, 416]  # type: ignore[union-attr]
+    assert first.transaction is not None and first.transaction.state is State.COMPLETED
+    assert second.transaction.state is State.COMPLETED and second.transaction.last_response is not None
+    assert second.transaction.last_response.status == 416
 
 
 # --- junk from the network ------------------------------------------------------------------------

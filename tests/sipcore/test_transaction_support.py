@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sipcore.message import Request, Response, make_response
 from sipcore.parser import parse_message
-from sipcore.transaction import Address, ClientTransaction, Event
+from sipcore.transaction import Address, ClientTransaction, Event, ServerTransaction
 from sipcore.transaction_layer import TransactionLayer
 
 UAC: Address = ("127.0.0.1", 5070)
@@ -97,8 +97,8 @@ class Clock:
         self.collect()
         return transaction
 
-    def send_response(self, resp: Response) -> None:
-        self.layer.send_response(resp, self.now)
+    def send_response(self, resp: Response, transaction: ServerTransaction | None = None) -> None:
+        self.layer.send_response(resp, self.now, transaction)
         self.collect()
 
     def take_sent(self) -> list[tuple[float, bytes, Address]]:
