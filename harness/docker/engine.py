@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ALLOWED_RANGE = ipaddress.ip_network("198.18.0.0/15")
-HARNESS_SUBNETS = ipaddress.ip_network("198.18.32.0/19")
+ALLOWED_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
+HARNESS_SUBNETS = ipaddress.IPv4Network("198.18.32.0/19")
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 LABEL = "trunkcheck.session"
 LOG_TAIL = 20

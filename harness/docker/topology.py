@@ -111,7 +111,7 @@ def plan_roles(equipment: Equipment) -> RolePlan:
         raise EquipmentError(f"{eq.source}: equipment {eq.name!r} has no [equipment.image]: the docker topology "
                              "starts the trunk from its image (give name, env, ports, command, healthcheck)",
                              filename=eq.source)
-    subnet = ipaddress.ip_network(equipment_subnet(eq))
+    subnet = ipaddress.IPv4Network(equipment_subnet(eq))
     assert eq.trunk is not None and eq.trunk.destination is not None
     destination = eq.trunk.destination.host
     if ipaddress.ip_address(destination) not in subnet:
@@ -287,7 +287,7 @@ def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: Rol
     timings["equipment ready"] = time.monotonic() - t0
     say(f"{eq.name} ready at {trunk.transport}:{plan.trunk}:{trunk.address[1]} in {timings['equipment ready']:.1f} s")
     t0 = time.monotonic()
-    run_dir = run.output.resolve() / run.run_id
+    run_dir: Path | None = run.output.resolve() / run.run_id
     try:
         container, code = run_task(
             session, run.image, name=f"tc-harness-{sid}", network=network, address=plan.harness_address,
