@@ -25,7 +25,6 @@ as engineers run it: without ``-auth_uri`` SIPp's ``[authentication]`` sends ``u
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import shutil
@@ -253,16 +252,8 @@ class SippRun:
             return proc.wait()
 
     async def start_async(self) -> AsyncSippProcess:
-        workdir, owns, cmd = self._prepare()
-        out, err = open(workdir / "screen.txt", "wb"), open(workdir / "stderr.txt", "wb")  # noqa: SIM115
-        try:
-            proc = await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                                        cwd=workdir, start_new_session=True)
-        except BaseException:
-            out.close()
-            err.close()
-            raise
-        return AsyncSippProcess(self, proc, workdir, owns, cmd, (out, err))
+        """:meth:`start`, for asyncio code: the process's waits are awaited."""
+        return AsyncSippProcess(self.start())
 
     async def run_async(self) -> SippResult:
         async with await self.start_async() as proc:
