@@ -178,7 +178,7 @@ class ImageEquipment:
             if self._own_session:
                 self.session.cleanup()
             raise ImageStartError(f"{eq.name}: the Docker engine could not run image {self.spec.name} at "
-                                  f"{eq.address.host} on network {self.network.name}: {_short(exc)}") from exc
+                                  f"{eq.address.host} on network {self.network.name}: {de.short_error(exc)}") from exc
         self.ready_after = time.monotonic() - started
         return self
 
@@ -245,8 +245,3 @@ class ImageEquipment:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) < 300 else text[:300] + " ..."

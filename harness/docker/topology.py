@@ -297,7 +297,7 @@ def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: Rol
         try:
             copy_out(container, f"{IN_CONTAINER_OUTPUT}/{run.run_id}", run.output.resolve())
         except Exception as exc:  # no run folder: the run failed before its first scenario
-            say(f"no results to copy out of the harness container ({_short(exc)})")
+            say(f"no results to copy out of the harness container ({de.short_error(exc)})")
             run_dir = None
         session.remove_container(container)
     finally:
@@ -324,8 +324,3 @@ def write_host_reports(run_dir: Path, eq: Equipment, equipment_file: Path, log_t
     _, validation = write_reports(run_dir, data, eq, equipment_file=equipment_file, equipment_log=log,
                                   log_in_run_report=True)
     return validation
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) < 300 else text[:300] + " ..."
