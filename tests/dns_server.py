@@ -82,26 +82,25 @@ def dnsmasq(zone: Zone, ip: str | None = None, port: int = PORT) -> Iterator[tup
     command = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                "--pid-file=", "--user=root", "--group=root", "--bind-interfaces", f"--listen-address={ip}",
                f"--port={port}", "--log-facility=-", "--log-queries", f"--local=/{zone.local}/", *zone.options]
-    log = tempfile.TemporaryFile("w+")  # not a pipe: dnsmasq logs every query and would block on a full one
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(ip, port, zone.local):
-            if process.poll() is not None or time.monotonic() > deadline:
+    # not a pipe: dnsmasq logs every query and would block once a pipe nobody reads is full
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _answers(ip, port, zone.local):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait(5)
+                    log.seek(0)
+                    raise RuntimeError(f"dnsmasq did not answer on {ip}:{port} within {START_TIMEOUT:g} s (exit "
+                                       f"status {process.returncode}): {log.read().strip()}\n{' '.join(command)}")
+                time.sleep(0.05)
+            yield ip, port
+        finally:
+            if process.poll() is None:
                 process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)
-                log.seek(0)
-                raise RuntimeError(f"dnsmasq did not answer on {ip}:{port} within {START_TIMEOUT:g} s "
-                                   f"(exit status {process.returncode}): {log.read().strip()}\n{' '.join(command)}")
-            time.sleep(0.05)
-        yield ip, port
-    finally:
-        if process.poll() is None:
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
-        log.close()
-
 
 TRUNK = "example.trunk.voipbin.net"
 
