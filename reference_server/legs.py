@@ -7,12 +7,13 @@ came), ACK its 2xx, and ACK-and-BYE a 2xx nobody wants.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sipcore.aio.endpoint import SipEndpoint
-from sipcore.builders import make_cancel, new_request
+from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
@@ -28,7 +29,8 @@ __all__ = ["BLeg", "EndedLeg", "Target"]
 
 @dataclass(frozen=True)
 class Target:
-    """Where one B leg goes: its Request-URI, To and From, and the transport address to send to."""
+    """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
+    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails."""
 
     request_uri: str
     to_uri: str
@@ -36,6 +38,13 @@ class Target:
     from_display: str | None
     addr: Addr
     endpoint: SipEndpoint
+    alternates: tuple[Target, ...] = ()
+
+    def next(self) -> Target | None:
+        """The next address to try, carrying the ones after it; None when this was the last."""
+        if not self.alternates:
+            return None
+        return dataclasses.replace(self.alternates[0], alternates=self.alternates[1:])
 
 
 @dataclass(eq=False)
@@ -56,6 +65,7 @@ class BLeg:
     timer_c: asyncio.TimerHandle | None = None
     timer_c_due: float = 0.0  # loop time Timer C expires at (moved by every provisional response)
     abandon: asyncio.TimerHandle | None = None
+    superseded: bool = False  # failed, and its INVITE went on to the target's next address (RFC 3263 §4.3)
 
     @classmethod
     def build(cls, target: Target, a_invite: Request, ids: IdGenerator, *, fallback_host: str, user_agent: str,
@@ -74,6 +84,13 @@ class BLeg:
             extra_headers=[("Allow", ALLOW)], body=body, content_type=SDP if body else None,
             user_agent=user_agent or None)
         return cls(target, invite, local)
+
+    def retarget(self, target: Target, ids: IdGenerator) -> BLeg:
+        """This leg's INVITE for the next address of its RFC 3263 list (§4.3: the same request as a new
+        transaction, only the branch changes), on the same endpoint."""
+        if target.endpoint is not self.endpoint:
+            raise ValueError("the next target must be reached through the same endpoint (its Via is kept)")
+        return BLeg(target, with_new_branch(self.invite, ids.branch()), self.local)
 
     @property
     def endpoint(self) -> SipEndpoint:
