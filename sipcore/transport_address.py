@@ -131,8 +131,8 @@ def _check_host(host: str, text: str, *, names_ok: bool, ip_hint: str) -> str:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    if names_ok and ":" not in host and _HOSTNAME_RE.match(host):
-        return host
+    if names_ok and ":" not in host and _HOSTNAME_RE.match(host) and not host.rsplit(".", 1)[-1].isdigit():
+        return host  # a name; one ending in a numeric label ("127.0.5.500") is a mistyped IP (RFC 3696 §2)
     raise AddressError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address ({ip_hint})")
 
 

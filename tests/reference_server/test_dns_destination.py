@@ -9,7 +9,14 @@ import socket
 
 import pytest
 
-from reference_server.config import ConfigError, Destination, apply_overrides, load_config, parse_config, parse_destination
+from reference_server.config import (
+    ConfigError,
+    Destination,
+    apply_overrides,
+    load_config,
+    parse_config,
+    parse_destination,
+)
 
 from ..addresses import loopback
 from ..dns_server import Zone, dnsmasq, dnsmasq_missing
