@@ -228,8 +228,11 @@ def with_new_branch(request: Request, new_branch: str) -> Request:
     params = {k: v for k, v in via.params.items() if k.lower() != "branch"}
     top = Via(via.transport, via.host, via.port, {"branch": new_branch, **params}, via.protocol)
     retry = Request(request.method, request.uri, request.headers.copy(), request.body, request.version)
-    retry.headers.pop_first_value("Via")
-    retry.headers.add("Via", str(top), first=True)
+    if "," in (retry.headers.get("Via") or ","):  # a field holding several Via values: take the first out
+        retry.headers.pop_first_value("Via")
+        retry.headers.add("Via", str(top), first=True)
+    else:
+        retry.headers.replace_first_value("Via", str(top))  # where it was: at the top
     return retry
 
 
