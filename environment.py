@@ -7,22 +7,23 @@ after the scenario with bounded waits; its pcap, ladder and result land in the r
 
 from __future__ import annotations
 
-from typing import Any
+from behave.model import Scenario
+from behave.runner import Context
 
 from harness import behave_hooks
 
 
-def before_all(context: Any) -> None:
+def before_all(context: Context) -> None:
     behave_hooks.before_all(context)
 
 
-def after_all(context: Any) -> None:
+def after_all(context: Context) -> None:
     behave_hooks.after_all(context)
 
 
-def before_scenario(context: Any, scenario: Any) -> None:
+def before_scenario(context: Context, scenario: Scenario) -> None:
     behave_hooks.before_scenario(context, scenario)
 
 
-def after_scenario(context: Any, scenario: Any) -> None:
+def after_scenario(context: Context, scenario: Scenario) -> None:
     behave_hooks.after_scenario(context, scenario)

@@ -26,9 +26,9 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransaction
 
 from . import indialog
-from .call import Call, CallState, Locate
+from .call import Call, CallState
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
-from .legs import BLeg, Target
+from .legs import BLeg, Locate, Target
 from .relay_registry import RelayRegistry
 from .sip_util import build_response
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sipcore.aio.endpoint import SipEndpoint
@@ -41,7 +40,7 @@ from sipcore.transaction import (
     TransactionTimeout,
 )
 
-from .legs import BLeg, EndedLeg, Target
+from .legs import BLeg, EndedLeg, Locate, Target, best_failure
 from .media import MediaAnchor
 from .rtp_relay import MediaRelay, NoPortsAvailable
 from .sip_util import ALLOW, SDP, Reliable2xx, build_response, contact_uri, host_port
@@ -51,9 +50,6 @@ if TYPE_CHECKING:
     from .indialog import ReInvite
 
 log = logging.getLogger("reference_server.call")
-
-Locate = Callable[[], Awaitable[list[Target]]]
-"""Finds a call's targets (a destination named by host name: RFC 3263 through DNS); LocateError if none."""
 
 __all__ = ["Call", "CallState"]
 
@@ -198,19 +194,14 @@ class Call:
                 self._b_failure(leg, timeout)
 
     def _next_address(self, leg: BLeg, response: Response, why: str | None = None) -> bool:
-        """RFC 3263 §4.3 (a timeout or a transport error) and RFC 3261 §21.5.4 (a 503): the leg's INVITE
-        again, as a new transaction, to the next address found for its target. False when there is none,
-        or the leg is over or being cancelled."""
-        target = leg.target.next()
-        if (target is None or leg.result is not None or self.state is not CallState.CALLING
-                or leg.cancel_wanted or leg.cancel_sent):
+        """RFC 3263 §4.3 (a timeout, a transport error) and RFC 3261 §21.5.4 (a 503): the leg's INVITE
+        again to the next address found for its target (:meth:`BLeg.fail_over`). False when none is left."""
+        new = leg.fail_over(response, self.b2bua.ids) if self.state is CallState.CALLING else None
+        if new is None:
             return False
-        leg.result, leg.superseded = response, True
-        leg.stop_timers()
         self._drop_early(leg)
         log.info("call %s: %s from the destination at %s; trying %s (RFC 3263 §4.3)", self.a_invite.call_id,
-                 why or f"{response.status} {response.reason}", host_port(*leg.addr), host_port(*target.addr))
-        new = leg.retarget(target, self.b2bua.ids)
+                 why or f"{response.status} {response.reason}", host_port(*leg.addr), host_port(*new.addr))
         self.legs.append(new)
         self._arm_timer_c(new)
         new.send(lambda event: self.on_b_event(new, event))
@@ -289,15 +280,8 @@ class Call:
             if response.status >= 600:
                 self.relay_failure(response)
             elif all(other.result is not None for other in self.legs):
-                self.relay_failure(self._best_failure())
+                self.relay_failure(best_failure(self.legs))
         self.maybe_finish()
-
-    def _best_failure(self) -> Response:
-        """RFC 3261 §16.7 step 6, simplified: a 6xx if any, else the lowest 4xx/5xx status."""
-        failures = [leg.result for leg in self.legs
-                    if leg.result is not None and leg.result.status >= 300 and not leg.superseded]
-        six = [r for r in failures if r.status >= 600]
-        return six[0] if six else min(failures, key=lambda r: r.status)
 
     # -- answering the caller -----------------------------------------------------------------------
     def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:

@@ -267,7 +267,8 @@ def _on_bye(b2bua: B2BUA, call: Call, this: Side, received: RequestReceived) -> 
             except ProtocolError:
                 pass
             call.finish()
-            if bye_transaction is not None:  # its last responses need nothing: stop holding the call
+            # its last responses need nothing: stop holding the call
+            if bye_transaction is not None and other is not None:
                 other.endpoint.replace_handler(bye_transaction, _ignore)
 
         bye_transaction: ClientTransaction | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sipcore.aio.endpoint import SipEndpoint
@@ -24,7 +24,7 @@ from .sip_util import ALLOW, SDP, Addr, contact_uri, local_addr
 
 log = logging.getLogger("reference_server.call")
 
-__all__ = ["BLeg", "EndedLeg", "Target"]
+__all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Target:
         if not self.alternates:
             return None
         return dataclasses.replace(self.alternates[0], alternates=self.alternates[1:])
+
+
+Locate = Callable[[], Awaitable[list[Target]]]
+"""Finds a call's targets (a destination named by host name: RFC 3263 through DNS); LocateError if none."""
 
 
 @dataclass(eq=False)
@@ -85,11 +89,18 @@ class BLeg:
             user_agent=user_agent or None)
         return cls(target, invite, local)
 
-    def retarget(self, target: Target, ids: IdGenerator) -> BLeg:
-        """This leg's INVITE for the next address of its RFC 3263 list (§4.3: the same request as a new
-        transaction, only the branch changes), on the same endpoint."""
+    def fail_over(self, response: Response, ids: IdGenerator) -> BLeg | None:
+        """RFC 3263 §4.3: when the target has a next address and this leg is neither over nor being
+        cancelled, the leg ends with ``response`` (superseded) and its INVITE goes on, the same request as
+        a new transaction (only the branch changes), to that address on the same endpoint: the new leg,
+        not yet sent. None otherwise."""
+        target = self.target.next()
+        if target is None or self.result is not None or self.cancel_wanted or self.cancel_sent:
+            return None
         if target.endpoint is not self.endpoint:
-            raise ValueError("the next target must be reached through the same endpoint (its Via is kept)")
+            raise ValueError("the next address must be reached through the same endpoint (its Via is kept)")
+        self.result, self.superseded = response, True
+        self.stop_timers()
         return BLeg(target, with_new_branch(self.invite, ids.branch()), self.local)
 
     @property
@@ -170,6 +181,15 @@ class BLeg:
         self.endpoint.send_stateless(ack, self.addr)
         bye = dialog.create_bye(branch=ids.branch(), local_addr=self.local, transport=self.transport)
         self.endpoint.send_request(bye, self.addr)
+
+
+def best_failure(legs: list[BLeg]) -> Response:
+    """The final response for the caller when every leg failed: RFC 3261 §16.7 step 6, simplified: a 6xx
+    if any, else the lowest 4xx/5xx status, among the legs not superseded by a next address."""
+    failures = [leg.result for leg in legs
+                if leg.result is not None and leg.result.status >= 300 and not leg.superseded]
+    six = [r for r in failures if r.status >= 600]
+    return six[0] if six else min(failures, key=lambda r: r.status)
 
 
 class EndedLeg:

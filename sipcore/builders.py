@@ -15,7 +15,8 @@ from .header_fields import Headers
 from .headers import NameAddr, Via, key_of
 from .ids import MAGIC_COOKIE, has_magic_cookie
 from .message import Request, Response
-from .uri import AbsoluteURI, SipURI, parse_uri
+from .transport_address import Address
+from .uri import URI, AbsoluteURI, SipURI, parse_uri
 
 __all__ = [
     "MAX_CSEQ", "authorize_request", "build_request", "format_contact",
@@ -28,8 +29,6 @@ _REALM = re.compile(r'realm\s*=\s*"((?:[^"\\]|\\.)*)"', re.I)
 _WS = re.compile(r"\s")
 _BODY_KEYS = frozenset({"content-type", "content-length"})
 
-URI = SipURI | AbsoluteURI
-Address = tuple[str, int]
 
 
 def _uri(value: str | URI, what: str) -> URI:

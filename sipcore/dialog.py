@@ -14,18 +14,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .builders import MAX_CSEQ, Address, build_request, format_contact, make_via
+from .builders import MAX_CSEQ, build_request, format_contact, make_via
 from .errors import ProtocolError, SIPParseError
 from .headers import NameAddr
 from .message import Message, Request, Response
-from .uri import AbsoluteURI, SipURI
+from .transport_address import Address
+from .uri import URI, SipURI
 
 __all__ = [
     "DIALOG_CREATING_METHODS", "TARGET_REFRESH_METHODS", "Dialog", "DialogId", "DialogSet", "DialogState",
     "creates_dialog", "dialog_id_of",
 ]
 
-URI = SipURI | AbsoluteURI
 DIALOG_CREATING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 #: §12.2 / RFC 3311, 6665, 3515: requests whose Contact replaces the remote target.
 TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})

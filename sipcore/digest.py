@@ -11,19 +11,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import SIPError, SIPParseError
+from .ids import TokenSource
 
 __all__ = [
     "ALGORITHMS", "Challenge", "Credentials", "DigestAlgorithm", "DigestError", "TokenSource",
     "UnsupportedAlgorithmError", "compute_ha1", "compute_response", "get_algorithm", "header_names_for",
     "parse_challenge", "parse_challenges", "parse_credentials", "response_from_ha1",
 ]
-
-TokenSource = Callable[[int], bytes]
-
 
 class DigestError(SIPError, ValueError):
     """Digest authentication cannot proceed locally (unsupported algorithm or qop, missing cnonce ...)."""

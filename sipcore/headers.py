@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from .errors import SIPParseError
 from .params import (
-    _FAST_PARAMS,
-    _TOKEN_CHARS,
+    FAST_PARAMS,
     TOKEN,
-    _fast_params,
-    _param_get,
+    TOKEN_CHARS,
+    fast_params,
     format_params,
+    param_get,
     parse_params,
     parse_quoted,
     quote,
@@ -139,10 +139,10 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         params = self.params  # nearly always spelled "tag": look that up before the case-blind scan
-        return params["tag"] if "tag" in params else _param_get(params, "tag")
+        return params["tag"] if "tag" in params else param_get(params, "tag")
 
     def param(self, name: str) -> str | None:
-        return _param_get(self.params, name)
+        return param_get(self.params, name)
 
     def __str__(self) -> str:
         display = ""
@@ -160,14 +160,14 @@ class NameAddr:
 # name-addr with no display name, a quoted one without escapes, or tokens; then <URI> and simple
 # parameters. The first form spells out a SIP URI (SIP_URI_RE) so one match does the whole value;
 # anything else takes the general path in _parse_name_addr.
-_DISPLAY_RE = rf'(?:"([^"\\]*+)"[ \t]*+|([{_TOKEN_CHARS}]++(?:[ \t]++[{_TOKEN_CHARS}]++)*+)[ \t]*+)?'
+_DISPLAY_RE = rf'(?:"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+)?'
 # The parameters are either exactly ;tag=x (group "tag") or any simple ones.
 _FAST_SIP_NAME_ADDR = re.compile(
-    rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({_FAST_PARAMS})\Z)')
-_FAST_SIP_ADDR_SPEC = re.compile(rf"{SIP_ADDR_SPEC_RE}({_FAST_PARAMS})\Z")
-_FAST_NAME_ADDR = re.compile(rf'{_DISPLAY_RE}<([^<>\s"]++)>({_FAST_PARAMS})\Z')
+    rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({FAST_PARAMS})\Z)')
+_FAST_SIP_ADDR_SPEC = re.compile(rf"{SIP_ADDR_SPEC_RE}({FAST_PARAMS})\Z")
+_FAST_NAME_ADDR = re.compile(rf'{_DISPLAY_RE}<([^<>\s"]++)>({FAST_PARAMS})\Z')
 # addr-spec: a URI without ';', '?', ',', white space or quotes, then simple parameters.
-_FAST_ADDR_SPEC = re.compile(rf'([^;?,<>\s"]++)({_FAST_PARAMS})\Z')
+_FAST_ADDR_SPEC = re.compile(rf'([^;?,<>\s"]++)({FAST_PARAMS})\Z')
 
 
 def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
@@ -178,7 +178,7 @@ def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
         number = None if port is None else int(port)
         if uheaders is None and "%" not in value and (number is None or 0 < number <= 65535):
             uri: SipURI | None = SipURI(host, user, password, number, scheme,
-                                        _fast_params(uparams) if uparams else {}, {})
+                                        fast_params(uparams) if uparams else {}, {})
         else:
             uri = sip_uri_from_match(scheme, user, password, host, port, uparams, uheaders, value)
         if uri is not None:
@@ -203,10 +203,10 @@ def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
 
 
 def _header_params(text: str, header: str | None) -> dict[str, str | None]:
-    """_fast_params for a name-addr, where a tag must have a value (RFC 3261 §25.1 tag-param)."""
+    """fast_params for a name-addr, where a tag must have a value (RFC 3261 §25.1 tag-param)."""
     if not text:
         return {}
-    params = _fast_params(text)
+    params = fast_params(text)
     if None in params.values():
         _check_tag(params, header)
     return params

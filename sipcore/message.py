@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import itemgetter
 
 from .errors import SIPParseError
-from .header_fields import _KEY, Headers
+from .header_fields import Headers
 from .headers import (
     CSeq,
     NameAddr,
@@ -23,6 +24,8 @@ from .uri import AbsoluteURI, SipURI, parse_uri, sip_uri_from_match
 
 __all__ = ["REASON_PHRASES", "SIP_VERSION", "Headers", "Message", "Request", "Response", "make_response",
            "reason_phrase"]
+
+_KEY = itemgetter(0)  # a header entry's lower-case name
 
 SIP_VERSION = "SIP/2.0"
 

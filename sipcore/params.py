@@ -7,8 +7,9 @@ import re
 
 from .errors import SIPParseError
 
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
-TOKEN = re.compile(rf"[{_TOKEN_CHARS}]+\Z")
+TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+"""The characters of a token (RFC 3261 §25.1), written for a regular expression's character class."""
+TOKEN = re.compile(rf"[{TOKEN_CHARS}]+\Z")
 _QUOTED = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"', re.S)
 _QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 
@@ -29,9 +30,10 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# ;name or ;name=value with no white space and no quoted string: the form nearly every parameter takes.
-_FAST_PARAMS = rf'(?:;[{_TOKEN_CHARS}]++(?:=[^\s;"]++)?)*+'
-_FAST_PARAMS_RE = re.compile(_FAST_PARAMS + r"\Z")
+FAST_PARAMS = rf'(?:;[{TOKEN_CHARS}]++(?:=[^\s;"]++)?)*+'
+"""A regular expression for ``;name`` or ``;name=value`` parameters with no white space and no quoted string:
+the form nearly every parameter takes (the parsers' fast paths match it, then call :func:`fast_params`)."""
+_FAST_PARAMS_RE = re.compile(FAST_PARAMS + r"\Z")
 _HAS_SPACE = re.compile(r"\s")
 
 
@@ -39,7 +41,7 @@ def parse_params(text: str, *, header: str | None = None) -> dict[str, str | Non
     """Parse ``;name=value;flag`` header parameters. Names keep their case; values are raw text
     (a quoted value keeps its quotes). An empty parameter (``;;``) is an error."""
     if _FAST_PARAMS_RE.match(text):
-        return _fast_params(text)
+        return fast_params(text)
     params: dict[str, str | None] = {}
     text = text.strip()
     if not text:
@@ -71,8 +73,8 @@ def parse_params(text: str, *, header: str | None = None) -> dict[str, str | Non
     return params
 
 
-def _fast_params(text: str) -> dict[str, str | None]:
-    """Parameters already matched by _FAST_PARAMS (so every item is well formed)."""
+def fast_params(text: str) -> dict[str, str | None]:
+    """Parameters already matched by FAST_PARAMS (so every item is well formed)."""
     if not text:
         return {}
     if text.find(";", 1) < 0:  # one parameter, the usual ;tag=
@@ -106,7 +108,8 @@ def format_params(params: dict[str, str | None]) -> str:
     return "".join([f";{k}" if v is None else f";{k}={v}" for k, v in params.items()])  # a list joins faster
 
 
-def _param_get(params: dict[str, str | None], name: str) -> str | None:
+def param_get(params: dict[str, str | None], name: str) -> str | None:
+    """The value of parameter ``name``, its name compared without case (None if absent or a flag)."""
     if name in params:
         return params[name]
     lname = name.lower()

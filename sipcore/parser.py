@@ -13,6 +13,7 @@ import re
 from .errors import ProtocolError, SIPParseError
 from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via
 from .message import SIP_VERSION, Headers, Message, Request, Response
+from .params import TOKEN_CHARS
 from .uri import SIP_URI_RE, SipURI
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -20,15 +21,14 @@ MAX_BODY_BYTES = 1024 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 # One header line, CRLF-terminated: token name, optional white space, ':', the value without the LWS
 # before it; a value with LWS after it does not match (the general parser strips it). A line with a bare
 # CR cannot match; one with a bare LF matches together with the next line, so that one match fewer than
 # the LFs in the header section shows it (see _parse_head_fast).
-_HEADER_LINE = re.compile(rf"^([{_TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
-_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
+_HEADER_LINE = re.compile(rf"^([{TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
+_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
 # The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
-_SIP_REQUEST_LINE = re.compile(rf"([{_TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
+_SIP_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
 _STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)\Z", re.S)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 

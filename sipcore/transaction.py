@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 from .errors import ProtocolError, SIPParseError
 from .message import Request, Response
 from .timers import TimerConfig
+from .transport_address import Address
 
-Address = tuple[str, int]
 """A transport address: (host, port)."""
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from .builders import ack_for_final
 from .message import Request, Response
 from .timers import TimerConfig
-from .transaction import Address, ClientTransaction, Input, State, TransactionTimeout, Transitions
+from .transaction import ClientTransaction, Input, State, TransactionTimeout, Transitions
+from .transport_address import Address
 
 
 def build_ack(invite: Request, response: Response) -> Request:

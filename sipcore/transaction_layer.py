@@ -25,7 +25,6 @@ from .ids import has_magic_cookie
 from .message import Request, Response
 from .timers import TimerConfig
 from .transaction import (
-    Address,
     ClientTransaction,
     Event,
     RequestReceived,
@@ -42,6 +41,7 @@ from .transaction_server import (
     matches_rfc2543,
     response_matches_rfc2543,
 )
+from .transport_address import Address
 
 ServerKey = tuple[str, str, int, str]
 """(branch, sent-by host in lower case, sent-by port, method with ACK counted as INVITE)."""

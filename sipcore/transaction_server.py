@@ -11,7 +11,6 @@ from .headers import Via
 from .message import Request, Response, make_response
 from .timers import TimerConfig
 from .transaction import (
-    Address,
     Input,
     RequestReceived,
     ServerTransaction,
@@ -19,6 +18,7 @@ from .transaction import (
     TransactionTimeout,
     Transitions,
 )
+from .transport_address import Address
 
 DEFAULT_AUTO_100_DELAY = 0.2
 """Send 100 Trying unless the TU answers within 200 ms (RFC 3261 §17.2.1)."""

@@ -18,10 +18,12 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "TRANSPORTS", "AddressError", "TransportAddress", "bracketed", "is_ip_address", "parse_transport_address",
-    "split_transport_address",
+    "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
+    "parse_transport_address", "split_transport_address",
 ]
 
+Address = tuple[str, int]
+"""A (host, port) pair as sockets take it: where a message goes to or came from."""
 TRANSPORTS = ("udp", "tcp")
 """The transports trunkcheck speaks."""
 _OTHER_TRANSPORTS = ("tls", "sctp", "ws", "wss")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import SIPParseError
-from .params import _FAST_PARAMS, _TOKEN_CHARS, TOKEN, _param_get, format_params, parse_params
+from .params import FAST_PARAMS, TOKEN, TOKEN_CHARS, format_params, param_get, parse_params
 from .uri import split_hostport
 
 _VIA = re.compile(
@@ -20,8 +20,8 @@ _VIA = re.compile(
 # SIP/2.0/transport host[:port] and simple parameters: how nearly every Via is written.
 # The parameters are either ;branch=x with an optional ;rport (groups branch, rport) or any simple ones.
 _FAST_VIA = re.compile(
-    rf"SIP/2\.0/([{_TOKEN_CHARS}]++) ([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{{1,5}}))?"
-    rf'(?:;branch=([^\s;"]++)(;rport)?\Z|({_FAST_PARAMS})\Z)'
+    rf"SIP/2\.0/([{TOKEN_CHARS}]++) ([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{{1,5}}))?"
+    rf'(?:;branch=([^\s;"]++)(;rport)?\Z|({FAST_PARAMS})\Z)'
 )
 
 
@@ -38,16 +38,16 @@ class Via:
     @property
     def branch(self) -> str | None:
         params = self.params  # nearly always spelled "branch": look that up before the case-blind scan
-        return params["branch"] if "branch" in params else _param_get(params, "branch")
+        return params["branch"] if "branch" in params else param_get(params, "branch")
 
     @property
     def received(self) -> str | None:
-        return _param_get(self.params, "received")
+        return param_get(self.params, "received")
 
     @property
     def rport(self) -> int | None:
         """The rport value a server filled in; None for a bare ``;rport`` request (or a malformed one)."""
-        value = _param_get(self.params, "rport")
+        value = param_get(self.params, "rport")
         if value and len(value) <= 5 and value.isdigit() and value.isascii():
             return int(value)
         return None
@@ -131,7 +131,7 @@ class CSeq(NamedTuple):
 
 
 _CSEQ = re.compile(r"\s*([0-9]+)\s+(\S+)\s*\Z")
-_FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_TOKEN_CHARS}]++)\Z")
+_FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{TOKEN_CHARS}]++)\Z")
 _new_cseq = tuple.__new__
 
 

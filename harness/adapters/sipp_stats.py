@@ -123,7 +123,7 @@ class SippResult:
     def describe(self) -> str:
         """A one-paragraph account for assertion messages."""
         code = self.exit_code
-        meaning = SIPP_EXIT_CODES.get(code, "killed by a signal" if code is not None and code < 0 else "?")
+        meaning = "?" if code is None else SIPP_EXIT_CODES.get(code, "killed by a signal" if code < 0 else "?")
         text = (f"sipp exit {code} ({meaning}){', killed at its time bound' if self.timed_out else ''}: "
                 f"{self.successful} successful, {self.failed} failed, {self.retransmissions} retransmissions, "
                 f"{self.unexpected} unexpected/out-of-call messages")

@@ -1,0 +1,35 @@
+"""sipcore.aio: the asyncio shells around the sans-IO core (the only part of sipcore that does I/O).
+
+They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:`sipcore`.
+
+:class:`SipEndpoint`
+    One transport (UDP or TCP on one address) and one :class:`sipcore.TransactionLayer`. What arrives is
+    parsed and fed to the layer with ``now = loop.time()``; the datagrams it returns are sent, its events
+    go to the handler given with the request (client transactions) or to the endpoint's ``on_event``, and
+    one timer is re-armed for the layer's next deadline. ``await endpoint.request(...)`` gives the final
+    response of a client transaction.
+:class:`UdpTransport`, :class:`TcpTransport`
+    The sockets under an endpoint: bytes to parsed messages (:func:`sipcore.parse_message`,
+    :class:`sipcore.StreamFramer`) and back; malformed input goes to an error handler.
+:class:`RtpEndpoint`
+    One UDP socket for RTP: sends a paced PCMU test tone (:class:`sipcore.RtpStream`) and keeps every
+    packet that arrives as a :class:`ReceivedRtp`.
+:class:`SipResolver`
+    RFC 3263 location over real DNS (dnspython's asyncio resolver, every query bounded): answers the
+    queries of :class:`sipcore.Locator`; :func:`locate_blocking` for callers outside an event loop.
+
+Other packages import these names from ``sipcore.aio`` or from the submodule that defines them; only the
+names in ``__all__`` (see :mod:`sipcore` for the rule).
+"""
+
+from __future__ import annotations
+
+from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
+from .resolver import SipResolver, locate_blocking
+from .rtp import ReceivedRtp, RtpEndpoint
+from .transport import Addr, TcpTransport, Transport, UdpTransport
+
+__all__ = [
+    "Addr", "EventHandler", "ParseErrorHandler", "ReceivedObserver", "ReceivedRtp", "RtpEndpoint",
+    "SentObserver", "SipEndpoint", "SipResolver", "TcpTransport", "Transport", "UdpTransport", "locate_blocking",
+]

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import cast
 
 from ..rtp import PCMU, SAMPLE_RATE, RtpPacket, RtpParseError, RtpStream, pcmu_tone
+from .transport import Addr
 
 log = logging.getLogger(__name__)
 
-Addr = tuple[str, int]
 MAX_CATCH_UP = 5  # frames sent back to back after a stall before the stream skips ahead
 
 

@@ -16,10 +16,11 @@ from typing import Protocol, cast
 from ..errors import SIPParseError
 from ..message import Request, Response
 from ..parser import StreamFramer, parse_message
+from ..transport_address import Address
 
 log = logging.getLogger(__name__)
 
-Addr = tuple[str, int]
+Addr = Address  # (host, port), as the sockets give it
 MAX_DATAGRAM = 65535
 CONNECT_TIMEOUT = 5.0
 

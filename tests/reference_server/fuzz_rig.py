@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import socket
 import traceback
 from collections.abc import Iterator
@@ -202,7 +203,10 @@ class Destination:
 
 def fuzz_config(allowed_ip: str) -> str:
     """FUZZ_CONFIG with ``allowed_ip`` the only address of the iponly trunk's allowed_ips."""
-    return FUZZ_CONFIG.replace('allowed_ips = ["127.0.0.7"]', f'allowed_ips = ["{allowed_ip}"]', 1)
+    text, count = re.subn(r'allowed_ips = \["[^"]*"\]', f'allowed_ips = ["{allowed_ip}"]', FUZZ_CONFIG, count=1)
+    if count != 1:
+        raise AssertionError("the test configuration has no iponly trunk with allowed_ips to retarget")
+    return text
 
 
 async def start_server(destination: Addr = ("127.0.0.1", 9), config_text: str = FUZZ_CONFIG) -> ReferenceServer:
