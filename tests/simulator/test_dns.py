@@ -4,6 +4,7 @@ at the SRV target, and moves to the next SRV target when the first is silent, un
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import select
@@ -17,6 +18,9 @@ from typing import Any
 import pytest
 
 from simulator.cli import main
+from simulator.destination import Destination
+from simulator.settings import DestinationSettings, UaSettings
+from simulator.ua import UserAgent
 
 from ..addresses import block
 from ..dns_server import TRUNK, dnsmasq, dnsmasq_missing, trunk_zone
@@ -157,3 +161,20 @@ def test_a_name_dns_does_not_know_is_a_clear_error(capsys: pytest.CaptureFixture
 def test_tls_and_bad_dns_servers_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ua", "--listen", f"{UA}:0", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_library_ua_locates_the_request_uri_itself() -> None:
+    """``UaSettings(dns=...)`` without a target: each call's Request-URI is located as RFC 3263 says."""
+    port1, port2 = _free_port(SIP1), _free_port(SIP2)
+
+    async def scenario(dns_server: tuple[str, int]) -> tuple[int | None, tuple[str, int]]:
+        dest = await Destination.start(DestinationSettings(listen=(SIP1, port1)))
+        try:
+            async with await UserAgent.start(UaSettings(listen=(UA, 0), dns=dns_server, hold_ms=100)) as ua:
+                result = await ua.call(f"sip:+15550100@{TRUNK}")
+                return result.status, result.target
+        finally:
+            await dest.stop()
+
+    with dnsmasq(trunk_zone((SIP1, port1), (SIP2, port2))) as dns_server:
+        assert asyncio.run(asyncio.wait_for(scenario(dns_server), 20)) == (200, (SIP1, port1))
