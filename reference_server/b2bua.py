@@ -7,9 +7,10 @@
   dialog), for ACK, BYE and every other in-dialog request on either leg.
 
 Policy (routing, authentication, which targets a call rings) is the server's; what a call does with early
-media and with the destination's final error is the B2BUA's ``media_policy`` and ``hangup_policy``
-(:mod:`reference_server.call_policy`, the spec's behaviour by default); call behaviour is
-:mod:`reference_server.call` and :mod:`reference_server.indialog`.
+media and with the destination's final error is the ``media_policy`` and ``hangup_policy`` of the
+:class:`~reference_server.call_context.CallContext` every call is given (the spec's behaviour by default);
+call behaviour is :mod:`reference_server.call` and :mod:`reference_server.indialog`. The B2BUA is each
+call's :class:`~reference_server.call.CallOwner`.
 """
 
 from __future__ import annotations
@@ -19,18 +20,14 @@ import logging
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.dialog import Dialog, DialogId, dialog_id_of
 from sipcore.errors import SIPParseError
-from sipcore.ids import IdGenerator
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
-from sipcore.timers import TimerConfig
-from sipcore.transaction import ClientTransaction, RequestReceived, ServerTransaction
+from sipcore.transaction import RequestReceived, ServerTransaction
 
 from . import indialog
 from .call import Call, CallState
-from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
+from .call_context import CallContext
 from .legs import BLeg, Locate, Target
-from .relay_registry import RelayRegistry
-from .sip_util import build_response
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +39,8 @@ DialogEntry = tuple[Call, BLeg | None, Dialog]
 class B2BUA:
     """Calls in progress; see the module docstring."""
 
-    def __init__(self, *, ids: IdGenerator, timers: TimerConfig, timer_c: float, user_agent: str,
-                 relays: RelayRegistry, fallback_host: str, media_policy: MediaPolicy = SPEC_MEDIA,
-                 hangup_policy: HangupPolicy = SPEC_HANGUP) -> None:
-        self.ids, self.timers, self.timer_c = ids, timers, timer_c
-        self.user_agent, self.relays = user_agent, relays
-        self.media_policy, self.hangup_policy = media_policy, hangup_policy
-        self.fallback_host = fallback_host
+    def __init__(self, ctx: CallContext) -> None:
+        self.ctx = ctx
         self.calls: dict[str, Call] = {}
         self._by_invite: dict[int, Call] = {}
         self._dialogs: dict[DialogId, DialogEntry] = {}
@@ -61,8 +53,8 @@ class B2BUA:
         ``offer``: the INVITE's SDP when the caller has parsed it already (it is not parsed again).
         ``locate``: finds the targets first (a destination named by host name)."""
         assert event.transaction is not None
-        call = Call(self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee, offer=offer,
-                    locate=locate)
+        call = Call(self.ctx, self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee,
+                    offer=offer, locate=locate)
         self.calls[call.key] = call
         self._by_invite[id(event.transaction)] = call
         call.start()
@@ -86,7 +78,7 @@ class B2BUA:
         self._by_invite.pop(id(transaction), None)
 
     def hang_up(self, call: Call, why: str) -> None:
-        indialog.hang_up(self, call, why)
+        indialog.hang_up(call, why)
 
     def close_all(self) -> None:
         """Release every call at once (server shutdown): no BYEs, relays closed."""
@@ -115,29 +107,23 @@ class B2BUA:
             return None
         return None if dialog_id is None else self._dialogs.get(dialog_id)
 
-    @staticmethod
-    def forget_client_transaction(endpoint: SipEndpoint, transaction: ClientTransaction) -> None:
-        """Give up an INVITE client transaction with no final response 64*T1 after its CANCEL (RFC 3261
-        §9.1): its Proceeding state has no timer of its own."""
-        endpoint.abandon(transaction)
-
     # -- requests for calls -------------------------------------------------------------------------
     def on_cancel(self, event: RequestReceived, endpoint: SipEndpoint) -> None:
         """CANCEL (RFC 3261 §9.2): 481 when it matches no INVITE, else 200, then cancel the call."""
         cancel, invite_transaction = event.request, event.invite_transaction
         call = None if invite_transaction is None else self._by_invite.get(id(invite_transaction))
+        ctx = self.ctx
         if invite_transaction is None:
-            endpoint.send_response(build_response(cancel, 481, to_tag=self.ids.tag(), server=self.user_agent),
-                                   event.transaction)
+            endpoint.send_response(ctx.response(cancel, 481, to_tag=ctx.ids.tag()), event.transaction)
             return
-        to_tag = call.a_tag if call is not None and call.a_transaction is invite_transaction else self.ids.tag()
-        endpoint.send_response(build_response(cancel, 200, to_tag=to_tag, server=self.user_agent), event.transaction)
+        to_tag = call.a_tag if call is not None and call.a_transaction is invite_transaction else ctx.ids.tag()
+        endpoint.send_response(ctx.response(cancel, 200, to_tag=to_tag), event.transaction)
         if call is None:
             return  # the INVITE already has its final response: the CANCEL has no effect
         if call.a_transaction is invite_transaction:
             call.cancel(cancel.headers.get("Reason"))
         else:
-            indialog.cancel_reinvite(self, call)
+            indialog.cancel_reinvite(call)
 
     def on_ack(self, ack: Request) -> None:
         """An ACK outside any transaction: for a 2xx the server relayed (initial INVITE or re-INVITE)."""
@@ -148,7 +134,7 @@ class B2BUA:
         if leg is None and call.state is CallState.ANSWERED:
             call.on_a_ack(ack)
         elif call.reinvite is not None and call.reinvite.upstream.dialog is dialog:
-            indialog.on_reinvite_ack(self, call, ack)
+            indialog.on_reinvite_ack(call, ack)
 
     def on_request(self, event: RequestReceived, endpoint: SipEndpoint) -> bool:
         """A request with a To tag; False when it belongs to no dialog of ours (the caller answers 481)."""
@@ -156,5 +142,5 @@ class B2BUA:
         if entry is None:
             return False
         call, leg, dialog = entry
-        indialog.relay_request(self, call, leg, dialog, event, endpoint)
+        indialog.relay_request(call, leg, dialog, event, endpoint)
         return True

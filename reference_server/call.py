@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.dialog import Dialog, creates_dialog
@@ -40,18 +40,16 @@ from sipcore.transaction import (
     TransactionTimeout,
 )
 
+from .call_context import CallContext
 from .legs import BLeg, EndedLeg, Locate, Target, best_failure
 from .media import MediaAnchor
 from .rtp_relay import MediaRelay, NoPortsAvailable
-from .sip_util import ALLOW, SDP, Reliable2xx, build_response, contact_uri, host_port
-
-if TYPE_CHECKING:
-    from .b2bua import B2BUA
-    from .indialog import ReInvite
+from .sides import ReInvite
+from .sip_util import ALLOW, SDP, Reliable2xx, host_port
 
 log = logging.getLogger("reference_server.call")
 
-__all__ = ["Call", "CallState"]
+__all__ = ["Call", "CallOwner", "CallState"]
 
 
 class CallState(enum.Enum):
@@ -64,20 +62,33 @@ class CallState(enum.Enum):
     ENDED = "ended"  # resources released
 
 
-class Call:
-    """A-leg INVITE, B legs, relay, timers; see the module docstring."""
+class CallOwner(Protocol):
+    """What a call tells the B2BUA that holds it: the dialogs and INVITE transactions that lead to the
+    call (so that requests find it), and its end."""
 
-    def __init__(self, b2bua: B2BUA, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target],
-                 *, trunk: str, caller: str, callee: str, offer: SessionDescription | None = None,
-                 locate: Locate | None = None) -> None:
+    def add_dialog(self, dialog: Dialog, call: Call, leg: BLeg | None) -> Dialog: ...
+    def remove_dialog(self, dialog: Dialog) -> None: ...
+    def forget_invite(self, call: Call) -> None: ...
+    def watch_reinvite(self, call: Call, transaction: ServerTransaction) -> None: ...
+    def unwatch_reinvite(self, transaction: ServerTransaction) -> None: ...
+    def hang_up(self, call: Call, why: str) -> None: ...
+    def call_finished(self, call: Call) -> None: ...
+
+
+class Call:
+    """A-leg INVITE, B legs, relay, timers; see the module docstring. ``ctx``: the server's services;
+    ``owner``: the B2BUA the call reports to."""
+
+    def __init__(self, ctx: CallContext, owner: CallOwner, endpoint: SipEndpoint, event: RequestReceived,
+                 targets: list[Target], *, trunk: str, caller: str, callee: str,
+                 offer: SessionDescription | None = None, locate: Locate | None = None) -> None:
         assert event.transaction is not None
-        self.b2bua = b2bua
-        self.loop = asyncio.get_running_loop()
+        self.ctx, self.owner = ctx, owner
         self.a_endpoint = endpoint
         self.a_invite = event.request
         self.a_transaction: ServerTransaction = event.transaction
         self.a_addr = event.addr  # where the caller sends from: in-dialog requests to it go there
-        self.a_tag = b2bua.ids.tag()
+        self.a_tag = ctx.ids.tag()
         self.a_dialog: Dialog | None = None
         self.a_status: int | None = None  # the final status sent to the caller
         self.targets = targets
@@ -85,11 +96,11 @@ class Call:
         self.legs: list[BLeg] = []
         self.winner: BLeg | None = None
         self.state = CallState.SETUP
-        self.key = b2bua.ids.call_id()  # the relay's key; unique even when callers reuse Call-IDs
+        self.key = ctx.ids.call_id()  # the relay's key; unique even when callers reuse Call-IDs
         self.media: MediaAnchor | None = None
         self.offer = offer  # the INVITE's SDP parsed (None: from_a parses it), until the B legs are sent
         self.trunk, self.caller, self.callee = trunk, caller, callee
-        self.started = self.loop.time()
+        self.started = ctx.clock.time()
         self.ok_retransmit: Reliable2xx | None = None
         self.cancel_reason: str | None = None
         self.task: asyncio.Task[None] | None = None
@@ -101,16 +112,16 @@ class Call:
 
     @property
     def server(self) -> str:
-        return self.b2bua.user_agent
+        return self.ctx.user_agent
 
     # -- setup --------------------------------------------------------------------------------------
     def start(self) -> None:
         """Answer 100 Trying and open the relay (then send the B legs): at once on a parked relay's
         sockets, else in a task, since binding new ones is asynchronous."""
         self.a_endpoint.send_response(make_response(self.a_invite, 100), self.a_transaction)
-        relay = self.b2bua.relays.open_parked(self.key) if self.locate is None else None
+        relay = self.ctx.relays.open_parked(self.key) if self.locate is None else None
         if relay is None:
-            self.task = self.loop.create_task(self._setup())
+            self.task = asyncio.get_running_loop().create_task(self._setup())
             self.task.add_done_callback(self._setup_done)
             return
         self.opening = False
@@ -138,7 +149,7 @@ class Call:
                 self.fail_a(503, "Service Unavailable")
                 return
         try:
-            relay = await self.b2bua.relays.open(self.key)
+            relay = await self.ctx.relays.open(self.key)
         except (NoPortsAvailable, OSError) as exc:
             self.opening = False
             log.warning("call %s: no media relay: %s", self.a_invite.call_id, exc)
@@ -150,7 +161,7 @@ class Call:
 
     def _relay_opened(self, relay: MediaRelay) -> None:
         """The relay is open: send the B legs, or end the call if it was cancelled meanwhile."""
-        self.media = MediaAnchor(relay, early_media=self.b2bua.media_policy.early_media)
+        self.media = MediaAnchor(relay, early_media=self.ctx.media_policy.early_media)
         if self.state is not CallState.SETUP:  # cancelled while the relay was opening
             self.maybe_finish()
             return
@@ -161,15 +172,15 @@ class Call:
             self._send_leg(target, body)
 
     def _send_leg(self, target: Target, body: bytes) -> None:
-        b2bua = self.b2bua
-        leg = BLeg.build(target, self.a_invite, b2bua.ids, fallback_host=b2bua.fallback_host,
-                         user_agent=self.server, body=body)
+        ctx = self.ctx
+        leg = BLeg.build(target, self.a_invite, ctx.ids, fallback_host=ctx.fallback_host, user_agent=self.server,
+                         body=body, clock=ctx.clock)
         self.legs.append(leg)
         self._arm_timer_c(leg)
         leg.send(lambda event: self.on_b_event(leg, event))
 
     def _arm_timer_c(self, leg: BLeg) -> None:
-        leg.arm_timer_c(self.b2bua.timer_c, lambda: self._timer_c_fired(leg))
+        leg.arm_timer_c(self.ctx.timer_c, lambda: self._timer_c_fired(leg))
 
     def _timer_c_fired(self, leg: BLeg) -> None:
         leg.timer_c = None
@@ -196,7 +207,7 @@ class Call:
     def _next_address(self, leg: BLeg, response: Response, why: str | None = None) -> bool:
         """RFC 3263 §4.3 (a timeout, a transport error) and RFC 3261 §21.5.4 (a 503): the leg's INVITE
         again to the next address found for its target (:meth:`BLeg.fail_over`). False when none is left."""
-        new = leg.fail_over(response, self.b2bua.ids) if self.state is CallState.CALLING else None
+        new = leg.fail_over(response, self.ctx.ids) if self.state is CallState.CALLING else None
         if new is None:
             return False
         self._drop_early(leg)
@@ -217,13 +228,13 @@ class Call:
         if leg.timer_c is None:
             self._arm_timer_c(leg)
         else:
-            leg.restart_timer_c(self.b2bua.timer_c)
+            leg.restart_timer_c(self.ctx.timer_c)
         if response.status == 100 or self.state is not CallState.CALLING:
             return
         tag = response.to.tag
         if tag is not None and tag not in leg.early and creates_dialog(leg.invite, response):
             try:
-                leg.early[tag] = self.b2bua.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
+                leg.early[tag] = self.owner.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
             except (ProtocolError, SIPParseError) as exc:
                 log.info("call %s: %d creates no usable dialog: %s", self.a_invite.call_id, response.status, exc)
         elif tag in leg.early:
@@ -244,7 +255,7 @@ class Call:
                 if dialog is not None:
                     dialog.update_from_response(response)
                 else:
-                    dialog = self.b2bua.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
+                    dialog = self.owner.add_dialog(Dialog.from_uac(leg.invite, response), self, leg)
             except (ProtocolError, SIPParseError) as exc:
                 log.info("call %s: unusable 2xx from the destination: %s", self.a_invite.call_id, exc)
                 self._ack_and_bye(leg, response)
@@ -285,15 +296,14 @@ class Call:
 
     # -- answering the caller -----------------------------------------------------------------------
     def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:
-        return build_response(self.a_invite, status, reason, to_tag=self.a_tag, server=self.server,
-                              copy_record_route=True,
-                              headers=[("Contact", contact_uri(self.a_endpoint, self.b2bua.fallback_host)),
-                                       ("Allow", ALLOW)], body=body, content_type=SDP)
+        return self.ctx.response(self.a_invite, status, reason, to_tag=self.a_tag, copy_record_route=True,
+                                 headers=[("Contact", self.ctx.contact(self.a_endpoint)), ("Allow", ALLOW)],
+                                 body=body, content_type=SDP)
 
     def _ensure_a_dialog(self, response: Response) -> None:
         if self.a_dialog is None:
             try:
-                self.a_dialog = self.b2bua.add_dialog(Dialog.from_uas(self.a_invite, response), self, None)
+                self.a_dialog = self.owner.add_dialog(Dialog.from_uas(self.a_invite, response), self, None)
             except (ProtocolError, SIPParseError) as exc:
                 log.info("call %s: no A-leg dialog: %s", self.a_invite.call_id, exc)
         if self.a_dialog is not None:
@@ -306,15 +316,15 @@ class Call:
         ok = self._a_response(response.status, response.reason, body)
         self._ensure_a_dialog(ok)
         self.a_status, self.state = response.status, CallState.ANSWERED
-        self.b2bua.forget_invite(self)
+        self.owner.forget_invite(self)
         self.a_endpoint.send_response(ok, self.a_transaction)
-        self.ok_retransmit = Reliable2xx(self.a_endpoint, ok, self.a_transaction.addr, self.b2bua.timers,
-                                         self._no_ack)
+        self.ok_retransmit = Reliable2xx(self.a_endpoint, ok, self.a_transaction.addr, self.ctx.timers,
+                                         self._no_ack, clock=self.ctx.clock)
 
     def relay_failure(self, response: Response) -> None:
         """The destination's final error to the caller: same status and phrase, with a Reason (as the
         B2BUA's hangup policy says: the spec's behaviour unless it was built otherwise)."""
-        policy = self.b2bua.hangup_policy
+        policy = self.ctx.hangup_policy
         reason = response.headers.get("Reason")
         if reason is None and policy.q850_reason:
             cause = cause_for_status(response.status)
@@ -335,12 +345,11 @@ class Call:
         headers = list(extra or [])
         if reason_value is not None:
             headers.append(("Reason", reason_value))
-        response = build_response(self.a_invite, status, reason, to_tag=self.a_tag, headers=headers,
-                                  server=self.server)
+        response = self.ctx.response(self.a_invite, status, reason, to_tag=self.a_tag, headers=headers)
         if self.a_dialog is not None:
             self.a_dialog.update_from_sent_response(response)
-            self.b2bua.remove_dialog(self.a_dialog)
-        self.b2bua.forget_invite(self)
+            self.owner.remove_dialog(self.a_dialog)
+        self.owner.forget_invite(self)
         for leg in self.legs:
             if leg.result is None:
                 self._cancel_leg(leg)
@@ -365,35 +374,35 @@ class Call:
 
     def ack_winner(self, body: bytes = b"") -> None:
         if self.winner is not None:
-            self.winner.send_ack(self.b2bua.ids, body)
+            self.winner.send_ack(self.ctx.ids, body)
 
     def _no_ack(self) -> None:
         """64*T1 without the caller's ACK for the 2xx: confirm the B leg and end the session."""
         if self.state is CallState.ANSWERED:
             log.info("call %s: no ACK for the 2xx; hanging up", self.a_invite.call_id)
             self.ack_winner()
-            self.b2bua.hang_up(self, "no ACK from the caller")
+            self.owner.hang_up(self, "no ACK from the caller")
 
     # -- cancelling and ending legs -----------------------------------------------------------------
     def _cancel_leg(self, leg: BLeg) -> None:
-        leg.cancel(self.cancel_reason, 64 * self.b2bua.timers.t1, lambda: self._abandon(leg))
+        leg.cancel(self.cancel_reason, 64 * self.ctx.timers.t1, lambda: self._abandon(leg))
 
     def _abandon(self, leg: BLeg) -> None:
         """64*T1 after the CANCEL without a final response: give the INVITE transaction up (§9.1)."""
         leg.abandon = None
         if leg.transaction is not None and not leg.transaction.terminated:
-            self.b2bua.forget_client_transaction(leg.endpoint, leg.transaction)
+            leg.endpoint.abandon(leg.transaction)  # its Proceeding state has no timer of its own
         if leg.result is None:
             self._leg_failed(leg, make_response(leg.invite, 408))
 
     def _drop_early(self, leg: BLeg) -> None:
         for dialog in leg.early.values():
-            self.b2bua.remove_dialog(dialog)
+            self.owner.remove_dialog(dialog)
         leg.early.clear()
 
     def _ack_and_bye(self, leg: BLeg, response: Response) -> None:
         try:
-            leg.ack_and_bye(response, self.b2bua.ids)
+            leg.ack_and_bye(response, self.ctx.ids)
         except (ProtocolError, SIPParseError) as exc:
             log.info("call %s: cannot ACK a stray 2xx: %s", self.a_invite.call_id, exc)
 
@@ -419,20 +428,20 @@ class Call:
                             and not leg.transaction.terminated)
             self._drop_early(leg)
             if leg.dialog is not None:
-                self.b2bua.remove_dialog(leg.dialog)
+                self.owner.remove_dialog(leg.dialog)
         if self.a_dialog is not None:
-            self.b2bua.remove_dialog(self.a_dialog)
+            self.owner.remove_dialog(self.a_dialog)
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self.b2bua.relays.close(self.key)
-        self.b2bua.call_finished(self)
+        self.ctx.relays.close(self.key)
+        self.owner.call_finished(self)
         for leg in self.legs:  # INVITE transactions lingering after their final response stop holding the call
             transaction = leg.transaction
             if (transaction is not None and leg.result is not None and leg.abandon is None
                     and transaction.state in (State.COMPLETED, State.ACCEPTED)):
-                ended = EndedLeg(leg, winner=leg is self.winner, ids=self.b2bua.ids, call_id=self.a_invite.call_id)
+                ended = EndedLeg(leg, winner=leg is self.winner, ids=self.ctx.ids, call_id=self.a_invite.call_id)
                 leg.endpoint.replace_handler(transaction, ended.on_event)
         log.info("call call-id=%s trunk=%s caller=%s callee=%s status=%s duration=%.3fs",
                  self.a_invite.call_id, self.trunk, self.caller, self.callee, self.a_status,
-                 self.loop.time() - self.started)
+                 self.ctx.clock.time() - self.started)
 

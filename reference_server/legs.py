@@ -6,12 +6,12 @@ came), ACK its 2xx, and ACK-and-BYE a 2xx nobody wants.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog
@@ -66,14 +66,15 @@ class BLeg:
     cancel_wanted: bool = False
     cancel_sent: bool = False
     ack: Request | None = None  # the ACK sent for its 2xx, resent when the 2xx is
-    timer_c: asyncio.TimerHandle | None = None
-    timer_c_due: float = 0.0  # loop time Timer C expires at (moved by every provisional response)
-    abandon: asyncio.TimerHandle | None = None
+    clock: Clock = LOOP_CLOCK  # what its timers run on
+    timer_c: TimerHandle | None = None
+    timer_c_due: float = 0.0  # clock time Timer C expires at (moved by every provisional response)
+    abandon: TimerHandle | None = None
     superseded: bool = False  # failed, and its INVITE went on to the target's next address (RFC 3263 §4.3)
 
     @classmethod
     def build(cls, target: Target, a_invite: Request, ids: IdGenerator, *, fallback_host: str, user_agent: str,
-              body: bytes) -> BLeg:
+              body: bytes, clock: Clock) -> BLeg:
         """A new INVITE (RFC 3261 §8.1.1) for ``target``: own Call-ID, From tag, branch and CSeq, the server's
         Contact, Max-Forwards one less than the caller's, ``body`` as the offer."""
         endpoint = target.endpoint
@@ -87,7 +88,7 @@ class BLeg:
             max_forwards=(70 if max_forwards is None else max_forwards) - 1,
             extra_headers=[("Allow", ALLOW)], body=body, content_type=SDP if body else None,
             user_agent=user_agent or None)
-        return cls(target, invite, local)
+        return cls(target, invite, local, clock=clock)
 
     def fail_over(self, response: Response, ids: IdGenerator) -> BLeg | None:
         """RFC 3263 §4.3: when the target has a next address and this leg is neither over nor being
@@ -101,7 +102,7 @@ class BLeg:
             raise ValueError("the next address must be reached through the same endpoint (its Via is kept)")
         self.result, self.superseded = response, True
         self.stop_timers()
-        return BLeg(target, with_new_branch(self.invite, ids.branch()), self.local)
+        return BLeg(target, with_new_branch(self.invite, ids.branch()), self.local, clock=self.clock)
 
     @property
     def endpoint(self) -> SipEndpoint:
@@ -123,19 +124,18 @@ class BLeg:
         ``restart_timer_c`` has moved its due time meanwhile."""
         if self.timer_c is not None:
             self.timer_c.cancel()
-        loop = asyncio.get_running_loop()
-        self.timer_c_due = loop.time() + delay
-        self.timer_c = loop.call_at(self.timer_c_due, self._timer_c_expired, on_fire)
+        self.timer_c_due = self.clock.time() + delay
+        self.timer_c = self.clock.call_at(self.timer_c_due, self._timer_c_expired, on_fire)
 
     def restart_timer_c(self, delay: float) -> None:
         """A provisional response: Timer C starts over (RFC 3261 §16.7 step 2). Only its due time moves
         (no cancel and new timer per response); the armed timer, when it fires, waits for the rest."""
-        self.timer_c_due = asyncio.get_running_loop().time() + delay
+        self.timer_c_due = self.clock.time() + delay
 
     def _timer_c_expired(self, on_fire: Callable[[], None]) -> None:
         handle = self.timer_c
         if handle is not None and self.timer_c_due > handle.when():  # restarted since it was armed
-            self.timer_c = asyncio.get_running_loop().call_at(self.timer_c_due, self._timer_c_expired, on_fire)
+            self.timer_c = self.clock.call_at(self.timer_c_due, self._timer_c_expired, on_fire)
             return
         on_fire()
 
@@ -151,7 +151,7 @@ class BLeg:
         if reason is not None:
             cancel.headers.add("Reason", reason)
         self.endpoint.send_request(cancel, self.addr)
-        self.abandon = asyncio.get_running_loop().call_later(give_up_after, on_give_up)
+        self.abandon = self.clock.call_later(give_up_after, on_give_up)
 
     def stop_timers(self, *, keep_abandon: bool = False) -> None:
         if self.timer_c is not None:
@@ -205,7 +205,7 @@ class EndedLeg:
     def __init__(self, leg: BLeg, *, winner: bool, ids: IdGenerator, call_id: str) -> None:
         # without dialogs, responses or parsed header views
         self.leg = BLeg(leg.target, leg.invite.unparsed_copy(), leg.local,
-                        ack=leg.ack.unparsed_copy() if leg.ack is not None else None)
+                        ack=leg.ack.unparsed_copy() if leg.ack is not None else None, clock=leg.clock)
         self.remote_tag = leg.dialog.remote_tag if winner and leg.dialog is not None else None
         self.ids = ids
         self.call_id = call_id

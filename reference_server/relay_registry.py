@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import resource
-import time
 from collections import deque
+
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 
 from .relay_ports import NoPortsAvailable, PortAllocator
 from .rtp_relay import MediaRelay, ParkedRelay
@@ -26,18 +27,19 @@ class RelayRegistry:
     Binding, registering and closing four sockets is a large part of what a short call costs, so a closed
     call's relay sockets are parked (up to ``pool_size`` relays; by default as many as a quarter of the
     process's file descriptor limit allows, at most 1024) and handed to a later call once ``reuse_after``
-    seconds have passed; until then what arrives on them is dropped, so late packets of an ended call do
-    not reach the next one. When the port range (or the descriptors) run out, parked sockets are reused
-    sooner.
+    seconds have passed on ``clock``; until then what arrives on them is dropped, so late packets of an
+    ended call do not reach the next one. When the port range (or the descriptors) run out, parked sockets
+    are reused sooner.
     """
 
     def __init__(self, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True,
-                 pool_size: int | None = None, reuse_after: float = 2.0) -> None:
+                 pool_size: int | None = None, reuse_after: float = 2.0, clock: Clock = LOOP_CLOCK) -> None:
         self.allocator = allocator
         self.host = host
         self.rtcp = rtcp
         self.pool_size = _default_pool_size() if pool_size is None else pool_size
         self.reuse_after = reuse_after
+        self.clock = clock
         self._relays: dict[str, MediaRelay] = {}
         self._parked: deque[ParkedRelay] = deque()
 
@@ -45,14 +47,14 @@ class RelayRegistry:
         """A relay on the oldest parked sockets, if parked ``reuse_after`` before ``now`` (None: any)."""
         if not self._parked or (now is not None and now - self._parked[0].parked_at < self.reuse_after):
             return None
-        return MediaRelay.unpark(self.allocator, self._parked.popleft())
+        return MediaRelay.unpark(self.allocator, self._parked.popleft(), clock=self.clock)
 
     def open_parked(self, call_id: str) -> MediaRelay | None:
         """The call's relay without waiting: the one it has, else one on parked sockets due for reuse;
         None when new sockets must be bound (``open`` does)."""
         relay = self.get(call_id)
         if relay is None:
-            relay = self._reuse(time.monotonic())
+            relay = self._reuse(self.clock.time())
             if relay is not None:
                 self._relays[call_id] = relay
         return relay
@@ -63,7 +65,7 @@ class RelayRegistry:
         if relay is not None:
             return relay
         try:
-            relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp)
+            relay = await MediaRelay.open(self.allocator, self.host, rtcp=self.rtcp, clock=self.clock)
         except NoPortsAvailable:
             relay = self._reuse(None)
             if relay is None:
@@ -87,7 +89,7 @@ class RelayRegistry:
         relay = self._relays.pop(call_id, None)
         if relay is None:
             return False
-        parked = relay.park(time.monotonic()) if len(self._parked) < self.pool_size else None
+        parked = relay.park(self.clock.time()) if len(self._parked) < self.pool_size else None
         if parked is not None:
             self._parked.append(parked)
         else:

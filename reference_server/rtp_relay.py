@@ -19,10 +19,11 @@ import functools
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
+
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 
 from .relay_ports import NoPortsAvailable, PortAllocator, PortPair
 
@@ -40,8 +41,8 @@ __all__ = ["DirectionStats", "MediaRelay", "NoPortsAvailable", "ParkedRelay", "P
 class DirectionStats:
     """Datagrams arriving on one side, i.e. flowing in one direction.
 
-    ``packets``/``bytes`` were forwarded; ``first_packet_time`` (loop.time()) and ``first_packet_wall``
-    (time.time()) stamp the first forwarded one. Dropped: ``dropped_no_remote`` (the other side's remote
+    ``packets``/``bytes`` were forwarded; ``first_packet_time`` and ``first_packet_wall`` stamp the first
+    forwarded one (the relay clock's ``time()`` and ``wall()``: by default loop.time() and time.time()). Dropped: ``dropped_no_remote`` (the other side's remote
     unknown yet), ``rejected_source`` (from an IP other than the expected one), ``malformed`` (not RTP/RTCP
     version 2).
     """
@@ -87,8 +88,10 @@ def _is_unspecified(text: str) -> bool:
 class _Side(asyncio.DatagramProtocol):
     """One relay socket: accepts from its far end, forwards through its peer side."""
 
-    def __init__(self, name: str, sock: socket.socket, port: int, validate: Callable[[bytes], bool]) -> None:
+    def __init__(self, name: str, sock: socket.socket, port: int, validate: Callable[[bytes], bool],
+                 clock: Clock) -> None:
         self.name = name
+        self.clock = clock
         self.sock = sock
         self.port = port  # the port ``sock`` is bound to
         self.validate = validate
@@ -147,8 +150,8 @@ class _Side(asyncio.DatagramProtocol):
         stats.packets += 1
         stats.bytes += len(data)
         if stats.first_packet_time is None:
-            stats.first_packet_time = asyncio.get_running_loop().time()
-            stats.first_packet_wall = time.time()
+            stats.first_packet_time = self.clock.time()
+            stats.first_packet_wall = self.clock.wall()
 
     def error_received(self, exc: Exception) -> None:
         log.debug("relay side %s port %d: %s", self.name, self.port, exc)
@@ -175,15 +178,17 @@ def _pair(a: _Side, b: _Side) -> None:
 class MediaRelay:
     """One call's relay: side A (caller) and side B (destination), RTP and optionally RTCP."""
 
-    def __init__(self, allocator: PortAllocator, a: PortPair, b: PortPair, host: str | None = None) -> None:
-        """``host``: the address side A is bound to, as getsockname() gives it (asked when not given)."""
+    def __init__(self, allocator: PortAllocator, a: PortPair, b: PortPair, host: str | None = None, *,
+                 clock: Clock = LOOP_CLOCK) -> None:
+        """``host``: the address side A is bound to, as getsockname() gives it (asked when not given);
+        ``clock`` stamps the first packets."""
         self._allocator = allocator
         self._ports = (a.port, b.port)
-        self._a = _Side("A", a.rtp, a.port, is_rtp)
-        self._b = _Side("B", b.rtp, b.port, is_rtp)
+        self._a = _Side("A", a.rtp, a.port, is_rtp, clock)
+        self._b = _Side("B", b.rtp, b.port, is_rtp, clock)
         _pair(self._a, self._b)
-        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp) if a.rtcp is not None else None
-        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp) if b.rtcp is not None else None
+        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp, clock) if a.rtcp is not None else None
+        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp, clock) if b.rtcp is not None else None
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
         self._all_sides = tuple(s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None)
@@ -191,7 +196,8 @@ class MediaRelay:
         self.closed = False
 
     @classmethod
-    async def open(cls, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True) -> MediaRelay:
+    async def open(cls, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True,
+                   clock: Clock = LOOP_CLOCK) -> MediaRelay:
         """Bind side A and side B (on ``host``, default the allocator's) and start relaying."""
         a = allocator.allocate(host, rtcp=rtcp)
         try:
@@ -202,7 +208,7 @@ class MediaRelay:
                     sock.close()
             allocator.release(a.port)
             raise
-        relay = cls(allocator, a, b)
+        relay = cls(allocator, a, b, clock=clock)
         try:
             for side in relay._sides():
                 await side.start()
@@ -299,7 +305,7 @@ class MediaRelay:
                            [s.transport if s is not None else None for s in sides], self._host)
 
     @classmethod
-    def unpark(cls, allocator: PortAllocator, parked: ParkedRelay) -> MediaRelay:
+    def unpark(cls, allocator: PortAllocator, parked: ParkedRelay, *, clock: Clock = LOOP_CLOCK) -> MediaRelay:
         """A new relay on a parked relay's sockets: fresh remotes and counters, relaying at once."""
         a_rtp, b_rtp, a_rtcp, b_rtcp = parked.socks
         assert a_rtp is not None and b_rtp is not None
@@ -307,7 +313,8 @@ class MediaRelay:
         for port in parked.ports:
             allocator.unpark(port)
         host = parked.host  # both sides are bound on it
-        relay = cls(allocator, PortPair(host, a_port, a_rtp, a_rtcp), PortPair(host, b_port, b_rtp, b_rtcp), host)
+        relay = cls(allocator, PortPair(host, a_port, a_rtp, a_rtcp), PortPair(host, b_port, b_rtp, b_rtcp), host,
+                    clock=clock)
         for side, transport in zip(relay._sides(), (t for t in parked.transports if t is not None), strict=True):
             side.transport = transport
             transport.set_protocol(side)  # the old call's side stops receiving

@@ -8,7 +8,12 @@ authentication, so nobody is challenged for a trunk that does not exist), Max-Fo
 method: OPTIONS 200, REGISTER to the registrar (401 challenge), INVITE on a trunk (IP auth or a 407
 challenge in the trunk's realm) or to a registered extension (a trusted peer, or a 407 in the registrar
 realm), handed to the B2BUA. Credentials whose digest uri designates neither the Request-URI nor this server
-get 400 with a Warning naming the uri (RFC 7616 §3.4.6), not another challenge.
+get 400 with a Warning naming the uri (RFC 7616 §3.4.6), not another challenge. Every Warning the server
+sends names it by the host:port of the endpoint the request came in on (the warn-agent of RFC 3261 §20.43).
+
+Everything the server times (transactions, Timer C, 2xx retransmissions, nonce and registration expiry,
+the failed-auth window) reads and arms one :class:`~sipcore.aio.clock.Clock`, the event loop's unless
+another is given: a test steps a :class:`~sipcore.aio.clock.SteppedClock` instead of waiting.
 
 ``ReferenceServer(config).start()`` runs it inside any asyncio program (tests, the harness);
 ``python -m reference_server`` runs it as a process (:mod:`reference_server.cli`).
@@ -21,9 +26,9 @@ import dataclasses
 import logging
 import os
 import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
 from sipcore.aio.transport import Addr
@@ -40,6 +45,7 @@ from sipcore.uri import SipURI
 
 from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
+from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import Destination, ListenAddress, ServerConfig, Trunk
 from .legs import Target
@@ -79,11 +85,11 @@ def _same_host(a: str, b: str) -> bool:
 
 class ReferenceServer:
     """The reference trunk. ``timers`` (T1, T2, T4) and ``timer_c`` (seconds a ringing B leg may take)
-    are there so tests run fast; ``clock`` (wall-clock seconds) drives nonces and registrations."""
+    are the RFC's unless given; ``clock`` times everything (see the module docstring)."""
 
     def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
                  hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
-                 timer_c: float = 180.0, clock: Callable[[], float] = time.time, secret_key: bytes | None = None,
+                 timer_c: float = 180.0, clock: Clock = LOOP_CLOCK, secret_key: bytes | None = None,
                  rng: random.Random | None = None) -> None:
         self.config = config
         self.timers = timers or TimerConfig()
@@ -93,17 +99,18 @@ class ReferenceServer:
         self.registrar = Registrar.from_config(
             config.registrar, aor_exists=lambda user: config.extension_password(user) is not None)
         media = config.media
-        self.relays = RelayRegistry(PortAllocator(media.address, media.port_min, media.port_max), media.address)
+        self.relays = RelayRegistry(PortAllocator(media.address, media.port_min, media.port_max), media.address,
+                                    clock=clock)
         # Tags, branches and Call-IDs need uniqueness, not secrecy (nonces come from AuthPolicy's secret key):
         # a generator seeded from the OS is enough, and spares a system call per identifier.
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
-        self.b2bua = B2BUA(ids=self.ids, timers=self.timers, timer_c=timer_c, user_agent=config.user_agent,
-                           media_policy=media_policy, hangup_policy=hangup_policy, relays=self.relays,
-                           fallback_host=media.address)
+        self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
+                                       user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
+                                       hangup_policy=hangup_policy))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self._local_hosts: set[str] = set()
-        self._purge: asyncio.TimerHandle | None = None
+        self._purge: TimerHandle | None = None
         self.malformed = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -128,12 +135,14 @@ class ReferenceServer:
                 self._close_endpoints()
                 raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
+            # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
+            endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
             self.endpoints.append(endpoint)
         self._local_hosts = {a.host for a in self.config.listen} | {ep.local_addr[0] for ep in self.endpoints}
         if self._local_hosts & {"0.0.0.0", "::"}:  # a wildcard listener: at least loopback and the media IP
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
         self.auth.set_listen_addresses(self._listen_addresses())
-        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+        self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
 
     def _listen_addresses(self) -> list[tuple[str, int]]:
@@ -146,8 +155,8 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "agent": self.config.user_agent or "trunkcheck",
-                                     "on_parse_error": self._parse_error}
+        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                     "clock": self.clock}
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -171,8 +180,8 @@ class ReferenceServer:
         self.endpoints.clear()
 
     def _purge_bindings(self) -> None:
-        self.registrar.purge(self.clock())
-        self._purge = asyncio.get_running_loop().call_later(PURGE_INTERVAL, self._purge_bindings)
+        self.registrar.purge(self.clock.time())
+        self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
 
     # -- input --------------------------------------------------------------------------------------
     def _parse_error(self, data: bytes, addr: Addr, error: SIPParseError) -> None:
@@ -198,7 +207,7 @@ class ReferenceServer:
         """Answer the request of ``event`` through its own server transaction."""
         extra = list(headers)
         if why:
-            extra.append(("Warning", warning(self.config.user_agent, why)))
+            extra.append(("Warning", warning(endpoint.warn_agent, why)))
         response = build_response(event.request, status, reason, to_tag=self.ids.tag(), headers=extra,
                                   server=self.config.user_agent)
         endpoint.send_response(response, event.transaction)
@@ -217,7 +226,7 @@ class ReferenceServer:
             return
         refusal = check_request(request, supported_schemes=("sip",), supported_extensions=SUPPORTED_OPTION_TAGS,
                                 accepted_content_types=_understood_bodies(request), to_tag=self.ids.tag,
-                                warn_agent=self.config.user_agent or "trunkcheck")
+                                warn_agent=endpoint.warn_agent)
         if refusal is not None:
             log.info("%s from %s:%d refused %d", method, *event.addr, refusal.status)
             if self.config.user_agent:
@@ -253,7 +262,7 @@ class ReferenceServer:
 
     # -- REGISTER -----------------------------------------------------------------------------------
     def _register(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
-        request, now = event.request, self.clock()
+        request, now = event.request, self.clock.time()
         if route.kind != "registrar":
             self._reply(endpoint, event, 405, headers=[("Allow", ALLOW.replace(", REGISTER", ""))],
                         why=f"{route.domain} is a trunk: trunks do not register")
@@ -266,7 +275,7 @@ class ReferenceServer:
                      decision.reason)
             return
         result = self.registrar.handle_register(request, now, event.addr, endpoint.transport_name,
-                                                date=time.time())
+                                                date=self.clock.wall())
         why = result.reason if result.status >= 300 else ""
         self._reply(endpoint, event, result.status, headers=result.headers, why=why)
         log.info("register aor=%s contacts=%d status=%d from=%s:%d", aor, len(result.bindings), result.status,
@@ -275,14 +284,13 @@ class ReferenceServer:
     def _refuse(self, endpoint: SipEndpoint, event: RequestReceived, decision: AuthDecision) -> None:
         assert decision.status is not None
         headers = decision.response_headers()
-        if decision.decision is Decision.BAD_REQUEST:  # named by this server's address (RFC 3261 §20.43)
-            headers.append(("Warning", warning(host_port(*local_addr(endpoint, self.config.media.address)),
-                                               decision.reason)))
+        if decision.decision is Decision.BAD_REQUEST:
+            headers.append(("Warning", warning(endpoint.warn_agent, decision.reason)))
         self._reply(endpoint, event, decision.status, headers=headers)
 
     # -- INVITE -------------------------------------------------------------------------------------
     def _invite(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
-        request, source, now = event.request, event.addr[0], self.clock()
+        request, source, now = event.request, event.addr[0], self.clock.time()
         if route.kind == "trunk":
             assert route.trunk is not None
             decision = self.auth.check_invite(route.trunk, request, source, now)
@@ -364,14 +372,15 @@ class ReferenceServer:
         families = sorted({family for _, family in routes})
         located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri),
                                              transports=list(dict.fromkeys(t for t, _ in routes)), families=families)
-        first = located[0]
-        out = routes[(first.transport, "AAAA" if ":" in first.host else "A")]
+        usable = [(found, routes[key]) for found in located
+                  if (key := (found.transport, "AAAA" if ":" in found.host else "A")) in routes]
+        if not usable:
+            raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
+        out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
         hostport = host_port(dest.host, dest.port)
         params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
         targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out)
-                   for found in located
-                   if routes.get((found.transport, "AAAA" if ":" in found.host else "A")) is out]
+                          display, found.addr, out) for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
         return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
 
@@ -381,7 +390,7 @@ class ReferenceServer:
         if user is None or self.config.extension_password(user) is None:
             self._reply(endpoint, event, 404, why=f"no extension {user!r} in {route.domain}")
             return
-        bindings = self.registrar.lookup(user, self.clock())
+        bindings = self.registrar.lookup(user, self.clock.time())
         caller, display = self._caller(request)
         targets = []
         for binding in bindings:

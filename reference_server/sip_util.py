@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 
+from sipcore.aio.clock import Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.headers import quote
 from sipcore.message import Request, Response, make_response
@@ -79,25 +79,25 @@ def _nothing() -> None:
 
 class Reliable2xx:
     """Sends a 2xx to an INVITE again until its ACK arrives (RFC 3261 §13.3.1.4): after T1, doubling up
-    to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end).
+    to T2, over UDP; after 64*T1 without an ACK ``on_timeout`` is called (the session should end). The
+    timers run on ``clock``.
 
     One timer at a time, for whichever comes first: the next retransmission or giving up (a 2xx is
     usually ACKed before T1, so a second timer would only be armed to be cancelled)."""
 
     def __init__(self, endpoint: SipEndpoint, response: Response, addr: Addr, timers: TimerConfig,
-                 on_timeout: Callable[[], None]) -> None:
+                 on_timeout: Callable[[], None], *, clock: Clock) -> None:
         self._endpoint, self._response, self._addr = endpoint, response, addr
-        self._t2, self._on_timeout = timers.t2, on_timeout
-        loop = asyncio.get_running_loop()
-        self._give_up_at = loop.time() + 64 * timers.t1
+        self._t2, self._on_timeout, self._clock = timers.t2, on_timeout, clock
+        self._give_up_at = clock.time() + 64 * timers.t1
         self._interval: float | None = timers.t1 if timers.retransmits else None  # None: no resends
-        self._handle: asyncio.TimerHandle | None = self._schedule(loop)
+        self._handle: TimerHandle | None = self._schedule()
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle:
+    def _schedule(self) -> TimerHandle:
         when = self._give_up_at
         if self._interval is not None:
-            when = min(loop.time() + self._interval, when)
-        return loop.call_at(when, self._fire)
+            when = min(self._clock.time() + self._interval, when)
+        return self._clock.call_at(when, self._fire)
 
     def _fire(self) -> None:
         assert self._handle is not None
@@ -109,7 +109,7 @@ class Reliable2xx:
         assert self._interval is not None
         self._endpoint.send_stateless(self._response, self._addr)
         self._interval = min(2 * self._interval, self._t2)
-        self._handle = self._schedule(asyncio.get_running_loop())
+        self._handle = self._schedule()
 
     def stop(self) -> None:
         """The ACK came (or the call ended): no more retransmissions."""

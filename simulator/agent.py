@@ -4,6 +4,10 @@ socket per call that records its first packet, and the routing of incoming reque
 Routing: a request with a To tag (ACK for a 2xx, BYE, re-INVITE) goes to the call registered under
 (Call-ID, local tag); a CANCEL goes to the call that owns the INVITE server transaction it cancels; a
 new INVITE goes to :meth:`Agent.on_invite`. Anything unmatched is answered as RFC 3261 says (481, 405).
+
+Time: every timer and timed wait of an agent (its transactions, ring timeouts, 2xx retransmissions, hold
+times, registration refreshes) runs on the agent's :class:`~sipcore.aio.clock.Clock`, the event loop's
+unless another is given, and so does its record's timestamps.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import random
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
@@ -40,30 +45,33 @@ log = logging.getLogger(__name__)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
 
-async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> bool:
-    """True as soon as one of ``events`` is set, False after ``timeout`` seconds."""
+async def wait_any(events: Sequence[asyncio.Event], timeout: float, clock: Clock = LOOP_CLOCK) -> bool:
+    """True as soon as one of ``events`` is set, False after ``timeout`` seconds on ``clock``."""
     if any(e.is_set() for e in events):
         return True
     if timeout <= 0:
         return False
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
     try:
-        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await clock.wait_for(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), timeout)
+    except TimeoutError:
+        return False
     finally:
         for waiter in waiters:
             waiter.cancel()
-    return bool(done)
+    return True
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
-    """Poll ``predicate`` every ``poll`` seconds; True once it holds, False after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+async def wait_until(predicate: Callable[[], bool], timeout: float, poll: float = 0.01,
+                     clock: Clock = LOOP_CLOCK) -> bool:
+    """Poll ``predicate`` every ``poll`` seconds; True once it holds, False after ``timeout`` (on
+    ``clock``)."""
+    deadline = clock.time() + timeout
     while not predicate():
-        remaining = deadline - loop.time()
+        remaining = deadline - clock.time()
         if remaining <= 0:
             return False
-        await asyncio.sleep(min(poll, remaining))
+        await clock.sleep(min(poll, remaining))
     return True
 
 
@@ -126,9 +134,10 @@ class Agent:
 
     allow = ALLOW
 
-    def __init__(self, record: Record, timers: TimerConfig) -> None:
+    def __init__(self, record: Record, timers: TimerConfig, clock: Clock = LOOP_CLOCK) -> None:
         self.record = record
         self.timers = timers
+        self.clock = clock
         self.ids = IdGenerator(random.SystemRandom())
         self.endpoint: SimEndpoint | None = None
         self._dialog_users: dict[tuple[str, str], CallUser] = {}
@@ -136,11 +145,11 @@ class Agent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
 
-    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None,
-                    agent_name: str) -> None:
+    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None) -> None:
+        """Bind the endpoint; its Warning headers name it by host:port (RFC 3261 §20.43)."""
         self.endpoint = await SimEndpoint.open_recorded(
             transport, listen, self._on_event, self.record, timers=self.timers,
-            auto_100_delay=auto_100_delay, agent=agent_name)
+            auto_100_delay=auto_100_delay, clock=self.clock)
 
     @property
     def ep(self) -> SimEndpoint:
@@ -264,7 +273,8 @@ class Agent:
 
     # -- teardown -----------------------------------------------------------------------------------
     async def _close(self, grace: float = 2.0) -> None:
-        """Cancel the running calls (each cleans up its RTP), wait for them (bounded), close the socket."""
+        """Cancel the running calls (each cleans up its RTP), wait for them (bounded in real time: this
+        is the process stopping, whatever the agent's clock), close the socket."""
         if self.closed:
             return
         tasks = list(self._tasks)

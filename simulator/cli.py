@@ -193,8 +193,8 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
         domain = domain or uri.hostport()
         if proxy is None:
             proxy, proxy_what = _server(target_uri, "--target"), "--target"
-    chosen = _written_transport(args, ("--listen", listen_transport), (proxy_what, proxy and proxy.transport),
-                                ("--registrar", registrar and registrar.transport))
+    chosen = _written_transport(args, ("--listen", listen_transport), (proxy_what, proxy.transport if proxy else None),
+                                ("--registrar", registrar.transport if registrar else None))
     resolver = SipResolver(nameserver)
     family = "AAAA" if ":" in listen[0] else "A"
     transports = (chosen.lower(),) if chosen else ("udp", "tcp")
@@ -241,7 +241,7 @@ async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
             lines.append(registration_line(registration))
             ok = registration.ok
             if ok and args.wait_incoming > 0:
-                await asyncio.sleep(args.wait_incoming)
+                await ua.clock.sleep(args.wait_incoming)
         if target_uri is not None and ok:
             request_uri = check_sip_uri(args.request_uri, "--request-uri") if args.request_uri else None
             result = await ua.call(target_uri, request_uri=request_uri, cancel_after_ms=args.cancel_after,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.transaction import RequestReceived
 
 from .agent import Agent, wait_until
@@ -73,29 +74,32 @@ def script_for(*, wait_ms: int = 0, send_100: bool = True, ringing: bool = True,
 
 
 class Destination(Agent):
-    def __init__(self, settings: DestinationSettings, record: Record) -> None:
-        super().__init__(record, settings.timers)
+    def __init__(self, settings: DestinationSettings, record: Record, clock: Clock = LOOP_CLOCK) -> None:
+        super().__init__(record, settings.timers, clock)
         self.settings = settings
         self.calls: list[IncomingCall] = []
 
     @classmethod
-    async def start(cls, settings: DestinationSettings, record: Record | None = None) -> Destination:
+    async def start(cls, settings: DestinationSettings, record: Record | None = None, *,
+                    clock: Clock = LOOP_CLOCK) -> Destination:
         """Bind the listen address (SettingsError when it is in use) and answer INVITEs by the script.
-        The transaction layer sends no 100 Trying of its own: the script decides."""
-        dest = cls(settings, record or Record(f"destination {settings.listen[0]}:{settings.listen[1]}"))
-        await dest._open(settings.transport, settings.listen, auto_100_delay=None,
-                         agent_name=settings.user_agent)
+        The transaction layer sends no 100 Trying of its own: the script decides. Its timers (and the
+        script's waits) run on ``clock`` (see :mod:`simulator.agent`)."""
+        name = f"destination {settings.listen[0]}:{settings.listen[1]}"
+        dest = cls(settings, record or Record(name, clock=clock), clock)
+        await dest._open(settings.transport, settings.listen, auto_100_delay=None)
         return dest
 
     @classmethod
     async def for_behaviour(cls, listen: Addr = ("127.0.0.1", 5080), *, record: Record | None = None,
                             transport: str = "UDP", honour_cancel: bool = True,
-                            settings: dict[str, Any] | None = None, **behaviour: Any) -> Destination:
+                            settings: dict[str, Any] | None = None, clock: Clock = LOOP_CLOCK,
+                            **behaviour: Any) -> Destination:
         """Start with the script :func:`script_for` makes of ``behaviour`` (``early_media=True``,
         ``answer_after_ms=500``, ``reject=404`` ...); ``settings`` holds other DestinationSettings fields."""
         base = DestinationSettings(listen=listen, transport=transport, honour_cancel=honour_cancel,
                                    script=script_for(**behaviour))
-        return await cls.start(replace(base, **(settings or {})), record)
+        return await cls.start(replace(base, **(settings or {})), record, clock=clock)
 
     async def stop(self) -> None:
         """Cancel calls still running (their RTP stops), wait for them (bounded), close the socket."""
@@ -115,7 +119,8 @@ class Destination(Agent):
         self.spawn(call.run())
 
     async def wait_for_calls(self, count: int = 1, timeout: float = 10.0) -> bool:
-        """True once ``count`` calls have ended (whatever their outcome) within ``timeout`` seconds."""
+        """True once ``count`` calls have ended (whatever their outcome) within ``timeout`` seconds of the
+        event loop's time: a bound on waiting for what the calls do, not one of their timers."""
         return await wait_until(lambda: sum(c.done.is_set() for c in self.calls) >= count, timeout)
 
     @property

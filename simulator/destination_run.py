@@ -55,7 +55,7 @@ async def serve_calls(dest: Destination, *, calls: int, timeout: float | None, a
     """Answer calls on the started ``dest`` until a signal, ``calls`` calls (0: no limit) or ``timeout``
     seconds (None: no limit); print them and the tally; stop ``dest``. Returns the exit status: 1 when
     ``calls`` were asked for and fewer ended, else 0."""
-    loop = asyncio.get_running_loop()
+    loop, clock = asyncio.get_running_loop(), dest.clock
     stop = asyncio.Event()
     stopped_by: list[str] = []
 
@@ -65,7 +65,7 @@ async def serve_calls(dest: Destination, *, calls: int, timeout: float | None, a
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
-    start = loop.time()
+    start = clock.time()
     deadline = None if timeout is None else start + timeout
     tally = Tally()
     summaries: list[str] = []  # --json: every call's summary lines, for the end
@@ -74,11 +74,11 @@ async def serve_calls(dest: Destination, *, calls: int, timeout: float | None, a
             _report_finished(dest, tally, summaries, as_json, out, start)
             if calls and tally.calls >= calls:
                 break
-            if deadline is not None and loop.time() >= deadline:
+            if deadline is not None and clock.time() >= deadline:
                 stopped_by.append(f"--timeout {timeout:g} s")
                 break
-            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - loop.time()))
-            if await wait_any([stop], wait):
+            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - clock.time()))
+            if await wait_any([stop], wait, clock):
                 break
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

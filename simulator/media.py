@@ -4,7 +4,6 @@ far end's SDP names, and every packet received; the first one is written to the 
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 from sipcore.aio.rtp import ReceivedRtp, RtpEndpoint
@@ -49,7 +48,7 @@ class CallMedia:
     @classmethod
     async def open(cls, host: str, record: Record, call_id: str, tone_hz: float) -> CallMedia:
         try:
-            rtp = await _RecordingRtp.open(host, 0)
+            rtp = await _RecordingRtp.open(host, 0, clock=record.clock)
         except OSError as exc:
             raise SettingsError(f"RTP address {host} cannot be bound: {exc.strerror or exc}") from None
         assert isinstance(rtp, _RecordingRtp)
@@ -103,7 +102,7 @@ class CallMedia:
             self.rtp.start_sending(self.remote, freq_hz=self.tone_hz)
         except RuntimeError:
             return
-        self.started_at = asyncio.get_running_loop().time()
+        self.started_at = self.record.clock.time()
         self.record.add("rtp-started", f"RTP {self.tone_hz:g} Hz PCMU to {self.remote[0]}:{self.remote[1]} ({why})",
                         self.call_id, t=self.started_at, local=f"{self.local_addr[0]}:{self.local_addr[1]}",
                         remote=f"{self.remote[0]}:{self.remote[1]}", tone_hz=self.tone_hz)

@@ -2,18 +2,19 @@
 
 Every SIP message sent or received (retransmissions included, flagged), the start of an RTP stream, the
 first RTP packet that arrived, every timeout and free-form notes are :class:`RecordEvent` values in one
-:class:`Record`. ``t_monotonic`` is ``time.monotonic()`` (the asyncio loop's clock, so it compares with
-:attr:`sipcore.aio.rtp.ReceivedRtp.arrival`); ``t_wall`` is ``time.time()`` for reports.
+:class:`Record`. ``t_monotonic`` is the record's clock's ``time()`` (by default the asyncio loop's, so it
+compares with :attr:`sipcore.aio.rtp.ReceivedRtp.arrival`); ``t_wall`` is its ``wall()`` (Unix time) for
+reports. An agent's record and the agent share one clock.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.message import Request, Response
 
 __all__ = ["KINDS", "Record", "RecordEvent", "message_summary"]
@@ -35,7 +36,7 @@ class RecordEvent:
     """One thing that happened."""
 
     t_monotonic: float
-    """When, on the monotonic clock (the asyncio loop's ``time()``)."""
+    """When, on the record's monotonic clock (by default the asyncio loop's ``time()``)."""
     t_wall: float
     """When, as a Unix time."""
     kind: str
@@ -71,8 +72,9 @@ class RecordEvent:
 class Record:
     """An append-only list of :class:`RecordEvent` with the queries tests and reports need."""
 
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", *, clock: Clock = LOOP_CLOCK) -> None:
         self.name = name
+        self.clock = clock
         self.events: list[RecordEvent] = []
         # recent messages by hash, to flag retransmissions; bounded (a retransmission comes within 32 s),
         # so that a destination answering calls for hours does not grow without end
@@ -90,7 +92,7 @@ class Record:
         """Append an event; ``t`` (monotonic) defaults to now."""
         if kind not in KINDS:
             raise ValueError(f"record event kind {kind!r} is not one of {', '.join(KINDS)}")
-        now_mono, now_wall = time.monotonic(), time.time()
+        now_mono, now_wall = self.clock.time(), self.clock.wall()
         t_mono = now_mono if t is None else t
         event = RecordEvent(t_mono, now_wall - (now_mono - t_mono), kind, summary, call_id, detail)
         self.events.append(event)

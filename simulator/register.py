@@ -81,7 +81,8 @@ class Registration:
         return await self.register(0, refresh=False)
 
     async def wait_for_results(self, count: int, timeout: float) -> bool:
-        """True once ``count`` REGISTER exchanges (refreshes included) have finished."""
+        """True once ``count`` REGISTER exchanges (refreshes included) have finished, within ``timeout``
+        seconds of the event loop's time (a bound on waiting; the refreshes run on the agent's clock)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(self.results) < count:
@@ -100,7 +101,7 @@ class Registration:
         self._refresher = None
 
     async def _refresh_after(self, delay: float, expires: int) -> None:
-        await asyncio.sleep(delay)
+        await self.agent.clock.sleep(delay)
         self.agent.record.add("note", f"refreshing the registration ({delay:g} s after the last)")
         await self.register(expires, refresh=True, is_refresh=True)
 
@@ -116,7 +117,7 @@ class Registration:
             user_agent=s.user_agent)
 
     async def _exchange(self, expires: int) -> RegistrationResult:
-        result = RegistrationResult(expires, at=asyncio.get_running_loop().time())
+        result = RegistrationResult(expires, at=self.agent.clock.time())
         auth = ChallengeAnswerer(self.settings, self.agent.ids)
         request = self._request(expires)
         while True:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.resolver import SipResolver
 from sipcore.errors import SIPParseError
 from sipcore.locate import LocateError
@@ -42,18 +43,20 @@ __all__ = ["CallResult", "IncomingCall", "RegistrationResult", "UserAgent"]
 
 
 class UserAgent(Agent):
-    def __init__(self, settings: UaSettings, record: Record) -> None:
-        super().__init__(record, settings.timers)
+    def __init__(self, settings: UaSettings, record: Record, clock: Clock = LOOP_CLOCK) -> None:
+        super().__init__(record, settings.timers, clock)
         self.settings = settings
         self.calls: list[CallResult] = []
         self.incoming: list[IncomingCall] = []
         self.registration: Registration | None = None
 
     @classmethod
-    async def start(cls, settings: UaSettings, record: Record | None = None) -> UserAgent:
-        """Bind the listen address (SettingsError when it is in use) and start answering requests."""
-        ua = cls(settings, record or Record(f"ua {settings.username}"))
-        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2, agent_name=settings.user_agent)
+    async def start(cls, settings: UaSettings, record: Record | None = None, *,
+                    clock: Clock = LOOP_CLOCK) -> UserAgent:
+        """Bind the listen address (SettingsError when it is in use) and start answering requests. Its
+        timers run on ``clock`` (see :mod:`simulator.agent`)."""
+        ua = cls(settings, record or Record(f"ua {settings.username}", clock=clock), clock)
+        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2)
         ua.registration = Registration(ua, settings)
         return ua
 
@@ -140,7 +143,8 @@ class UserAgent(Agent):
         return self.registration.results if self.registration is not None else []
 
     async def wait_for_registrations(self, count: int, timeout: float) -> bool:
-        """True once ``count`` REGISTER exchanges (refreshes included) have finished within ``timeout``."""
+        """True once ``count`` REGISTER exchanges (refreshes included) have finished within ``timeout``
+        seconds of the event loop's time (a bound on waiting: refreshes run on the agent's clock)."""
         assert self.registration is not None
         return await self.registration.wait_for_results(count, timeout)
 
@@ -164,5 +168,6 @@ class UserAgent(Agent):
         self.spawn(call.run())
 
     async def wait_for_incoming(self, count: int = 1, timeout: float = 10.0) -> bool:
-        """True once ``count`` incoming calls have ended, within ``timeout`` seconds."""
+        """True once ``count`` incoming calls have ended, within ``timeout`` seconds of the event loop's
+        time (a bound on waiting, not one of the calls' timers)."""
         return await wait_until(lambda: sum(c.done.is_set() for c in self.incoming) >= count, timeout)

@@ -49,7 +49,8 @@ class CallOptions:
 
 @dataclass
 class CallResult:
-    """How an outgoing call went. Times are on the loop's monotonic clock (as the record's)."""
+    """How an outgoing call went. Times are on the agent's clock (as the record's); RTP arrivals on the
+    event loop's (the same clock unless the agent was given another)."""
 
     call_id: str
     request_uri: str
@@ -137,7 +138,7 @@ class OutgoingCall:
             self.media = await CallMedia.open(self.settings.media_host, agent.record, self.call_id,
                                               self.settings.tone_hz)
             self._send_invite(self._first_invite())
-            result.invite_sent_at = asyncio.get_running_loop().time()
+            result.invite_sent_at = agent.clock.time()
             await self._until_final()
             if result.answered:
                 await self._talk()
@@ -148,7 +149,7 @@ class OutgoingCall:
                 result.rtp_sent = self.media.packets_sent
                 result.rtp_packets = list(self.media.received)
                 result.rtp_started_at = self.media.started_at
-            result.ended_at = asyncio.get_running_loop().time()
+            result.ended_at = agent.clock.time()
             agent.remove_dialog_user(self.call_id, self.from_tag)
             result.events = agent.record.for_call(self.call_id)
         return result
@@ -176,7 +177,7 @@ class OutgoingCall:
 
     # -- waiting for the final response ---------------------------------------------------------------
     async def _until_final(self) -> None:
-        loop = asyncio.get_running_loop()
+        clock = self.agent.clock
         result, options = self.result, self.options
         ring_deadline = result.invite_sent_at + options.ring_timeout_ms / 1000
         cancel_at = (None if options.cancel_after_ms is None
@@ -186,11 +187,11 @@ class OutgoingCall:
             final_deadline = None if self.cancel_sent_at is None else self.cancel_sent_at + 64 * self.agent.timers.t1
             wakes = [t for t in (None if ring_expired else ring_deadline,
                                  None if self.cancel_requested else cancel_at, final_deadline) if t is not None]
-            wake = min(wakes) if wakes else loop.time() + self.agent.transaction_bound
+            wake = min(wakes) if wakes else clock.time() + self.agent.transaction_bound
             try:
-                kind, serial, event = await asyncio.wait_for(self.queue.get(), max(0.0, wake - loop.time()))
+                kind, serial, event = await clock.wait_for(self.queue.get(), max(0.0, wake - clock.time()))
             except TimeoutError:
-                now = loop.time()
+                now = clock.time()
                 if not wakes:  # defensive: nothing left to wait for but the transaction's own bound
                     self._timeout(f"no final response to the INVITE within {self.agent.transaction_bound:g} s")
                     return
@@ -252,7 +253,7 @@ class OutgoingCall:
         if status < 200:
             result.provisional.append(status)
             if result.first_provisional_at is None:
-                result.first_provisional_at = asyncio.get_running_loop().time()
+                result.first_provisional_at = self.agent.clock.time()
             if response.body and self.media.take_remote(response.body, f"the {status}"):
                 result.remote_sdp = response.body.decode("utf-8", "replace")
                 if self.settings.send_early_media and status > 100:
@@ -299,7 +300,7 @@ class OutgoingCall:
         ep.send_stateless(self.ack, self.target)
         result = self.result
         result.answered = True
-        result.answered_at = asyncio.get_running_loop().time()
+        result.answered_at = self.agent.clock.time()
         result.status, result.reason = response.status, response.reason
         result.reason_header = response.headers.get("Reason")
         if response.body and self.media is not None and self.media.take_remote(response.body, "the 2xx"):
@@ -326,7 +327,7 @@ class OutgoingCall:
     def _send_cancel(self) -> None:
         assert self.invite is not None
         self.result.cancelled = True
-        self.cancel_sent_at = asyncio.get_running_loop().time()
+        self.cancel_sent_at = self.agent.clock.time()
         self.agent.ep.send_request(make_cancel(self.invite), self.target,
                                    lambda event: self.queue.put_nowait(("cancel", 0, event)))
 
@@ -338,11 +339,11 @@ class OutgoingCall:
         if self.cancel_requested:
             self.agent.record.add("note", "answered although cancelled: hanging up", self.call_id)
         elif options.expect_remote_bye:
-            if await wait_any([self._remote_bye], options.remote_bye_timeout_ms / 1000):
+            if await wait_any([self._remote_bye], options.remote_bye_timeout_ms / 1000, self.agent.clock):
                 return
             self._timeout(f"expected the far end to hang up within {options.remote_bye_timeout_ms / 1000:g} s; "
                           "it did not")
-        elif await wait_any([self._remote_bye], options.hold_ms / 1000):
+        elif await wait_any([self._remote_bye], options.hold_ms / 1000, self.agent.clock):
             return
         await self._hang_up()
 

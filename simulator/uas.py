@@ -105,7 +105,7 @@ class UasCall:
         request = self.request
         self.info = IncomingCall(call_id=request.call_id, request_uri=request.uri, from_uri=str(request.from_.uri),
                                  to_uri=str(request.to.uri), source=event.addr,
-                                 received_at=asyncio.get_running_loop().time(), requests=[f"INVITE {request.uri}"])
+                                 received_at=agent.clock.time(), requests=[f"INVITE {request.uri}"])
         agent.add_invite_user(self.transaction, self)
         agent.add_dialog_user(request.call_id, self.to_tag, self)
 
@@ -146,7 +146,7 @@ class UasCall:
             if self._ended.is_set():
                 return
             if isinstance(step, Wait):
-                await wait_any([self._ended], step.ms / 1000)
+                await self._wait([self._ended], step.ms / 1000)
             elif isinstance(step, Send100):
                 self._send(100)
             elif isinstance(step, Send180):
@@ -159,24 +159,24 @@ class UasCall:
                 else:
                     self._send(183)
             elif isinstance(step, Answer):
-                if await wait_any([self._ended], step.after_ms / 1000):
+                if await self._wait([self._ended], step.after_ms / 1000):
                     return
                 await self._answer()
             elif isinstance(step, Reject):
                 headers = [("Reason", step.reason_header)] if step.reason_header else []
                 self._final(step.status, step.reason, "rejected", headers)
             elif isinstance(step, NeverAnswer):
-                if not await wait_any([self._ended], self.max_call):
+                if not await self._wait([self._ended], self.max_call):
                     self.info.ended_by = "unanswered"
                 return
-            elif isinstance(step, HangupAfter) and not await wait_any([self._ended], step.ms / 1000):
+            elif isinstance(step, HangupAfter) and not await self._wait([self._ended], step.ms / 1000):
                 await self._send_bye("HangupAfter")
 
     async def _until_end(self) -> None:
         """After the script: an answered call lasts until a BYE (either side) or ``max_call_ms``."""
         if self.final is None or self.final.status >= 300 or self._ended.is_set():
             return
-        if not await wait_any([self._ended], self.max_call):
+        if not await self._wait([self._ended], self.max_call):
             await self._send_bye(f"max call time {self.max_call:g} s")
 
     async def _answer(self) -> None:
@@ -185,18 +185,17 @@ class UasCall:
         response = self._final(200, None, None, body=sdp or b"")
         if response is None:
             return
-        self.info.answered_at = asyncio.get_running_loop().time()
+        self.info.answered_at = self.agent.clock.time()
         self._start_media("answer, 200")
         await self._await_ack(response)
 
     async def _await_ack(self, response: Response) -> None:
         """Retransmit the 2xx (UDP: T1 doubling up to T2) until the ACK, for at most 64*T1."""
-        timers = self.agent.timers
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 64 * timers.t1
+        timers, clock = self.agent.timers, self.agent.clock
+        deadline = clock.time() + 64 * timers.t1
         interval = timers.t1
         while not self._acked.is_set() and not self._ended.is_set():
-            remaining = deadline - loop.time()
+            remaining = deadline - clock.time()
             if remaining <= 0:
                 self.agent.record.add("timeout", f"no ACK for 200 OK within {64 * timers.t1:g} s",
                                       self.info.call_id)
@@ -204,7 +203,7 @@ class UasCall:
                 await self._send_bye("no ACK")
                 self.info.ended_by = "no-ack"
                 return
-            if await wait_any([self._acked, self._ended], min(interval, remaining)):
+            if await self._wait([self._acked, self._ended], min(interval, remaining)):
                 return
             if self.agent.transport_name == "UDP":
                 try:
@@ -212,6 +211,9 @@ class UasCall:
                 except ProtocolError:  # Timer L ended the transaction: the TU goes on alone
                     self.agent.ep.send_stateless(response, self.transaction.addr)
             interval = min(2 * interval, timers.t2)
+
+    async def _wait(self, events: Sequence[asyncio.Event], timeout: float) -> bool:
+        return await wait_any(events, timeout, self.agent.clock)
 
     # -- sending --------------------------------------------------------------------------------------
     def _send(self, status: int, reason: str | None = None, *, body: bytes = b"",
@@ -317,6 +319,6 @@ class UasCall:
             self.media.close()
             info.rtp_sent = self.media.packets_sent
             info.rtp_packets = list(self.media.received)
-        info.ended_at = asyncio.get_running_loop().time()
+        info.ended_at = self.agent.clock.time()
         self.agent.remove_dialog_user(info.call_id, self.to_tag)
         info.done.set()

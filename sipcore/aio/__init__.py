@@ -4,9 +4,9 @@ They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:
 
 :class:`SipEndpoint`
     One transport (UDP or TCP on one address) and one :class:`sipcore.TransactionLayer`. What arrives is
-    parsed and fed to the layer with ``now = loop.time()``; the datagrams it returns are sent, its events
-    go to the handler given with the request (client transactions) or to the endpoint's ``on_event``, and
-    one timer is re-armed for the layer's next deadline. ``await endpoint.request(...)`` gives the final
+    parsed and fed to the layer with ``now`` read from the endpoint's :class:`Clock`; the datagrams it
+    returns are sent, its events go to the handler given with the request (client transactions) or to the
+    endpoint's ``on_event``, and one timer is re-armed on that clock for the layer's next deadline. ``await endpoint.request(...)`` gives the final
     response of a client transaction.
 :class:`UdpTransport`, :class:`TcpTransport`
     The sockets under an endpoint: bytes to parsed messages (:func:`sipcore.parse_message`,
@@ -14,6 +14,10 @@ They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:
 :class:`RtpEndpoint`
     One UDP socket for RTP: sends a paced PCMU test tone (:class:`sipcore.RtpStream`) and keeps every
     packet that arrives as a :class:`ReceivedRtp`.
+:class:`Clock`, :class:`LoopClock` (``LOOP_CLOCK``), :class:`SteppedClock`
+    Time, timers, sleeping and bounded waits for everything above and for the elements built on them
+    (the reference server, the simulator): the event loop's clock by default; a stepped clock moves only
+    when a test advances it, so timer tests step time instead of waiting for it.
 :class:`SipResolver`
     RFC 3263 location over real DNS (dnspython's asyncio resolver, every query bounded): answers the
     queries of :class:`sipcore.Locator`; :func:`locate_blocking` for callers outside an event loop.
@@ -24,12 +28,14 @@ names in ``__all__`` (see :mod:`sipcore` for the rule).
 
 from __future__ import annotations
 
+from .clock import LOOP_CLOCK, Clock, LoopClock, SteppedClock, TimerHandle
 from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
 from .resolver import SipResolver, locate_blocking
 from .rtp import ReceivedRtp, RtpEndpoint
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
-    "Addr", "EventHandler", "ParseErrorHandler", "ReceivedObserver", "ReceivedRtp", "RtpEndpoint",
-    "SentObserver", "SipEndpoint", "SipResolver", "TcpTransport", "Transport", "UdpTransport", "locate_blocking",
+    "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
+    "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
+    "TimerHandle", "Transport", "UdpTransport", "locate_blocking",
 ]

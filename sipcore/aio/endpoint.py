@@ -1,10 +1,11 @@
 """The asyncio shell around the transaction layer: one transport, one TransactionLayer, one timer.
 
 Like aioquic's protocol adapter it only moves bytes and re-arms a single timer: everything that arrives
-is fed to :class:`~sipcore.transaction_layer.TransactionLayer` with ``now = loop.time()``, then the
-datagrams it wants sent are sent, its events are dispatched, and the timer is re-armed for its next
-deadline. Events for a client transaction go to the handler given with that request, the rest to the
-endpoint's ``on_event``.
+is fed to :class:`~sipcore.transaction_layer.TransactionLayer` with ``now`` read from the endpoint's
+:class:`~sipcore.aio.clock.Clock` (the event loop's unless another is given), then the datagrams it wants
+sent are sent, its events are dispatched, and the timer is re-armed on that clock for its next deadline.
+Events for a client transaction go to the handler given with that request, the rest to the endpoint's
+``on_event``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ..transaction import (
     TransactionTimeout,
 )
 from ..transaction_layer import TransactionLayer
+from ..transport_address import bracketed
+from .clock import LOOP_CLOCK, Clock, TimerHandle
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 log = logging.getLogger(__name__)
@@ -42,22 +45,25 @@ class SipEndpoint:
     """A SIP transport endpoint (UDP or TCP on one address) with its transaction layer."""
 
     def __init__(self, on_event: EventHandler, *, timers: TimerConfig | None = None,
-                 auto_100_delay: float | None = 0.2, agent: str = "trunkcheck",
+                 auto_100_delay: float | None = 0.2, agent: str | None = None,
                  on_parse_error: ParseErrorHandler | None = None, on_sent: SentObserver | None = None,
-                 on_received: ReceivedObserver | None = None) -> None:
+                 on_received: ReceivedObserver | None = None, clock: Clock = LOOP_CLOCK) -> None:
         """``on_sent(data, addr)`` sees every datagram or stream write (retransmissions included) and
         ``on_received(message, addr)`` every parsed message before the transaction layer does: recording
-        and tracing hooks, which must not send."""
+        and tracing hooks, which must not send. ``agent`` is the warn-agent of the Warning header in the
+        answer to a malformed request (RFC 3261 §20.43: host:port or a token); None names the endpoint's
+        own address. ``clock`` times the transactions and ``request``'s bound."""
         self._on_event = on_event
         self.on_sent = on_sent
         self.on_received = on_received
         self._timers = timers
         self._auto_100_delay = auto_100_delay
         self.agent = agent
+        self.clock = clock
         self.on_parse_error = on_parse_error
         self.transport: Transport | None = None
         self.layer: TransactionLayer | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         self._handlers: dict[int, Callable[[Event], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pumping = False
@@ -92,9 +98,14 @@ class SipEndpoint:
         assert self.transport is not None
         return self.transport.name
 
+    @property
+    def warn_agent(self) -> str:
+        """The warn-agent of this endpoint's Warning headers: ``agent``, else its own host:port."""
+        host, port = self.local_addr[:2]
+        return self.agent or f"{bracketed(host)}:{port}"
+
     def _now(self) -> float:
-        assert self._loop is not None
-        return self._loop.time()
+        return self.clock.time()
 
     # -- what the TU calls ----------------------------------------------------------------------------
     def send_request(self, request: Request, addr: Addr,
@@ -136,7 +147,7 @@ class SipEndpoint:
                     f"no final response to {request.method} from {addr[0]}:{addr[1]} (Timer {event.timer})"))
 
         self.send_request(request, addr, handler)
-        return await asyncio.wait_for(done, timeout)
+        return await self.clock.wait_for(done, timeout)
 
     def send_response(self, response: Response, transaction: ServerTransaction | None = None) -> None:
         """Send a response through ``transaction`` (that of the RequestReceived it answers; without it
@@ -186,7 +197,7 @@ class SipEndpoint:
         log.info("malformed message from %s:%d (%d bytes): %s", addr[0], addr[1], len(data), error)
         if self.on_parse_error is not None:
             self.on_parse_error(data, addr, error)
-        answer = error_response_bytes(data, error, agent=self.agent)
+        answer = error_response_bytes(data, error, agent=self.warn_agent)
         if answer is not None:
             self._send(answer, addr, transport)
 
@@ -211,7 +222,7 @@ class SipEndpoint:
         if self._pumping:
             return
         self._pumping = True
-        now = self._loop.time()  # one clock reading per pump is enough for datagrams_to_send
+        now = self.clock.time()  # one clock reading per pump is enough for datagrams_to_send
         try:
             while True:
                 for data, addr in layer.datagrams_to_send(now):
@@ -242,7 +253,7 @@ class SipEndpoint:
         earlier is left alone (cancelling and re-arming an asyncio timer for every transaction that starts
         or ends is most of this adapter's cost under load); one that fires early finds nothing due and
         re-arms for what is left."""
-        assert self.layer is not None and self._loop is not None
+        assert self.layer is not None
         deadline = self.layer.get_timer()
         if deadline is None:
             return
@@ -251,7 +262,7 @@ class SipEndpoint:
             if timer.when() <= deadline:
                 return
             timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self.clock.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         assert self.layer is not None

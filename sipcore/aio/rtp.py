@@ -4,7 +4,9 @@ Used by the simulated UA and destination. One UDP socket (RTP only; RTCP is neit
 The sender is paced by the event loop's clock: frame k is due at ``start + k * ptime`` (no accumulated
 drift); after a stall it sends the overdue frames back to back, up to MAX_CATCH_UP of them, and beyond
 that skips ahead, advancing the RTP timestamp but not the sequence number (RFC 3550 §5.1: a timestamp
-jump without a sequence gap reads as silence, not loss).
+jump without a sequence gap reads as silence, not loss). Arrivals are stamped on the endpoint's
+:class:`~sipcore.aio.clock.Clock` (the SIP side's, so that they compare with its events; the loop's by
+default); the pacing, like any media, runs in real time on the event loop.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from dataclasses import dataclass
 from typing import cast
 
 from ..rtp import PCMU, SAMPLE_RATE, RtpPacket, RtpParseError, RtpStream, pcmu_tone
+from .clock import LOOP_CLOCK, Clock
 from .transport import Addr
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,8 @@ MAX_CATCH_UP = 5  # frames sent back to back after a stall before the stream ski
 
 @dataclass(frozen=True)
 class ReceivedRtp:
-    """One RTP packet as it arrived: ``arrival`` is loop.time(), ``wall`` is time.time()."""
+    """One RTP packet as it arrived: ``arrival`` is the endpoint clock's ``time()``, ``wall`` its
+    ``wall()`` (by default loop.time() and time.time())."""
 
     arrival: float
     wall: float
@@ -53,8 +56,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     the first RTP packet becomes the remote while none is set.
     """
 
-    def __init__(self, *, latch: bool = False) -> None:
+    def __init__(self, *, latch: bool = False, clock: Clock = LOOP_CLOCK) -> None:
         self.latch = latch
+        self.clock = clock
         self.remote: Addr | None = None
         self.local_addr: Addr = ("0.0.0.0", 0)
         self.received: list[ReceivedRtp] = []
@@ -69,10 +73,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._closed = False
 
     @classmethod
-    async def open(cls, host: str, port: int = 0, *, latch: bool = False) -> RtpEndpoint:
-        """Bind ``host:port`` (0: any free port); OSError when the address is taken."""
+    async def open(cls, host: str, port: int = 0, *, latch: bool = False, clock: Clock = LOOP_CLOCK) -> RtpEndpoint:
+        """Bind ``host:port`` (0: any free port); OSError when the address is taken. Arrivals are stamped
+        on ``clock``."""
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_datagram_endpoint(lambda: cls(latch=latch), local_addr=(host, port))
+        _, protocol = await loop.create_datagram_endpoint(lambda: cls(latch=latch, clock=clock),
+                                                          local_addr=(host, port))
         return protocol
 
     # --- asyncio.DatagramProtocol ---
@@ -96,13 +102,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self.malformed += 1
             log.debug("RTP %s:%d dropped %d bytes from %s:%d: %s", *self.local_addr, len(data), *src, exc)
             return
-        arrival = asyncio.get_running_loop().time()
+        arrival = self.clock.time()
         if self.first_packet_at is None:
             self.first_packet_at = arrival
         if self.latch and self.remote is None:
             self.remote = src
         self.received.append(ReceivedRtp(
-            arrival=arrival, wall=time.time(), src=src, payload_type=packet.payload_type, ssrc=packet.ssrc,
+            arrival=arrival, wall=self.clock.wall(), src=src, payload_type=packet.payload_type, ssrc=packet.ssrc,
             sequence_number=packet.sequence_number, timestamp=packet.timestamp,
             payload_len=len(packet.payload), marker=packet.marker, payload=packet.payload))
         for count, future in self._waiters:

@@ -1,9 +1,13 @@
 """Test client and fixtures for driving the reference server over real loopback sockets.
 
 ``Peer`` is a SIP user agent made of a :class:`SipEndpoint`: requests it receives queue up, and each
-request it sends collects its responses. ``ServerRig`` starts a :class:`ReferenceServer` on a free port
-with fast timers, plus a calling UA and a destination, all in this test process's own loopback block
-(tests/addresses.py). Every wait is bounded.
+request it sends collects its responses. ``ServerRig`` starts a :class:`ReferenceServer` on a free port,
+plus a calling UA and a destination, all in this test process's own loopback block (tests/addresses.py).
+
+Time: the server and the peers share one :class:`SteppedClock` (``rig.clock``) and RFC 3261's timer
+values; no timer fires until a test moves the clock (``await rig.clock.advance(32)``), so a test of
+Timer B or 64*T1 steps time instead of waiting for it. Every wait for a message is bounded in real time
+(``WAIT``): that is loopback I/O, never a SIP timer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, TypeVar
 from reference_server.config import ServerConfig, apply_overrides, parse_config
 from reference_server.faults import Fault, InjectedFaults
 from reference_server.server import ReferenceServer, with_listen
+from sipcore.aio.clock import SteppedClock
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.builders import new_request
 from sipcore.dialog import Dialog
@@ -35,8 +40,8 @@ from ..addresses import block, loopback
 
 T = TypeVar("T")
 Addr = tuple[str, int]
-FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1)
-WAIT = 2.0  # seconds any single expected message may take on loopback
+RFC = TimerConfig()  # T1 0.5 s, T2 4 s, T4 5 s: 64*T1 = 32 s of stepped time
+WAIT = 2.0  # seconds (real) any single expected message may take on loopback
 IDS = IdGenerator(random.Random(4475))
 
 TEST_CONFIG = """
@@ -155,8 +160,8 @@ class Peer:
         self.tag = IDS.tag()
 
     @classmethod
-    async def open(cls, host: str = loopback(1), transport: str = "UDP", timers: TimerConfig = FAST,
-                   port: int = 0) -> Peer:
+    async def open(cls, host: str = loopback(1), transport: str = "UDP", timers: TimerConfig = RFC, *,
+                   clock: SteppedClock, port: int = 0) -> Peer:
         queue: asyncio.Queue[RequestReceived] = asyncio.Queue()
         holder: list[Peer] = []
 
@@ -164,7 +169,8 @@ class Peer:
             if isinstance(event, RequestReceived) and (not holder or event.request.method not in holder[0].ignored):
                 queue.put_nowait(event)
 
-        endpoint = await SipEndpoint.open(transport, host, port, on_event, timers=timers, auto_100_delay=None)
+        endpoint = await SipEndpoint.open(transport, host, port, on_event, timers=timers, auto_100_delay=None,
+                                          clock=clock)
         peer = cls(endpoint, queue)
         holder.append(peer)
         return peer
@@ -279,23 +285,25 @@ class ServerRig:
     """A reference server with a UA and a destination, all on loopback; ``async with ServerRig() as rig``."""
 
     def __init__(self, *, faults: Iterable[Fault] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
-                 ua_host: str = loopback(1), timers: TimerConfig = FAST, destination: str | None = None,
+                 ua_host: str = loopback(1), timers: TimerConfig = RFC, destination: str | None = None,
                  dns: str | None = None) -> None:
         """``destination``: where the trunks call, as the configuration writes it (default: ``self.dest``);
         ``dns``: the DNS server for a destination named by host name."""
         self.faults, self.timer_c, self.config_text, self.ua_host, self.timers = faults, timer_c, config_text, ua_host, timers
         self.destination, self.dns = destination, dns
+        self.clock = SteppedClock()
         self.cleanups: list[Callable[[], object]] = []
 
     async def __aenter__(self) -> ServerRig:
-        self.dest = await Peer.open()
+        self.dest = await Peer.open(clock=self.clock)
         self.cleanups.append(self.dest.close)
-        self.ua = await Peer.open(self.ua_host)
+        self.ua = await Peer.open(self.ua_host, clock=self.clock)
         self.cleanups.append(self.ua.close)
         self.config = make_config(self.destination or self.dest.addr, self.config_text, dns=self.dns)
         faults = InjectedFaults(frozenset(self.faults))
         self.server = ReferenceServer(self.config, media_policy=faults.media_policy,
-                                      hangup_policy=faults.hangup_policy, timers=self.timers, timer_c=self.timer_c)
+                                      hangup_policy=faults.hangup_policy, timers=self.timers, timer_c=self.timer_c,
+                                      clock=self.clock)
         await self.server.start()
         local = self.server.local_addresses[0]
         self.addr: Addr = (local.host, local.port)
@@ -307,7 +315,7 @@ class ServerRig:
             cleanup()
 
     async def peer(self, host: str = loopback(1)) -> Peer:
-        peer = await Peer.open(host)
+        peer = await Peer.open(host, clock=self.clock)
         self.cleanups.append(peer.close)
         return peer
 
@@ -333,6 +341,7 @@ class ServerRig:
         return retry, ua.send(retry, self.addr)
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+        """Until ``predicate`` holds (it depends on loopback I/O, not on a timer), bounded in real time."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():

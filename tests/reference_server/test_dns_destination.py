@@ -20,7 +20,7 @@ from reference_server.config import (
 
 from ..addresses import loopback
 from ..dns_server import Zone, dnsmasq, dnsmasq_missing
-from .support import WAIT, Peer, ServerRig, run
+from .support import Peer, ServerRig, run
 
 CARRIER = "carrier.test"
 D1, D2 = loopback(71, subnet=55), loopback(72, subnet=55)  # SRV priority 10, then 20
@@ -70,17 +70,15 @@ def test_the_call_goes_to_the_srv_target() -> None:
     port1, port2 = _free_port(D1), _free_port(D2)
     with dnsmasq(carrier_zone(port1, port2)) as (ip, port):
         async def scenario() -> None:
-            d1 = await Peer.open(D1, port=port1)
-            try:
-                async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
-                    _, responses = await rig.authed_invite(rig.invite())
-                    b_invite = await d1.next_request("INVITE")
-                    assert b_invite.request.uri == f"sip:15551234@{CARRIER}"  # the name, not the address
-                    d1.respond(b_invite, 200, body=b"")
-                    ok = await responses.final()
-                    assert ok.status == 200
-            finally:
-                d1.close()
+            async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
+                d1 = await Peer.open(D1, clock=rig.clock, port=port1)
+                rig.cleanups.append(d1.close)
+                _, responses = await rig.authed_invite(rig.invite())
+                b_invite = await d1.next_request("INVITE")
+                assert b_invite.request.uri == f"sip:15551234@{CARRIER}"  # the name, not the address
+                d1.respond(b_invite, 200, body=b"")
+                ok = await responses.final()
+                assert ok.status == 200
         run(scenario())
 
 
@@ -90,27 +88,25 @@ def test_the_next_srv_target_when_the_first_fails(first: str, caplog: pytest.Log
     port1, port2 = _free_port(D1), _free_port(D2)
     with dnsmasq(carrier_zone(port1, port2)) as (ip, port):
         async def scenario() -> None:
-            d1 = None if first == "unreachable" else await Peer.open(D1, port=port1)
-            d2 = await Peer.open(D2, port=port2)
-            try:
-                async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
-                    _, responses = await rig.authed_invite(rig.invite())
-                    if d1 is not None:
-                        tried = await d1.next_request("INVITE")
-                        if first == "503":
-                            d1.respond(tried, 503)
-                    moved = await d2.next_request("INVITE", timeout=WAIT + 1.5)  # Timer B: 64 * 20 ms
-                    if d1 is not None:  # the same request as a new transaction (RFC 3263 §4.3)
-                        assert moved.request.call_id == tried.request.call_id
-                        assert moved.request.cseq.seq == tried.request.cseq.seq
-                        assert moved.request.top_via.branch != tried.request.top_via.branch
-                    d2.respond(moved, 200, body=b"")
-                    ok = await responses.final(timeout=WAIT + 1.5)
-                    assert ok.status == 200, f"{ok.status} {ok.reason}"
-            finally:
-                d2.close()
+            async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
+                d1 = None if first == "unreachable" else await Peer.open(D1, clock=rig.clock, port=port1)
+                d2 = await Peer.open(D2, clock=rig.clock, port=port2)
+                rig.cleanups += [d2.close] + ([d1.close] if d1 is not None else [])
+                _, responses = await rig.authed_invite(rig.invite())
                 if d1 is not None:
-                    d1.close()
+                    tried = await d1.next_request("INVITE")
+                    if first == "503":
+                        d1.respond(tried, 503)
+                    else:
+                        await rig.clock.advance(64 * rig.timers.t1)  # Timer B
+                moved = await d2.next_request("INVITE")
+                if d1 is not None:  # the same request as a new transaction (RFC 3263 §4.3)
+                    assert moved.request.call_id == tried.request.call_id
+                    assert moved.request.cseq.seq == tried.request.cseq.seq
+                    assert moved.request.top_via.branch != tried.request.top_via.branch
+                d2.respond(moved, 200, body=b"")
+                ok = await responses.final()
+                assert ok.status == 200, f"{ok.status} {ok.reason}"
         with caplog.at_level(logging.INFO, logger="reference_server.call"):
             run(scenario())
     moves = [r.getMessage() for r in caplog.records if "RFC 3263" in r.getMessage()]
@@ -123,17 +119,16 @@ def test_when_every_target_fails_the_caller_gets_the_last_answer() -> None:
     port1, port2 = _free_port(D1), _free_port(D2)
     with dnsmasq(carrier_zone(port1, port2)) as (ip, port):
         async def scenario() -> None:
-            d1, d2 = await Peer.open(D1, port=port1), await Peer.open(D2, port=port2)
-            try:
-                async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
-                    _, responses = await rig.authed_invite(rig.invite())
-                    await d1.next_request("INVITE")
-                    d2.respond(await d2.next_request("INVITE", timeout=WAIT + 1.5), 486)
-                    final = await responses.final(timeout=WAIT + 1.5)
-                    assert final.status == 486, f"{final.status} {final.reason}"
-            finally:
-                d1.close()
-                d2.close()
+            async with ServerRig(destination=f"sip:{CARRIER}", dns=f"{ip}:{port}") as rig:
+                d1 = await Peer.open(D1, clock=rig.clock, port=port1)
+                d2 = await Peer.open(D2, clock=rig.clock, port=port2)
+                rig.cleanups += [d1.close, d2.close]
+                _, responses = await rig.authed_invite(rig.invite())
+                await d1.next_request("INVITE")
+                await rig.clock.advance(64 * rig.timers.t1)  # Timer B
+                d2.respond(await d2.next_request("INVITE"), 486)
+                final = await responses.final()
+                assert final.status == 486, f"{final.status} {final.reason}"
         run(scenario())
 
 

@@ -19,6 +19,7 @@ from reference_server.rtp_relay import (
     is_rtcp,
     is_rtp,
 )
+from sipcore.aio.clock import SteppedClock
 from sipcore.aio.rtp import RtpEndpoint
 from sipcore.rtp import RtpPacket, dominant_frequency
 
@@ -378,7 +379,8 @@ def test_registry_tracks_calls_and_releases_every_port() -> None:
 def test_registry_reuses_a_closed_calls_sockets_only_after_reuse_after() -> None:
     async def scenario() -> None:
         ports = allocator(size=20, seed=11)
-        registry = RelayRegistry(ports, reuse_after=0.2)
+        clock = SteppedClock()
+        registry = RelayRegistry(ports, reuse_after=2.0, clock=clock)
         first = await registry.open("call-1@ua")
         ua = await RtpEndpoint.open(UA_IP)
         try:
@@ -389,9 +391,10 @@ def test_registry_reuses_a_closed_calls_sockets_only_after_reuse_after() -> None
             ua.start_sending((TRUNK_IP, first.a_port), rng=random.Random(7), count=1)
             await asyncio.sleep(0.05)
             assert first.a_to_b.packets == 0
+            await clock.advance(1.75)
             soon = await registry.open("call-2@ua")  # too soon: fresh ports
             assert (soon.a_port, soon.b_port) != first_ports and ports.in_use == 2
-            await asyncio.sleep(0.25)
+            await clock.advance(0.25)  # reuse_after since it was parked
             later = await registry.open("call-3@ua")  # the parked sockets, as a new relay
             assert (later.a_port, later.b_port) == first_ports and later is not first
             assert later.a_remote is None and later.a_to_b.packets == 0 and ports.in_use == 4

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import pytest
 
 from reference_server.server import ReferenceServer
+from sipcore.aio.clock import SteppedClock
 from sipcore.digest import parse_challenges
 
 from ..addresses import loopback
@@ -49,12 +49,38 @@ def test_wrong_password_and_unknown_user_get_identical_challenges_then_403() -> 
     run(main())
 
 
+def test_failures_count_within_failure_window_and_a_block_ends_after_block_duration() -> None:
+    """[security] max_failed_attempts = 3 (the test config), failure_window 60 s, block_duration 300 s."""
+    async def main() -> None:
+        async with ServerRig() as rig:
+            security = rig.config.security
+            assert (security.max_failed_attempts, security.failure_window, security.block_duration) == (3, 60, 300)
+
+            async def wrong_password() -> int:
+                invite = rig.invite()
+                challenge = await rig.ua.send(invite, rig.addr).final()
+                retry = retry_with_credentials(invite, challenge, "alice", "wrong")
+                return (await rig.ua.send(retry, rig.addr).final()).status
+
+            assert [await wrong_password(), await wrong_password()] == [407, 407]
+            await rig.clock.advance(60)  # those two fall out of the window
+            assert [await wrong_password(), await wrong_password()] == [407, 407]  # 2 within the window
+            assert await wrong_password() == 403  # the third within 60 s: blocked from now on
+            await rig.clock.advance(299.5)
+            assert (await rig.ua.send(rig.invite(), rig.addr).final()).status == 403
+            await rig.clock.advance(0.5)  # block_duration after the block began
+            assert (await rig.ua.send(rig.invite(), rig.addr).final()).status == 407  # challenged again
+            await rig.dest.no_request(0.05)
+
+    run(main())
+
+
 def test_stale_nonce_gets_a_new_challenge_with_stale_true() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
             invite = rig.invite()
             challenge = await rig.ua.send(invite, rig.addr).final()
-            rig.server.clock = lambda: time.time() + rig.config.nonce_lifetime + 5
+            await rig.clock.advance(rig.config.nonce_lifetime + 5)  # the nonce has expired
             again = await rig.ua.send(retry_with_credentials(invite, challenge, "alice", "secret"), rig.addr).final()
             assert again.status == 407
             challenges = parse_challenges(again.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
@@ -163,8 +189,9 @@ def test_digest_uri_naming_the_server_is_accepted_a_foreign_one_gets_400(caplog:
 
 def test_a_wildcard_listener_is_designated_by_a_local_address_and_its_port() -> None:
     async def main() -> None:
-        dest, ua = await Peer.open(), await Peer.open()
-        server = ReferenceServer(make_config(dest.addr, listen=("udp:0.0.0.0:0",)))
+        clock = SteppedClock()
+        dest, ua = await Peer.open(clock=clock), await Peer.open(clock=clock)
+        server = ReferenceServer(make_config(dest.addr, listen=("udp:0.0.0.0:0",)), clock=clock)
         await server.start()
         try:
             addr = ("127.0.0.1", server.local_addresses[0].port)

@@ -229,12 +229,17 @@ def test_an_ended_call_is_freed_at_once_but_its_b_leg_2xx_is_still_acked_and_a_f
 
 def test_a_2xx_never_acked_is_resent_then_the_call_is_hung_up_after_64_t1() -> None:
     async def main() -> None:
-        async with ServerRig() as rig:  # FAST timers: 64*T1 = 1.28 s
+        async with ServerRig() as rig:  # T1 0.5 s, T2 4 s: 64*T1 = 32 s
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
             event = await rig.dest.next_request("INVITE")
             rig.dest.respond(event, 200, body=answer(event.request.body, rig.rtp().port))
             assert (await responses.final()).status == 200  # and the UA never ACKs it
-            assert (await rig.dest.next_request("ACK", timeout=3)).request.cseq.seq == event.request.cseq.seq
+            await rig.clock.advance(64 * rig.timers.t1 - 0.25)
+            await rig.dest.no_request(0.05)  # no ACK, no BYE on the B leg yet
+            # resent after T1, 2*T1, 4*T1, then every T2 (RFC 3261 §13.3.1.4): 0.5, 1.5, 3.5, 7.5 ... 31.5 s
+            await rig.wait_until(lambda: [r.status for r in responses.seen] == [100] + [200] * 11)
+            await rig.clock.advance(0.25)
+            assert (await rig.dest.next_request("ACK")).request.cseq.seq == event.request.cseq.seq
             b_bye = await rig.dest.next_request("BYE")
             rig.dest.respond(b_bye, 200)
             a_bye = await rig.ua.next_request("BYE")

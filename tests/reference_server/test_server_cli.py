@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -78,8 +77,8 @@ def _options(port: int, host: str = HOST) -> bytes:
         return sock.recv(65535)
 
 
-def _stop(proc: subprocess.Popen[bytes], signum: int) -> tuple[int, float, bytes]:
-    start = time.monotonic()
+def _stop(proc: subprocess.Popen[bytes], signum: int) -> tuple[int, bytes]:
+    """Exit status and stderr of the server after ``signum``; AssertionError if it has not exited 2 s later."""
     proc.send_signal(signum)
     try:
         code = proc.wait(timeout=2.0)
@@ -88,7 +87,7 @@ def _stop(proc: subprocess.Popen[bytes], signum: int) -> tuple[int, float, bytes
         proc.wait(5)
         raise AssertionError("the server did not stop within 2 s") from None
     assert proc.stderr is not None
-    return code, time.monotonic() - start, proc.stderr.read()
+    return code, proc.stderr.read()
 
 
 def test_default_config_serves_5060_and_sigterm_frees_it() -> None:
@@ -101,8 +100,8 @@ def test_default_config_serves_5060_and_sigterm_frees_it() -> None:
             answer = _options(5060, DEFAULT)
             assert answer.startswith(b"SIP/2.0 200 OK\r\n") and b"Server: trunkcheck-reference/0.1" in answer
         finally:
-            code, elapsed, stderr = _stop(proc, signal.SIGTERM)
-        assert code == 0 and elapsed < 2.0
+            code, stderr = _stop(proc, signal.SIGTERM)
+        assert code == 0
         assert b"Traceback" not in stderr
         assert _free(5060, DEFAULT)  # UDP and TCP released
 
@@ -117,7 +116,7 @@ def test_listen_ip_port_without_a_transport_is_udp_as_in_the_config_file(host: s
         assert _ready_line(proc) == f"listening on udp:{hostport}:{port}"
         assert _options(port, host).startswith(b"SIP/2.0 200 OK")
     finally:
-        code, _, stderr = _stop(proc, signal.SIGTERM)
+        code, stderr = _stop(proc, signal.SIGTERM)
     assert code == 0 and b"Traceback" not in stderr
 
 
@@ -128,8 +127,8 @@ def test_sigint_stops_within_2_s() -> None:
         assert _ready_line(proc) == f"listening on udp:{HOST}:{port}"
         assert _options(port).startswith(b"SIP/2.0 200 OK")
     finally:
-        code, elapsed, stderr = _stop(proc, signal.SIGINT)
-    assert code == 0 and elapsed < 2.0 and b"Traceback" not in stderr
+        code, stderr = _stop(proc, signal.SIGINT)
+    assert code == 0 and b"Traceback" not in stderr
     assert _free(port)
 
 

@@ -4,8 +4,6 @@ an unreachable destination gives 503."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from reference_server.faults import Fault
@@ -50,30 +48,33 @@ def test_destination_reason_header_is_relayed_as_sent() -> None:
     run(main())
 
 
-def test_silent_destination_gives_408_with_cause_102_within_timer_b() -> None:
+def test_silent_destination_gives_408_with_cause_102_at_timer_b() -> None:
     async def main() -> None:
         async with ServerRig() as rig:
-            rig.dest.ignored.add("INVITE")
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            final = await responses.final(timeout=3)
-            elapsed = loop.time() - start
+            await rig.dest.next_request("INVITE")  # and the destination never answers
+            await rig.clock.advance(rig.timers.timer_b - 0.25)  # (steps exact in binary: no rounding)
+            assert [r.status for r in responses.seen] == [100]  # nothing final before Timer B
+            await rig.clock.advance(0.25)  # 64*T1 after the B leg's INVITE
+            final = await responses.final()
             assert (final.status, final.reason) == (408, "Request Timeout")
             assert parse_reason(final.headers.get("Reason") or "")[0].cause == 102
-            assert 64 * rig.timers.t1 * 0.9 < elapsed < 64 * rig.timers.t1 + 1.0
+            await rig.wait_until(lambda: rig.server.relays.allocator.in_use == 0 and rig.server.active_calls == 0)
 
     run(main())
 
 
 def test_ringing_forever_is_cancelled_after_timer_c_and_gives_408() -> None:
     async def main() -> None:
-        async with ServerRig(timer_c=0.4) as rig:
+        async with ServerRig() as rig:  # Timer C: 180 s (RFC 3261 §16.6: more than 3 minutes)
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
             event = await rig.dest.next_request("INVITE")
             rig.dest.respond(event, 180)
             await responses.status(180)
-            cancel = await rig.dest.next_request("CANCEL", timeout=2)
+            await rig.clock.advance(179.75)
+            await rig.dest.no_request(0.05)
+            await rig.clock.advance(0.25)
+            cancel = await rig.dest.next_request("CANCEL")
             final = await responses.final()
             assert final.status == 408 and "cause=102" in (final.headers.get("Reason") or "")
             rig.dest.respond(cancel, 200)
@@ -85,18 +86,19 @@ def test_ringing_forever_is_cancelled_after_timer_c_and_gives_408() -> None:
 
 def test_every_provisional_response_restarts_timer_c() -> None:
     async def main() -> None:
-        async with ServerRig(timer_c=0.4) as rig:
-            loop = asyncio.get_running_loop()
+        async with ServerRig(timer_c=100.0) as rig:
             _, responses = await rig.authed_invite(rig.invite(body=offer(rig.rtp().port)))
             event = await rig.dest.next_request("INVITE")
             rig.dest.respond(event, 100)
-            for _ in range(3):  # every 0.25 s: Timer C (0.4 s) never runs out
+            for _ in range(3):  # a 180 every 60 s: Timer C (100 s) never runs out
                 rig.dest.respond(event, 180)
                 await responses.status(180)
-                await rig.dest.no_request(0.25)
-            last = loop.time()
-            cancel = await rig.dest.next_request("CANCEL", timeout=2)
-            assert 0.4 * 0.9 - 0.25 < loop.time() - last < 0.4 + 0.3  # 0.4 s after the last 180
+                await rig.clock.advance(60)
+                await rig.dest.no_request(0.05)
+            await rig.clock.advance(39.75)  # 99.75 s after the last 180
+            await rig.dest.no_request(0.05)
+            await rig.clock.advance(0.25)  # 100 s after it
+            cancel = await rig.dest.next_request("CANCEL")
             assert (await responses.final()).status == 408
             rig.dest.respond(cancel, 200)
             rig.dest.respond(event, 487)

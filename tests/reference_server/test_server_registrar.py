@@ -3,8 +3,6 @@ registered extensions: every contact rings at once, the first 2xx wins, the rest
 
 from __future__ import annotations
 
-import time
-
 from sipcore.dialog import Dialog
 from sipcore.digest import parse_challenge
 from sipcore.message import Response
@@ -65,7 +63,7 @@ def test_register_401_then_200_423_three_contacts_and_removal() -> None:
 
             ok = await register(rig, phone, "1001", "pass1001", contact="*", expires=0)
             assert ok.status == 200 and not ok.contacts
-            assert rig.server.registrar.lookup("1001", time.time()) == []
+            assert rig.server.registrar.lookup("1001", rig.clock.time()) == []
 
             wrong_password = await register(rig, phone, "1002", "pass1001")
             assert wrong_password.status == 401
@@ -96,8 +94,10 @@ def test_binding_expires_and_a_call_to_it_gets_480() -> None:
         async with ServerRig() as rig:
             phone = await rig.peer()
             assert (await register(rig, phone, "1002", "pass1002", expires=60)).status == 200
-            assert len(rig.server.registrar.lookup("1002", time.time())) == 1
-            rig.server.clock = lambda: time.time() + 61
+            await rig.clock.advance(59)
+            assert len(rig.server.registrar.lookup("1002", rig.clock.time())) == 1
+            await rig.clock.advance(2)  # 61 s after the REGISTER
+            assert rig.server.registrar.lookup("1002", rig.clock.time()) == []
             carrier = await rig.peer(loopback(3))  # a trusted peer: no challenge
             final = await carrier.send(rig.invite(carrier, "1002", DOMAIN, offer(4000)), rig.addr).final()
             assert final.status == 480

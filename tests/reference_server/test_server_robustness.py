@@ -14,14 +14,14 @@ import socket
 import pytest
 
 from reference_server.server import ReferenceServer
+from sipcore.aio.clock import SteppedClock
 from sipcore.errors import SIPParseError
 from sipcore.message import Request
 from sipcore.parser import parse_message
-from sipcore.timers import TimerConfig
 
 from ..addresses import loopback
 from ..paths import RFC4475_DIR as RFC4475  # noqa: E402
-from .support import FAST, TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
+from .support import TEST_CONFIG, Peer, ServerRig, make_config, offer, retry_with_credentials, run
 
 #: The answer each RFC 4475 message gets (None: a response, silently dropped). The server is configured
 #: with example.com as its registrar domain, the domain most of the messages use, so REGISTERs reach the
@@ -49,7 +49,6 @@ EXPECTED: dict[str, set[int] | None] = {
     "zeromf.dat": {200, 483}, "cparam01.dat": {401}, "cparam02.dat": {401}, "regescrt.dat": {401},
     "sdp01.dat": {406},
 }
-TORTURE_TIMERS = TimerConfig(t1=0.005, t2=0.02, t4=0.025)  # Timer J = 0.32 s
 _CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.I | re.M)
 _BRANCH = re.compile(rb"branch=([^;\s,]+)")
 
@@ -102,7 +101,7 @@ def test_every_rfc4475_message_gets_its_answer_and_the_server_keeps_serving() ->
     config_text = TEST_CONFIG.replace('domain = "example.registrar.voipbin.net"', 'domain = "example.com"')
 
     async def main() -> None:
-        async with ServerRig(config_text=config_text, timers=TORTURE_TIMERS) as rig:
+        async with ServerRig(config_text=config_text) as rig:
             sock, tls_sock = _bind_5060_pair()
             loop = asyncio.get_running_loop()
             received: list[bytes] = []
@@ -120,8 +119,11 @@ def test_every_rfc4475_message_gets_its_answer_and_the_server_keeps_serving() ->
                     data = (RFC4475 / name).read_bytes()
                     token = _token(data)
                     # cparam01/02, escnull/regescrt, novelsc/unkscm share branch, sent-by and method: while
-                    # the first one's server transaction lives, the second is its retransmission (§17.2.3)
-                    await rig.wait_until(lambda data=data: not _transaction_alive(rig.server, data))
+                    # the first one's server transaction lives, the second is its retransmission (§17.2.3);
+                    # every transaction has ended 64*T1 (Timers H, J) after its last request
+                    if _transaction_alive(rig.server, data):
+                        await rig.clock.advance(64 * rig.timers.t1)
+                    assert not _transaction_alive(rig.server, data), name
                     sock.sendto(data, rig.addr)
                     deadline = loop.time() + (0.1 if expected is None else 2.0)
                     answer: bytes | None = None
@@ -207,11 +209,12 @@ def test_junk_datagrams_are_dropped_with_a_log_line(caplog: pytest.LogCaptureFix
 
 def test_call_over_tcp_from_the_caller() -> None:
     async def main() -> None:
-        dest = await Peer.open()
+        clock = SteppedClock()
+        dest = await Peer.open(clock=clock)
         config = make_config(dest.addr, listen=(f"udp:{loopback(1)}:0", f"tcp:{loopback(1)}:0"))
-        server = ReferenceServer(config, timers=FAST)
+        server = ReferenceServer(config, clock=clock)
         await server.start()
-        ua = await Peer.open(transport="TCP")
+        ua = await Peer.open(transport="TCP", clock=clock)
         try:
             tcp = next(a for a in server.local_addresses if a.transport == "tcp")
             assert tcp.port == server.local_addresses[0].port  # UDP and TCP share the port number

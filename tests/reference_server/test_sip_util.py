@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from reference_server.sip_util import Reliable2xx, build_response
+from sipcore.aio.clock import SteppedClock
 from sipcore.message import Request, Response, make_response
 from sipcore.parser import parse_message
 from sipcore.timers import TimerConfig
@@ -41,13 +42,14 @@ def test_build_response_is_make_response_add_and_set_body(server: str, body: byt
 
 
 class _Sent:
-    """Stands in for the endpoint: when each retransmission was sent (loop time)."""
+    """Stands in for the endpoint: when each retransmission was sent (on the test's clock)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: SteppedClock) -> None:
+        self.clock = clock
         self.times: list[float] = []
 
     def send_stateless(self, message: Response, addr: tuple[str, int]) -> None:
-        self.times.append(asyncio.get_running_loop().time())
+        self.times.append(self.clock.time())
 
 
 def _ok() -> Response:
@@ -56,35 +58,33 @@ def _ok() -> Response:
     return make_response(request, 200, to_tag="t")
 
 
-async def _reliable_2xx(timers: TimerConfig, stop_after: float | None = None) -> tuple[float, list[float], list[float]]:
-    """Run a Reliable2xx until it times out (or ``stop_after`` seconds): start, sends, timeouts."""
-    loop = asyncio.get_running_loop()
-    sent, timeouts = _Sent(), []
+async def _reliable_2xx(timers: TimerConfig, stop_after: float | None = None) -> tuple[list[float], list[float]]:
+    """Run a Reliable2xx on a stepped clock until well past 64*T1 (stopped after ``stop_after`` seconds):
+    when it resent the 2xx and when it timed out, in seconds since it started."""
+    clock = SteppedClock(0.0)
+    sent, timeouts = _Sent(clock), []
     endpoint: Any = sent
-    start = loop.time()
-    reliable = Reliable2xx(endpoint, _ok(), (loopback(1), 5060), timers, lambda: timeouts.append(loop.time()))
+    reliable = Reliable2xx(endpoint, _ok(), (loopback(1), 5060), timers, lambda: timeouts.append(clock.time()),
+                           clock=clock)
     if stop_after is not None:
-        await asyncio.sleep(stop_after)
+        await clock.advance(stop_after)
         reliable.stop()
-    await asyncio.sleep(64 * timers.t1 + 0.2)
-    return start, sent.times, timeouts
+    await clock.advance_to(64 * timers.t1 + 10)
+    assert clock.pending == 0  # nothing left armed
+    return sent.times, timeouts
 
 
 def test_reliable_2xx_resends_after_t1_doubling_to_t2_and_times_out_after_64_t1() -> None:
-    timers = TimerConfig(t1=0.01, t2=0.04)
-    start, sends, timeouts = asyncio.run(_reliable_2xx(timers))
-    assert len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.5
-    assert len(sends) >= 3 and all(t < timeouts[0] for t in sends)
-    gaps = [b - a for a, b in zip([start, *sends[:-1]], sends, strict=True)]
-    assert gaps[0] >= 0.0099 and gaps[1] >= 0.0199  # T1, then 2*T1 (never sooner)
-    assert all(0.0399 <= gap < 0.04 + 0.2 for gap in gaps[2:])  # then T2: doubling stops there
+    sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig()))  # T1 0.5 s, T2 4 s
+    assert sends == [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]  # T1, 2*T1, 4*T1, then T2
+    assert timeouts == [32.0]  # 64*T1
 
 
 def test_reliable_2xx_on_a_reliable_transport_only_times_out() -> None:
-    start, sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(t1=0.01, reliable=True)))
-    assert sends == [] and len(timeouts) == 1 and 0.64 <= timeouts[0] - start < 0.64 + 0.5
+    sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(reliable=True)))
+    assert sends == [] and timeouts == [32.0]
 
 
 def test_reliable_2xx_stopped_sends_nothing_more_and_never_times_out() -> None:
-    _, sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(t1=0.01, t2=0.04), stop_after=0.05))
-    assert 1 <= len(sends) <= 2 and timeouts == []  # after 0.01 and 0.03 (stopped at 0.05)
+    sends, timeouts = asyncio.run(_reliable_2xx(TimerConfig(), stop_after=2.0))
+    assert sends == [0.5, 1.5] and timeouts == []

@@ -1,11 +1,12 @@
-"""Shared pieces of the simulator tests: addresses, fast timers, and a tiny challenging trunk stub."""
+"""Shared pieces of the simulator tests: addresses, a bounded wait for loopback I/O, and a tiny challenging
+trunk stub. Timers are RFC 3261's; a test of a timer gives the agents a SteppedClock and moves it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from sipcore.aio.endpoint import SipEndpoint
@@ -14,7 +15,6 @@ from sipcore.digest_server import DigestServer, VerifyOutcome
 from sipcore.message import Request, make_response
 from sipcore.sdp import SessionDescription
 from sipcore.sdp_offer import make_answer
-from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
@@ -27,12 +27,23 @@ UA2_IP = loopback(21)
 DEST_IP = loopback(30)
 TRUNK_IP = loopback(10)
 DOMAIN = "example.trunk.voipbin.net"
-FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1)  # Timer B/F = 1.28 s
+WAIT = 2.0  # seconds (real) that loopback I/O may take
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
     """Run a test scenario with a hard bound."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def until(predicate: Callable[[], object], what: str, timeout: float = WAIT) -> None:
+    """Until ``predicate`` holds: something loopback I/O brings about, never a SIP timer (those are stepped).
+    AssertionError naming ``what`` after ``timeout`` real seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(0.002)
 
 
 class TrunkStub:
@@ -54,7 +65,7 @@ class TrunkStub:
         self.endpoint: SipEndpoint | None = None
 
     async def start(self, host: str = TRUNK_IP) -> TrunkStub:
-        self.endpoint = await SipEndpoint.open("UDP", host, 0, self._on_event, timers=FAST)
+        self.endpoint = await SipEndpoint.open("UDP", host, 0, self._on_event)
         return self
 
     @property

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -23,65 +24,104 @@ from simulator.settings import (
 )
 from simulator.ua import CallResult, UserAgent
 from simulator.uas import IncomingCall
+from sipcore.aio.clock import SteppedClock
 from sipcore.q850 import reason_header
 from sipcore.rtp import dominant_frequency
 from sipcore.timers import TimerConfig
 
 from ..addresses import loopback
-from .helpers import DEST_IP, FAST, UA_IP, run
+from .helpers import DEST_IP, UA_IP, run, until
+
+RFC = TimerConfig()  # Timer B = 64*T1 = 32 s
+Drive = Callable[[SteppedClock, Destination, UserAgent, "asyncio.Task[CallResult]"], Awaitable[None]]
 
 
 async def _call(script: Sequence[Step], *, honour_cancel: bool = True, transport: str = "UDP",
-                timers: TimerConfig | None = None, wait_dest: bool = True,
+                drive: Drive | None = None, wait_dest: bool = True,
                 **call_options: Any) -> tuple[CallResult, IncomingCall | None, Destination, UserAgent]:
+    """The UA calls a destination playing ``script``. With ``drive``, both run on one SteppedClock and
+    ``drive(clock, dest, ua, call)`` moves it while the call runs (timers fire only when it does)."""
+    clock = SteppedClock() if drive is not None else None
+    on = {"clock": clock} if clock is not None else {}
     dest = await Destination.start(DestinationSettings(listen=(DEST_IP, 0), transport=transport, script=script,
-                                                       honour_cancel=honour_cancel, timers=timers or TimerConfig()))
-    ua = await UserAgent.start(UaSettings(listen=(UA_IP, 0), transport=transport, target=dest.local_addr,
-                                          timers=timers or TimerConfig()))
+                                                       honour_cancel=honour_cancel), **on)
+    ua = await UserAgent.start(UaSettings(listen=(UA_IP, 0), transport=transport, target=dest.local_addr), **on)
     try:
-        result = await ua.call("+15551234567", **call_options)
+        call = asyncio.ensure_future(ua.call("+15551234567", **call_options))
+        if drive is not None and clock is not None:
+            await drive(clock, dest, ua, call)
+        result = await asyncio.wait_for(call, 5.0)
         if wait_dest:
-            await dest.wait_for_calls(1, 3.0)
+            assert await dest.wait_for_calls(1, 3.0)
     finally:
         await ua.stop()
         await dest.stop()
     return result, (dest.calls[0] if dest.calls else None), dest, ua
 
 
+def _seen(agent: Destination | UserAgent, kind: str, summary: str) -> Callable[[], bool]:
+    return lambda: agent.record.first(kind, summary=summary) is not None
+
+
 @pytest.mark.parametrize("transport", ["UDP", "TCP"])
 def test_answered_call_has_ack_bye_and_rtp_both_ways(transport: str) -> None:
-    result, far, _, ua = run(_call([Send100(), Send180(), Answer()], transport=transport, hold_ms=300))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: ua.record.first("rtp-first-packet") and dest.record.first("rtp-first-packet"),
+                    "RTP both ways")
+        await clock.advance(0.25)
+        assert not call.done()  # held for hold_ms
+        await clock.advance(0.25)  # hold_ms: the UA hangs up
+
+    result, far, _, ua = run(_call([Send100(), Send180(), Answer()], transport=transport, hold_ms=500, drive=drive))
     assert (result.status, result.provisional, result.answered) == (200, [100, 180], True)
     assert (result.ended_by, result.bye_status, result.error) == ("local-bye", 200, None)
     assert far is not None and far.acked and far.ended_by == "remote-bye"
     assert far.responses_sent == [100, 180, 200]
-    assert result.rtp_received >= 5 and far.rtp_received >= 5
+    assert result.rtp_received >= 1 and far.rtp_received >= 1
     assert {p.payload_type for p in result.rtp_packets} == {0}
     assert abs(dominant_frequency(result.rtp_packets[-1].payload) - 440) < 20  # the destination's tone
     assert abs(dominant_frequency(far.rtp_packets[-1].payload) - 1000) < 20  # the UA's tone
     assert [e.summary.split()[0] for e in ua.record.select("sip-sent")] == ["INVITE", "ACK", "BYE"]
+    bye = ua.record.first("sip-sent", summary="BYE")
+    ack = ua.record.first("sip-sent", summary="ACK")
+    assert bye is not None and ack is not None and bye.t_monotonic - ack.t_monotonic == 0.5  # hold_ms
 
 
 def test_early_media_rtp_arrives_before_the_200() -> None:
-    result, far, _, ua = run(_call([Send100(), Send183(early_media=True), Answer(after_ms=300)], hold_ms=100))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: ua.record.first("rtp-first-packet") and dest.record.first("rtp-first-packet"),
+                    "early media both ways")
+        assert ua.record.first("sip-received", summary="200") is None
+        await clock.advance(0.5)  # Answer(after_ms=500)
+        await until(_seen(ua, "sip-sent", "ACK"), "the ACK")
+        await clock.advance(0.25)  # hold_ms
+
+    result, far, _, ua = run(_call([Send100(), Send183(early_media=True), Answer(after_ms=500)], hold_ms=250,
+                                   drive=drive))
     assert result.status == 200 and 183 in result.provisional
     first_rtp = ua.record.first("rtp-first-packet", call_id=result.call_id)
     ok = ua.record.first("sip-received", call_id=result.call_id, status=200, method="INVITE")
     assert first_rtp is not None and ok is not None
-    assert first_rtp.t_monotonic < ok.t_monotonic - 0.2  # RTP flowed while the call was still ringing
-    assert result.early_media_packets >= 8
+    assert first_rtp.t_monotonic < ok.t_monotonic  # RTP flowed while the call was still ringing
+    assert result.early_media_packets >= 1
     assert far is not None and far.early_media_at is not None and far.answered_at is not None
-    assert far.early_media_at < far.answered_at
+    assert far.answered_at - far.early_media_at == 0.5  # Answer(after_ms=500) after the 183 started the RTP
     # the UA sent RTP to the 183's address too, so early media flowed both ways
     assert far.first_rtp_at is not None and far.first_rtp_at < far.answered_at
 
 
 def test_wait_delays_the_first_response() -> None:
-    result, _, _, ua = run(_call([Wait(300), Send100(), Answer()], hold_ms=0))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: dest.calls, "the INVITE")
+        await clock.advance(0.25)
+        assert ua.record.first("sip-received", summary="100") is None  # still waiting
+        await clock.advance(0.25)  # Wait(500)
+
+    result, _, _, ua = run(_call([Wait(500), Send100(), Answer()], hold_ms=0, drive=drive))
     invite = ua.record.first("sip-sent", summary="INVITE")
     trying = ua.record.first("sip-received", summary="100")
     assert result.status == 200 and invite is not None and trying is not None
-    assert trying.t_monotonic - invite.t_monotonic >= 0.29
+    assert trying.t_monotonic - invite.t_monotonic == 0.5
 
 
 @pytest.mark.parametrize(("status", "reason", "header"), [
@@ -105,50 +145,99 @@ def test_reject_relays_status_reason_phrase_and_reason_header(status: int, reaso
 
 
 def test_never_answer_without_provisional_times_out_on_timer_b() -> None:
-    result, _, _, _ = run(_call([NeverAnswer()], timers=FAST, wait_dest=False))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: dest.calls, "the INVITE")  # never answered
+        await clock.advance(RFC.timer_b - 0.5)
+        assert not call.done()
+        await clock.advance(0.5)  # Timer B
+
+    result, _, _, _ = run(_call([NeverAnswer()], wait_dest=False, drive=drive))
     assert result.timed_out and result.status is None
     assert result.error is not None and "Timer B" in result.error
-    assert result.ended_at is not None and result.ended_at - result.invite_sent_at < 2.0  # 64*T1 = 1.28 s
+    assert result.ended_at is not None and result.ended_at - result.invite_sent_at == RFC.timer_b
 
 
 def test_never_answer_after_ringing_is_cancelled_at_the_ring_timeout() -> None:
-    result, far, _, _ = run(_call([Send180(), NeverAnswer()], ring_timeout_ms=300))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(_seen(ua, "sip-received", "180"), "the 180")
+        await clock.advance(29.5)
+        assert ua.record.first("sip-sent", summary="CANCEL") is None
+        await clock.advance(0.5)  # the ring timeout
+
+    result, far, _, ua = run(_call([Send180(), NeverAnswer()], ring_timeout_ms=30_000, drive=drive))
     assert result.timed_out and "ring timeout" in (result.error or "")
     assert (result.cancelled, result.cancel_status, result.status) == (True, 200, 487)
     assert far is not None and far.cancelled and far.final_status == 487 and far.ended_by == "cancel"
+    invite, cancel = ua.record.first("sip-sent", summary="INVITE"), ua.record.first("sip-sent", summary="CANCEL")
+    assert invite is not None and cancel is not None and cancel.t_monotonic - invite.t_monotonic == 30.0
 
 
 def test_answer_then_hang_up_sends_bye_to_the_ua() -> None:
-    result, far, _, ua = run(_call([Send180(), Answer(), HangupAfter(200)], expect_remote_bye=True))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: dest.calls and dest.calls[0].acked, "the ACK")
+        await clock.advance(0.25)  # HangupAfter(250)
+
+    result, far, _, ua = run(_call([Send180(), Answer(), HangupAfter(250)], expect_remote_bye=True, drive=drive))
     assert result.status == 200 and result.ended_by == "remote-bye" and result.error is None
     assert ua.record.first("sip-received", summary="BYE") is not None
     assert far is not None and far.ended_by == "local-bye" and far.bye_status == 200
 
 
 def test_expected_remote_bye_that_never_comes_is_a_bounded_timeout() -> None:
-    result, _, _, _ = run(_call([Answer()], expect_remote_bye=True, remote_bye_timeout_ms=200))
-    assert result.timed_out and "hang up within 0.2 s" in (result.error or "")
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(_seen(ua, "sip-sent", "ACK"), "the ACK")
+        await clock.advance(9.5)
+        assert ua.record.first("sip-sent", summary="BYE") is None
+        await clock.advance(0.5)  # remote_bye_timeout_ms
+
+    result, _, _, _ = run(_call([Answer()], expect_remote_bye=True, drive=drive))
+    assert result.timed_out and "hang up within 10 s" in (result.error or "")
     assert result.ended_by == "local-bye" and result.bye_status == 200
 
 
-@pytest.mark.parametrize("how", [{"cancel_on_ringing": True}, {"cancel_after_ms": 150}])
-def test_cancel_honoured_with_487(how: dict[str, Any]) -> None:
-    result, far, _, _ = run(_call([Send100(), Send180(), NeverAnswer()], **how))
+def test_cancel_on_ringing_is_honoured_with_487() -> None:
+    result, far, _, _ = run(_call([Send100(), Send180(), NeverAnswer()], cancel_on_ringing=True))
     assert (result.cancelled, result.cancel_status, result.status) == (True, 200, 487)
     assert not result.timed_out and not result.answered
     assert far is not None and far.cancelled and far.responses_sent == [100, 180, 487]
 
 
+def test_cancel_after_ms_is_honoured_with_487() -> None:
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(_seen(ua, "sip-received", "180"), "the 180")
+        await clock.advance(0.125)
+        assert ua.record.first("sip-sent", summary="CANCEL") is None
+        await clock.advance(0.125)  # cancel_after_ms=250
+
+    result, far, _, ua = run(_call([Send100(), Send180(), NeverAnswer()], cancel_after_ms=250, drive=drive))
+    assert (result.cancelled, result.cancel_status, result.status) == (True, 200, 487)
+    assert not result.timed_out and not result.answered
+    assert far is not None and far.cancelled and far.responses_sent == [100, 180, 487]
+    invite, cancel = ua.record.first("sip-sent", summary="INVITE"), ua.record.first("sip-sent", summary="CANCEL")
+    assert invite is not None and cancel is not None and cancel.t_monotonic - invite.t_monotonic == 0.25
+
+
 def test_cancel_ignored_gives_a_bounded_timeout() -> None:
-    result, far, _, _ = run(_call([Send180(), NeverAnswer()], honour_cancel=False, timers=FAST,
-                                  cancel_on_ringing=True, wait_dest=False))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: ua.record.first("sip-received", summary="200", method="CANCEL"), "the CANCEL's 200")
+        await clock.advance(64 * RFC.t1 - 0.5)
+        assert not call.done()
+        await clock.advance(0.5)  # 64*T1 after the CANCEL (RFC 3261 §9.1)
+
+    result, far, _, _ = run(_call([Send180(), NeverAnswer()], honour_cancel=False, cancel_on_ringing=True,
+                                  wait_dest=False, drive=drive))
     assert (result.cancelled, result.cancel_status, result.status) == (True, 200, None)
-    assert result.timed_out and "no final response within 1.28 s of the CANCEL" in (result.error or "")
+    assert result.timed_out and "no final response within 32 s of the CANCEL" in (result.error or "")
     assert far is not None and far.cancelled and far.final_status is None
 
 
 def test_answer_after_an_ignored_cancel_is_acked_and_hung_up() -> None:
-    result, far, _, _ = run(_call([Send180(), Answer(after_ms=200)], honour_cancel=False, cancel_on_ringing=True))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: dest.calls and dest.calls[0].cancelled, "the CANCEL")
+        await clock.advance(0.25)  # Answer(after_ms=250)
+
+    result, far, _, _ = run(_call([Send180(), Answer(after_ms=250)], honour_cancel=False, cancel_on_ringing=True,
+                                  drive=drive))
     assert result.cancelled and result.status == 200 and result.answered
     assert result.ended_by == "local-bye" and result.bye_status == 200
     assert far is not None and far.acked and far.ended_by == "remote-bye"
@@ -176,10 +265,17 @@ def test_for_behaviour_builds_the_script_in_the_documented_order() -> None:
 
 
 def test_cancel_requested_before_any_provisional_waits_for_one() -> None:
-    result, far, _, ua = run(_call([Wait(200), Send180(), NeverAnswer()], cancel_after_ms=50))
+    async def drive(clock: SteppedClock, dest: Destination, ua: UserAgent, call: asyncio.Task[CallResult]) -> None:
+        await until(lambda: dest.calls, "the INVITE")
+        await clock.advance(0.125)  # cancel_after_ms=125: the cancel is due, but no provisional has come
+        await asyncio.sleep(0.05)
+        assert ua.record.first("sip-sent", summary="CANCEL") is None
+        await clock.advance(0.125)  # Wait(250): the 180, then the CANCEL
+
+    result, far, _, ua = run(_call([Wait(250), Send180(), NeverAnswer()], cancel_after_ms=125, drive=drive))
     ringing = ua.record.first("sip-received", summary="180")
     cancel = ua.record.first("sip-sent", summary="CANCEL")
     assert ringing is not None and cancel is not None
-    assert cancel.t_monotonic >= ringing.t_monotonic  # RFC 3261 §9.1: no CANCEL before a provisional
+    assert ua.record.events.index(cancel) > ua.record.events.index(ringing)  # RFC 3261 §9.1
     assert (result.cancel_status, result.status) == (200, 487)
     assert far is not None and far.responses_sent == [180, 487]

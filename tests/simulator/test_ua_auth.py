@@ -3,20 +3,22 @@ and an incoming call to the registered contact."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from simulator.settings import UaSettings
 from simulator.ua import UserAgent
+from sipcore.aio.clock import LOOP_CLOCK, Clock, SteppedClock
 from sipcore.digest import parse_credentials
 from sipcore.digest_server import VerifyOutcome
 
-from .helpers import DOMAIN, FAST, UA2_IP, UA_IP, TrunkStub, run
+from .helpers import DOMAIN, UA2_IP, UA_IP, TrunkStub, run, until
 
 
-async def _ua_against_stub(stub: TrunkStub, **settings: Any) -> UserAgent:
+async def _ua_against_stub(stub: TrunkStub, clock: Clock = LOOP_CLOCK, **settings: Any) -> UserAgent:
     await stub.start()
     return await UserAgent.start(UaSettings(listen=(UA_IP, 0), username="alice", domain=DOMAIN, target=stub.addr,
-                                            timers=FAST, **settings))
+                                            **settings), clock=clock)
 
 
 def test_407_is_answered_with_digest_and_the_retry_keeps_the_dialog_identifiers() -> None:
@@ -116,15 +118,26 @@ def test_register_refresh_unregister_and_answer_an_incoming_call() -> None:
     stub = TrunkStub()
 
     async def scenario() -> Any:
-        alice = await _ua_against_stub(stub, password="secret", answer_after_ms=100, register_refresh_ratio=0.5)
-        bob = await UserAgent.start(UaSettings(listen=(UA2_IP, 0), username="bob", domain=DOMAIN, timers=FAST))
+        clock = SteppedClock()
+        alice = await _ua_against_stub(stub, clock, password="secret", answer_after_ms=250,
+                                       register_refresh_ratio=0.5)
+        bob = await UserAgent.start(UaSettings(listen=(UA2_IP, 0), username="bob", domain=DOMAIN), clock=clock)
         try:
-            first = await alice.register(expires=1)
-            assert first.ok and first.challenges == [401] and first.expires == 1
+            first = await alice.register(expires=60)
+            assert first.ok and first.challenges == [401] and first.expires == 60
             assert stub.bindings[f"sip:alice@{DOMAIN}"] == alice.local_addr
-            assert await alice.wait_for_registrations(2, timeout=2.0)  # refreshed at 0.5 s, before expiry
+            await clock.advance(29.5)
+            assert len(alice.registrations) == 1
+            await clock.advance(0.5)  # half the granted 60 s: the refresh, before expiry
+            assert await alice.wait_for_registrations(2, timeout=2.0)
+            assert alice.registrations[1].at - first.at == 30.0
             contact_host, contact_port = stub.bindings[f"sip:alice@{DOMAIN}"]
-            call = await bob.call(f"sip:alice@{contact_host}:{contact_port}", hold_ms=200)
+            calling = asyncio.ensure_future(bob.call(f"sip:alice@{contact_host}:{contact_port}", hold_ms=500))
+            await until(lambda: alice.incoming, "the INVITE to alice")
+            await clock.advance(0.25)  # alice answers after 250 ms
+            await until(lambda: bob.record.first("sip-sent", summary="ACK"), "bob's ACK")
+            await clock.advance(0.5)  # bob hangs up after 500 ms
+            call = await asyncio.wait_for(calling, 5.0)
             wrong_user = await bob.call(f"sip:carol@{contact_host}:{contact_port}")
             assert await alice.wait_for_incoming(1, timeout=2.0)
             gone = await alice.unregister()
@@ -143,6 +156,6 @@ def test_register_refresh_unregister_and_answer_an_incoming_call() -> None:
     assert gone.ok and registers[-1].headers.get("Expires") == "0"
     assert f"sip:alice@{DOMAIN}" not in stub.bindings
     assert (call.status, call.provisional, call.ended_by) == (200, [180], "local-bye")
-    assert call.rtp_received > 0 and call.setup_ms is not None and call.setup_ms >= 90  # answered after 100 ms
+    assert call.rtp_received > 0 and call.setup_ms is not None and call.setup_ms >= 250  # answered after 250 ms
     assert wrong_user.status == 404
     assert len(incoming) == 1 and incoming[0].responses_sent == [180, 200] and incoming[0].rtp_received > 0
