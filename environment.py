@@ -1,7 +1,7 @@
 """behave hooks for the conformance suite (at the repository root because steps/ is top-level).
 
 Run-wide: one harness session (event loop, port plan, long-lived tshark decoder, output folder).
-Per scenario: a fresh topology, capture, trunk and simulators (harness.scenario.ScenarioWorld), torn down
+Per scenario: a fresh topology, capture, trunk and simulators (harness.suite.world.ScenarioWorld), torn down
 after the scenario with bounded waits; its pcap, ladder and result land in the run folder.
 """
 
@@ -10,20 +10,20 @@ from __future__ import annotations
 from behave.model import Scenario
 from behave.runner import Context
 
-from harness import behave_hooks
+from harness.suite import hooks
 
 
 def before_all(context: Context) -> None:
-    behave_hooks.before_all(context)
+    hooks.before_all(context)
 
 
 def after_all(context: Context) -> None:
-    behave_hooks.after_all(context)
+    hooks.after_all(context)
 
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
-    behave_hooks.before_scenario(context, scenario)
+    hooks.before_scenario(context, scenario)
 
 
 def after_scenario(context: Context, scenario: Scenario) -> None:
-    behave_hooks.after_scenario(context, scenario)
+    hooks.after_scenario(context, scenario)

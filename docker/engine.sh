@@ -8,7 +8,7 @@
 #
 # Addresses: the default bridge (docker0) is moved to 198.18.0.1/24 and networks created without an
 # explicit subnet come from 198.18.64.0/18 (one /24 each), so nothing lands in a private range. The harness
-# creates its own networks with explicit subnets in 198.18.32.0/19 (harness/docker_engine.py).
+# creates its own networks with explicit subnets in 198.18.32.0/19 (harness/docker/engine.py).
 #
 # Storage: overlay2 where the kernel and the data root allow it, else vfs (slow, but works anywhere).
 # Firewall: dockerd's iptables rules through whichever iptables works (iptables-nft is Debian's default);

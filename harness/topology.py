@@ -1,6 +1,6 @@
 """Where each role of a scenario lives: one loopback address per role, ports unique per scenario.
 
-    plan = PortPlan()                       # one per run (process)
+    plan = PortPlan(roles=RoleAddresses.loopback("127.0.0.0"))   # one per run (process)
     topo = plan.allocate()                  # a fresh Topology: UA 127.0.0.10:16000, trunk 127.0.0.20:16001 ...
     topo.roles()                            # {"127.0.0.10": "UA", "127.0.0.20": "VoIPBin", ...}
 
@@ -12,9 +12,12 @@ Roles and addresses (the last octet names the role, so a capture reads like a la
     VoIPBin      127.0.0.20   the trunk under test (embedded reference server by default)
     Destination  127.0.0.30   the far end the trunk relays calls to
 
-Those are in the loopback block 127.0.0.0/24; `use_loopback("127.42.0.0")` (`trunkcheck run --loopback`,
-or $TRUNKCHECK_LOOPBACK) moves every role to another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30),
-so that runs sharing a machine can also keep apart by address.
+Those are in the loopback block 127.0.0.0/24 (`LOOPBACK_ROLES`); `RoleAddresses.loopback("127.42.0.0")`
+(`trunkcheck run --loopback`, or $TRUNKCHECK_LOOPBACK: `RoleAddresses.from_environment`) puts every role in
+another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30), so that runs sharing a machine can also keep
+apart by address; the docker topology gives the roles addresses on its network (`with_roles`). A run's
+role addresses are built once, from its command line or environment, and handed to its port plan: they
+never change while it runs.
 
 Ports: scenario slot k uses SIP ports SIP_BASE + k*SIP_STRIDE + 0..SIP_STRIDE-1 (UA, trunk, destination,
 UA2, carrier, a second UA socket) and the trunk's RTP relay range RTP_BASE + k*RTP_STRIDE .. +RTP_STRIDE-1.
@@ -35,7 +38,7 @@ equipment's traffic on ports the harness does not choose (its RTP) is in the pca
 
 Roles may share an IP (equipment on a laptop: trunk 127.0.0.1:5070, its destination 127.0.0.1:5090). Then
 `roles()` keys each of them by (ip, port), and the IP itself names the equipment's role (`equipment_role`),
-whose media ports the harness cannot know; harness.roles attributes RTP on such an IP by SDP.
+whose media ports the harness cannot know; harness.capture.roles attributes RTP on such an IP by SDP.
 """
 
 from __future__ import annotations
@@ -46,57 +49,93 @@ import itertools
 import os
 import socket
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 __all__ = [
-    "ADDRESSES",
     "LOOPBACK_ENV",
+    "LOOPBACK_ROLES",
+    "ROLES",
     "RTP_BASE",
     "SIP_BASE",
     "SIP_PORT_RANGE",
     "Addr",
     "PortPlan",
+    "RoleAddresses",
     "Topology",
     "TopologyError",
-    "loopback_roles",
-    "use_loopback",
 ]
 
 Addr = tuple[str, int]
 
 ROLE_HOSTS = {"UA": 10, "UA2": 11, "Carrier": 12, "VoIPBin": 20, "Destination": 30}
 """The last octet of each role's address, whatever the block."""
+ROLES = tuple(ROLE_HOSTS)
 LOOPBACK_ENV = "TRUNKCHECK_LOOPBACK"
 DEFAULT_LOOPBACK = "127.0.0.0"
 _LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
 
 
-def loopback_roles(base: str) -> dict[str, str]:
-    """Each role's address in the /24 loopback block starting at ``base`` (``127.42.0.0`` -> UA
-    127.42.0.10 ...); ValueError saying what is wrong with ``base``."""
-    try:
-        net = ipaddress.IPv4Network(f"{base.strip()}/24")
-    except ValueError:
-        raise ValueError(f"{base!r} is not the first address of a /24 inside 127.0.0.0/8 (e.g. 127.42.0.0)") from None
-    if not net.subnet_of(_LOOPBACK_NET):
-        raise ValueError(f"{base!r} is not inside 127.0.0.0/8: the roles live on loopback")
-    return {role: str(net.network_address + host) for role, host in ROLE_HOSTS.items()}
+class RoleAddresses(Mapping[str, str]):
+    """Role -> IP address of one run, for every role (``ROLES``); immutable. Built once from the command
+    line or the environment and handed to the run's port plan (and its checks of equipment addresses)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        unknown, missing = set(table) - set(ROLES), [r for r in ROLES if r not in table]
+        if unknown or missing:
+            raise ValueError(f"role addresses name {', '.join(ROLES)}" +
+                             (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "") +
+                             (f"; missing: {', '.join(missing)}" if missing else ""))
+        self._table = {role: str(ipaddress.ip_address(table[role])) for role in ROLES}
+
+    @classmethod
+    def loopback(cls, base: str = DEFAULT_LOOPBACK) -> RoleAddresses:
+        """Each role's address in the /24 loopback block starting at ``base`` (``127.42.0.0`` -> UA
+        127.42.0.10 ...); ValueError saying what is wrong with ``base``."""
+        try:
+            net = ipaddress.IPv4Network(f"{base.strip()}/24")
+        except ValueError:
+            raise ValueError(f"{base!r} is not the first address of a /24 inside 127.0.0.0/8 (e.g. 127.42.0.0)") from None
+        if not net.subnet_of(_LOOPBACK_NET):
+            raise ValueError(f"{base!r} is not inside 127.0.0.0/8: the roles live on loopback")
+        return cls({role: str(net.network_address + host) for role, host in ROLE_HOSTS.items()})
+
+    @classmethod
+    def from_environment(cls, base: str | None = None, environ: Mapping[str, str] = os.environ) -> RoleAddresses:
+        """The roles in the loopback block at ``base`` (`--loopback`; None: ``$TRUNKCHECK_LOOPBACK``, else
+        127.0.0.0); ValueError, naming where the value came from, when it is not a /24 of 127.0.0.0/8."""
+        where = "--loopback"
+        if base is None:
+            base, where = environ.get(LOOPBACK_ENV) or DEFAULT_LOOPBACK, f"${LOOPBACK_ENV}"
+        try:
+            return cls.loopback(base)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    def with_roles(self, changes: Mapping[str, str]) -> RoleAddresses:
+        """These addresses with some roles elsewhere (the docker topology's network)."""
+        return RoleAddresses({**self._table, **changes})
+
+    def __getitem__(self, role: str) -> str:
+        return self._table[role]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._table.items()))
+
+    def __repr__(self) -> str:
+        return f"RoleAddresses({self._table!r})"
 
 
-ADDRESSES = loopback_roles(DEFAULT_LOOPBACK)
-"""Role -> IP address for this run (use_loopback changes it in place, for every module that imported it)."""
-
-
-def use_loopback(base: str | None = None) -> None:
-    """Put the roles in the loopback block at ``base`` (None: $TRUNKCHECK_LOOPBACK, else 127.0.0.0);
-    ValueError (naming where the value came from) when it is not a /24 of 127.0.0.0/8."""
-    where = "--loopback"
-    if base is None:
-        base, where = os.environ.get(LOOPBACK_ENV) or DEFAULT_LOOPBACK, f"${LOOPBACK_ENV}"
-    try:
-        ADDRESSES.update(loopback_roles(base))
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+LOOPBACK_ROLES = RoleAddresses.loopback()
+"""The roles' default addresses: 127.0.0.10, .11, .12, .20, .30."""
 
 SIP_BASE, SIP_STRIDE = 16000, 8
 RTP_BASE, RTP_STRIDE = 20000, 20
@@ -127,8 +166,8 @@ class Topology:
     equipment_role: str | None = None  # the role equipment under test plays (a trunk under test: VoIPBin)
 
     def roles(self) -> dict[str | Addr, str]:
-        """Who is where, for decode.to_observed and the ladder columns (harness.roles.RoleMap): IP -> role
-        where each role has an IP of its own; where roles share an IP, (ip, port) -> role for each of them
+        """Who is where, for decode.to_observed and the ladder columns (harness.capture.roles.RoleMap): IP ->
+        role where each role has an IP of its own; where roles share an IP, (ip, port) -> role for each of them
         and the IP itself -> the equipment under test (its media ports are not known up front, while the
         harness's roles announce every media port they use; the harness's own trunk: its relay range)."""
         placed = [(self.ua, "UA"), (self.ua_alt, "UA"), (self.ua2, "UA2"), (self.carrier, "Carrier"),
@@ -196,14 +235,16 @@ class PortPlan:
 
     def __init__(self, *, trunk: Addr | None = None, first_slot: int | None = None,
                  fixed: dict[str, Addr] | None = None, external_trunk: bool | None = None,
-                 aliases: dict[str, str] | None = None, equipment_role: str | None = None) -> None:
+                 aliases: dict[str, str] | None = None, equipment_role: str | None = None,
+                 roles: RoleAddresses = LOOPBACK_ROLES) -> None:
+        self.roles = roles
         self.fixed = dict(fixed or {})
         self.aliases = tuple(sorted((aliases or {}).items()))
         if trunk is not None:
             self.fixed["VoIPBin"] = trunk
-        unknown = set(self.fixed) - set(ADDRESSES)
+        unknown = set(self.fixed) - set(ROLES)
         if unknown:
-            raise KeyError(f"unknown role(s) {', '.join(sorted(unknown))}: known roles are {', '.join(ADDRESSES)}")
+            raise KeyError(f"unknown role(s) {', '.join(sorted(unknown))}: known roles are {', '.join(ROLES)}")
         self.external_trunk = trunk is not None if external_trunk is None else external_trunk
         self.equipment_role = equipment_role or ("VoIPBin" if self.external_trunk else None)
         start = (os.getpid() * 7) % SLOTS if first_slot is None else first_slot % SLOTS
@@ -218,7 +259,7 @@ class PortPlan:
                     return topo
         raise TopologyError(
             f"no free slot of ports in {SIP_PORT_RANGE} (SIP) and {RTP_BASE}-{RTP_BASE + SLOTS * RTP_STRIDE - 1} "
-            f"(RTP relay) on {', '.join(sorted(set(ADDRESSES.values())))}: something else is bound to all of them"
+            f"(RTP relay) on {', '.join(sorted(set(self.roles.values())))}: something else is bound to all of them"
         )
 
     def _topology(self, slot: int) -> Topology:
@@ -226,7 +267,7 @@ class PortPlan:
         rtp = RTP_BASE + slot * RTP_STRIDE
 
         def addr(role: str, port: int) -> Addr:
-            host, fixed_port = self.fixed.get(role, (ADDRESSES[role], 0))
+            host, fixed_port = self.fixed.get(role, (self.roles[role], 0))
             return host, fixed_port or port
 
         return Topology(
@@ -236,7 +277,7 @@ class PortPlan:
             destination=addr("Destination", sip + 2),
             ua2=addr("UA2", sip + 3),
             carrier=addr("Carrier", sip + 4),
-            ua_alt=(ADDRESSES["UA"], sip + 5),
+            ua_alt=(self.roles["UA"], sip + 5),
             relay_ports=(rtp, rtp + RTP_STRIDE - 1),
             external_trunk=self.external_trunk,
             fixed_roles=frozenset(role for role, (_, port) in self.fixed.items() if port),

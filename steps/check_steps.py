@@ -1,11 +1,11 @@
-"""Then steps checking single facts of the decoded capture (harness.checks)."""
+"""Then steps checking single facts of the decoded capture (harness.suite.checks)."""
 
 from __future__ import annotations
 
 from behave import then
 from behave.runner import Context
 
-from harness import checks
+from harness.suite import checks
 from steps.parameter_types import use_parameter_types
 from steps.world import world
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
-from harness.expected import ExpectationError, ladder_from_docstring, ladder_from_table
+from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
 from steps.world import world
 
 

@@ -1,12 +1,12 @@
 """Steps about the UA under test: equipment in the role of the UA (driven through its adapter), or the
-simulated UA when the run has no such equipment (harness.ua_under_test)."""
+simulated UA when the run has no such equipment (harness.suite.ua_under_test)."""
 
 from __future__ import annotations
 
 from behave import given, then, when
 from behave.runner import Context
 
-from harness import checks
+from harness.suite import checks
 from steps.parameter_types import use_parameter_types
 from steps.world import world
 

@@ -1,6 +1,6 @@
 """The scenario's world, typed: what every step acts on.
 
-environment.py's ``before_scenario`` puts a :class:`harness.scenario.ScenarioWorld` on behave's context
+environment.py's ``before_scenario`` puts a :class:`harness.suite.world.ScenarioWorld` on behave's context
 for each scenario. behave's context takes any attribute (so reads of it are untyped); steps reach the world
 through :func:`world` instead, which mypy checks and which says what is wrong when the hooks did not run.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from behave.runner import Context
 
-from harness.scenario import ScenarioWorld
+from harness.suite.world import ScenarioWorld
 
 __all__ = ["world"]
 

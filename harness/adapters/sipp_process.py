@@ -13,14 +13,23 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO, Protocol
 
 from .sipp_stats import SippResult, parse_stat_csv, read_excerpt
 
-if TYPE_CHECKING:
-    from .sipp import SippRun
+__all__ = ["AsyncSippProcess", "SippError", "SippInvocation", "SippProcess", "port_bound"]
 
-__all__ = ["AsyncSippProcess", "SippProcess", "SippError", "port_bound"]
+
+class SippInvocation(Protocol):
+    """What a process reads of the run that started it (a :class:`harness.adapters.sipp.SippRun`): where
+    SIPp binds, and how long it may take in all."""
+
+    @property
+    def local(self) -> tuple[str, int]: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def wall_bound(self) -> float: ...
 
 
 class SippError(RuntimeError):
@@ -51,7 +60,7 @@ def port_bound(ip: str, port: int, transport: str = "udp") -> bool:
 
 
 class _Base:
-    def __init__(self, run: SippRun, workdir: Path, owns_workdir: bool, cmd: list[str],
+    def __init__(self, run: SippInvocation, workdir: Path, owns_workdir: bool, cmd: list[str],
                  files: tuple[IO[bytes], IO[bytes]]) -> None:
         self.run = run
         self.workdir = workdir
@@ -97,7 +106,7 @@ def _int(value: str | None) -> int:
 class SippProcess(_Base):
     """A running SIPp (subprocess.Popen). ``wait()``/``stop()`` return the :class:`SippResult`."""
 
-    def __init__(self, run: SippRun, popen: subprocess.Popen[bytes], workdir: Path, owns_workdir: bool,
+    def __init__(self, run: SippInvocation, popen: subprocess.Popen[bytes], workdir: Path, owns_workdir: bool,
                  cmd: list[str], files: tuple[IO[bytes], IO[bytes]]) -> None:
         super().__init__(run, workdir, owns_workdir, cmd, files)
         self.popen = popen
@@ -169,7 +178,7 @@ class SippProcess(_Base):
 class AsyncSippProcess(_Base):
     """A running SIPp under asyncio; same methods as :class:`SippProcess`, awaitable."""
 
-    def __init__(self, run: SippRun, proc: asyncio.subprocess.Process, workdir: Path, owns_workdir: bool,
+    def __init__(self, run: SippInvocation, proc: asyncio.subprocess.Process, workdir: Path, owns_workdir: bool,
                  cmd: list[str], files: tuple[IO[bytes], IO[bytes]]) -> None:
         super().__init__(run, workdir, owns_workdir, cmd, files)
         self.proc = proc

@@ -23,58 +23,13 @@ import asyncio
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 
+from harness.adapters.ua_driver_base import Addr, Done, DriverOutcome, UaDriver
 from harness.equipment import Equipment
 
-__all__ = ["DriverOutcome", "ManualDriver", "UaDriver", "adapter_missing", "make_driver"]
-
-Addr = tuple[str, int]
-Done = Callable[[], bool]
-
-
-@dataclass
-class DriverOutcome:
-    """What the UA under test did, as its driver saw it."""
-
-    action: str  # "call", "register", "answer"
-    ok: bool
-    detail: str
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        return f"{self.action}: {'done' if self.ok else 'NOT done'} in {self.seconds:.1f} s: {self.detail}"
-
-
-class UaDriver(Protocol):
-    name: str
-
-    async def place_call(self, target: Addr, number: str, *, hold_ms: int, timeout: float,
-                         done: Done | None = None) -> DriverOutcome:
-        """Call ``number`` at the trunk's domain through ``target`` (the trunk); hang up after ``hold_ms``
-        once answered. Returns when the call has ended (answered and hung up, or rejected)."""
-        ...
-
-    async def register(self, registrar: Addr, *, timeout: float, done: Done | None = None) -> DriverOutcome:
-        """Register the equipment's extension at ``registrar``."""
-        ...
-
-    async def answer(self, *, timeout: float, ready: asyncio.Event, done: Done | None = None) -> DriverOutcome:
-        """Answer the next incoming call (``ready`` is set once the UA can take it) and keep it until the
-        far end hangs up."""
-        ...
-
-    async def hangup(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def log_text(self) -> str:
-        """The UA's own log for this scenario (kept with the report)."""
-        ...
-
+__all__ = ["Addr", "Done", "DriverOutcome", "ManualDriver", "UaDriver", "adapter_missing", "make_driver"]
 
 class ManualDriver:
     """A person operates the UA: instructions on the terminal, bounded waits."""

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from harness.adapters.baresip import Baresip, BaresipAccount, BaresipError, BaresipEvent
-from harness.adapters.ua_driver import Addr, Done, DriverOutcome
+from harness.adapters.ua_driver_base import Addr, Done, DriverOutcome
 from harness.equipment import Equipment, parse_address
 
 __all__ = ["BaresipDriver"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters.sipp import SippResult, SippRun
-from harness.adapters.ua_driver import Addr, Done, DriverOutcome
+from harness.adapters.ua_driver_base import Addr, Done, DriverOutcome
 from harness.equipment import Equipment
 
 __all__ = ["ERROR_STATUSES", "SippDriver", "call_scenario_xml"]

@@ -3,22 +3,20 @@ scenarios use, the clashes refused before any traffic (naming the line), the sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness import equipment_setup
 from harness.equipment import EquipmentError, load_equipment, parse_equipment, preflight
-from harness.equipment_setup import (
+from harness.suite.equipment_setup import (
     check_usable,
     fixed_addresses,
     plan_for,
-    register_image_starter,
     sip_ports,
     start_equipment,
     trunk_settings,
 )
+from harness.topology import RoleAddresses
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
 
@@ -36,14 +34,6 @@ username = "bob"
 password = "pw"
 proxy = "udp:127.0.0.20:5060"
 """
-
-
-@pytest.fixture
-def no_image_starter() -> Iterator[None]:
-    saved = equipment_setup._image_starter
-    register_image_starter(None)
-    yield
-    register_image_starter(saved)
 
 
 def test_a_trunk_under_test_fixes_voipbin_destination_and_carrier() -> None:
@@ -92,6 +82,19 @@ def test_a_ua_under_test_that_clashes_with_the_harness_is_refused(old: str, new:
         check_usable(parse_equipment(UA.replace(old, new, 1), "phone.toml"))
 
 
+def test_the_harness_addresses_checked_are_the_runs_own() -> None:
+    """A run with --loopback 127.42.0.0 has its destination at 127.42.0.30: a UA there clashes in that run
+    only, and that run's plan puts the harness's roles in its block."""
+    eq = parse_equipment(UA.replace("127.0.0.41:5062", "127.42.0.30:5062"), "phone.toml")
+    check_usable(eq)
+    block = RoleAddresses.loopback("127.42.0.0")
+    with pytest.raises(EquipmentError, match=r"phone\.toml:4: equipment\.address: 127\.42\.0\.30 is the harness's "
+                                             "Destination address"):
+        check_usable(eq, block)
+    topo = plan_for(parse_equipment(UA, "phone.toml"), block).allocate()
+    assert topo.destination[0] == "127.42.0.30" and topo.ua2[0] == "127.42.0.11" and topo.ua == ("127.0.0.41", 5062)
+
+
 def test_a_trunk_and_its_destination_on_one_ip_are_accepted_and_keyed_by_port() -> None:
     """The laptop set-up: trunk and destination on 127.0.0.1, told apart by port. SIP of each goes to its
     column by port; anything else on the shared IP (the trunk's relay ports) is the trunk's."""
@@ -132,7 +135,7 @@ def test_an_adapter_that_is_not_installed_is_refused() -> None:
         check_usable(parse_equipment(text, "phone.toml"))
 
 
-def test_an_image_needs_the_hook_and_the_hook_starts_it(tmp_path: Path, no_image_starter: None) -> None:
+def test_an_image_needs_a_starter_and_the_starter_starts_it(tmp_path: Path) -> None:
     text = (EXAMPLES / "kamailio-trunk.toml").read_text()
     text = text[:text.index("\n[equipment.process]")] + '\n[equipment.image]\nname = "kamailio:5.6"\n'
     eq = parse_equipment(text, "k.toml")
@@ -161,9 +164,10 @@ def test_an_image_needs_the_hook_and_the_hook_starts_it(tmp_path: Path, no_image
         started.append((equipment.image.name, workdir))
         return Fake()
 
-    register_image_starter(starter)
-    check_usable(eq)
-    assert isinstance(start_equipment(eq, tmp_path / "equipment"), Fake)
+    with pytest.raises(EquipmentError, match=r"k\.toml:\d+: equipment\.image: an image is started only in the docker topology"):
+        start_equipment(eq, tmp_path / "equipment")
+    check_usable(eq, image_starter=starter)
+    assert isinstance(start_equipment(eq, tmp_path / "equipment", image_starter=starter), Fake)
     assert started == [("kamailio:5.6", tmp_path / "equipment")]
 
 

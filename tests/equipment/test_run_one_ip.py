@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
 from harness.adapters.sipp import SIPP_MISSING, find_sipp
+from harness.cli.ladder import main as ladder_main
 from harness.equipment import load_equipment
 from harness.ladder import parse_ladder
-from harness.ladder_cli import main as ladder_main
 
 from ..addresses import block
 from .run_support import (
@@ -79,10 +78,8 @@ def test_the_ladders_draw_trunk_and_destination_in_columns_of_their_own(run) -> 
     assert ("VoIPBin", "UA", "RTP Media") in early[ringing:answer], early
 
 
-def test_the_ladder_command_names_roles_by_ip_and_port(run, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_ladder_command_names_roles_by_ip_and_port(run, capsys) -> None:  # type: ignore[no-untyped-def]
     _, run_dir = run
-    for role, address in topology.ADDRESSES.items():  # restored after the test: --loopback below rewrites them
-        monkeypatch.setitem(topology.ADDRESSES, role, address)
     pcap = str(run_dir / CALL.with_suffix(".pcap"))
     ports = ["--sip-port", "5070", "--sip-port", "5090"]
     assert ladder_main([pcap, "--roles", ROLES, *ports]) == 0

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from harness.decode import Decoded, DecodedMessage, decode_file, decode_many
-from harness.decode_stream import StreamDecoder
+from harness.capture.decode import Decoded, DecodedMessage, decode_file, decode_many
+from harness.capture.decode_stream import StreamDecoder
 
 SIP_PORTS = (15060, 5080, 5090)
 UA, TRUNK, DEST = ("127.0.0.51", 15060), ("127.0.0.52", 5080), ("127.0.0.53", 5090)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture import Capture, CaptureError, CaptureNotPermitted, address_filter
+from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted, address_filter
 
 from ..addresses import loopback
 
@@ -122,7 +122,7 @@ def test_permission_error_becomes_capture_not_permitted(monkeypatch, tmp_path):
 )
 def test_without_cap_net_raw_a_real_process_is_told_what_to_do(tmp_path):
     code = (
-        "import time; from harness.capture import Capture, CaptureNotPermitted\n"
+        "import time; from harness.capture.sniffer import Capture, CaptureNotPermitted\n"
         "t = time.monotonic()\n"
         "try:\n"
         f"    Capture({str(tmp_path / 'x.pcap')!r}).start()\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import checks
-from harness.decode import DecodedMessage, DecodedRtp
-from harness.observation import Observation
+from harness.capture.decode import DecodedMessage, DecodedRtp
+from harness.capture.observation import Observation
+from harness.suite import checks
 
 UA, VB, DST = ("127.0.0.10", 16000), ("127.0.0.20", 16001), ("127.0.0.30", 16002)
 RELAY_A = ("127.0.0.20", 20000)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.capture import Capture
-from harness.decode import (
+from harness.capture.decode import (
     DecodedMessage,
     DecodedRtp,
     decode_file,
@@ -17,6 +16,7 @@ from harness.decode import (
     pcap_packet_count,
     to_observed,
 )
+from harness.capture.sniffer import Capture
 from harness.ladder import compare, parse_ladder, render_observed
 
 from ..addresses import loopback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.decode import DecodedMessage, DecodedRtp, parse_headers, to_observed, tshark_options
+from harness.capture.decode import DecodedMessage, DecodedRtp, parse_headers, to_observed, tshark_options
 
 UA, TRUNK, DEST = ("127.0.0.1", 5060), ("127.0.0.2", 5080), ("127.0.0.3", 5090)
 ROLES = {UA[0]: "UA", TRUNK[0]: "VoIPBin", DEST[0]: "Destination"}

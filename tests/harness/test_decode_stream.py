@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.decode import DecodedMessage, DecodedRtp, decode_file
-from harness.decode_stream import StreamDecoder
+from harness.capture.decode import DecodedMessage, DecodedRtp, decode_file
+from harness.capture.decode_stream import StreamDecoder
 
 from .bench_decode import SIP_PORTS, write_scenario
 

@@ -1,4 +1,4 @@
-"""harness.docker_engine without an engine: addresses it refuses, what its errors say, the probes (on
+"""harness.docker.engine without an engine: addresses it refuses, what its errors say, the probes (on
 loopback only), and the health wait / cleanup logic against a fake SDK client."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness import docker_engine as de
+from harness.docker import engine as de
 from sipcore.message import Request
 from sipcore.parser import parse_message
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from harness import docker_engine as de
-from harness.docker_topology import DockerRun, run_docker_topology
+from harness.docker import engine as de
+from harness.docker.image import ImageEquipment, ImageStartError
+from harness.docker.topology import DockerRun, run_docker_topology
 from harness.equipment import parse_equipment
-from harness.equipment_image import ImageEquipment, ImageStartError
 from sipcore.message import Response
 from sipcore.parser import parse_message
 

@@ -5,7 +5,6 @@ and the docker topology's address plan, harness-container command and report att
 from __future__ import annotations
 
 import argparse
-import html
 import io
 import tarfile
 import time
@@ -14,22 +13,25 @@ from typing import Any
 
 import pytest
 
-from harness import docker_engine as de
-from harness.docker_roles import StartedByHost, add_address, role_addresses
-from harness.docker_tasks import copy_out, run_task
-from harness.docker_topology import (
+from harness.cli.run import build_parser as build_run_parser
+from harness.docker import engine as de
+from harness.docker.image import ImageEquipment, ImageStartError, equipment_subnet, health_for
+from harness.docker.roles import StartedByHost, add_address, role_addresses
+from harness.docker.tasks import copy_out, run_task
+from harness.docker.topology import (
     DockerRun,
     add_cli_arguments,
-    attach_equipment_log,
     inner_command,
     load_for_docker,
     plan_roles,
     run_docker_topology,
     run_from_cli,
     wants_docker,
+    write_host_reports,
 )
 from harness.equipment import EquipmentError, parse_equipment
-from harness.equipment_image import ImageEquipment, ImageStartError, equipment_subnet, health_for
+from harness.reports.record import RunData, RunSummary, ScenarioRecord
+from harness.settings import Condition
 from harness.suite_root import SUITE_ENV, suite_root
 
 docker = pytest.importorskip("docker", reason="the docker extra is not installed: pip install -e '.[docker]'")
@@ -347,8 +349,7 @@ def test_a_full_run_starts_trunk_then_harness_copies_results_out_and_removes_eve
     finished = [{"Status": "running"}, {"Status": "exited", "ExitCode": 0}]
     client = FakeClient(plans=[healthy, finished], logs=b"listening on udp:198.18.60.20:5060\n",
                         images=("trunkcheck:t",))
-    FakeContainer.files = {"run-1/report.html": b"<html><body><p>PASSED</p></body></html>",
-                           "run-1/x/s.pcap": b"pcap"}
+    FakeContainer.files = {"run-1/run.json": run_data(tmp_path), "run-1/x/s.pcap": b"pcap"}
     monkeypatch.setattr(de, "connect", lambda timeout: client)
     out = io.StringIO()
     result = run_docker_topology(DockerRun(image="trunkcheck:t", output=tmp_path, run_id="run-1",
@@ -364,8 +365,10 @@ def test_a_full_run_starts_trunk_then_harness_copies_results_out_and_removes_eve
     assert harness.archives and harness.archives[0][0] == "/"
     assert trunk.removed and harness.removed and all(n.removed for n in client.networks_made)
     report = (tmp_path / "run-1" / "report.html").read_text()
-    assert "Equipment under test: trunkcheck reference trunk (image)" in report
+    assert "Equipment under test: trunkcheck reference trunk (image)" in report and "1 passed" in report
     assert "listening on udp:198.18.60.20:5060" in report
+    validation = (tmp_path / "run-1" / "validation-report.md").read_text()
+    assert "listening on udp:198.18.60.20:5060" in validation and "reference-trunk-image.toml (SHA-256" in validation
     assert (tmp_path / "run-1" / "equipment" / "equipment.log").read_text() == "listening on udp:198.18.60.20:5060\n"
     assert (tmp_path / "run-1" / "x" / "s.pcap").read_bytes() == b"pcap"
 
@@ -409,7 +412,7 @@ def test_plans_the_roles_cannot_have_are_refused(change: dict[str, str], problem
 def test_the_harness_container_adds_the_other_role_addresses_then_runs_the_suite_on_the_equipment() -> None:
     plan = plan_roles(load_for_docker(None, "trunkcheck")[0])
     command = inner_command(plan, DockerRun(run_id="r1", runner_args=("-v",)))
-    assert command[:5] == ["python", "-m", "harness.docker_roles", "--interface", "eth0"]
+    assert command[:5] == ["python", "-m", "harness.cli.container", "--interface", "eth0"]
     assert [command[i + 1] for i, a in enumerate(command) if a == "--address"] == [
         "198.18.60.11/24", "198.18.60.12/24", "198.18.60.30/24"]
     rest = command[command.index("--") + 1:]
@@ -435,19 +438,35 @@ def test_inside_the_harness_container_the_image_stands_for_equipment_the_host_st
     assert "started and stopped by the host" in running.log_path.read_text()
 
 
-def test_the_equipment_log_replaces_the_note_in_the_run_folder_and_reports(tmp_path: Path) -> None:
+def run_data(folder: Path) -> bytes:
+    """The run.json the harness container leaves: one scenario passed, with the docker topology's conditions."""
+    records = [ScenarioRecord("Outgoing call", "The documented call flow", "f:1", status="passed", seconds=0.4,
+                              pcap="x/s.pcap", ladder="x/s.ladder.txt")]
+    conditions = (Condition("--equipment", "/run/trunkcheck/equipment.toml", "the equipment took its role"),
+                  Condition("--topology", "docker", "the trunk in a container of its own"))
+    RunData(RunSummary("run-1", 1, 1, 0, 0, 2.5), records, conditions, 1.0e9, 1.0e9 + 2.5,
+            "/run/trunkcheck/equipment.toml").save(folder)
+    return (folder / "run.json").read_bytes()
+
+
+def test_the_host_writes_the_reports_once_from_the_runs_data_with_the_equipment_log(tmp_path: Path) -> None:
     running = StartedByHost(sbc(), tmp_path / "equipment")  # what the harness container left
-    (tmp_path / "report.html").write_text("<html><body><h1>run</h1></body></html>\n")
-    (tmp_path / "validation-report.html").write_text(f"<pre>{html.escape(running.log_tail())}</pre>")
-    (tmp_path / "validation-report.md").write_text(f"```\n{running.log_tail()}\n```")
+    run_data(tmp_path)
     lines = "".join(f"line {k} <'x'>\n" for k in range(300))
-    attach_equipment_log(tmp_path, load_for_docker(None, "trunkcheck")[0], lines)
+    eq = load_for_docker(None, "trunkcheck")[0]
+    validation = write_host_reports(tmp_path, eq, EXAMPLE, lines)
     report = (tmp_path / "report.html").read_text()
-    assert report.index("Equipment under test") < report.index("</body>")
+    assert report.index("The documented call flow") < report.index("Equipment under test") < report.index("</body>")
     assert "line 299 &lt;&#x27;x&#x27;&gt;" in report and "line 99 " not in report and "the last 200 below" in report
+    assert "--topology docker" in report and "--topology docker" in (tmp_path / "validation-report.md").read_text()
     assert running.log_path.read_text() == lines
-    assert "line 299 &lt;&#x27;x&#x27;&gt;</pre>" in (tmp_path / "validation-report.html").read_text()
+    assert validation == tmp_path / "validation-report.html"
+    assert "line 299 &lt;&#x27;x&#x27;&gt;</pre>" in validation.read_text()
     assert "started and stopped by the host" not in (tmp_path / "validation-report.md").read_text()
+    assert "reference-trunk-image.toml (SHA-256" in validation.read_text()
+    other = tmp_path / "ended-early"
+    assert write_host_reports(other, eq, EXAMPLE, "log") is None and not (other / "report.html").exists()
+    assert (other / "equipment" / "equipment.log").read_text() == "log"
 
 
 def test_copy_out_refuses_members_that_would_escape_the_destination(tmp_path: Path) -> None:
@@ -504,20 +523,23 @@ def cli(*argv: str) -> argparse.Namespace:
 
 def test_the_docker_topology_is_chosen_for_an_image_or_on_request_never_inside_the_harness_container(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("TRUNKCHECK_ROLE_ADDRESSES", raising=False)
     assert wants_docker(cli("--equipment", str(EXAMPLE)))
     assert not wants_docker(cli("--equipment", str(EXAMPLE), "--topology", "local"))
     assert wants_docker(cli("--topology", "docker")) and not wants_docker(cli())
     kamailio = EXAMPLE.with_name("kamailio-trunk.toml")
     assert not wants_docker(cli("--equipment", str(kamailio)))
-    monkeypatch.setenv("TRUNKCHECK_ROLE_ADDRESSES", "UA=198.18.60.10")
-    assert not wants_docker(cli("--equipment", str(EXAMPLE)))
+    from harness.cli.run import settings_from  # the harness container's run: local, its roles given
+    from harness.topology import LOOPBACK_ROLES
+
+    inner = settings_from(build_run_parser().parse_args(["--equipment", str(EXAMPLE)]),
+                          container_roles=LOOPBACK_ROLES.with_roles({"UA": "198.18.60.10"}))
+    assert inner.topology == "docker" and inner.roles["UA"] == "198.18.60.10" and inner.roles["VoIPBin"] == "127.0.0.20"
 
 
 def test_the_command_line_is_passed_on_to_the_harness_container(monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path) -> None:
     runs: list[DockerRun] = []
-    monkeypatch.setattr("harness.docker_topology.run_docker_topology",
+    monkeypatch.setattr("harness.docker.topology.run_docker_topology",
                         lambda run: runs.append(run) or type("R", (), {"exit_code": 0})())
     suite = EXAMPLE.parents[2]
     (tmp_path / "ci-1").mkdir()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from behave.parser import parse_file
 
-from harness.expected import (
+from harness.ladder.expected import (
     SPEC_PATH,
     ExpectationError,
     column_order,

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from harness.cli.ladder import main, parse_roles
 from harness.ladder import parse_ladder
-from harness.ladder_cli import main, parse_roles
 
 from .bench_decode import write_scenario
 
@@ -48,8 +48,8 @@ def test_bad_arguments_are_refused_with_the_reason(tmp_path, capsys):
         parse_roles("127.0.0.1:UA")
     assert parse_roles("127.0.0.1=UA, 127.0.0.2:5060=VoIPBin, [::1]:5070=PBX") == {
         "127.0.0.1": "UA", ("127.0.0.2", 5060): "VoIPBin", ("::1", 5070): "PBX"}
-    for bad, why in (("trunk.example=UA", "is not an IP address or IP:PORT"),
-                     ("127.0.0.1:0=UA", "the port '0' is not 1-65535"),
+    for bad, why in (("trunk.example=UA", '"trunk.example" is not an IP address (a column is named by IP or IP:PORT'),
+                     ("127.0.0.1:0=UA", 'port "0" is not 1-65535'),
                      ("127.0.0.1:5060=A,127.0.0.1:5060=B", "127.0.0.1:5060 is named twice")):
         with pytest.raises(ValueError, match=re.escape(why)):
             parse_roles(bad)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.capture.observation import Observation
+from harness.capture.roles import RoleMap, parse_address_key
 from harness.ladder import render_observed
-from harness.observation import Observation
-from harness.roles import RoleMap, parse_address_key
 
 from .test_checks import msg, rtp
 
@@ -86,8 +86,10 @@ def test_address_keys(text, key):
 
 
 @pytest.mark.parametrize(("text", "why"), [
-    ("pbx.example", "is not an IP address or IP:PORT"), ("127.0.0.1:sip", "the port 'sip' is not 1-65535"),
-    ("127.0.0.1:70000", "the port '70000' is not 1-65535"), ("[::1]5060", "is not an IP address or IP:PORT"),
+    ("pbx.example", '"pbx.example" is not an IP address .a column is named by IP or IP:PORT'),
+    ("127.0.0.1:sip", 'port "sip" is not 1-65535'), ("127.0.0.1:70000", 'port "70000" is not 1-65535'),
+    ("127.0.0.1:0", 'port "0" is not 1-65535'), ("[::1]5060", "malformed IPv6 reference"),
+    ("tls:127.0.0.1:5061", "transport tls is not supported"),
 ])
 def test_bad_address_keys_say_what_is_wrong(text, why):
     with pytest.raises(ValueError, match=why):

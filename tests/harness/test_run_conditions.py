@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import junit_report
 from harness.equipment import load_equipment
-from harness.report import RunSummary, write_report
-from harness.run_conditions import DEFAULTS_TEXT, console_lines, junit_properties
-from harness.runner import FEATURES, RunSettings
-from harness.scenario import ScenarioRecord
-from harness.validation_report import EquipmentRunInfo, write_validation_report
+from harness.reports import junit as junit_report
+from harness.reports.record import RunSummary, ScenarioRecord
+from harness.reports.run_report import write_report
+from harness.reports.validation import EquipmentRunInfo, write_validation_report
+from harness.settings import DEFAULTS_TEXT, FEATURES, RunSettings, console_lines, junit_properties
 from reference_server.faults import Fault, InjectedFaults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,18 +47,18 @@ def test_an_unknown_fault_is_refused_naming_the_known_ones(tmp_path: Path) -> No
                                            capture_output=True, text=True, timeout=30).stdout, "test only: hidden"
 
 
-def test_the_command_line_maps_to_the_conditions_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.docker_roles import ROLE_ADDRESSES_ENV
-    from harness.runner_cli import build_parser, settings_from
+def test_the_command_line_maps_to_the_conditions_once() -> None:
+    from harness.cli.run import build_parser, settings_from
+    from harness.topology import LOOPBACK_ROLES
 
-    monkeypatch.delenv(ROLE_ADDRESSES_ENV, raising=False)
     args = build_parser().parse_args(["--fault", "status-rewrite", "--tags", "@status-relay", "--destination", "sipp"])
     shown = [str(c) for c in settings_from(args).conditions]
     assert shown == ["--fault status-rewrite", "--tags @status-relay", "--destination sipp"]
     assert settings_from(build_parser().parse_args([])).conditions == ()
-    monkeypatch.setenv(ROLE_ADDRESSES_ENV, "UA=198.18.60.10")  # the harness container of the docker topology
     inner = build_parser().parse_args(["--topology", "local", "--interface", "eth0"])
-    assert [str(c) for c in settings_from(inner).conditions] == ["--topology docker", "--interface eth0"]
+    container = LOOPBACK_ROLES.with_roles({"UA": "198.18.60.10"})  # the harness container of the docker topology
+    assert [str(c) for c in settings_from(inner, container_roles=container).conditions] == [
+        "--topology docker", "--interface eth0"]
 
 
 def settings(**changes: object) -> RunSettings:

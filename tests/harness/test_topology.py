@@ -6,14 +6,19 @@ import socket
 
 import pytest
 
-from harness import runner_cli, topology
-from harness.topology import ADDRESSES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan
+from harness import topology
+from harness.cli import run as runner_cli
+from harness.cli.ladder import main as ladder_main
+from harness.topology import LOOPBACK_ROLES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan, RoleAddresses
+
+DEFAULT_ROLES = {"127.0.0.10": "UA", "127.0.0.11": "UA2", "127.0.0.12": "Carrier", "127.0.0.20": "VoIPBin",
+                 "127.0.0.30": "Destination"}
 
 
 def test_each_role_has_its_own_loopback_address_and_the_roles_name_the_columns():
     topo = PortPlan(first_slot=3).allocate()
     assert topo.ua[0] == "127.0.0.10" and topo.trunk[0] == "127.0.0.20" and topo.destination[0] == "127.0.0.30"
-    assert topo.roles() == {ip: role for role, ip in ADDRESSES.items()}
+    assert topo.roles() == DEFAULT_ROLES == {ip: role for role, ip in LOOPBACK_ROLES.items()}
     assert topo.ua_alt[0] == topo.ua[0] and topo.ua_alt[1] != topo.ua[1]
 
 
@@ -120,15 +125,38 @@ def test_a_ua_under_test_on_the_harness_trunks_ip_leaves_the_relay_range_to_the_
 
 
 def test_loopback_moves_every_role_to_another_block_keeping_the_last_octet(monkeypatch):
-    monkeypatch.setattr(topology, "ADDRESSES", dict(ADDRESSES))  # restored after the test
-    topology.use_loopback("127.42.0.0")
-    topo = PortPlan(first_slot=4).allocate()
+    topo = PortPlan(first_slot=4, roles=RoleAddresses.loopback("127.42.0.0")).allocate()
     assert topo.roles() == {"127.42.0.10": "UA", "127.42.0.11": "UA2", "127.42.0.12": "Carrier",
                             "127.42.0.20": "VoIPBin", "127.42.0.30": "Destination"}
     assert topo.ua_alt[0] == "127.42.0.10"
     monkeypatch.setenv(topology.LOOPBACK_ENV, "127.43.0.0")
-    topology.use_loopback()  # no value: $TRUNKCHECK_LOOPBACK
-    assert topology.ADDRESSES["VoIPBin"] == "127.43.0.20"
+    assert RoleAddresses.from_environment()["VoIPBin"] == "127.43.0.20"  # no value: $TRUNKCHECK_LOOPBACK
+    assert RoleAddresses.from_environment("127.44.0.0")["VoIPBin"] == "127.44.0.20"  # --loopback comes first
+    monkeypatch.delenv(topology.LOOPBACK_ENV)
+    assert RoleAddresses.from_environment() == LOOPBACK_ROLES
+
+
+def test_a_run_elsewhere_on_loopback_moves_no_other_runs_roles(tmp_path, capsys):
+    """--loopback is that run's: the defaults, and every other port plan of the process, stay where they
+    were (two runs, or a run and `trunkcheck ladder`, can share a process)."""
+    assert ladder_main([str(tmp_path / "none.pcap"), "--trunkcheck-roles", "--loopback", "127.42.0.0"]) == 2
+    assert runner_cli.main(["--loopback", "127.43.0.0", "--features", str(tmp_path / "none.feature")]) == 2
+    assert "no such" in capsys.readouterr().err
+    assert PortPlan(first_slot=6).allocate().roles() == DEFAULT_ROLES
+    block = RoleAddresses.loopback("127.42.0.0")
+    assert PortPlan(first_slot=7, roles=block).allocate().trunk[0] == "127.42.0.20"
+    assert PortPlan(first_slot=8).allocate().trunk[0] == "127.0.0.20"
+
+
+def test_role_addresses_name_every_role_and_never_change():
+    with pytest.raises(ValueError, match="unknown: Proxy; missing: Carrier"):
+        RoleAddresses({"UA": "127.0.0.10", "UA2": "127.0.0.11", "Proxy": "127.0.0.12", "VoIPBin": "127.0.0.20",
+                       "Destination": "127.0.0.30"})
+    moved = LOOPBACK_ROLES.with_roles({"UA": "198.18.60.10", "Destination": "198.18.60.30"})
+    assert moved["UA"] == "198.18.60.10" and moved["VoIPBin"] == "127.0.0.20" and LOOPBACK_ROLES["UA"] == "127.0.0.10"
+    with pytest.raises(TypeError):
+        LOOPBACK_ROLES["UA"] = "127.0.0.99"  # type: ignore[index]
+    assert list(moved) == ["UA", "UA2", "Carrier", "VoIPBin", "Destination"] and hash(moved) != hash(LOOPBACK_ROLES)
 
 
 @pytest.mark.parametrize(("base", "message"), [

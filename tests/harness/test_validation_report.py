@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.equipment import load_equipment
-from harness.report import RunSummary, mark_junit_not_applicable
-from harness.scenario import NOT_APPLICABLE, ScenarioRecord
-from harness.validation_report import LOG_EXCERPT, EquipmentRunInfo, write_validation_report
+from harness.reports.junit import install
+from harness.reports.record import NOT_APPLICABLE, RunSummary, ScenarioRecord
+from harness.reports.validation import LOG_EXCERPT, EquipmentRunInfo, write_validation_report
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "equipment" / "kamailio-trunk.toml"
 DIVERGENCE = """the capture diverges from the documented ladder
@@ -79,11 +79,40 @@ def test_the_equipment_log_start_and_end_and_the_run_metadata(tmp_path: Path) ->
     assert "trunkcheck " in page and "UTC" in page and "12.5 s" in page and "kamailio-trunk.toml (SHA-256 " in page
 
 
-def test_junit_gives_a_not_applicable_scenario_its_reason(tmp_path: Path) -> None:
-    junit = tmp_path / "TESTS-features.early_media.xml"
-    junit.write_text('<testsuite name="features.early_media.Early media" tests="1" skipped="1">'
-                     '<testcase classname="features.early_media.Early media" name="The documented early media flow" '
-                     'status="skipped"><skipped /></testcase></testsuite>')
-    mark_junit_not_applicable(tmp_path, records())
-    skipped = ET.parse(junit).getroot().find("testcase/skipped")
-    assert skipped is not None and skipped.get("message", "").startswith("not applicable: Kamailio trunk example")
+NOT_APPLICABLE_FEATURE = """Feature: Early media
+
+  Scenario: The documented early media flow
+    Given nothing
+
+  Scenario: The documented call flow
+    Given nothing
+"""
+NOT_APPLICABLE_HOOKS = """
+def before_scenario(context, scenario):
+    if "early media" in scenario.name:
+        scenario.trunkcheck_not_applicable = "not applicable: Kamailio trunk example (trunk) does not claim early-media"
+        scenario.skip()
+"""
+
+
+def test_junit_gives_a_not_applicable_scenario_its_reason_as_it_is_written(tmp_path: Path) -> None:
+    """behave's JUnit reporter, as trunkcheck installs it, writes the reason harness.suite.hooks gives the
+    scenario into its <skipped>: the file is written once, never edited afterwards."""
+    from behave.configuration import Configuration
+    from behave.runner import Runner
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "steps.py").write_text("from behave import given\n\n@given('nothing')\ndef step(context):\n"
+                                                 "    pass\n")
+    (tmp_path / "environment.py").write_text(NOT_APPLICABLE_HOOKS)
+    (tmp_path / "early.feature").write_text(NOT_APPLICABLE_FEATURE)
+    config = Configuration([str(tmp_path / "early.feature"), "--junit", "--junit-directory", str(tmp_path / "junit"),
+                            "--format", "null", "--no-summary"], load_config=False)
+    install(config, ())
+    assert not Runner(config).run()
+    [junit] = (tmp_path / "junit").glob("*.xml")
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    skipped = cases["The documented early media flow"].find("skipped")
+    assert skipped is not None and skipped.get("message") == skipped.text
+    assert (skipped.text or "").startswith("not applicable: Kamailio trunk example")
+    assert cases["The documented call flow"].find("skipped") is None

@@ -1,0 +1,325 @@
+"""The equipment file's loader: TOML in, :class:`harness.equipment.model.Equipment` out, every mistake
+naming the file and line: unknown keys (with a "did you mean"), wrong types, bad addresses, ports or
+transports, unknown features, a basic-auth account without a password, settings of a role or an adapter
+the file does not use.
+
+    eq = load_equipment("examples/equipment/kamailio-trunk.toml")   # EquipmentError: FILE:LINE: key: problem
+
+The schema is documented in ``examples/equipment/*.toml`` and the README.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.equipment.model import (
+    ADAPTERS,
+    FEATURE_ALIASES,
+    FEATURES,
+    ROLES,
+    Equipment,
+    EquipmentError,
+    Extension,
+    ImageSpec,
+    ProcessSpec,
+    SipAddress,
+    TrunkAccount,
+    expand_features,
+    locate_address,
+    needs_dns,
+    parse_address,
+)
+from reference_server import tomlfile
+from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
+from sipcore.locate import parse_nameserver
+from sipcore.transport_address import bracketed
+
+__all__ = ["load_equipment", "parse_equipment"]
+
+_EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
+              "registrar", "process", "image", "dns", *ADAPTERS)
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua"}
+_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
+                  "proxy": "where the UA sends its requests: the harness's trunk listens there"}
+_REGISTRAR = ("domain", "trusted_peers", "extension")
+_EXTENSION = ("extension", "password")
+_ADDRESS = ("transport", "host", "port")
+_PROCESS = ("command", "cwd", "env", "start_timeout", "stop_timeout")
+_IMAGE = ("name", "env", "ports", "command", "healthcheck")
+_HEALTHCHECK = ("test", "interval", "timeout", "retries")
+_ADAPTER_KEYS = {"sipp": ("binary", "scenario", "register_scenario", "extra_args", "timeout"),
+                 "baresip": ("binary", "ctrl", "tone_seconds", "regint", "timeout"),
+                 "manual": ("instructions", "dial", "wait")}
+_PORT_RE = re.compile(r"(\d{1,5})(/(udp|tcp))?\Z")
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+def load_equipment(path: Path | str) -> Equipment:
+    text = tomlfile.read_text(path, EquipmentError, "cannot read the equipment file")
+    return parse_equipment(text, str(path), base_dir=Path(path).resolve().parent)
+
+
+def parse_equipment(text: str, filename: str = "<string>", *, base_dir: Path | None = None) -> Equipment:
+    """The equipment ``text`` describes; ``base_dir`` (the file's directory) anchors a relative ``cwd``."""
+    data = tomlfile.loads(text, filename, EquipmentError)
+    return _Parser(data, filename, Locator(text), base_dir or Path.cwd()).equipment()
+
+
+class _Parser(TableReader):
+    error_class = EquipmentError
+
+    def __init__(self, data: dict[str, Any], filename: str, lines: Locator, base_dir: Path) -> None:
+        super().__init__(data, filename, lines)
+        self.base_dir = base_dir
+        self.dns: tuple[str, int] | None = None
+        self.located: dict[str, tuple[str, SipAddress]] = {}
+
+    def describe(self, value: object) -> str:
+        return tomlfile.describe(value, as_json=True)
+
+    def expected(self, kinds: tuple[type, ...]) -> str:
+        return KINDS[kinds[-1]]
+
+    def get(self, tbl: dict[str, Any], path: KeyPath, key: str, kind: type | tuple[type, ...],
+            default: Any = MISSING) -> Any:
+        value = super().get(tbl, path, key, kind, default)
+        if key in tbl and isinstance(value, str) and any(c in value for c in "\r\n\0") and key != "instructions":
+            raise self.error((*path, key), "contains a line break or NUL")
+        return value
+
+    def text(self, tbl: dict[str, Any], path: KeyPath, key: str, default: Any = MISSING) -> Any:
+        value = self.get(tbl, path, key, str, default)
+        if value is not None and value is not default and not value.strip():
+            raise self.error((*path, key), "must not be empty")
+        return value
+
+    def seconds(self, tbl: dict[str, Any], path: KeyPath, key: str, default: float, top: float) -> float:
+        value = float(self.get(tbl, path, key, (int, float), default))
+        if not 0 < value <= top:
+            raise self.error((*path, key), f"{value:g} s is not above 0 and at most {top:g} s")
+        return value
+
+    def str_table(self, tbl: dict[str, Any], path: KeyPath, key: str) -> dict[str, str]:
+        env = self.get(tbl, path, key, dict, {})
+        for name, value in env.items():
+            if not isinstance(value, str):
+                raise self.error((*path, key, name), f"expected a string, got {self.describe(value)}")
+        return dict(env)
+
+    def address(self, tbl: dict[str, Any], path: KeyPath, key: str, default_transport: str = "udp", *,
+                sip: bool = True) -> SipAddress:
+        """An address of the file; a SIP one (``sip``) may name its host, or be a sip: URI: it is located
+        through DNS now, as RFC 3263 says, and the run uses what DNS gave."""
+        value = tbl[key]
+        try:
+            if isinstance(value, dict):
+                t = self.table(value, (*path, key), _ADDRESS)
+                host, port = self.get(t, (*path, key), "host", str), self.get(t, (*path, key), "port", int, 5060)
+                transport = self.get(t, (*path, key), "transport", str, default_transport)
+                text = f"{transport}:{bracketed(host)}:{port}"
+            else:
+                text = self.get(tbl, path, key, str)
+            if sip and needs_dns(text):
+                found = locate_address(text, self.dns, default_transport)
+                self.located[tomlfile.fmt((*path, key))] = (text, found)
+                return found
+            return parse_address(text, default_transport)
+        except ValueError as exc:
+            if isinstance(exc, EquipmentError):
+                raise
+            raise self.error((*path, key), str(exc)) from None
+
+    def hosts(self, tbl: dict[str, Any], path: KeyPath, key: str) -> tuple[str, ...]:
+        out = []
+        for i, item in enumerate(self.strings(tbl, path, key, [])):
+            try:
+                out.append(str(ipaddress.ip_address(item.strip())))
+            except ValueError:
+                raise self.error((*path, key, i), f"{json.dumps(item)} is not an IP address") from None
+        return tuple(out)
+
+    def ips(self, tbl: dict[str, Any], path: KeyPath, key: str) -> tuple[str, ...]:
+        return tuple(str(net) for net in self.networks(tbl, path, key, reason=False))
+
+    def equipment(self) -> Equipment:
+        root = self.table(self.data, (), ("equipment",))
+        if "equipment" not in root:
+            raise self.error((), "missing the [equipment] table")
+        p: KeyPath = ("equipment",)
+        e = self.table(root["equipment"], p, _EQUIPMENT)
+        role = self.text(e, p, "role")
+        if role not in ROLES:
+            raise self.error((*p, "role"), f"{json.dumps(role)} is not one of {', '.join(ROLES)}")
+        if "dns" in e:
+            try:
+                self.dns = parse_nameserver(self.text(e, p, "dns"))
+            except ValueError as exc:
+                raise self.error((*p, "dns"), str(exc)) from None
+        features = self.features(e, p)
+        trunk = self.trunk(e, p, role, features)
+        registrar_domain, trusted, extensions = self.registrar(e, p, role, features)
+        adapter, settings = self.adapter(e, p, role)
+        if "process" in e and "image" in e:
+            raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
+        if role == "trunk" and not {"basic-auth", "ip-auth"} & features:
+            raise self.error((*p, "features"), 'a trunk authenticates calls: claim "basic-auth", "ip-auth" or both')
+        lines = {tomlfile.fmt(k): v for k, v in self.loc.lines.items()}
+        return Equipment(
+            name=self.text(e, p, "name"), vendor=self.get(e, p, "vendor", str, ""),
+            version=self.get(e, p, "version", str, ""), role=role,
+            address=self.address(e, p, "address") if "address" in e else self.missing(p, "address"),
+            features=features, trunk=trunk,
+            registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
+            adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
+            media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
+            located=self.located)
+
+    def missing(self, path: KeyPath, key: str) -> Any:
+        raise self.error(path, f"missing required key {json.dumps(key)}")
+
+    def features(self, e: dict[str, Any], p: KeyPath) -> frozenset[str]:
+        """The claims; a former name (FEATURE_ALIASES: ``reason-relay``) reads as the claims it became."""
+        names = self.strings(e, p, "features")
+        for i, name in enumerate(names):
+            if name not in FEATURES and name not in FEATURE_ALIASES:
+                close = difflib.get_close_matches(name, [*FEATURES, *FEATURE_ALIASES], n=1)
+                hint = f"did you mean {json.dumps(close[0])}?" if close else f"known: {', '.join(FEATURES)}"
+                raise self.error((*p, "features", i), f"{json.dumps(name)} is not a feature; {hint}")
+            if name in names[:i]:
+                raise self.error((*p, "features", i), f"{json.dumps(name)} is listed twice")
+        return expand_features(names)
+
+    def trunk(self, e: dict[str, Any], p: KeyPath, role: str, features: frozenset[str]) -> TrunkAccount:
+        if "trunk" not in e:
+            raise self.error(p, "missing the [equipment.trunk] table (the trunk domain, credentials and "
+                             f"{'destination' if role == 'trunk' else 'proxy'})")
+        tp = (*p, "trunk")
+        t = self.table(e["trunk"], tp, _TRUNK)
+        for key, only in _ROLE_KEYS.items():
+            if key in t and role != only:
+                raise self.error((*tp, key), f"only for role {json.dumps(only)} (this equipment plays "
+                                 f"{json.dumps(role)})")
+        domain = self.text(t, tp, "domain")
+        basic = "basic-auth" in features
+        username = self.text(t, tp, "username", MISSING if basic else None)
+        password = self.get(t, tp, "password", str, None)
+        if basic and not password:
+            where = (*tp, "password") if "password" in t else tp
+            raise self.error(where, f"claims basic-auth but {'gives an empty' if 'password' in t else 'has no'} "
+                             "password: give the digest password of the trunk account")
+        key = "destination" if role == "trunk" else "proxy"
+        if key not in t:
+            raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]})")
+        allowed = self.ips(t, tp, "allowed_ips")
+        if "ip-auth" in features and role == "trunk" and not allowed:
+            raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
+                             "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
+        return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
+                            destination=self.address(t, tp, key) if role == "trunk" else None,
+                            proxy=self.address(t, tp, key) if role == "ua" else None, allowed_ips=allowed)
+
+    def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
+                  features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:
+        if "registrar" not in e:
+            if "registration" in features:
+                raise self.error((*p, "features"), "claims registration: add [equipment.registrar] with its "
+                                 "domain and [[equipment.registrar.extension]]")
+            return None, (), ()
+        rp = (*p, "registrar")
+        r = self.table(e["registrar"], rp, _REGISTRAR)
+        domain = self.text(r, rp, "domain")
+        if "trusted_peers" in r and role != "trunk":
+            raise self.error((*rp, "trusted_peers"), f'only for role "trunk" (this equipment plays "{role}")')
+        raw = self.get(r, rp, "extension", list, [])
+        out: list[Extension] = []
+        for i, item in enumerate(raw):
+            xp = (*rp, "extension", i)
+            x = self.table(item, xp, _EXTENSION)
+            ext, password = self.text(x, xp, "extension"), self.text(x, xp, "password")
+            if any(o.extension == ext for o in out):
+                raise self.error((*xp, "extension"), f"{json.dumps(ext)} is listed twice")
+            out.append(Extension(ext, password))
+        if "registration" in features and not out:
+            raise self.error(rp, "claims registration: add a [[equipment.registrar.extension]] with its password")
+        if role == "ua" and len(out) > 1:
+            raise self.error((*rp, "extension", 1), "a UA registers one extension: give only one")
+        return domain, self.ips(r, rp, "trusted_peers"), tuple(out)
+
+    def adapter(self, e: dict[str, Any], p: KeyPath, role: str) -> tuple[str | None, dict[str, Any]]:
+        adapter = self.get(e, p, "adapter", str, None)
+        if role == "trunk" and adapter is not None:
+            raise self.error((*p, "adapter"), 'only for role "ua" (how the harness drives the UA)')
+        if role == "ua" and adapter is None:
+            raise self.error(p, f'missing required key "adapter" for role "ua" (one of {", ".join(ADAPTERS)})')
+        if adapter is not None and adapter not in ADAPTERS:
+            raise self.error((*p, "adapter"), f"{json.dumps(adapter)} is not one of {', '.join(ADAPTERS)}")
+        for other in ADAPTERS:
+            if other in e and other != adapter:
+                raise self.error((*p, other), f"settings for adapter {json.dumps(other)}, but the adapter is "
+                                 f"{json.dumps(adapter)}")
+        if adapter is None:
+            return None, {}
+        settings = self.table(e.get(adapter, {}), (*p, adapter), _ADAPTER_KEYS[adapter])
+        sp = (*p, adapter)
+        for key in settings:
+            if key == "extra_args":
+                self.strings(settings, sp, key)
+            elif key in ("timeout", "wait", "tone_seconds", "regint"):
+                self.seconds(settings, sp, key, 1.0, 86400.0)
+            elif key == "ctrl":
+                self.address(settings, sp, key, "tcp", sip=False)
+            else:
+                self.text(settings, sp, key)
+        return adapter, dict(settings)
+
+    def process(self, e: dict[str, Any], p: KeyPath) -> ProcessSpec | None:
+        if "process" not in e:
+            return None
+        pp = (*p, "process")
+        t = self.table(e["process"], pp, _PROCESS)
+        raw = self.get(t, pp, "command", (str, list))
+        try:
+            command = shlex.split(raw) if isinstance(raw, str) else self.strings(t, pp, "command")
+        except ValueError as exc:
+            raise self.error((*pp, "command"), f"cannot split the command line: {exc}") from None
+        if not command or not command[0]:
+            raise self.error((*pp, "command"), "is empty")
+        command = [sys.executable if part == "{python}" else part for part in command]
+        cwd = self.base_dir / self.text(t, pp, "cwd", ".")
+        return ProcessSpec(tuple(command), cwd.resolve(), self.str_table(t, pp, "env"),
+                           self.seconds(t, pp, "start_timeout", 10.0, 300.0),
+                           self.seconds(t, pp, "stop_timeout", 3.0, 60.0))
+
+    def image(self, e: dict[str, Any], p: KeyPath) -> ImageSpec | None:
+        if "image" not in e:
+            return None
+        ip = (*p, "image")
+        t = self.table(e["image"], ip, _IMAGE)
+        ports = self.strings(t, ip, "ports", [])
+        for i, port in enumerate(ports):
+            m = _PORT_RE.match(port)
+            if m is None or not 0 < int(m.group(1)) <= 65535:
+                raise self.error((*ip, "ports", i), f"{json.dumps(port)} is not PORT or PORT/udp or PORT/tcp")
+        health = None
+        if "healthcheck" in t:
+            hp = (*ip, "healthcheck")
+            h = self.table(t["healthcheck"], hp, _HEALTHCHECK)
+            test = self.strings(h, hp, "test")
+            if not test:
+                raise self.error((*hp, "test"), "is empty")
+            retries = self.get(h, hp, "retries", int, 3)
+            if not 0 < retries <= 100:
+                raise self.error((*hp, "retries"), f"{retries} is not 1-100")
+            health = {"test": test, "interval": self.seconds(h, hp, "interval", 1.0, 60.0),
+                      "timeout": self.seconds(h, hp, "timeout", 3.0, 60.0), "retries": retries}
+        command = tuple(self.strings(t, ip, "command")) if "command" in t else None
+        return ImageSpec(self.text(t, ip, "name"), self.str_table(t, ip, "env"), tuple(ports), command, health)

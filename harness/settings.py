@@ -1,0 +1,141 @@
+"""The settings of one conformance run (`trunkcheck run`'s options, typed) and the conditions of the run
+that differ from trunkcheck's defaults, stated in every report of the run: the console summary,
+report.html, the JUnit properties and the validation report. A verdict means little without them: a run
+narrowed by --tags or --features is not the whole suite, a run with a test fault is not a test of any trunk.
+
+    settings = RunSettings(tags=("not @wip",))      # harness.cli.run maps the command line to it, once
+    for line in console_lines(settings.conditions): print(line)
+
+Each condition is the option as it was given, its value and what it changed, written from the run's
+settings when each report is generated. The defaults live here too: where the suite is (REPO, FEATURES),
+the decode modes, the destinations and the response timeout.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.suite_root import suite_root
+from harness.topology import LOOPBACK_ROLES, RoleAddresses
+from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
+
+__all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
+           "RunSettings", "console_lines", "is_test_only", "junit_properties", "narrowed", "run_conditions"]
+
+REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
+FEATURES = REPO / "features"
+DECODE_MODES = ("stream", "file")
+DESTINATIONS = ("simulator", "sipp")
+RESPONSE_TIMEOUT = 3.0
+DEFAULTS_TEXT = (f"every option at its default (every feature file, no tag filter, trunkcheck's simulator as the "
+                 f"destination, capture on lo, {RESPONSE_TIMEOUT:g} s response timeout, local topology)")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+    features: tuple[Path, ...] = (FEATURES,)
+    tags: tuple[str, ...] = ()
+    output: Path = REPO / "captures"
+    verbose: bool = False
+    faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
+    decode: str = "stream"
+    equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
+    interface: str = "lo"  # where to capture
+    destination: str = "simulator"  # or "sipp": SIPp plays the destination
+    response_timeout: float = RESPONSE_TIMEOUT
+    topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
+    roles: RoleAddresses = LOOPBACK_ROLES  # where the harness's roles live (--loopback, the docker network)
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The options that differ from the defaults, as every report states them."""
+        return run_conditions(self)
+
+
+@dataclass(frozen=True)
+class Condition:
+    option: str  # as on the command line: "--tags"
+    value: str
+    meaning: str
+    test_only: bool = False  # a test fault: the verdicts test the suite itself, not any trunk
+
+    @property
+    def name(self) -> str:
+        """The option without its dashes (``tags``): a JUnit property's name."""
+        return self.option.lstrip("-")
+
+    def __str__(self) -> str:
+        return f"{self.option} {shlex.quote(self.value)}"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
+    """Every option of ``settings`` that differs from its default, in the order of the command line's help
+    (the output folder, run id and verbosity change nothing about the verdicts and are left out)."""
+    out: list[Condition] = []
+    for name in settings.faults.names():
+        out.append(Condition("--fault", name, f"TEST ONLY: trunkcheck's reference trunk broken on purpose "
+                             f"({Fault(name).effect}); the verdicts test the suite, not any trunk", test_only=True))
+    if settings.equipment is not None:
+        out.append(Condition("--equipment", _shown(settings.equipment),
+                             "the equipment this file describes took its role in place of trunkcheck's own"))
+    if settings.topology != "local":
+        out.append(Condition("--topology", settings.topology, "the trunk in a container of its own, the "
+                             "harness's roles in another, on a Docker network between them"))
+    if settings.features != (FEATURES,):
+        for path in settings.features:
+            out.append(Condition("--features", _shown(path), "only this feature file or folder ran (default: "
+                                 "every feature in features/)"))
+    for expr in settings.tags:
+        out.append(Condition("--tags", expr, "only the scenarios matching this tag expression ran (default: all)"))
+    if settings.destination != "simulator":
+        who = "SIPp's UAS scenarios" if settings.destination == "sipp" else settings.destination
+        out.append(Condition("--destination", settings.destination, f"{who} played the destination (default: "
+                             "trunkcheck's simulator)"))
+    if settings.interface != "lo":
+        out.append(Condition("--interface", settings.interface, f"captured on {settings.interface} (default lo)"))
+    if settings.response_timeout != RESPONSE_TIMEOUT:
+        out.append(Condition("--response-timeout", f"{settings.response_timeout:g}",
+                             f"equipment under test could leave a request unanswered {settings.response_timeout:g} s "
+                             f"before its scenario failed (default {RESPONSE_TIMEOUT:g} s)"))
+    if settings.decode != "stream":
+        out.append(Condition("--decode", settings.decode, "a tshark per scenario decoded the captures (default: "
+                             "one long-lived tshark for the run)"))
+    return tuple(out)
+
+
+def narrowed(conditions: Sequence[Condition]) -> bool:
+    """Whether only part of the suite was selected (--features, --tags)."""
+    return any(c.option in ("--features", "--tags") for c in conditions)
+
+
+def is_test_only(conditions: Sequence[Condition]) -> bool:
+    return any(c.test_only for c in conditions)
+
+
+def console_lines(conditions: Sequence[Condition]) -> list[str]:
+    """The lines the console summary starts with (none when every option is at its default)."""
+    if not conditions:
+        return []
+    width = max(len(str(c)) for c in conditions)
+    return (["trunkcheck: this run's conditions that differ from the defaults:"]
+            + [f"  {str(c):<{width}}  {c.meaning}" for c in conditions])
+
+
+def junit_properties(conditions: Sequence[Condition]) -> list[tuple[str, str]]:
+    """``(name, value)`` per condition (a repeated option gives repeated names); ``trunkcheck.conditions=defaults``
+    when there is none."""
+    if not conditions:
+        return [("trunkcheck.conditions", "defaults")]
+    return [(f"trunkcheck.{c.name}", c.value) for c in conditions]

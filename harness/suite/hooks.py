@@ -1,0 +1,100 @@
+"""What environment.py's hooks do: a harness session for the run, a ScenarioWorld per scenario.
+
+With equipment under test, a scenario that does not apply to it (harness.equipment.applicable: a feature
+it does not claim, the other role, a scenario that reconfigures the trunk) is skipped before any traffic,
+with a record saying why: reported "not applicable", never passed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.capture.sniffer import Capture, CaptureError
+from harness.equipment import applicable
+from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
+from harness.suite.session import RunOptions, Session
+from harness.suite.world import ScenarioWorld
+
+__all__ = ["after_all", "after_scenario", "before_all", "before_scenario", "check_capture", "failure_text",
+           "not_applicable"]
+
+
+def check_capture(iface: str = "lo") -> None:
+    """Fail fast, with the reason, when this process may not capture on `iface` (CaptureNotPermitted)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="trunkcheck-probe-") as tmp:
+        probe = Capture(Path(tmp) / "probe.pcap", iface=iface, addresses=["127.0.0.1"], start_timeout=3,
+                        stop_timeout=3)
+        probe.start()
+        probe.stop()
+
+
+def before_all(context: Any) -> None:
+    try:
+        options = RunOptions.from_userdata(context.config.userdata)
+    except ValueError as err:
+        raise SystemExit(f"trunkcheck: {err}") from err
+    try:
+        check_capture(options.interface)
+    except CaptureError as err:
+        raise SystemExit(f"trunkcheck: cannot capture on {options.interface}: {err}") from err
+    context.session = Session(options)
+
+
+def after_all(context: Any) -> None:
+    session = getattr(context, "session", None)
+    if session is not None:
+        session.close()
+
+
+def not_applicable(session: Session, feature: str, scenario: str, *, location: str, tags: list[str],
+                   reason: str) -> ScenarioRecord:
+    """The record of a scenario that does not apply to the equipment under test (written beside the
+    others, so the reports list it with its reason)."""
+    stem = session.artifact_stem(feature, scenario)
+    record = ScenarioRecord(feature, scenario, location, status=NOT_APPLICABLE, tags=tags, notes=[reason])
+    stem.with_name(stem.name + ".json").write_text(record.to_json(), encoding="utf-8")
+    return record
+
+
+def before_scenario(context: Any, scenario: Any) -> None:
+    tags = [str(t) for t in scenario.effective_tags]
+    ok, why = applicable(tags, context.session.equipment)
+    if not ok:
+        scenario.trunkcheck_record = not_applicable(context.session, scenario.feature.name, scenario.name,
+                                                    location=str(scenario.location), tags=tags, reason=why)
+        scenario.skip()  # no reason given: behave would log it as a warning; the record has it
+        scenario.trunkcheck_not_applicable = why
+        return
+    world = ScenarioWorld(
+        context.session,
+        scenario.feature.name,
+        scenario.name,
+        location=str(scenario.location),
+        tags=tags,
+    )
+    context.world = world
+    context.add_cleanup(world.close)
+
+
+def failure_text(scenario: Any) -> str | None:
+    """The message of the step (or hook) that made the scenario fail."""
+    for step in scenario.all_steps:
+        status = getattr(step.status, "name", str(step.status))
+        if status in ("failed", "error", "undefined"):
+            if status == "undefined":
+                return f"undefined step: {step.keyword} {step.name}"
+            return step.error_message or f"{step.keyword} {step.name}: {status}"
+    if getattr(scenario, "hook_failed", False):
+        return getattr(scenario, "error_message", None) or "a hook failed"
+    return None
+
+
+def after_scenario(context: Any, scenario: Any) -> None:
+    world = getattr(context, "world", None)
+    if world is None:
+        return
+    status = getattr(scenario.status, "name", str(scenario.status))
+    record = world.finish(status, failure_text(scenario) if status != "passed" else None)
+    scenario.trunkcheck_record = record  # for the progress formatter
