@@ -18,6 +18,7 @@ from .params import (
     TOKEN_CHARS,
     fast_params,
     format_params,
+    opt,
     param_get,
     parse_params,
     parse_quoted,
@@ -160,7 +161,7 @@ class NameAddr:
 # name-addr with no display name, a quoted one without escapes, or tokens; then <URI> and simple
 # parameters. The first form spells out a SIP URI (SIP_URI_RE) so one match does the whole value;
 # anything else takes the general path in _parse_name_addr.
-_DISPLAY_RE = rf'(?:"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+)?'
+_DISPLAY_RE = opt(rf'"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+')
 # The parameters are either exactly ;tag=x (group "tag") or any simple ones.
 _FAST_SIP_NAME_ADDR = re.compile(
     rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({FAST_PARAMS})\Z)')

@@ -206,6 +206,22 @@ def _start_line(line: str, headers: Headers) -> Request | Response:
 _REQUIRED = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("via", "Via"))
 _REQUIRED_KEYS = frozenset(key for key, _ in _REQUIRED)
 _SINGLE = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+# Every Max-Forwards value of at most 3 digits that is at most 255 ("70", "070", "0"): the common case,
+# one set lookup. Anything else goes to parse_uint, which names the problem or accepts it ("0070").
+_MAX_FORWARDS_OK = frozenset(f"{n:0{width}d}" for width in (1, 2, 3) for n in range(min(256, 10**width)))
+
+
+def _check_presence(first: dict[str, str], counts: dict[str, int] | None) -> None:
+    """Raise for a missing mandatory header, or a single one that appears more than once."""
+    for key, name in _REQUIRED:
+        if key not in first:
+            raise SIPParseError(f"{name} is missing", header=name)
+    if counts is not None:  # some header name appears more than once
+        for key, name in _SINGLE:
+            if counts[key] != 1:
+                raise SIPParseError(f"{name} appears {counts[key]} times", header=name)
+        if counts.get("max-forwards", 0) > 1:
+            raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
 
 
 def validate(message: Message) -> None:
@@ -213,17 +229,9 @@ def validate(message: Message) -> None:
     malformed, missing, or repeated where only one is allowed. The structured views are cached."""
     h = message.headers
     first = h._first if h._first is not None else h._index()
-    if not _REQUIRED_KEYS.issubset(first):
-        for key, name in _REQUIRED:
-            if key not in first:
-                raise SIPParseError(f"{name} is missing", header=name)
     counts = h._counts
-    if counts is not None:  # some header name appears more than once
-        for key, name in _SINGLE:
-            if counts[key] != 1:
-                raise SIPParseError(f"{name} appears {counts[key]} times", header=name)
-        if counts.get("max-forwards", 0) > 1:
-            raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
+    if counts is not None or not first.keys() >= _REQUIRED_KEYS:
+        _check_presence(first, counts)
     call_id = first["call-id"]
     if call_id.split() != [call_id]:  # empty, or white space inside
         raise SIPParseError(f"malformed Call-ID {call_id[:80]!r}", header="Call-ID")
@@ -244,8 +252,7 @@ def validate(message: Message) -> None:
     if cseq is None:
         cseq = cache["cseq"] = parse_cseq(first["cseq"])
     max_forwards = first.get("max-forwards")
-    if max_forwards is not None and not (len(max_forwards) <= 3 and max_forwards.isdigit()
-                                         and max_forwards.isascii() and int(max_forwards) <= 255):
+    if max_forwards is not None and max_forwards not in _MAX_FORWARDS_OK:
         parse_uint(max_forwards, "Max-Forwards", 255)  # raises, naming the problem (or allows 0070)
     if "expires" in first:
         parse_uint(first["expires"], "Expires", 2**32 - 1)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import SIPParseError
+from .params import opt
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -218,20 +219,21 @@ def _norm_headers(headers: dict[str, str]) -> dict[str, str]:
 # quantifiers keep it linear). A URI it does not match goes through the general parser below, which
 # either accepts it with the same result or says what is wrong. The fragments are shared with the
 # name-addr and addr-spec expressions in headers.py; each has 7 groups: scheme, user, password, host,
-# port, parameters, headers (the addr-spec one never matches the last two).
+# port, parameters, headers (the addr-spec one never matches the last two). Optional parts are written
+# opt(x), (?:x|), rather than (?:x)? (see params.opt).
 _P_CHARS = rf"{_UNRESERVED}%\[\]/:&+$"
-_HOST_PORT_RE = r"([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{1,5}))?"
+_HOST_PORT_RE = r"([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])" + opt(r":([0-9]{1,5})")
 SIP_URI_RE = (
     r"([Ss][Ii][Pp][Ss]?):"
-    rf"(?:([{_UNRESERVED}%&=+$,;?/]++)(?::([{_UNRESERVED}%&=+$,]*+))?@)?"
-    + _HOST_PORT_RE +
-    rf"((?:;[{_P_CHARS}]++(?:=[{_P_CHARS}]++)?)*+)"
-    rf"(?:\?([{_UNRESERVED}%\[\]/?:+$=&]*+))?"
+    + opt(rf"([{_UNRESERVED}%&=+$,;?/]++)" + opt(rf":([{_UNRESERVED}%&=+$,]*+)") + "@")
+    + _HOST_PORT_RE
+    + rf"((?:;[{_P_CHARS}]++{opt(rf'=[{_P_CHARS}]++')})*+)"
+    + opt(rf"\?([{_UNRESERVED}%\[\]/?:+$=&]*+)")
 )
 #: A SIP URI written as an addr-spec (RFC 3261 §20.10): no ';', '?' or ',' anywhere in it.
 SIP_ADDR_SPEC_RE = (
     r"([Ss][Ii][Pp][Ss]?):"
-    rf"(?:([{_UNRESERVED}%&=+$/]++)(?::([{_UNRESERVED}%&=+$]*+))?@)?"
+    + opt(rf"([{_UNRESERVED}%&=+$/]++)" + opt(rf":([{_UNRESERVED}%&=+$]*+)") + "@")
     + _HOST_PORT_RE + "()()"
 )
 _FAST_SIP_URI = re.compile(SIP_URI_RE + r"\Z")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import SIPParseError
-from .params import FAST_PARAMS, TOKEN, TOKEN_CHARS, format_params, param_get, parse_params
+from .params import FAST_PARAMS, TOKEN, TOKEN_CHARS, format_params, opt, param_get, parse_params
 from .uri import split_hostport
 
 _VIA = re.compile(
@@ -20,8 +20,8 @@ _VIA = re.compile(
 # SIP/2.0/transport host[:port] and simple parameters: how nearly every Via is written.
 # The parameters are either ;branch=x with an optional ;rport (groups branch, rport) or any simple ones.
 _FAST_VIA = re.compile(
-    rf"SIP/2\.0/([{TOKEN_CHARS}]++) ([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{{1,5}}))?"
-    rf'(?:;branch=([^\s;"]++)(;rport)?\Z|({FAST_PARAMS})\Z)'
+    rf"SIP/2\.0/([{TOKEN_CHARS}]++) ([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])" + opt(r":([0-9]{1,5})")
+    + r'(?:;branch=([^\s;"]++)' + opt("(;rport)") + rf'\Z|({FAST_PARAMS})\Z)'
 )
 
 
@@ -133,9 +133,18 @@ class CSeq(NamedTuple):
 _CSEQ = re.compile(r"\s*([0-9]+)\s+(\S+)\s*\Z")
 _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{TOKEN_CHARS}]++)\Z")
 _new_cseq = tuple.__new__
+# The methods a CSeq nearly always names: tokens, so a value "<digits> <one of these>" is well formed.
+_METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO",
+                      "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"))
 
 
 def parse_cseq(value: str) -> CSeq:
+    digits, space, method = value.partition(" ")
+    # _FAST_CSEQ's case without the expression: 1 to 10 ASCII digits, one space, a known method.
+    if method in _METHODS and len(digits) <= 10 and digits.isdigit() and digits.isascii():
+        seq = int(digits)
+        if seq < 2**31:
+            return _new_cseq(CSeq, (seq, method))
     m = _FAST_CSEQ.match(value)
     if m is not None:
         digits, method = m.groups()
