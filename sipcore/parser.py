@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .errors import ProtocolError, SIPParseError
-from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via
+from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via, token_key
 from .message import SIP_VERSION, Headers, Message, Request, Response
 from .params import TOKEN_CHARS
 from .uri import SIP_URI_RE, SipURI
@@ -21,11 +21,12 @@ MAX_BODY_BYTES = 1024 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
-# One header line, CRLF-terminated: token name, optional white space, ':', the value without the LWS
-# before it; a value with LWS after it does not match (the general parser strips it). A line with a bare
-# CR cannot match; one with a bare LF matches together with the next line, so that one match fewer than
-# the LFs in the header section shows it (see _parse_head_fast).
-_HEADER_LINE = re.compile(rf"^([{TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
+# One header line, CRLF-terminated: the name (anything up to the first ':', checked to be a token by
+# token_key: an expression class would cost three times as much per character), ':', the value without
+# the LWS before it; a value with LWS after it does not match (the general parser strips it). A line with
+# a bare CR cannot match; one with a bare LF matches together with the next line, so that one match fewer
+# than the LFs in the header section shows it (see _parse_head_fast).
+_HEADER_LINE = re.compile(r"^([^:]++):[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
 _REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
 # The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
 _SIP_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
@@ -85,8 +86,9 @@ def _parse(data: bytes, stream: bool) -> Request | Response:
         head_end, body_at = found
         message = _parse_head_slow(data, head_end)
     headers = message.headers
-    text = (headers._first if headers._first is not None else headers._index()).get("content-length")
-    if text is not None and headers._counts is None and len(text) < 10 and text.isdigit() and text.isascii():
+    first = headers._first  # set by _parse_head_fast when no name repeats
+    text = None if first is None else first.get("content-length")
+    if text is not None and len(text) < 10 and text.isdigit() and text.isascii():
         length: int | None = int(text)  # the common case of _body_length
     else:
         length = _body_length(headers, stream)
@@ -114,11 +116,15 @@ def _parse_head_fast(data: bytes | bytearray, end: int) -> Request | Response | 
     line = head[:eol]
     if "\r" in line:
         return None
-    first = {key_of(name): value for name, value in found}
+    try:
+        first = {token_key(name): value for name, value in found}
+    except ValueError:  # a name that is not a token: white space before the colon, a folded line ...
+        return None
     headers = Headers._from_wire(found, first if len(first) == len(found) else None)
     m = _SIP_REQUEST_LINE.match(line)
     if m is not None:
-        return Request._parsed(m.group(1), m.group(2), headers, m)
+        method, uri = m.group(1, 2)
+        return Request._parsed(method, uri, headers, m)
     return _start_line(line, headers)
 
 

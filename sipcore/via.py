@@ -74,6 +74,21 @@ class Via:
         return f"{self.protocol}/{self.transport} {sent_by}{format_params(self.params)}"
 
 
+_new_object = object.__new__
+
+
+def new_via(transport: str, host: str, port: int | None, params: dict[str, str | None], protocol: str) -> Via:
+    """``Via(transport, host, port, params, protocol)``, made without calling the class (see
+    :func:`sipcore.uri.new_sip_uri`)."""
+    via = _new_object(Via)
+    via.transport = transport
+    via.host = host
+    via.port = port
+    via.params = params
+    via.protocol = protocol
+    return via
+
+
 def parse_via(value: str, *, header: str = "Via") -> Via:
     m = _FAST_VIA.match(value)
     if m is not None:
@@ -95,7 +110,7 @@ def parse_via(value: str, *, header: str = "Via") -> Via:
                         params[name] = None
             else:
                 params = {}
-            return Via(transport.upper(), host, port, params, "SIP/2.0")
+            return new_via(transport.upper(), host, port, params, "SIP/2.0")
     return _parse_via(value, header)
 
 
@@ -139,7 +154,7 @@ _METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "
 
 
 def parse_cseq(value: str) -> CSeq:
-    digits, space, method = value.partition(" ")
+    digits, _, method = value.partition(" ")
     # _FAST_CSEQ's case without the expression: 1 to 10 ASCII digits, one space, a known method.
     if method in _METHODS and len(digits) <= 10 and digits.isdigit() and digits.isascii():
         seq = int(digits)
