@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sipcore.aio import transport  # noqa: E402
+from sipcore.message import Request, Response  # noqa: E402
 from sipcore.parser import parse_message  # noqa: E402
 
 SDP = (
@@ -84,23 +85,23 @@ def measure(fn: Callable[[], object], rounds: int = ROUNDS, round_seconds: float
     return rates
 
 
-def server_parse() -> Callable[[], object]:
+def server_parse() -> functools.partial[Request | Response]:
     """The server's parse of the INVITE: the function ``UdpTransport._datagram_received`` calls, looked up
     where it looks it up (``sipcore.aio.transport.parse_message``), given what it gives: the datagram."""
-    return functools.partial(transport.parse_message, INVITE)
+    return functools.partial(transport.parse_message, INVITE)  # type: ignore[attr-defined]
 
 
 def lazy_parse() -> object:
     return parse_message(INVITE, validate_headers=False)
 
 
-def _check_message() -> Callable[[], object]:
+def _check_message() -> Callable[[], bytes]:
     """The server's parse of the INVITE reads it right; the message's serializer."""
     message = server_parse()()
     assert message.to_bytes() == INVITE, "serialization must keep every header and the body"
     # The server's parse has validated and parsed these; reading them here costs nothing more.
     assert message.via[0].branch == "z9hG4bK.4f3c1d2e9a" and message.from_.tag == "8a7b6c5d"
-    assert message.cseq.method == "INVITE" and message.contacts[0].uri.port == 5062
+    assert message.cseq.method == "INVITE" and getattr(message.contacts[0].uri, "port", None) == 5062
     assert "Proxy-Authorization" in message.headers and message.body.startswith(b"v=0")
     return message.to_bytes
 
