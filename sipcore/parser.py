@@ -210,7 +210,6 @@ def _start_line(line: str, headers: Headers) -> Request | Response:
 
 
 _REQUIRED = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("via", "Via"))
-_REQUIRED_KEYS = frozenset(key for key, _ in _REQUIRED)
 _SINGLE = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 # Every Max-Forwards value of at most 3 digits that is at most 255 ("70", "070", "0"): the common case,
 # one set lookup. Anything else goes to parse_uint, which names the problem or accepts it ("0070").
@@ -236,7 +235,8 @@ def validate(message: Message) -> None:
     h = message.headers
     first = h._first if h._first is not None else h._index()
     counts = h._counts
-    if counts is not None or not first.keys() >= _REQUIRED_KEYS:
+    if (counts is not None or "to" not in first or "from" not in first or "call-id" not in first
+            or "cseq" not in first or "via" not in first):
         _check_presence(first, counts)
     call_id = first["call-id"]
     if call_id.split() != [call_id]:  # empty, or white space inside

@@ -249,3 +249,28 @@ def test_new_name_addr_is_the_class_call(args: tuple) -> None:  # type: ignore[t
 def test_new_via_is_the_class_call(args: tuple) -> None:  # type: ignore[type-arg]
     made, called = via.new_via(*args), Via(*args)
     assert _fields(made) == _fields(called) and made == called and str(made) == str(called)
+
+
+# -- validate: with several faults, the same one is named first -----------------------------------------
+
+OPTIONS = (b"OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nTo: <sip:h>\r\n"
+           b"From: <sip:a@h>;tag=1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
+
+
+@pytest.mark.parametrize("changes, named", [
+    ([(b"To: <sip:h>\r\n", b""), (b"CSeq: 1 OPTIONS\r\n", b"CSeq: 1 OPTIONS\r\nCSeq: 2 OPTIONS\r\n")], "To is missing"),
+    ([(b"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", b""), (b"Call-ID: c\r\n", b"")], "Call-ID is missing"),
+    ([(b"From: <sip:a@h>;tag=1\r\n", b"From: <sip:a@h>;tag=1\r\nf: <sip:b@h>\r\n"),
+      (b"CSeq: 1 OPTIONS\r\n", b"CSeq: 1 OPTIONS\r\nCSeq: 2 OPTIONS\r\n")], "From appears 2 times"),
+    ([(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nMax-Forwards: 1\r\n"), (b"Call-ID: c", b"Call-ID: c d")],
+     "Max-Forwards appears more than once"),
+    ([(b"Call-ID: c", b"Call-ID: c d"), (b"To: <sip:h>", b"To: <sip:h")], "malformed Call-ID"),
+    ([(b"To: <sip:h>", b"To: <sip:h"), (b"Max-Forwards: 70", b"Max-Forwards: 700")], "unterminated '<'"),
+    ([(b"Max-Forwards: 70", b"Max-Forwards: 700"), (b"CSeq: 1 OPTIONS", b"CSeq: 1 BYE")], "exceeds 255"),
+])
+def test_validate_names_the_first_fault_in_its_order(changes: list[tuple[bytes, bytes]], named: str) -> None:
+    data = OPTIONS
+    for old, new in changes:
+        data = data.replace(old, new)
+    with pytest.raises(SIPParseError, match=re.escape(named)):
+        parse_message(data)
