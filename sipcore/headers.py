@@ -194,9 +194,9 @@ def new_name_addr(uri: SipURI | AbsoluteURI, display_name: str | None, params: d
 # parameters. The first form spells out a SIP URI (SIP_URI_RE) so one match does the whole value;
 # anything else takes the general path in _parse_name_addr.
 _DISPLAY_RE = opt(rf'"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+')
-# The parameters are either exactly ;tag=x (group "tag") or any simple ones.
+# The parameters are either exactly ;tag=token (group "tag") or any simple ones.
 _FAST_SIP_NAME_ADDR = re.compile(
-    rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({FAST_PARAMS})\Z)')
+    rf"{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([{TOKEN_CHARS}]++)\Z|({FAST_PARAMS})\Z)")
 _FAST_SIP_ADDR_SPEC = re.compile(rf"{SIP_ADDR_SPEC_RE}({FAST_PARAMS})\Z")
 _FAST_NAME_ADDR = re.compile(rf'{_DISPLAY_RE}<([^<>\s"]++)>({FAST_PARAMS})\Z')
 # addr-spec: a URI without ';', '?', ',', white space or quotes, then simple parameters.

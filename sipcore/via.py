@@ -18,10 +18,11 @@ _VIA = re.compile(
     re.S,
 )
 # SIP/2.0/transport host[:port] and simple parameters: how nearly every Via is written.
-# The parameters are either ;branch=x with an optional ;rport (groups branch, rport) or any simple ones.
+# The parameters are either ;branch=token with an optional ;rport (groups branch, rport) or any simple ones
+# (a token class costs a third of [^\s;"] per character; other branch values take the second form).
 _FAST_VIA = re.compile(
     rf"SIP/2\.0/([{TOKEN_CHARS}]++) ([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])" + opt(r":([0-9]{1,5})")
-    + r'(?:;branch=([^\s;"]++)' + opt("(;rport)") + rf'\Z|({FAST_PARAMS})\Z)'
+    + rf"(?:;branch=([{TOKEN_CHARS}]++)" + opt("(;rport)") + rf"\Z|({FAST_PARAMS})\Z)"
 )
 
 

@@ -75,6 +75,30 @@ def test_opt_is_an_empty_alternative() -> None:
     assert re.fullmatch("a" + params.opt("b(c)") + "d", "ad").groups() == (None,)  # type: ignore[union-attr]
 
 
+def _view(parse: Callable[..., object], *args: object) -> str:
+    """What a parser makes of a value (repr and text of the result), or that it refuses it."""
+    try:
+        result = parse(*args)
+    except SIPParseError:
+        return "refused"
+    return repr(result) + " " + str(result)
+
+
+@SETTINGS
+@given(grammar_text())
+def test_via_and_name_addr_fast_paths_parse_as_the_general_parsers_do(text: str) -> None:
+    assert _view(via.parse_via, text) == _view(via._parse_via, text, "Via"), text
+    assert _view(headers.parse_name_addr, text) == _view(headers._parse_name_addr, text, None), text
+
+
+@pytest.mark.parametrize("value, params", [
+    ("SIP/2.0/UDP h;branch=z9hG4bK1;rport", {"branch": "z9hG4bK1", "rport": None}),
+    ('SIP/2.0/UDP h;branch=z9hG4bK[1]:x;rport', {"branch": "z9hG4bK[1]:x", "rport": None}),
+])
+def test_a_branch_that_is_not_a_token_is_read_all_the_same(value: str, params: dict[str, str | None]) -> None:
+    assert via.parse_via(value).params == params == via._parse_via(value, "Via").params
+
+
 # -- CSeq: "<digits> <known method>" without the expression ------------------------------------------
 
 
