@@ -23,9 +23,10 @@ _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
 # One header line, CRLF-terminated: the name (anything up to the first ':', checked to be a token by
 # token_key: an expression class would cost three times as much per character), ':', the value without
-# the LWS before it; a value with LWS after it does not match (the general parser strips it). A line with
-# a bare CR cannot match; one with a bare LF matches together with the next line, so that one match fewer
-# than the LFs in the header section shows it (see _parse_head_fast).
+# the LWS before it; a value with LWS after it does not match (the general parser strips it). A bare CR
+# ends the value, so that line does not match (in the name it fails token_key); a bare LF in a value
+# matches with the next line, so that one match fewer than the LFs in the header section shows it (see
+# _parse_head_fast).
 _HEADER_LINE = re.compile(r"^([^:]++):[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
 _REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
 # The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
