@@ -14,8 +14,8 @@ spread shows. The last two lines are ``parses_per_second: N`` and ``serializes_p
 Targets: 50,000 parses and 100,000 serializations per second.
 
 Process CPU time, not wall time, is measured, so time the process waits for the CPU does not count; it
-still moves with the machine's load (caches and cores shared with other processes), by 20 % or more on a
-busy 2-core machine. ``--instructions`` counts what valgrind's callgrind executes per parse instead: the
+still moves with the machine's load (caches and cores shared with other processes): on a shared 2-core
+machine the median of one run fell from about 70,000 to 43,000 while other processes kept both cores busy. ``--instructions`` counts what valgrind's callgrind executes per parse instead: the
 same code gives the same count, whatever else runs (PYTHONHASHSEED is fixed for it).
 """
 
