@@ -26,7 +26,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
-from harness.settings import CAPTURE_MODES, DECODE_MODES, DESTINATIONS, FEATURES, REPO, RESPONSE_TIMEOUT, RunSettings
+from harness.settings import (
+    CAPTURE_MODES,
+    DECODE_MODES,
+    DESTINATIONS,
+    FEATURES,
+    REPO,
+    RESPONSE_TIMEOUT,
+    RunSettings,
+)
 from harness.suite.equipment_setup import ImageStarter
 from harness.suite.runner import run_suite
 from harness.topology import LOOPBACK_ENV, RoleAddresses

@@ -30,12 +30,12 @@ from typing import Any, TextIO
 
 from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
+from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
 from harness.settings import RunSettings, console_lines
 from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
-from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.suite.hooks import failure_text, resolve_capture
 from harness.suite.progress import status_name
 

@@ -16,7 +16,7 @@ from harness.capture.sniffer import CaptureError
 from harness.capture.socket_capture import SocketCapture
 from sipcore.aio.rtp import RtpEndpoint
 from sipcore.aio.tap import tap_of
-from sipcore.aio.transport import UdpTransport
+from sipcore.aio.transport import TcpTransport, UdpTransport
 from sipcore.rtp import RtpPacket
 
 from ..addresses import loopback
@@ -140,3 +140,30 @@ def test_no_tap_after_stop(tmp_path):
         assert tap_of(loop) is None
     finally:
         loop.close()
+
+
+def test_sip_over_tcp_between_trunkcheck_sockets_fails_the_capture(tmp_path):
+    ua_ip, trunk_ip = loopback(10), loopback(20)
+
+    async def scenario(cap: SocketCapture) -> None:
+        got: list[object] = []
+        ua = await TcpTransport.listen(ua_ip, 0, lambda m, a, t: got.append(m))
+        trunk = await TcpTransport.listen(trunk_ip, 0, lambda m, a, t: got.append(m))
+        cap.start()
+        ua.send(INVITE, trunk.local_addr)
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        ua.close()
+        trunk.close()
+        assert got, "the INVITE crossed the TCP connection"
+
+    loop = asyncio.new_event_loop()
+    try:
+        cap = SocketCapture(tmp_path / "tcp.pcap", loop, addresses=[ua_ip, trunk_ip])
+        loop.run_until_complete(asyncio.wait_for(scenario(cap), 10))
+    finally:
+        loop.close()
+    with pytest.raises(CaptureError, match="SIP went over TCP .*needs|--capture raw"):
+        cap.stop()
