@@ -23,14 +23,19 @@ from harness.suite_root import suite_root
 from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
-__all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
-           "RunSettings", "console_lines", "display_path", "free_run_id", "is_test_only", "junit_properties",
-           "narrowed", "new_run_id", "run_conditions"]
+__all__ = ["CAPTURE_MODES", "DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT",
+           "Condition", "RunSettings", "console_lines", "display_path", "free_run_id", "is_test_only",
+           "junit_properties", "narrowed", "new_run_id", "run_conditions"]
 
 REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
 FEATURES = REPO / "features"
 DECODE_MODES = ("stream", "file")
 DESTINATIONS = ("simulator", "sipp")
+CAPTURE_MODES = ("auto", "raw", "sockets")
+SOCKETS_MEANING = ("captured from trunkcheck's own sockets, not a raw socket (no CAP_NET_RAW): the pcaps hold "
+                   "what trunkcheck's UAs, destination, carrier and embedded reference trunk sent and received, "
+                   "and cannot show packets that never reached those sockets (between equipment under test and "
+                   "a peer that is not trunkcheck) nor SIP over TCP (needs raw capture)")
 RESPONSE_TIMEOUT = 3.0
 DEFAULTS_TEXT = (f"every option at its default (every feature file, no tag filter, trunkcheck's simulator as the "
                  f"destination, capture on lo, {RESPONSE_TIMEOUT:g} s response timeout, local topology)")
@@ -69,6 +74,7 @@ class RunSettings:
     decode: str = "stream"
     equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
     interface: str = "lo"  # where to capture
+    capture: str = "auto"  # raw (a packet socket), sockets (trunkcheck's own), auto: raw when permitted
     destination: str = "simulator"  # or "sipp": SIPp plays the destination
     response_timeout: float = RESPONSE_TIMEOUT
     topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
@@ -119,6 +125,8 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
         who = "SIPp's UAS scenarios" if settings.destination == "sipp" else settings.destination
         out.append(Condition("--destination", settings.destination, f"{who} played the destination (default: "
                              "trunkcheck's simulator)"))
+    if settings.capture == "sockets":
+        out.append(Condition("--capture", "sockets", SOCKETS_MEANING))
     if settings.interface != "lo":
         out.append(Condition("--interface", settings.interface, f"captured on {settings.interface} (default lo)"))
     if settings.response_timeout != RESPONSE_TIMEOUT:

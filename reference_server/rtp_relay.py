@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
+from sipcore.aio.tap import report_datagram
 
 from .relay_ports import NoPortsAvailable, PortAllocator, PortPair
 
@@ -94,6 +95,7 @@ class _Side(asyncio.DatagramProtocol):
         self.clock = clock
         self.sock = sock
         self.port = port  # the port ``sock`` is bound to
+        self.local: tuple[str, int] = sock.getsockname()[:2]  # what a tap (sipcore.aio.tap) reports
         self.validate = validate
         self.stats = DirectionStats()
         self.peer: _Side | None = None
@@ -120,6 +122,7 @@ class _Side(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         if self.closed:
             return
+        report_datagram(self.local, addr, data, sent=False)
         src = (str(addr[0]), int(addr[1]))
         stats = self.stats
         if not self.validate(data):
@@ -143,6 +146,7 @@ class _Side(asyncio.DatagramProtocol):
             return
         try:
             peer.transport.sendto(data, peer.remote)
+            report_datagram(peer.local, peer.remote, data, sent=True)
         except (OSError, ValueError, TypeError) as exc:  # a bad remote must not take the relay down
             log.info("relay side %s port %d cannot send to %s: %s", peer.name, peer.port, peer.remote, exc)
             stats.dropped_no_remote += 1

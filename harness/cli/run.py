@@ -26,7 +26,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
-from harness.settings import DECODE_MODES, DESTINATIONS, FEATURES, REPO, RESPONSE_TIMEOUT, RunSettings
+from harness.settings import (
+    CAPTURE_MODES,
+    DECODE_MODES,
+    DESTINATIONS,
+    FEATURES,
+    REPO,
+    RESPONSE_TIMEOUT,
+    RunSettings,
+)
 from harness.suite.equipment_setup import ImageStarter
 from harness.suite.runner import run_suite
 from harness.topology import LOOPBACK_ENV, RoleAddresses
@@ -66,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interface", default="lo", metavar="IFACE",
                         help="capture on this interface (default lo; another one when the equipment is on "
                         "another host)")
+    parser.add_argument("--capture", choices=CAPTURE_MODES, default="auto",
+                        help="raw: a packet socket on --interface (root or CAP_NET_RAW); sockets: what trunkcheck's "
+                        "own sockets send and receive (no privilege; blind to packets that never reach them, "
+                        "UDP only); auto (default): raw when permitted, else sockets")
     parser.add_argument("--destination", choices=DESTINATIONS, default="simulator",
                         help="who plays the destination: the simulator (default) or SIPp's UAS scenarios")
     parser.add_argument("--response-timeout", type=float, default=RESPONSE_TIMEOUT, metavar="SECONDS",
@@ -122,6 +134,7 @@ def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | 
         decode=args.decode,
         equipment=args.equipment.resolve() if args.equipment else None,
         interface=args.interface,
+        capture=args.capture,
         destination=args.destination,
         response_timeout=args.response_timeout,
         topology="docker" if container_roles is not None else "local",

@@ -6,16 +6,17 @@ with a record saying why: reported "not applicable", never passed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from harness.capture.sniffer import Capture, CaptureError
+from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted
 from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
 
 __all__ = ["after_all", "after_scenario", "before_all", "before_scenario", "check_capture", "failure_text",
-           "not_applicable"]
+           "not_applicable", "resolve_capture"]
 
 
 def check_capture(iface: str = "lo") -> None:
@@ -30,16 +31,32 @@ def check_capture(iface: str = "lo") -> None:
         probe.stop()
 
 
+def resolve_capture(mode: str, iface: str = "lo") -> str:
+    """The capture a run uses: "raw" or "sockets". `auto` is raw when this process may open a packet socket
+    on `iface`, else sockets; `raw` raises the CaptureError saying why it cannot; `sockets` needs nothing."""
+    if mode == "sockets":
+        return "sockets"
+    if mode not in ("raw", "auto"):
+        raise CaptureError(f"capture={mode!r}: use raw, sockets or auto")
+    try:
+        check_capture(iface)
+    except CaptureNotPermitted:
+        if mode == "raw":
+            raise
+        return "sockets"
+    return "raw"
+
+
 def before_all(context: Any) -> None:
     try:
         options = RunOptions.from_userdata(context.config.userdata)
     except ValueError as err:
         raise SystemExit(f"trunkcheck: {err}") from err
     try:
-        check_capture(options.interface)
+        capture = resolve_capture(options.capture, options.interface)
     except CaptureError as err:
         raise SystemExit(f"trunkcheck: cannot capture on {options.interface}: {err}") from err
-    context.session = Session(options)
+    context.session = Session(replace(options, capture=capture))
 
 
 def after_all(context: Any) -> None:

@@ -24,18 +24,19 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
+from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
 from harness.settings import RunSettings, console_lines, display_path, free_run_id
 from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
-from harness.suite.hooks import check_capture, failure_text
+from harness.suite.hooks import failure_text, resolve_capture
 from harness.suite.progress import status_name
 
 __all__ = ["RunResult", "run_suite"]
@@ -72,7 +73,7 @@ def behave_args(settings: RunSettings, run_dir: Path) -> list[str]:
     args += ["--format", "harness.suite.progress:ProgressFormatter", "--no-summary", "--no-snippets",
              "--color", "off"]
     args += ["--junit", "--junit-directory", str(run_dir / "junit")]
-    args += ["-D", f"run_dir={run_dir}", "-D", f"decode={settings.decode}"]
+    args += ["-D", f"run_dir={run_dir}", "-D", f"decode={settings.decode}", "-D", f"capture={settings.capture}"]
     if settings.verbose:
         args += ["-D", "verbose=1"]
     if settings.equipment is not None:
@@ -116,11 +117,15 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
             return _refused(settings, started)
         for key, (written, found) in sorted(equipment.located.items(), key=lambda kv: equipment.lines.get(kv[0], 0)):
             out.write(f"trunkcheck: {equipment.where(key)} {written} is {found} (located through DNS, RFC 3263)\n")
+    asked = settings.capture
     try:
-        check_capture(settings.interface)
+        settings = replace(settings, capture=resolve_capture(asked, settings.interface))
     except CaptureError as exc:
         out.write(f"trunkcheck: cannot capture on {settings.interface}, so nothing can be asserted: {exc}\n")
         return _refused(settings, started)
+    if settings.capture == "sockets":
+        out.write(f"trunkcheck: capturing from trunkcheck's own sockets ({'no CAP_NET_RAW' if asked == 'auto' else '--capture sockets'}): "
+                  f"the pcaps show {SEES}; they cannot show {CANNOT_SEE}\n")
     run_dir = _run_dir(settings)
     running: RunningEquipment | None = None
     if equipment is not None:

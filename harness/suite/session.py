@@ -10,6 +10,7 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     equipment=examples/equipment/x.toml   equipment under test (harness.equipment); the run's start-up
                                           (pre-flight, starting its process) is trunkcheck run's job
     interface=eth1                        capture there instead of on loopback
+    capture=raw|sockets|auto              a packet socket, or trunkcheck's own sockets (no CAP_NET_RAW needed)
     destination=simulator|sipp            who plays the destination
     response_timeout=3                    seconds equipment under test may stay silent before a scenario fails
     roles                                 where the harness's roles live (trunkcheck run puts the run's
@@ -54,6 +55,7 @@ class RunOptions:
     destination: str = "simulator"
     response_timeout: float = RESPONSE_TIMEOUT
     roles: RoleAddresses = LOOPBACK_ROLES
+    capture: str = "auto"  # raw, sockets (trunkcheck's own: harness.capture.socket_capture), auto
 
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
@@ -77,7 +79,8 @@ class RunOptions:
         if not isinstance(roles, RoleAddresses):  # a plain `behave` run
             roles = RoleAddresses.from_environment()
         return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
-                   destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles)
+                   destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles,
+                   userdata.get("capture") or "auto")
 
 
 @dataclass

@@ -35,6 +35,7 @@ from harness.adapters.sipp_destination import SippDestination
 from harness.capture.decode import Decoded, decode_file
 from harness.capture.observation import Observation
 from harness.capture.sniffer import Capture
+from harness.capture.socket_capture import SocketCapture
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
@@ -90,10 +91,12 @@ class ScenarioWorld:
         self._future: Future[list[Decoded]] | None = None
         self._traffic_started = False
         self._closed = False
-        self.capture: Capture | None = Capture(
-            self.pcap, iface=session.options.interface, bpf_filter=self.topology.capture_filter(),
-            addresses=self.topology.addresses()
-        )
+        self.capture: Capture | SocketCapture | None
+        if session.options.capture == "sockets":
+            self.capture = SocketCapture(self.pcap, session.loop.loop, addresses=self.topology.addresses())
+        else:
+            self.capture = Capture(self.pcap, iface=session.options.interface,
+                                   bpf_filter=self.topology.capture_filter(), addresses=self.topology.addresses())
         self.capture.start()
 
     # -- plumbing --------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:
     Time, timers, sleeping and bounded waits for everything above and for the elements built on them
     (the reference server, the simulator): the event loop's clock by default; a stepped clock moves only
     when a test advances it, so timer tests step time instead of waiting for it.
+:class:`Tap` (``set_tap``, ``tap_of``, ``report_datagram``)
+    What every socket above sends and receives, reported to the tap installed for its event loop: a capture
+    that needs no raw socket (harness.capture.socket_capture).
 :class:`SipResolver`
     RFC 3263 location over real DNS (dnspython's asyncio resolver, every query bounded): answers the
     queries of :class:`sipcore.Locator`; :func:`locate_blocking` for callers outside an event loop.
@@ -32,10 +35,12 @@ from .clock import LOOP_CLOCK, Clock, LoopClock, SteppedClock, TimerHandle
 from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
 from .resolver import SipResolver, locate_blocking
 from .rtp import ReceivedRtp, RtpEndpoint
+from .tap import Tap, report_datagram, report_stream, set_tap, tap_of
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
     "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
     "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
-    "TimerHandle", "Transport", "UdpTransport", "locate_blocking",
+    "Tap", "TimerHandle", "Transport", "UdpTransport", "locate_blocking", "report_datagram", "report_stream", "set_tap",
+    "tap_of",
 ]

@@ -19,6 +19,7 @@ from typing import cast
 
 from ..rtp import PCMU, SAMPLE_RATE, RtpPacket, RtpParseError, RtpStream, pcmu_tone
 from .clock import LOOP_CLOCK, Clock
+from .tap import report_datagram
 from .transport import Addr
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         if self._closed:
             return
+        report_datagram(self.local_addr, addr, data, sent=False)
         src = (str(addr[0]), int(addr[1]))
         if _is_rtcp(data) and len(data) >= 8 and data[0] >> 6 == 2:
             self.rtcp += 1
@@ -205,7 +207,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             if remote is None or self._transport is None or self._transport.is_closing():
                 stream.timestamp = (stream.timestamp + samples) & 0xFFFFFFFF
                 continue
-            self._transport.sendto(stream.next_packet(payload).serialize(), remote)
+            packet = stream.next_packet(payload).serialize()
+            self._transport.sendto(packet, remote)
+            report_datagram(self.local_addr, remote, packet, sent=True)
             self.packets_sent += 1
 
     # --- teardown ---

@@ -17,6 +17,7 @@ from ..errors import SIPParseError
 from ..message import Request, Response
 from ..parser import StreamFramer, parse_message
 from ..transport_address import Address
+from .tap import report_datagram, report_stream
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,9 @@ class UdpTransport:
             except OSError as exc:  # an ICMP error queued by IP_RECVERR
                 self._drain_errors(exc)
                 continue
-            self._datagram_received(data, (addr[0], addr[1]) if ipv6 else addr)
+            peer = (addr[0], addr[1]) if ipv6 else addr
+            report_datagram(self.local_addr, peer, data, sent=False, loop=self._loop)
+            self._datagram_received(data, peer)
 
     def _datagram_received(self, data: bytes, peer: Addr) -> None:
         if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # keep-alive (or empty)
@@ -143,6 +146,7 @@ class UdpTransport:
             return
         try:
             self._sock.sendto(data, addr)
+            report_datagram(self.local_addr, addr, data, sent=True, loop=self._loop)
         except (BlockingIOError, InterruptedError):
             # Send buffer full: UDP may lose a datagram; the transaction layer retransmits.
             log.warning("UDP send buffer full; dropped %d bytes to %s:%d", len(data), *addr)
@@ -150,6 +154,7 @@ class UdpTransport:
             self._drain_errors(exc)
             try:
                 self._sock.sendto(data, addr)
+                report_datagram(self.local_addr, addr, data, sent=True, loop=self._loop)
             except OSError as again:
                 log.info("UDP send to %s:%d failed: %s", addr[0], addr[1], again)
 
@@ -181,7 +186,14 @@ class _TcpConnection(asyncio.Protocol):
         self.peer = (str(peer[0]), int(peer[1]))
         self._owner._connections[self.peer] = self
 
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            report_stream(self.transport.get_extra_info("sockname"), self.peer, data, sent=True)
+            self.transport.write(data)
+
     def data_received(self, data: bytes) -> None:
+        if self.transport is not None:
+            report_stream(self.transport.get_extra_info("sockname"), self.peer, data, sent=False)
         framer, owner = self._framer, self._owner
         if framer.broken:  # closing: what still arrives cannot be framed either
             return
@@ -250,7 +262,7 @@ class TcpTransport:
     def send(self, data: bytes, addr: Addr) -> None:
         conn = self._connections.get(addr)
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
-            conn.transport.write(data)
+            conn.write(data)
             return
         queue = self._pending.setdefault(addr, [])
         queue.append(data)
@@ -276,7 +288,7 @@ class TcpTransport:
         conn = self._connections.get(addr)
         for data in self._pending.pop(addr, []):
             if conn is not None and conn.transport is not None:
-                conn.transport.write(data)
+                conn.write(data)
 
     def close(self) -> None:
         if self._server is not None:
