@@ -34,6 +34,7 @@ not per definition)" and the last line is ``quick_clean_cps: N (...)``, never ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -210,6 +211,8 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
         all_done = caller_result is not None and caller_result.successful == warm_calls + calls
         dest_result = dest.wait(timeout=DESTINATION_DRAIN_S) if all_done else dest.stop(grace=6)
         alive = server.running()
+        with contextlib.suppress(OSError):  # kept with SIPp's files for --keep-files
+            shutil.copyfile(server.stderr_path, workdir / "server.stderr")
     caller_ran = caller_result is not None
     caller_done = caller_result is not None and not caller_result.timed_out
     dest_done = caller_ran and dest_result is not None and not dest_result.timed_out
@@ -257,7 +260,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--addresses", metavar="SERVER,CALLER,DESTINATION",
                         help="three loopback IPs (default 127.0.2.10,.11,.12; quick: 127.0.2.20,.21,.22)")
     parser.add_argument("--verbose", action="store_true", help="print SIPp's account of unclean steps")
-    parser.add_argument("--keep-files", action="store_true", help="keep SIPp's files (CSV, error log) of unclean steps")
+    parser.add_argument("--keep-files", action="store_true",
+                        help="keep SIPp's files (CSV, error log) and the server's stderr of unclean steps")
     args = parser.parse_args(argv)
     args.step = args.step if args.step is not None else (QUICK_STEP_S if args.quick else MIN_STEP_S)
     args.warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP_S if args.quick else DEFAULT_WARMUP_S)
