@@ -27,7 +27,7 @@ from sipcore.transaction import RequestReceived, ServerTransaction
 from . import indialog
 from .call import Call, CallState
 from .call_context import CallContext
-from .legs import BLeg, Target
+from .legs import BLeg, Locate, Target
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,14 @@ class B2BUA:
 
     # -- calls --------------------------------------------------------------------------------------
     def start_call(self, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target], *,
-                   trunk: str, caller: str, callee: str, offer: SessionDescription | None = None) -> Call:
+                   trunk: str, caller: str, callee: str, offer: SessionDescription | None = None,
+                   locate: Locate | None = None) -> Call:
         """An authenticated INVITE: answer 100 Trying, open the relay, send one B leg per target.
-        ``offer``: the INVITE's SDP when the caller has parsed it already (it is not parsed again)."""
+        ``offer``: the INVITE's SDP when the caller has parsed it already (it is not parsed again).
+        ``locate``: finds the targets first (a destination named by host name)."""
         assert event.transaction is not None
         call = Call(self.ctx, self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee,
-                    offer=offer)
+                    offer=offer, locate=locate)
         self.calls[call.key] = call
         self._by_invite[id(event.transaction)] = call
         call.start()

@@ -8,7 +8,9 @@ tag, the first 2xx wins and the other legs are cancelled (a 2xx arriving anyway 
 if any, else the lowest 4xx/5xx. A final error goes to the caller with the destination's status code and
 reason phrase and a Reason header (RFC 3326): the destination's own, else the Q.850 cause RFC 3398 maps
 the status to. No answer at all gives 408 (Timer B); a destination that rings forever is cancelled after
-Timer C and gives 408 too.
+Timer C and gives 408 too. A destination named by host name is located first (RFC 3263, through DNS); a leg
+whose address answers 503, gives no answer (Timer B) or is unreachable (ICMP) goes on, as a new transaction
+of the same INVITE, to the next address found (RFC 3263 §4.3, RFC 3261 §21.5.4).
 
 ACKs are end to end per leg: the caller's ACK for the relayed 2xx makes the server ACK the winning leg's
 2xx (carrying the answer when the caller's offer came late). Requests inside the confirmed call (BYE,
@@ -25,6 +27,7 @@ from typing import Protocol
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.dialog import Dialog, creates_dialog
 from sipcore.errors import ProtocolError, SIPParseError
+from sipcore.locate import LocateError
 from sipcore.message import Request, Response, make_response
 from sipcore.q850 import cause_for_status, reason_header
 from sipcore.sdp import SessionDescription
@@ -38,11 +41,11 @@ from sipcore.transaction import (
 )
 
 from .call_context import CallContext
-from .legs import BLeg, EndedLeg, Target
+from .legs import BLeg, EndedLeg, Locate, Target, best_failure
 from .media import MediaAnchor
 from .rtp_relay import MediaRelay, NoPortsAvailable
 from .sides import ReInvite
-from .sip_util import ALLOW, SDP, Reliable2xx
+from .sip_util import ALLOW, SDP, Reliable2xx, host_port
 
 log = logging.getLogger("reference_server.call")
 
@@ -78,7 +81,7 @@ class Call:
 
     def __init__(self, ctx: CallContext, owner: CallOwner, endpoint: SipEndpoint, event: RequestReceived,
                  targets: list[Target], *, trunk: str, caller: str, callee: str,
-                 offer: SessionDescription | None = None) -> None:
+                 offer: SessionDescription | None = None, locate: Locate | None = None) -> None:
         assert event.transaction is not None
         self.ctx, self.owner = ctx, owner
         self.a_endpoint = endpoint
@@ -89,6 +92,7 @@ class Call:
         self.a_dialog: Dialog | None = None
         self.a_status: int | None = None  # the final status sent to the caller
         self.targets = targets
+        self.locate = locate  # finds the targets (DNS, RFC 3263) before the relay opens, when given
         self.legs: list[BLeg] = []
         self.winner: BLeg | None = None
         self.state = CallState.SETUP
@@ -115,7 +119,7 @@ class Call:
         """Answer 100 Trying and open the relay (then send the B legs): at once on a parked relay's
         sockets, else in a task, since binding new ones is asynchronous."""
         self.a_endpoint.send_response(make_response(self.a_invite, 100), self.a_transaction)
-        relay = self.ctx.relays.open_parked(self.key)
+        relay = self.ctx.relays.open_parked(self.key) if self.locate is None else None
         if relay is None:
             self.task = asyncio.get_running_loop().create_task(self._setup())
             self.task.add_done_callback(self._setup_done)
@@ -136,6 +140,14 @@ class Call:
         self.fail_a(500, "Server Internal Error")
 
     async def _setup(self) -> None:
+        if self.locate is not None:
+            try:
+                self.targets = await self.locate()
+            except LocateError as exc:
+                self.opening = False
+                log.warning("call %s: the destination cannot be located: %s", self.a_invite.call_id, exc)
+                self.fail_a(503, "Service Unavailable")
+                return
         try:
             relay = await self.ctx.relays.open(self.key)
         except (NoPortsAvailable, OSError) as exc:
@@ -185,10 +197,26 @@ class Call:
                 self._b_provisional(leg, response)
             elif response.status < 300:
                 self._b_success(leg, response)
-            else:
+            elif response.status != 503 or not self._next_address(leg, response):
                 self._b_failure(leg, response)
         elif isinstance(event, TransactionTimeout):
-            self._b_failure(leg, make_response(leg.invite, 408))
+            timeout = make_response(leg.invite, 408)
+            if not self._next_address(leg, timeout, f"no response (Timer {event.timer})"):
+                self._b_failure(leg, timeout)
+
+    def _next_address(self, leg: BLeg, response: Response, why: str | None = None) -> bool:
+        """RFC 3263 §4.3 (a timeout, a transport error) and RFC 3261 §21.5.4 (a 503): the leg's INVITE
+        again to the next address found for its target (:meth:`BLeg.fail_over`). False when none is left."""
+        new = leg.fail_over(response, self.ctx.ids) if self.state is CallState.CALLING else None
+        if new is None:
+            return False
+        self._drop_early(leg)
+        log.info("call %s: %s from the destination at %s; trying %s (RFC 3263 §4.3)", self.a_invite.call_id,
+                 why or f"{response.status} {response.reason}", host_port(*leg.addr), host_port(*new.addr))
+        self.legs.append(new)
+        self._arm_timer_c(new)
+        new.send(lambda event: self.on_b_event(new, event))
+        return True
 
     def _b_provisional(self, leg: BLeg, response: Response) -> None:
         first = not leg.provisional
@@ -263,14 +291,8 @@ class Call:
             if response.status >= 600:
                 self.relay_failure(response)
             elif all(other.result is not None for other in self.legs):
-                self.relay_failure(self._best_failure())
+                self.relay_failure(best_failure(self.legs))
         self.maybe_finish()
-
-    def _best_failure(self) -> Response:
-        """RFC 3261 §16.7 step 6, simplified: a 6xx if any, else the lowest 4xx/5xx status."""
-        failures = [leg.result for leg in self.legs if leg.result is not None and leg.result.status >= 300]
-        six = [r for r in failures if r.status >= 600]
-        return six[0] if six else min(failures, key=lambda r: r.status)
 
     # -- answering the caller -----------------------------------------------------------------------
     def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:

@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
                         help='listen address, repeatable (replaces the config\'s): "udp:127.0.0.1:5060", '
                              '"tcp:[::1]:5060", or "127.0.0.1:5070", which is UDP')
     parser.add_argument("--destination", metavar="URI",
-                        help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080" or "127.0.0.1:5080"')
+                        help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080", "127.0.0.1:5080" or '
+                             '"sip:carrier.example.net" (located through DNS, RFC 3263)')
+    parser.add_argument("--dns", metavar="IP[:PORT]",
+                        help="the DNS server for destinations given by host name (default: the system's resolver)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
     # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config, overrides=Overrides(args.listen, args.destination))
+        config = load_config(args.config, overrides=Overrides(args.listen, args.destination, args.dns))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -25,7 +25,15 @@ from typing import Any
 from reference_server import tomlfile
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
 from sipcore.errors import SIPParseError
-from sipcore.transport_address import TRANSPORTS, TransportAddress, parse_transport_address
+from sipcore.locate import parse_nameserver
+from sipcore.transport_address import (
+    TRANSPORTS,
+    TransportAddress,
+    bracketed,
+    is_ip_address,
+    parse_transport_address,
+    split_transport_address,
+)
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
@@ -56,15 +64,24 @@ ListenAddress = TransportAddress
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a trunk's authenticated calls go."""
+    """Where a trunk's authenticated calls go: an IP address (port and transport always set), or a host
+    name located for each call as RFC 3263 says (NAPTR, SRV, A/AAAA; port and transport None where DNS
+    decides), the next target tried on a timeout, a transport error or a 503."""
 
     host: str
-    port: int = 5060
-    transport: str = "udp"
+    port: int | None = 5060
+    transport: str | None = "udp"
+
+    @property
+    def by_dns(self) -> bool:
+        """The host is a name: located through DNS for each call."""
+        return not is_ip_address(self.host)
 
     @property
     def uri(self) -> str:
-        return f"sip:{self.host}:{self.port};transport={self.transport}"
+        port = "" if self.port is None else f":{self.port}"
+        transport = "" if self.transport is None else f";transport={self.transport}"
+        return f"sip:{bracketed(self.host)}{port}{transport}"
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,8 @@ class ServerConfig:
     registrar: RegistrarConfig
     extensions: tuple[Extension, ...]
     source: str = "<defaults>"
+    dns: tuple[str, int] | None = None
+    """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -144,10 +163,11 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line overrides: ``--listen`` (repeatable) and ``--destination`` (every trunk)."""
+    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk) and ``--dns``."""
 
     listen: list[str] | None = None
     destination: str | None = None
+    dns: str | None = None
 
 
 def ip_in(ip: str, networks: Iterable[IPNetwork]) -> bool:
@@ -170,11 +190,13 @@ def parse_listen(text: str) -> ListenAddress:
 
 
 def parse_destination(text: str) -> Destination:
-    """``sip:host[:port][;transport=udp|tcp]``, or a transport address: ``[udp:|tcp:]host[:port]`` (UDP
-    and port 5060 when left out; the host an IP address or a name)."""
+    """``sip:host[:port][;transport=udp|tcp]``, or a transport address: ``[udp:|tcp:]host[:port]``. An IP
+    address gets UDP and port 5060 when left out; a host name keeps them unset for DNS to decide (RFC
+    3263: NAPTR and SRV unless the port is written)."""
     if not text.lower().startswith(("sip:", "sips:")):
-        addr = parse_transport_address(text, names_ok=True, ip_hint="expected an IP address or a host name")
-        return Destination(addr.host, addr.port, addr.transport)
+        transport, host, port = split_transport_address(text, names_ok=True,
+                                                        ip_hint="expected an IP address or a host name")
+        return _destination(host, port, transport)
     try:
         uri = parse_sip_uri(text)
     except SIPParseError as exc:
@@ -184,10 +206,22 @@ def parse_destination(text: str) -> Destination:
     extra = [p for p in uri.params if p.lower() != "transport"]
     if uri.user is not None or extra or uri.headers:
         raise ValueError(f"{json.dumps(text)}: only host, port and ;transport= are allowed")
-    transport = uri.transport or "udp"
-    if transport not in TRANSPORTS:
+    transport = uri.transport
+    if transport is not None and transport not in TRANSPORTS:
         raise ValueError(f"{json.dumps(text)}: transport {transport!r} is not udp or tcp")
-    return Destination(uri.host.strip("[]"), uri.port or 5060, transport)
+    host = uri.host.strip("[]")
+    if not is_ip_address(host):
+        try:
+            split_transport_address(host, names_ok=True)
+        except ValueError:
+            raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address or a host name") from None
+    return _destination(host, uri.port, transport)
+
+
+def _destination(host: str, port: int | None, transport: str | None) -> Destination:
+    if is_ip_address(host):
+        return Destination(host, port or 5060, transport or "udp")
+    return Destination(host.lower().rstrip("."), port, transport)
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -203,7 +237,7 @@ def load_config(path: Path | None = None, *, overrides: Overrides | None = None)
     else:
         config = parse_config(tomlfile.read_text(path, ConfigError), str(path))
     if overrides is not None:
-        config = apply_overrides(config, overrides.listen, overrides.destination)
+        config = apply_overrides(config, overrides.listen, overrides.destination, overrides.dns)
     return config
 
 
@@ -218,9 +252,15 @@ def _defaults() -> dict[str, Any]:
 
 
 def apply_overrides(config: ServerConfig, listen: list[str] | None,
-                    destination: str | None) -> ServerConfig:
-    """``--listen`` replaces every listen address; ``--destination`` every trunk's destination."""
+                    destination: str | None, dns: str | None = None) -> ServerConfig:
+    """``--listen`` replaces every listen address; ``--destination`` every trunk's destination; ``--dns``
+    the DNS server."""
     changes: dict[str, Any] = {}
+    if dns is not None:
+        try:
+            changes["dns"] = parse_nameserver(dns)
+        except ValueError as exc:
+            raise ConfigError(f"--dns: {exc}", key="--dns") from None
     if listen is not None:
         try:
             addresses = tuple(parse_listen(text) for text in listen)
@@ -242,7 +282,7 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
 
 _TOP = ("server", "security", "media", "trunk", "registrar", "extension")
 _MERGED = ("server", "security", "media", "registrar")
-_SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers")
+_SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
@@ -292,7 +332,12 @@ class _Parser(TableReader):
             algorithms.append(canonical)
         if not algorithms:
             raise self.error((*p, "algorithms"), f"needs at least one of {', '.join(ALGORITHMS)}")
-        return {"listen": tuple(listen), "algorithms": tuple(algorithms),
+        dns_text = self.get(s, p, "dns", str, None)
+        try:
+            dns = parse_nameserver(dns_text) if dns_text is not None else None
+        except ValueError as exc:
+            raise self.error((*p, "dns"), str(exc)) from None
+        return {"listen": tuple(listen), "algorithms": tuple(algorithms), "dns": dns,
                 "nonce_lifetime": float(self.positive(s, p, "nonce_lifetime", (int, float))),
                 "user_agent": self.get(s, p, "user_agent", str),
                 "trusted_peers": self.networks(s, p, "trusted_peers")}

@@ -6,13 +6,14 @@ came), ACK its 2xx, and ACK-and-BYE a 2xx nobody wants.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
-from sipcore.builders import make_cancel, new_request
+from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
@@ -23,12 +24,13 @@ from .sip_util import ALLOW, SDP, Addr, contact_uri, local_addr
 
 log = logging.getLogger("reference_server.call")
 
-__all__ = ["BLeg", "EndedLeg", "Target"]
+__all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where one B leg goes: its Request-URI, To and From, and the transport address to send to."""
+    """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
+    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails."""
 
     request_uri: str
     to_uri: str
@@ -36,6 +38,17 @@ class Target:
     from_display: str | None
     addr: Addr
     endpoint: SipEndpoint
+    alternates: tuple[Target, ...] = ()
+
+    def next(self) -> Target | None:
+        """The next address to try, carrying the ones after it; None when this was the last."""
+        if not self.alternates:
+            return None
+        return dataclasses.replace(self.alternates[0], alternates=self.alternates[1:])
+
+
+Locate = Callable[[], Awaitable[list[Target]]]
+"""Finds a call's targets (a destination named by host name: RFC 3263 through DNS); LocateError if none."""
 
 
 @dataclass(eq=False)
@@ -57,6 +70,7 @@ class BLeg:
     timer_c: TimerHandle | None = None
     timer_c_due: float = 0.0  # clock time Timer C expires at (moved by every provisional response)
     abandon: TimerHandle | None = None
+    superseded: bool = False  # failed, and its INVITE went on to the target's next address (RFC 3263 §4.3)
 
     @classmethod
     def build(cls, target: Target, a_invite: Request, ids: IdGenerator, *, fallback_host: str, user_agent: str,
@@ -75,6 +89,20 @@ class BLeg:
             extra_headers=[("Allow", ALLOW)], body=body, content_type=SDP if body else None,
             user_agent=user_agent or None)
         return cls(target, invite, local, clock=clock)
+
+    def fail_over(self, response: Response, ids: IdGenerator) -> BLeg | None:
+        """RFC 3263 §4.3: when the target has a next address and this leg is neither over nor being
+        cancelled, the leg ends with ``response`` (superseded) and its INVITE goes on, the same request as
+        a new transaction (only the branch changes), to that address on the same endpoint: the new leg,
+        not yet sent. None otherwise."""
+        target = self.target.next()
+        if target is None or self.result is not None or self.cancel_wanted or self.cancel_sent:
+            return None
+        if target.endpoint is not self.endpoint:
+            raise ValueError("the next address must be reached through the same endpoint (its Via is kept)")
+        self.result, self.superseded = response, True
+        self.stop_timers()
+        return BLeg(target, with_new_branch(self.invite, ids.branch()), self.local, clock=self.clock)
 
     @property
     def endpoint(self) -> SipEndpoint:
@@ -153,6 +181,15 @@ class BLeg:
         self.endpoint.send_stateless(ack, self.addr)
         bye = dialog.create_bye(branch=ids.branch(), local_addr=self.local, transport=self.transport)
         self.endpoint.send_request(bye, self.addr)
+
+
+def best_failure(legs: list[BLeg]) -> Response:
+    """The final response for the caller when every leg failed: RFC 3261 §16.7 step 6, simplified: a 6xx
+    if any, else the lowest 4xx/5xx status, among the legs not superseded by a next address."""
+    failures = [leg.result for leg in legs
+                if leg.result is not None and leg.result.status >= 300 and not leg.superseded]
+    six = [r for r in failures if r.status >= 600]
+    return six[0] if six else min(failures, key=lambda r: r.status)
 
 
 class EndedLeg:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything trunkcheck needs on a fresh Debian machine, idempotently:
-#   - system packages (tshark for pyshark's decode, SIPp, baresip and Kamailio as interop peers),
+#   - system packages (tshark for pyshark's decode, SIPp, baresip and Kamailio as interop peers, dnsmasq as
+#     the DNS server of the RFC 3263 tests),
 #   - a virtual environment in .venv with trunkcheck and its development tools.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tshark sip-tester baresip kamailio tcpdump iproute2)
+APT_PACKAGES=(tshark sip-tester baresip kamailio tcpdump iproute2 dnsmasq-base)
 VENV=${TRUNKCHECK_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 

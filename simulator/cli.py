@@ -14,23 +14,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from dataclasses import replace
 from typing import Any, TextIO
 
+from sipcore.aio.resolver import SipResolver
 from sipcore.digest_client import DEFAULT_PREFERENCE
+from sipcore.locate import LocateError, ServerName, parse_nameserver, parse_server
 from sipcore.q850 import reason_header
 from sipcore.timers import TimerConfig
-from sipcore.transport_address import bracketed
-from sipcore.uri import SipURI, parse_sip_uri
+from sipcore.transport_address import TransportAddress, bracketed
+from sipcore.uri import parse_sip_uri
 
 from .destination import Destination, script_for
 from .destination_run import serve_calls
 from .record import Record
 from .settings import (
     CHALLENGE_BEHAVIOURS,
-    Addr,
     DestinationSettings,
     SettingsError,
     UaSettings,
@@ -71,8 +71,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ua.add_argument("--target", metavar="URI", help="Request-URI and To of the call, e.g. "
                     "sip:+15551234567@example.trunk.voipbin.net (a bare number is put at --domain)")
     ua.add_argument("--request-uri", metavar="URI", help="Request-URI, when not --target")
-    ua.add_argument("--proxy", metavar="[udp:|tcp:]IP:PORT", help="where requests are sent (the trunk); default: the "
-                    "host:port of --target")
+    ua.add_argument("--proxy", metavar="ADDRESS|URI", help="where requests are sent (the trunk): [udp:|tcp:]HOST[:PORT] "
+                    "or a sip: URI, a host name located through DNS as RFC 3263 says (NAPTR, SRV, A; the next "
+                    "target on a timeout, a transport error or a 503); default: the server of --target")
+    ua.add_argument("--dns", metavar="IP[:PORT]", help="the DNS server for host names (default: the system's "
+                    "resolver; port 53)")
     ua.add_argument("--username", default="alice")
     ua.add_argument("--password")
     ua.add_argument("--auth-username", help="digest username, when not --username")
@@ -94,7 +97,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
-    ua.add_argument("--registrar", metavar="[udp:|tcp:]IP:PORT", help="registrar address (default: --proxy)")
+    ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy (default: --proxy)")
     ua.add_argument("--registrar-domain", help="domain of the AOR (default: --domain)")
     ua.add_argument("--expires", type=int, default=3600, help="REGISTER expiry in seconds")
     ua.add_argument("--wait-incoming", type=float, default=0.0, metavar="S",
@@ -132,54 +135,81 @@ def _timers(args: argparse.Namespace) -> TimerConfig:
     return TimerConfig(t1=t1, t2=max(t1, 4.0 if t1 >= 0.5 else 8 * t1), t4=max(t1, 5.0 if t1 >= 0.5 else 10 * t1))
 
 
-def _resolve(host: str, port: int, what: str) -> Addr:
-    try:
-        info = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError as exc:
-        raise SettingsError(f"{what}: cannot resolve {host!r}: {exc}") from None
-    return str(info[0][4][0]), port
-
-
-def _transport(args: argparse.Namespace, *written: tuple[str, str | None]) -> str:
-    """The transport: --transport, else a udp:/tcp: prefix of an address, else UDP; a prefix that
-    disagrees with the transport chosen is a mistake (one agent, one transport)."""
+def _written_transport(args: argparse.Namespace, *written: tuple[str, str | None]) -> str | None:
+    """The transport the user chose: --transport, else a udp:/tcp: prefix (or ;transport=) of an address;
+    None when none says (DNS may then). A prefix that disagrees with the transport chosen is a mistake
+    (one agent, one transport)."""
     chosen, source = args.transport, "--transport"
     for what, transport in written:
         if transport is None:
             continue
+        transport = transport.upper()
         if chosen is None:
             chosen, source = transport, what
         elif transport != chosen:
             raise SettingsError(f"{what} is {transport} but {source} is {chosen}: give one transport")
-    return str(chosen or "UDP")
+    return str(chosen) if chosen else None
 
 
-def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None]:
+def _transport(args: argparse.Namespace, *written: tuple[str, str | None]) -> str:
+    """:func:`_written_transport`, else UDP."""
+    return _written_transport(args, *written) or "UDP"
+
+
+def _server(text: str, what: str) -> ServerName:
+    try:
+        return parse_server(text)
+    except LocateError as exc:
+        raise SettingsError(f"{what}: {exc}") from None
+
+
+async def _locate(resolver: SipResolver, server: ServerName, what: str, transports: tuple[str, ...],
+                  family: str) -> list[TransportAddress]:
+    try:
+        return await resolver.locate(server, transports=transports, families=(family,))
+    except LocateError as exc:
+        raise SettingsError(f"{what}: {exc}") from None
+
+
+async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None]:
     target_uri = None
     domain = args.domain
     listen_transport, listen = parse_address(args.listen, "--listen", zero_port_ok=True)
-    proxy_transport, proxy = parse_address(args.proxy, "--proxy", default_port=5060) if args.proxy else (None, None)
-    registrar_transport, registrar = (parse_address(args.registrar, "--registrar", default_port=5060)
-                                      if args.registrar else (None, None))
-    transport = _transport(args, ("--listen", listen_transport), ("--proxy", proxy_transport),
-                           ("--registrar", registrar_transport))
+    proxy = _server(args.proxy, "--proxy") if args.proxy else None
+    registrar = _server(args.registrar, "--registrar") if args.registrar else None
+    try:
+        nameserver = parse_nameserver(args.dns) if args.dns else None
+    except LocateError as exc:
+        raise SettingsError(f"--dns: {exc}") from None
+    proxy_what = "--proxy"
     if args.target:
         if ":" in args.target.split("@", 1)[0]:
             target_uri = check_sip_uri(args.target, "--target")
-            uri = parse_sip_uri(target_uri)
         else:
             if domain is None:
                 raise SettingsError("--target is a bare number: give --domain (or a full sip: URI)")
             target_uri = check_sip_uri(f"sip:{args.target}@{domain}", "--target")
-            uri = parse_sip_uri(target_uri)
+        uri = parse_sip_uri(target_uri)
         domain = domain or uri.hostport()
-        if proxy is None and isinstance(uri, SipURI):
-            proxy = _resolve(uri.host.strip("[]"), uri.port or 5060, "--target")
+        if proxy is None:
+            proxy, proxy_what = _server(target_uri, "--target"), "--target"
+    chosen = _written_transport(args, ("--listen", listen_transport), (proxy_what, proxy.transport if proxy else None),
+                                ("--registrar", registrar.transport if registrar else None))
+    resolver = SipResolver(nameserver)
+    family = "AAAA" if ":" in listen[0] else "A"
+    transports = (chosen.lower(),) if chosen else ("udp", "tcp")
+    located = await _locate(resolver, proxy, proxy_what, transports, family) if proxy else []
+    if chosen is None and located:  # the transport DNS chose (NAPTR, SRV): the UA speaks only that one
+        chosen = located[0].transport.upper()
+    targets = [t.addr for t in located if t.transport.upper() == chosen]
+    registrar_addr = ((await _locate(resolver, registrar, "--registrar", ((chosen or "udp").lower(),), family))[0].addr
+                      if registrar else None)
     settings = UaSettings(
-        listen=listen, transport=transport,
+        listen=listen, transport=chosen or "UDP",
         username=args.username, password=args.password, auth_username=args.auth_username,
         domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
-        target=proxy, registrar=registrar, registrar_domain=args.registrar_domain,
+        target=targets[0] if targets else None, alternates=tuple(targets[1:]), dns=nameserver,
+        registrar=registrar_addr, registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
         on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
@@ -198,7 +228,7 @@ def _expected(text: str) -> int | str:
 
 
 async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
-    settings, target_uri = _ua_settings(args)
+    settings, target_uri = await _ua_settings(args)
     expected = _expected(args.expect_status)
     if target_uri is None and not args.register:
         raise SettingsError("give --target (a call) or --register (a registration), or both")

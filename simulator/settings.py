@@ -212,7 +212,10 @@ def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
 class UaSettings:
     """The calling UA. URIs: From ``sip:{username}@{domain}`` unless ``from_uri``; calls to a number
     go to ``sip:{number}@{domain}``. ``target`` is where requests are sent (an outbound proxy: the
-    trunk), separate from the URIs; without it, the host:port of the Request-URI (an IP literal)."""
+    trunk), separate from the URIs; ``alternates`` are the addresses to try after it, in order, when it
+    fails (RFC 3263 §4.3: a transport error, a timeout or a 503). Without a target, the Request-URI's
+    server: its IP, or its host name located through DNS as RFC 3263 says (NAPTR, SRV, A), asking ``dns``
+    (IP, port) or, when None, the system's resolver."""
 
     listen: Addr = ("127.0.0.1", 0)
     transport: str = "UDP"
@@ -223,6 +226,8 @@ class UaSettings:
     from_uri: str | None = None
     display_name: str | None = None
     target: Addr | None = None
+    alternates: tuple[Addr, ...] = ()
+    dns: Addr | None = None
     registrar_domain: str | None = None
     registrar: Addr | None = None
     algorithms: tuple[str, ...] = DEFAULT_PREFERENCE
@@ -253,10 +258,13 @@ class UaSettings:
             check_sip_uri(f"sip:{self.registrar_domain}", "registrar_domain")
         if self.from_uri is not None:
             object.__setattr__(self, "from_uri", check_sip_uri(self.from_uri, "from_uri"))
-        for name in ("target", "registrar"):
+        for name in ("target", "registrar", "dns"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, check_addr(value, name))
+        object.__setattr__(self, "alternates", tuple(check_addr(a, "alternates") for a in self.alternates))
+        if self.alternates and self.target is None:
+            raise SettingsError("alternates: give a target first (the alternates are tried after it)")
         if self.rtp_host is not None:
             _check_ip(self.rtp_host, "rtp_host")
         object.__setattr__(self, "algorithms", tuple(self.algorithms))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sipcore.transport_address import bracketed
+
 from .register import RegistrationResult
 from .uac import CallResult
 from .uas import IncomingCall
@@ -18,10 +20,12 @@ def call_lines(result: CallResult, expected: int | str | None = None) -> list[st
     final = _status(result.status, result.reason)
     if result.timed_out and not result.answered:
         final = f"TIMEOUT ({final})"
-    lines = [f"Call {result.call_id} to {result.request_uri} via {result.target[0]}:{result.target[1]}",
+    lines = [f"Call {result.call_id} to {result.request_uri} via {bracketed(result.target[0])}:{result.target[1]}",
              f"  final status: {final}" + (f" (expected {expected})" if expected is not None else "")]
     if result.reason_header:
         lines.append(f"  Reason: {result.reason_header}")
+    for (host, port), why in result.failed_targets:
+        lines.append(f"  target {bracketed(host)}:{port} failed ({why}); the next was tried (RFC 3263 §4.3)")
     if result.provisional:
         lines.append("  provisional: " + ", ".join(str(s) for s in result.provisional))
     if result.challenges:

@@ -13,11 +13,12 @@ Incoming INVITEs for the UA's user are answered 180 then 200 after ``answer_afte
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
+from sipcore.aio.resolver import SipResolver
 from sipcore.errors import SIPParseError
+from sipcore.locate import LocateError
 from sipcore.transaction import RequestReceived
 from sipcore.uri import SipURI, parse_uri
 
@@ -75,20 +76,24 @@ class UserAgent(Agent):
             return check_sip_uri(to, "to")
         return check_sip_uri(f"sip:{to}@{self.settings.domain}", "to")
 
-    def _target_for(self, request_uri: str, target: Addr | None) -> Addr:
+    async def _targets_for(self, request_uri: str, target: Addr | None) -> list[Addr]:
+        """Where the call's INVITE goes, in the order to try: ``target``, else the settings' target and
+        alternates, else the Request-URI's server (its IP, or its name located as RFC 3263 says)."""
+        s = self.settings
         if target is not None:
-            return check_addr(target, "target")
-        if self.settings.target is not None:
-            return self.settings.target
+            return [check_addr(target, "target")]
+        if s.target is not None:
+            return [s.target, *s.alternates]
         uri = parse_uri(request_uri)
-        if isinstance(uri, SipURI):
-            try:
-                ipaddress.ip_address(uri.host.strip("[]"))
-            except ValueError:
-                pass
-            else:
-                return uri.host.strip("[]"), uri.port or 5060
-        raise SettingsError(f"no target address for {request_uri}: set target=(ip, port) (the trunk's address)")
+        if not isinstance(uri, SipURI):
+            raise SettingsError(f"no target address for {request_uri}: set target=(ip, port) (the trunk's address)")
+        family = "AAAA" if ":" in self.local_addr[0] else "A"
+        try:
+            located = await SipResolver(s.dns).locate(request_uri, transports=(self.transport_name.lower(),),
+                                                      families=(family,))
+        except LocateError as exc:
+            raise SettingsError(f"no target address for {request_uri}: {exc}") from None
+        return [t.addr for t in located]
 
     async def call(self, to: str, *, target: Addr | None = None, request_uri: str | None = None,
                    hold_ms: int | None = None, cancel_after_ms: int | None = None,
@@ -105,8 +110,9 @@ class UserAgent(Agent):
                             ("ring_timeout_ms", ring_timeout_ms), ("remote_bye_timeout_ms", remote_bye_timeout_ms)):
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise SettingsError(f"{name}: {value!r} is not a number of milliseconds >= 0")
+        targets = await self._targets_for(ruri, target)
         options = CallOptions(
-            to_uri=to_uri, request_uri=ruri, target=self._target_for(ruri, target),
+            to_uri=to_uri, request_uri=ruri, target=targets[0], alternates=tuple(targets[1:]),
             hold_ms=s.hold_ms if hold_ms is None else hold_ms, cancel_after_ms=cancel_after_ms,
             cancel_on_ringing=cancel_on_ringing, expect_remote_bye=expect_remote_bye,
             ring_timeout_ms=s.ring_timeout_ms if ring_timeout_ms is None else ring_timeout_ms,

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sipcore.aio.rtp import ReceivedRtp
-from sipcore.builders import make_cancel, new_request
+from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog, DialogState
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.message import Request, Response
 from sipcore.transaction import Event, RequestReceived, ResponseReceived, TransactionTimeout
+from sipcore.transport_address import bracketed
 
 from .agent import Agent, wait_any
 from .auth import ChallengeAnswerer, credential_headers
@@ -35,6 +36,9 @@ class CallOptions:
     request_uri: str
     target: Addr
     hold_ms: int
+    alternates: tuple[Addr, ...] = ()
+    """Where to send the INVITE next when ``target`` fails (RFC 3263 §4.3: no response, a transport
+    error or a 503), in order."""
     cancel_after_ms: int | None = None
     cancel_on_ringing: bool = False
     expect_remote_bye: bool = False
@@ -51,6 +55,7 @@ class CallResult:
     call_id: str
     request_uri: str
     target: Addr
+    """Where the call's requests went: the last target tried (RFC 3263 failover moves it)."""
     status: int | None = None
     """Final status of the (last) INVITE; None when none came."""
     reason: str | None = None
@@ -77,6 +82,8 @@ class CallResult:
     rtp_sent: int = 0
     rtp_packets: list[ReceivedRtp] = field(default_factory=list)
     remote_sdp: str | None = None
+    failed_targets: list[tuple[Addr, str]] = field(default_factory=list)
+    """Targets given up before ``target``, each with why (``503 Service Unavailable``, ``no response``)."""
     events: list[RecordEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -109,6 +116,8 @@ class OutgoingCall:
         self.call_id = ids.call_id(settings.listen[0])
         self.from_tag = ids.tag()
         self.result = CallResult(self.call_id, options.request_uri, options.target)
+        self.target = options.target
+        self.alternates = list(options.alternates)
         self.auth = ChallengeAnswerer(settings, ids)
         self.queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
         self.invite: Request | None = None
@@ -159,7 +168,7 @@ class OutgoingCall:
         self.invite = invite
         self.serial += 1
         serial = self.serial
-        self.agent.ep.send_request(invite, self.options.target, lambda event: self._on_invite_event(serial, event))
+        self.agent.ep.send_request(invite, self.target, lambda event: self._on_invite_event(serial, event))
 
     def _on_invite_event(self, serial: int, event: Event) -> None:
         if isinstance(event, ResponseReceived) and 200 <= event.response.status < 300:
@@ -208,11 +217,33 @@ class OutgoingCall:
             if kind != "invite" or serial != self.serial:
                 continue
             if isinstance(event, TransactionTimeout):
-                self._timeout(f"no response to the INVITE from {options.target[0]}:{options.target[1]} "
+                why = f"no response within {self.agent.timers.timer_b:g} s (Timer {event.timer})"
+                if self._try_next(why):
+                    continue
+                self._timeout(f"no response to the INVITE from {bracketed(self.target[0])}:{self.target[1]} "
                               f"within {self.agent.timers.timer_b:g} s (Timer {event.timer})")
                 return
-            if isinstance(event, ResponseReceived) and self._on_response(event.response):
-                return
+            if isinstance(event, ResponseReceived):
+                response = event.response
+                if response.status == 503 and self._try_next(f"503 {response.reason}"):
+                    continue
+                if self._on_response(response):
+                    return
+
+    def _try_next(self, why: str) -> bool:
+        """RFC 3263 §4.3 (and RFC 3261 §21.5.4 for a 503): the INVITE again, as a new transaction with the
+        same CSeq, to the next target; False when there is none or the call is being cancelled."""
+        if not self.alternates or self.cancel_requested or self.result.answered:
+            return False
+        assert self.invite is not None
+        failed, self.target = self.target, self.alternates.pop(0)
+        self.result.failed_targets.append((failed, why))
+        self.result.target = self.target
+        self.agent.record.add("note", f"INVITE to {bracketed(failed[0])}:{failed[1]} failed ({why}): trying the "
+                              f"next target {bracketed(self.target[0])}:{self.target[1]} (RFC 3263 §4.3)",
+                              self.call_id)
+        self._send_invite(with_new_branch(self.invite, self.agent.ids.branch()))
+        return True
 
     def _on_response(self, response: Response) -> bool:
         """Handle a response to the current INVITE; True when it is the final one."""
@@ -256,7 +287,7 @@ class OutgoingCall:
         ep = self.agent.ep
         if self.ack is not None:  # a retransmission (a 2xx of another fork is not ACKed here)
             if self.dialog is not None and response.to.tag == self.dialog.remote_tag:
-                ep.send_stateless(self.ack, self.options.target)
+                ep.send_stateless(self.ack, self.target)
             return
         assert self.invite is not None
         try:
@@ -266,7 +297,7 @@ class OutgoingCall:
             return
         self.ack = self.dialog.create_ack(self.invite.cseq.seq, self.agent.ids.branch(), ep.local_addr,
                                           transport=ep.transport_name, extra_headers=credential_headers(self.invite))
-        ep.send_stateless(self.ack, self.options.target)
+        ep.send_stateless(self.ack, self.target)
         result = self.result
         result.answered = True
         result.answered_at = self.agent.clock.time()
@@ -297,7 +328,7 @@ class OutgoingCall:
         assert self.invite is not None
         self.result.cancelled = True
         self.cancel_sent_at = self.agent.clock.time()
-        self.agent.ep.send_request(make_cancel(self.invite), self.options.target,
+        self.agent.ep.send_request(make_cancel(self.invite), self.target,
                                    lambda event: self.queue.put_nowait(("cancel", 0, event)))
 
     # -- the answered call ----------------------------------------------------------------------------
@@ -325,7 +356,7 @@ class OutgoingCall:
                                 transport=ep.transport_name)
         self.result.ended_by = "local-bye"
         try:
-            response = await ep.request(bye, self.options.target, timeout=self.agent.transaction_bound)
+            response = await ep.request(bye, self.target, timeout=self.agent.transaction_bound)
         except TimeoutError as exc:
             self.agent.record.add("timeout", f"BYE: {exc or 'no final response'}", self.call_id)
             self.result.error = self.result.error or f"BYE got no final response: {exc}"

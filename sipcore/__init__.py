@@ -13,8 +13,14 @@ Messages (RFC 3261 §7, §19, §20, §25)
     :class:`Request`, :class:`Response` and their :class:`Headers` (raw text in wire order; structured
     views -- :class:`NameAddr`, :class:`Via`, :class:`CSeq`, :class:`SipURI` -- parsed when first asked
     for); :func:`make_response` (§8.2.6), :func:`new_request`, :func:`make_cancel`,
-    :func:`authorize_request`; :func:`check_request` (the UAS checks of §8.2); identifiers from
-    :class:`IdGenerator`; ``[transport:]host[:port]`` text via :func:`parse_transport_address`.
+    :func:`authorize_request`, :func:`with_new_branch`; :func:`check_request` (the UAS checks of §8.2);
+    identifiers from :class:`IdGenerator`; ``[transport:]host[:port]`` text via
+    :func:`parse_transport_address` (:func:`split_transport_address` says what was left out).
+Locating a server (RFC 3263 §4; RFC 2782)
+    :class:`Locator` says which DNS queries to make for a URI or host name (:func:`parse_server`: NAPTR,
+    SRV, A/AAAA, or none for an IP) and turns their answers (:class:`Naptr`, :class:`Srv`, addresses) into
+    the ordered :class:`TransportAddress` list to try; :func:`order_srv` is RFC 2782's priority and
+    weighted choice, the random source passed in; :func:`locate_from_records` runs it on records as data.
 Parser (RFC 3261 §7, §18.3; RFC 4475)
     :func:`parse_message` frames and validates one datagram, :class:`StreamFramer` cuts a TCP stream into
     messages. Malformed input raises :class:`SIPParseError` carrying the status a server should answer
@@ -74,6 +80,7 @@ from .builders import (
     make_ack_for_non2xx,
     make_cancel,
     new_request,
+    with_new_branch,
 )
 from .checks import check_request
 from .dialog import Dialog, DialogId, DialogSet, DialogState, creates_dialog, dialog_id_of
@@ -107,6 +114,18 @@ from .headers import (
     quote,
 )
 from .ids import MAGIC_COOKIE, IdGenerator, TokenSource, has_magic_cookie
+from .locate import (
+    LocateError,
+    Locator,
+    Naptr,
+    Query,
+    ServerName,
+    Srv,
+    locate_from_records,
+    order_srv,
+    parse_nameserver,
+    parse_server,
+)
 from .message import SIP_VERSION, Headers, Message, Request, Response, make_response, reason_phrase
 from .parser import MAX_BODY_BYTES, MAX_HEAD_BYTES, StreamFramer, parse_message
 from .q850 import (
@@ -154,7 +173,9 @@ from .transport_address import (
     AddressError,
     TransportAddress,
     bracketed,
+    is_ip_address,
     parse_transport_address,
+    split_transport_address,
 )
 from .uri import (
     URI,
@@ -179,9 +200,13 @@ __all__ = [
     "unescape",
     # building and checking requests, identifiers, transport addresses
     "MAX_CSEQ", "authorize_request", "build_request", "make_ack_for_non2xx", "make_cancel", "new_request",
-    "check_request", "error_response_bytes",
+    "with_new_branch", "check_request", "error_response_bytes",
     "MAGIC_COOKIE", "IdGenerator", "TokenSource", "has_magic_cookie",
-    "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "parse_transport_address",
+    "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
+    "parse_transport_address", "split_transport_address",
+    # locating a server (RFC 3263)
+    "LocateError", "Locator", "Naptr", "Query", "ServerName", "Srv", "locate_from_records", "order_srv",
+    "parse_nameserver", "parse_server",
     # parser
     "MAX_BODY_BYTES", "MAX_HEAD_BYTES", "StreamFramer", "parse_message",
     # transactions

@@ -20,7 +20,7 @@ from .uri import URI, AbsoluteURI, SipURI, parse_uri
 
 __all__ = [
     "MAX_CSEQ", "authorize_request", "build_request", "format_contact",
-    "make_ack_for_non2xx", "make_cancel", "make_via", "new_request",
+    "make_ack_for_non2xx", "make_cancel", "make_via", "new_request", "with_new_branch",
 ]
 
 MAX_CSEQ = 2**31 - 1  # §8.1.1.5: the sequence number MUST be less than 2**31
@@ -204,21 +204,34 @@ def authorize_request(request: Request, credentials_header_name: str, credential
     if new_cseq <= old.seq:
         raise ValueError(f"the retried request needs a higher CSeq than {old.seq}, got {new_cseq}")
     _check_cseq(new_cseq)
-    if not has_magic_cookie(new_branch):
-        raise ValueError(f"branch {new_branch!r} does not start with the magic cookie {MAGIC_COOKIE}")
-    via = request.top_via
-    params = {k: v for k, v in via.params.items() if k.lower() != "branch"}
-    top = Via(via.transport, via.host, via.port, {"branch": new_branch, **params}, via.protocol)
-    retry = Request(request.method, request.uri, request.headers.copy(), request.body, request.version)
+    retry = with_new_branch(request, new_branch)
     h = retry.headers
-    h.pop_first_value("Via")
-    h.add("Via", str(top), first=True)
     h.set("CSeq", f"{new_cseq} {old.method}")
     realm = _realm(credentials_value)
     kept = [v for v in h.get_all(name) if realm is None or _realm(v) != realm]
     h.remove(name)
     for value in [*kept, credentials_value]:
         h.add(name, value)
+    return retry
+
+
+def with_new_branch(request: Request, new_branch: str) -> Request:
+    """The request again as a new transaction for the next server of an RFC 3263 list (§4.3: "identical
+    to the previous, but has a different value of the Via branch ID"): a copy with only the top Via's
+    branch changed."""
+    if request.method in ("ACK", "CANCEL"):
+        raise ValueError(f"a {request.method} belongs to its INVITE's transaction; it is not sent anew")
+    if not has_magic_cookie(new_branch):
+        raise ValueError(f"branch {new_branch!r} does not start with the magic cookie {MAGIC_COOKIE}")
+    via = request.top_via
+    params = {k: v for k, v in via.params.items() if k.lower() != "branch"}
+    top = Via(via.transport, via.host, via.port, {"branch": new_branch, **params}, via.protocol)
+    retry = Request(request.method, request.uri, request.headers.copy(), request.body, request.version)
+    if "," in (retry.headers.get("Via") or ","):  # a field holding several Via values: take the first out
+        retry.headers.pop_first_value("Via")
+        retry.headers.add("Via", str(top), first=True)
+    else:
+        retry.headers.replace_first_value("Via", str(top))  # where it was: at the top
     return retry
 
 

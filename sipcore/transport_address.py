@@ -17,7 +17,10 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "parse_transport_address"]
+__all__ = [
+    "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
+    "parse_transport_address", "split_transport_address",
+]
 
 Address = tuple[str, int]
 """A (host, port) pair as sockets take it: where a message goes to or came from."""
@@ -71,15 +74,31 @@ def parse_transport_address(text: str, *, default_transport: str = "udp", defaul
     is written; None makes the port required. ``zero_port_ok``: port 0 (any free port) is allowed, for an
     address to bind. ``names_ok``: the host may be a DNS name, not only an IP literal. ``ip_hint`` ends
     the message when the host is not an IP address."""
+    transport, host, port = split_transport_address(text, zero_port_ok=zero_port_ok, names_ok=names_ok,
+                                                    ip_hint=ip_hint)
+    transport = transport or default_transport.lower()
+    if transport not in TRANSPORTS:
+        raise AddressError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
+    if port is None:
+        if default_port is None:
+            raise AddressError(f"{json.dumps(text)} has no port (expected IP:PORT, e.g. 127.0.0.1:5080)")
+        port = default_port
+    return TransportAddress(transport, host, port)
+
+
+def split_transport_address(text: str, *, zero_port_ok: bool = False, names_ok: bool = False,
+                            ip_hint: str = IP_HINT) -> tuple[str | None, str, int | None]:
+    """``[transport:]host[:port]`` as written: ``(transport or None, host, port or None)``, the transport
+    lower case, the host an IP literal (IPv6 without brackets) or, with ``names_ok``, a DNS name. For a
+    caller that must know what was left out, such as RFC 3263 server location (an explicit port skips the
+    NAPTR and SRV look-ups)."""
     value = text.strip()
-    transport = default_transport.lower()
+    transport: str | None = None
     head, colon, tail = value.partition(":")
     if colon and head.lower() in TRANSPORTS + _OTHER_TRANSPORTS:
         if head.lower() not in TRANSPORTS:
             raise AddressError(f"{json.dumps(text)}: transport {head} is not supported (udp or tcp)")
         transport, value = head.lower(), tail
-    if transport not in TRANSPORTS:
-        raise AddressError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
     host, port_text = value, ""
     if value.startswith("["):
         host, bracket, after = value[1:].partition("]")
@@ -95,7 +114,16 @@ def parse_transport_address(text: str, *, default_transport: str = "udp", defaul
         if not port_text:
             raise AddressError(f"{json.dumps(text)} has an empty port")
     host = _check_host(host, text, names_ok=names_ok, ip_hint=ip_hint)
-    return TransportAddress(transport, host, _port(port_text, text, default_port, zero_port_ok))
+    return transport, host, _port(port_text, text, zero_port_ok) if port_text else None
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether ``host`` is an IP literal (IPv6 with or without brackets)."""
+    try:
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_host(host: str, text: str, *, names_ok: bool, ip_hint: str) -> str:
@@ -105,17 +133,13 @@ def _check_host(host: str, text: str, *, names_ok: bool, ip_hint: str) -> str:
         return str(ipaddress.ip_address(host))
     except ValueError:
         pass
-    if names_ok and ":" not in host and _HOSTNAME_RE.match(host):
-        return host
+    if names_ok and ":" not in host and _HOSTNAME_RE.match(host) and not host.rsplit(".", 1)[-1].isdigit():
+        return host  # a name; one ending in a numeric label ("127.0.5.500") is a mistyped IP (RFC 3696 §2)
     raise AddressError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address ({ip_hint})")
 
 
-def _port(port_text: str, text: str, default_port: int | None, zero_port_ok: bool) -> int:
+def _port(port_text: str, text: str, zero_port_ok: bool) -> int:
     low = 0 if zero_port_ok else 1
-    if not port_text:
-        if default_port is None:
-            raise AddressError(f"{json.dumps(text)} has no port (expected IP:PORT, e.g. 127.0.0.1:5080)")
-        return default_port
     if not port_text.isdigit() or not low <= int(port_text) <= 65535:
         raise AddressError(f"{json.dumps(text)}: port {json.dumps(port_text)} is not {low}-65535")
     return int(port_text)

@@ -32,16 +32,19 @@ from harness.equipment.model import (
     SipAddress,
     TrunkAccount,
     expand_features,
+    locate_address,
+    needs_dns,
     parse_address,
 )
 from reference_server import tomlfile
 from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
+from sipcore.locate import parse_nameserver
 from sipcore.transport_address import bracketed
 
 __all__ = ["load_equipment", "parse_equipment"]
 
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
-              "registrar", "process", "image", *ADAPTERS)
+              "registrar", "process", "image", "dns", *ADAPTERS)
 _TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy")
 _ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua"}
 _ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
@@ -77,6 +80,8 @@ class _Parser(TableReader):
     def __init__(self, data: dict[str, Any], filename: str, lines: Locator, base_dir: Path) -> None:
         super().__init__(data, filename, lines)
         self.base_dir = base_dir
+        self.dns: tuple[str, int] | None = None
+        self.located: dict[str, tuple[str, SipAddress]] = {}
 
     def describe(self, value: object) -> str:
         return tomlfile.describe(value, as_json=True)
@@ -110,15 +115,24 @@ class _Parser(TableReader):
                 raise self.error((*path, key, name), f"expected a string, got {self.describe(value)}")
         return dict(env)
 
-    def address(self, tbl: dict[str, Any], path: KeyPath, key: str, default_transport: str = "udp") -> SipAddress:
+    def address(self, tbl: dict[str, Any], path: KeyPath, key: str, default_transport: str = "udp", *,
+                sip: bool = True) -> SipAddress:
+        """An address of the file; a SIP one (``sip``) may name its host, or be a sip: URI: it is located
+        through DNS now, as RFC 3263 says, and the run uses what DNS gave."""
         value = tbl[key]
         try:
             if isinstance(value, dict):
                 t = self.table(value, (*path, key), _ADDRESS)
                 host, port = self.get(t, (*path, key), "host", str), self.get(t, (*path, key), "port", int, 5060)
                 transport = self.get(t, (*path, key), "transport", str, default_transport)
-                return parse_address(f"{transport}:{bracketed(host)}:{port}")
-            return parse_address(self.get(tbl, path, key, str), default_transport)
+                text = f"{transport}:{bracketed(host)}:{port}"
+            else:
+                text = self.get(tbl, path, key, str)
+            if sip and needs_dns(text):
+                found = locate_address(text, self.dns, default_transport)
+                self.located[tomlfile.fmt((*path, key))] = (text, found)
+                return found
+            return parse_address(text, default_transport)
         except ValueError as exc:
             if isinstance(exc, EquipmentError):
                 raise
@@ -145,6 +159,11 @@ class _Parser(TableReader):
         role = self.text(e, p, "role")
         if role not in ROLES:
             raise self.error((*p, "role"), f"{json.dumps(role)} is not one of {', '.join(ROLES)}")
+        if "dns" in e:
+            try:
+                self.dns = parse_nameserver(self.text(e, p, "dns"))
+            except ValueError as exc:
+                raise self.error((*p, "dns"), str(exc)) from None
         features = self.features(e, p)
         trunk = self.trunk(e, p, role, features)
         registrar_domain, trusted, extensions = self.registrar(e, p, role, features)
@@ -161,7 +180,8 @@ class _Parser(TableReader):
             features=features, trunk=trunk,
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
-            media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines)
+            media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
+            located=self.located)
 
     def missing(self, path: KeyPath, key: str) -> Any:
         raise self.error(path, f"missing required key {json.dumps(key)}")
@@ -256,7 +276,7 @@ class _Parser(TableReader):
             elif key in ("timeout", "wait", "tone_seconds", "regint"):
                 self.seconds(settings, sp, key, 1.0, 86400.0)
             elif key == "ctrl":
-                self.address(settings, sp, key, "tcp")
+                self.address(settings, sp, key, "tcp", sip=False)
             else:
                 self.text(settings, sp, key)
         return adapter, dict(settings)

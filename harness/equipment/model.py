@@ -3,17 +3,21 @@ address, trunk account, registrar extensions, features claimed, how the harness 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reference_server.tomlfile import FileError
+from sipcore.aio.resolver import locate_blocking
+from sipcore.locate import parse_server
 from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
     "ADAPTERS", "FEATURES", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
-    "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "parse_address",
+    "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "locate_address", "needs_dns",
+    "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
@@ -101,6 +105,12 @@ class Equipment:
     image: ImageSpec | None = None
     media_addresses: tuple[str, ...] = ()
     """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
+    dns: tuple[str, int] | None = None
+    """The DNS server (IP, port) that located the addresses given by name; None: the system's resolver."""
+    located: dict[str, tuple[str, SipAddress]] = field(default_factory=dict, compare=False)
+    """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
+    was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model
+    holds the latter."""
     source: str = "<string>"
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""
@@ -118,4 +128,23 @@ def parse_address(text: str, default_transport: str = "udp") -> SipAddress:
     """``udp:127.0.0.50:5060``, ``tcp:[::1]:5060``, ``127.0.0.30:5080`` (UDP), ``127.0.0.30`` (port 5060);
     ValueError saying what is wrong (:func:`sipcore.transport_address.parse_transport_address`)."""
     return parse_transport_address(text, default_transport=default_transport,
-                                   ip_hint="a host name would need DNS; use the equipment's IP, IPv6 in brackets")
+                                   ip_hint="use an IP address, IPv6 in brackets")
+
+
+def needs_dns(text: str) -> bool:
+    """Whether a SIP address of the file names its host (or is a ``sip:`` URI with a name): the loader
+    locates it through DNS."""
+    try:
+        return not parse_server(text).numeric
+    except ValueError:
+        return False
+
+
+def locate_address(text: str, dns: tuple[str, int] | None, default_transport: str = "udp") -> SipAddress:
+    """Where a SIP address given by name is, as RFC 3263 locates it (NAPTR, SRV, A/AAAA; the first target).
+    The weighted choice among SRV records of one priority uses a fixed seed, so every process of a run
+    that loads the file (the runner, behave) finds the same address. LocateError (a ValueError) otherwise."""
+    server = parse_server(text)
+    transports = (server.transport,) if server.transport else (default_transport, *(t for t in ("udp", "tcp")
+                                                                                    if t != default_transport))
+    return locate_blocking(server, nameserver=dns, rng=random.Random(0), transports=transports)[0]

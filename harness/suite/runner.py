@@ -125,6 +125,8 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
         except EquipmentError as exc:
             err.write(f"trunkcheck: equipment refused before any scenario traffic: {exc}\n")
             return _refused(settings, started)
+        for key, (written, found) in sorted(equipment.located.items(), key=lambda kv: equipment.lines.get(kv[0], 0)):
+            out.write(f"trunkcheck: {equipment.where(key)} {written} is {found} (located through DNS, RFC 3263)\n")
     try:
         check_capture(settings.interface)
     except CaptureError as exc:

@@ -18,6 +18,9 @@ They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:
     Time, timers, sleeping and bounded waits for everything above and for the elements built on them
     (the reference server, the simulator): the event loop's clock by default; a stepped clock moves only
     when a test advances it, so timer tests step time instead of waiting for it.
+:class:`SipResolver`
+    RFC 3263 location over real DNS (dnspython's asyncio resolver, every query bounded): answers the
+    queries of :class:`sipcore.Locator`; :func:`locate_blocking` for callers outside an event loop.
 
 Other packages import these names from ``sipcore.aio`` or from the submodule that defines them; only the
 names in ``__all__`` (see :mod:`sipcore` for the rule).
@@ -27,11 +30,12 @@ from __future__ import annotations
 
 from .clock import LOOP_CLOCK, Clock, LoopClock, SteppedClock, TimerHandle
 from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
+from .resolver import SipResolver, locate_blocking
 from .rtp import ReceivedRtp, RtpEndpoint
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
     "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
-    "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SteppedClock", "TcpTransport", "TimerHandle",
-    "Transport", "UdpTransport",
+    "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
+    "TimerHandle", "Transport", "UdpTransport", "locate_blocking",
 ]

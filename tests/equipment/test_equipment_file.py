@@ -104,8 +104,8 @@ def test_a_valid_file_gives_what_it_says(tmp_path: Path) -> None:
     ('"udp:127.0.5.50:5060"', '"sctp:127.0.5.50:5060"', 4, "equipment.address",
      "transport sctp is not supported (udp or tcp)"),
     ('"udp:127.0.5.50:5060"', '"udp:127.0.5.50:70000"', 4, "equipment.address", 'port "70000" is not 1-65535'),
-    ('"udp:127.0.5.50:5060"', '"udp:trunk.example.com:5060"', 4, "equipment.address",
-     "is not an IP address (a host name would need DNS"),
+    ('"udp:127.0.5.50:5060"', '"udp:trunk_example.com:5060"', 4, "equipment.address",
+     '"trunk_example.com" is not an IP address (use an IP address'),  # names: tests/equipment/test_equipment_dns.py
     ('destination = "127.0.5.30:5080"', 'destination = 5080', 14, "equipment.trunk.destination",
      "expected a string, got an integer (5080)"),
     ('    "registration",', '    "registation",', 7, "equipment.features[1]",

@@ -100,9 +100,13 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
     return asyncio.run(bounded())
 
 
-def make_config(destination: Addr, text: str = TEST_CONFIG, listen: Iterable[str] = (f"udp:{loopback(1)}:0",)) -> ServerConfig:
+def make_config(destination: Addr | str, text: str = TEST_CONFIG, listen: Iterable[str] = (f"udp:{loopback(1)}:0",),
+                dns: str | None = None) -> ServerConfig:
+    """The test configuration with every trunk calling ``destination`` ((IP, port), or as the file writes
+    it: ``sip:carrier.test``), listening on ``listen``, asking ``dns`` (IP:PORT) for host names."""
     config = parse_config(text, "test.toml")
-    config = apply_overrides(config, None, f"{destination[0]}:{destination[1]}")
+    where = destination if isinstance(destination, str) else f"{destination[0]}:{destination[1]}"
+    config = apply_overrides(config, None, where, dns)
     return with_listen(config, *listen)
 
 
@@ -157,7 +161,7 @@ class Peer:
 
     @classmethod
     async def open(cls, host: str = loopback(1), transport: str = "UDP", timers: TimerConfig = RFC, *,
-                   clock: SteppedClock) -> Peer:
+                   clock: SteppedClock, port: int = 0) -> Peer:
         queue: asyncio.Queue[RequestReceived] = asyncio.Queue()
         holder: list[Peer] = []
 
@@ -165,7 +169,7 @@ class Peer:
             if isinstance(event, RequestReceived) and (not holder or event.request.method not in holder[0].ignored):
                 queue.put_nowait(event)
 
-        endpoint = await SipEndpoint.open(transport, host, 0, on_event, timers=timers, auto_100_delay=None,
+        endpoint = await SipEndpoint.open(transport, host, port, on_event, timers=timers, auto_100_delay=None,
                                           clock=clock)
         peer = cls(endpoint, queue)
         holder.append(peer)
@@ -281,8 +285,12 @@ class ServerRig:
     """A reference server with a UA and a destination, all on loopback; ``async with ServerRig() as rig``."""
 
     def __init__(self, *, faults: Iterable[Fault] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
-                 ua_host: str = loopback(1), timers: TimerConfig = RFC) -> None:
+                 ua_host: str = loopback(1), timers: TimerConfig = RFC, destination: str | None = None,
+                 dns: str | None = None) -> None:
+        """``destination``: where the trunks call, as the configuration writes it (default: ``self.dest``);
+        ``dns``: the DNS server for a destination named by host name."""
         self.faults, self.timer_c, self.config_text, self.ua_host, self.timers = faults, timer_c, config_text, ua_host, timers
+        self.destination, self.dns = destination, dns
         self.clock = SteppedClock()
         self.cleanups: list[Callable[[], object]] = []
 
@@ -291,7 +299,7 @@ class ServerRig:
         self.cleanups.append(self.dest.close)
         self.ua = await Peer.open(self.ua_host, clock=self.clock)
         self.cleanups.append(self.ua.close)
-        self.config = make_config(self.dest.addr, self.config_text)
+        self.config = make_config(self.destination or self.dest.addr, self.config_text, dns=self.dns)
         faults = InjectedFaults(frozenset(self.faults))
         self.server = ReferenceServer(self.config, media_policy=faults.media_policy,
                                       hangup_policy=faults.hangup_policy, timers=self.timers, timer_c=self.timer_c,

@@ -12,6 +12,7 @@ from sipcore.builders import (
     make_ack_for_non2xx,
     make_cancel,
     new_request,
+    with_new_branch,
 )
 from sipcore.ids import IdGenerator
 from sipcore.message import Request, make_response
@@ -194,3 +195,15 @@ def test_ids_from_a_seeded_generator_make_a_valid_request() -> None:
     assert request.top_via.branch == again.branch() and request.from_.tag == again.tag()
     parsed = parse_message(request.to_bytes())
     assert parsed.top_via.rfc3261_branch and parsed.call_id.endswith("@127.0.0.1")
+
+
+def test_with_new_branch_is_the_same_request_as_a_new_transaction() -> None:
+    """RFC 3263 §4.3: the request for the next server is identical but for the Via branch."""
+    request = invite()
+    again = with_new_branch(request, "z9hG4bKnext")
+    assert again.top_via.branch == "z9hG4bKnext" and request.top_via.branch != "z9hG4bKnext"
+    assert again.to_bytes().replace(b"z9hG4bKnext", request.top_via.branch.encode()) == request.to_bytes()
+    with pytest.raises(ValueError, match="magic cookie"):
+        with_new_branch(request, "abc")
+    with pytest.raises(ValueError, match="belongs to its INVITE's transaction"):
+        with_new_branch(make_cancel(request), "z9hG4bKc")
