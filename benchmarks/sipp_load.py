@@ -224,8 +224,10 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
                     destination=destination, server_alive=alive)
     warm_caller = read_side(workdir / "caller", finished=caller_done, until=since) if caller_ran else SideCounts.missing()
     warm_destination = read_side(workdir / "destination", finished=dest_done, until=since)
+    warm_end = row_at_or_before(read_rows(workdir / "caller" / "stat.csv"), since)  # the warm-up's last row
+    warm_elapsed = (row_epoch(warm_end) or started_at) - started_at if warm_end else 0.0
     return RateResult(rate, step_s, warmup_s, calls, elapsed, caller, destination, warm_caller.placed,
-                      max(0.0, since - started_at), warm_caller, warm_destination, cpu, rss_end, rss_peak, verdict,
+                      max(0.0, warm_elapsed), warm_caller, warm_destination, cpu, rss_end, rss_peak, verdict,
                       tuple(r for r in (caller_result, dest_result) if r is not None), window_s)
 
 
