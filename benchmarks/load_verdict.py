@@ -1,19 +1,23 @@
 """When a load step is clean, and what ``max_clean_cps`` is (used by ``sipp_load.py``; no I/O here).
 
-A rate is clean when, over a measured step of at least ``MIN_STEP_S`` seconds that follows a warm-up of at
-least ``MIN_WARMUP_S`` seconds at the same rate (long enough for the 32 s transaction linger of RFC 3261 /
-RFC 6026 -- Timers J, L, M -- to reach its steady state), on BOTH SIPp sides (caller and destination):
+One caller SIPp process places calls at one rate for the warm-up and the measured step back to back; the
+step is a window of that run, read from the per-second rows both SIPp processes write. A rate is clean
+when, over a measured window of at least ``MIN_STEP_S`` seconds that follows at least ``MIN_WARMUP_S``
+seconds at the same rate (long enough for the 32 s transaction linger of RFC 3261 / RFC 6026 -- Timers
+J, L, M -- to reach its steady state), on BOTH SIPp sides (caller and destination):
 
-* every call of the step succeeded at the caller, and no call failed on either side;
+* the caller placed at least the step's calls in the window, and every call that ended in the window (those
+  placed in it plus those in progress at its start) succeeded; no call failed on either side;
 * SIPp neither sent a retransmission (its ``Retransmissions`` counter) nor received one (the per-message
   ``Retrans`` counts of ``-trace_counts``, plus requests the scenario absorbs because they arrived again);
 * SIPp saw no unexpected message (``FailedUnexpectedMessage``, ``OutOfCallMsgs``, ``DeadCallMsgs``, the
   per-message ``Unexp`` counts);
-* the caller held the rate: the step's calls were all done within the step's duration + ``RATE_SLACK_S``;
+* the caller held the rate: it had placed its last call within the window's duration + ``RATE_SLACK_S``;
 * both SIPp processes finished on their own and the server was still running.
 
-A shorter step or warm-up can still be judged (``--quick``), but its verdict says "quick, not per
-definition", and :func:`max_clean_cps` gives None for a ramp holding such a step.
+The warm-up's counters are printed, not judged. A shorter step or warm-up can still be judged
+(``--quick``), but its verdict says "quick, not per definition", and :func:`max_clean_cps` gives None for a
+ramp holding such a step.
 """
 
 from __future__ import annotations
@@ -41,11 +45,16 @@ class SideCounts:
     finished: bool = True  # SIPp exited on its own and left both CSV files
     failure_kinds: Mapping[str, int] = field(default_factory=dict)
     watchdog_trips: int = 0  # SIPp's own main loop stalled (>= 500 ms): the machine starved the load generator
+    placed: int = 0  # calls SIPp began in the window (OutgoingCall for a caller, IncomingCall for a destination)
+    open_at_start: int = 0  # calls in progress at the window's start (CurrentCall of its first row)
+    open_at_end: int = 0  # ... and at its end
 
     @classmethod
-    def from_counters(cls, stats: Mapping[str, int], counts: Mapping[str, int], *, finished: bool) -> SideCounts:
+    def from_counters(cls, stats: Mapping[str, int], counts: Mapping[str, int], *, finished: bool,
+                      open_at_start: int = 0, open_at_end: int = 0) -> SideCounts:
         """From :func:`harness.adapters.sipp_rows.counters_between` of the statistics and of the
-        per-message counts. ``finished`` is False when SIPp was killed or a file is missing."""
+        per-message counts, and the ``CurrentCall`` gauge at the window's two ends. ``finished`` is False
+        when SIPp was killed or a file is missing."""
         received, unexpected_msgs = _received_retransmissions(counts)
         unexpected = (stats.get("FailedUnexpectedMessage(C)", 0) + stats.get("OutOfCallMsgs(C)", 0)
                       + stats.get("DeadCallMsgs(C)", 0))
@@ -55,7 +64,9 @@ class SideCounts:
                    retrans_sent=stats.get("Retransmissions(C)", 0), retrans_received=received,
                    unexpected=max(unexpected, unexpected_msgs), finished=finished and bool(stats) and bool(counts),
                    failure_kinds=kinds,
-                   watchdog_trips=stats.get("WatchdogMinor(C)", 0) + stats.get("WatchdogMajor(C)", 0))
+                   watchdog_trips=stats.get("WatchdogMinor(C)", 0) + stats.get("WatchdogMajor(C)", 0),
+                   placed=stats.get("OutgoingCall(C)", 0) + stats.get("IncomingCall(C)", 0),
+                   open_at_start=open_at_start, open_at_end=open_at_end)
 
     @classmethod
     def missing(cls) -> SideCounts:
@@ -110,11 +121,12 @@ class Verdict:
 
 def judge(*, calls: int, step_s: float, warmup_s: float, elapsed_s: float, caller: SideCounts,
           destination: SideCounts, server_alive: bool = True) -> Verdict:
-    """The verdict on one measured step of ``calls`` calls meant to take ``step_s`` seconds, which took
-    ``elapsed_s``. The caller's counts are the step's own; the destination's are those of a time window
-    (it serves the warm-up too), which may hold the end of the warm-up: a call the caller completed went
-    through the destination, so the destination is judged on its failures, retransmissions and unexpected
-    messages, not on a count of calls."""
+    """The verdict on one measured window of ``step_s`` seconds in which the caller was to place ``calls``
+    calls, and placed its last one ``elapsed_s`` seconds after the window began. Both sides' counts are
+    those of the window (from their per-second rows, so as fine as a second). The caller is judged on its
+    calls too: those placed in the window plus those in progress at its start must all have succeeded. The
+    destination counts a call only when its 4 s timewait ends, so it is judged on its failures,
+    retransmissions and unexpected messages, not on a count of calls."""
     problems: list[str] = []
     for side, got in (("caller", caller), ("destination", destination)):
         if not got.finished:
@@ -125,10 +137,14 @@ def judge(*, calls: int, step_s: float, warmup_s: float, elapsed_s: float, calle
             problems.append(f"{side}: retransmissions, {got.retrans_sent} sent and {got.retrans_received} received")
         if got.unexpected:
             problems.append(f"{side}: {got.unexpected} unexpected messages")
-    if caller.successful != calls:
-        problems.append(f"caller: {caller.successful} of {calls} calls succeeded")
+    if caller.placed < calls:
+        problems.append(f"caller: placed {caller.placed} of the step's {calls} calls")
+    due = caller.placed + caller.open_at_start  # every call placed in the window or in progress at its start
+    if caller.successful != due:
+        problems.append(f"caller: {caller.successful} of {due} calls succeeded")
     if elapsed_s > step_s + RATE_SLACK_S:
-        problems.append(f"rate not held: {calls} calls took {elapsed_s:.1f} s (limit {step_s + RATE_SLACK_S:g} s)")
+        problems.append(f"rate not held: the last call was placed {elapsed_s:.1f} s into the {step_s:g} s window "
+                        f"(limit {step_s + RATE_SLACK_S:g} s)")
     if not server_alive:
         problems.append("the server died")
     per_definition = step_s >= MIN_STEP_S and warmup_s >= MIN_WARMUP_S

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/server_cpu.py --rate 150 --seconds 20
     .venv/bin/python benchmarks/server_cpu.py --rate 150 --seconds 20 --profile /tmp/server.prof
 
-Runs the same authenticated ladder as ``sipp_load.py`` (one rate, its ``run_rate``: ``--warmup`` seconds,
-default none, then the measured step) and prints the step line plus ``server_cpu_ms_per_call: X`` -- the
-server's CPU seconds over the measured step divided by its calls. The step line's verdict is the load
+Runs the same authenticated ladder as ``sipp_load.py`` (one rate, its ``run_rate``: one caller SIPp process
+for ``--warmup`` seconds, default none, then the measured step) and prints the step line plus
+``server_cpu_ms_per_call: X`` -- the server's CPU seconds over the measured step divided by the calls placed in it. The step line's verdict is the load
 benchmark's; below a 60 s step after a 35 s warm-up it reads "quick, not per definition".
 On a shared, noisy machine this is steadier than ``max_clean_cps`` for comparing two versions of the server.
 With ``--profile`` the server runs as ``python -m cProfile -o FILE -m reference_server`` (profiling slows

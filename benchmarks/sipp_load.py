@@ -9,17 +9,21 @@ Proxy-Authorization, (100/180), 200, ACK, BYE, 200 -- from a SIPp caller (``uac_
 server (``python -m reference_server``, logging at WARNING, RTP relay ports 20000-39999) to a SIPp
 destination (``uas.xml``). The B2BUA allocates relay ports for every call, so calls must give them back.
 
-Per rate, one fresh server and one destination SIPp serve two caller runs back to back at that rate: a
-warm-up (``--warmup``, default 40 s: the transactions every call leaves behind linger 32 s, so the server
-only reaches its steady state after that) and the measured step (``--step``, default 60 s). The step is
-judged by :mod:`load_verdict`: clean means no failed call, no unexpected message and no retransmission
-(sent or received) on either SIPp side, every call done, and the step's calls placed within its duration
-+ 2 s. The destination serves both runs: its counters over the step are those after the last per-second
-CSV row written before the step began, so they may hold the last second of the warm-up, and as it counts a
-call only when its 4 s timewait ends, its "ok" over the step includes warm-up calls that ended then. The
-warm-up's own counters are printed, not judged.
-Over the step the server's /proc gives its CPU use (% of one core, ms per call) and its RSS (at the end
-of the step; peak within the step, VmHWM reset at the step's start or sampled every 0.25 s).
+Per rate, one fresh server, one destination SIPp and ONE caller SIPp process placing ``(warm-up + step) x
+rate`` calls at that rate: the first ``--warmup`` seconds (default 40 s: the transactions every call leaves
+behind linger 32 s, so the server only reaches its steady state after that) are the warm-up, the next
+``--step`` seconds (default 60 s) the measured window. (Starting a new caller for the step, as this
+benchmark once did, made the step collapse at rates one process held clean throughout.) Both SIPp
+processes write a row of cumulative counters every second (``-trace_stat -fd 1``, ``-trace_counts``); the
+window's counters on each side are its last row's minus those of the last row written at or before the
+window began, and the window is judged by :mod:`load_verdict`: clean means no failed call, no unexpected
+message and no retransmission (sent or received) on either SIPp side, the caller placed the step's calls
+and every call due in the window (placed in it, or in progress at its start: ``CurrentCall``) succeeded,
+and the caller placed its last call (``OutgoingCall`` reached its total) within the window's duration + 2 s.
+The destination counts a call only when its 4 s timewait ends, so its "ok" over the window includes
+warm-up calls that ended then. The warm-up's own counters are printed, not judged.
+Over the window the server's /proc gives its CPU use (% of one core, ms per call placed) and its RSS (at
+the end of the run; peak within the window, VmHWM reset at the window's start or sampled every 0.25 s).
 
 Rates run in increasing order and stop at the first one that is not clean (``--keep-going`` tries them
 all); ``max_clean_cps`` is the highest rate clean with all lower rates clean. A step shorter than 60 s or a
@@ -30,6 +34,7 @@ not per definition)" and the last line is ``quick_clean_cps: N (...)``, never ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -61,7 +66,15 @@ from harness.adapters.server_process import (  # noqa: E402
     trunk_config,
 )
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
-from harness.adapters.sipp_rows import counters_between, counts_file, read_rows  # noqa: E402
+from harness.adapters.sipp_rows import (  # noqa: E402
+    Row,
+    counters_between,
+    counts_file,
+    read_rows,
+    row_at_or_before,
+    row_epoch,
+    row_int,
+)
 
 TRUNK = "example.trunk.voipbin.net"
 RATES = (400, 450, 500, 550, 600)
@@ -77,8 +90,8 @@ class RateResult:
     rate: int
     step_s: float
     warmup_s: float
-    calls: int
-    elapsed: float
+    calls: int  # the step's calls: step x rate
+    elapsed: float  # from the window's start until the caller had placed its last call
     caller: SideCounts
     destination: SideCounts
     warm_calls: int
@@ -90,35 +103,52 @@ class RateResult:
     rss_peak_kb: int
     verdict: Verdict
     sipp: tuple[SippResult, ...] = ()  # caller and destination, for --verbose
+    window_s: float = 0.0  # wall time over which cpu_seconds was measured: window start to the caller's exit
 
     @property
     def cpu_percent(self) -> float:
-        return 100.0 * self.cpu_seconds / max(self.elapsed, 1e-6)
+        return 100.0 * self.cpu_seconds / max(self.window_s, 1e-6)
 
     @property
     def cpu_ms_per_call(self) -> float:
-        return 1000.0 * self.cpu_seconds / max(self.calls, 1)
+        return 1000.0 * self.cpu_seconds / max(self.caller.placed, 1)
 
     def warmup_line(self) -> str:
-        return (f"  warm-up {self.rate} cps: {self.warm_calls} calls in {self.warm_elapsed:.1f} s; "
+        return (f"  warm-up {self.rate} cps: {self.warm_calls} calls placed in {self.warm_elapsed:.1f} s; "
                 f"caller {self.warm_caller.summary()}; destination {self.warm_destination.summary()} (not judged)")
 
     def line(self) -> str:
-        return (f"rate={self.rate:>5} cps  step={self.step_s:g}s calls={self.calls} in {self.elapsed:.1f}s  "
-                f"caller {self.caller.summary()}  destination {self.destination.summary()}  "
+        return (f"rate={self.rate:>5} cps  step={self.step_s:g}s calls={self.caller.placed} placed in "
+                f"{self.elapsed:.1f}s  caller {self.caller.summary()}  destination {self.destination.summary()}  "
                 f"server cpu={self.cpu_percent:.0f}% of a core ({self.cpu_ms_per_call:.2f} ms/call) "
                 f"rss end={self.rss_end_kb / 1024:.1f}MiB peak={self.rss_peak_kb / 1024:.1f}MiB"
                 f"  -> {self.verdict.label}")
 
 
-def _side(workdir: Path, result: SippResult | None, since: float | None = None,
-          until: float | None = None) -> SideCounts:
-    """One SIPp side's counters, from the CSV files it left in ``workdir``, between two Unix times."""
-    if result is None:
-        return SideCounts.missing()
-    stats = counters_between(read_rows(workdir / "stat.csv"), since, until)
+def read_side(workdir: Path, *, finished: bool, since: float | None = None, until: float | None = None,
+              ) -> SideCounts:
+    """One SIPp side's counters over a window of its run (Unix times; None: its start, its end), from the
+    per-second CSV rows it left in ``workdir``."""
+    rows = read_rows(workdir / "stat.csv")
+    stats = counters_between(rows, since, until)
     counts = counters_between(read_rows(counts_file(workdir)), since, until)
-    return SideCounts.from_counters(stats, counts, finished=not result.timed_out)
+    first = row_at_or_before(rows, since) if since is not None else None
+    last = row_at_or_before(rows, until) if until is not None else (rows[-1] if rows else None)
+    return SideCounts.from_counters(stats, counts, finished=finished, open_at_start=row_int(first, "CurrentCall"),
+                                    open_at_end=row_int(last, "CurrentCall"))
+
+
+def placing_seconds(rows: list[Row], since: float) -> float:
+    """Seconds from ``since`` until the first row at which the caller's ``OutgoingCall(C)`` had reached its
+    final count (as fine as its rows: one a second); 0 without rows."""
+    if not rows:
+        return 0.0
+    total = row_int(rows[-1], "OutgoingCall(C)")
+    for row in rows:
+        epoch = row_epoch(row)
+        if epoch is not None and row_int(row, "OutgoingCall(C)") >= total:
+            return max(0.0, epoch - since)
+    return 0.0
 
 
 def _reset_peak_rss(pid: int) -> bool:
@@ -140,53 +170,65 @@ def _caller(rate: int, calls: int, seconds: float, addresses: tuple[str, str, st
 
 def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str, str, str], hold_ms: int,
              workdir: Path) -> RateResult:
-    """One server, one destination; a warm-up caller run, then the measured one. SIPp's files go under
-    ``workdir`` (caller-warmup/, caller/, destination/)."""
+    """One server, one destination, one caller placing the warm-up's and the step's calls back to back; the
+    step is the run's window from ``warmup_s`` on. SIPp's files go under ``workdir`` (caller/, destination/)."""
     warm_calls, calls = round(rate * warmup_s), max(1, round(rate * step_s))
     config = trunk_config((addresses[0], 5060), (addresses[2], 5080), port_min=20000, port_max=39999)
     uas = SippRun.uas((addresses[2], 5080), calls=warm_calls + calls, timeout=(warmup_s + step_s) * 2 + 60,
                       max_recv_loops=10_000, workdir=workdir / "destination", extra_args=("-trace_counts",))
-    warm_result = caller_result = None
-    warm_elapsed = elapsed = cpu = 0.0
+    caller_run = _caller(rate, warm_calls + calls, warmup_s + step_s, addresses, hold_ms, workdir / "caller")
+    caller_result = dest_result = None
+    window_s = cpu = 0.0
     rss_end = rss_peak = 0
-    since = time.time()
+    started_at = since = time.time()
     with ReferenceServerProcess(config, log_level="WARNING") as server, uas.start() as dest:
         dest.wait_ready()
-        if warm_calls:
-            started = time.monotonic()
-            warm_result = _caller(rate, warm_calls, warmup_s, addresses, hold_ms, workdir / "caller-warmup").run()
-            warm_elapsed = time.monotonic() - started
+        before, exact_peak, sampled_peak, window_started = None, False, 0, 0.0
         if server.running():
-            exact_peak = _reset_peak_rss(server.pid)
-            since, before, started = time.time(), server.usage(), time.monotonic()
-            sampled_peak = before.rss_kb
-            with _caller(rate, calls, step_s, addresses, hold_ms, workdir / "caller").start() as proc:
-                bound = started + proc.run.wall_bound
+            started_at, started = time.time(), time.monotonic()
+            with caller_run.start() as proc:
+                window_at, bound = started + warmup_s, started + proc.run.wall_bound
                 while proc.running() and time.monotonic() < bound and server.running():
                     try:
-                        sampled_peak = max(sampled_peak, process_usage(server.pid).rss_kb)
+                        if before is None and time.monotonic() >= window_at:  # the measured window begins
+                            exact_peak = _reset_peak_rss(server.pid)
+                            since, before, window_started = time.time(), server.usage(), time.monotonic()
+                            sampled_peak = before.rss_kb
+                        elif before is not None:
+                            sampled_peak = max(sampled_peak, process_usage(server.pid).rss_kb)
                     except OSError:  # the server exited between the check and the read
                         break
-                    time.sleep(0.25)
+                    wait = 0.25 if before is not None else min(0.25, max(0.0, window_at - time.monotonic()))
+                    time.sleep(wait)
                 caller_result = proc.wait()
-            elapsed = time.monotonic() - started
-            if server.running():
+            if before is None:  # the caller ended (or the server died) before the window: nothing measured
+                since = time.time()
+            elif server.running():
                 after = server.usage()
+                window_s = time.monotonic() - window_started
                 cpu, rss_end = after.cpu_seconds - before.cpu_seconds, after.rss_kb
                 rss_peak = max(sampled_peak, after.peak_rss_kb if exact_peak else 0, rss_end)
-        all_done = (warm_result is None or warm_result.successful == warm_calls) and \
-            caller_result is not None and caller_result.successful == calls
+        all_done = caller_result is not None and caller_result.successful == warm_calls + calls
         dest_result = dest.wait(timeout=DESTINATION_DRAIN_S) if all_done else dest.stop(grace=6)
         alive = server.running()
-    caller = _side(workdir / "caller", caller_result)
-    destination = _side(workdir / "destination", dest_result if caller_result is not None else None, since)
+        with contextlib.suppress(OSError):  # kept with SIPp's files for --keep-files
+            shutil.copyfile(server.stderr_path, workdir / "server.stderr")
+    caller_ran = caller_result is not None
+    caller_done = caller_result is not None and not caller_result.timed_out
+    dest_done = caller_ran and dest_result is not None and not dest_result.timed_out
+    caller = read_side(workdir / "caller", finished=caller_done, since=since) if caller_ran else SideCounts.missing()
+    destination = (read_side(workdir / "destination", finished=dest_done, since=since) if caller_ran
+                   else SideCounts.missing())
+    elapsed = placing_seconds(read_rows(workdir / "caller" / "stat.csv"), since)
     verdict = judge(calls=calls, step_s=step_s, warmup_s=warmup_s, elapsed_s=elapsed, caller=caller,
                     destination=destination, server_alive=alive)
-    warm_caller = _side(workdir / "caller-warmup", warm_result)
-    warm_destination = _side(workdir / "destination", dest_result, until=since)
-    return RateResult(rate, step_s, warmup_s, calls, elapsed, caller, destination, warm_calls, warm_elapsed,
-                      warm_caller, warm_destination, cpu, rss_end, rss_peak, verdict,
-                      tuple(r for r in (caller_result, dest_result) if r is not None))
+    warm_caller = read_side(workdir / "caller", finished=caller_done, until=since) if caller_ran else SideCounts.missing()
+    warm_destination = read_side(workdir / "destination", finished=dest_done, until=since)
+    warm_end = row_at_or_before(read_rows(workdir / "caller" / "stat.csv"), since)  # the warm-up's last row
+    warm_elapsed = (row_epoch(warm_end) or started_at) - started_at if warm_end else 0.0
+    return RateResult(rate, step_s, warmup_s, calls, elapsed, caller, destination, warm_caller.placed,
+                      max(0.0, warm_elapsed), warm_caller, warm_destination, cpu, rss_end, rss_peak, verdict,
+                      tuple(r for r in (caller_result, dest_result) if r is not None), window_s)
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -220,7 +262,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--addresses", metavar="SERVER,CALLER,DESTINATION",
                         help="three loopback IPs (default 127.0.2.10,.11,.12; quick: 127.0.2.20,.21,.22)")
     parser.add_argument("--verbose", action="store_true", help="print SIPp's account of unclean steps")
-    parser.add_argument("--keep-files", action="store_true", help="keep SIPp's files (CSV, error log) of unclean steps")
+    parser.add_argument("--keep-files", action="store_true",
+                        help="keep SIPp's files (CSV, error log) and the server's stderr of unclean steps")
     args = parser.parse_args(argv)
     args.step = args.step if args.step is not None else (QUICK_STEP_S if args.quick else MIN_STEP_S)
     args.warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP_S if args.quick else DEFAULT_WARMUP_S)
@@ -256,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)  # stop SIPp and the server on `kill` too, as on Ctrl-C
     total = len(args.rates) * (args.warmup + args.step + 10)  # + start-up and the destination's drain
     duration = f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s"
-    print(f"sipp_load: rates {','.join(map(str, args.rates))} cps; per rate a {args.warmup:g} s warm-up, then a "
-          f"{args.step:g} s measured step (clean: no failed call, no unexpected message, no retransmission on "
-          f"either SIPp side, the step's calls within {args.step:g} s + 2 s); about {duration} if all are clean; "
+    print(f"sipp_load: rates {','.join(map(str, args.rates))} cps; per rate one caller runs a {args.warmup:g} s warm-up, "
+          f"then the {args.step:g} s measured window at the same rate (clean: no failed call, no unexpected message, no retransmission on "
+          f"either SIPp side, the window's calls placed within {args.step:g} s + 2 s); about {duration} if all are clean; "
           f"server {args.addresses[0]}:5060, caller {args.addresses[1]}, "
           f"destination {args.addresses[2]}", flush=True)
     results: list[tuple[int, Verdict]] = []
@@ -276,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not (args.keep_files and (result is None or not result.verdict.clean)):
                     shutil.rmtree(workdir, ignore_errors=True)
             results.append((rate, result.verdict))
-            if result.warm_calls:
+            if args.warmup > 0:
                 print(result.warmup_line(), flush=True)
             print(result.line(), flush=True)
             trips = (result.caller.watchdog_trips, result.destination.watchdog_trips)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["counters_between", "counts_file", "read_rows", "row_epoch"]
+__all__ = ["counters_between", "counts_file", "read_rows", "row_at_or_before", "row_epoch", "row_int"]
 
 Row = dict[str, str]
 
@@ -61,7 +61,16 @@ def _integers(row: Row | None) -> dict[str, int]:
     return out
 
 
-def _last_at_or_before(rows: Sequence[Row], instant: float) -> Row | None:
+def row_int(row: Row | None, name: str) -> int:
+    """One integer column of a row (a gauge such as ``CurrentCall`` or a counter); 0 if absent."""
+    try:
+        return int((row or {}).get(name, ""))
+    except ValueError:
+        return 0
+
+
+def row_at_or_before(rows: Sequence[Row], instant: float) -> Row | None:
+    """The last row SIPp wrote at or before ``instant`` (Unix time); None if it wrote none by then."""
     chosen = None
     for row in rows:
         epoch = row_epoch(row)
@@ -73,7 +82,7 @@ def _last_at_or_before(rows: Sequence[Row], instant: float) -> Row | None:
 def counters_between(rows: Sequence[Row], since: float | None = None, until: float | None = None) -> dict[str, int]:
     """The integer counters counted after ``since`` and up to ``until`` (Unix times; None: the run's start,
     its last row). Only cumulative counters (``(C)``, every counts-file column) mean something here."""
-    end = rows[-1] if until is None and rows else (_last_at_or_before(rows, until) if until is not None else None)
-    start = _last_at_or_before(rows, since) if since is not None else None
+    end = rows[-1] if until is None and rows else (row_at_or_before(rows, until) if until is not None else None)
+    start = row_at_or_before(rows, since) if since is not None else None
     last, first = _integers(end), _integers(start)
     return {name: value - first.get(name, 0) for name, value in last.items()}

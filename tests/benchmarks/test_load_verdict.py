@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import sipp_load  # noqa: E402
 from load_verdict import SideCounts, Verdict, judge, max_clean_cps  # noqa: E402
 
-from harness.adapters.sipp_rows import counters_between, counts_file, read_rows  # noqa: E402
+from harness.adapters.sipp_rows import read_rows  # noqa: E402
 
 T0 = 1_796_659_700.0  # Unix time of the run's first row
-STAT_COLUMNS = ("SuccessfulCall(C)", "FailedCall(C)", "FailedUnexpectedMessage(C)", "OutOfCallMsgs(C)",
+STAT_COLUMNS = ("IncomingCall(C)", "OutgoingCall(C)", "CurrentCall", "SuccessfulCall(C)", "FailedCall(C)", "FailedUnexpectedMessage(C)", "OutOfCallMsgs(C)",
                 "DeadCallMsgs(C)", "Retransmissions(C)", "FailedMaxUDPRetrans(C)", "WatchdogMinor(C)")
 # The scenario rows of -trace_counts, as SIPp names them: (message, received?) in scenario order.
 CALLER_SCENARIO = [("INVITE", False), ("100", True), ("407", True), ("ACK", False), ("INVITE", False),
@@ -67,30 +67,43 @@ def _plus(*parts: dict[str, int] | None) -> dict[str, int]:
 
 
 def side(folder: Path, since: float | None = None) -> SideCounts:
-    """As sipp_load reads a side: counters between the last row before ``since`` and the last row."""
-    stats = counters_between(read_rows(folder / "stat.csv"), since)
-    counts = counters_between(read_rows(counts_file(folder)), since)
-    return SideCounts.from_counters(stats, counts, finished=True)
+    """As sipp_load reads a side: its counters from the last row at or before ``since`` to its last row."""
+    return sipp_load.read_side(folder, finished=True, since=since)
 
 
-CALLS, STEP = 24_000, 60.0
+RATE, WARMUP, STEP = 400, 40.0, 60.0
+WARM_CALLS, CALLS = RATE * 40, RATE * 60
+WINDOW = T0 + WARMUP  # when sipp_load began the measured window (Unix time)
+PLACED_BEFORE, OPEN_BEFORE = 15_840, 10  # the caller's last row before the window: at 39.6 s
+PLACED = WARM_CALLS + CALLS - PLACED_BEFORE  # the window's calls as its rows count them (from 39.6 s)
 
 
 def step(tmp_path: Path, *, caller: dict[str, int] | None = None, destination: dict[str, int] | None = None,
-         destination_before: dict[str, int] | None = None, elapsed: float = 60.4, step_s: float = STEP,
-         warmup_s: float = 40.0) -> Verdict:
-    """A measured step of CALLS calls that began 40 s into the destination's run (after a warm-up of
-    16000 calls): ``caller`` and ``destination`` add counters to a clean step, ``destination_before`` to
-    the warm-up part of the destination's run."""
+         caller_before: dict[str, int] | None = None, destination_before: dict[str, int] | None = None,
+         elapsed: float = 60.4, step_s: float = STEP, warmup_s: float = WARMUP) -> Verdict:
+    """One caller placing WARM_CALLS + CALLS calls at 400 cps from T0, its window beginning 40 s in (its
+    last row before that at 39.6 s, 10 calls in progress), its last call placed ``elapsed`` s into the
+    window: ``caller`` and ``destination`` add counters to a clean window (at the last row),
+    ``caller_before`` and ``destination_before`` to the warm-up (from the row at 39.6 s on)."""
+    total = WARM_CALLS + CALLS
+    warm_uac = _plus({"OutgoingCall(C)": PLACED_BEFORE, "SuccessfulCall(C)": PLACED_BEFORE - OPEN_BEFORE,
+                      "CurrentCall": OPEN_BEFORE}, caller_before)
+    end = _plus({"OutgoingCall(C)": total, "SuccessfulCall(C)": total}, caller_before, caller)
+    end["CurrentCall"] = (caller or {}).get("CurrentCall", 0)
     uac = write_run(tmp_path / "caller", CALLER_SCENARIO,
-                    [(0, {}), (30, {"SuccessfulCall(C)": CALLS // 2}),
-                     (elapsed, _plus({"SuccessfulCall(C)": CALLS}, caller))])
-    warm = _plus({"SuccessfulCall(C)": 16_000}, destination_before)
+                    [(1, {"OutgoingCall(C)": 400, "SuccessfulCall(C)": 399, "CurrentCall": 1}),
+                     (39.6, warm_uac),
+                     (70, _plus(warm_uac, {"OutgoingCall(C)": 12_000, "SuccessfulCall(C)": 12_000})),
+                     (WARMUP + elapsed, end), (WARMUP + elapsed + 0.1, end)])
+    warm = _plus({"IncomingCall(C)": 15_830, "SuccessfulCall(C)": 14_200}, destination_before)
     uas = write_run(tmp_path / "destination", DESTINATION_SCENARIO,
-                    [(0, {}), (39.6, warm), (70, _plus(warm, {"SuccessfulCall(C)": 12_000})),
-                     (104.5, _plus(warm, {"SuccessfulCall(C)": CALLS}, destination))])
-    return judge(calls=CALLS, step_s=step_s, warmup_s=warmup_s, elapsed_s=elapsed, caller=side(uac),
-                 destination=side(uas, since=T0 + 40.0))
+                    [(0, {}), (39.6, warm),
+                     (70, _plus(warm, {"IncomingCall(C)": 12_000, "SuccessfulCall(C)": 12_000})),
+                     (WARMUP + elapsed + 4.5, _plus(warm, {"IncomingCall(C)": CALLS + 10,
+                                                           "SuccessfulCall(C)": CALLS + 1_630}, destination))])
+    placed = sipp_load.placing_seconds(read_rows(uac / "stat.csv"), WINDOW)
+    return judge(calls=CALLS, step_s=step_s, warmup_s=warmup_s, elapsed_s=placed, caller=side(uac, WINDOW),
+                 destination=side(uas, since=WINDOW))
 
 
 def test_a_quiet_step_is_clean(tmp_path: Path) -> None:
@@ -118,7 +131,10 @@ def test_a_retransmission_on_either_side_is_not_clean(tmp_path: Path, where: str
 @pytest.mark.parametrize(("where", "counters", "expected"), [
     ("caller", {"SuccessfulCall(C)": -1, "FailedCall(C)": 1, "FailedMaxUDPRetrans(C)": 1},
      "caller: 1 failed calls"),
-    ("caller", {"SuccessfulCall(C)": -1}, f"caller: {CALLS - 1} of {CALLS} calls succeeded"),
+    ("caller", {"SuccessfulCall(C)": -1}, f"caller: {PLACED + 9} of {PLACED + 10} calls succeeded"),
+    ("caller", {"SuccessfulCall(C)": -1, "CurrentCall": 1}, f"caller: {PLACED + 9} of {PLACED + 10} calls succeeded"),
+    ("caller", {"OutgoingCall(C)": -400, "SuccessfulCall(C)": -400}, f"caller: placed {PLACED - 400} of the "
+     f"step's {CALLS} calls"),
     ("destination", {"FailedCall(C)": 2}, "destination: 2 failed calls"),
     ("caller", {"OutOfCallMsgs(C)": 1}, "caller: 1 unexpected messages"),
     ("destination", {"FailedUnexpectedMessage(C)": 1}, "destination: 1 unexpected messages"),
@@ -131,13 +147,28 @@ def test_failed_calls_and_unexpected_messages_on_either_side_are_not_clean(
     assert not verdict.clean and expected in verdict.problems, verdict.problems
 
 
-def test_the_destination_is_judged_over_the_step_not_the_warm_up(tmp_path: Path) -> None:
-    assert step(tmp_path, destination_before={"Retransmissions(C)": 5, "FailedCall(C)": 1}).clean
+def test_both_sides_are_judged_over_the_window_not_the_warm_up(tmp_path: Path) -> None:
+    """The warm-up runs in the same SIPp processes: what they counted before the window is not judged."""
+    warm_trouble = {"Retransmissions(C)": 5, "FailedCall(C)": 1, "OutOfCallMsgs(C)": 2, "0_INVITE_Retrans": 3}
+    verdict = step(tmp_path, caller_before=warm_trouble, destination_before=warm_trouble)
+    assert verdict.clean, verdict.problems
     assert not step(tmp_path / "after", destination={"Retransmissions(C)": 1}).clean
+    assert not step(tmp_path / "caller-after", caller={"Retransmissions(C)": 1}).clean
+
+
+def test_the_window_counts_the_calls_in_progress_at_its_start(tmp_path: Path) -> None:
+    """The caller's window ends the calls placed in it plus those open at its first row (CurrentCall)."""
+    assert step(tmp_path).clean
+    caller = side(tmp_path / "caller", WINDOW)
+    assert (caller.placed, caller.open_at_start, caller.open_at_end) == (PLACED, OPEN_BEFORE, 0)
+    assert caller.successful == PLACED + OPEN_BEFORE
+    warm = sipp_load.read_side(tmp_path / "caller", finished=True, until=WINDOW)
+    assert (warm.placed, warm.successful) == (PLACED_BEFORE, PLACED_BEFORE - OPEN_BEFORE)
 
 
 @pytest.mark.parametrize(("elapsed", "clean"), [(61.9, True), (62.5, False), (66.0, False)])
 def test_the_rate_is_held_only_within_two_seconds_of_the_step(tmp_path: Path, elapsed: float, clean: bool) -> None:
+    """``elapsed``: when (after the window began) the caller's OutgoingCall(C) first showed its last call."""
     verdict = step(tmp_path, elapsed=elapsed)
     assert verdict.clean is clean, verdict.problems
     if not clean:
