@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.suite_root import suite_root
+from harness.suite_root import default_output, suite_root
 from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
 __all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
            "RunSettings", "console_lines", "is_test_only", "junit_properties", "narrowed", "run_conditions"]
 
-REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
+REPO = suite_root()  # features/, steps/, spec/: the checkout, $TRUNKCHECK_SUITE or the installed trunkcheck_suite
 FEATURES = REPO / "features"
 DECODE_MODES = ("stream", "file")
 DESTINATIONS = ("simulator", "sipp")
@@ -40,7 +40,7 @@ class RunSettings:
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
     features: tuple[Path, ...] = (FEATURES,)
     tags: tuple[str, ...] = ()
-    output: Path = REPO / "captures"
+    output: Path = field(default_factory=default_output)  # captures/: the checkout's, else the current directory's
     verbose: bool = False
     faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
     decode: str = "stream"
