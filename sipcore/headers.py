@@ -18,12 +18,13 @@ from .params import (
     TOKEN_CHARS,
     fast_params,
     format_params,
+    opt,
     param_get,
     parse_params,
     parse_quoted,
     quote,
 )
-from .uri import SIP_ADDR_SPEC_RE, SIP_URI_RE, AbsoluteURI, SipURI, parse_uri, sip_uri_from_match
+from .uri import SIP_ADDR_SPEC_RE, SIP_URI_RE, AbsoluteURI, SipURI, new_sip_uri, parse_uri, sip_uri_from_match
 from .via import CSeq, Via, parse_cseq, parse_via
 
 __all__ = [
@@ -85,6 +86,23 @@ _KEYS = _KeyCache()
 header_key = _KEYS.__getitem__
 #: The same function, under the name the parser's hot path uses (``map(key_of, names)``).
 key_of = header_key
+
+
+class _TokenKeyCache(dict[str, str]):
+    """Header name as received -> lookup key, for names that are tokens (bounded like _KeyCache)."""
+
+    def __missing__(self, name: str) -> str:
+        if not TOKEN.match(name):
+            raise ValueError(f"header name {name[:60]!r} is not a token")
+        key = header_key(name)
+        if len(self) < 4096:
+            self[name] = key
+        return key
+
+
+#: token_key(name): header_key(name) for a name that is a token; ValueError for any other text. The
+#: parser's fast path checks each header name with it while it makes the lookup keys.
+token_key = _TokenKeyCache().__getitem__
 
 
 def canonical_name(name: str) -> str:
@@ -157,13 +175,28 @@ class NameAddr:
         return NameAddr(self.uri, self.display_name, params)
 
 
+_new_object = object.__new__
+
+
+def new_name_addr(uri: SipURI | AbsoluteURI, display_name: str | None, params: dict[str, str | None],
+                  angle_brackets: bool) -> NameAddr:
+    """``NameAddr(uri, display_name, params, angle_brackets)``, made without calling the class (see
+    :func:`sipcore.uri.new_sip_uri`)."""
+    value = _new_object(NameAddr)
+    value.uri = uri
+    value.display_name = display_name
+    value.params = params
+    value.angle_brackets = angle_brackets
+    return value
+
+
 # name-addr with no display name, a quoted one without escapes, or tokens; then <URI> and simple
 # parameters. The first form spells out a SIP URI (SIP_URI_RE) so one match does the whole value;
 # anything else takes the general path in _parse_name_addr.
-_DISPLAY_RE = rf'(?:"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+)?'
-# The parameters are either exactly ;tag=x (group "tag") or any simple ones.
+_DISPLAY_RE = opt(rf'"([^"\\]*+)"[ \t]*+|([{TOKEN_CHARS}]++(?:[ \t]++[{TOKEN_CHARS}]++)*+)[ \t]*+')
+# The parameters are either exactly ;tag=token (group "tag") or any simple ones.
 _FAST_SIP_NAME_ADDR = re.compile(
-    rf'{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([^\s;"]++)\Z|({FAST_PARAMS})\Z)')
+    rf"{_DISPLAY_RE}<{SIP_URI_RE}>(?:;tag=([{TOKEN_CHARS}]++)\Z|({FAST_PARAMS})\Z)")
 _FAST_SIP_ADDR_SPEC = re.compile(rf"{SIP_ADDR_SPEC_RE}({FAST_PARAMS})\Z")
 _FAST_NAME_ADDR = re.compile(rf'{_DISPLAY_RE}<([^<>\s"]++)>({FAST_PARAMS})\Z')
 # addr-spec: a URI without ';', '?', ',', white space or quotes, then simple parameters.
@@ -177,20 +210,21 @@ def parse_name_addr(value: str, *, header: str | None = None) -> NameAddr:
         quoted, tokens, scheme, user, password, host, port, uparams, uheaders, tag, params = m.groups()
         number = None if port is None else int(port)
         if uheaders is None and "%" not in value and (number is None or 0 < number <= 65535):
-            uri: SipURI | None = SipURI(host, user, password, number, scheme,
-                                        fast_params(uparams) if uparams else {}, {})
+            uri: SipURI | None = new_sip_uri(host, user, password, number, scheme,
+                                             fast_params(uparams) if uparams else {}, {})
         else:
             uri = sip_uri_from_match(scheme, user, password, host, port, uparams, uheaders, value)
         if uri is not None:
-            return NameAddr(uri, tokens if quoted is None else quoted,
-                            {"tag": tag} if tag is not None else _header_params(params, header) if params else {})
+            return new_name_addr(uri, tokens if quoted is None else quoted,
+                                 {"tag": tag} if tag is not None else _header_params(params, header) if params
+                                 else {}, True)
     else:
         m = _FAST_SIP_ADDR_SPEC.match(value)
         if m is not None:
             scheme, user, password, host, port, _, _, params = m.groups()
             uri = sip_uri_from_match(scheme, user, password, host, port, "", None, value)
             if uri is not None:
-                return NameAddr(uri, None, _header_params(params, header), False)
+                return new_name_addr(uri, None, _header_params(params, header), False)
     m = _FAST_NAME_ADDR.match(value)
     if m is not None:
         quoted, tokens, uri_text, params = m.groups()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .errors import ProtocolError, SIPParseError
-from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via
+from .headers import TOKEN, key_of, parse_cseq, parse_name_addr, parse_uint, parse_via, token_key
 from .message import SIP_VERSION, Headers, Message, Request, Response
 from .params import TOKEN_CHARS
 from .uri import SIP_URI_RE, SipURI
@@ -21,11 +21,13 @@ MAX_BODY_BYTES = 1024 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]\Z")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+\Z", re.I)
-# One header line, CRLF-terminated: token name, optional white space, ':', the value without the LWS
-# before it; a value with LWS after it does not match (the general parser strips it). A line with a bare
-# CR cannot match; one with a bare LF matches together with the next line, so that one match fewer than
-# the LFs in the header section shows it (see _parse_head_fast).
-_HEADER_LINE = re.compile(rf"^([{TOKEN_CHARS}]++)[ \t]*+:[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
+# One header line, CRLF-terminated: the name (anything up to the first ':', checked to be a token by
+# token_key: an expression class would cost three times as much per character), ':', the value without
+# the LWS before it; a value with LWS after it does not match (the general parser strips it). A bare CR
+# ends the value, so that line does not match (in the name it fails token_key); a bare LF in a value
+# matches with the next line, so that one match fewer than the LFs in the header section shows it (see
+# _parse_head_fast).
+_HEADER_LINE = re.compile(r"^([^:]++):[ \t]*+([^\r]*+)(?<![ \t])\r\n", re.M)
 _REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ([^ <][^ ]*+) SIP/2\.0\Z")
 # The same with a SIP URI spelled out (groups 3 to 9), so that validation need not match it again.
 _SIP_REQUEST_LINE = re.compile(rf"([{TOKEN_CHARS}]++) ({SIP_URI_RE}) SIP/2\.0\Z")
@@ -85,8 +87,9 @@ def _parse(data: bytes, stream: bool) -> Request | Response:
         head_end, body_at = found
         message = _parse_head_slow(data, head_end)
     headers = message.headers
-    text = (headers._first if headers._first is not None else headers._index()).get("content-length")
-    if text is not None and headers._counts is None and len(text) < 10 and text.isdigit() and text.isascii():
+    first = headers._first  # set by _parse_head_fast when no name repeats
+    text = None if first is None else first.get("content-length")
+    if text is not None and len(text) < 10 and text.isdigit() and text.isascii():
         length: int | None = int(text)  # the common case of _body_length
     else:
         length = _body_length(headers, stream)
@@ -114,11 +117,15 @@ def _parse_head_fast(data: bytes | bytearray, end: int) -> Request | Response | 
     line = head[:eol]
     if "\r" in line:
         return None
-    first = {key_of(name): value for name, value in found}
+    try:
+        first = {token_key(name): value for name, value in found}
+    except ValueError:  # a name that is not a token: white space before the colon, a folded line ...
+        return None
     headers = Headers._from_wire(found, first if len(first) == len(found) else None)
     m = _SIP_REQUEST_LINE.match(line)
     if m is not None:
-        return Request._parsed(m.group(1), m.group(2), headers, m)
+        method, uri = m.group(1, 2)
+        return Request._parsed(method, uri, headers, m)
     return _start_line(line, headers)
 
 
@@ -204,8 +211,23 @@ def _start_line(line: str, headers: Headers) -> Request | Response:
 
 
 _REQUIRED = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"), ("via", "Via"))
-_REQUIRED_KEYS = frozenset(key for key, _ in _REQUIRED)
 _SINGLE = (("to", "To"), ("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+# Every Max-Forwards value of at most 3 digits that is at most 255 ("70", "070", "0"): the common case,
+# one set lookup. Anything else goes to parse_uint, which names the problem or accepts it ("0070").
+_MAX_FORWARDS_OK = frozenset(f"{n:0{width}d}" for width in (1, 2, 3) for n in range(min(256, 10**width)))
+
+
+def _check_presence(first: dict[str, str], counts: dict[str, int] | None) -> None:
+    """Raise for a missing mandatory header, or a single one that appears more than once."""
+    for key, name in _REQUIRED:
+        if key not in first:
+            raise SIPParseError(f"{name} is missing", header=name)
+    if counts is not None:  # some header name appears more than once
+        for key, name in _SINGLE:
+            if counts[key] != 1:
+                raise SIPParseError(f"{name} appears {counts[key]} times", header=name)
+        if counts.get("max-forwards", 0) > 1:
+            raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
 
 
 def validate(message: Message) -> None:
@@ -213,17 +235,10 @@ def validate(message: Message) -> None:
     malformed, missing, or repeated where only one is allowed. The structured views are cached."""
     h = message.headers
     first = h._first if h._first is not None else h._index()
-    if not _REQUIRED_KEYS.issubset(first):
-        for key, name in _REQUIRED:
-            if key not in first:
-                raise SIPParseError(f"{name} is missing", header=name)
     counts = h._counts
-    if counts is not None:  # some header name appears more than once
-        for key, name in _SINGLE:
-            if counts[key] != 1:
-                raise SIPParseError(f"{name} appears {counts[key]} times", header=name)
-        if counts.get("max-forwards", 0) > 1:
-            raise SIPParseError("Max-Forwards appears more than once", header="Max-Forwards")
+    if (counts is not None or "to" not in first or "from" not in first or "call-id" not in first
+            or "cseq" not in first or "via" not in first):
+        _check_presence(first, counts)
     call_id = first["call-id"]
     if call_id.split() != [call_id]:  # empty, or white space inside
         raise SIPParseError(f"malformed Call-ID {call_id[:80]!r}", header="Call-ID")
@@ -244,8 +259,7 @@ def validate(message: Message) -> None:
     if cseq is None:
         cseq = cache["cseq"] = parse_cseq(first["cseq"])
     max_forwards = first.get("max-forwards")
-    if max_forwards is not None and not (len(max_forwards) <= 3 and max_forwards.isdigit()
-                                         and max_forwards.isascii() and int(max_forwards) <= 255):
+    if max_forwards is not None and max_forwards not in _MAX_FORWARDS_OK:
         parse_uint(max_forwards, "Max-Forwards", 255)  # raises, naming the problem (or allows 0070)
     if "expires" in first:
         parse_uint(first["expires"], "Expires", 2**32 - 1)

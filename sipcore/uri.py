@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import SIPParseError
+from .params import opt
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -192,6 +193,23 @@ class AbsoluteURI:
 
 
 URI = SipURI | AbsoluteURI
+_new_object = object.__new__
+
+
+def new_sip_uri(host: str, user: str | None, password: str | None, port: int | None, scheme: str,
+                params: dict[str, str | None], headers: dict[str, str]) -> SipURI:
+    """``SipURI(host, user, password, port, scheme, params, headers)``, the same object, made for the
+    parsers' hot paths without calling the class: the dataclass ``__init__`` costs a type call, a
+    second interpreter frame and a default-factory test per dict field."""
+    uri = _new_object(SipURI)
+    uri.host = host
+    uri.user = user
+    uri.password = password
+    uri.port = port
+    uri.scheme = scheme
+    uri.params = params
+    uri.headers = headers
+    return uri
 
 
 def _param_value(params: dict[str, str | None], name: str) -> tuple[bool, str | None]:
@@ -218,20 +236,21 @@ def _norm_headers(headers: dict[str, str]) -> dict[str, str]:
 # quantifiers keep it linear). A URI it does not match goes through the general parser below, which
 # either accepts it with the same result or says what is wrong. The fragments are shared with the
 # name-addr and addr-spec expressions in headers.py; each has 7 groups: scheme, user, password, host,
-# port, parameters, headers (the addr-spec one never matches the last two).
+# port, parameters, headers (the addr-spec one never matches the last two). Optional parts are written
+# opt(x), (?:x|), rather than (?:x)? (see params.opt).
 _P_CHARS = rf"{_UNRESERVED}%\[\]/:&+$"
-_HOST_PORT_RE = r"([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])(?::([0-9]{1,5}))?"
+_HOST_PORT_RE = r"([A-Za-z0-9\-.]++|\[[0-9A-Fa-f:.]++\])" + opt(r":([0-9]{1,5})")
 SIP_URI_RE = (
     r"([Ss][Ii][Pp][Ss]?):"
-    rf"(?:([{_UNRESERVED}%&=+$,;?/]++)(?::([{_UNRESERVED}%&=+$,]*+))?@)?"
-    + _HOST_PORT_RE +
-    rf"((?:;[{_P_CHARS}]++(?:=[{_P_CHARS}]++)?)*+)"
-    rf"(?:\?([{_UNRESERVED}%\[\]/?:+$=&]*+))?"
+    + opt(rf"([{_UNRESERVED}%&=+$,;?/]++)" + opt(rf":([{_UNRESERVED}%&=+$,]*+)") + "@")
+    + _HOST_PORT_RE
+    + rf"((?:;[{_P_CHARS}]++{opt(rf'=[{_P_CHARS}]++')})*+)"
+    + opt(rf"\?([{_UNRESERVED}%\[\]/?:+$=&]*+)")
 )
 #: A SIP URI written as an addr-spec (RFC 3261 §20.10): no ';', '?' or ',' anywhere in it.
 SIP_ADDR_SPEC_RE = (
     r"([Ss][Ii][Pp][Ss]?):"
-    rf"(?:([{_UNRESERVED}%&=+$/]++)(?::([{_UNRESERVED}%&=+$]*+))?@)?"
+    + opt(rf"([{_UNRESERVED}%&=+$/]++)" + opt(rf":([{_UNRESERVED}%&=+$]*+)") + "@")
     + _HOST_PORT_RE + "()()"
 )
 _FAST_SIP_URI = re.compile(SIP_URI_RE + r"\Z")
@@ -243,7 +262,7 @@ def parse_uri(text: str, *, header: str | None = None) -> SipURI | AbsoluteURI:
     if m is not None:
         scheme, user, password, host, port, params, headers = m.groups()
         if port is None and not params and headers is None and "%" not in text:
-            return SipURI(host, user, password, None, scheme, {}, {})
+            return new_sip_uri(host, user, password, None, scheme, {}, {})
         uri = sip_uri_from_match(scheme, user, password, host, port, params, headers, text)
         if uri is not None:
             return uri
@@ -299,7 +318,7 @@ def sip_uri_from_match(scheme: str, user: str | None, password: str | None, host
             if not name or not eq or "=" in value:
                 return None
             headers[name] = value
-    return SipURI(host, user, password, port, scheme, params, headers)
+    return new_sip_uri(host, user, password, port, scheme, params, headers)
 
 
 def _parse_sip_uri(text: str, header: str | None) -> SipURI:
