@@ -24,7 +24,8 @@ from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
 __all__ = ["DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT", "Condition",
-           "RunSettings", "console_lines", "is_test_only", "junit_properties", "narrowed", "run_conditions"]
+           "RunSettings", "console_lines", "display_path", "free_run_id", "is_test_only", "junit_properties",
+           "narrowed", "new_run_id", "run_conditions"]
 
 REPO = suite_root()  # features/, steps/, spec/: the checkout, $TRUNKCHECK_SUITE or the installed trunkcheck_suite
 FEATURES = REPO / "features"
@@ -35,9 +36,31 @@ DEFAULTS_TEXT = (f"every option at its default (every feature file, no tag filte
                  f"destination, capture on lo, {RESPONSE_TIMEOUT:g} s response timeout, local topology)")
 
 
+def new_run_id() -> str:
+    """A run's id, when it started: ``20261126-074512``."""
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def free_run_id(output: Path, run_id: str) -> str:
+    """``run_id``, else ``run_id-2``, ``run_id-3`` ...: the first whose folder in ``output`` is absent or empty
+    (two runs started in the same second, or a run id given twice, never mix their results)."""
+    free, n = run_id, 2
+    while (output / free).exists() and any((output / free).iterdir()):
+        free, n = f"{run_id}-{n}", n + 1
+    return free
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """``path`` as a message shows it: relative to ``base`` (the working directory) when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd() if base is None else base))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class RunSettings:
-    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+    run_id: str = field(default_factory=new_run_id)
     features: tuple[Path, ...] = (FEATURES,)
     tags: tuple[str, ...] = ()
     output: Path = field(default_factory=default_output)  # captures/: the checkout's, else the current directory's
@@ -73,13 +96,6 @@ class Condition:
         return f"{self.option} {shlex.quote(self.value)}"
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
     """Every option of ``settings`` that differs from its default, in the order of the command line's help
     (the output folder, run id and verbosity change nothing about the verdicts and are left out)."""
@@ -88,14 +104,14 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
         out.append(Condition("--fault", name, f"TEST ONLY: trunkcheck's reference trunk broken on purpose "
                              f"({Fault(name).effect}); the verdicts test the suite, not any trunk", test_only=True))
     if settings.equipment is not None:
-        out.append(Condition("--equipment", _shown(settings.equipment),
+        out.append(Condition("--equipment", display_path(settings.equipment, REPO),
                              "the equipment this file describes took its role in place of trunkcheck's own"))
     if settings.topology != "local":
         out.append(Condition("--topology", settings.topology, "the trunk in a container of its own, the "
                              "harness's roles in another, on a Docker network between them"))
     if settings.features != (FEATURES,):
         for path in settings.features:
-            out.append(Condition("--features", _shown(path), "only this feature file or folder ran (default: "
+            out.append(Condition("--features", display_path(path, REPO), "only this feature file or folder ran (default: "
                                  "every feature in features/)"))
     for expr in settings.tags:
         out.append(Condition("--tags", expr, "only the scenarios matching this tag expression ran (default: all)"))

@@ -120,6 +120,9 @@ class RegistrarConfig:
 
 @dataclass(frozen=True)
 class Extension:
+    """A registrar extension and its digest password (``[[extension]]``; an equipment file's
+    ``[[equipment.registrar.extension]]`` is the same)."""
+
     extension: str
     password: str
 

@@ -102,6 +102,7 @@ from .digest_server import DigestServer, VerifyOutcome, VerifyResult
 from .digest_uri import ServerNames, digest_uri_problem
 from .errors import ProtocolError, SIPError, SIPParseError
 from .headers import (
+    COMPACT_FORMS,
     CSeq,
     NameAddr,
     Via,
@@ -194,7 +195,7 @@ __all__ = [
     "ProtocolError", "SIPError", "SIPParseError",
     # messages, header values, URIs
     "SIP_VERSION", "Headers", "Message", "Request", "Response", "make_response", "reason_phrase",
-    "CSeq", "NameAddr", "Via", "canonical_name", "format_params", "parse_cseq", "parse_name_addr",
+    "COMPACT_FORMS", "CSeq", "NameAddr", "Via", "canonical_name", "format_params", "parse_cseq", "parse_name_addr",
     "parse_params", "parse_via", "quote",
     "URI", "AbsoluteURI", "SipURI", "canonical_host", "default_port", "escape", "parse_sip_uri", "parse_uri",
     "unescape",

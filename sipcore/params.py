@@ -57,7 +57,7 @@ def parse_params(text: str, *, header: str | None = None) -> dict[str, str | Non
     if text[0] != ";":
         raise SIPParseError(f"expected ';' before parameters in {text!r}", header=header)
     if '"' in text:
-        items = _split_outside_quotes(text[1:], ";", header=header)
+        items = split_outside_quotes(text[1:], ";", header=header)
     else:
         items = text[1:].split(";")
     for item in items:
@@ -95,7 +95,9 @@ def fast_params(text: str) -> dict[str, str | None]:
     return params
 
 
-def _split_outside_quotes(text: str, sep: str, *, header: str | None) -> list[str]:
+def split_outside_quotes(text: str, sep: str, *, header: str | None = None) -> list[str]:
+    """``text`` split on ``sep`` where it is not inside a quoted-string (which may hold ``sep`` and backslash
+    escapes; the parts keep their quotes). SIPParseError naming ``header`` for an unterminated one."""
     parts: list[str] = []
     start = 0
     i = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sipcore.errors import SIPParseError
+from sipcore.params import split_outside_quotes
 
 #: Q.850 Table 1 cause texts (ITU-T Q.850 (05/98) §2.2.5 / Table 1).
 CAUSE_TEXTS: dict[int, str] = {
@@ -195,32 +196,6 @@ class Reason:
         return out
 
 
-def _split_outside_quotes(value: str, sep: str) -> list[str]:
-    """Split on ``sep`` where it is not inside a quoted-string (which may hold backslash escapes)."""
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if quoted and ch == "\\" and i + 1 < len(value):
-            current.append(value[i:i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            quoted = not quoted
-        if ch == sep and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if quoted:
-        raise SIPParseError(f"Reason value {value!r} has an unterminated quoted-string", header="Reason")
-    parts.append("".join(current))
-    return parts
-
-
 def _unquote(raw: str) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
         body = raw[1:-1]
@@ -244,8 +219,8 @@ def parse_reason(value: str) -> list[Reason]:
     unterminated quoted-string.
     """
     reasons: list[Reason] = []
-    for item in _split_outside_quotes(value, ","):
-        pieces = [p.strip() for p in _split_outside_quotes(item, ";")]
+    for item in split_outside_quotes(value, ",", header="Reason"):
+        pieces = [p.strip() for p in split_outside_quotes(item, ";", header="Reason")]
         protocol = pieces[0]
         if not protocol or any(c in protocol for c in ' \t"='):
             raise SIPParseError(f"Reason value {item.strip()!r} has no protocol token", header="Reason")

@@ -29,7 +29,6 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterable
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from harness.adapters.process import workdir_or_temporary
 
 __all__ = ["BARESIP_MISSING", "Baresip", "BaresipAccount", "BaresipError", "BaresipEvent", "find_baresip"]
 
@@ -127,8 +128,7 @@ class Baresip:
         self.tone_seconds = tone_seconds
         self.start_timeout = start_timeout
         self.binary = binary
-        self._tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="trunkcheck-baresip-")
-        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.workdir, self._tmp = workdir_or_temporary(workdir, "trunkcheck-baresip-")
         self.proc: subprocess.Popen[bytes] | None = None
         self.events: list[BaresipEvent] = []  # every event received, in order
         self._pending: list[BaresipEvent] = []  # received, not yet returned by wait_event

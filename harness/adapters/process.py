@@ -25,7 +25,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["ChildProcess"]
+__all__ = ["ChildProcess", "workdir_or_temporary"]
+
+
+def workdir_or_temporary(workdir: Path | str | None,
+                         prefix: str) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """``workdir`` as given, else a new temporary directory (returned too: its owner removes it)."""
+    if workdir is not None:
+        return Path(workdir), None
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    return Path(tmp.name), tmp
 
 
 class ChildProcess:
@@ -48,8 +57,7 @@ class ChildProcess:
         self.env = dict(env or {})
         self.log_name = log_name
         self.capture_stdout = capture_stdout
-        self._tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix=tmp_prefix)
-        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.workdir, self._tmp = workdir_or_temporary(workdir, tmp_prefix)
         self.proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
 

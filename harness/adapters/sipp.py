@@ -25,7 +25,6 @@ as engineers run it: without ``-auth_uri`` SIPp's ``[authentication]`` sends ``u
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import shutil
@@ -34,14 +33,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from .sipp_process import AsyncSippProcess, SippError, SippProcess, port_bound
 from .sipp_stats import SippResult
 
 __all__ = [
-    "SCENARIO_DIR", "SIPP_BUILTIN_SCENARIOS", "AsyncSippProcess", "SippError", "SippNotFound", "SippProcess",
-    "SippResult", "SippRun", "find_sipp", "port_bound", "require_sipp", "shipped_scenario",
+    "SCENARIO_DIR", "SIPP_BUILTIN_SCENARIOS", "AsyncSippProcess", "SippError", "SippNotFound", "SippOptions",
+    "SippProcess", "SippResult", "SippRun", "find_sipp", "port_bound", "require_sipp", "shipped_scenario",
 ]
 
 SCENARIO_DIR = Path(__file__).with_name("sipp_scenarios")
@@ -90,6 +89,29 @@ def _scenario_args(scenario: str | Path) -> list[str]:
     return ["-sf", str(path)]
 
 
+class SippOptions(TypedDict, total=False):
+    """The options of a :class:`SippRun` that its presets pass on as given (the others are the preset's own:
+    credentials, service, domain, keys, reject)."""
+
+    calls: int | None
+    rate: float | None
+    rate_period_ms: int | None
+    concurrency: int | None
+    auth_uri: str | None
+    transport: Literal["udp", "tcp"]
+    hold_ms: int | None
+    recv_timeout_ms: int | None
+    inject_csv: Path | None
+    media_port: int | None
+    auto_answer: bool
+    max_recv_loops: int
+    stat_interval: int
+    extra_args: Sequence[str]
+    timeout: float
+    workdir: Path | None
+    sipp: str | None
+
+
 @dataclass
 class SippRun:
     """One SIPp invocation. Time options: ``timeout`` (whole run, s), ``hold_ms`` (``-d``: the
@@ -128,26 +150,26 @@ class SippRun:
 
     @classmethod
     def uac_auth(cls, local: Address, remote: Address, *, user: str, password: str, domain: str,
-                 number: str = "15550100", **kw: object) -> SippRun:
+                 number: str = "15550100", **kw: Unpack[SippOptions]) -> SippRun:
         """Authenticated calls (INVITE, 407, ACK, INVITE + Proxy-Authorization, 200, ACK, BYE) to
         ``sip:{number}@{domain}`` sent to ``remote``."""
         return cls("uac_auth", local, remote, auth_user=user, auth_password=password, domain=domain,
-                   service=number, **kw)  # type: ignore[arg-type]
+                   service=number, **kw)
 
     @classmethod
     def register(cls, local: Address, remote: Address, *, extension: str, password: str, domain: str,
-                 expires: int = 3600, **kw: object) -> SippRun:
+                 expires: int = 3600, **kw: Unpack[SippOptions]) -> SippRun:
         """REGISTER sip:{domain} for {extension}@{domain}, answering the 401 challenge."""
         keys = {"expires": str(expires)}
         return cls("uac_register_auth", local, remote, auth_user=extension, auth_password=password,
-                   domain=domain, service=extension, keys=keys, **kw)  # type: ignore[arg-type]
+                   domain=domain, service=extension, keys=keys, **kw)
 
     @classmethod
     def uas(cls, local: Address, *, scenario: str = "uas.xml", reject: tuple[int, str] | None = None,
-            **kw: object) -> SippRun:
+            **kw: Unpack[SippOptions]) -> SippRun:
         """A destination: ``uas.xml`` answers, ``uas_early_media.xml`` sends 183 first, ``reject=(486,
         "Busy Here")`` uses ``uas_reject.xml``."""
-        run = cls(scenario, local, None, **kw)  # type: ignore[arg-type]
+        run = cls(scenario, local, None, **kw)
         if reject is not None:
             run.scenario = "uas_reject.xml"
             run.reject = reject
@@ -202,8 +224,8 @@ class SippRun:
         owns = self.workdir is None
         # An unclean run keeps its folder (CSV, error log) for reading; $TRUNKCHECK_SIPP_TMPDIR says where.
         base = os.environ.get("TRUNKCHECK_SIPP_TMPDIR") or None
-        workdir = (Path(tempfile.mkdtemp(prefix="trunkcheck-sipp-", dir=base)) if owns
-                   else Path(self.workdir))  # type: ignore[arg-type]
+        workdir = (Path(tempfile.mkdtemp(prefix="trunkcheck-sipp-", dir=base)) if self.workdir is None
+                   else Path(self.workdir))
         workdir.mkdir(parents=True, exist_ok=True)
         for name in ("stat.csv", "errors.log", "screen.txt", "stderr.txt"):
             (workdir / name).unlink(missing_ok=True)
@@ -230,16 +252,8 @@ class SippRun:
             return proc.wait()
 
     async def start_async(self) -> AsyncSippProcess:
-        workdir, owns, cmd = self._prepare()
-        out, err = open(workdir / "screen.txt", "wb"), open(workdir / "stderr.txt", "wb")  # noqa: SIM115
-        try:
-            proc = await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                                        cwd=workdir, start_new_session=True)
-        except BaseException:
-            out.close()
-            err.close()
-            raise
-        return AsyncSippProcess(self, proc, workdir, owns, cmd, (out, err))
+        """:meth:`start`, for asyncio code: the process's waits are awaited."""
+        return AsyncSippProcess(self.start())
 
     async def run_async(self) -> SippResult:
         async with await self.start_async() as proc:

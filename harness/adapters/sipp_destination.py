@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.adapters.sipp import AsyncSippProcess, SippResult, SippRun, shipped_scenario
+from harness.adapters.sipp import AsyncSippProcess, SippOptions, SippResult, SippRun, shipped_scenario
 from simulator.settings import Answer, Reject, Send100, Send180, Send183, Step
 from sipcore.rtp import pcmu_tone
 
@@ -51,16 +51,14 @@ def _early_media_xml(workdir: Path) -> Path:
 def sipp_run_for(script: Sequence[Step], listen: Addr, workdir: Path, *, timeout: float = 60.0) -> SippRun:
     """The SIPp run that plays ``script`` on ``listen``."""
     steps = tuple(script)
-    kinds = tuple(type(s) for s in steps)
-    common = {"calls": 1, "timeout": timeout, "workdir": workdir}
-    if kinds == (Send100, Send180, Answer):
-        return SippRun.uas(listen, **common)  # type: ignore[arg-type]
-    if kinds == (Send100, Send183, Answer) and steps[1].early_media:  # type: ignore[union-attr]
-        hold = steps[2].after_ms  # type: ignore[union-attr]
-        return SippRun(_early_media_xml(workdir), listen, hold_ms=hold, **common)  # type: ignore[arg-type]
-    if kinds == (Send100, Reject) and steps[1].reason_header is None:  # type: ignore[union-attr]
-        reject: Reject = steps[1]  # type: ignore[assignment]
-        return SippRun.uas(listen, reject=(reject.status, reject.reason or "Rejected"), **common)  # type: ignore[arg-type]
+    common: SippOptions = {"calls": 1, "timeout": timeout, "workdir": workdir}
+    match steps:
+        case (Send100(), Send180(), Answer()):
+            return SippRun.uas(listen, **common)
+        case (Send100(), Send183() as ringing, Answer() as answer) if ringing.early_media:
+            return SippRun(_early_media_xml(workdir), listen, **common | {"hold_ms": answer.after_ms})
+        case (Send100(), Reject() as reject) if reject.reason_header is None:
+            return SippRun.uas(listen, reject=(reject.status, reject.reason or "Rejected"), **common)
     described = ", ".join(type(s).__name__ for s in steps)
     raise SippDestinationUnsupported(
         f"SIPp as the destination plays 'rings, then answers', '183 with early media, then answers' and "

@@ -1,6 +1,7 @@
-"""SIPp processes started by :class:`harness.adapters.sipp.SippRun`: :class:`SippProcess` (subprocess)
-and :class:`AsyncSippProcess` (asyncio). Both bound every wait by the run's wall bound (SIPp's own
-``-timeout`` plus a grace period), kill SIPp past it, and turn what it wrote into a :class:`SippResult`.
+"""SIPp processes started by :class:`harness.adapters.sipp.SippRun`: :class:`SippProcess` (a subprocess)
+bounds every wait by the run's wall bound (SIPp's own ``-timeout`` plus a grace period), kills SIPp past it,
+and turns what it wrote into a :class:`SippResult`; :class:`AsyncSippProcess` is the same process awaited
+from asyncio code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import IO, Protocol
 
 from .sipp_stats import SippResult, parse_stat_csv, read_excerpt
 
-__all__ = ["AsyncSippProcess", "SippError", "SippInvocation", "SippProcess", "port_bound"]
+__all__ = ["POLL_INTERVAL", "AsyncSippProcess", "SippError", "SippInvocation", "SippProcess", "port_bound"]
+
+POLL_INTERVAL = 0.02  # seconds between two looks at SIPp (its socket bound, its exit) while waiting
 
 
 class SippInvocation(Protocol):
@@ -59,10 +62,14 @@ def port_bound(ip: str, port: int, transport: str = "udp") -> bool:
     return False
 
 
-class _Base:
-    def __init__(self, run: SippInvocation, workdir: Path, owns_workdir: bool, cmd: list[str],
-                 files: tuple[IO[bytes], IO[bytes]]) -> None:
+class SippProcess:
+    """A running SIPp (subprocess.Popen). ``wait()``/``stop()`` return the :class:`SippResult`;
+    :class:`AsyncSippProcess` is the same process awaited."""
+
+    def __init__(self, run: SippInvocation, popen: subprocess.Popen[bytes], workdir: Path, owns_workdir: bool,
+                 cmd: list[str], files: tuple[IO[bytes], IO[bytes]]) -> None:
         self.run = run
+        self.popen = popen
         self.workdir = workdir
         self.command = cmd
         self._owns_workdir = owns_workdir
@@ -70,9 +77,79 @@ class _Base:
         self._started = time.monotonic()
         self.result: SippResult | None = None
 
-    def _deadline_left(self, timeout: float | None) -> float:
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def ready(self, deadline: float, timeout: float) -> bool:
+        """Whether SIPp's SIP socket is bound (or listening, TCP) yet; SippError once it has exited, or
+        when ``deadline`` (``timeout`` seconds after the wait began) has passed."""
+        ip, port = self.run.local
+        if port_bound(ip, port, self.run.transport):
+            return True
+        if not self.running():
+            raise self._ready_error(f"exited with {self.popen.returncode} before binding {ip}:{port}")
+        if time.monotonic() > deadline:
+            raise self._ready_error(f"did not bind {ip}:{port} within {timeout} s")
+        return False
+
+    def wait_ready(self, timeout: float = 5.0) -> None:
+        """Return once SIPp's SIP socket is bound (or listening, TCP); raise SippError if it exited or
+        did not bind within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.ready(deadline, timeout):
+            time.sleep(POLL_INTERVAL)
+
+    def time_left(self, timeout: float | None) -> float:
+        """How long a wait of ``timeout`` seconds (None: no limit of its own) may last: never past the run's
+        wall bound."""
         left = self.run.wall_bound - (time.monotonic() - self._started)
         return max(0.0, left if timeout is None else min(timeout, left))
+
+    def wait(self, timeout: float | None = None) -> SippResult:
+        """Wait for SIPp to exit, at most ``timeout`` s and never past the run's wall bound; then kill it."""
+        if self.result is not None:
+            return self.result
+        timed_out = False
+        try:
+            self.popen.wait(self.time_left(timeout))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._kill()
+        return self._finish(self.popen.returncode, timed_out)
+
+    def ask_to_finish(self) -> None:
+        """SIGUSR1: no new calls, end when the current ones are done."""
+        if self.running():
+            try:
+                self.popen.send_signal(signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, grace: float = 5.0) -> SippResult:
+        """Ask SIPp to finish (:meth:`ask_to_finish`), kill it after ``grace`` seconds."""
+        if self.result is not None:
+            return self.result
+        self.ask_to_finish()
+        return self.wait(grace)
+
+    def abort(self) -> SippResult:
+        """Kill SIPp now (its result counts as timed out), unless it has its result already."""
+        if self.result is not None:
+            return self.result
+        self._kill()
+        return self._finish(self.popen.returncode, True)
+
+    def _kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+            pass
 
     def _ready_error(self, what: str) -> SippError:
         stderr = read_excerpt(self.workdir / "stderr.txt", 2000, tail=True).strip()
@@ -95,6 +172,16 @@ class _Base:
         self.result = result
         return result
 
+    def __enter__(self) -> SippProcess:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.stop()
+        else:
+            self.abort()
+
 
 def _int(value: str | None) -> int:
     try:
@@ -103,143 +190,46 @@ def _int(value: str | None) -> int:
         return 0
 
 
-class SippProcess(_Base):
-    """A running SIPp (subprocess.Popen). ``wait()``/``stop()`` return the :class:`SippResult`."""
+class AsyncSippProcess:
+    """A :class:`SippProcess` awaited: the same methods, each waiting in steps of ``POLL_INTERVAL`` without
+    blocking the event loop; the process itself kills SIPp and reads its result."""
 
-    def __init__(self, run: SippInvocation, popen: subprocess.Popen[bytes], workdir: Path, owns_workdir: bool,
-                 cmd: list[str], files: tuple[IO[bytes], IO[bytes]]) -> None:
-        super().__init__(run, workdir, owns_workdir, cmd, files)
-        self.popen = popen
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def wait_ready(self, timeout: float = 5.0) -> None:
-        """Return once SIPp's SIP socket is bound (or listening, TCP); raise SippError if it exited or
-        did not bind within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        ip, port = self.run.local
-        while not port_bound(ip, port, self.run.transport):
-            if not self.running():
-                raise self._ready_error(f"exited with {self.popen.returncode} before binding {ip}:{port}")
-            if time.monotonic() > deadline:
-                raise self._ready_error(f"did not bind {ip}:{port} within {timeout} s")
-            time.sleep(0.02)
-
-    def wait(self, timeout: float | None = None) -> SippResult:
-        """Wait for SIPp to exit, at most ``timeout`` s and never past the run's wall bound; then kill it."""
-        if self.result is not None:
-            return self.result
-        timed_out = False
-        try:
-            self.popen.wait(self._deadline_left(timeout))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill()
-        return self._finish(self.popen.returncode, timed_out)
-
-    def stop(self, grace: float = 5.0) -> SippResult:
-        """Ask SIPp to finish (SIGUSR1: no new calls, end when the current ones are done), kill it after
-        ``grace`` seconds."""
-        if self.result is not None:
-            return self.result
-        if self.running():
-            try:
-                self.popen.send_signal(signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-        return self.wait(grace)
-
-    def _kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-        try:
-            self.popen.wait(5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
-            pass
-
-    def __enter__(self) -> SippProcess:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.result is None:
-            if exc_type is None:
-                self.stop()
-            else:
-                self._kill()
-                self._finish(self.popen.returncode, True)
-
-
-class AsyncSippProcess(_Base):
-    """A running SIPp under asyncio; same methods as :class:`SippProcess`, awaitable."""
-
-    def __init__(self, run: SippInvocation, proc: asyncio.subprocess.Process, workdir: Path, owns_workdir: bool,
-                 cmd: list[str], files: tuple[IO[bytes], IO[bytes]]) -> None:
-        super().__init__(run, workdir, owns_workdir, cmd, files)
-        self.proc = proc
+    def __init__(self, process: SippProcess) -> None:
+        self.process = process
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.process.pid
+
+    @property
+    def result(self) -> SippResult | None:
+        return self.process.result
 
     def running(self) -> bool:
-        return self.proc.returncode is None
+        return self.process.running()
 
     async def wait_ready(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
-        ip, port = self.run.local
-        while not port_bound(ip, port, self.run.transport):
-            if not self.running():
-                raise self._ready_error(f"exited with {self.proc.returncode} before binding {ip}:{port}")
-            if time.monotonic() > deadline:
-                raise self._ready_error(f"did not bind {ip}:{port} within {timeout} s")
-            await asyncio.sleep(0.02)
+        while not self.process.ready(deadline, timeout):
+            await asyncio.sleep(POLL_INTERVAL)
 
     async def wait(self, timeout: float | None = None) -> SippResult:
-        if self.result is not None:
-            return self.result
-        timed_out = False
-        try:
-            await asyncio.wait_for(self.proc.wait(), self._deadline_left(timeout))
-        except TimeoutError:
-            timed_out = True
-            await self._kill()
-        return self._finish(self.proc.returncode, timed_out)
+        end = time.monotonic() + self.process.time_left(timeout)
+        while self.process.result is None and self.running() and time.monotonic() < end:
+            await asyncio.sleep(POLL_INTERVAL)
+        return self.process.wait(0)
 
     async def stop(self, grace: float = 5.0) -> SippResult:
-        if self.result is not None:
-            return self.result
-        if self.running():
-            try:
-                self.proc.send_signal(signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
+        if self.process.result is None:
+            self.process.ask_to_finish()
         return await self.wait(grace)
-
-    async def _kill(self) -> None:
-        if self.proc.returncode is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:  # pragma: no cover
-            pass
 
     async def __aenter__(self) -> AsyncSippProcess:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self.result is None:
-            if exc_type is None:
-                await self.stop()
-            else:
-                await self._kill()
-                self._finish(self.proc.returncode, True)
+        if exc_type is None:
+            await self.stop()
+        else:
+            self.process.abort()

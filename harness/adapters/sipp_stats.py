@@ -162,8 +162,8 @@ def scenario_counts(screen: str) -> list[tuple[str, int, int, int, int]]:
             sent = arrow.startswith("<")
         else:
             continue
-        counts = [int(n) if n else 0 for n in numbers]
-        rows.append((f"{name} {'->' if sent else '<-'}", *counts))  # type: ignore[arg-type]
+        first, second, third, fourth = (int(n) if n else 0 for n in numbers)
+        rows.append((f"{name} {'->' if sent else '<-'}", first, second, third, fourth))
     return rows
 
 

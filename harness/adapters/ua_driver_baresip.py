@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.adapters.baresip import Baresip, BaresipAccount, BaresipError, BaresipEvent
@@ -115,9 +116,9 @@ class BaresipDriver:
         return DriverOutcome("answer", True, f"answered the call from {incoming.peeruri}; it ended: "
                              f"{closed.param or 'closed'}", time.monotonic() - started)
 
-    async def _in_thread(self, action: str, func: object, *args: object) -> DriverOutcome:
+    async def _in_thread(self, action: str, func: Callable[..., DriverOutcome], *args: object) -> DriverOutcome:
         try:
-            return await asyncio.to_thread(func, *args)  # type: ignore[arg-type]
+            return await asyncio.to_thread(func, *args)
         except BaresipError as err:
             self.lines.append(f"{action} failed: {err}")
             return DriverOutcome(action, False, str(err).splitlines()[0])

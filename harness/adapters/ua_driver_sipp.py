@@ -153,7 +153,7 @@ class SippDriver:
         bound = max(1.0, min(self.timeout, timeout))
         return SippRun(scenario, self.eq.address.addr, remote, timeout=bound, sipp=self.binary,
                        workdir=self.workdir / f"sipp-{self._runs}", extra_args=self.extra_args,
-                       transport=self.eq.address.transport, **kw)  # type: ignore[arg-type]
+                       transport="tcp" if self.eq.address.transport == "tcp" else "udp", **kw)
 
     def _outcome(self, action: str, result: SippResult, started: float) -> DriverOutcome:
         self.results.append((action, result))

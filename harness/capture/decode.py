@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture.decoded import (
-    COMPACT_HEADERS,
     Address,
     Decoded,
     DecodedMessage,
@@ -51,7 +50,6 @@ from harness.capture.roles import RoleMap
 from harness.ladder.labels import ObservedStep
 
 __all__ = [
-    "COMPACT_HEADERS",
     "DEFAULT_SIP_PORTS",
     "Address",
     "DecodeError",

@@ -11,26 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-Address = tuple[str, int]
+from sipcore.headers import COMPACT_FORMS
 
-COMPACT_HEADERS = {
-    "v": "Via",
-    "f": "From",
-    "t": "To",
-    "i": "Call-ID",
-    "m": "Contact",
-    "l": "Content-Length",
-    "c": "Content-Type",
-    "k": "Supported",
-    "s": "Subject",
-    "e": "Content-Encoding",
-    "o": "Event",
-    "r": "Refer-To",
-    "u": "Allow-Events",
-    "b": "Referred-By",
-    "x": "Session-Expires",
-    "y": "Identity",
-}
+Address = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -64,7 +47,7 @@ class DecodedMessage:
 
     def header(self, name: str) -> list[str]:
         """All values of a header, by case-insensitive full or compact name."""
-        wanted = COMPACT_HEADERS.get(name.lower(), name).lower()
+        wanted = COMPACT_FORMS.get(name.lower(), name).lower()
         return [v for k, vals in self.headers.items() if k.lower() == wanted for v in vals]
 
 
@@ -168,7 +151,7 @@ def parse_headers(raw: str) -> dict[str, list[str]]:
         if not sep:
             continue
         name = name.strip()
-        name = COMPACT_HEADERS.get(name.lower(), name) if len(name) == 1 else name
+        name = COMPACT_FORMS.get(name.lower(), name) if len(name) == 1 else name
         headers.setdefault(name, []).append(value.strip())
     return headers
 

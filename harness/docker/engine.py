@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ALLOWED_RANGE = ipaddress.ip_network("198.18.0.0/15")
-HARNESS_SUBNETS = ipaddress.ip_network("198.18.32.0/19")
+ALLOWED_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
+HARNESS_SUBNETS = ipaddress.IPv4Network("198.18.32.0/19")
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 LABEL = "trunkcheck.session"
 LOG_TAIL = 20
@@ -80,7 +80,7 @@ def connect(timeout: float = 10.0) -> Any:
         client = docker.from_env(timeout=max(1, round(timeout)))  # DOCKER_HOST, DOCKER_TLS_VERIFY, ...
         client.ping()
     except Exception as exc:  # DockerException, requests' ConnectionError/Timeout, OSError
-        raise EngineUnreachable(unreachable_message(url, _short(exc))) from exc
+        raise EngineUnreachable(unreachable_message(url, short_error(exc))) from exc
     return client
 
 
@@ -239,7 +239,7 @@ def container_logs(container: Any, tail: int = LOG_TAIL) -> str:
     try:
         return bytes(container.logs(tail=tail)).decode("utf-8", "replace").rstrip()
     except Exception as exc:  # the container may already be gone
-        return f"(no logs: {_short(exc)})"
+        return f"(no logs: {short_error(exc)})"
 
 
 class DockerSession:
@@ -390,14 +390,14 @@ class DockerSession:
             try:
                 self.remove_container(container)
             except Exception as exc:
-                problems.append(f"container {container.name}: {_short(exc)}")
+                problems.append(f"container {container.name}: {short_error(exc)}")
         for network in list(self.networks):
             try:
                 network.remove()
                 self.networks.remove(network)
             except Exception as exc:
                 if "not found" not in str(exc).lower():
-                    problems.append(f"network {network.name}: {_short(exc)}")
+                    problems.append(f"network {network.name}: {short_error(exc)}")
                 else:
                     self.networks.remove(network)
         try:
@@ -407,7 +407,7 @@ class DockerSession:
             for network in self.client.networks.list(filters=selector):
                 network.remove()
         except Exception as exc:
-            problems.append(f"sweep of label {LABEL}={self.session_id}: {_short(exc)}")
+            problems.append(f"sweep of label {LABEL}={self.session_id}: {short_error(exc)}")
         return problems
 
 
@@ -425,6 +425,8 @@ def _image_name(container: Any) -> str:
     return str(tags[0]) if tags else str(container.attrs.get("Config", {}).get("Image", "?"))
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def short_error(exc: BaseException) -> str:
+    """What went wrong, for a one-line message: the exception's text on one line, cut after 300 characters
+    (the SDK's errors carry whole HTTP responses)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) < 300 else text[:300] + " ..."

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from harness.adapters.kamailio import EquipmentStartError
+from harness.adapters.process import workdir_or_temporary
 from harness.docker import engine as de
 from harness.equipment import Equipment, EquipmentError
 
@@ -117,8 +117,7 @@ class ImageEquipment:
         self.container: Any = None
         self.returncode: int | None = None
         self._logs = ""
-        self._tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="trunkcheck-equipment-")
-        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.workdir, self._tmp = workdir_or_temporary(workdir, "trunkcheck-equipment-")
         self._check_address()
 
     # -- what the runner needs ---------------------------------------------------------------------------
@@ -179,7 +178,7 @@ class ImageEquipment:
             if self._own_session:
                 self.session.cleanup()
             raise ImageStartError(f"{eq.name}: the Docker engine could not run image {self.spec.name} at "
-                                  f"{eq.address.host} on network {self.network.name}: {_short(exc)}") from exc
+                                  f"{eq.address.host} on network {self.network.name}: {de.short_error(exc)}") from exc
         self.ready_after = time.monotonic() - started
         return self
 
@@ -246,8 +245,3 @@ class ImageEquipment:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) < 300 else text[:300] + " ..."

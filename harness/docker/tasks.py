@@ -100,7 +100,10 @@ def copy_out(container: Any, path: str, destination: Path) -> list[Path]:
                                   f"would land outside {destination} or is a link")
             if member.isfile():
                 written.append(target)
-        archive.extractall(destination, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(destination, filter="data")
+        else:  # Python 3.11 before 3.11.4 has no extraction filters: the members were checked above
+            archive.extractall(destination)
     return written
 
 

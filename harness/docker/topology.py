@@ -42,6 +42,7 @@ from harness.docker.tasks import copy_out, run_task
 from harness.equipment import Equipment, EquipmentError, load_equipment
 from harness.reports.record import RunData
 from harness.reports.write import write_reports
+from harness.settings import display_path, free_run_id, new_run_id
 from harness.suite_root import suite_root
 
 __all__ = [
@@ -62,7 +63,7 @@ class DockerRun:
     image: str = "trunkcheck"
     equipment: Path | None = None  # None: the reference server as an image (DEFAULT_EQUIPMENT)
     output: Path = Path("captures")
-    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+    run_id: str = field(default_factory=new_run_id)
     runner_args: tuple[str, ...] = ()  # passed on to `trunkcheck run` in the harness container (--tags, -v ...)
     timeout: float = 1200.0  # the whole suite in the harness container
     engine_timeout: float = 10.0
@@ -111,7 +112,7 @@ def plan_roles(equipment: Equipment) -> RolePlan:
         raise EquipmentError(f"{eq.source}: equipment {eq.name!r} has no [equipment.image]: the docker topology "
                              "starts the trunk from its image (give name, env, ports, command, healthcheck)",
                              filename=eq.source)
-    subnet = ipaddress.ip_network(equipment_subnet(eq))
+    subnet = ipaddress.IPv4Network(equipment_subnet(eq))
     assert eq.trunk is not None and eq.trunk.destination is not None
     destination = eq.trunk.destination.host
     if ipaddress.ip_address(destination) not in subnet:
@@ -221,10 +222,7 @@ def run_from_cli(args: argparse.Namespace, suite: Path, default_output: Path) ->
               "use", file=sys.stderr)
         return 2
     output = (args.output or default_output).resolve()
-    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
-    base, n = run_id, 2
-    while (output / run_id).exists() and any((output / run_id).iterdir()):
-        run_id, n = f"{base}-{n}", n + 1
+    run_id = free_run_id(output, args.run_id or new_run_id())
     equipment = args.equipment.resolve() if args.equipment else None
     run = DockerRun(image=args.image, equipment=equipment, output=output, run_id=run_id, runner_args=tuple(passed))
     return run_docker_topology(run).exit_code
@@ -287,7 +285,7 @@ def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: Rol
     timings["equipment ready"] = time.monotonic() - t0
     say(f"{eq.name} ready at {trunk.transport}:{plan.trunk}:{trunk.address[1]} in {timings['equipment ready']:.1f} s")
     t0 = time.monotonic()
-    run_dir = run.output.resolve() / run.run_id
+    run_dir: Path | None = run.output.resolve() / run.run_id
     try:
         container, code = run_task(
             session, run.image, name=f"tc-harness-{sid}", network=network, address=plan.harness_address,
@@ -299,7 +297,7 @@ def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: Rol
         try:
             copy_out(container, f"{IN_CONTAINER_OUTPUT}/{run.run_id}", run.output.resolve())
         except Exception as exc:  # no run folder: the run failed before its first scenario
-            say(f"no results to copy out of the harness container ({_short(exc)})")
+            say(f"no results to copy out of the harness container ({de.short_error(exc)})")
             run_dir = None
         session.remove_container(container)
     finally:
@@ -307,7 +305,7 @@ def _run(run: DockerRun, eq: Equipment, equipment: tuple[Path, bytes], plan: Rol
         if run_dir is not None and run_dir.is_dir():
             write_host_reports(run_dir, eq, equipment_file, trunk.logs())
     timings["total"] = time.monotonic() - started
-    where = f" — results in {_display(run_dir)}" if run_dir is not None and run_dir.is_dir() else ""
+    where = f" — results in {display_path(run_dir)}" if run_dir is not None and run_dir.is_dir() else ""
     say("docker topology: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + where)
     return DockerRunResult(code if code in (0, 1, 2) else 1, run_dir, timings=timings)
 
@@ -326,15 +324,3 @@ def write_host_reports(run_dir: Path, eq: Equipment, equipment_file: Path, log_t
     _, validation = write_reports(run_dir, data, eq, equipment_file=equipment_file, equipment_log=log,
                                   log_in_run_report=True)
     return validation
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) < 300 else text[:300] + " ..."

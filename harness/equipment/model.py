@@ -1,5 +1,8 @@
 """The equipment under test as the equipment file describes it (:mod:`harness.equipment` loads it): role,
-address, trunk account, registrar extensions, features claimed, how the harness drives or starts it."""
+address, trunk account, registrar extensions, features claimed, how the harness drives or starts it.
+
+A registrar extension is the reference server's own :class:`reference_server.config.Extension`: an
+``[[equipment.registrar.extension]]`` and a server's ``[[extension]]`` are the same thing."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reference_server.config import Extension
 from reference_server.tomlfile import FileError
 from sipcore.aio.resolver import locate_blocking
 from sipcore.locate import parse_server
@@ -60,12 +64,6 @@ class TrunkAccount:
     """Role ua: where it sends its requests (the harness's trunk listens there)."""
     allowed_ips: tuple[str, ...] = ()
     """Role trunk with ip-auth: source addresses it accepts without a challenge."""
-
-
-@dataclass(frozen=True)
-class Extension:
-    extension: str
-    password: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from harness.settings import Condition, junit_properties
 __all__ = ["ConditionsJUnitReporter", "install"]
 
 
-class ConditionsJUnitReporter(JUnitReporter):  # type: ignore[misc]
+class ConditionsJUnitReporter(JUnitReporter):  # type: ignore[misc]  # behave has no annotations: an Any base class
     """behave's JUnit reporter, each test suite opening with the run's properties."""
 
     def __init__(self, config: Any, conditions: Sequence[Condition]) -> None:

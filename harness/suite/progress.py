@@ -28,7 +28,7 @@ def status_name(scenario: Any) -> str:
     return str(getattr(scenario.status, "name", scenario.status))
 
 
-class ProgressFormatter(Formatter):  # type: ignore[misc]
+class ProgressFormatter(Formatter):  # type: ignore[misc]  # behave has no annotations: an Any base class
     name = "trunkcheck"
     description = "one line per scenario: status, time, feature and scenario name; failures in full"
 

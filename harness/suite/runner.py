@@ -33,7 +33,7 @@ from harness.capture.sniffer import CaptureError
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
-from harness.settings import RunSettings, console_lines
+from harness.settings import RunSettings, console_lines, display_path, free_run_id
 from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
 from harness.suite.hooks import check_capture, failure_text
 from harness.suite.progress import status_name
@@ -58,22 +58,11 @@ class RunResult:
         skipped = f", {s.skipped} skipped" if s.skipped else ""
         where = self.validation_report or self.report or self.run_dir
         return (f"trunkcheck: {s.total} scenarios, {s.passed} passed, {s.failed} failed{na}{skipped} in "
-                f"{s.seconds:.1f} s — {_display(where)}")
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+                f"{s.seconds:.1f} s — {display_path(where)}")
 
 
 def _run_dir(settings: RunSettings) -> Path:
-    base = settings.output / settings.run_id
-    run_dir, n = base, 2
-    while run_dir.exists() and any(run_dir.iterdir()):
-        run_dir = base.with_name(f"{base.name}-{n}")
-        n += 1
+    run_dir = settings.output / free_run_id(settings.output, settings.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -145,7 +134,7 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
                 running.stop()
             return _refused(settings, started)
         if running is not None:
-            out.write(f"trunkcheck: started {equipment.name} (log: {_display(running.log_path)})\n")
+            out.write(f"trunkcheck: started {equipment.name} (log: {display_path(running.log_path)})\n")
     try:
         result = _run_behave(settings, run_dir, out, started)
     finally:
@@ -186,7 +175,7 @@ def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: floa
     userdata["roles"] = settings.roles  # typed: where the harness's roles live
     junit_report.install(config, settings.conditions)
     runner = Runner(config)
-    out.write(f"trunkcheck: running {', '.join(_display(p) for p in settings.features)} -> {_display(run_dir)}\n")
+    out.write(f"trunkcheck: running {', '.join(display_path(p) for p in settings.features)} -> {display_path(run_dir)}\n")
     out.flush()
     behave_failed = True
     try:

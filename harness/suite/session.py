@@ -20,7 +20,6 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 from harness.capture.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
-from harness.settings import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT
+from harness.settings import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT, new_run_id
 from harness.suite.equipment_setup import plan_for, sip_ports
 from harness.suite.loop import LoopThread
 from harness.suite_root import default_output
@@ -60,7 +59,7 @@ class RunOptions:
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
         """The options behave's user data gives; ValueError saying which is wrong."""
-        run_dir = userdata.get("run_dir") or str(default_output() / time.strftime("behave-%Y%m%d-%H%M%S"))
+        run_dir = userdata.get("run_dir") or str(default_output() / f"behave-{new_run_id()}")
         faults = userdata.get("faults") or NO_FAULTS
         if isinstance(faults, str):  # a plain `behave -D faults=...`
             faults = InjectedFaults.parse(f for f in faults.split(",") if f.strip())

@@ -3,11 +3,13 @@ line and the key, before anything is started or sent."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from harness.equipment import FEATURES, EquipmentError, load_equipment, parse_address, parse_equipment
+from reference_server.config import Extension, default_config_text, parse_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "equipment"
 
@@ -85,6 +87,13 @@ def test_a_valid_file_gives_what_it_says(tmp_path: Path) -> None:
     assert eq.features == {"basic-auth", "registration"} and eq.registrar_domain == "example.registrar.voipbin.net"
     assert eq.where("equipment.trunk.password") == "eq.toml:13: equipment.trunk.password"
     assert eq.where("equipment.process") == "eq.toml:1: equipment.process"  # absent: its table, then line 1
+
+
+def test_the_equipments_extensions_are_what_a_reference_server_registrar_is_configured_with() -> None:
+    eq = parse_equipment(TRUNK, "eq.toml")
+    server = dataclasses.replace(parse_config(default_config_text()), extensions=eq.extensions)
+    assert eq.extensions == (Extension("1001", "pass1001"),)
+    assert server.extension_password("1001") == "pass1001"
 
 
 @pytest.mark.parametrize(("old", "new", "line", "key", "problem"), [

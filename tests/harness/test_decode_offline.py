@@ -71,6 +71,13 @@ def test_header_block_parsing():
     }
 
 
+def test_every_compact_form_sipcore_knows_is_read_as_its_full_name():
+    raw = "a: *;audio\r\nj: *;video\r\nd: proxy\r\nn: <https://id.example/cert>\r\nx: 1800\r\n\r\n"
+    headers = parse_headers(raw)
+    assert list(headers) == ["Accept-Contact", "Reject-Contact", "Request-Disposition", "Identity-Info",
+                             "Session-Expires"]
+
+
 def test_same_transaction_same_direction_is_a_retransmission_but_the_ack_and_the_other_leg_are_not():
     decoded = [
         msg(1, UA, TRUNK, method="INVITE"),

@@ -6,13 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
 
 import pytest
 
 from harness.docker import engine as de
 from sipcore.message import Request
 from sipcore.parser import parse_message
+
+from .fake_docker import HEALTHY, STARTING, FakeClient
 
 docker = pytest.importorskip("docker", reason="the docker extra is not installed: pip install -e '.[docker]'")
 
@@ -157,89 +158,11 @@ def test_tcp_probe_tells_listening_from_closed() -> None:
 # -- DockerSession against a fake SDK client --------------------------------------------------------
 
 
-class FakeContainer:
-    def __init__(self, name: str, states: list[dict[str, Any]], logs: bytes) -> None:
-        self.name = name
-        self._states = states
-        self._logs = logs
-        self.attrs: dict[str, Any] = {"State": {"Status": "created"}, "Config": {"Image": "acme-sbc:4.2"}}
-        self.image = type("Img", (), {"tags": ["acme-sbc:4.2"]})()
-        self.removed = False
-        self.fail_remove = False
-
-    def start(self) -> None:
-        self.attrs["State"] = {"Status": "running"}
-
-    def reload(self) -> None:
-        if self._states:
-            self.attrs["State"] = self._states.pop(0)
-
-    def logs(self, tail: int | str = "all") -> bytes:
-        return self._logs
-
-    def remove(self, v: bool = False, force: bool = False) -> None:
-        if self.fail_remove:
-            raise RuntimeError("device or resource busy")
-        self.removed = True
-
-
-class FakeNetwork:
-    def __init__(self, name: str, subnet: str) -> None:
-        self.name = name
-        self.attrs = {"IPAM": {"Config": [{"Subnet": subnet}]}}
-        self.removed = False
-
-    def remove(self) -> None:
-        self.removed = True
-
-
-class FakeClient:
-    def __init__(self, states: list[dict[str, Any]] | None = None, logs: bytes = b"") -> None:
-        self.created: list[tuple[str, dict[str, Any]]] = []
-        self.made_networks: list[FakeNetwork] = []
-        self.existing = [FakeNetwork("bridge", "198.18.0.0/24")]
-        self._states = states or []
-        self._logs = logs
-        client = self
-
-        class Images:
-            def get(self, tag: str) -> object:
-                if tag.startswith("acme-sbc"):
-                    return object()
-                raise docker.errors.ImageNotFound(f"No such image: {tag}")
-
-        class Containers:
-            def create(self, image: str, command: Any = None, **kwargs: Any) -> FakeContainer:
-                client.created.append((image, kwargs))
-                client.container = FakeContainer(kwargs["name"], list(client._states), client._logs)
-                return client.container
-
-            def list(self, **kwargs: Any) -> list[FakeContainer]:
-                return []
-
-        class Networks:
-            def list(self, **kwargs: Any) -> list[FakeNetwork]:
-                return [] if "filters" in kwargs else client.existing
-
-            def create(self, name: str, **kwargs: Any) -> FakeNetwork:
-                config = kwargs["ipam"]["Config"][0]
-                network = FakeNetwork(name, config["Subnet"])
-                client.made_networks.append(network)
-                return network
-
-        class Api:
-            def create_endpoint_config(self, **kwargs: Any) -> dict[str, Any]:
-                return {"IPAMConfig": {"IPv4Address": kwargs["ipv4_address"]}}
-
-        self.images, self.containers, self.networks, self.api = Images(), Containers(), Networks(), Api()
-        self.container: FakeContainer | None = None
-
-
 def test_create_network_refuses_a_private_subnet_before_asking_the_engine() -> None:
     client = FakeClient()
     with pytest.raises(de.SubnetRefused, match="outside 198.18.0.0/15"):
         de.DockerSession(client).create_network("tc-net", "172.20.0.0/24")
-    assert client.made_networks == []
+    assert client.networks_made == []
 
 
 def test_create_network_refuses_overlapping_the_default_bridge() -> None:
@@ -257,7 +180,7 @@ def test_network_gets_its_first_address_as_gateway_and_the_session_label() -> No
 
 
 def test_container_that_exits_early_fails_with_its_code_and_last_logs_and_is_removed() -> None:
-    client = FakeClient(states=[{"Status": "exited", "ExitCode": 2}], logs=b"reference_server: bad listen address")
+    client = FakeClient(plans=[[{"Status": "exited", "ExitCode": 2}]], logs=b"reference_server: bad listen address")
     with de.DockerSession(client) as session:
         network = session.create_network("tc-net", "198.18.32.0/24")
         with pytest.raises(de.ContainerFailed) as info:
@@ -273,8 +196,7 @@ def test_container_that_exits_early_fails_with_its_code_and_last_logs_and_is_rem
 
 
 def test_container_never_healthy_fails_within_its_bound_and_is_removed() -> None:
-    starting = {"Status": "running", "Health": {"Status": "starting"}}
-    client = FakeClient(states=[starting] * 10_000, logs=b"still booting")
+    client = FakeClient(plans=[[STARTING] * 10_000], logs=b"still booting")
     session = de.DockerSession(client)
     network = session.create_network("tc-net", "198.18.32.0/24")
     started = time.monotonic()
@@ -287,14 +209,13 @@ def test_container_never_healthy_fails_within_its_bound_and_is_removed() -> None
 
 
 def test_container_healthy_by_command_is_returned_with_the_health_check_and_fixed_address() -> None:
-    healthy = {"Status": "running", "Health": {"Status": "healthy"}}
-    client = FakeClient(states=[{"Status": "running", "Health": {"Status": "starting"}}, healthy])
+    client = FakeClient(plans=[[STARTING, HEALTHY]])
     session = de.DockerSession(client, session_id="s2")
     network = session.create_network("tc-net", "198.18.32.0/24")
     container = session.run_container("acme-sbc:4.2", name="sbc", network=network, address="198.18.32.10",
                                       environment={"SIP_PORT": "5060"},
                                       health=de.HealthCheck(command=["check-sip"], timeout=5, interval=0.01))
-    image, kwargs = client.created[0]
+    image, _, kwargs = client.created[0]
     assert image == "acme-sbc:4.2" and container is client.container
     assert kwargs["healthcheck"]["test"] == ["CMD", "check-sip"]
     assert kwargs["networking_config"] == {"tc-net": {"IPAMConfig": {"IPv4Address": "198.18.32.10"}}}
@@ -304,7 +225,7 @@ def test_container_healthy_by_command_is_returned_with_the_health_check_and_fixe
 
 
 def test_cleanup_goes_on_after_a_failed_removal_and_reports_it() -> None:
-    client = FakeClient(states=[{"Status": "running"}])
+    client = FakeClient(plans=[[{"Status": "running"}]])
     session = de.DockerSession(client)
     network = session.create_network("tc-net", "198.18.32.0/24")
     container = session.run_container("acme-sbc:4.2", name="sbc", network=network, address="198.18.32.10")

@@ -187,7 +187,7 @@ def test_early_exit_and_failed_health_are_reported_within_their_bounds_and_remov
             session.run_container(image, name=f"tc-bad-{session.session_id}", network=network, address=address,
                                   command=["serve", "--listen", "bogus"], health=de.HealthCheck(udp_port=5060))
         assert "exited with code 2" in str(exited.value)
-        assert "is not transport:host:port" in str(exited.value)
+        assert '--listen: "bogus": "bogus" is not an IP address' in str(exited.value)
 
         started = time.monotonic()
         with pytest.raises(de.ContainerFailed, match=r"was not ready within 3 s \(UDP probe to .*:5070"):

@@ -34,6 +34,8 @@ from harness.reports.record import RunData, RunSummary, ScenarioRecord
 from harness.settings import Condition
 from harness.suite_root import SUITE_ENV, suite_root
 
+from .fake_docker import HEALTHY, STARTING, FakeClient, FakeContainer, FakeNetwork
+
 docker = pytest.importorskip("docker", reason="the docker extra is not installed: pip install -e '.[docker]'")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "equipment" / "reference-trunk-image.toml"
@@ -74,122 +76,9 @@ def sbc(extra: str = "", **replace: str) -> Any:
     return parse_equipment(text, "acme.toml")
 
 
-# -- a fake Docker SDK client ------------------------------------------------------------------------
-
-
-class FakeContainer:
-    def __init__(self, name: str, image: str, states: list[dict[str, Any]], logs: bytes) -> None:
-        self.name, self.id = name, f"id-{name}"
-        self._states = states
-        self._logs = logs
-        self.attrs: dict[str, Any] = {"State": {"Status": "created"}, "Config": {"Image": image}}
-        self.image = type("Img", (), {"tags": [image]})()
-        self.removed = self.stopped = False
-        self.archives: list[tuple[str, bytes]] = []
-        self.stop_timeout: int | None = None
-
-    def start(self) -> None:
-        self.attrs["State"] = {"Status": "running"}
-
-    def reload(self) -> None:
-        if self._states:
-            self.attrs["State"] = self._states.pop(0)
-
-    def logs(self, tail: Any = "all", stream: bool = False, follow: bool = False) -> Any:
-        return iter([self._logs]) if stream else self._logs
-
-    def stop(self, timeout: int = 10) -> None:
-        self.stopped, self.stop_timeout = True, timeout
-        self.attrs["State"] = {"Status": "exited", "ExitCode": 0}
-        self._states = []
-
-    def remove(self, v: bool = False, force: bool = False) -> None:
-        self.removed = True
-
-    def put_archive(self, path: str, data: bytes) -> bool:
-        self.archives.append((path, data))
-        return True
-
-    def get_archive(self, path: str) -> tuple[Any, dict[str, Any]]:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for name, content in self.files.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(content)
-                archive.addfile(info, io.BytesIO(content))
-        return iter([buffer.getvalue()]), {}
-
-    files: dict[str, bytes] = {}
-
-
-class FakeNetwork:
-    def __init__(self, name: str, subnet: str) -> None:
-        self.name = name
-        self.attrs = {"IPAM": {"Config": [{"Subnet": subnet}]}}
-        self.removed = False
-
-    def remove(self) -> None:
-        self.removed = True
-
-
-class FakeClient:
-    """Images present: ``images``; each container created takes the next list of states from ``plans``."""
-
-    def __init__(self, plans: list[list[dict[str, Any]]] | None = None, logs: bytes = b"",
-                 images: tuple[str, ...] = ("acme-sbc:4.2", "trunkcheck")) -> None:
-        self.created: list[tuple[str, Any, dict[str, Any]]] = []
-        self.containers_made: list[FakeContainer] = []
-        self.networks_made: list[FakeNetwork] = []
-        self.plans = list(plans or [])
-        self.closed = False
-        client = self
-
-        class Images:
-            def get(self, tag: str) -> object:
-                if tag in images:
-                    return object()
-                raise docker.errors.ImageNotFound(f"No such image: {tag}")
-
-        class Containers:
-            def create(self, image: str, command: Any = None, **kwargs: Any) -> FakeContainer:
-                client.created.append((image, command, kwargs))
-                states = client.plans.pop(0) if client.plans else [{"Status": "running"}]
-                container = FakeContainer(kwargs["name"], image, states, logs)
-                client.containers_made.append(container)
-                return container
-
-            def list(self, **kwargs: Any) -> list[FakeContainer]:
-                return []
-
-        class Networks:
-            def list(self, **kwargs: Any) -> list[FakeNetwork]:
-                return [] if "filters" in kwargs else [FakeNetwork("bridge", "198.18.0.0/24")]
-
-            def create(self, name: str, **kwargs: Any) -> FakeNetwork:
-                network = FakeNetwork(name, kwargs["ipam"]["Config"][0]["Subnet"])
-                client.networks_made.append(network)
-                return network
-
-        class Api:
-            def create_endpoint_config(self, **kwargs: Any) -> dict[str, Any]:
-                return {"IPAMConfig": {"IPv4Address": kwargs["ipv4_address"]}}
-
-        self.images, self.containers, self.networks, self.api = Images(), Containers(), Networks(), Api()
-
-    def ping(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-
 def network_for(client: FakeClient, subnet: str = "198.18.40.0/24") -> tuple[de.DockerSession, FakeNetwork]:
     session = de.DockerSession(client, session_id="t1")
     return session, session.create_network("tc-t1", subnet)
-
-
-HEALTHY = {"Status": "running", "Health": {"Status": "healthy"}}
-STARTING = {"Status": "running", "Health": {"Status": "starting"}}
 
 
 # -- where it goes, and how it is checked ------------------------------------------------------------
@@ -348,8 +237,8 @@ def test_a_full_run_starts_trunk_then_harness_copies_results_out_and_removes_eve
     healthy = [STARTING, HEALTHY]
     finished = [{"Status": "running"}, {"Status": "exited", "ExitCode": 0}]
     client = FakeClient(plans=[healthy, finished], logs=b"listening on udp:198.18.60.20:5060\n",
-                        images=("trunkcheck:t",))
-    FakeContainer.files = {"run-1/run.json": run_data(tmp_path), "run-1/x/s.pcap": b"pcap"}
+                        images=("trunkcheck:t",),
+                        files={"run-1/run.json": run_data(tmp_path), "run-1/x/s.pcap": b"pcap"})
     monkeypatch.setattr(de, "connect", lambda timeout: client)
     out = io.StringIO()
     result = run_docker_topology(DockerRun(image="trunkcheck:t", output=tmp_path, run_id="run-1",

@@ -144,7 +144,7 @@ def test_parse_reason_without_text_and_with_flag_parameter() -> None:
 
 @pytest.mark.parametrize(("value", "message"), [
     ("Q.850;cause=abc", "cause 'abc' is not a number"),
-    ('Q.850;cause=1;text="open', "unterminated quoted-string"),
+    ('Q.850;cause=1;text="open', "unterminated quoted string"),
     (";cause=1", "no protocol"),
     ("Q.850;cause=1, ", "no protocol"),
     ("Q.850;;cause=1", "empty parameter"),
