@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.suite_root import suite_root
+from harness.suite_root import default_output, suite_root
 from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
 
@@ -27,7 +27,7 @@ __all__ = ["CAPTURE_MODES", "DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FE
            "Condition", "RunSettings", "console_lines", "display_path", "free_run_id", "is_test_only",
            "junit_properties", "narrowed", "new_run_id", "run_conditions"]
 
-REPO = suite_root()  # features/, steps/, spec/: the checkout, or $TRUNKCHECK_SUITE (the image's /work)
+REPO = suite_root()  # features/, steps/, spec/: the checkout, $TRUNKCHECK_SUITE or the installed trunkcheck_suite
 FEATURES = REPO / "features"
 DECODE_MODES = ("stream", "file")
 DESTINATIONS = ("simulator", "sipp")
@@ -68,7 +68,7 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     features: tuple[Path, ...] = (FEATURES,)
     tags: tuple[str, ...] = ()
-    output: Path = REPO / "captures"
+    output: Path = field(default_factory=default_output)  # captures/: the checkout's, else the current directory's
     verbose: bool = False
     faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
     decode: str = "stream"

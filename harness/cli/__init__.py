@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from importlib import metadata
 
-__all__ = ["COMMANDS", "USAGE", "main"]
+__all__ = ["COMMANDS", "USAGE", "main", "version"]
 
 USAGE = """usage: trunkcheck COMMAND [options]
+       trunkcheck --version
 
 commands:
   run        run the conformance suite (default: against the embedded reference server)
@@ -58,8 +60,22 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
+def version() -> str:
+    """trunkcheck's installed version (the wheel's, or the editable install's), and where the suite is."""
+    from harness.suite_root import suite_root
+
+    try:
+        number = metadata.version("trunkcheck")
+    except metadata.PackageNotFoundError:
+        number = "(not installed)"
+    return f"trunkcheck {number} (suite: {suite_root()})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-V", "--version"):
+        print(version())
+        return 0
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0 if args else 2

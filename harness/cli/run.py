@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="behave tag expression selecting scenarios, e.g. 'not @wip' (repeatable: AND)")
     parser.add_argument("--run-id", metavar="ID", help="name of the output folder (default: a timestamp)")
     parser.add_argument("--output", type=Path, default=None, metavar="DIR",
-                        help="where run folders go (default: captures/ in the repository)")
+                        help="where run folders go (default: captures/ in the checkout; with trunkcheck installed from a "
+                        "wheel, captures/ in the current directory)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print every scenario's notes (reason phrases differing from the spec ...)")
     parser.add_argument("--decode", choices=DECODE_MODES, default="stream",

@@ -28,9 +28,10 @@ from typing import Any
 
 from harness.capture.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
-from harness.settings import DECODE_MODES, DESTINATIONS, REPO, RESPONSE_TIMEOUT, new_run_id
+from harness.settings import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT, new_run_id
 from harness.suite.equipment_setup import plan_for, sip_ports
 from harness.suite.loop import LoopThread
+from harness.suite_root import default_output
 from harness.topology import LOOPBACK_ROLES, SIP_PORT_RANGE, Addr, PortPlan, RoleAddresses
 from reference_server.faults import NO_FAULTS, InjectedFaults
 
@@ -60,7 +61,7 @@ class RunOptions:
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
         """The options behave's user data gives; ValueError saying which is wrong."""
-        run_dir = userdata.get("run_dir") or str(REPO / "captures" / f"behave-{new_run_id()}")
+        run_dir = userdata.get("run_dir") or str(default_output() / f"behave-{new_run_id()}")
         faults = userdata.get("faults") or NO_FAULTS
         if isinstance(faults, str):  # a plain `behave -D faults=...`
             faults = InjectedFaults.parse(f for f in faults.split(",") if f.strip())
