@@ -1,6 +1,6 @@
 """Highest call rate the reference server holds clean, driven by SIPp; the last line is ``max_clean_cps: N``.
 
-    .venv/bin/python benchmarks/sipp_load.py                      # rates 400,450,500,550,600: ~2 min each
+    .venv/bin/python benchmarks/sipp_load.py                      # rates 100,150,...,500 until one is not clean: ~2 min each
     .venv/bin/python benchmarks/sipp_load.py --rates 300,400 --step 120
     .venv/bin/python benchmarks/sipp_load.py --quick              # smoke run: 5 s steps, NOT the definition
 
@@ -77,7 +77,7 @@ from harness.adapters.sipp_rows import (  # noqa: E402
 )
 
 TRUNK = "example.trunk.voipbin.net"
-RATES = (400, 450, 500, 550, 600)
+RATES = (100, 150, 200, 250, 300, 400, 500)
 QUICK_RATES = (10, 20, 40)
 QUICK_STEP_S, QUICK_WARMUP_S = 5.0, 3.0
 DEFAULT_WARMUP_S = 40.0
