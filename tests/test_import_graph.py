@@ -41,6 +41,14 @@ def modules(root: Path, packages: Iterable[str]) -> dict[str, Path]:
     return found
 
 
+def import_source(package: str, node: ast.ImportFrom) -> str:
+    """The absolute module a ``from ... import`` in ``package`` reads from (relative levels resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The known modules that ``name`` (at ``path``) imports: ``from pkg import mod`` counts as importing
     ``pkg.mod`` when that is a module, else ``pkg`` itself."""
@@ -50,11 +58,7 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             edges.update(alias.name for alias in node.names if alias.name in known)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
+            source = import_source(package, node)
             for alias in node.names:
                 target = f"{source}.{alias.name}"
                 if target in known:

@@ -24,6 +24,8 @@ import pytest
 import sipcore
 import sipcore.aio
 
+from .test_import_graph import import_source
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sipcore", "reference_server", "simulator", "harness", "steps")
 HOOKS = "environment.py"  # behave's hooks: part of the steps layer
@@ -89,11 +91,7 @@ def uses_in(path: Path, module: str, root: Path) -> list[Use]:
                 bound[local] = alias.name if alias.asname else local
                 modules.add(local)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
+            source = import_source(package, node)
             for alias in node.names:
                 uses.append(Use(f"{rel}:{node.lineno}", importer, source, alias.name))
                 bound[alias.asname or alias.name] = f"{source}.{alias.name}"
