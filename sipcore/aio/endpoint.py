@@ -81,7 +81,7 @@ class SipEndpoint:
                                                        self._unreachable)
         elif kind == "TCP":
             self.transport = await TcpTransport.listen(host, port, self._received, self._malformed,
-                                                       self._unreachable)
+                                                       self._unreachable, clock=self.clock)
         else:
             raise ValueError(f"unsupported transport {transport!r}: use UDP or TCP")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,

@@ -17,6 +17,7 @@ from ..errors import SIPParseError
 from ..message import Request, Response
 from ..parser import StreamFramer, parse_message
 from ..transport_address import Address
+from .clock import LOOP_CLOCK, Clock, TimerHandle
 from .tap import report_datagram, report_stream
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 Addr = Address  # (host, port), as the sockets give it
 MAX_DATAGRAM = 65535
 CONNECT_TIMEOUT = 5.0
+# How long a TCP connection may hold part of a message: 64*T1, the longest a transaction waits for its
+# answer (Timer B/F), so no peer still waiting for an answer to it is cut off (a message over loopback or a
+# WAN arrives in milliseconds); a peer trickling bytes (slowloris) holds a connection no longer than this.
+INCOMPLETE_TIMEOUT = 32.0
 
 
 class Transport(Protocol):
@@ -179,17 +184,23 @@ class _TcpConnection(asyncio.Protocol):
         self._framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Addr = ("", 0)
+        self._partial_since: float | None = None  # clock time the first byte of an unfinished message came
+        self._last_activity = owner.clock.time()  # a byte read or written
+        self._timer: TimerHandle | None = None
+        self._timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1]))
         self._owner._connections[self.peer] = self
+        self._arm()
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
             report_stream(self.transport.get_extra_info("sockname"), self.peer, data, sent=True)
             self.transport.write(data)
+            self._last_activity = self._owner.clock.time()
 
     def data_received(self, data: bytes) -> None:
         if self.transport is not None:
@@ -211,7 +222,56 @@ class _TcpConnection(asyncio.Protocol):
                 data = b""  # the bad message is consumed: frame what follows it
                 continue
             self._deliver(messages)
+            self._track(bool(messages))
             return
+
+    def _track(self, framed: bool) -> None:
+        """Note when the message now held began: a message framed in this read ends the previous one, so
+        what is left started in it; bytes added to the same message (one at a time) do not move it."""
+        now = self._owner.clock.time()
+        self._last_activity = now
+        if not self._framer.unfinished:
+            self._partial_since = None
+        elif framed or self._partial_since is None:
+            self._partial_since = now
+        self._arm()
+
+    def _deadline(self) -> float | None:
+        owner = self._owner
+        if self._partial_since is not None:
+            return self._partial_since + owner.incomplete_timeout
+        if owner.idle_timeout is not None:
+            return self._last_activity + owner.idle_timeout
+        return None
+
+    def _arm(self) -> None:
+        """One timer per connection, armed for the earliest deadline; a later deadline is checked when it
+        fires (so reading a message costs no timer operation)."""
+        deadline = self._deadline()
+        if deadline is None or self.transport is None or self.transport.is_closing():
+            return
+        if self._timer is not None:
+            if self._timer.when() <= deadline:
+                return
+            self._timer.cancel()
+        self._timer = self._owner.clock.call_at(deadline, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        deadline = self._deadline()
+        if deadline is None or self.transport is None or self.transport.is_closing():
+            return
+        if self._owner.clock.time() < deadline:
+            self._arm()
+            return
+        self._timed_out = True
+        if self._partial_since is not None:
+            log.info("closing TCP connection from %s:%d: incomplete message (%d bytes) for %g s", *self.peer,
+                     self._framer.unfinished, self._owner.incomplete_timeout)
+            self.transport.abort()  # a peer that does not read must not hold the close open either
+        else:
+            log.info("closing TCP connection from %s:%d: idle for %g s", *self.peer, self._owner.idle_timeout)
+            self.transport.close()
 
     def _deliver(self, messages: list[Request | Response]) -> None:
         for message in messages:
@@ -220,7 +280,10 @@ class _TcpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._owner._connections.get(self.peer) is self:
             del self._owner._connections[self.peer]
-        unfinished = 0 if self._framer.broken else self._framer.unfinished
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        unfinished = 0 if self._framer.broken or self._timed_out else self._framer.unfinished
         if unfinished:
             log.info("TCP connection from %s:%d closed%s with %d bytes of an unfinished message", *self.peer,
                      f" ({exc})" if exc else "", unfinished)
@@ -231,16 +294,28 @@ class TcpTransport:
 
     ``send`` reuses a connection to that address (RFC 3261 §18: responses go back on the connection the
     request came in on) or opens one, bounded by CONNECT_TIMEOUT.
+
+    A connection holding part of a message for ``incomplete_timeout`` seconds on ``clock`` (counted from
+    the message's first byte) is closed. An idle connection (nothing pending) stays open unless
+    ``idle_timeout`` is given: peers reuse connections (RFC 5923) and keep flows up with CRLF pings (RFC
+    5626), and requests within a dialog may have no other way to reach a peer behind NAT.
     """
 
     name = "TCP"
     reliable = True
 
     def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None,
-                 on_unreachable: UnreachableHandler | None = None) -> None:
+                 on_unreachable: UnreachableHandler | None = None, *, clock: Clock = LOOP_CLOCK,
+                 incomplete_timeout: float = INCOMPLETE_TIMEOUT, idle_timeout: float | None = None) -> None:
+        if incomplete_timeout <= 0 or (idle_timeout is not None and idle_timeout <= 0):
+            raise ValueError(f"TCP timeouts must be positive (incomplete {incomplete_timeout:g} s, "
+                             f"idle {idle_timeout} s)")
         self._on_message = on_message
         self._on_error = on_error or _log_error
         self.on_unreachable = on_unreachable
+        self.clock = clock
+        self.incomplete_timeout = incomplete_timeout
+        self.idle_timeout = idle_timeout
         self._connections: dict[Addr, _TcpConnection] = {}
         self._server: asyncio.Server | None = None
         self._pending: dict[Addr, list[bytes]] = {}
@@ -250,8 +325,11 @@ class TcpTransport:
     @classmethod
     async def listen(cls, host: str, port: int, on_message: MessageHandler,
                      on_error: ErrorHandler | None = None,
-                     on_unreachable: UnreachableHandler | None = None) -> TcpTransport:
-        self = cls(on_message, on_error, on_unreachable)
+                     on_unreachable: UnreachableHandler | None = None, *, clock: Clock = LOOP_CLOCK,
+                     incomplete_timeout: float = INCOMPLETE_TIMEOUT,
+                     idle_timeout: float | None = None) -> TcpTransport:
+        self = cls(on_message, on_error, on_unreachable, clock=clock, incomplete_timeout=incomplete_timeout,
+                   idle_timeout=idle_timeout)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _TcpConnection(self), host, port,
                                                 reuse_address=True)
