@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .config import ConfigError, Overrides, load_config
 from .faults import Fault, InjectedFaults
+from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
 from .server import ListenError, ReferenceServer
 
@@ -63,18 +64,20 @@ async def _serve(server: ReferenceServer) -> int:
         loop.add_signal_handler(signum, stop.set)
     print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
     # A finished call's objects die by reference counting (no cycles are left when a call ends), so the
-    # cyclic collector only costs pauses. What a gen1 collection scans grows with threshold0*threshold1
-    # (survivors: transactions lingering for Timers D/I/J/K/L/M), so gen1 runs after every 2nd young
-    # collection (~28k objects, ~10 ms) rather than every 20th (~280k, >100 ms, enough to delay timers
-    # and responses under load); full collections wait for 100 of those. Start-up objects are frozen.
+    # cyclic collector only costs pauses. Collections are paced by time (reference_server.gc_pacing), not
+    # by CPython's allocations-minus-deallocations counter, which transactions ending 32 s after their call
+    # (Timers J/L/M) hold near zero at steady load while the young generation grows to 200k+ objects
+    # (0.2-0.6 s pauses). Start-up objects are frozen.
     gc.freeze()
-    gc.set_threshold(14_000, 2, 100)
+    pacer = GcPacer()
+    pacer.start()
     stats = LoopStats.from_env()
     if stats is not None:
         stats.start()
     try:
         await stop.wait()
     finally:
+        pacer.stop()
         if stats is not None:
             stats.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
