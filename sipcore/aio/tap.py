@@ -57,23 +57,23 @@ def _addr(addr: tuple[object, ...]) -> Addr:
 def report_datagram(local: tuple[object, ...], peer: tuple[object, ...], data: bytes, *, sent: bool,
                     loop: asyncio.AbstractEventLoop | None = None) -> None:
     """Hand a datagram to the loop's tap, if any (`local` is this socket's address, `peer` the other end)."""
-    if not _TAPS:
-        return
-    tap = tap_of(loop)
-    if tap is None:
-        return
-    me, other = _addr(local), _addr(peer)
-    src, dst = (me, other) if sent else (other, me)
-    tap.datagram(src, dst, bytes(data), sent=sent, at=time.time())
+    if _TAPS:
+        _report("datagram", local, peer, data, sent, loop)
 
 
 def report_stream(local: tuple[object, ...], peer: tuple[object, ...], data: bytes, *, sent: bool,
                   loop: asyncio.AbstractEventLoop | None = None) -> None:
-    if not _TAPS:
-        return
+    """Hand octets written to or read from a TCP connection to the loop's tap, if any."""
+    if _TAPS:
+        _report("stream", local, peer, data, sent, loop)
+
+
+def _report(kind: str, local: tuple[object, ...], peer: tuple[object, ...], data: bytes, sent: bool,
+            loop: asyncio.AbstractEventLoop | None) -> None:
     tap = tap_of(loop)
     if tap is None:
         return
     me, other = _addr(local), _addr(peer)
     src, dst = (me, other) if sent else (other, me)
-    tap.stream(src, dst, bytes(data), sent=sent, at=time.time())
+    seen = tap.datagram if kind == "datagram" else tap.stream
+    seen(src, dst, bytes(data), sent=sent, at=time.time())
