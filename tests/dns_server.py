@@ -106,20 +106,20 @@ TRUNK = "example.trunk.voipbin.net"
 
 
 def trunk_zone(first: tuple[str, int], second: tuple[str, int], tcp: tuple[str, int] | None = None, *,
-               weights: tuple[int, int] = (0, 0), same_priority: bool = False) -> Zone:
-    """``example.trunk.voipbin.net`` as a trunk provider would publish it: NAPTR SIP+D2U (order 10) and
-    SIP+D2T (order 20); ``_sip._udp`` SRV to sip1 (``first``, priority 10) and sip2 (``second``, priority
-    20, or 10 with ``same_priority``), with ``weights``; ``_sip._tcp`` SRV to sip3 (``tcp``) when given;
-    A records for each."""
-    zone = Zone("trunk.voipbin.net")
-    zone.naptr(TRUNK, 10, 50, "SIP+D2U", f"_sip._udp.{TRUNK}")
-    zone.naptr(TRUNK, 20, 50, "SIP+D2T", f"_sip._tcp.{TRUNK}")
-    zone.srv(f"_sip._udp.{TRUNK}", f"sip1.{TRUNK}", first[1], priority=10, weight=weights[0])
-    zone.srv(f"_sip._udp.{TRUNK}", f"sip2.{TRUNK}", second[1], priority=10 if same_priority else 20,
+               weights: tuple[int, int] = (0, 0), same_priority: bool = False, domain: str = TRUNK) -> Zone:
+    """``example.trunk.voipbin.net`` (or ``domain``) as a trunk provider would publish it: NAPTR SIP+D2U
+    (order 10) and SIP+D2T (order 20); ``_sip._udp`` SRV to sip1 (``first``, priority 10) and sip2
+    (``second``, priority 20, or 10 with ``same_priority``), with ``weights``; ``_sip._tcp`` SRV to sip3
+    (``tcp``) when given; A records for each."""
+    zone = Zone(domain.split(".", 1)[1])
+    zone.naptr(domain, 10, 50, "SIP+D2U", f"_sip._udp.{domain}")
+    zone.naptr(domain, 20, 50, "SIP+D2T", f"_sip._tcp.{domain}")
+    zone.srv(f"_sip._udp.{domain}", f"sip1.{domain}", first[1], priority=10, weight=weights[0])
+    zone.srv(f"_sip._udp.{domain}", f"sip2.{domain}", second[1], priority=10 if same_priority else 20,
              weight=weights[1])
-    zone.host(f"sip1.{TRUNK}", first[0])
-    zone.host(f"sip2.{TRUNK}", second[0])
+    zone.host(f"sip1.{domain}", first[0])
+    zone.host(f"sip2.{domain}", second[0])
     if tcp is not None:
-        zone.srv(f"_sip._tcp.{TRUNK}", f"sip3.{TRUNK}", tcp[1], priority=10)
-        zone.host(f"sip3.{TRUNK}", tcp[0])
+        zone.srv(f"_sip._tcp.{domain}", f"sip3.{domain}", tcp[1], priority=10)
+        zone.host(f"sip3.{domain}", tcp[0])
     return zone
