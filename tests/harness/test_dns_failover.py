@@ -133,3 +133,7 @@ def test_the_ladder_shows_the_ua_moving_to_the_second_srv_target(tmp_path: Path,
     assert f"A/AAAA sip1.example.trunk.voipbin.net: {base}.21" in notes
     assert "then the INVITE to VoIPBin 2.5" in notes or "then the INVITE to VoIPBin 2.6" in notes, notes
     assert "query[NAPTR] example.trunk.voipbin.net" in next(folder.glob("*.dnsmasq.log")).read_text()
+    drawn = subprocess.run([sys.executable, "-m", "harness.cli", "ladder", "--trunkcheck-roles", "--loopback",
+                            block().base, str(next(folder.glob("*.pcap")))], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+    assert drawn.stdout.splitlines()[0].split() == ["UA", "Silent", "VoIPBin", "Destination"], drawn.stdout
