@@ -255,6 +255,13 @@ class MediaRelay:
         for side in self._all_sides:
             side.latch.set_peers(a if side.name.startswith("A") else b)
 
+    def drop_b_to_a(self) -> None:
+        """Relay nothing from the destination to the caller (the test-only fault ``one-way-media``): side B
+        forwards nothing, its packets count as ``dropped_no_remote``."""
+        self._b.peer = None
+        if self._b_rtcp is not None:
+            self._b_rtcp.peer = None
+
     def set_a_remote(self, addr: Addr | None, rtcp: Addr | None = None) -> None:
         """The caller's RTP address from its SDP; RTCP defaults to its port + 1 (RFC 3550 §11)."""
         self._set_remote(self._a, self._a_rtcp, addr, rtcp)
