@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from behave.parser import parse_file
 
+from harness.adapters.baresip import Baresip, find_baresip
 from harness.capture.decode import decode_file
 from harness.capture.decoded import DecodedRtp
 from harness.capture.observation import Observation
@@ -41,6 +42,7 @@ _MISSING = missing_requirements() or (None if shutil.which("tshark") else "tshar
 pytestmark = [pytest.mark.skipif(_MISSING is not None, reason=_MISSING or ""), pytest.mark.slow]
 
 SIP_PORT, DEST_PORT, RELAY_PORTS = 5060, 5090, (30000, 30039)
+DOMAIN = "example.trunk.voipbin.net"
 CONFIG = f"""
 [server]
 listen = ["udp:{TRUNK_IP}:{SIP_PORT}"]
@@ -92,7 +94,8 @@ class NatCall:
     """One call from the UA behind the NAT, with both captures decoded."""
 
     def __init__(self, net: NatTopology, tmp: Path, *, destination: list[str], ua: list[str],
-                 stranger_seconds: float = 0.0) -> None:
+                 stranger_seconds: float = 0.0, ua_command: list[str] | None = None) -> None:
+        """``ua``: options of the simulated UA; ``ua_command``: another UA's whole command line instead."""
         config = tmp / "trunk.toml"
         config.write_text(CONFIG, encoding="utf-8")
         self.trunk_log, self.wan_pcap, self.lan_pcap = tmp / "trunk.log", tmp / "wan.pcap", tmp / "lan.pcap"
@@ -109,9 +112,10 @@ class NatCall:
         net.wait_bound("wan", DESTINATION_IP, DEST_PORT)
         if stranger_seconds:
             net.popen("wan", [py, "-c", STRANGER, str(stranger_seconds)])
-        self.ua = net.run("lan", py, "-m", "simulator", "ua", "--listen", f"{UA_IP}:5060", "--target",
-                          "sip:+15550100@example.trunk.voipbin.net", "--proxy", f"{TRUNK_IP}:{SIP_PORT}",
-                          "--username", "alice", "--password", "secret", *ua, timeout=60)
+        command = ua_command or [py, "-m", "simulator", "ua", "--listen", f"{UA_IP}:5060", "--target",
+                                 f"sip:+15550100@{DOMAIN}", "--proxy", f"{TRUNK_IP}:{SIP_PORT}",
+                                 "--username", "alice", "--password", "secret", *ua]
+        self.ua = net.run("lan", *command, timeout=60)
         self.dest_out = dest.communicate(timeout=30)[0].decode(errors="replace")
         time.sleep(0.2)  # the last packets reach the captures
         for proc in (trunk, wan_capture, lan_capture):
@@ -192,3 +196,26 @@ def test_a_stranger_spraying_the_relay_ports_gets_nothing_relayed(net: NatTopolo
     log = call.trunk_log.read_text(encoding="utf-8")
     assert re.search(rf"dropping packets from {re.escape(STRANGER_IP)}:\d+ \((latched to|not latched)", log), log
     assert "Traceback" not in log
+
+
+@pytest.mark.skipif(find_baresip() is None, reason="baresip is not installed (Debian: baresip)")
+def test_baresip_behind_the_nat_gets_two_way_media(net: NatTopology, tmp_path: Path) -> None:
+    """A real softphone: its Via asks for rport, its SDP names 10.13.0.2, the NAT remaps every port."""
+    workdir = tmp_path / "baresip"
+    workdir.mkdir()
+    phone = Baresip((UA_IP, 5060), workdir=workdir)
+    phone.write_config()
+    (workdir / "accounts").write_text(f'<sip:alice@{DOMAIN}>;auth_pass=secret;outbound="sip:{TRUNK_IP}:{SIP_PORT}";'
+                                      "regint=0\n")
+    binary = find_baresip()
+    assert binary is not None
+    call = NatCall(net, tmp_path, destination=["--answer-after", "100", "--hangup-after", "1500"], ua=[],
+                   ua_command=[binary, "-f", str(workdir), "-e", f"/dial sip:+15550100@{DOMAIN}", "-t", "4"])
+    invite = call.trunk_view.requests("INVITE", src="UA", dst="VoIPBin")
+    assert invite and ";rport" in invite[0].header("Via")[0], call.drawn()
+    assert invite[0].sdp_connection_address == UA_IP  # it announces its private address
+    assert call.trunk_view.select(src="VoIPBin", dst="UA", status=200), call.drawn()
+    notes = check_two_way_media(call.trunk_view)
+    assert len(notes) == 2 and all("reached" in n for n in notes), f"{notes}\n{call.drawn()}"
+    assert call.trunk_view.requests("BYE", src="VoIPBin", dst="UA"), call.drawn()
+    assert call.ua_view.requests("BYE", src="VoIPBin", dst="UA"), call.drawn()  # through the binding
