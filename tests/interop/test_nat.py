@@ -39,7 +39,8 @@ from .nat_topology import (
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = REPO / "features"
 _MISSING = missing_requirements() or (None if shutil.which("tshark") else "tshark is not installed")
-pytestmark = [pytest.mark.skipif(_MISSING is not None, reason=_MISSING or ""), pytest.mark.slow]
+pytestmark = [pytest.mark.skipif(_MISSING is not None, reason=_MISSING or ""), pytest.mark.slow,
+              pytest.mark.interop]
 
 SIP_PORT, DEST_PORT, RELAY_PORTS = 5060, 5090, (30000, 30039)
 DOMAIN = "example.trunk.voipbin.net"
