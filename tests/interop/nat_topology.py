@@ -51,6 +51,7 @@ class NatTopology:
         try:
             for name in ("lan", "nat", "wan"):
                 self.holders[name] = subprocess.Popen(["unshare", "-n", "sleep", str(HOLD_SECONDS)])
+                self._await_own_namespace(name)
             self._wire()
         except BaseException:
             self.close()
@@ -59,6 +60,21 @@ class NatTopology:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _await_own_namespace(self, ns: str, timeout: float = 5.0) -> None:
+        """Until the holder of ``ns`` has left this network namespace: nsenter into it before `unshare`
+        has run would wire veths and NAT rules into the caller's namespace instead."""
+        ours, pid = os.readlink("/proc/self/ns/net"), self.holders[ns].pid
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if os.readlink(f"/proc/{pid}/ns/net") != ours:
+                    return
+            except FileNotFoundError:
+                break
+            time.sleep(0.01)
+        raise RuntimeError(f"the {ns} namespace's holder (pid {pid}) did not enter a network namespace of its own "
+                           f"within {timeout:.0f} s")
 
     def _prefix(self, ns: str) -> list[str]:
         return ["nsenter", "-t", str(self.holders[ns].pid), "-n", "--"]
