@@ -3,8 +3,8 @@
 Every mistake is a :class:`ConfigError` saying ``FILE:LINE: key.path: what is wrong`` (found by
 :mod:`reference_server.tomlfile`); a key that is absent is reported at its table's header line.
 
-Merging: keys missing from ``[server]``, ``[security]``, ``[media]`` and ``[registrar]`` take the embedded
-defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index paths are 0-based
+Merging: keys missing from ``[server]``, ``[security]``, ``[media]``, ``[registrar]`` and ``[session_timer]``
+take the embedded defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index paths are 0-based
 (``trunk[1]`` is the second ``[[trunk]]``).
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_server import tomlfile
+from reference_server.session_config import SESSION_TIMER_KEYS, SessionTimerConfig, parse_session_timer
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
 from sipcore.errors import SIPParseError
 from sipcore.locate import parse_nameserver
@@ -156,6 +157,7 @@ class ServerConfig:
     source: str = "<defaults>"
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
+    session_timer: SessionTimerConfig = SessionTimerConfig()  # [session_timer]: RFC 4028
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -283,8 +285,8 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
 
 # --- validation -------------------------------------------------------------------------------------
 
-_TOP = ("server", "security", "media", "trunk", "registrar", "extension")
-_MERGED = ("server", "security", "media", "registrar")
+_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "session_timer")
+_MERGED = ("server", "security", "media", "registrar", "session_timer")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max")
@@ -310,7 +312,8 @@ class _Parser(TableReader):
         self.table(self.data, (), _TOP)
         return ServerConfig(**self.server(), security=self.security(), media=self.media(),
                             trunks=self.trunks(), registrar=self.registrar(), extensions=self.extensions(),
-                            source=self.filename)
+                            source=self.filename, session_timer=parse_session_timer(
+                                self, self.section("session_timer", SESSION_TIMER_KEYS)))
 
     def server(self) -> dict[str, Any]:
         p: KeyPath = ("server",)
