@@ -18,8 +18,9 @@ from sipcore.transport_address import AddressError, bracketed, parse_transport_a
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
-    "CHALLENGE_BEHAVIOURS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer", "Reject",
-    "Send100", "Send180", "Send183", "SettingsError", "Step", "UaSettings", "Wait", "check_script",
+    "CHALLENGE_BEHAVIOURS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer",
+    "Reject", "Send100", "Send180", "Send183", "SessionTimer", "SettingsError", "Step", "UaSettings", "Wait",
+    "check_script",
     "check_sip_uri", "parse_address", "parse_hostport",
 ]
 
@@ -32,6 +33,34 @@ password (negative scenarios), or give up (the challenge is the final status).""
 
 class SettingsError(ValueError):
     """A setting the simulator cannot use; the message says which, what it was and what is expected."""
+
+
+RELIABLE_MODES = ("off", "on", "require")
+"""The destination's reliable provisional responses (RFC 3262): none; 180/183 sent reliably when the
+INVITE supports 100rel; and, with "require", 421 Extension Required when it does not."""
+
+
+@dataclass(frozen=True)
+class SessionTimer:
+    """How one side runs session timers (RFC 4028; :mod:`simulator.session_timer`): the interval it asks
+    for (None: none), the refresher it names (in a request; an answerer's choice when the request names
+    none), how it refreshes (UPDATE or INVITE), whether it does (False: a refresher that never refreshes),
+    and whether it supports session timers at all."""
+
+    interval: int | None = None
+    refresher: str | None = "uac"
+    method: str = "UPDATE"
+    refresh: bool = True
+    supported: bool = True
+
+    def __post_init__(self) -> None:
+        if self.interval is not None and (not isinstance(self.interval, int) or isinstance(self.interval, bool)
+                                          or not 1 <= self.interval <= 2**32 - 1):
+            raise SettingsError(f"session_timer.interval: {self.interval!r} is not a number of seconds >= 1")
+        if self.refresher not in (None, "uac", "uas"):
+            raise SettingsError(f"session_timer.refresher: {self.refresher!r} is not uac, uas or None")
+        if self.method not in ("UPDATE", "INVITE"):
+            raise SettingsError(f"session_timer.method: {self.method!r} is not UPDATE or INVITE")
 
 
 # --- value checks -------------------------------------------------------------------------------------
@@ -248,6 +277,10 @@ class UaSettings:
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    prack: bool = False
+    """RFC 3262: Supported: 100rel in the INVITE, and a PRACK for every reliable provisional response."""
+    session_timer: SessionTimer = SessionTimer()
+    """RFC 4028: the interval asked in the INVITE (none by default) and how the UA refreshes."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
@@ -324,8 +357,14 @@ class DestinationSettings:
     max_call_ms: int = 3_600_000
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    reliable: str = "off"
+    """RFC 3262: one of RELIABLE_MODES."""
+    session_timer: SessionTimer = SessionTimer(refresher="uac")
+    """RFC 4028: the refresher it picks when the INVITE names none, how it refreshes when it is the one."""
 
     def __post_init__(self) -> None:
+        if self.reliable not in RELIABLE_MODES:
+            raise SettingsError(f"reliable: {self.reliable!r} is not one of {', '.join(RELIABLE_MODES)}")
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
         object.__setattr__(self, "script", check_script(self.script))
