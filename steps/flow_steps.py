@@ -5,6 +5,7 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
+from harness.ladder.diagram import LadderParseError, parse_ladder
 from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
 from steps.world import world
 
@@ -37,3 +38,13 @@ def step_shows_table(context: Context) -> None:
 def step_shows_table_elided(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context), elided=True),
                                "expected flow (earlier messages elided)")
+
+
+@then("the capture follows this ladder, drawn as the spec draws its own:")
+def step_follows_ladder(context: Context) -> None:
+    """A flow the spec does not draw (RFC 3262's PRACK, say), in the spec's ladder format."""
+    try:
+        ladder = parse_ladder(doc_string(context))
+    except LadderParseError as exc:
+        raise ExpectationError(f"the doc string is not a ladder in the spec's format: {exc}") from None
+    world(context).expect_flow(ladder, "expected ladder")

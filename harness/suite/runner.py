@@ -82,6 +82,8 @@ def behave_args(settings: RunSettings, run_dir: Path) -> list[str]:
         args += ["-D", f"dns={dns_text(settings.dns)}"]
     args += ["-D", f"interface={settings.interface}", "-D", f"destination={settings.destination}",
              "-D", f"response_timeout={settings.response_timeout:g}"]
+    for name, value in settings.defines:
+        args += ["-D", f"{name}={value}"]
     for expr in settings.tags:
         args += ["--tags", expr]
     return args

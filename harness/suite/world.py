@@ -81,6 +81,7 @@ class ScenarioWorld:
         self.equipment = session.equipment
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_options: dict[str, Any] = {}  # more DestinationSettings: reliable, session_timer
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
         self.sipp_destination: SippDestination | None = None
@@ -132,7 +133,8 @@ class ScenarioWorld:
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
             return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+        settings = DestinationSettings(listen=topo.destination, script=self.destination_script,
+                                       **self.destination_options)
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
 
     _ensure_traffic = ensure_traffic
