@@ -2,7 +2,7 @@
 Feature: Long calls
   A trunk must carry a call for as long as it lasts: carrier and vendor plans hold calls for 5 or 30
   minutes with RTP both ways (Ribbon, Cisco, Telecom NZ PTC 228), across session refreshes (RFC 4028).
-  The call lasts the run's long_call_seconds (8 s by default, for CI; -D long_call_seconds=1800 for the
+  The call lasts the run's long_call_seconds (6 s by default, for CI; -D long_call_seconds=1800 for the
   plans' 30 minutes) with a session interval of session_interval (4 s by default: a re-INVITE refresh,
   re-offering the media, every 2 s; see features/session_timers.feature for the test-only interval
   under RFC 4028's 90 s). The RTP is checked from the capture in all four directions.

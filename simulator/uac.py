@@ -295,12 +295,14 @@ class OutgoingCall:
         refresher = self._refresher()
         task = self.agent.spawn(refresher.run()) if refresher is not None else None
         try:
-            await self._hold()
+            hang_up = await self._hold()
         finally:
             if task is not None:
-                task.cancel()
+                task.cancel()  # no refresh crosses the BYE
             if self.prack is not None:
                 self.result.prack_statuses = list(self.prack.statuses)
+        if hang_up:
+            await self._hang_up()
 
     def _refresher(self) -> Refresher | None:
         """The UA's refreshes, when the 2xx names it the refresher (and it is to refresh)."""
@@ -315,18 +317,19 @@ class OutgoingCall:
         return Refresher(self.agent, self.dialog, self.target, agreed.interval, self.call_id, timer.method,
                          self.media.local_sdp or b"", sent=self.result.refreshes)
 
-    async def _hold(self) -> None:
+    async def _hold(self) -> bool:
+        """Hold the call; True when the UA is to hang up (the far end has not)."""
         options = self.options
         if self.cancel_requested:
             self.agent.record.add("note", "answered although cancelled: hanging up", self.call_id)
         elif options.expect_remote_bye:
             if await wait_any([self._remote_bye], options.remote_bye_timeout_ms / 1000, self.agent.clock):
-                return
+                return False
             self._timeout(f"expected the far end to hang up within {options.remote_bye_timeout_ms / 1000:g} s; "
                           "it did not")
         elif await wait_any([self._remote_bye], options.hold_ms / 1000, self.agent.clock):
-            return
-        await self._hang_up()
+            return False
+        return True
 
     async def _hang_up(self) -> None:
         dialog = self.dialog

@@ -240,11 +240,12 @@ class UasCall:
             else:
                 self.agent.record.add("note", "the refresher, told never to refresh", self.info.call_id)
         try:
-            if not await self._wait([self._ended], self.max_call):
-                await self._send_bye(f"max call time {self.max_call:g} s")
+            ended = await self._wait([self._ended], self.max_call)
         finally:
             if task is not None:
-                task.cancel()
+                task.cancel()  # no refresh crosses the BYE
+        if not ended:
+            await self._send_bye(f"max call time {self.max_call:g} s")
 
     async def _answer(self) -> None:
         assert self.media is not None

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     # TEST ONLY, hence hidden: the embedded reference trunk broken on purpose, to see the suite fail
     parser.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE",
                         help="a scenario duration: session_interval=SECONDS (default 4; 90 for a trunk keeping "
-                             "RFC 4028's floor), long_call_seconds=SECONDS (default 8)")
+                             "RFC 4028's floor), long_call_seconds=SECONDS (default 6)")
     parser.add_argument("--fault", action="append", type=_fault, default=[], help=argparse.SUPPRESS)
     parser.add_argument("--loopback", metavar="BASE",
                         help="the loopback /24 the harness's roles live in: UA BASE+10, second UA +11, carrier "

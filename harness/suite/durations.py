@@ -5,7 +5,7 @@
 90 s; trunkcheck's embedded trunk is configured below it for the suite (``allow_below_rfc_minimum``, a
 test-only switch, ``min_se`` 2 s), so a refresh comes after 2 s. A trunk under test that keeps the RFC
 floor answers 422 and the UA asks for its Min-SE: give it ``-D session_interval=90`` (a refresh then takes
-45 s). ``long_call_seconds`` (default 8): how long the long call lasts (30 min in carrier test plans:
+45 s). ``long_call_seconds`` (default 6): how long the long call lasts (30 min in carrier test plans:
 ``-D long_call_seconds=1800``).
 """
 
@@ -18,7 +18,7 @@ __all__ = ["DEFINES", "long_call_seconds", "parse_define", "session_interval"]
 
 DEFINES = {
     "session_interval": ("the Session-Expires the session-timer and long-call scenarios ask for", 4.0, 2.0),
-    "long_call_seconds": ("how long the long call is held", 8.0, 1.0),
+    "long_call_seconds": ("how long the long call is held", 6.0, 1.0),
 }
 """name -> (what it sets, default, smallest value)."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from behave.parser import parse_file
 
+from harness.ladder.diagram import parse_ladder
 from harness.ladder.expected import (
     SPEC_PATH,
     ExpectationError,
@@ -23,6 +24,8 @@ from harness.ladder.expected import (
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = sorted((REPO / "features").glob("*.feature"))
 LADDER_STEP = "the capture follows the ladder:"
+DRAWN_STEP = "the capture follows this ladder, drawn as the spec draws its own:"
+"""A flow the spec does not draw (RFC 3262's PRACK ...), in its ladder format."""
 
 
 def _steps():
@@ -36,8 +39,8 @@ def _steps():
                 yield path, feature.background, step
 
 
-def _ladder_docstrings():
-    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text]
+def _ladder_docstrings(step_name=LADDER_STEP):
+    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text and st.name == step_name]
 
 
 def test_the_spec_is_in_the_repository():
@@ -59,10 +62,19 @@ def test_every_spec_ladder_is_asserted_by_a_scenario():
         assert lad.text.rstrip("\n") in used, f"spec ladder {k + 1} (line {lad.steps[0].line_no}) is in no scenario"
 
 
-def test_ladder_doc_strings_are_only_used_by_the_ladder_step():
+def test_ladder_doc_strings_are_only_used_by_the_ladder_steps():
     for path, scenario, step in _steps():
         if step.text and "|" in step.text:
-            assert step.name == LADDER_STEP, f"{path.name}: '{scenario.name}': {step.name}"
+            assert step.name in (LADDER_STEP, DRAWN_STEP), f"{path.name}: '{scenario.name}': {step.name}"
+
+
+def test_a_drawn_ladder_is_in_the_spec_format_and_draws_what_the_spec_does_not():
+    drawn = _ladder_docstrings(DRAWN_STEP)
+    assert drawn, "no flow drawn in the spec's format (features/reliable_provisionals.feature has one)"
+    spec_blocks = [lad.text.rstrip("\n") for lad in spec_ladders()]
+    for path, scenario, text in drawn:
+        assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder: use '{LADDER_STEP}'"
+        assert parse_ladder(text).steps, f"{path.name}: '{scenario.name}': not a ladder"
 
 
 def test_a_doc_string_that_drifted_from_the_spec_is_refused():
