@@ -96,6 +96,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ua.add_argument("--ring-timeout", type=_ms, default=60_000, metavar="MS",
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
+    ua.add_argument("--srtp", action="store_true", help="offer SRTP: RTP/SAVP with an SDES a=crypto key")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
     ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy (default: --proxy)")
     ua.add_argument("--registrar-domain", help="domain of the AOR (default: --domain)")
@@ -211,7 +212,7 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
         target=targets[0] if targets else None, alternates=tuple(targets[1:]), dns=nameserver,
         registrar=registrar_addr, registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
-        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
+        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send, srtp=args.srtp,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
         answer_after_ms=args.answer_after, register_expires=args.expires, timers=_timers(args))
     if args.tone is not None:
