@@ -50,13 +50,15 @@ def _first_stream(sd: SessionDescription) -> Addr | None:
 class MediaAnchor:
     """The SDP side of one call's relay."""
 
-    def __init__(self, relay: MediaRelay, *, early_media: bool = True, destination_srtp: bool | None = False) -> None:
-        """``destination_srtp``: whether the destination's leg is offered SRTP (None: as the caller's)."""
+    def __init__(self, relay: MediaRelay, *, early_media: bool = True, destination_srtp: bool | None = False,
+                 srtp: bool = True) -> None:
+        """``destination_srtp``: whether the destination's leg is offered SRTP (None: as the caller's);
+        ``srtp``: whether the server takes SRTP at all ([media] srtp)."""
         self.relay = relay
         self.early_media = early_media
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
         self._transforms = False  # whether the relay has SRTP transforms installed
-        self.srtp = SrtpLegs(destination_srtp, self._keyed)
+        self.srtp = SrtpLegs(destination_srtp, self._keyed, enabled=srtp)
 
     def _keyed(self) -> None:
         """Install (or remove) the relay's SRTP transforms after an SDP changed a leg's keys."""

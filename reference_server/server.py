@@ -107,7 +107,7 @@ class ReferenceServer:
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
                                        user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
-                                       hangup_policy=hangup_policy))
+                                       hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self._local_hosts: set[str] = set()

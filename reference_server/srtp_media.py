@@ -6,7 +6,9 @@ the relay receives on that leg, the relay's own line (a fresh random key, never 
 it sends there. A packet arriving on an SRTP leg that does not authenticate is dropped, never forwarded.
 
 Which legs are SRTP: leg A as the caller's offer says (RTP/SAVP with an a=crypto line :mod:`sipcore.sdes`
-accepts; the server answers 488 to an RTP/SAVP offer it will not take, see :func:`srtp_refusal`); leg B
+accepts; the server answers 488 to an RTP/SAVP offer it will not take, see :func:`srtp_refusal`; an RTP/AVP
+offer with a=crypto lines is best-effort SRTP, as baresip's ``mediaenc=srtp`` and some phones offer it:
+answered RTP/AVP with a key when SRTP is enabled, without one, so in clear, when it is not); leg B
 as the destination's configuration says (``destination_srtp``: True, False, or None for "as the caller":
 calls to registered extensions). A leg the relay offers to later (a late offer, a re-INVITE from the other
 side) keeps the mode it has, or takes the other leg's.
@@ -64,6 +66,7 @@ class _Leg:
     name: str
     srtp: bool | None = None  # None: not decided yet
     sent: str | None = None  # "offer" / "answer": what the relay's last SDP to this leg was
+    proto: str = "RTP/AVP"  # the proto of the far end's last offer (the answer keeps it)
     offered: list[CryptoAttribute] = field(default_factory=list)  # the relay's lines in its last offer here
     answer: CryptoAttribute | None = None  # the relay's line answering the far end's last offer
     receiving: SrtpContext | None = None  # keyed by the far end's line
@@ -82,8 +85,10 @@ class SrtpLegs:
     """The SRTP state of one call's two legs; see the module docstring. ``destination_srtp``: leg B's
     mode (None: as leg A). ``changed`` is called when the relay's packet transforms must be (re)installed."""
 
-    def __init__(self, destination_srtp: bool | None, changed: Callable[[], None]) -> None:
+    def __init__(self, destination_srtp: bool | None, changed: Callable[[], None], *, enabled: bool = True) -> None:
+        """``enabled``: whether the server takes SRTP at all (off: best-effort offers are answered in clear)."""
         self._legs = {"A": _Leg("A"), "B": _Leg("B", srtp=destination_srtp)}
+        self.enabled = enabled
         self._changed = changed
         self.dropped = 0  # packets an SRTP leg could not authenticate (or had no key for)
 
@@ -116,10 +121,11 @@ class SrtpLegs:
     def _take_offer(self, leg: _Leg, media: MediaDescription) -> None:
         """The far end's keys, and the relay's answer line: made once per offer, so the 183 and the 200
         answering it carry the same key."""
-        leg.srtp, leg.answer, leg.receiving, leg.sending = media.proto == SAVP, None, None, None
+        leg.proto, leg.answer, leg.receiving, leg.sending = media.proto, None, None, None
+        chosen = choose_crypto(crypto_attributes(media, skip_malformed=True)) if self.enabled else None
+        leg.srtp = media.proto == SAVP or (media.proto == "RTP/AVP" and chosen is not None)
         if not leg.srtp:
             return
-        chosen = choose_crypto(crypto_attributes(media, skip_malformed=True))
         if chosen is None:
             log.info("leg %s offers RTP/SAVP with no a=crypto line to key: its media is dropped", leg.name)
             return
@@ -127,7 +133,7 @@ class SrtpLegs:
         leg.keys(chosen, leg.answer)
 
     def _take_answer(self, leg: _Leg, media: MediaDescription) -> None:
-        if media.proto != SAVP:
+        if media.proto != SAVP and media.get_attribute("crypto") is None:
             if leg.srtp:
                 log.info("leg %s answered %s to an RTP/SAVP offer: cleartext on that leg", leg.name, media.proto)
             leg.srtp, leg.receiving, leg.sending = False, None, None
@@ -147,7 +153,7 @@ class SrtpLegs:
 
     def _give_answer(self, leg: _Leg, media: MediaDescription) -> None:
         leg.sent = "answer"
-        media.set_proto(SAVP if leg.srtp else "RTP/AVP")
+        media.set_proto(leg.proto if leg.srtp else "RTP/AVP")
         if leg.answer is not None:
             media.set_attributes("crypto", [str(leg.answer)])
 

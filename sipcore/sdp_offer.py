@@ -72,7 +72,8 @@ def make_answer(offer: SessionDescription, address: str, port: int, sess_id: int
     with telephone-event/CN kept only at a clock rate of an accepted codec, the offer's a=fmtp for them,
     its ptime (default 20) and the mirrored direction (sendonly <-> recvonly); an RTP/SAVP stream gets the
     chosen line's tag and suite with a key of ``srtp_key(length)`` random bytes (``os.urandom`` in
-    production; RFC 4568 §5.1.2). Every other stream is rejected with port 0. ``supported`` holds encoding names ("PCMU") or name/clock ("telephone-event/8000").
+    production; RFC 4568 §5.1.2), and so does an RTP/AVP stream with a=crypto lines (best-effort SRTP, as
+    baresip's ``mediaenc=srtp`` offers it). Every other stream is rejected with port 0. ``supported`` holds encoding names ("PCMU") or name/clock ("telephone-event/8000").
     When every stream is rejected the caller should rather answer 488 Not Acceptable Here.
     """
     offer_timing = next((v for k, v in offer.session_lines if k == "t"), "0 0")
@@ -80,7 +81,7 @@ def make_answer(offer: SessionDescription, address: str, port: int, sess_id: int
     accepted = False
     for index, media in enumerate(offer.media):
         keep: dict[str, str] = {}
-        crypto = _chosen_crypto(media) if srtp_key is not None and media.proto == SAVP else None
+        crypto = _chosen_crypto(media) if srtp_key is not None and media.proto in (SAVP, "RTP/AVP") else None
         if (not accepted and media.kind == "audio" and media.port != 0
                 and (media.proto == "RTP/AVP" or crypto is not None)):
             wanted = {pt: enc for pt, enc in media.codecs().items() if _supports(enc, supported)}

@@ -203,3 +203,45 @@ def test_the_srtp_settings_are_checked_and_named_in_the_config() -> None:
             assert "srtp.toml:" in str(exc) and key in str(exc) and "bool" in str(exc), str(exc)
         else:
             raise AssertionError(f"{key} accepted a value that is not a boolean")
+
+
+def best_effort_offer(port: int, line: CryptoAttribute) -> bytes:
+    """RTP/AVP with an a=crypto line: what baresip's mediaenc=srtp offers."""
+    return savp_offer(port, line).replace(b"RTP/SAVP", b"RTP/AVP")
+
+
+def test_a_best_effort_offer_is_answered_rtp_avp_with_a_key_and_relayed_as_srtp() -> None:
+    async def main() -> None:
+        async with ServerRig() as rig:
+            ua_rtp, dest_rtp = rig.rtp(), rig.rtp()
+            ua_line = CryptoAttribute.new(1, "AES_CM_128_HMAC_SHA1_32", os.urandom(30))
+            _, responses = await rig.authed_invite(rig.invite(body=best_effort_offer(ua_rtp.port, ua_line)))
+            event = await rig.dest.next_request("INVITE")
+            assert media_of(event.request.body) == ("RTP/AVP", [])
+            rig.dest.respond(event, 200, body=answer(event.request.body, dest_rtp.port))
+            ok = await responses.final()
+            proto, [relay_line] = media_of(ok.body)
+            assert (proto, relay_line.tag, relay_line.suite) == ("RTP/AVP", 1, "AES_CM_128_HMAC_SHA1_32")
+            dest_rtp.sock.sendto(rtp(1, b"\x77" * 160), sdp_addr(event.request.body))
+            data, _ = await ua_rtp.receive()
+            assert len(data) == 12 + 160 + 4
+            assert SrtpContext(relay_line, outbound=False).unprotect(data) == rtp(1, b"\x77" * 160)
+
+    run(main())
+
+
+def test_with_srtp_disabled_a_best_effort_offer_is_answered_in_clear() -> None:
+    async def main() -> None:
+        async with ServerRig(config_text=SRTP_OFF) as rig:
+            ua_rtp, dest_rtp = rig.rtp(), rig.rtp()
+            ua_line = CryptoAttribute.new(1, SUITE, os.urandom(30))
+            _, responses = await rig.authed_invite(rig.invite(body=best_effort_offer(ua_rtp.port, ua_line)))
+            event = await rig.dest.next_request("INVITE")
+            rig.dest.respond(event, 200, body=answer(event.request.body, dest_rtp.port))
+            ok = await responses.final()
+            assert ok.status == 200 and media_of(ok.body) == ("RTP/AVP", [])
+            dest_rtp.sock.sendto(rtp(1, b"\x77" * 160), sdp_addr(event.request.body))
+            data, _ = await ua_rtp.receive()
+            assert data == rtp(1, b"\x77" * 160)
+
+    run(main())

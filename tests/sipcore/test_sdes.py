@@ -129,3 +129,13 @@ def test_plain_rtp_offers_are_still_answered_with_rtp_avp_when_srtp_is_possible(
     answer = make_answer(make_offer("192.0.2.1", 4000, 7), "192.0.2.2", 5000, 8, srtp_key=bytes)
     assert answer.media[0].proto == "RTP/AVP"
     assert crypto_attributes(answer.media[0]) == []
+
+
+def test_a_best_effort_offer_rtp_avp_with_crypto_is_answered_with_a_key_when_srtp_is_possible() -> None:
+    line = CryptoAttribute.new(5, "AES_CM_128_HMAC_SHA1_80", bytes(30))
+    offer = SessionDescription.parse(make_offer("192.0.2.1", 4000, 7, crypto=[line]).to_bytes()
+                                     .replace(b"RTP/SAVP", b"RTP/AVP"))
+    keyed = make_answer(offer, "192.0.2.2", 5000, 8, srtp_key=rng_bytes().randbytes).media[0]
+    assert keyed.proto == "RTP/AVP" and [c.tag for c in crypto_attributes(keyed)] == [5]
+    clear = make_answer(offer, "192.0.2.2", 5000, 8).media[0]  # no SRTP here: accepted in clear
+    assert clear.port == 5000 and crypto_attributes(clear) == []
