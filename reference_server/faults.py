@@ -22,6 +22,7 @@ class Fault(enum.Enum):
     NO_EARLY_MEDIA = "no-early-media"
     NO_Q850_REASON = "no-q850-reason"
     STATUS_REWRITE = "status-rewrite"
+    SRTP_CLEARTEXT = "srtp-cleartext"
 
     @property
     def effect(self) -> str:
@@ -36,6 +37,7 @@ _EFFECT = {
     Fault.NO_EARLY_MEDIA: "18x relayed without SDP, no RTP before the 200 OK",
     Fault.NO_Q850_REASON: "the destination's final status relayed without a Q.850 Reason header",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
+    Fault.SRTP_CLEARTEXT: "SRTP keys negotiated in the SDP, packets relayed without decrypting or encrypting",
 }
 
 
@@ -68,7 +70,8 @@ class InjectedFaults:
 
     @property
     def media_policy(self) -> MediaPolicy:
-        return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults)
+        return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults,
+                           srtp_relay=Fault.SRTP_CLEARTEXT not in self.faults)
 
     @property
     def hangup_policy(self) -> HangupPolicy:

@@ -22,6 +22,7 @@ from sipcore.errors import SIPParseError
 from sipcore.message import Message
 from sipcore.sdp import SessionDescription, media_address, rewrite_for_relay
 
+from .call_policy import SPEC_MEDIA, MediaPolicy
 from .rtp_relay import MediaRelay
 from .sip_util import SDP, Addr
 from .srtp_media import SrtpLegs
@@ -50,12 +51,14 @@ def _first_stream(sd: SessionDescription) -> Addr | None:
 class MediaAnchor:
     """The SDP side of one call's relay."""
 
-    def __init__(self, relay: MediaRelay, *, early_media: bool = True, destination_srtp: bool | None = False,
+    def __init__(self, relay: MediaRelay, policy: MediaPolicy = SPEC_MEDIA, *, destination_srtp: bool | None = False,
                  srtp: bool = True) -> None:
-        """``destination_srtp``: whether the destination's leg is offered SRTP (None: as the caller's);
-        ``srtp``: whether the server takes SRTP at all ([media] srtp)."""
+        """``policy``: early media, and whether SRTP legs are re-encrypted (the spec's unless a test fault
+        says otherwise); ``destination_srtp``: whether the destination's leg is offered SRTP (None: as the
+        caller's); ``srtp``: whether the server takes SRTP at all ([media] srtp)."""
         self.relay = relay
-        self.early_media = early_media
+        self.early_media = policy.early_media
+        self.srtp_relay = policy.srtp_relay
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
         self._transforms = False  # whether the relay has SRTP transforms installed
         self.srtp = SrtpLegs(destination_srtp, self._keyed, enabled=srtp)
@@ -63,7 +66,7 @@ class MediaAnchor:
     def _keyed(self) -> None:
         """Install (or remove) the relay's SRTP transforms after an SDP changed a leg's keys."""
         legs = self.srtp
-        if legs.active:
+        if legs.active and self.srtp_relay:
             self.relay.set_transforms(legs.transform("A"), legs.transform("B"),
                                       legs.transform("A", rtcp=True), legs.transform("B", rtcp=True))
             self._transforms = True
