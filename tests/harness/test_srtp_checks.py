@@ -84,3 +84,16 @@ def test_an_sdp_without_a_crypto_key_fails_before_any_packet() -> None:
 def test_silence_in_one_direction_is_reported() -> None:
     with pytest.raises(AssertionError, match="no RTP from the VoIPBin"):
         check_srtp(call(), between=("UA", "VoIPBin"), datagrams=stream(UA_MEDIA, VB_MEDIA, UA_KEY, 10))
+
+
+def test_rtcp_in_clear_is_reported_in_the_summary_not_failed() -> None:
+    bye = bytes.fromhex("81cb000100001234")  # an RTCP BYE, in clear
+    rtcp_port = (VB_MEDIA[0], VB_MEDIA[1] + 1)
+    datagrams = (stream(UA_MEDIA, VB_MEDIA, UA_KEY, 10) + stream(VB_MEDIA, UA_MEDIA, VB_KEY, 20)
+                 + [Datagram(30, 0.0, (UA_MEDIA[0], UA_MEDIA[1] + 1), rtcp_port, bye)])
+    summary = check_srtp(call(), between=("UA", "VoIPBin"), datagrams=datagrams)
+    assert "1 RTCP packet(s) were not authentic SRTCP, the first: frame 30" in summary
+    assert "cleartext RTCP (PT 203, no SRTCP index or authentication tag)" in summary
+    srtcp = SrtpContext(UA_KEY, outbound=True).protect_rtcp(bye)
+    summary = check_srtp(call(), between=("UA", "VoIPBin"), datagrams=[*datagrams[:-1], replace(datagrams[-1], payload=srtcp)])
+    assert "7 SRTP/SRTCP packets" in summary and "not authentic" not in summary
