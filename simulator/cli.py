@@ -96,6 +96,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ua.add_argument("--ring-timeout", type=_ms, default=60_000, metavar="MS",
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
+    ua.add_argument("--srtp", action="store_true", help="offer SRTP: RTP/SAVP with an SDES a=crypto key")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
     ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy, the same failover "
                     "(default: --proxy, else the server of --registrar-domain or --domain located through DNS)")
@@ -213,7 +214,7 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
         registrar=registrars[0] if registrars else None, registrar_alternates=tuple(registrars[1:]),
         registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
-        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
+        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send, srtp=args.srtp,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
         answer_after_ms=args.answer_after, register_expires=args.expires, timers=_timers(args))
     if args.tone is not None:

@@ -239,6 +239,7 @@ class UaSettings:
     rtp_host: str | None = None
     tone_hz: float = 1000.0
     send_early_media: bool = True
+    srtp: bool = False  # offer RTP/SAVP with an SDES key (RFC 4568) instead of RTP/AVP
     hold_ms: int = 1000
     ring_timeout_ms: int = 60_000
     remote_bye_timeout_ms: int = 10_000

@@ -55,8 +55,9 @@ _ADDRESS = ("transport", "host", "port")
 _PROCESS = ("command", "cwd", "env", "start_timeout", "stop_timeout")
 _IMAGE = ("name", "env", "ports", "command", "healthcheck")
 _HEALTHCHECK = ("test", "interval", "timeout", "retries")
+MEDIAENC = ("srtp", "srtp-mand", "srtp-mandf")
 _ADAPTER_KEYS = {"sipp": ("binary", "scenario", "register_scenario", "extra_args", "timeout"),
-                 "baresip": ("binary", "ctrl", "tone_seconds", "regint", "timeout"),
+                 "baresip": ("binary", "ctrl", "tone_seconds", "regint", "timeout", "mediaenc"),
                  "manual": ("instructions", "dial", "wait")}
 _PORT_RE = re.compile(r"(\d{1,5})(/(udp|tcp))?\Z")
 
@@ -283,6 +284,9 @@ class _Parser(TableReader):
                 self.seconds(settings, sp, key, 1.0, 86400.0)
             elif key == "ctrl":
                 self.address(settings, sp, key, "tcp", sip=False)
+            elif key == "mediaenc" and self.text(settings, sp, key) not in MEDIAENC:
+                raise self.error((*sp, key), f"{json.dumps(settings[key])} is not one of {', '.join(MEDIAENC)} "
+                                 "(baresip's SDES SRTP: best effort, RTP/SAVP, RTP/SAVPF)")
             else:
                 self.text(settings, sp, key)
         return adapter, dict(settings)

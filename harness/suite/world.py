@@ -81,6 +81,7 @@ class ScenarioWorld:
         self.equipment = session.equipment
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
         self.sipp_destination: SippDestination | None = None
@@ -175,6 +176,7 @@ class ScenarioWorld:
             answer_after_ms=50,
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
+            srtp=self.ua_srtp and role == "UA",
         )
         if self.dns is not None and role == "UA":
             base = replace(base, **self.dns.ua_changes())
