@@ -226,3 +226,16 @@ def test_an_address_the_harness_cannot_take_there_is_refused_before_any_traffic(
     assert "equipment refused before any scenario traffic" in proc.stderr and problem in proc.stderr, proc.stderr
     assert f"{path}:" in proc.stderr, "the message names the file and line"
     assert not (link[1] / "refused").exists()
+
+
+def test_an_interface_without_an_address_is_refused_and_an_ipv6_only_one_gives_its_ipv6(link) -> None:  # type: ignore[no-untyped-def]
+    joined, tmp = link
+    joined.near.sh("ip link add t13if-bare type veth peer name t13if-v6; ip link set t13if-bare up; "
+                   "ip addr add 2001:db8::1/64 dev t13if-v6 nodad; ip link set t13if-v6 up")
+    proc = run_near(link, "--equipment", str(tmp / "trunk.toml"), "--interface", "t13if-bare", run_id="bare")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("trunkcheck run: --interface: interface 't13if-bare' has no IPv4 address and no IPv6 address other than "
+            "link-local") in proc.stderr, proc.stderr
+    done = joined.near.run([sys.executable, "-c", "from harness.netif import interface_address as a; "
+                            "print(a('t13if-v6'), a('t13if-near'))"], cwd=REPO)
+    assert done.stdout.split() == ["2001:db8::1", NEAR_IP], done.stderr
