@@ -172,3 +172,11 @@ def test_an_address_that_is_not_this_host_s_is_refused_before_any_traffic() -> N
     with pytest.raises(EquipmentError, match="<string>:22: harness.ua: the harness's ua must be at "
                                              "198.51.100.7:5062, but 198.51.100.7 is not an address of this host"):
         preflight(eq, timeout=0.2)
+
+
+def test_the_remote_sbc_example_places_the_harness_where_its_comments_say() -> None:
+    eq = load_equipment(Path(__file__).resolve().parents[2] / "examples" / "equipment" / "remote-sbc.toml")
+    assert eq.harness == {"ua": ("192.0.2.1", 5062), "destination": ("192.0.2.1", 5080)}
+    assert eq.trunk is not None and str(eq.trunk.destination) == "udp:192.0.2.1:5080"
+    check_on_interface(eq, "eth1", ["192.0.2.1"], ON_LINK)
+    check_usable(eq, ON_LINK)
