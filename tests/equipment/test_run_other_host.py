@@ -236,6 +236,6 @@ def test_an_interface_without_an_address_is_refused_and_an_ipv6_only_one_gives_i
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert ("trunkcheck run: --interface: interface 't13if-bare' has no IPv4 address and no IPv6 address other than "
             "link-local") in proc.stderr, proc.stderr
-    done = joined.near.run([sys.executable, "-c", "from harness.netif import interface_address as a; "
+    done = joined.near.run([sys.executable, "-c", "from harness.equipment.netif import interface_address as a; "
                             "print(a('t13if-v6'), a('t13if-near'))"], cwd=REPO)
     assert done.stdout.split() == ["2001:db8::1", NEAR_IP], done.stderr

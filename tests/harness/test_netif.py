@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from harness.cli.run import build_parser, main, settings_from
-from harness.netif import (
+from harness.equipment.netif import (
     InterfaceError,
     interface_address,
     interface_addresses,
