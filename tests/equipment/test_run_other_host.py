@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.adapters.kamailio import KAMAILIO_MISSING, find_kamailio
+from harness.equipment import load_equipment
 from harness.ladder import parse_ladder
 
 from .netns_support import FAR_IF, FAR_IP, NEAR_IF, NEAR_IP, Link, Namespace, why_no_netns
-from .run_support import FEATURES, REPO, needs_run, statuses, summary
+from .run_support import EXAMPLES, FEATURES, REPO, applicable_scenarios, needs_run, statuses, summary
 
 _NO_NETNS = why_no_netns()
 pytestmark = [pytest.mark.interop, *needs_run,
@@ -239,3 +241,38 @@ def test_an_interface_without_an_address_is_refused_and_an_ipv6_only_one_gives_i
     done = joined.near.run([sys.executable, "-c", "from harness.equipment.netif import interface_address as a; "
                             "print(a('t13if-v6'), a('t13if-near'))"], cwd=REPO)
     assert done.stdout.split() == ["2001:db8::1", NEAR_IP], done.stderr
+
+
+@pytest.mark.skipif(find_kamailio() is None, reason=KAMAILIO_MISSING)
+def test_kamailio_as_the_trunk_on_another_host(link) -> None:  # type: ignore[no-untyped-def]
+    """Kamailio (examples/kamailio/kamailio.cfg) at 192.0.2.2:5070 in the far namespace, relaying to the
+    harness's destination at 192.0.2.1:5090: every scenario its example file claims passes, captured on
+    the interface. (A proxy relays no media: the UA's RTP goes straight to the destination, both on this
+    host, so it stays off the interface and out of the pcap.)"""
+    joined, tmp = link
+    text = (EXAMPLES / "kamailio-trunk.toml").read_text()
+    text = text[:text.index("\n[equipment.process]")].replace("udp:127.0.0.50:5060", f"udp:{FAR_IP}:5070")
+    text = text.replace("udp:127.0.0.30:5080", f"udp:{NEAR_IP}:5090").replace('"127.0.0.12"', f'"{NEAR_IP}"')
+    (tmp / "kamailio.toml").write_text(text)
+    (tmp / "kamailio-run").mkdir()
+    log = (tmp / "kamailio.log").open("w")
+    kamailio = joined.far.popen([str(find_kamailio()), "-f", str(REPO / "examples" / "kamailio" / "kamailio.cfg"),
+                                 "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(tmp / "kamailio-run"),
+                                 "-A", f"LISTEN_IP={FAR_IP}", "-A", "LISTEN_PORT=5070", "-A", f"DEST_IP={NEAR_IP}",
+                                 "-A", "DEST_PORT=5090", "-A", f"TRUSTED_PEER={NEAR_IP}"],
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        proc = run_near(link, "--equipment", str(tmp / "kamailio.toml"), "--interface", NEAR_IF, run_id="kamailio")
+    finally:
+        kamailio.terminate()
+        kamailio.wait(10)
+        log.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr + (tmp / "kamailio.log").read_text()[-3000:]
+    yes, _ = applicable_scenarios(load_equipment(tmp / "kamailio.toml"))
+    assert summary(proc)["passed"] == len(yes) >= 10, proc.stdout
+    seen = statuses(tmp / "kamailio")
+    for name in ("The documented call flow, the caller hangs up", DOCUMENTED[2], DOCUMENTED[3]):
+        assert seen[name] == "passed", name
+    rows = packets(link, tmp / "kamailio" / CALL.with_suffix(".pcap"), "ip.src", "ip.dst", "udp.dstport")
+    assert {(s, d) for s, d, _ in rows} == {(NEAR_IP, FAR_IP), (FAR_IP, NEAR_IP)}
+    assert "5090" in {port for _, _, port in rows}, "Kamailio relayed the call to the harness's destination"
