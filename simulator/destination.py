@@ -8,8 +8,9 @@
     call = dest.calls[0]            # IncomingCall: statuses sent, CANCEL/ACK/BYE seen, RTP counts
     await dest.stop()
 
-Every INVITE is answered by the same script (see :mod:`simulator.settings` for the steps and their
-order); every request and response it sees or sends is in ``dest.record``.
+Every INVITE is answered by the same script (see :mod:`simulator.settings` for the steps and their order),
+or by the script of the number it calls (``DestinationSettings.numbers``, by the Request-URI's user part);
+every request and response it sees or sends is in ``dest.record``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.transaction import RequestReceived
+from sipcore.uri import SipURI
 
 from .agent import Agent, wait_until
 from .record import Record
@@ -113,7 +115,9 @@ class Destination(Agent):
 
     def on_invite(self, event: RequestReceived) -> None:
         s = self.settings
-        call = UasCall(self, event, s.script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
+        uri = event.request.uri_parsed
+        script = s.script_for_user(uri.user if isinstance(uri, SipURI) else None) if s.numbers else s.script
+        call = UasCall(self, event, script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
                        media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms)
         self.calls.append(call.info)
         self.spawn(call.run())

@@ -36,6 +36,7 @@ from harness.equipment.model import (
     needs_dns,
     parse_address,
 )
+from harness.equipment.numbers import REMOTE, read_numbers
 from reference_server import tomlfile
 from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
 from sipcore.locate import parse_nameserver
@@ -45,9 +46,10 @@ __all__ = ["load_equipment", "parse_equipment"]
 
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
               "registrar", "process", "image", "dns", *ADAPTERS)
-_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy")
-_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua"}
-_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk"}
+_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens "
+                                 f"there; or \"{REMOTE}\" with [[equipment.trunk.number]]: the trunk's own far end",
                   "proxy": "where the UA sends its requests: the harness's trunk listens there"}
 _REGISTRAR = ("domain", "trusted_peers", "extension")
 _EXTENSION = ("extension", "password")
@@ -176,12 +178,25 @@ class _Parser(TableReader):
         return Equipment(
             name=self.text(e, p, "name"), vendor=self.get(e, p, "vendor", str, ""),
             version=self.get(e, p, "version", str, ""), role=role,
-            address=self.address(e, p, "address") if "address" in e else self.missing(p, "address"),
+            address=self.address(e, p, "address") if "address" in e else self.trunk_address(trunk, p),
             features=features, trunk=trunk,
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
             media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
             located=self.located)
+
+    def trunk_address(self, trunk: TrunkAccount, p: KeyPath) -> SipAddress:
+        """A remote trunk without ``address``: its server address ``sip:DOMAIN``, located through DNS."""
+        if not trunk.destination_remote:
+            self.missing(p, "address")
+        text = f"sip:{trunk.domain}"
+        try:
+            found = locate_address(text, self.dns)
+        except ValueError as exc:
+            raise self.error((*p, "trunk", "domain"), f"no address given, and the trunk's server address "
+                             f"{text} cannot be located: {exc}") from None
+        self.located[tomlfile.fmt((*p, "address"))] = (text, found)
+        return found
 
     def missing(self, path: KeyPath, key: str) -> Any:
         raise self.error(path, f"missing required key {json.dumps(key)}")
@@ -219,13 +234,23 @@ class _Parser(TableReader):
         key = "destination" if role == "trunk" else "proxy"
         if key not in t:
             raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]})")
+        remote = role == "trunk" and t[key] == REMOTE
+        if remote and "number" not in t:
+            raise self.error((*tp, key), f'"{REMOTE}": the trunk calls its own far end, so the harness needs '
+                             "the numbers it answers, rejects ...: add [[equipment.trunk.number]] tables")
+        if "number" in t and not remote:
+            raise self.error((*tp, "number"), f'test numbers are for a trunk whose destination is "{REMOTE}" '
+                             "(the harness's destination answers every number itself): set destination = "
+                             f'"{REMOTE}" or remove the numbers')
+        numbers = read_numbers(self, t["number"], (*tp, "number")) if remote else ()
         allowed = self.ips(t, tp, "allowed_ips")
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
                              "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
-                            destination=self.address(t, tp, key) if role == "trunk" else None,
-                            proxy=self.address(t, tp, key) if role == "ua" else None, allowed_ips=allowed)
+                            destination=self.address(t, tp, key) if role == "trunk" and not remote else None,
+                            proxy=self.address(t, tp, key) if role == "ua" else None, allowed_ips=allowed,
+                            numbers=numbers)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
                   features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:

@@ -1,8 +1,9 @@
 """What environment.py's hooks do: a harness session for the run, a ScenarioWorld per scenario.
 
 With equipment under test, a scenario that does not apply to it (harness.equipment.applicable: a feature
-it does not claim, the other role, a scenario that reconfigures the trunk) is skipped before any traffic,
-with a record saying why: reported "not applicable", never passed."""
+it does not claim, the other role, a scenario that reconfigures the trunk; in a ua-only run also one that
+needs the harness's destination, harness.suite.ua_only) is skipped before any traffic, with a record saying
+why: reported "not applicable", never passed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted
 from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
+from harness.suite import ua_only
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
 
@@ -77,7 +79,13 @@ def not_applicable(session: Session, feature: str, scenario: str, *, location: s
 
 def before_scenario(context: Any, scenario: Any) -> None:
     tags = [str(t) for t in scenario.effective_tags]
-    ok, why = applicable(tags, context.session.equipment)
+    equipment = context.session.equipment
+    ok, why = applicable(tags, equipment)
+    number = None
+    if ok and equipment is not None and equipment.ua_only:
+        from behave.step_registry import registry
+
+        ok, why, number = ua_only.plan(scenario.all_steps, equipment, registry.find_match)
     if not ok:
         scenario.trunkcheck_record = not_applicable(context.session, scenario.feature.name, scenario.name,
                                                     location=str(scenario.location), tags=tags, reason=why)
@@ -91,6 +99,8 @@ def before_scenario(context: Any, scenario: Any) -> None:
         location=str(scenario.location),
         tags=tags,
     )
+    if equipment is not None and equipment.ua_only:
+        world.use_remote_far_end(number, why)
     context.world = world
     context.add_cleanup(world.close)
 
