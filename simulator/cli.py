@@ -132,6 +132,7 @@ def _behaviour(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--early-media", action="store_true", help="send 183 with SDP and start RTP")
     parser.add_argument("--answer-after", type=_ms, default=0, metavar="MS", help="answer 200 after MS")
     parser.add_argument("--reject", type=int, metavar="STATUS", help="reject with STATUS (300..699)")
+    parser.add_argument("--reject-after", type=_ms, default=0, metavar="MS", help="reject MS after the 180/183")
     parser.add_argument("--reason", metavar="TEXT", help="reason phrase of the rejection")
     parser.add_argument("--reason-header", metavar="VALUE", help="Reason header of the rejection")
     parser.add_argument("--q850", type=int, metavar="CAUSE", help="Reason: Q.850;cause=CAUSE;text=...")
@@ -151,7 +152,7 @@ def _script(args: argparse.Namespace) -> tuple[Step, ...]:
     return script_for(wait_ms=args.wait, send_100=not args.no_100, ringing=not args.no_ringing,
                       early_media=args.early_media, answer_after_ms=args.answer_after, reject=args.reject,
                       reason=args.reason, reason_header=header, never_answer=args.never_answer,
-                      hangup_after_ms=args.hangup_after)
+                      hangup_after_ms=args.hangup_after, reject_after_ms=args.reject_after)
 
 
 def _number_scripts(specs: list[str]) -> dict[str, tuple[Step, ...]]:
@@ -176,8 +177,8 @@ def _number_scripts(specs: list[str]) -> dict[str, tuple[Step, ...]]:
             raise SettingsError(f"--number {spec!r}: {exc}") from None
         if unknown:
             raise SettingsError(f"--number {spec!r}: unknown {' '.join(unknown)!r}; use the behaviour options "
-                                "without --: wait, no-100, no-ringing, early-media, answer-after, reject, reason, "
-                                "reason-header, q850, never-answer, hangup-after")
+                                "without --: wait, no-100, no-ringing, early-media, answer-after, reject, "
+                                "reject-after, reason, reason-header, q850, never-answer, hangup-after")
         try:
             out[number] = _script(parsed)
         except SettingsError as exc:

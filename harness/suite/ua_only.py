@@ -122,9 +122,9 @@ def plan(steps: Iterable[Any], equipment: Equipment, find_match: Callable[[Any],
     for far in wanted:
         found = next((n for n in numbers if n.does(far.behaviour, far.status)), None)
         if found is None:
-            declared = ", ".join(n.describe() for n in numbers)
-            return False, (f"not applicable: the scenario needs a far end that {far.describe()}, and "
-                           f"{equipment.source} names no such test number (it names {declared}); {WHY}"), None
+            status = f", status = {far.status}" if far.status else ""
+            return False, (f"not applicable: the scenario needs a far end that {far.describe()}: no test number "
+                           f'of {equipment.source} does (add one: behaviour = "{far.behaviour}"{status})'), None
         chosen = chosen or found
     assert chosen is not None
     return True, f"ua-only: the UA leg, calling {chosen.describe()}", chosen
