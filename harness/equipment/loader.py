@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.equipment.harness_table import check_harness_table, read_harness_table
 from harness.equipment.model import (
     ADAPTERS,
     FEATURE_ALIASES,
@@ -84,6 +85,8 @@ class _Parser(TableReader):
         self.base_dir = base_dir
         self.dns: tuple[str, int] | None = None
         self.located: dict[str, tuple[str, SipAddress]] = {}
+        self.harness: dict[str, tuple[str, int]] = {}
+        self.given_listener: SipAddress | None = None  # equipment.trunk.destination / proxy as the file gives it
 
     def describe(self, value: object) -> str:
         return tomlfile.describe(value, as_json=True)
@@ -153,7 +156,7 @@ class _Parser(TableReader):
         return tuple(str(net) for net in self.networks(tbl, path, key, reason=False))
 
     def equipment(self) -> Equipment:
-        root = self.table(self.data, (), ("equipment",))
+        root = self.table(self.data, (), ("equipment", "harness"))
         if "equipment" not in root:
             raise self.error((), "missing the [equipment] table")
         p: KeyPath = ("equipment",)
@@ -167,8 +170,12 @@ class _Parser(TableReader):
             except ValueError as exc:
                 raise self.error((*p, "dns"), str(exc)) from None
         features = self.features(e, p)
+        self.harness = read_harness_table(self, root, role)
         trunk = self.trunk(e, p, role, features)
         registrar_domain, trusted, extensions = self.registrar(e, p, role, features)
+        address = self.address(e, p, "address") if "address" in e else self.trunk_address(trunk, p)
+        check_harness_table(self, self.harness, role=role, address=address.addr, trusted_peers=trusted,
+                            listen=self.given_listener.addr if self.given_listener else None)
         adapter, settings = self.adapter(e, p, role)
         if "process" in e and "image" in e:
             raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
@@ -178,8 +185,7 @@ class _Parser(TableReader):
         return Equipment(
             name=self.text(e, p, "name"), vendor=self.get(e, p, "vendor", str, ""),
             version=self.get(e, p, "version", str, ""), role=role,
-            address=self.address(e, p, "address") if "address" in e else self.trunk_address(trunk, p),
-            features=features, trunk=trunk,
+            address=address, features=features, harness=self.harness, trunk=trunk,
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
             media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
@@ -232,9 +238,8 @@ class _Parser(TableReader):
             raise self.error(where, f"claims basic-auth but {'gives an empty' if 'password' in t else 'has no'} "
                              "password: give the digest password of the trunk account")
         key = "destination" if role == "trunk" else "proxy"
-        if key not in t:
-            raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]})")
-        remote = role == "trunk" and t[key] == REMOTE
+        own = self.harness.get("destination" if role == "trunk" else "trunk")
+        remote = role == "trunk" and t.get(key) == REMOTE
         if remote and "number" not in t:
             raise self.error((*tp, key), f'"{REMOTE}": the trunk calls its own far end, so the harness needs '
                              "the numbers it answers, rejects ...: add [[equipment.trunk.number]] tables")
@@ -242,15 +247,26 @@ class _Parser(TableReader):
             raise self.error((*tp, "number"), f'test numbers are for a trunk whose destination is "{REMOTE}" '
                              "(the harness's destination answers every number itself): set destination = "
                              f'"{REMOTE}" or remove the numbers')
+        listen: SipAddress | None = None
+        if remote:
+            if own is not None:
+                raise self.error(("harness", "destination"), f'the trunk\'s destination is "{REMOTE}": the '
+                                 "harness plays no destination, so it needs no address")
+        elif key in t:
+            self.given_listener = listen = self.address(t, tp, key)
+        elif own is not None:  # [harness] destination / trunk gives it
+            listen = parse_address(f"{bracketed(own[0])}:{own[1]}")
+        else:
+            raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]}; or give "
+                             f"harness.{'destination' if role == 'trunk' else 'trunk'})")
         numbers = read_numbers(self, t["number"], (*tp, "number")) if remote else ()
         allowed = self.ips(t, tp, "allowed_ips")
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
                              "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
-                            destination=self.address(t, tp, key) if role == "trunk" and not remote else None,
-                            proxy=self.address(t, tp, key) if role == "ua" else None, allowed_ips=allowed,
-                            numbers=numbers)
+                            destination=listen if role == "trunk" else None,
+                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
                   features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:

@@ -111,6 +111,9 @@ class Equipment:
     image: ImageSpec | None = None
     media_addresses: tuple[str, ...] = ()
     """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
+    harness: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """The ``[harness]`` table: where the harness's own roles are (``"ua"`` -> ``("192.0.2.1", 5062)``; port
+    0: the scenario's own), keys as in harness.equipment.harness_table.HARNESS_KEYS."""
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) that located the addresses given by name; None: the system's resolver."""
     located: dict[str, tuple[str, SipAddress]] = field(default_factory=dict, compare=False)
