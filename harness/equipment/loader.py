@@ -244,7 +244,7 @@ class _Parser(TableReader):
             raise self.error((*tp, key), f'"{REMOTE}": the trunk calls its own far end, so the harness needs '
                              "the numbers it answers, rejects ...: add [[equipment.trunk.number]] tables")
         if "number" in t and not remote:
-            raise self.error((*tp, "number"), f'test numbers are for a trunk whose destination is "{REMOTE}" '
+            raise self.error((*tp, "number", 0), f'test numbers are for a trunk whose destination is "{REMOTE}" '
                              "(the harness's destination answers every number itself): set destination = "
                              f'"{REMOTE}" or remove the numbers')
         listen: SipAddress | None = None
