@@ -115,7 +115,8 @@ class Equipment:
     """The ``[harness]`` table: where the harness's own roles are (``"ua"`` -> ``("192.0.2.1", 5062)``; port
     0: the scenario's own), keys as in harness.equipment.harness_table.HARNESS_KEYS."""
     dns: tuple[str, int] | None = None
-    """The DNS server (IP, port) that located the addresses given by name; None: the system's resolver."""
+    """The DNS server (IP, port) that located the addresses given by name: `trunkcheck run --dns`, else the
+    file's ``dns`` key; None: the system's resolver."""
     located: dict[str, tuple[str, SipAddress]] = field(default_factory=dict, compare=False)
     """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
     was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model

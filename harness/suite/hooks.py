@@ -3,7 +3,8 @@
 With equipment under test, a scenario that does not apply to it (harness.equipment.applicable: a feature
 it does not claim, the other role, a scenario that reconfigures the trunk; in a ua-only run also one that
 needs the harness's destination, harness.suite.ua_only) is skipped before any traffic, with a record saying
-why: reported "not applicable", never passed."""
+why: reported "not applicable", never passed. So is a ``@dns`` scenario that cannot run here
+(harness.suite.dns_failover: no dnsmasq, roles off loopback)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted
 from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
 from harness.suite import ua_only
+from harness.suite.dns_failover import not_applicable as dns_not_applicable
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
 
@@ -81,6 +83,9 @@ def before_scenario(context: Any, scenario: Any) -> None:
     tags = [str(t) for t in scenario.effective_tags]
     equipment = context.session.equipment
     ok, why = applicable(tags, equipment)
+    options = context.session.options
+    if ok and (dns_why := dns_not_applicable(tags, options.roles, options.interface)) is not None:
+        ok, why = False, dns_why
     number = None
     if ok and equipment is not None and equipment.ua_only:
         from behave.step_registry import registry

@@ -43,6 +43,7 @@ from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
 from harness.suite.checks import check_flow
+from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.session import Session
 from harness.suite.trunk import TrunkSettings, start_reference_server
@@ -75,7 +76,7 @@ class ScenarioWorld:
                  tags: list[str] | None = None) -> None:
         self.session = session
         self.started_at = time.monotonic()
-        self.topology = session.plan.allocate()
+        self.topology = scenario_topology(session.plan.allocate(), tags or [], session.options.roles)
         self.stem = session.artifact_stem(feature, scenario)
         self.pcap = self.stem.with_suffix(".pcap")
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
@@ -93,6 +94,7 @@ class ScenarioWorld:
         self.agents: dict[str, UserAgent] = {}
         self.calls: list[CallResult] = []
         self.registrations: list[RegistrationResult] = []
+        self.dns: DnsFailover | None = None  # @dns: the trunk located through the scenario's DNS server
         self.expected: list[tuple[str, Ladder]] = []
         self._observation: Observation | None = None
         self._future: Future[list[Decoded]] | None = None
@@ -174,7 +176,8 @@ class ScenarioWorld:
         """A trunk under test that never answers fails the scenario after the response timeout."""
         if not self.topology.external_trunk:
             return coro
-        return guard_silence(coro, agent.record, self.session.options.response_timeout, what)
+        timeout = self.session.options.response_timeout + (self.dns.timer_b if self.dns is not None else 0.0)
+        return guard_silence(coro, agent.record, timeout, what)
 
     # -- agents ----------------------------------------------------------------------------------------
     def ua_settings(self, role: str = "UA", **changes: Any) -> UaSettings:
@@ -195,6 +198,8 @@ class ScenarioWorld:
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
         )
+        if self.dns is not None and role == "UA":
+            base = replace(base, **self.dns.ua_changes())
         if self.far_end_number is not None and role in ("UA", "UA2"):  # how long a remote far end may ring
             base = replace(base, ring_timeout_ms=int(self.far_end_number.cancel_after * 1000))
         return replace(base, **changes)
@@ -371,6 +376,9 @@ class ScenarioWorld:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
             self._stop(self.server.stop(), "stopping the reference server")
+        if self.dns is not None:
+            self.record.notes.extend(self.dns.notes())
+            self.dns.close()
 
     @staticmethod
     async def _unregister(ua: UserAgent) -> None:

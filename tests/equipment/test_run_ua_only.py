@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from ..dns_server import DNSMASQ, TRUNK, Zone, dnsmasq_missing
+from harness.adapters.dnsmasq import Zone, find_dnsmasq
+
+from ..dns_server import TRUNK, dnsmasq_missing
 from .run_support import REPO, needs_run, statuses, summary
 
 pytestmark = [pytest.mark.interop, *needs_run,
@@ -139,7 +141,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.C
             processes.append(start(TRUNK_NS, [py, "-m", "simulator", "destination", "--listen", f"{TRUNK_IP}:5080",
                                               "--timeout", "170", *numbers], tmp / "destination.log",
                                    "destination listening"))
-            processes.append(start(UA_NS, [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+            processes.append(start(UA_NS, [find_dnsmasq() or "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                                            "--no-hosts", "--pid-file=", "--user=root", "--group=root",
                                            "--bind-interfaces", f"--listen-address={DNS[0]}", f"--port={DNS[1]}",
                                            "--log-facility=-", f"--local=/{zone().local}/", *zone().options],
@@ -171,7 +173,7 @@ def records(run_dir: Path) -> dict[str, dict[str, object]]:
 def test_the_trunk_is_found_by_its_name_and_the_ua_leg_passes(run) -> None:  # type: ignore[no-untyped-def]
     proc, run_dir = run
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"sip:{TRUNK} is udp:{TRUNK_IP}:5060 (located through DNS, RFC 3263)" in proc.stdout, proc.stdout
+    assert f"sip:{TRUNK} is udp:{TRUNK_IP}:5060 (located through DNS, RFC 3263" in proc.stdout, proc.stdout
     counts = summary(proc)
     assert counts["failed"] == 0 and counts["passed"] == counts["total"] >= 6, proc.stdout
     seen = statuses(run_dir)
