@@ -103,3 +103,14 @@ def test_a_remote_trunk_needs_no_address_but_its_domain_must_then_be_found(tmp_p
     text = text.replace("example.trunk.voipbin.net", "nowhere.invalid")
     error = refused(text, tmp_path)
     assert error.startswith(f"{line_of(text, 'domain =')}: equipment.trunk.domain: ") and "sip:nowhere.invalid cannot be located" in error, error
+
+
+def test_the_remote_trunk_example_loads_with_its_numbers() -> None:
+    """examples/equipment/remote-trunk.toml, pinned to an address (the example locates its domain in DNS)."""
+    from .test_equipment_file import EXAMPLES
+
+    text = (EXAMPLES / "remote-trunk.toml").read_text()
+    eq = parse_equipment(text.replace('role = "trunk"\n', 'role = "trunk"\naddress = "udp:127.0.5.50:5060"\n', 1))
+    assert eq.ua_only and eq.trunk is not None
+    assert {n.behaviour for n in eq.trunk.numbers} == {"answers", "early-media-then-answers", "rejects",
+                                                        "early-media-then-rejects", "never-answers"}
