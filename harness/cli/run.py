@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
-from harness.netif import InterfaceError, interface_address, is_loopback
+from harness.equipment.netif import InterfaceError, interface_address, is_loopback
 from harness.settings import (
     CAPTURE_MODES,
     DECODE_MODES,

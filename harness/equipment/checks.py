@@ -22,7 +22,7 @@ from harness.equipment.model import (
     SipAddress,
     expand_features,
 )
-from harness.netif import local_address_problem
+from harness.equipment.netif import local_address_problem
 from sipcore.transport_address import bracketed
 
 __all__ = ["PingResult", "applicable", "preflight", "sip_ping"]

@@ -10,7 +10,7 @@ Keys: ``ua``, ``ua2``, ``carrier``, ``destination``, and ``trunk`` (role "ua": t
 ``equipment.trunk.proxy``); the equipment's own role is not the harness's to place. Values are ``IP`` or
 ``IP:PORT`` (IPv6 in brackets; an IP alone: port 5060 for ``destination`` and ``trunk``, where the
 equipment sends, the scenario's own port for the others), an IP of this host (checked before any traffic: harness.equipment.checks),
-never a port of the harness's own ranges. Read by the loader (harness.equipment.loader), which checks them
+never a port of the harness's own ranges (harness.suite.equipment_setup.check_usable). Read by the loader (harness.equipment.loader), which checks them
 against the rest of the file (:func:`check_harness_table`).
 """
 
@@ -20,7 +20,6 @@ import ipaddress
 import json
 from typing import Any
 
-from harness.topology import RTP_BASE, RTP_STRIDE, SIP_BASE, SLOTS
 from reference_server.tomlfile import KeyPath, TableReader
 from sipcore.transport_address import AddressError, bracketed, split_transport_address
 
@@ -28,7 +27,6 @@ __all__ = ["HARNESS_KEYS", "check_harness_table", "read_harness_table"]
 
 HARNESS_KEYS = {"ua": "UA", "ua2": "UA2", "carrier": "Carrier", "destination": "Destination", "trunk": "VoIPBin"}
 """``[harness]`` key -> the role it places (harness.topology's names)."""
-_OWN_PORTS = range(SIP_BASE, RTP_BASE + SLOTS * RTP_STRIDE)
 _PATH: KeyPath = ("harness",)
 _LISTENERS = ("destination", "trunk")  # the equipment sends to them: an IP alone means port 5060
 
@@ -59,10 +57,6 @@ def read_harness_table(reader: TableReader, data: dict[str, Any], role: str) -> 
             raise reader.error((*_PATH, key), f"{json.dumps(text)}: give IP or IP:PORT without a transport: the "
                                "harness's roles use each scenario's transport (UDP, or TCP for the TCP scenarios)")
         host = str(ipaddress.ip_address(host))
-        if port in _OWN_PORTS:
-            raise reader.error((*_PATH, key), f"port {port} is inside the harness's own ranges (SIP "
-                               f"{SIP_BASE}-{RTP_BASE - 1}, RTP relay {RTP_BASE}-{_OWN_PORTS[-1]}), which its "
-                               "other roles take scenario by scenario: give a port outside them (e.g. 5080)")
         addr = (host, port or (5060 if key in _LISTENERS else 0))
         for other, taken in out.items():
             if addr[1] and taken == addr:

@@ -33,7 +33,7 @@ from harness.topology import Addr, Topology
 from sipcore.timers import TimerConfig
 
 __all__ = ["DNS_TAG", "SILENT", "DnsFailover", "check_failover", "check_located", "not_applicable",
-           "scenario_topology"]
+           "scenario_topology", "silent_ip"]
 
 DNS_TAG = "dns"
 SILENT = "Silent"
@@ -52,6 +52,11 @@ def _block_host(roles: Mapping[str, str], host: int) -> str | None:
     if ua.version != 4 or not ua.is_loopback:
         return None
     return str(ipaddress.IPv4Network(f"{ua}/24", strict=False).network_address + host)
+
+
+def silent_ip(roles: Mapping[str, str]) -> str | None:
+    """The silent SRV target's address for these roles (host .21 of the UA's loopback /24); None off loopback."""
+    return _block_host(roles, SILENT_HOST)
 
 
 def not_applicable(tags: Iterable[str], roles: Mapping[str, str], interface: str = "lo") -> str | None:

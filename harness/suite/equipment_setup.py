@@ -145,6 +145,11 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
                       "--topology docker (the default for such a file), or start the equipment yourself and "
                       "remove [equipment.image]")
     own = roles.with_roles({HARNESS_KEYS[key]: host for key, (host, _) in eq.harness.items()})
+    for key, (_, port) in eq.harness.items():
+        if SIP_BASE <= port < OWN_PORTS_END:
+            raise _refuse(eq, f"harness.{key}", f"port {port} is inside the ports the harness hands its other roles "
+                          f"scenario by scenario ({SIP_BASE}-{OWN_PORTS_END - 1}): give a port outside them "
+                          "(e.g. 5080)")
     shared = len(set(roles.values())) == 1  # --interface: every role on one IP, told apart by port
     if shared:
         _check_shared_ip(eq, roles["UA"])

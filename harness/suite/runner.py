@@ -32,7 +32,7 @@ from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
 from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
-from harness.netif import InterfaceError, interface_addresses, is_loopback
+from harness.equipment.netif import InterfaceError, interface_addresses, is_loopback
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
 from harness.settings import RunSettings, console_lines, display_path, dns_text, free_run_id
