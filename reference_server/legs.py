@@ -40,6 +40,10 @@ class Target:
     endpoint: SipEndpoint
     alternates: tuple[Target, ...] = ()
 
+    def ips(self) -> list[str]:
+        """The IP of this address and of every alternate: where the leg's signalling may go."""
+        return [self.addr[0], *(alternate.addr[0] for alternate in self.alternates)]
+
     def next(self) -> Target | None:
         """The next address to try, carrying the ones after it; None when this was the last."""
         if not self.alternates:

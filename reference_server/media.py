@@ -8,7 +8,8 @@ port (``rewrite_for_relay``). The first m= line is relayed; further streams are 
 Early media (the spec's trunk feature): the destination's address is set as soon as its first SDP
 arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. Without it
 (``MediaPolicy(early_media=False)``, the test-only fault ``no-early-media``) SDP is stripped from
-relayed 18x and both remotes are held back until the 2xx.
+relayed 18x and both remotes are held back until the 2xx. ``MediaPolicy(two_way=False)`` (the test-only
+fault ``one-way-media``) has the relay drop the destination's RTP: one-way audio, on purpose.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sipcore.errors import SIPParseError
 from sipcore.message import Message
 from sipcore.sdp import SessionDescription, media_address, rewrite_for_relay
 
+from .call_policy import SPEC_MEDIA, MediaPolicy
 from .rtp_relay import MediaRelay
 from .sip_util import SDP, Addr
 
@@ -46,9 +48,11 @@ def _first_stream(sd: SessionDescription) -> Addr | None:
 class MediaAnchor:
     """The SDP side of one call's relay."""
 
-    def __init__(self, relay: MediaRelay, *, early_media: bool = True) -> None:
+    def __init__(self, relay: MediaRelay, policy: MediaPolicy = SPEC_MEDIA) -> None:
         self.relay = relay
-        self.early_media = early_media
+        self.early_media = policy.early_media
+        if not policy.two_way:
+            relay.drop_b_to_a()
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
 
     def _rewrite(self, sd: SessionDescription, port: int) -> bytes:

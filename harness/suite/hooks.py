@@ -4,7 +4,10 @@ With equipment under test, a scenario that does not apply to it (harness.equipme
 it does not claim, the other role, a scenario that reconfigures the trunk; in a ua-only run also one that
 needs the harness's destination, harness.suite.ua_only) is skipped before any traffic, with a record saying
 why: reported "not applicable", never passed. So is a ``@dns`` scenario that cannot run here
-(harness.suite.dns_failover: no dnsmasq, roles off loopback)."""
+(harness.suite.dns_failover: no dnsmasq, roles off loopback).
+
+After a scenario whose steps passed, every answered call must have carried media both ways
+(harness.suite.media_checks): one-way audio fails the scenario from the after_scenario hook."""
 
 from __future__ import annotations
 
@@ -128,5 +131,11 @@ def after_scenario(context: Any, scenario: Any) -> None:
     if world is None:
         return
     status = getattr(scenario.status, "name", str(scenario.status))
-    record = world.finish(status, failure_text(scenario) if status != "passed" else None)
+    error = failure_text(scenario) if status != "passed" else None
+    one_way = world.check_media() if status == "passed" else None
+    if one_way is not None:
+        status, error = "failed", one_way
+    record = world.finish(status, error)
     scenario.trunkcheck_record = record  # for the progress formatter
+    if one_way is not None:
+        raise AssertionError(one_way)  # behave: the scenario fails (hook_error), the run exits non-zero

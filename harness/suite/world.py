@@ -45,6 +45,7 @@ from harness.reports.record import ScenarioRecord
 from harness.suite.checks import check_flow
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
+from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
 from harness.suite.trunk import TrunkSettings, start_reference_server
 from harness.suite.ua_only import ua_leg
@@ -309,6 +310,15 @@ class ScenarioWorld:
         self.expected.append((title, ladder))
         result, _ = check_flow(self.observation(), ladder)
         self.record.notes.extend(result.notes)
+
+    def check_media(self) -> str | None:
+        """Two-way media on every answered call (harness.suite.media_checks), for a scenario whose steps
+        all passed: the failure's message, or None (the notes go to the report)."""
+        try:
+            self.record.notes.extend(check_two_way_media(self.observation()))
+        except AssertionError as err:
+            return str(err)
+        return None
 
     # -- end -------------------------------------------------------------------------------------------
     def finish(self, status: str, error: str | None = None) -> ScenarioRecord:
