@@ -37,6 +37,7 @@ from harness.equipment.model import (
     needs_dns,
     parse_address,
 )
+from harness.equipment.numbers import REMOTE, read_numbers
 from reference_server import tomlfile
 from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
 from sipcore.locate import parse_nameserver
@@ -46,9 +47,10 @@ __all__ = ["load_equipment", "parse_equipment"]
 
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
               "registrar", "process", "image", "dns", *ADAPTERS)
-_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy")
-_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua"}
-_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk"}
+_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens "
+                                 f"there; or \"{REMOTE}\" with [[equipment.trunk.number]]: the trunk's own far end",
                   "proxy": "where the UA sends its requests: the harness's trunk listens there"}
 _REGISTRAR = ("domain", "trusted_peers", "extension")
 _EXTENSION = ("extension", "password")
@@ -178,7 +180,7 @@ class _Parser(TableReader):
         self.harness = read_harness_table(self, root, role)
         trunk = self.trunk(e, p, role, features)
         registrar_domain, trusted, extensions = self.registrar(e, p, role, features)
-        address = self.address(e, p, "address") if "address" in e else self.missing(p, "address")
+        address = self.address(e, p, "address") if "address" in e else self.trunk_address(trunk, p)
         check_harness_table(self, self.harness, role=role, address=address.addr, trusted_peers=trusted,
                             listen=self.given_listener.addr if self.given_listener else None)
         adapter, settings = self.adapter(e, p, role)
@@ -195,6 +197,19 @@ class _Parser(TableReader):
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
             media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
             located=self.located)
+
+    def trunk_address(self, trunk: TrunkAccount, p: KeyPath) -> SipAddress:
+        """A remote trunk without ``address``: its server address ``sip:DOMAIN``, located through DNS."""
+        if not trunk.destination_remote:
+            self.missing(p, "address")
+        text = f"sip:{trunk.domain}"
+        try:
+            found = locate_address(text, self.dns)
+        except ValueError as exc:
+            raise self.error((*p, "trunk", "domain"), f"no address given, and the trunk's server address "
+                             f"{text} cannot be located: {exc}") from None
+        self.located[tomlfile.fmt((*p, "address"))] = (text, found)
+        return found
 
     def missing(self, path: KeyPath, key: str) -> Any:
         raise self.error(path, f"missing required key {json.dumps(key)}")
@@ -231,20 +246,34 @@ class _Parser(TableReader):
                              "password: give the digest password of the trunk account")
         key = "destination" if role == "trunk" else "proxy"
         own = self.harness.get("destination" if role == "trunk" else "trunk")
-        if key in t:
+        remote = role == "trunk" and t.get(key) == REMOTE
+        if remote and "number" not in t:
+            raise self.error((*tp, key), f'"{REMOTE}": the trunk calls its own far end, so the harness needs '
+                             "the numbers it answers, rejects ...: add [[equipment.trunk.number]] tables")
+        if "number" in t and not remote:
+            raise self.error((*tp, "number", 0), f'test numbers are for a trunk whose destination is "{REMOTE}" '
+                             "(the harness's destination answers every number itself): set destination = "
+                             f'"{REMOTE}" or remove the numbers')
+        listen: SipAddress | None = None
+        if remote:
+            if own is not None:
+                raise self.error(("harness", "destination"), f'the trunk\'s destination is "{REMOTE}": the '
+                                 "harness plays no destination, so it needs no address")
+        elif key in t:
             self.given_listener = listen = self.address(t, tp, key)
         elif own is not None:  # [harness] destination / trunk gives it
             listen = parse_address(f"{bracketed(own[0])}:{own[1]}")
         else:
             raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]}; or give "
                              f"harness.{'destination' if role == 'trunk' else 'trunk'})")
+        numbers = read_numbers(self, t["number"], (*tp, "number")) if remote else ()
         allowed = self.ips(t, tp, "allowed_ips")
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
                              "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
                             destination=listen if role == "trunk" else None,
-                            proxy=listen if role == "ua" else None, allowed_ips=allowed)
+                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
                   features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:

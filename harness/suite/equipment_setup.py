@@ -10,7 +10,8 @@ scenarios use, checks only a run can make, and starting (and stopping) what the 
     running.stop()
 
 Role "trunk": the equipment replaces the reference server. Scenarios send to its `address`; the harness's
-destination listens at its `destination`; the carrier calls from its first trusted peer. Role "ua": the
+destination listens at its `destination`; the carrier calls from its first trusted peer. A trunk whose
+destination is "remote" calls its own far end: the harness plays the UA only (harness.suite.ua_only). Role "ua": the
 harness runs the reference trunk at the equipment's `proxy` and drives the UA at its `address` through
 its adapter (harness.adapters.ua_driver).
 
@@ -86,8 +87,9 @@ def fixed_addresses(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES) -> dic
     assert eq.trunk is not None
     fixed = {HARNESS_KEYS[key]: addr for key, addr in eq.harness.items()}
     if eq.role == "trunk":
-        assert eq.trunk.destination is not None
-        fixed |= {"VoIPBin": eq.address.addr, "Destination": eq.trunk.destination.addr}
+        fixed["VoIPBin"] = eq.address.addr
+        if eq.trunk.destination is not None:  # None: a remote trunk's own far end (ua-only)
+            fixed["Destination"] = eq.trunk.destination.addr
         carrier = _carrier_host(eq, roles)
         if carrier is not None and "Carrier" not in fixed:
             fixed["Carrier"] = (carrier, 0)
@@ -152,12 +154,13 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
     if shared:
         _check_shared_ip(eq, roles["UA"])
     if eq.role == "trunk":
-        assert eq.trunk.destination is not None
         clash = [r for r in ("UA", "UA2", "Carrier") if own[r] == eq.address.host and not shared]
         if clash:
             raise _refuse(eq, "equipment.address", f"{eq.address.host} is the harness's {clash[0]} address; "
                           "give the equipment an address of its own (e.g. 127.0.0.50)")
         dest = eq.trunk.destination
+        if dest is None:  # a remote trunk calls its own far end: the harness plays the UA only
+            return
         clash = [r for r in ("UA", "UA2") if own[r] == dest.host and not shared]
         if clash:
             raise _refuse(eq, "equipment.trunk.destination", f"{dest.host} is the harness's {clash[0]} address; "
@@ -202,8 +205,8 @@ def check_on_interface(eq: Equipment, interface: str, addresses: Sequence[str], 
     assert eq.trunk is not None
     named = [(f"harness.{key}", host) for key, (host, _) in eq.harness.items()]
     if eq.role == "trunk":
-        assert eq.trunk.destination is not None
-        named.append(("equipment.trunk.destination", eq.trunk.destination.host))
+        if eq.trunk.destination is not None:  # None: a remote trunk's own far end (ua-only)
+            named.append(("equipment.trunk.destination", eq.trunk.destination.host))
         carrier = fixed_addresses(eq, roles).get("Carrier")
         if carrier is not None and "carrier" not in eq.harness:
             named.append(("equipment.registrar.trusted_peers", carrier[0]))
