@@ -317,7 +317,7 @@ class ScenarioWorld:
         """Two-way media on every answered call (harness.suite.media_checks), for a scenario whose steps
         all passed: the failure's message, or None (the notes go to the report)."""
         try:
-            self.record.notes.extend(check_two_way_media(self.observation()))
+            self.record.notes.extend(check_two_way_media(self.observation(), remote_far_end=self.ua_only))
         except AssertionError as err:
             return str(err)
         return None
