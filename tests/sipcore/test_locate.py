@@ -144,8 +144,8 @@ def test_nothing_found_names_every_query_and_answer() -> None:
 
 def test_naptr_offering_only_tls_is_a_clear_error() -> None:
     records = {(D, "NAPTR"): [naptr(10, 10, "SIPS+D2T", f"_sips._tcp.{D}")]}
-    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T \(TLS, which "
-                                          "trunkcheck does not support yet\\)"):
+    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T \(TLS servers are "
+                                          "not located through DNS yet"):
         run(D, records)
 
 
@@ -229,9 +229,9 @@ def test_parse_server(text: str, expected: ServerName) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (f"sips:+1@{D}", "a sips: URI is reached over TLS, which trunkcheck does not support yet; use sip:"),
-    (f"sip:{D};transport=tls", "transport tls needs TLS, which trunkcheck does not support yet"),
-    (f"tls:{D}:5061", "transport tls needs TLS, which trunkcheck does not support yet"),
+    (f"sips:+1@{D}", "a sips: URI is reached over TLS: TLS servers are not located through DNS yet"),
+    (f"sip:{D};transport=tls", "TLS servers are not located through DNS yet: give the IP address, tls:IP:PORT"),
+    (f"tls:{D}:5061", "TLS servers are not located through DNS yet"),
     (f"sip:{D};transport=sctp", "transport sctp is not supported (udp or tcp)"),
     ("sip:", "is not a valid SIP URI"),
     ("bad_name!:5060", "is not an IP address (expected a host name, an IP address or a sip: URI)"),
