@@ -9,7 +9,7 @@ the ordered list of transport addresses to try.
 
 What is asked (§4.1 for the transport, §4.2 for the address and port):
 
-- a numeric IP: nothing; the transport written (``;transport=`` or a ``udp:``/``tcp:`` prefix) else UDP
+- a numeric IP: nothing; the transport written (``;transport=``, ``sips:`` or a ``udp:``/``tcp:``/``tls:`` prefix) else UDP
   (TCP for a client that speaks only TCP), the port written else the transport's default (5060; 5061
   for TLS);
 - a name with a port: A/AAAA, at that port, over the transport written else UDP (as above);
@@ -133,9 +133,11 @@ def _name(host: str) -> str:
     return host.strip().rstrip(".").lower()
 
 
-def _check_transport(transport: str, text: str) -> str:
+def _check_transport(transport: str, text: str, host: str) -> str:
     transport = transport.lower()
     if transport == "tls":
+        if is_ip_address(host):
+            return transport  # an address: nothing to locate
         raise LocateError(f"{json.dumps(text)}: {TLS_UNSUPPORTED}")
     if transport not in TRANSPORTS:
         raise LocateError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
@@ -153,13 +155,17 @@ def parse_server(text: str) -> ServerName:
             uri = parse_sip_uri(value)
         except SIPParseError as exc:
             raise LocateError(f"{json.dumps(text)} is not a valid SIP URI: {exc.message}") from None
-        if uri.scheme.lower() == "sips":
-            raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS: {TLS_UNSUPPORTED}")
         host = uri.param("maddr") or uri.host
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         if not is_ip_address(host) and not _valid_name(host):
             raise LocateError(f"{json.dumps(text)}: {json.dumps(host)} is not a host name or an IP address")
-        transport = _check_transport(uri.transport, text) if uri.transport else None
+        transport = _check_transport(uri.transport, text, host) if uri.transport else None
+        if uri.scheme.lower() == "sips":
+            if not is_ip_address(host):
+                raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS: {TLS_UNSUPPORTED}")
+            if transport not in (None, "tls"):
+                raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS, not {transport}")
+            transport = "tls"
         return ServerName(_host(host), uri.port, transport, value)
     value = _FINAL_DOT.sub("", value)  # a fully qualified name: "example.net." or "example.net.:5060"
     try:
@@ -168,7 +174,7 @@ def parse_server(text: str) -> ServerName:
     except AddressError as exc:
         raise LocateError(str(exc)) from None
     if transport is not None:
-        _check_transport(transport, text)
+        _check_transport(transport, text, host)
     return ServerName(_host(host), port, transport, value)
 
 
@@ -236,8 +242,9 @@ class Locator:
         self.rng = rng
         self.transports = tuple(t.lower() for t in transports)
         self.families = tuple(families)
-        if not self.transports or any(t not in TRANSPORTS for t in self.transports):
-            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(TRANSPORTS)}")
+        spoken = (*TRANSPORTS, "tls") if server.numeric else TRANSPORTS  # TLS: only to an address, for now
+        if not self.transports or any(t not in spoken for t in self.transports):
+            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(spoken)}")
         if not self.families or any(f not in FAMILIES for f in self.families):
             raise ValueError(f"families {families!r}: give A, AAAA or both")
         self.trace: list[str] = []

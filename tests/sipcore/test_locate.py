@@ -272,3 +272,12 @@ def test_a_server_failure_is_no_records_and_the_trace_says_why() -> None:
 def test_locate_from_records_compares_names_without_case_or_final_dot() -> None:
     records = {(f"_SIP._UDP.{D.upper()}.", "srv"): [Srv(10, 0, 5070, f"{S1}.")], (S1.upper(), "A"): ["127.0.0.61"]}
     assert locate_from_records(f"udp:{D}", records, rng=random.Random(1)) == [udp("127.0.0.61", 5070)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sips:+1@127.0.0.1", TransportAddress("tls", "127.0.0.1", 5061)),  # RFC 3261 §19.1.2
+    ("sip:127.0.0.1:5081;transport=tls", TransportAddress("tls", "127.0.0.1", 5081)),
+    ("tls:[::1]:5062", TransportAddress("tls", "::1", 5062)),
+])
+def test_a_tls_server_given_by_address_needs_no_dns(text: str, expected: TransportAddress) -> None:
+    assert locate_from_records(text, {}, rng=random.Random(1), transports=("tls",)) == [expected]
