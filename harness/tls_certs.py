@@ -67,7 +67,7 @@ class TestCA:
     @classmethod
     def create(cls, folder: Path, name: str = "ca", *, now: datetime.datetime | None = None) -> TestCA:
         folder.mkdir(parents=True, exist_ok=True)
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         subject = _name(f"trunkcheck test CA ({name})")
         cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
@@ -92,7 +92,7 @@ class TestCA:
         after it) and ``stem.key``. SANs: ``dns`` (dNSName), ``ips`` (iPAddress), ``uris`` (sip: URIs);
         none of them: a certificate with only a CN (``common_name``). ``expired``: its validity ended
         yesterday."""
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         cn = common_name or (list(dns) + list(ips) + [stem])[0]
         start, end = (now - 10 * DAY, now - DAY) if expired else (now - DAY, now + 30 * DAY)
