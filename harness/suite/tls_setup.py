@@ -29,8 +29,7 @@ from harness.capture.decode import Decoded, TlsDecode, decode_file
 from harness.equipment.model import EquipmentTls
 from harness.tls_certs import CertFiles, TestCA
 from reference_server.tls_config import TlsConfig
-from sipcore.aio.tls import TlsOptions
-from sipcore.aio.transport import CONNECT_TIMEOUT
+from sipcore.aio.tls import HANDSHAKE_TIMEOUT, TlsOptions
 
 __all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "run_tls"]
 
@@ -38,8 +37,8 @@ log = logging.getLogger(__name__)
 BAD_CERTIFICATES = ("another name", "expired", "untrusted CA")
 """The certificates a UA must refuse, as the negative scenarios name them."""
 EDITCAP_TIMEOUT = 20.0
-TLS_HANDSHAKE_TIMEOUT = CONNECT_TIMEOUT
-"""How long a TLS connection may take to open (sipcore.aio.transport.CONNECT_TIMEOUT)."""
+TLS_HANDSHAKE_TIMEOUT = HANDSHAKE_TIMEOUT
+"""How long a TLS connection may take to open (sipcore.aio.tls.HANDSHAKE_TIMEOUT)."""
 SOCKET_CAPTURE = ("a @tls scenario needs raw capture (run as root or with CAP_NET_RAW, --capture raw): "
                   "capture from trunkcheck's sockets writes UDP only, and TLS is decoded from the wire with "
                   "the scenario's key log")

@@ -39,11 +39,11 @@ from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObs
 from .resolver import SipResolver, locate_blocking
 from .rtp import ReceivedRtp, RtpEndpoint
 from .tap import Tap, report_datagram, report_stream, set_tap, tap_of
-from .tls import TlsError, TlsOptions, TlsTransport, client_context, server_context
+from .tls import HANDSHAKE_TIMEOUT, TlsError, TlsOptions, TlsTransport, client_context, server_context
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
-    "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
+    "HANDSHAKE_TIMEOUT", "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
     "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
     "Tap", "TimerHandle", "TlsError", "TlsOptions", "TlsTransport", "Transport", "UdpTransport", "client_context",
     "locate_blocking", "report_datagram", "report_stream", "server_context", "set_tap", "tap_of",

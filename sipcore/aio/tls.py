@@ -43,9 +43,11 @@ from .transport import (
     UnreachableHandler,
 )
 
-__all__ = ["TlsError", "TlsOptions", "TlsTransport", "client_context", "server_context"]
+__all__ = ["HANDSHAKE_TIMEOUT", "TlsError", "TlsOptions", "TlsTransport", "client_context", "server_context"]
 
 log = logging.getLogger(__name__)
+HANDSHAKE_TIMEOUT = CONNECT_TIMEOUT
+"""How long opening a TLS connection (TCP connect and handshake) may take before it is a transport error."""
 
 
 class TlsError(ValueError):
