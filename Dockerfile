@@ -33,6 +33,7 @@ RUN set -eu; missing=; \
     command -v sipp >/dev/null || missing="$missing sip-tester"; \
     command -v ip >/dev/null || missing="$missing iproute2"; \
     command -v tcpdump >/dev/null || missing="$missing tcpdump"; \
+    command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing="$missing dnsmasq-base"; \
     python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$missing python3-venv"; \
     if [ -n "$missing" ]; then \
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \

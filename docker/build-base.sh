@@ -21,8 +21,9 @@ SUITE=bookworm
 FORCE=0
 MIRROR=
 # python3-venv: the image installs trunkcheck into a venv; tshark: pyshark's decode; sip-tester: SIPp;
-# iproute2, tcpdump, iputils-ping: looking at a container's network when something goes wrong.
-PACKAGES=python3,python3-venv,ca-certificates,tshark,sip-tester,iproute2,tcpdump,iputils-ping
+# iproute2, tcpdump, iputils-ping: looking at a container's network when something goes wrong;
+# dnsmasq-base: the DNS server of the @dns failover scenario.
+PACKAGES=python3,python3-venv,ca-certificates,tshark,sip-tester,iproute2,tcpdump,iputils-ping,dnsmasq-base
 
 say() { echo "build-base.sh: $*"; }
 die() { echo "build-base.sh: $*" >&2; exit 1; }

@@ -22,9 +22,10 @@ from pathlib import Path
 from harness.suite_root import default_output, suite_root
 from harness.topology import LOOPBACK_ROLES, RoleAddresses
 from reference_server.faults import NO_FAULTS, Fault, InjectedFaults
+from sipcore.transport_address import bracketed
 
 __all__ = ["CAPTURE_MODES", "DECODE_MODES", "DEFAULTS_TEXT", "DESTINATIONS", "FEATURES", "REPO", "RESPONSE_TIMEOUT",
-           "Condition", "RunSettings", "console_lines", "display_path", "free_run_id", "is_test_only",
+           "Condition", "RunSettings", "console_lines", "display_path", "dns_text", "free_run_id", "is_test_only",
            "junit_properties", "narrowed", "new_run_id", "run_conditions"]
 
 REPO = suite_root()  # features/, steps/, spec/: the checkout, $TRUNKCHECK_SUITE or the installed trunkcheck_suite
@@ -79,6 +80,7 @@ class RunSettings:
     response_timeout: float = RESPONSE_TIMEOUT
     topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
     roles: RoleAddresses = LOOPBACK_ROLES  # where the harness's roles live (--loopback, the docker network)
+    dns: tuple[str, int] | None = None  # --dns: locates the equipment file's names (else its dns key)
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -112,6 +114,9 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
     if settings.equipment is not None:
         out.append(Condition("--equipment", display_path(settings.equipment, REPO),
                              "the equipment this file describes took its role in place of trunkcheck's own"))
+    if settings.dns is not None:
+        out.append(Condition("--dns", dns_text(settings.dns), "this DNS server located the addresses the equipment "
+                             "file gives by name (RFC 3263), in place of the file's dns key or the system's resolver"))
     if settings.topology != "local":
         out.append(Condition("--topology", settings.topology, "the trunk in a container of its own, the "
                              "harness's roles in another, on a Docker network between them"))
@@ -137,6 +142,11 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
         out.append(Condition("--decode", settings.decode, "a tshark per scenario decoded the captures (default: "
                              "one long-lived tshark for the run)"))
     return tuple(out)
+
+
+def dns_text(server: tuple[str, int]) -> str:
+    """``127.0.0.1:5353``, ``[::1]:53``: a DNS server as --dns takes it."""
+    return f"{bracketed(server[0])}:{server[1]}"
 
 
 def narrowed(conditions: Sequence[Condition]) -> bool:

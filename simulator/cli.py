@@ -108,7 +108,8 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
-    ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy (default: --proxy)")
+    ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy, the same failover "
+                    "(default: --proxy, else the server of --registrar-domain or --domain located through DNS)")
     ua.add_argument("--registrar-domain", help="domain of the AOR (default: --domain)")
     ua.add_argument("--expires", type=int, default=3600, help="REGISTER expiry in seconds")
     ua.add_argument("--wait-incoming", type=float, default=0.0, metavar="S",
@@ -225,14 +226,15 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
     if chosen is None and located:  # the transport DNS chose (NAPTR, SRV): the UA speaks only that one
         chosen = located[0].transport.upper()
     targets = [t.addr for t in located if t.transport.upper() == chosen]
-    registrar_addr = ((await _locate(resolver, registrar, "--registrar", ((chosen or "udp").lower(),), family))[0].addr
-                      if registrar else None)
+    registrars = ([t.addr for t in await _locate(resolver, registrar, "--registrar", ((chosen or "udp").lower(),),
+                                                 family)] if registrar else [])
     settings = UaSettings(
         listen=listen, transport=chosen or "UDP", tls=_tls(args, chosen or "UDP"),
         username=args.username, password=args.password, auth_username=args.auth_username,
         domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
         target=targets[0] if targets else None, alternates=tuple(targets[1:]), dns=nameserver,
-        registrar=registrar_addr, registrar_domain=args.registrar_domain,
+        registrar=registrars[0] if registrars else None, registrar_alternates=tuple(registrars[1:]),
+        registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
         on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,

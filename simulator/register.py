@@ -1,8 +1,12 @@
 """The UA's registration (RFC 3261 §10.2): REGISTER with a 401 answered by digest, a refresh before the
 granted expiry (same Call-ID, CSeq + 1, §10.2.4), and de-registration with Expires 0.
 
-The AOR is ``sip:{username}@{registrar_domain}``, the Request-URI ``sip:{registrar_domain}``; the
-request goes to ``registrar`` (default: the UA's target).
+The AOR is ``sip:{username}@{registrar_domain}``, the Request-URI ``sip:{registrar_domain}``. The request
+goes to ``registrar`` then ``registrar_alternates``; without a registrar to the UA's target then its
+alternates; without either to the Request-URI's server, located through DNS as RFC 3263 says (NAPTR, SRV,
+A, asking the settings' ``dns``). Like an INVITE, a REGISTER that times out (Timer F), meets a transport
+error (an ICMP error: a 503 of the transport layer) or gets a 503 goes, as a new transaction (a new branch,
+RFC 3263 §4.3), to the next target; a refresh starts at the target that answered last.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from sipcore.builders import new_request
+from sipcore.aio.resolver import SipResolver
+from sipcore.builders import new_request, with_new_branch
 from sipcore.errors import SIPParseError
+from sipcore.locate import LocateError
 from sipcore.message import Request, Response
+from sipcore.transport_address import bracketed
 from sipcore.uri import SipURI
 
 from .agent import Agent
@@ -35,6 +42,10 @@ class RegistrationResult:
     refresh: bool = False
     error: str | None = None
     at: float = 0.0
+    target: Addr | None = None
+    """Where the last REGISTER of the exchange went (after any failover)."""
+    failed_targets: list[tuple[Addr, str]] = field(default_factory=list)
+    """Targets given up before ``target``, each with why (``503 Service Unavailable``, ``no response``)."""
 
     @property
     def ok(self) -> bool:
@@ -52,17 +63,30 @@ class Registration:
         self.registered_expires: int | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._answered: Addr | None = None  # the target that answered last: a refresh starts there
 
-    @property
-    def address(self) -> Addr:
-        addr = self.settings.registrar or self.settings.target
-        if addr is None:
-            raise ValueError("no registrar address: set UaSettings.registrar (or target)")
-        return addr
+    async def targets(self) -> list[Addr]:
+        """Where the REGISTER goes, in the order to try (see the module's docstring); LocateError saying
+        why when DNS locates nothing."""
+        s = self.settings
+        if s.registrar is not None:
+            found = [s.registrar, *s.registrar_alternates]
+        elif s.target is not None:
+            found = [s.target, *s.alternates]
+        else:
+            family = "AAAA" if ":" in self.agent.local_addr[0] else "A"
+            located = await SipResolver(s.dns).locate(f"sip:{s.aor_domain}", families=(family,),
+                                                      transports=(self.agent.transport_name.lower(),))
+            found = [t.addr for t in located]
+        if self._answered in found:
+            k = found.index(self._answered)
+            found = found[k:] + found[:k]
+        return found
 
     async def register(self, expires: int, *, refresh: bool = True, is_refresh: bool = False) -> RegistrationResult:
         """REGISTER for ``expires`` seconds (0 removes the binding); on success a refresh is scheduled
-        at ``register_refresh_ratio`` of the granted time when ``refresh``."""
+        at ``register_refresh_ratio`` of the granted time when ``refresh``. LocateError when the
+        registrar is to be located through DNS and cannot be."""
         if not is_refresh:
             self._stop_refresher()
         result = await self._exchange(expires)
@@ -103,7 +127,10 @@ class Registration:
     async def _refresh_after(self, delay: float, expires: int) -> None:
         await self.agent.clock.sleep(delay)
         self.agent.record.add("note", f"refreshing the registration ({delay:g} s after the last)")
-        await self.register(expires, refresh=True, is_refresh=True)
+        try:
+            await self.register(expires, refresh=True, is_refresh=True)
+        except LocateError as exc:
+            self.agent.record.add("note", f"the registration is not refreshed: {exc}", self.call_id)
 
     def _request(self, expires: int) -> Request:
         s, ep = self.settings, self.agent.ep
@@ -118,15 +145,25 @@ class Registration:
 
     async def _exchange(self, expires: int) -> RegistrationResult:
         result = RegistrationResult(expires, at=self.agent.clock.time())
+        targets = await self.targets()
         auth = ChallengeAnswerer(self.settings, self.agent.ids)
         request = self._request(expires)
         while True:
+            result.target = targets[0]
             try:
-                response = await self.agent.ep.request(request, self.address, timeout=self.agent.transaction_bound)
+                response = await self.agent.ep.request(request, targets[0], timeout=self.agent.transaction_bound)
             except TimeoutError as exc:
+                if len(targets) > 1:
+                    request = self._next_target(request, targets, result, f"no response within "
+                                                f"{self.agent.timers.timer_f:g} s (Timer F)")
+                    continue
                 result.error = f"REGISTER: {exc or 'no final response'}"
                 self.agent.record.add("timeout", result.error, self.call_id)
                 return result
+            if response.status == 503 and len(targets) > 1:
+                request = self._next_target(request, targets, result, f"503 {response.reason}")
+                continue
+            self._answered = targets[0]
             if response.status in (401, 407):
                 result.challenges.append(response.status)
                 retry, note = auth.retry(request, response)
@@ -140,6 +177,14 @@ class Registration:
             if result.ok:
                 result.expires = self._granted(response, expires)
             return result
+
+    def _next_target(self, request: Request, targets: list[Addr], result: RegistrationResult, why: str) -> Request:
+        """RFC 3263 §4.3: the same REGISTER as a new transaction (a new branch) to the next target."""
+        failed = targets.pop(0)
+        result.failed_targets.append((failed, why))
+        self.agent.record.add("note", f"REGISTER to {bracketed(failed[0])}:{failed[1]} failed ({why}): trying the "
+                              f"next target {bracketed(targets[0][0])}:{targets[0][1]} (RFC 3263 §4.3)", self.call_id)
+        return with_new_branch(request, self.agent.ids.branch())
 
     def _granted(self, response: Response, requested: int) -> int:
         """The expiry of our binding in a 2xx: its Contact's ;expires, else Expires, else the request's."""

@@ -230,7 +230,9 @@ class UaSettings:
     trunk), separate from the URIs; ``alternates`` are the addresses to try after it, in order, when it
     fails (RFC 3263 §4.3: a transport error, a timeout or a 503). Without a target, the Request-URI's
     server: its IP, or its host name located through DNS as RFC 3263 says (NAPTR, SRV, A), asking ``dns``
-    (IP, port) or, when None, the system's resolver."""
+    (IP, port) or, when None, the system's resolver. A REGISTER goes to ``registrar`` then
+    ``registrar_alternates`` (the same failover), else where a call would go, else to the registrar
+    domain's server located through DNS."""
 
     listen: Addr = ("127.0.0.1", 0)
     transport: str = "UDP"
@@ -245,6 +247,7 @@ class UaSettings:
     dns: Addr | None = None
     registrar_domain: str | None = None
     registrar: Addr | None = None
+    registrar_alternates: tuple[Addr, ...] = ()
     algorithms: tuple[str, ...] = DEFAULT_PREFERENCE
     max_auth_retries: int = 2
     on_challenge: str = "answer"
@@ -284,6 +287,10 @@ class UaSettings:
         object.__setattr__(self, "alternates", tuple(check_addr(a, "alternates") for a in self.alternates))
         if self.alternates and self.target is None:
             raise SettingsError("alternates: give a target first (the alternates are tried after it)")
+        object.__setattr__(self, "registrar_alternates",
+                           tuple(check_addr(a, "registrar_alternates") for a in self.registrar_alternates))
+        if self.registrar_alternates and self.registrar is None:
+            raise SettingsError("registrar_alternates: give a registrar first (the alternates are tried after it)")
         if self.rtp_host is not None:
             _check_ip(self.rtp_host, "rtp_host")
         object.__setattr__(self, "algorithms", tuple(self.algorithms))

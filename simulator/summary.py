@@ -67,4 +67,7 @@ def registration_line(result: RegistrationResult, *, unregister: bool = False) -
     challenged = f", challenged {', '.join(str(s) for s in result.challenges)}" if result.challenges else ""
     expires = f", expires {result.expires} s" if result.expires is not None and not unregister else ""
     error = f" ({result.error})" if result.error else ""
-    return f"{what}: {status}{challenged}{expires}{error}"
+    failed = "".join(f"; {bracketed(host)}:{port} failed ({why}), the next was tried (RFC 3263 §4.3)"
+                     for (host, port), why in result.failed_targets)
+    via = f" via {bracketed(result.target[0])}:{result.target[1]}" if result.failed_targets and result.target else ""
+    return f"{what}: {status}{challenged}{expires}{error}{via}{failed}"

@@ -126,17 +126,22 @@ class UserAgent(Agent):
 
     # -- registration -------------------------------------------------------------------------------
     async def register(self, expires: int | None = None, *, refresh: bool = True) -> RegistrationResult:
-        """REGISTER (answering a 401 with digest); refreshed before expiry while ``refresh``."""
+        """REGISTER (answering a 401 with digest); refreshed before expiry while ``refresh``. Without a
+        registrar or target address the registrar domain's server is located through DNS (RFC 3263)."""
         assert self.registration is not None
-        if self.settings.registrar is None and self.settings.target is None:
-            raise SettingsError("register: set UaSettings.registrar (or target) to the registrar's address")
         expires = self.settings.register_expires if expires is None else expires
-        return await self.registration.register(expires, refresh=refresh)
+        try:
+            return await self.registration.register(expires, refresh=refresh)
+        except LocateError as exc:
+            raise SettingsError(f"no registrar address for sip:{self.settings.aor_domain}: {exc}") from None
 
     async def unregister(self) -> RegistrationResult:
         """REGISTER with Expires 0 (the refresh stops)."""
         assert self.registration is not None
-        return await self.registration.unregister()
+        try:
+            return await self.registration.unregister()
+        except LocateError as exc:
+            raise SettingsError(f"no registrar address for sip:{self.settings.aor_domain}: {exc}") from None
 
     @property
     def registrations(self) -> list[RegistrationResult]:

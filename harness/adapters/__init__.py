@@ -8,6 +8,7 @@ processes it starts: each module drives one program and bounds every wait.
 - baresip: :mod:`~harness.adapters.baresip`;
 - Kamailio and any equipment command: :mod:`~harness.adapters.kamailio`; the reference server as a child
   process: :mod:`~harness.adapters.server_process`; their shared lifecycle: :mod:`~harness.adapters.process`;
+- dnsmasq, a DNS server for the scenarios that locate the trunk through DNS: :mod:`~harness.adapters.dnsmasq`;
 - the UA under test: :mod:`~harness.adapters.ua_driver` picks the driver for an equipment file (SIPp,
   baresip or a person), all of them a :class:`UaDriver` (:mod:`~harness.adapters.ua_driver_base`).
 """

@@ -26,6 +26,7 @@ from harness.capture.decode import Decoded, DecodedMessage, DecodedRtp, DecodeEr
 from harness.capture.roles import RoleKey, RoleMap, parse_address_key
 from harness.ladder import render_observed
 from harness.ladder.expected import ROLE_ORDER, column_order
+from harness.suite.dns_failover import SILENT, silent_ip
 from harness.topology import LOOPBACK_ENV, LOOPBACK_ROLES, SIP_PORT_RANGE, RoleAddresses
 
 __all__ = ["LadderError", "build_parser", "main", "parse_roles", "render_pcap"]
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="name the columns: by IP, or by IP:PORT where roles share an IP")
     parser.add_argument("--trunkcheck-roles", action="store_true",
                         help="name the harness's loopback addresses: " +
-                        ", ".join(f"{ip}={name}" for name, ip in LOOPBACK_ROLES.items()))
+                        ", ".join(f"{ip}={name}" for name, ip in LOOPBACK_ROLES.items()) +
+                        f", {silent_ip(LOOPBACK_ROLES)}={SILENT}")
     parser.add_argument("--loopback", metavar="BASE",
                         help="with --trunkcheck-roles: the roles' loopback block of a `trunkcheck run --loopback "
                         f"BASE` run (default ${LOOPBACK_ENV}, else 127.0.0.0)")
@@ -114,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         roles = parse_roles(args.roles)
         if args.trunkcheck_roles:
             harness_roles = RoleAddresses.from_environment(args.loopback)
-            roles = {**{ip: name for name, ip in harness_roles.items()}, **roles}
+            silent = silent_ip(harness_roles)  # the @dns scenario's silent SRV target
+            roles = {**{ip: name for name, ip in harness_roles.items()}, **({silent: SILENT} if silent else {}),
+                     **roles}
     except ValueError as err:
         print(f"trunkcheck ladder: {err}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@
     trunkcheck run --features features/early_media.feature --run-id ci-42 -v
     trunkcheck run --equipment examples/equipment/kamailio-trunk.toml   equipment under test
     trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host
+    trunkcheck run --equipment by-name.toml --dns 192.0.2.53             its names located by that DNS server
     trunkcheck run --topology docker --image trunkcheck                   every role a container of its own
     trunkcheck run --equipment vendor-sbc-image.toml                     [equipment.image]: docker topology
     trunkcheck run --loopback 127.42.0.0                                 roles on 127.42.0.10, .11, .12, .20, .30
@@ -39,6 +40,7 @@ from harness.suite.equipment_setup import ImageStarter
 from harness.suite.runner import run_suite
 from harness.topology import LOOPBACK_ENV, RoleAddresses
 from reference_server.faults import Fault, InjectedFaults
+from sipcore.locate import LocateError, parse_nameserver
 
 __all__ = ["build_parser", "main", "settings_from"]
 
@@ -72,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--equipment", type=Path, metavar="FILE",
                         help="an equipment file (TOML, see examples/equipment/): run the scenarios that apply "
                         "against that equipment; the others are reported not applicable")
+    parser.add_argument("--dns", metavar="IP[:PORT]",
+                        help="the DNS server that locates the addresses the equipment file gives by host name or "
+                        "sip: URI, as RFC 3263 says (NAPTR, SRV, A/AAAA), in place of the file's dns key "
+                        "(default: that key, else the system's resolver; port 53)")
     parser.add_argument("--interface", default="lo", metavar="IFACE",
                         help="capture on this interface (default lo; another one when the equipment is on "
                         "another host)")
@@ -105,7 +111,15 @@ def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None
               "equipment (its validation report must not rest on a broken trunk). Leave out --fault.",
               file=sys.stderr)
         return 2
+    if args.dns is not None and not args.equipment:
+        print("trunkcheck run: --dns locates the addresses an equipment file gives by name: give --equipment "
+              "too (the harness's own roles have IP addresses)", file=sys.stderr)
+        return 2
     if container_roles is None and wants_docker(args):
+        if args.dns is not None:
+            print("trunkcheck run: --dns is for a local run: in the docker topology the equipment's address is "
+                  "an IP of the Docker network; leave out --dns", file=sys.stderr)
+            return 2
         return run_from_cli(args, REPO, RunSettings().output)
     try:
         settings = settings_from(args, container_roles=container_roles)
@@ -125,8 +139,12 @@ def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None
 def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | None = None) -> RunSettings:
     """The run's settings from `trunkcheck run` ARGS, mapped once here: faults to their type, the roles to
     the loopback block of --loopback (else $TRUNKCHECK_LOOPBACK, else 127.0.0.0; ValueError naming which is
-    wrong), or, in the docker topology's harness container, to ``container_roles`` (topology "docker")."""
+    wrong; --dns likewise), or, in the docker topology's harness container, to ``container_roles`` (topology "docker")."""
     roles = container_roles if container_roles is not None else RoleAddresses.from_environment(args.loopback)
+    try:
+        dns = parse_nameserver(args.dns) if args.dns is not None else None
+    except LocateError as exc:
+        raise ValueError(f"--dns: {exc}") from None
     settings = RunSettings(
         features=tuple(p.resolve() for p in (args.features or [FEATURES])),
         tags=tuple(args.tags),
@@ -140,6 +158,7 @@ def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | 
         response_timeout=args.response_timeout,
         topology="docker" if container_roles is not None else "local",
         roles=roles,
+        dns=dns,
     )
     if args.run_id:
         settings = replace(settings, run_id=args.run_id)

@@ -65,23 +65,28 @@ _PORT_RE = re.compile(r"(\d{1,5})(/(udp|tcp))?\Z")
 
 # --- loading ----------------------------------------------------------------------------------------
 
-def load_equipment(path: Path | str) -> Equipment:
+def load_equipment(path: Path | str, *, dns: tuple[str, int] | None = None) -> Equipment:
     text = tomlfile.read_text(path, EquipmentError, "cannot read the equipment file")
-    return parse_equipment(text, str(path), base_dir=Path(path).resolve().parent)
+    return parse_equipment(text, str(path), base_dir=Path(path).resolve().parent, dns=dns)
 
 
-def parse_equipment(text: str, filename: str = "<string>", *, base_dir: Path | None = None) -> Equipment:
-    """The equipment ``text`` describes; ``base_dir`` (the file's directory) anchors a relative ``cwd``."""
+def parse_equipment(text: str, filename: str = "<string>", *, base_dir: Path | None = None,
+                    dns: tuple[str, int] | None = None) -> Equipment:
+    """The equipment ``text`` describes; ``base_dir`` (the file's directory) anchors a relative ``cwd``.
+    ``dns`` (IP, port), `trunkcheck run --dns`: the DNS server that locates the addresses the file gives by
+    name, in place of the file's own ``dns`` key (which is still checked)."""
     data = tomlfile.loads(text, filename, EquipmentError)
-    return _Parser(data, filename, Locator(text), base_dir or Path.cwd()).equipment()
+    return _Parser(data, filename, Locator(text), base_dir or Path.cwd(), dns).equipment()
 
 
 class _Parser(TableReader):
     error_class = EquipmentError
 
-    def __init__(self, data: dict[str, Any], filename: str, lines: Locator, base_dir: Path) -> None:
+    def __init__(self, data: dict[str, Any], filename: str, lines: Locator, base_dir: Path,
+                 dns: tuple[str, int] | None = None) -> None:
         super().__init__(data, filename, lines)
         self.base_dir = base_dir
+        self.given_dns = dns
         self.dns: tuple[str, int] | None = None
         self.located: dict[str, tuple[str, SipAddress]] = {}
 
@@ -166,6 +171,7 @@ class _Parser(TableReader):
                 self.dns = parse_nameserver(self.text(e, p, "dns"))
             except ValueError as exc:
                 raise self.error((*p, "dns"), str(exc)) from None
+        self.dns = self.given_dns or self.dns
         features = self.features(e, p)
         trunk = self.trunk(e, p, role, features)
         registrar_domain, trusted, extensions = self.registrar(e, p, role, features)

@@ -116,7 +116,8 @@ class Equipment:
     media_addresses: tuple[str, ...] = ()
     """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
     dns: tuple[str, int] | None = None
-    """The DNS server (IP, port) that located the addresses given by name; None: the system's resolver."""
+    """The DNS server (IP, port) that located the addresses given by name: `trunkcheck run --dns`, else the
+    file's ``dns`` key; None: the system's resolver."""
     located: dict[str, tuple[str, SipAddress]] = field(default_factory=dict, compare=False)
     """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
     was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model

@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 SPEC_PATH = suite_root() / "spec" / "voipbin-trunk.txt"
-ROLE_ORDER = ("UA", "UA2", "VoIPBin", "Destination")
+ROLE_ORDER = ("UA", "UA2", "Silent", "VoIPBin", "Destination")
+"""Ladder columns, left to right (``Silent``: a trunk's SRV target that answers nothing, @dns scenarios)."""
 
 
 class ExpectationError(ValueError):
@@ -73,7 +74,7 @@ def ladder_from_docstring(text: str, path: Path = SPEC_PATH) -> Ladder:
 
 def column_order(roles: Iterable[str]) -> list[str]:
     """Ladder columns for these roles: callers left, the trunk in the middle, called parties right. The UA
-    is the caller (UA, UA2, VoIPBin, Destination) unless a carrier calls it (Carrier, VoIPBin, UA);
+    is the caller (UA, UA2, Silent, VoIPBin, Destination) unless a carrier calls it (Carrier, VoIPBin, UA);
     unknown roles (addresses) go last."""
     present = set(roles)
     order = ("Carrier", "VoIPBin", "UA", "UA2", "Destination") if "Carrier" in present else ROLE_ORDER

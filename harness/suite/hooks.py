@@ -2,7 +2,8 @@
 
 With equipment under test, a scenario that does not apply to it (harness.equipment.applicable: a feature
 it does not claim, the other role, a scenario that reconfigures the trunk) is skipped before any traffic,
-with a record saying why: reported "not applicable", never passed."""
+with a record saying why: reported "not applicable", never passed. So is a ``@dns`` scenario that cannot run
+here (harness.suite.dns_failover: no dnsmasq, roles off loopback)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted
 from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
+from harness.suite.dns_failover import not_applicable as dns_not_applicable
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
 
@@ -78,6 +80,9 @@ def not_applicable(session: Session, feature: str, scenario: str, *, location: s
 def before_scenario(context: Any, scenario: Any) -> None:
     tags = [str(t) for t in scenario.effective_tags]
     ok, why = applicable(tags, context.session.equipment)
+    options = context.session.options
+    if ok and (dns_why := dns_not_applicable(tags, options.roles, options.interface)) is not None:
+        ok, why = False, dns_why
     if not ok:
         scenario.trunkcheck_record = not_applicable(context.session, scenario.feature.name, scenario.name,
                                                     location=str(scenario.location), tags=tags, reason=why)

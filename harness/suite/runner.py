@@ -34,7 +34,7 @@ from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
-from harness.settings import RunSettings, console_lines, display_path, free_run_id
+from harness.settings import RunSettings, console_lines, display_path, dns_text, free_run_id
 from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
 from harness.suite.hooks import failure_text, resolve_capture
 from harness.suite.progress import status_name
@@ -78,6 +78,8 @@ def behave_args(settings: RunSettings, run_dir: Path) -> list[str]:
         args += ["-D", "verbose=1"]
     if settings.equipment is not None:
         args += ["-D", f"equipment={settings.equipment}"]
+    if settings.dns is not None:
+        args += ["-D", f"dns={dns_text(settings.dns)}"]
     args += ["-D", f"interface={settings.interface}", "-D", f"destination={settings.destination}",
              "-D", f"response_timeout={settings.response_timeout:g}"]
     for expr in settings.tags:
@@ -97,7 +99,7 @@ def _load_equipment(settings: RunSettings, image_starter: ImageStarter | None) -
     """The equipment file, checked and pre-flighted (its address answers, the harness's addresses are
     free); EquipmentError (naming the line) when it cannot be tested as described."""
     assert settings.equipment is not None
-    equipment = load_equipment(settings.equipment)
+    equipment = load_equipment(settings.equipment, dns=settings.dns)
     check_usable(equipment, settings.roles, image_starter)
     preflight(equipment)
     return equipment
@@ -115,8 +117,11 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
         except EquipmentError as exc:
             err.write(f"trunkcheck: equipment refused before any scenario traffic: {exc}\n")
             return _refused(settings, started)
+        asked = (f"{dns_text(equipment.dns)}{' (--dns)' if settings.dns else ''}" if equipment.dns
+                 else "the system resolver")
         for key, (written, found) in sorted(equipment.located.items(), key=lambda kv: equipment.lines.get(kv[0], 0)):
-            out.write(f"trunkcheck: {equipment.where(key)} {written} is {found} (located through DNS, RFC 3263)\n")
+            out.write(f"trunkcheck: {equipment.where(key)} {written} is {found} (located through DNS, RFC 3263, "
+                      f"asking {asked})\n")
     asked = settings.capture
     try:
         settings = replace(settings, capture=resolve_capture(asked, settings.interface))

@@ -9,6 +9,8 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     decode=stream|file                    one long-lived tshark (default) or a tshark per scenario
     equipment=examples/equipment/x.toml   equipment under test (harness.equipment); the run's start-up
                                           (pre-flight, starting its process) is trunkcheck run's job
+    dns=127.0.0.1:5353                    the DNS server locating the equipment file's names (trunkcheck
+                                          run --dns; default: the file's dns key, else the system's)
     interface=eth1                        capture there instead of on loopback
     capture=raw|sockets|auto              a packet socket, or trunkcheck's own sockets (no CAP_NET_RAW needed)
     destination=simulator|sipp            who plays the destination
@@ -34,6 +36,7 @@ from harness.suite.loop import LoopThread
 from harness.suite_root import default_output
 from harness.topology import LOOPBACK_ROLES, SIP_PORT_RANGE, Addr, PortPlan, RoleAddresses
 from reference_server.faults import NO_FAULTS, InjectedFaults
+from sipcore.locate import LocateError, parse_nameserver
 
 __all__ = ["RunOptions", "Session", "slug"]
 
@@ -57,6 +60,7 @@ class RunOptions:
     response_timeout: float = RESPONSE_TIMEOUT
     roles: RoleAddresses = LOOPBACK_ROLES
     capture: str = "auto"  # raw, sockets (trunkcheck's own: harness.capture.socket_capture), auto
+    dns: tuple[str, int] | None = None  # locates the equipment file's names, in place of its dns key
 
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
@@ -79,9 +83,13 @@ class RunOptions:
         roles = userdata.get("roles")
         if not isinstance(roles, RoleAddresses):  # a plain `behave` run
             roles = RoleAddresses.from_environment()
+        try:
+            dns = parse_nameserver(userdata["dns"]) if userdata.get("dns") else None
+        except LocateError as exc:
+            raise ValueError(f"dns={userdata['dns']!r}: {exc}") from None
         return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
                    destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles,
-                   userdata.get("capture") or "auto")
+                   userdata.get("capture") or "auto", dns)
 
 
 @dataclass
@@ -95,7 +103,7 @@ class Session:
 
     def __post_init__(self) -> None:
         if self.options.equipment is not None and self.equipment is None:
-            self.equipment = load_equipment(self.options.equipment)
+            self.equipment = load_equipment(self.options.equipment, dns=self.options.dns)
         extra: list[int] = []
         if self.equipment is not None:
             self.plan, extra = plan_for(self.equipment, self.options.roles), sip_ports(self.equipment)

@@ -40,6 +40,7 @@ from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
 from harness.suite.checks import check_flow
+from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.session import Session
 from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, run_tls
@@ -73,7 +74,7 @@ class ScenarioWorld:
                  tags: list[str] | None = None) -> None:
         self.session = session
         self.started_at = time.monotonic()
-        self.topology = session.plan.allocate()
+        self.topology = scenario_topology(session.plan.allocate(), tags or [], session.options.roles)
         self.stem = session.artifact_stem(feature, scenario)
         self.pcap = self.stem.with_suffix(".pcap")
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
@@ -88,6 +89,7 @@ class ScenarioWorld:
         self.agents: dict[str, UserAgent] = {}
         self.calls: list[CallResult] = []
         self.registrations: list[RegistrationResult] = []
+        self.dns: DnsFailover | None = None  # @dns: the trunk located through the scenario's DNS server
         self.expected: list[tuple[str, Ladder]] = []
         self._observation: Observation | None = None
         self._future: Future[list[Decoded]] | None = None
@@ -163,7 +165,8 @@ class ScenarioWorld:
             return coro
         # over TLS the first answer waits for the handshake (bounded by its own timeout, which names the cause)
         slack = TLS_HANDSHAKE_TIMEOUT + 1.0 if self.tls is not None else 0.0
-        return guard_silence(coro, agent.record, self.session.options.response_timeout + slack, what)
+        timeout = self.session.options.response_timeout + (self.dns.timer_b if self.dns is not None else 0.0)
+        return guard_silence(coro, agent.record, timeout + slack, what)
 
     # -- agents ----------------------------------------------------------------------------------------
     def ua_settings(self, role: str = "UA", **changes: Any) -> UaSettings:
@@ -191,6 +194,8 @@ class ScenarioWorld:
                 # never ends must fail (naming its cause) before the ring timeout gives up on the call
                 base = replace(base, target=eq_tls.address.addr, registrar=eq_tls.address.addr,
                                ring_timeout_ms=base.ring_timeout_ms + int(1000 * (TLS_HANDSHAKE_TIMEOUT + 1)))
+        if self.dns is not None and role == "UA":
+            base = replace(base, **self.dns.ua_changes())
         return replace(base, **changes)
 
     def agent(self, role: str = "UA", **changes: Any) -> UserAgent:
@@ -365,6 +370,9 @@ class ScenarioWorld:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
             self._stop(self.server.stop(), "stopping the reference server")
+        if self.dns is not None:
+            self.record.notes.extend(self.dns.notes())
+            self.dns.close()
 
     @staticmethod
     async def _unregister(ua: UserAgent) -> None:
