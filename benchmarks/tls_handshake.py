@@ -2,7 +2,7 @@
 
     unshare -n bash -c 'ip link set lo up; .venv/bin/python benchmarks/tls_handshake.py --connections 300'
 
-A TLS listener of sipcore (ECDSA P-256 certificate from harness.tls_certs, TLS 1.3 as OpenSSL negotiates
+A TLS listener of sipcore (ECDSA P-256 certificate from harness.suite.tls_certs, TLS 1.3 as OpenSSL negotiates
 it) answers OPTIONS with 200; a client opens ``--connections`` connections one after another, each
 verified as a UA verifies its trunk (chain against the CA, RFC 5922 name), sends one OPTIONS, reads the
 200 and closes. The same is done over cleartext TCP (a new connection per request), over one reused TLS
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.tls_certs import TestCA  # noqa: E402
+from harness.suite.tls_certs import TestCA  # noqa: E402
 from sipcore.aio.endpoint import SipEndpoint  # noqa: E402
 from sipcore.aio.tls import TlsOptions, client_context  # noqa: E402
 from sipcore.message import make_response  # noqa: E402

@@ -1,7 +1,7 @@
 """TLS for the scenarios tagged ``@tls``: the run's certificates, each scenario's key log, its decode.
 
 A ``@tls`` scenario runs every SIP hop over TLS (RFC 3261 §26): the UA to the trunk, the trunk to the
-destination. The run makes its own CA in ``<run>/tls/`` (harness.tls_certs; nothing is committed) and a
+destination. The run makes its own CA in ``<run>/tls/`` (harness.suite.tls_certs; nothing is committed) and a
 certificate per role: the trunk's names its SIP domain (dNSName, what the UA checks, RFC 5922) and its IP
 address; the UA's and the destination's name their IP address (what the trunk checks when it dials them).
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.capture.decode import Decoded, TlsDecode, decode_file
 from harness.equipment.model import EquipmentTls
-from harness.tls_certs import CertFiles, TestCA
+from harness.suite.tls_certs import CertFiles, TestCA
 from reference_server.tls_config import TlsConfig
 from sipcore.aio.tls import HANDSHAKE_TIMEOUT, TlsOptions
 

@@ -12,7 +12,7 @@ import pytest
 from harness.adapters.baresip import BARESIP_MISSING, Baresip, BaresipAccount, find_baresip
 from harness.adapters.server_process import ReferenceServerProcess, trunk_config
 from harness.adapters.sipp import SIPP_MISSING, SippRun, find_sipp
-from harness.tls_certs import TestCA
+from harness.suite.tls_certs import TestCA
 
 from .conftest import loopback
 

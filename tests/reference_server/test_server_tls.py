@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tls_certs import TestCA
+from harness.suite.tls_certs import TestCA
 from reference_server.config import ConfigError, Overrides, load_config, parse_config
 from reference_server.destination import parse_destination
 from reference_server.server import ReferenceServer, with_listen

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tls_certs import CertFiles, TestCA
+from harness.suite.tls_certs import CertFiles, TestCA
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.tls import TlsError, TlsOptions
 from sipcore.builders import new_request
