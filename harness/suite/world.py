@@ -42,6 +42,7 @@ from harness.equipment.numbers import TestNumber
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
+from harness.suite.challenges import challenges_in
 from harness.suite.checks import check_flow
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
@@ -56,11 +57,7 @@ from reference_server.server import ReferenceServer
 from simulator.destination import Destination, script_for
 from simulator.settings import DestinationSettings, Step, UaSettings
 from simulator.ua import CallResult, RegistrationResult, UserAgent
-from sipcore.digest import Challenge, parse_challenges
 from sipcore.digest_client import DigestClient
-from sipcore.errors import SIPParseError
-from sipcore.message import Response
-from sipcore.parser import parse_message
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +258,7 @@ class ScenarioWorld:
         if lifetime is None or lifetime > 5:
             raise RuntimeError("set a short nonce lifetime first (Given the trunk's nonces expire after N ms)")
         first = self.call(role, to, settings={"on_challenge": "give-up"})
-        challenges = _challenges_in(first)
+        challenges = challenges_in(first)
         if not challenges:
             raise AssertionError(f"the first call got {first.status} {first.reason}, not a 407 challenge")
         time.sleep(lifetime + 0.2)
@@ -428,20 +425,6 @@ class ScenarioWorld:
             self.run(coro, START_TIMEOUT, what)
         except Exception:  # noqa: BLE001 - teardown goes on; the log says what failed
             log.exception("%s failed", what)
-
-
-
-def _challenges_in(result: CallResult) -> list[Challenge]:
-    """The digest challenges of the last 407 the UA received in this call (from its own record)."""
-    for event in reversed(result.events):
-        if event.kind == "sip-received" and event.status == 407 and "raw" in event.detail:
-            try:
-                message = parse_message(event.detail["raw"].encode(), validate_headers=False)
-            except SIPParseError:
-                continue
-            if isinstance(message, Response):
-                return parse_challenges(message.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
-    return []
 
 
 def _decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
