@@ -44,6 +44,8 @@ class CallContext:
     hangup_policy: HangupPolicy = SPEC_HANGUP
     session_timer: SessionTimerConfig = SessionTimerConfig()
     """Session timers (RFC 4028): the interval asked of the destination, the smallest accepted."""
+    srtp: bool = True
+    """Whether calls take SRTP ([media] srtp): best-effort SRTP offers are answered in clear when not."""
 
     def local(self, endpoint: SipEndpoint) -> Addr:
         """The server's address on ``endpoint``, for Via and Contact."""

@@ -21,6 +21,9 @@ class MediaPolicy:
     two_way: bool = True
     """RTP is relayed both ways. False: the destination's RTP never reaches the caller (one-way audio, the
     classic NAT symptom)."""
+    srtp_relay: bool = True
+    """SRTP legs are decrypted and re-encrypted with each leg's keys. False: keys are negotiated in the SDP
+    but packets are relayed as they come (cleartext reaches an SRTP caller)."""
 
 
 @dataclass(frozen=True)

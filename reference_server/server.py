@@ -27,10 +27,12 @@ import logging
 import os
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsError
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
@@ -67,6 +69,7 @@ from .sip_util import (
     local_addr,
     warning,
 )
+from .srtp_media import srtp_refusal
 
 log = logging.getLogger("reference_server")
 
@@ -116,7 +119,8 @@ class ReferenceServer:
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
                                        user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
-                                       hangup_policy=hangup_policy, session_timer=config.session_timer))
+                                       hangup_policy=hangup_policy, srtp=media.srtp,
+                                       session_timer=config.session_timer))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self._local_hosts: set[str] = set()
@@ -141,9 +145,10 @@ class ReferenceServer:
         for listen in self.config.listen:
             try:
                 endpoint = await self._open(listen, bound.get(listen.host))
-            except OSError as exc:
+            except (OSError, TlsError) as exc:
                 self._close_endpoints()
-                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise ListenError(f"cannot listen on {listen}: {why}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
             # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
             endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
@@ -165,8 +170,10 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
-                                     "clock": self.clock}
+        kwargs: dict[str, Any] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                  "clock": self.clock}
+        if listen.transport == "tls":
+            kwargs["tls"] = self.config.tls.options()
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -318,6 +325,11 @@ class ReferenceServer:
         except SIPParseError as exc:
             self._reply(endpoint, event, 400, why=f"malformed SDP: {exc}")
             return
+        refusal = srtp_refusal(offer, self.config.media.srtp)
+        if refusal is not None:  # RFC 3264 §6: no stream of the offer is acceptable
+            log.info("INVITE %s from %s:%d: 488 %s", request.call_id, *event.addr, refusal)
+            self._reply(endpoint, event, 488, why=refusal)
+            return
         min_se = interval_too_small(request, self.config.session_timer)  # RFC 4028 §9
         if min_se is not None:
             self._reply(endpoint, event, 422, headers=[("Min-SE", str(min_se))],
@@ -367,9 +379,9 @@ class ReferenceServer:
             self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
             return
         hostport = host_port(dest.host, dest.port)
-        params = ";transport=tcp" if dest.transport == "tcp" else ""
+        params = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") else ""
         target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                        display, (dest.host, dest.port), out)
+                        display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
         self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
 
     async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
@@ -395,7 +407,8 @@ class ReferenceServer:
         hostport = host_port(dest.host, dest.port)
         params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
         targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out) for found, endpoint in usable if endpoint is out]
+                          display, found.addr, out, srtp=trunk.destination_srtp)
+                   for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
         return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
 
@@ -412,7 +425,7 @@ class ReferenceServer:
             out = self._endpoint_for(binding.transport, endpoint)
             if out is not None:
                 targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
-                                      str(request.from_.uri), display, binding.source, out))
+                                      str(request.from_.uri), display, binding.source, out, srtp=None))
         if not targets:
             self._reply(endpoint, event, 480, why=f"extension {user} has no registered contact")
             return

@@ -17,6 +17,7 @@ from reference_server.config import (
     IPNetwork,
     ListenAddress,
     ServerConfig,
+    TlsConfig,
     default_config_text,
     parse_config,
 )
@@ -46,6 +47,8 @@ class TrunkSettings:
     server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
     realm: str | None = None  # the digest realm; None: the trunk's domain
     min_se: int = TEST_MIN_SE  # session timers: below RFC 4028's 90 s for the suite (harness.suite.durations)
+    srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
+    destination_srtp: bool = False  # the destination is offered SRTP
 
     @property
     def host(self) -> str:
@@ -53,8 +56,10 @@ class TrunkSettings:
         return self.server_host or f"{self.domain_name}.trunk.voipbin.net"
 
 
-def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig:
-    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination."""
+def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig | None = None) -> ServerConfig:
+    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination (over
+    TLS both, with ``tls``)."""
+    transport = "udp" if tls is None else "tls"
     base = parse_config(default_config_text(), "<defaults>")
 
     def net(role: str) -> IPNetwork:
@@ -69,16 +74,19 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], "udp"),
+        destination=Destination(topo.destination[0], topo.destination[1], transport),
+        destination_srtp=settings.destination_srtp,
     )
     return dataclasses.replace(
         base,
-        listen=(ListenAddress("udp", topo.trunk[0], topo.trunk[1]),),
+        listen=(ListenAddress(transport, topo.trunk[0], topo.trunk[1]),),
+        tls=tls or base.tls,
         trunks=(trunk,),
         algorithms=settings.algorithms,
         nonce_lifetime=base.nonce_lifetime if settings.nonce_lifetime is None else settings.nonce_lifetime,
         media=dataclasses.replace(
-            base.media, address=topo.trunk[0], port_min=topo.relay_ports[0], port_max=topo.relay_ports[1]
+            base.media, address=topo.trunk[0], port_min=topo.relay_ports[0], port_max=topo.relay_ports[1],
+            srtp=settings.srtp,
         ),
         trusted_peers=tuple(net(r) for r in settings.trusted_roles),
         registrar=dataclasses.replace(base.registrar, domain=settings.registrar_domain),
@@ -89,10 +97,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
 
 
 async def start_reference_server(
-    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS
+    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS, tls: TlsConfig | None = None
 ) -> ReferenceServer:
     """The scenario's reference server, started; ``faults`` (test only) break it on purpose."""
-    server = ReferenceServer(build_server_config(settings, topo), media_policy=faults.media_policy,
+    server = ReferenceServer(build_server_config(settings, topo, tls), media_policy=faults.media_policy,
                              hangup_policy=faults.hangup_policy, timer_c=settings.timer_c)
     await server.start()
     return server
