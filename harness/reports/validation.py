@@ -37,6 +37,10 @@ FEATURE_TEXT = {
     "tcp": "SIP over TCP",
     "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
     "tls": "SIP over TLS (RFC 3261 §26): the caller checks the trunk's certificate as RFC 5922 says",
+    "session-timers": "Session timers (RFC 4028): 422 with Min-SE, refreshes relayed, BYE on both legs when none "
+                      "comes",
+    "100rel": "Reliable provisional responses (RFC 3262): a reliable 183 and its PRACK end to end, or absorbed",
+    "long-calls": "Long calls: held across session refreshes with steady RTP both ways",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "
