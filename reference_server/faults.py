@@ -22,6 +22,7 @@ class Fault(enum.Enum):
     NO_EARLY_MEDIA = "no-early-media"
     NO_Q850_REASON = "no-q850-reason"
     ONE_WAY_MEDIA = "one-way-media"
+    HOLD_IGNORED = "hold-ignored"
     STATUS_REWRITE = "status-rewrite"
 
     @property
@@ -37,6 +38,7 @@ _EFFECT = {
     Fault.NO_EARLY_MEDIA: "18x relayed without SDP, no RTP before the 200 OK",
     Fault.NO_Q850_REASON: "the destination's final status relayed without a Q.850 Reason header",
     Fault.ONE_WAY_MEDIA: "the destination's RTP is not relayed to the caller (one-way audio)",
+    Fault.HOLD_IGNORED: "RTP relayed both ways whatever the SDP directions say (media reaches a held party)",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
 }
 
@@ -71,7 +73,8 @@ class InjectedFaults:
     @property
     def media_policy(self) -> MediaPolicy:
         return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults,
-                           two_way=Fault.ONE_WAY_MEDIA not in self.faults)
+                           two_way=Fault.ONE_WAY_MEDIA not in self.faults,
+                           honour_directions=Fault.HOLD_IGNORED not in self.faults)
 
     @property
     def hangup_policy(self) -> HangupPolicy:

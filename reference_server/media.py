@@ -9,7 +9,8 @@ Early media (the spec's trunk feature): the destination's address is set as soon
 arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. Without it
 (``MediaPolicy(early_media=False)``, the test-only fault ``no-early-media``) SDP is stripped from
 relayed 18x and both remotes are held back until the 2xx. ``MediaPolicy(two_way=False)`` (the test-only
-fault ``one-way-media``) has the relay drop the destination's RTP: one-way audio, on purpose.
+fault ``one-way-media``) has the relay drop the destination's RTP: one-way audio, on purpose;
+``MediaPolicy(honour_directions=False)`` (the fault ``hold-ignored``) relays both ways whatever the SDP says.
 
 Hold (RFC 3264 §5.1, §6.1, §8.4): each side's latest SDP says which way it takes part in the stream
 (a=sendrecv, the default; a=sendonly; a=recvonly; a=inactive; media-level over session-level). RTP flows
@@ -76,6 +77,7 @@ class MediaAnchor:
         self.early_media = policy.early_media
         if not policy.two_way:
             relay.drop_b_to_a()
+        self.honour_directions = policy.honour_directions
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
         self.directions = {"A": "sendrecv", "B": "sendrecv"}  # each side's latest SDP direction
 
@@ -87,6 +89,8 @@ class MediaAnchor:
         self._apply_directions()
 
     def _apply_directions(self) -> None:
+        if not self.honour_directions:  # the test-only fault hold-ignored
+            return
         a, b = self.directions["A"], self.directions["B"]
         self.relay.set_directions(may_send(a) and may_receive(b), may_send(b) and may_receive(a))
 

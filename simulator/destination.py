@@ -114,7 +114,8 @@ class Destination(Agent):
     def on_invite(self, event: RequestReceived) -> None:
         s = self.settings
         call = UasCall(self, event, s.script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
-                       media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms)
+                       media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms,
+                       keep_sending_on_hold=s.keep_sending_on_hold)
         self.calls.append(call.info)
         self.spawn(call.run())
 

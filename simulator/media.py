@@ -56,6 +56,7 @@ class CallMedia:
         self.direction = "sendrecv"  # what our latest SDP says
         self.remote_direction = "sendrecv"  # what the far end's latest SDP says
         self.event_payload_type: int | None = None  # telephone-event/8000 in the far end's SDP
+        self.ignore_directions = False  # a far end that keeps sending while held (a broken one, on purpose)
         self._start_why: str | None = None  # start() was asked for (it waits for a remote and the directions)
 
     @classmethod
@@ -109,8 +110,8 @@ class CallMedia:
 
     @property
     def may_send(self) -> bool:
-        """Whether the directions let our tone go out (module docstring)."""
-        return self.direction in ("sendrecv", "sendonly") and self.remote_direction in ("sendrecv", "recvonly")
+        """Whether the directions let our tone go out (module docstring), or we ignore them."""
+        return self.ignore_directions or self.direction in ("sendrecv", "sendonly") and self.remote_direction in ("sendrecv", "recvonly")
 
     def _apply(self) -> None:
         """Point the stream at the remote while the directions let us send, else pause it (held)."""

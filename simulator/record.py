@@ -193,7 +193,7 @@ class Record:
             return []
         t0 = events[0].t_monotonic if start is None else start
         arrows = {"sip-sent": "->", "sip-received": "<-", "rtp-started": "~>", "rtp-first-packet": "<~",
-                  "timeout": "!!", "note": "  "}
+                  "rtp-paused": "~|", "rtp-resumed": "~>", "dtmf": "~#", "timeout": "!!", "note": "  "}
         out = []
         for event in events:
             where = ""

@@ -379,6 +379,9 @@ class DestinationSettings:
     tone_hz: float = 440.0
     contact_user: str = "destination"
     max_call_ms: int = 3_600_000
+    keep_sending_on_hold: bool = False
+    """Keep sending RTP when our SDP says we will not (a=recvonly or a=inactive): a broken far end, to see
+    whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
 

@@ -90,7 +90,8 @@ class UasCall:
     """Plays ``script`` against one INVITE (``event``) on ``agent``'s endpoint."""
 
     def __init__(self, agent: Agent, event: RequestReceived, script: Sequence[Step], *, honour_cancel: bool,
-                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int) -> None:
+                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int,
+                 keep_sending_on_hold: bool = False) -> None:
         assert event.transaction is not None
         self.agent = agent
         self.request = event.request
@@ -101,6 +102,7 @@ class UasCall:
         self.media_host = media_host
         self.contact = agent.contact(contact_user)
         self.max_call = max_call_ms / 1000
+        self.keep_sending_on_hold = keep_sending_on_hold
         self.to_tag = agent.ids.tag()
         self.dialog: Dialog | None = None
         self.media: CallMedia | None = None
@@ -121,6 +123,7 @@ class UasCall:
         try:
             self.media = await CallMedia.open(self.media_host, self.agent.record, self.info.call_id,
                                               self.tone_hz)
+            self.media.ignore_directions = self.keep_sending_on_hold
             self.midcall = MidCall(self.agent, self.media, self.info.call_id, self.contact, lambda: self.dialog,
                                    lambda: next_hop(self.dialog, self.info.source), owns_call_id=False)
             if self._read_offer():

@@ -81,6 +81,7 @@ class ScenarioWorld:
         self.equipment = session.equipment
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
         self.sipp_destination: SippDestination | None = None
@@ -132,7 +133,8 @@ class ScenarioWorld:
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
             return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+        settings = DestinationSettings(listen=topo.destination, script=self.destination_script,
+                                       **self.destination_options)
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
 
     _ensure_traffic = ensure_traffic
@@ -197,7 +199,8 @@ class ScenarioWorld:
         """`role` calls `to` (a number at the trunk's domain, or a sip: URI); bounded."""
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
-        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
+        midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
+        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + midcall + CALL_SLACK
         what = f"the {role}'s call to {to}"
         result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)
