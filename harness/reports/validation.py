@@ -35,6 +35,10 @@ FEATURE_TEXT = {
     "registration": "Registration: REGISTER challenged with 401, calls to the registered extension",
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
+    "hold": "Hold and resume: re-INVITE with a=sendonly / a=inactive relayed from either side, no RTP towards "
+            "a party that will not receive, a=sendrecv resumes",
+    "dtmf-rfc4733": "DTMF as RFC 4733 telephone-events relayed in the media: digits, marker, timestamp, "
+                    "duration and end bit, the negotiated payload type",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "
