@@ -94,6 +94,7 @@ class Trunk:
     realm: str
     allowed_ips: tuple[IPNetwork, ...]
     destination: Destination
+    destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
 
     @property
     def host(self) -> str:
@@ -132,6 +133,7 @@ class MediaConfig:
     address: str
     port_min: int
     port_max: int
+    srtp: bool = True  # accept RTP/SAVP offers (SDES-keyed SRTP); false: 488 Not Acceptable Here
 
 
 @dataclass(frozen=True)
@@ -287,9 +289,9 @@ _TOP = ("server", "security", "media", "trunk", "registrar", "extension")
 _MERGED = ("server", "security", "media", "registrar")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
-_MEDIA = ("address", "port_min", "port_max")
+_MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination")
+          "destination", "destination_srtp")
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -370,7 +372,7 @@ class _Parser(TableReader):
         if (hi - first_even + 1) // 2 < 2:
             raise self.error((*p, "port_min"), f"{lo}-{hi} holds fewer than 2 RTP/RTCP port pairs "
                              "(an even port and the next odd one; a call relays two legs)")
-        return MediaConfig(address, lo, hi)
+        return MediaConfig(address, lo, hi, self.get(s, p, "srtp", bool))
 
     def trunks(self) -> tuple[Trunk, ...]:
         trunks: list[Trunk] = []
@@ -412,7 +414,8 @@ class _Parser(TableReader):
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
-                                password, realm, allowed_ips, destination))
+                                password, realm, allowed_ips, destination,
+                                self.get(t, p, "destination_srtp", bool, False)))
         return tuple(trunks)
 
     def registrar(self) -> RegistrarConfig:

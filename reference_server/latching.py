@@ -7,12 +7,19 @@ few packets to the relay's port and receives the call's audio from then on). The
 side and per stream (RTP and RTCP each have one), in the spirit of what SBCs call "restricted latching":
 
 - Until a source is latched, the side sends to the SDP address.
-- Who may latch: a source on the SDP address's IP or on an IP the call's signalling came from on that leg
-  (``peer_ips``: the caller's SIP source, the destination's address); with neither known, any source.
-  Packets from other IPs are strangers whenever they come.
-- The exact SDP address latches at its first packet. Any other allowed source latches once it has sent
-  ``CONFIRM_PACKETS`` packets in a row with one SSRC (a stray packet latches nothing); the packets before
-  that are held back (counted as ``learning``), not relayed.
+- Announced sources: the SDP address's IP and the IPs the call's signalling came from on that leg
+  (``peer_ips``: the caller's SIP source, the destination's address); with neither known, every source is.
+  So are 127.0.0.1 and ::1: the source the kernel gives an unbound socket sending over loopback, which
+  only a process on the relay's own host can send from (Linux drops 127/8 sources arriving on any other
+  interface).
+- The exact SDP address latches at its first packet. Any other source on an announced IP latches once it
+  has sent ``CONFIRM_PACKETS`` packets in a row with one SSRC (a stray packet latches nothing); the packets
+  before that are held back (counted as ``learning``), not relayed.
+- A source on an unannounced IP (a host whose RTP leaves by another route than its SIP: baresip with
+  c=10.200.0.1 sending from 127.0.0.1) latches only if it keeps one SSRC for ``FOREIGN_HOLD_SECONDS``
+  while nothing at all arrives from an announced IP; its packets are held back meanwhile. Once anything
+  from an announced IP arrives, unannounced sources are strangers; within the window an announced source
+  displaces an unannounced one already latched.
 - Learning is early only: it ends ``WINDOW_SECONDS`` after the first packet from an allowed source, or
   once ``WINDOW_PACKETS`` packets from allowed sources have been held back. Within it, the exact SDP address still displaces a source latched
   before it (the SDP is preferred when packets do arrive from it). After it nothing re-latches, except the
@@ -37,10 +44,11 @@ from collections.abc import Iterable
 Addr = tuple[str, int]
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address | str
 
-__all__ = ["CONFIRM_PACKETS", "LOGGED_STRANGERS", "WINDOW_PACKETS", "WINDOW_SECONDS", "Latch", "Verdict",
+__all__ = ["CONFIRM_PACKETS", "FOREIGN_HOLD_SECONDS", "LOGGED_STRANGERS", "WINDOW_PACKETS", "WINDOW_SECONDS", "Latch", "Verdict",
            "ip_of", "is_unspecified"]
 
 CONFIRM_PACKETS = 2
+FOREIGN_HOLD_SECONDS = 0.5  # 25 packets at 20 ms: fewer than WINDOW_PACKETS
 WINDOW_SECONDS = 3.0
 WINDOW_PACKETS = 50
 LOGGED_STRANGERS = 8
@@ -58,6 +66,7 @@ def ip_of(text: str) -> IP:
 
 
 _UNSPECIFIED = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
+_THIS_HOST = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -79,10 +88,12 @@ class Latch:
         self.sdp: Addr | None = None  # the address the far end's SDP named
         self.remote: Addr | None = None  # where the side sends: the SDP address until a source latches
         self.latched = False
+        self.foreign = False  # latched to a source on an unannounced IP
         self.peer_ips: frozenset[IP] = frozenset()
         self._window_end: float | None = None  # set by the first allowed packet
         self._window_packets = 0
-        self._candidates: dict[Addr, tuple[int, int]] = {}  # source -> (SSRC, packets in a row with it)
+        self._announced_seen = False  # a packet from an announced IP arrived while learning
+        self._candidates: dict[Addr, tuple[int, int, float]] = {}  # source -> (SSRC, packets in a row, since)
         self._logged: set[Addr] = set()
 
     def set_peers(self, ips: Iterable[str]) -> None:
@@ -102,7 +113,7 @@ class Latch:
         self._restart()
 
     def _restart(self) -> None:
-        self.latched = False
+        self.latched = self.foreign = self._announced_seen = False
         self._window_end = None
         self._window_packets = 0
         self._candidates.clear()
@@ -112,7 +123,7 @@ class Latch:
         if sdp_ip is None and not self.peer_ips:
             return True
         source = ip_of(ip)
-        return source == sdp_ip or source in self.peer_ips
+        return source == sdp_ip or source in self.peer_ips or source in _THIS_HOST
 
     def admit(self, src: Addr, ssrc: int, now: float) -> Verdict:
         """What to do with a packet from ``src`` carrying ``ssrc``, arriving at ``now``."""
@@ -121,20 +132,27 @@ class Latch:
         if src == self.sdp and (not self.latched or self._in_window(now)):
             self._latch(src)  # the SDP address: at once, and it displaces an early latch
             return Verdict.RELAY
-        if self.latched or not self._allowed(src[0]):
+        announced = self._allowed(src[0])
+        if self.latched and not (self.foreign and announced and self._in_window(now)):
             return Verdict.STRANGER
         if self._window_end is None:
             self._window_end = now + WINDOW_SECONDS
         elif not self._in_window(now):
             return Verdict.STRANGER
+        if announced:
+            self._announced_seen = True
+        elif self._announced_seen:
+            return Verdict.STRANGER
         self._window_packets += 1
         previous = self._candidates.get(src)
         if previous is None and len(self._candidates) >= _MAX_CANDIDATES:
             return Verdict.STRANGER
-        count = previous[1] + 1 if previous is not None and previous[0] == ssrc else 1
-        self._candidates[src] = (ssrc, count)
-        if count >= CONFIRM_PACKETS:
+        same = previous is not None and previous[0] == ssrc
+        count, since = (previous[1] + 1, previous[2]) if previous is not None and same else (1, now)
+        self._candidates[src] = (ssrc, count, since)
+        if count >= CONFIRM_PACKETS and (announced or now - since >= FOREIGN_HOLD_SECONDS):
             self._latch(src)
+            self.foreign = not announced
             return Verdict.RELAY
         return Verdict.LEARNING
 
@@ -144,7 +162,7 @@ class Latch:
 
     def _latch(self, src: Addr) -> None:
         self.remote = src
-        self.latched = True
+        self.latched, self.foreign = True, False
         self._candidates.clear()
         if self._window_end is None:
             self._window_end = -1.0  # latched on the SDP address before any learning: the window is over

@@ -30,7 +30,8 @@ __all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 @dataclass(frozen=True)
 class Target:
     """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
-    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails."""
+    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails; ``srtp``:
+    whether its media is offered as SRTP (None: as the caller's is; reference_server.srtp_media)."""
 
     request_uri: str
     to_uri: str
@@ -39,6 +40,7 @@ class Target:
     addr: Addr
     endpoint: SipEndpoint
     alternates: tuple[Target, ...] = ()
+    srtp: bool | None = False
 
     def ips(self) -> list[str]:
         """The IP of this address and of every alternate: where the leg's signalling may go."""

@@ -30,9 +30,12 @@ from .relay_ports import NoPortsAvailable, PortAllocator, PortPair
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
+Transform = Callable[[bytes], bytes | None]
+"""A packet arriving on one side, as it leaves the other (decrypted and re-encrypted for SRTP legs); None
+drops it. See :meth:`MediaRelay.set_transforms`."""
 
 __all__ = ["DirectionStats", "MediaRelay", "NoPortsAvailable", "ParkedRelay", "PortAllocator", "PortPair",
-           "is_rtcp", "is_rtp"]
+           "Transform", "is_rtcp", "is_rtp"]
 
 
 # --- one direction's counters ---
@@ -46,7 +49,8 @@ class DirectionStats:
     Dropped: ``dropped_no_remote`` (the other side's remote unknown yet), ``rejected_source`` (a stranger:
     not the latched source, not allowed to latch), ``learning`` (a source not yet confirmed by a second
     packet of its SSRC; :mod:`reference_server.latching`), ``malformed`` (not RTP/RTCP version 2),
-    ``held`` (RTP the SDP directions say must not flow this way: :meth:`MediaRelay.set_directions`).
+    ``held`` (RTP the SDP directions say must not flow this way: :meth:`MediaRelay.set_directions`),
+    ``not_authentic`` (refused by the side's transform: SRTP that does not authenticate).
     """
 
     packets: int = 0
@@ -58,6 +62,7 @@ class DirectionStats:
     learning: int = 0
     malformed: int = 0
     held: int = 0
+    not_authentic: int = 0
 
 
 def is_rtp(data: bytes) -> bool:
@@ -84,6 +89,7 @@ class _Side(asyncio.DatagramProtocol):
         self.ssrc_at = ssrc_at  # where the sender's SSRC is: 8 in RTP, 4 in RTCP
         self.stats = DirectionStats()
         self.peer: _Side | None = None
+        self.transform: Transform | None = None  # what a packet becomes before it leaves (SRTP), None: as is
         self.transport: asyncio.DatagramTransport | None = None
         self.latch = Latch()
         self.closed = False
@@ -136,6 +142,12 @@ class _Side(asyncio.DatagramProtocol):
         if peer is None or peer.remote is None or peer.transport is None or peer.transport.is_closing():
             stats.dropped_no_remote += 1
             return
+        if self.transform is not None:
+            out = self.transform(data)
+            if out is None:
+                stats.not_authentic += 1
+                return
+            data = out
         try:
             peer.transport.sendto(data, peer.remote)
             report_datagram(peer.local, peer.remote, data, sent=True)
@@ -294,6 +306,14 @@ class MediaRelay:
             if rtcp is None and addr is not None and addr[1]:
                 rtcp = (addr[0], addr[1] + 1)
             rtcp_side.set_remote(rtcp)
+
+    def set_transforms(self, a_to_b: Transform | None, b_to_a: Transform | None, rtcp_a_to_b: Transform | None = None,
+                       rtcp_b_to_a: Transform | None = None) -> None:
+        """What packets become on their way through (reference_server.srtp_media: SRTP per leg); None
+        forwards them untouched."""
+        self._a.transform, self._b.transform = a_to_b, b_to_a
+        if self._a_rtcp is not None and self._b_rtcp is not None:
+            self._a_rtcp.transform, self._b_rtcp.transform = rtcp_a_to_b, rtcp_b_to_a
 
     def close(self) -> None:
         """Close every socket and give the ports back to the allocator. Idempotent."""

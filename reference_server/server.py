@@ -55,6 +55,7 @@ from .relay_registry import RelayRegistry
 from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
+from .srtp_media import srtp_refusal
 
 log = logging.getLogger("reference_server")
 
@@ -106,7 +107,7 @@ class ReferenceServer:
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
                                        user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
-                                       hangup_policy=hangup_policy))
+                                       hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self._local_hosts: set[str] = set()
@@ -308,6 +309,11 @@ class ReferenceServer:
         except SIPParseError as exc:
             self._reply(endpoint, event, 400, why=f"malformed SDP: {exc}")
             return
+        refusal = srtp_refusal(offer, self.config.media.srtp)
+        if refusal is not None:  # RFC 3264 §6: no stream of the offer is acceptable
+            log.info("INVITE %s from %s:%d: 488 %s", request.call_id, *event.addr, refusal)
+            self._reply(endpoint, event, 488, why=refusal)
+            return
         if route.kind == "trunk":
             self._trunk_call(event, endpoint, route, offer)
         else:
@@ -354,7 +360,7 @@ class ReferenceServer:
         hostport = host_port(dest.host, dest.port)
         params = ";transport=tcp" if dest.transport == "tcp" else ""
         target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                        display, (dest.host, dest.port), out)
+                        display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
         self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
 
     async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
@@ -380,7 +386,8 @@ class ReferenceServer:
         hostport = host_port(dest.host, dest.port)
         params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
         targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out) for found, endpoint in usable if endpoint is out]
+                          display, found.addr, out, srtp=trunk.destination_srtp)
+                   for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
         return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
 
@@ -397,7 +404,7 @@ class ReferenceServer:
             out = self._endpoint_for(binding.transport, endpoint)
             if out is not None:
                 targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
-                                      str(request.from_.uri), display, binding.source, out))
+                                      str(request.from_.uri), display, binding.source, out, srtp=None))
         if not targets:
             self._reply(endpoint, event, 480, why=f"extension {user} has no registered contact")
             return

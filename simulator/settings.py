@@ -7,7 +7,7 @@ setting, the value and what was expected (``status 99 of Reject is not a final s
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sipcore.digest import UnsupportedAlgorithmError, get_algorithm
@@ -296,6 +296,7 @@ class UaSettings:
     rtp_host: str | None = None
     tone_hz: float = 1000.0
     send_early_media: bool = True
+    srtp: bool = False  # offer RTP/SAVP with an SDES key (RFC 4568) instead of RTP/AVP
     hold_ms: int = 1000
     ring_timeout_ms: int = 60_000
     remote_bye_timeout_ms: int = 10_000
@@ -374,6 +375,9 @@ class DestinationSettings:
     transport: str = "UDP"
     script: Sequence[Step] = (Send100(), Send180(), Answer())
     """The steps for every INVITE (a list is fine; kept as a tuple)."""
+    numbers: Mapping[str, Sequence[Step]] = field(default_factory=dict)
+    """Steps for INVITEs to a number (the Request-URI's user part) instead of ``script``: a far end whose
+    behaviour depends on the number called, like a carrier's test numbers (each kept as a tuple)."""
     honour_cancel: bool = True
     rtp_host: str | None = None
     tone_hz: float = 440.0
@@ -389,6 +393,10 @@ class DestinationSettings:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
         object.__setattr__(self, "script", check_script(self.script))
+        for number in self.numbers:
+            if not number or any(c in number for c in "@;:<> \t\r\n\0"):
+                raise SettingsError(f"numbers: {number!r} is not a number (the user part of a Request-URI)")
+        object.__setattr__(self, "numbers", {n: check_script(steps) for n, steps in self.numbers.items()})
         if self.rtp_host is not None:
             _check_ip(self.rtp_host, "rtp_host")
         if not 20.0 <= self.tone_hz <= 3900.0:
@@ -400,3 +408,7 @@ class DestinationSettings:
     @property
     def media_host(self) -> str:
         return self.rtp_host or self.listen[0]
+
+    def script_for_user(self, user: str | None) -> tuple[Step, ...]:
+        """The steps for an INVITE to ``user`` (the Request-URI's user part): its number's, else ``script``."""
+        return tuple(self.numbers.get(user or "", self.script))

@@ -145,7 +145,7 @@ class OutgoingCall:
         agent.add_dialog_user(self.call_id, self.from_tag, self)
         try:
             self.media = await CallMedia.open(self.settings.media_host, agent.record, self.call_id,
-                                              self.settings.tone_hz)
+                                              self.settings.tone_hz, srtp=self.settings.srtp)
             self.midcall = MidCall(agent, self.media, self.call_id, agent.contact(self.settings.username),
                                    lambda: self.dialog, lambda: self.target, owns_call_id=True)
             self._send_invite(self._first_invite())

@@ -44,6 +44,11 @@ Digest authentication (RFC 3261 §22; RFC 7616; RFC 8760)
 SDP (RFC 4566; RFC 3264)
     :class:`SessionDescription` round-trips byte for byte; :func:`make_offer` and :func:`make_answer` for a
     one-stream audio UA; :func:`rewrite_for_relay` for a media relay.
+SRTP keyed by SDES (RFC 3711; RFC 4568)
+    :class:`CryptoAttribute` parses and writes a=crypto lines (:func:`crypto_attributes` of a media
+    description, :func:`choose_crypto` and :func:`answer_crypto` for an answerer, :func:`negotiated_crypto`
+    for the pair an answer settled on); :class:`SrtpContext` protects or unprotects one direction with one
+    such key, through libsrtp (pylibsrtp), and raises :class:`SrtpError` for a packet that fails.
 RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
     test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard;
@@ -151,8 +156,20 @@ from .rtp import (
     pcmu_frames,
     pcmu_tone,
 )
+from .sdes import (
+    CRYPTO_SUITES,
+    SAVP,
+    CryptoAttribute,
+    CryptoSuite,
+    KeyParam,
+    answer_crypto,
+    choose_crypto,
+    crypto_attributes,
+    negotiated_crypto,
+)
 from .sdp import Connection, MediaDescription, Origin, SessionDescription, media_address, rewrite_for_relay
 from .sdp_offer import make_answer, make_offer
+from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
 from .telephone_event import (
     DTMF_EVENTS,
@@ -235,6 +252,9 @@ __all__ = [
     # SDP
     "Connection", "MediaDescription", "Origin", "SessionDescription", "media_address", "rewrite_for_relay",
     "make_answer", "make_offer",
+    # SRTP and SDES
+    "CRYPTO_SUITES", "SAVP", "CryptoAttribute", "CryptoSuite", "KeyParam", "answer_crypto", "choose_crypto",
+    "crypto_attributes", "negotiated_crypto", "SrtpContext", "SrtpError",
     # RTP
     "PCMU", "SAMPLE_RATE", "RtpPacket", "RtpParseError", "RtpStream", "decode_pcmu", "dominant_frequency",
     "encode_pcmu", "pcmu_frames", "pcmu_tone",

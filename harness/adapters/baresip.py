@@ -71,6 +71,7 @@ class BaresipAccount:
     outbound: str | None = None  # outbound proxy, e.g. sip:127.0.0.20:5060
     regint: int = 0  # 0: never REGISTER (a trunk account)
     answermode: str = "manual"  # manual, early, auto
+    mediaenc: str | None = None  # media encryption: srtp (best effort), srtp-mand (RTP/SAVP), srtp-mandf
     extra: str = ""  # more ;params
 
     def line(self) -> str:
@@ -82,6 +83,8 @@ class BaresipAccount:
         if self.outbound:
             params.append(f'outbound="{self.outbound}"')
         params += [f"regint={self.regint}", f"answermode={self.answermode}"]
+        if self.mediaenc:
+            params.append(f"mediaenc={self.mediaenc}")
         return ";".join(params) + self.extra
 
 
@@ -156,6 +159,7 @@ module_path		{MODULE_DIR}
 module			g711.so
 module			aufile.so
 module			aubridge.so
+module			srtp.so
 module_tmp		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so

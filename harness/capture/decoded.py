@@ -46,6 +46,8 @@ class DecodedMessage:
     request_uri: str | None = None  # requests: the Request-URI of the request line
     sdp_direction: str | None = None  # the SDP's direction (first stream, else session level; sendrecv if none)
     sdp_rtpmap: tuple[tuple[int, str], ...] = ()  # (payload type, "encoding/clock") of the a=rtpmap lines
+    sdp_proto: str | None = None  # the first m= line's proto: RTP/AVP, RTP/SAVP ...
+    sdp_crypto: tuple[str, ...] = ()  # a=crypto values (RFC 4568), as Wireshark read them, every m= line
 
     def header(self, name: str) -> list[str]:
         """All values of a header, by case-insensitive full or compact name."""
@@ -222,6 +224,8 @@ def _sip(
         request_uri=_request_uri(_first(f, "sip.Request-Line")),
         sdp_direction=_direction(f) if "sdp.version" in f else None,
         sdp_rtpmap=_rtpmap(f.get("sdp.media_attr", [])),
+        sdp_proto=_first(f, "sdp.media.proto"),
+        sdp_crypto=tuple(a[7:] for a in f.get("sdp.media_attr", ()) if a.startswith("crypto:")),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.equipment.numbers import BEHAVIOURS, REMOTE, TestNumber
 from reference_server.config import Extension
 from reference_server.tomlfile import FileError
 from sipcore.aio.resolver import locate_blocking
@@ -19,14 +20,14 @@ from sipcore.locate import parse_server
 from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
-    "ADAPTERS", "FEATURES", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "ADAPTERS", "BEHAVIOURS", "FEATURES", "REMOTE", "TestNumber", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
     "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "locate_address", "needs_dns",
     "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
-            "tcp", "hold", "dtmf-rfc4733")
+            "tcp", "srtp", "hold", "dtmf-rfc4733")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
@@ -64,6 +65,13 @@ class TrunkAccount:
     """Role ua: where it sends its requests (the harness's trunk listens there)."""
     allowed_ips: tuple[str, ...] = ()
     """Role trunk with ip-auth: source addresses it accepts without a challenge."""
+    numbers: tuple[TestNumber, ...] = ()
+    """Role trunk with ``destination = "remote"``: the numbers its own far end answers, rejects ..."""
+
+    @property
+    def destination_remote(self) -> bool:
+        """The trunk's calls go to its own far end (a remote trunk): the harness plays the UA only."""
+        return bool(self.numbers)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,9 @@ class Equipment:
     image: ImageSpec | None = None
     media_addresses: tuple[str, ...] = ()
     """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
+    harness: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """The ``[harness]`` table: where the harness's own roles are (``"ua"`` -> ``("192.0.2.1", 5062)``; port
+    0: the scenario's own), keys as in harness.equipment.harness_table.HARNESS_KEYS."""
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) that located the addresses given by name: `trunkcheck run --dns`, else the
     file's ``dns`` key; None: the system's resolver."""
@@ -121,6 +132,12 @@ class Equipment:
 
     def claims(self, feature: str) -> bool:
         return feature in self.features
+
+    @property
+    def ua_only(self) -> bool:
+        """A trunk whose destination the harness cannot play (``destination = "remote"``): the harness
+        plays the UA only, calling the file's test numbers."""
+        return self.role == "trunk" and self.trunk is not None and self.trunk.destination_remote
 
 
 def parse_address(text: str, default_transport: str = "udp") -> SipAddress:

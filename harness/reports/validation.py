@@ -35,6 +35,7 @@ FEATURE_TEXT = {
     "registration": "Registration: REGISTER challenged with 401, calls to the registered extension",
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
+    "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
     "hold": "Hold and resume: re-INVITE with a=sendonly / a=inactive relayed from either side, no RTP towards "
             "a party that will not receive, a=sendrecv resumes",
     "dtmf-rfc4733": "DTMF as RFC 4733 telephone-events relayed in the media: digits, marker, timestamp, "

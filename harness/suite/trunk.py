@@ -41,6 +41,8 @@ class TrunkSettings:
     trusted_roles: tuple[str, ...] = ("Carrier",)
     server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
     realm: str | None = None  # the digest realm; None: the trunk's domain
+    srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
+    destination_srtp: bool = False  # the destination is offered SRTP
 
     @property
     def host(self) -> str:
@@ -65,6 +67,7 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
         destination=Destination(topo.destination[0], topo.destination[1], "udp"),
+        destination_srtp=settings.destination_srtp,
     )
     return dataclasses.replace(
         base,
@@ -73,7 +76,8 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         algorithms=settings.algorithms,
         nonce_lifetime=base.nonce_lifetime if settings.nonce_lifetime is None else settings.nonce_lifetime,
         media=dataclasses.replace(
-            base.media, address=topo.trunk[0], port_min=topo.relay_ports[0], port_max=topo.relay_ports[1]
+            base.media, address=topo.trunk[0], port_min=topo.relay_ports[0], port_max=topo.relay_ports[1],
+            srtp=settings.srtp,
         ),
         trusted_peers=tuple(net(r) for r in settings.trusted_roles),
         registrar=dataclasses.replace(base.registrar, domain=settings.registrar_domain),

@@ -17,6 +17,8 @@ With equipment under test (session.equipment) the world uses the equipment's tru
 (harness.suite.equipment_setup): a trunk under test replaces the reference server, a UA under test is driven
 through its adapter (harness.suite.ua_under_test). A request to equipment under test that gets no answer at all
 fails the scenario after the run's response timeout. `--destination sipp` has SIPp play the destination.
+A trunk under test whose destination is remote (ua-only, harness.suite.ua_only) gets no destination of the
+harness: the UA calls the file's test number for the scenario, and flows are compared on the UA leg.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from harness.capture.decode import Decoded, decode_file
 from harness.capture.observation import Observation
 from harness.capture.sniffer import Capture
 from harness.capture.socket_capture import SocketCapture
+from harness.equipment.numbers import TestNumber
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
@@ -45,6 +48,7 @@ from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
 from harness.suite.trunk import TrunkSettings, start_reference_server
+from harness.suite.ua_only import ua_leg
 from harness.suite.ua_under_test import UaUnderTest, guard_silence
 from reference_server.server import ReferenceServer
 from simulator.destination import Destination, script_for
@@ -79,9 +83,13 @@ class ScenarioWorld:
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
                                      pcap=self._rel(self.pcap))
         self.equipment = session.equipment
+        self.ua_only = self.equipment is not None and self.equipment.ua_only
+        self.far_end_number: TestNumber | None = None
+        """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
         self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
+        self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
         self.sipp_destination: SippDestination | None = None
@@ -128,6 +136,8 @@ class ScenarioWorld:
             self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults),
                                    START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
         where = f"{topo.destination[0]}:{topo.destination[1]}"
+        if self.ua_only:
+            return  # the trunk's own far end answers
         if self.session.options.destination == "sipp":
             workdir = self.stem.with_name(self.stem.name + ".destination")
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
@@ -144,6 +154,20 @@ class ScenarioWorld:
         if self._uut is None:
             self._uut = UaUnderTest(self, self.equipment, self.stem.with_name(self.stem.name + ".equipment"))
         return self._uut
+
+    def use_remote_far_end(self, number: TestNumber | None, why: str) -> None:
+        """ua-only: calls to the destination go to ``number`` (the far end the scenario needs)."""
+        self.far_end_number = number
+        self.record.notes.append(why)
+
+    def _remote_target(self, role: str, to: str) -> str:
+        """ua-only: the test number a UA's call to a bare number goes to (a sip: URI is called as written)."""
+        if not self.ua_only or role not in ("UA", "UA2") or to.lower().startswith(("sip:", "sips:")):
+            return to
+        if self.far_end_number is None:
+            raise AssertionError(f"ua-only: the scenario calls {to} without saying what the far end does, and "
+                                 "the equipment file names no test number that answers")
+        return self.far_end_number.number
 
     def set_trunk_account(self, domain: str, user: str, password: str) -> None:
         """Given the trunk DOMAIN accepts USER/PASSWORD: with equipment under test, the equipment file's
@@ -177,9 +201,12 @@ class ScenarioWorld:
             answer_after_ms=50,
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
+            srtp=self.ua_srtp and role == "UA",
         )
         if self.dns is not None and role == "UA":
             base = replace(base, **self.dns.ua_changes())
+        if self.far_end_number is not None and role in ("UA", "UA2"):  # how long a remote far end may ring
+            base = replace(base, ring_timeout_ms=int(self.far_end_number.cancel_after * 1000))
         return replace(base, **changes)
 
     def agent(self, role: str = "UA", **changes: Any) -> UserAgent:
@@ -196,7 +223,9 @@ class ScenarioWorld:
         return ua
 
     def call(self, role: str, to: str, *, settings: dict[str, Any] | None = None, **options: Any) -> CallResult:
-        """`role` calls `to` (a number at the trunk's domain, or a sip: URI); bounded."""
+        """`role` calls `to` (a number at the trunk's domain, or a sip: URI); bounded. ua-only: a number is
+        replaced by the scenario's test number."""
+        to = self._remote_target(role, to)
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
         midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
@@ -277,7 +306,12 @@ class ScenarioWorld:
         return self._observation
 
     def expect_flow(self, ladder: Ladder, title: str) -> None:
-        """Assert the observed flow follows `ladder` (kept for the report either way)."""
+        """Assert the observed flow follows `ladder` (kept for the report either way); ua-only: its UA leg."""
+        if self.ua_only:
+            ladder, title = ua_leg(ladder), f"{title}, its UA leg (ua-only)"
+            if not ladder.steps:
+                self.record.notes.append(f"not checked: {title} has no message between the UA and VoIPBin")
+                return
         self.expected.append((title, ladder))
         result, _ = check_flow(self.observation(), ladder)
         self.record.notes.extend(result.notes)
@@ -286,7 +320,7 @@ class ScenarioWorld:
         """Two-way media on every answered call (harness.suite.media_checks), for a scenario whose steps
         all passed: the failure's message, or None (the notes go to the report)."""
         try:
-            self.record.notes.extend(check_two_way_media(self.observation()))
+            self.record.notes.extend(check_two_way_media(self.observation(), remote_far_end=self.ua_only))
         except AssertionError as err:
             return str(err)
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reference_server.latching import (
     CONFIRM_PACKETS,
+    FOREIGN_HOLD_SECONDS,
     LOGGED_STRANGERS,
     WINDOW_PACKETS,
     WINDOW_SECONDS,
@@ -40,12 +41,53 @@ def test_the_exact_sdp_address_latches_at_its_first_packet() -> None:
     assert latch.admit(NAT, 0x2222, 0.02) is S and latch.admit(NAT, 0x2222, 0.04) is S  # no re-latch
 
 
-def test_a_stranger_ip_never_latches_early_or_late() -> None:
+def test_a_stranger_ip_loses_to_the_announced_ips_early_and_never_latches_late() -> None:
     latch = nat_latch()
-    assert [latch.admit(STRANGER, 0xBAD, t / 100) for t in range(5)] == [S] * 5  # first, and consistent
+    assert [latch.admit(STRANGER, 0xBAD, t / 100) for t in range(5)] == [L] * 5  # first, consistent: held back
     assert [latch.admit(NAT, 0x1111, 0.1), latch.admit(NAT, 0x1111, 0.12)] == [L, R]
-    assert latch.remote == NAT
+    assert latch.remote == NAT and not latch.foreign
+    assert [latch.admit(STRANGER, 0xBAD, 0.6 + t / 50) for t in range(40)] == [S] * 40  # the hold is over: too late
     assert latch.admit(STRANGER, 0xBAD, 10.0) is S and latch.remote == NAT
+
+
+def test_rtp_from_this_hosts_own_loopback_source_latches_like_an_announced_one() -> None:
+    # baresip on a host with two interfaces: SDP and SIP say 10.200.0.1, its RTP to a relay on loopback
+    # leaves from 127.0.0.1 (only a process on the relay's host can send from there)
+    latch = Latch()
+    latch.set_peers(["10.200.0.1"])
+    latch.set_sdp(("10.200.0.1", 40000))
+    assert [latch.admit(("127.0.0.1", 40000), 0x5150, 0.0), latch.admit(("127.0.0.1", 40000), 0x5150, 0.02)] == [L, R]
+    assert latch.remote == ("127.0.0.1", 40000) and not latch.foreign
+
+
+def test_an_unannounced_ip_latches_after_holding_one_ssrc_while_the_announced_ones_are_silent() -> None:
+    # a multihomed caller: SDP and SIP say 10.200.0.1, its RTP leaves by another interface
+    latch = Latch()
+    latch.set_peers(["10.200.0.1"])
+    latch.set_sdp(("10.200.0.1", 40000))
+    route = ("192.0.2.77", 40000)
+    ticks = [t * 0.02 for t in range(int(FOREIGN_HOLD_SECONDS / 0.02) + 2)]
+    verdicts = [latch.admit(route, 0x5150, t) for t in ticks]
+    assert verdicts[:-2] == [L] * (len(ticks) - 2) and verdicts[-1] is R  # held back for the hold, then relayed
+    assert latch.latched and latch.foreign and latch.remote == route  # the answer goes back where RTP came from
+    assert latch.admit(STRANGER, 0xBAD, 0.7) is S and latch.admit(STRANGER, 0xBAD, 0.72) is S
+
+
+def test_an_unannounced_ip_is_held_back_for_good_once_an_announced_one_speaks() -> None:
+    latch = nat_latch()
+    assert latch.admit(STRANGER, 0xBAD, 0.0) is L
+    assert latch.admit(NAT_OTHER_PORT, 0x1, 0.01) is L  # the caller's own IP: announced
+    assert [latch.admit(STRANGER, 0xBAD, 0.02 + t / 50) for t in range(40)] == [S] * 40
+    assert not latch.latched
+
+
+def test_an_announced_source_displaces_an_unannounced_latch_within_the_window() -> None:
+    latch = nat_latch()
+    ticks = [t * 0.02 for t in range(int(FOREIGN_HOLD_SECONDS / 0.02) + 2)]
+    assert [latch.admit(STRANGER, 0xBAD, t) for t in ticks][-1] is R and latch.foreign
+    assert [latch.admit(NAT, 0x1111, 0.6), latch.admit(NAT, 0x1111, 0.62)] == [L, R]
+    assert latch.remote == NAT and not latch.foreign
+    assert latch.admit(STRANGER, 0xBAD, 0.64) is S
 
 
 def test_a_stray_packet_with_another_ssrc_does_not_latch() -> None:
@@ -131,8 +173,9 @@ def test_without_sdp_or_signalling_any_source_may_latch_once() -> None:
 def test_signalling_ip_alone_restricts_latching_when_the_sdp_is_not_known_yet() -> None:
     latch = Latch()
     latch.set_peers(["203.0.113.7"])
-    assert latch.admit(STRANGER, 7, 0.0) is S and latch.admit(STRANGER, 7, 0.02) is S
+    assert latch.admit(STRANGER, 7, 0.0) is L and latch.admit(STRANGER, 7, 0.02) is L  # not at two packets
     assert [latch.admit(NAT, 1, 0.04), latch.admit(NAT, 1, 0.06)] == [L, R]
+    assert latch.admit(STRANGER, 7, 0.6) is S and latch.remote == NAT
 
 
 def test_strangers_are_logged_once_each_and_only_the_first_few() -> None:

@@ -209,7 +209,7 @@ def test_relay_ignores_packets_from_an_unexpected_ip() -> None:
             ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(6), count=3)
             assert await dest.wait_for_packets(3, 2.0)
             assert ua.stream is not None and {p.ssrc for p in dest.received} == {ua.stream.ssrc}
-            assert relay.a_to_b.rejected_source == 3
+            assert relay.a_to_b.learning == 3 and relay.a_to_b.rejected_source == 0  # held back, then refused
             assert relay.a_remote == ua.local_addr  # not hijacked
         finally:
             stranger.close()

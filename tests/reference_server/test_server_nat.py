@@ -86,7 +86,10 @@ def test_rtp_from_a_third_address_is_not_relayed() -> None:
             assert data[12:] == b"\xff" * 160
             relay = rig.server.relays.get(next(iter(rig.server.b2bua.calls)))
             assert relay is not None
-            await rig.wait_until(lambda: relay.a_to_b.rejected_source == 10 and relay.a_to_b.packets == 3)
+            # the stranger's first five are held back (nothing announced had spoken yet), the caller's first
+            # confirms nothing alone; once latched, the stranger's next five are refused
+            await rig.wait_until(lambda: (relay.a_to_b.learning, relay.a_to_b.rejected_source,
+                                          relay.a_to_b.packets) == (6, 5, 3))
             assert relay.a_remote == ua_rtp.sock.getsockname()
 
     run(main())
