@@ -22,9 +22,9 @@ class Fault(enum.Enum):
     NO_EARLY_MEDIA = "no-early-media"
     NO_Q850_REASON = "no-q850-reason"
     ONE_WAY_MEDIA = "one-way-media"
-    HOLD_IGNORED = "hold-ignored"
     STATUS_REWRITE = "status-rewrite"
     SRTP_CLEARTEXT = "srtp-cleartext"
+    HOLD_IGNORED = "hold-ignored"
 
     @property
     def effect(self) -> str:
