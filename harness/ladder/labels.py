@@ -2,7 +2,8 @@
 
 Labels: a request method with an optional qualifier ("INVITE with Authorization" = the request carries
 Authorization or Proxy-Authorization; "INVITE with a=sendonly" = a request inside a dialog whose SDP says
-that direction, RFC 3264 §5.1: a hold or resume re-INVITE), a status code with a reason phrase ("407 Proxy Authentication
+that direction, RFC 3264 §5.1: a hold or resume re-INVITE; an observed flow names the direction only when it
+is not the default a=sendrecv), a status code with a reason phrase ("407 Proxy Authentication
 Required"; the code is matched, the phrase only shown) or "RTP Media" (RTP packets flowing src -> dst).
 """
 
@@ -66,8 +67,9 @@ class ObservedStep:
         if self.kind == "rtp":
             text = "RTP Media" + (f" ({self.packet_count} packets)" if self.packet_count > 1 else "")
         elif self.kind == "request":
+            held = self.sdp_direction not in (None, "sendrecv")  # drawn for a hold; a=sendrecv is the default
             text = (self.method or "?") + (" with Authorization" if self.has_authorization else
-                                           f" with a={self.sdp_direction}" if self.sdp_direction else "")
+                                           f" with a={self.sdp_direction}" if held else "")
         else:
             reason = re.sub(r"[|<>\s]+", " ", self.reason).strip(" -")
             while (m := _ANNOTATION.search(reason)) is not None:  # would read back as an annotation

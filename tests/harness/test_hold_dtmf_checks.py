@@ -108,7 +108,9 @@ def test_re_invite_label_matches_by_sdp_direction_only_inside_a_dialog() -> None
     assert [s.time for s in matched] == [1.00, 1.01]
     assert matched[0].label == "INVITE with a=sendonly"
     assert classify_label(matched[0].label) == matcher
-    assert [s.label for s in steps if s.method == "INVITE"][0] == "INVITE"  # the initial INVITE: no qualifier
+    labels = [s.label for s in steps if s.method == "INVITE"]
+    assert labels[0] == "INVITE" and labels[-1] == "INVITE"  # the initial INVITE and the a=sendrecv resume
+    assert [s.time for s in steps if classify_label("INVITE with a=sendrecv").matches(s)] == [2.00, 2.01]
     with pytest.raises(ValueError, match="with a=sendonly"):
         classify_label("INVITE with a=held")
 
