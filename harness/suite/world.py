@@ -80,6 +80,7 @@ class ScenarioWorld:
         self.equipment = session.equipment
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
         self.sipp_destination: SippDestination | None = None
@@ -122,17 +123,19 @@ class ScenarioWorld:
             return
         self._traffic_started = True
         topo = self.topology
-        if not topo.external_trunk:
-            self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults),
-                                   START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
         where = f"{topo.destination[0]}:{topo.destination[1]}"
+        # the destination first: a trunk that pings its destination at start-up finds it listening
         if self.session.options.destination == "sipp":
             workdir = self.stem.with_name(self.stem.name + ".destination")
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
-            return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
-        self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+        else:
+            settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+            self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+            self.destination.answer_options = self.destination_answers_options
+        if not topo.external_trunk:
+            self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults),
+                                   START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
 
     _ensure_traffic = ensure_traffic
 
