@@ -58,7 +58,6 @@ class KeepAlive:
         self.up = True
         self.pings = 0
         self._cseq = 0
-        self._call_id = ids.call_id(local_addr(endpoint, via_host)[0])
         self._next: TimerHandle | None = None
         self._deadline: TimerHandle | None = None
         self._pending: ClientTransaction | None = None
@@ -83,7 +82,7 @@ class KeepAlive:
         local = local_addr(self.endpoint, self.via_host)
         options = new_request(
             "OPTIONS", self.uri, from_uri=f"sip:keepalive@{self.from_host}", to_uri=self.uri, local_addr=local,
-            transport=self.endpoint.transport_name, from_tag=self.ids.tag(), call_id=self._call_id,
+            transport=self.endpoint.transport_name, from_tag=self.ids.tag(), call_id=self.ids.call_id(local[0]),
             cseq=self._cseq, branch=self.ids.branch(), max_forwards=70,
             extra_headers=[("Allow", ALLOW), ("Accept", ACCEPT)], user_agent=self.user_agent or None)
         self.pings += 1
