@@ -74,7 +74,7 @@ class RunSettings:
     faults: InjectedFaults = NO_FAULTS  # test only: a deliberately broken reference server
     decode: str = "stream"
     equipment: Path | None = None  # an equipment file: run the scenarios that apply against it
-    interface: str = "lo"  # where to capture
+    interface: str = "lo"  # where to capture; not loopback: where the harness's roles live too (`roles`)
     capture: str = "auto"  # raw (a packet socket), sockets (trunkcheck's own), auto: raw when permitted
     destination: str = "simulator"  # or "sipp": SIPp plays the destination
     response_timeout: float = RESPONSE_TIMEOUT
@@ -133,7 +133,10 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
     if settings.capture == "sockets":
         out.append(Condition("--capture", "sockets", SOCKETS_MEANING))
     if settings.interface != "lo":
-        out.append(Condition("--interface", settings.interface, f"captured on {settings.interface} (default lo)"))
+        ips = set(settings.roles.values())
+        where = f"the harness's roles on {ips.pop()}, " if len(ips) == 1 and settings.topology == "local" else ""
+        out.append(Condition("--interface", settings.interface, f"{where}captured on {settings.interface} "
+                             "(default: loopback)"))
     if settings.response_timeout != RESPONSE_TIMEOUT:
         out.append(Condition("--response-timeout", f"{settings.response_timeout:g}",
                              f"equipment under test could leave a request unanswered {settings.response_timeout:g} s "

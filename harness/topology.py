@@ -15,7 +15,9 @@ Roles and addresses (the last octet names the role, so a capture reads like a la
 Those are in the loopback block 127.0.0.0/24 (`LOOPBACK_ROLES`); `RoleAddresses.loopback("127.42.0.0")`
 (`trunkcheck run --loopback`, or $TRUNKCHECK_LOOPBACK: `RoleAddresses.from_environment`) puts every role in
 another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30), so that runs sharing a machine can also keep
-apart by address; the docker topology gives the roles addresses on its network (`with_roles`). A run's
+apart by address; `RoleAddresses.at("192.0.2.1")` (`trunkcheck run --interface eth1`: equipment on another
+host) puts every role on one address of this host, told apart by port; the docker topology gives the roles
+addresses on its network (`with_roles`). A run's
 role addresses are built once, from its command line or environment, and handed to its port plan: they
 never change while it runs.
 
@@ -101,6 +103,12 @@ class RoleAddresses(Mapping[str, str]):
         if not net.subnet_of(_LOOPBACK_NET):
             raise ValueError(f"{base!r} is not inside 127.0.0.0/8: the roles live on loopback")
         return cls({role: str(net.network_address + host) for role, host in ROLE_HOSTS.items()})
+
+    @classmethod
+    def at(cls, ip: str) -> RoleAddresses:
+        """Every role at one IP (`trunkcheck run --interface eth1`: the interface's address), told apart by
+        port."""
+        return cls({role: ip for role in ROLES})
 
     @classmethod
     def from_environment(cls, base: str | None = None, environ: Mapping[str, str] = os.environ) -> RoleAddresses:
@@ -220,7 +228,7 @@ class Topology:
 
 
 def _free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
             sock.bind((host, port))
         except OSError as err:
@@ -277,7 +285,7 @@ class PortPlan:
             destination=addr("Destination", sip + 2),
             ua2=addr("UA2", sip + 3),
             carrier=addr("Carrier", sip + 4),
-            ua_alt=(self.roles["UA"], sip + 5),
+            ua_alt=(self.fixed.get("UA", (self.roles["UA"], 0))[0], sip + 5),
             relay_ports=(rtp, rtp + RTP_STRIDE - 1),
             external_trunk=self.external_trunk,
             fixed_roles=frozenset(role for role, (_, port) in self.fixed.items() if port),

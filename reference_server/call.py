@@ -161,7 +161,9 @@ class Call:
 
     def _relay_opened(self, relay: MediaRelay) -> None:
         """The relay is open: send the B legs, or end the call if it was cancelled meanwhile."""
-        self.media = MediaAnchor(relay, early_media=self.ctx.media_policy.early_media)
+        self.media = MediaAnchor(relay, self.ctx.media_policy, srtp=self.ctx.srtp,
+                                 destination_srtp=self.targets[0].srtp if self.targets else False)
+        relay.set_signalling_peers([self.a_addr[0]], [ip for target in self.targets for ip in target.ips()])
         if self.state is not CallState.SETUP:  # cancelled while the relay was opening
             self.maybe_finish()
             return

@@ -41,6 +41,8 @@ class CallContext:
     """Seconds a ringing B leg may take before it is cancelled (RFC 3261 §16.6 step 11)."""
     media_policy: MediaPolicy = SPEC_MEDIA
     hangup_policy: HangupPolicy = SPEC_HANGUP
+    srtp: bool = True
+    """Whether calls take SRTP ([media] srtp): best-effort SRTP offers are answered in clear when not."""
 
     def local(self, endpoint: SipEndpoint) -> Addr:
         """The server's address on ``endpoint``, for Via and Contact."""

@@ -18,6 +18,12 @@ class MediaPolicy:
     early_media: bool = True
     """The spec's early media: the destination's first SDP (183 or 180) reaches the caller and its RTP is
     relayed at once. False: 18x go to the caller without SDP and no RTP is relayed before the 2xx."""
+    two_way: bool = True
+    """RTP is relayed both ways. False: the destination's RTP never reaches the caller (one-way audio, the
+    classic NAT symptom)."""
+    srtp_relay: bool = True
+    """SRTP legs are decrypted and re-encrypted with each leg's keys. False: keys are negotiated in the SDP
+    but packets are relayed as they come (cleartext reaches an SRTP caller)."""
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from reference_server import tomlfile
+from reference_server.destination import Destination, parse_destination
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
+from reference_server.tls_config import TLS_KEYS, TlsConfig, parse_tls
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
+from reference_server.trunk_options import OPTION_KEYS, read_destinations, read_trunk_options
 from sipcore.locate import parse_nameserver
-from sipcore.transport_address import TransportAddress, parse_transport_address
-
-from .identity import IdentityPolicy
-from .keepalive import KeepAliveSettings
-from .trunk_options import OPTION_KEYS, Destination, parse_destination, read_destinations, read_trunk_options
+from sipcore.transport_address import (
+    TransportAddress,
+    parse_transport_address,
+)
 
 __all__ = [
     "ALGORITHMS", "AUTH_TYPES", "DOMAIN_NAME_RE", "TRUNK_DOMAIN_SUFFIX", "ConfigError", "Destination",
     "Extension", "IPNetwork", "ListenAddress", "MediaConfig", "Overrides", "RegistrarConfig",
-    "SecurityConfig", "ServerConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
+    "SecurityConfig", "ServerConfig", "TlsConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
     "load_config", "parse_config", "parse_destination", "parse_listen",
 ]
 
@@ -67,6 +71,7 @@ class Trunk:
     realm: str
     allowed_ips: tuple[IPNetwork, ...]
     destination: Destination
+    destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
     fallback_destinations: tuple[Destination, ...] = ()
     """More destinations (``destination`` as an array), tried in order after the first."""
     keepalive: KeepAliveSettings = KeepAliveSettings()
@@ -113,6 +118,7 @@ class MediaConfig:
     address: str
     port_min: int
     port_max: int
+    srtp: bool = True  # accept RTP/SAVP offers (SDES-keyed SRTP); false: 488 Not Acceptable Here
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class ServerConfig:
     source: str = "<defaults>"
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
+    tls: TlsConfig = TlsConfig()
+    """``[tls]``: the certificate of tls: listeners and how TLS destinations are checked."""
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -147,11 +155,15 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk) and ``--dns``."""
+    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk), ``--dns`` and
+    ``--tls-cert``/``--tls-key``/``--tls-ca`` (the ``[tls]`` files)."""
 
     listen: list[str] | None = None
     destination: str | None = None
     dns: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
 
 
 def ip_in(ip: str, networks: Iterable[IPNetwork]) -> bool:
@@ -187,7 +199,24 @@ def load_config(path: Path | None = None, *, overrides: Overrides | None = None)
         config = parse_config(tomlfile.read_text(path, ConfigError), str(path))
     if overrides is not None:
         config = apply_overrides(config, overrides.listen, overrides.destination, overrides.dns)
+        config = _tls_overrides(config, overrides)
     return config
+
+
+def _tls_overrides(config: ServerConfig, overrides: Overrides) -> ServerConfig:
+    tls = config.tls.with_files(overrides.tls_cert, overrides.tls_key, overrides.tls_ca)
+    problem = tls.problem()
+    if problem is not None:
+        option = {"cert": "--tls-cert", "key": "--tls-key", "ca_file": "--tls-ca"}[problem[0]]
+        raise ConfigError(f"{option}: {problem[1]}", key=option)
+    listen = config.listen
+    if overrides.tls_cert and not overrides.listen and all(a.transport != "tls" for a in listen):
+        listen = (*listen, ListenAddress("tls", listen[0].host, 5061))  # RFC 3261 §19.1.2: 5061 for TLS
+    for addr in listen:
+        if addr.transport == "tls" and not tls.can_listen:
+            raise ConfigError(f"--listen: {addr} needs a certificate: give --tls-cert and --tls-key (or [tls] "
+                              "cert and key)", key="--listen")
+    return dataclasses.replace(config, tls=tls, listen=listen)
 
 
 def parse_config(text: str, filename: str = "<string>") -> ServerConfig:
@@ -230,13 +259,13 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
 
 # --- validation -------------------------------------------------------------------------------------
 
-_TOP = ("server", "security", "media", "trunk", "registrar", "extension")
+_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "tls")
 _MERGED = ("server", "security", "media", "registrar")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
-_MEDIA = ("address", "port_min", "port_max")
+_MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", *OPTION_KEYS)
+          "destination", "destination_srtp", *OPTION_KEYS)
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -255,9 +284,15 @@ class _Parser(TableReader):
 
     def config(self) -> ServerConfig:
         self.table(self.data, (), _TOP)
-        return ServerConfig(**self.server(), security=self.security(), media=self.media(),
+        base = None if self.filename.startswith("<") else Path(self.filename).parent
+        tls = parse_tls(self, self.table(self.data.get("tls", {}), ("tls",), TLS_KEYS), base)
+        server = self.server()
+        for i, addr in enumerate(server["listen"]):
+            if addr.transport == "tls" and not tls.can_listen:
+                raise self.error(("server", "listen", i), f"{addr} needs a certificate: give [tls] cert and key")
+        return ServerConfig(**server, security=self.security(), media=self.media(),
                             trunks=self.trunks(), registrar=self.registrar(), extensions=self.extensions(),
-                            source=self.filename)
+                            source=self.filename, tls=tls)
 
     def server(self) -> dict[str, Any]:
         p: KeyPath = ("server",)
@@ -317,7 +352,7 @@ class _Parser(TableReader):
         if (hi - first_even + 1) // 2 < 2:
             raise self.error((*p, "port_min"), f"{lo}-{hi} holds fewer than 2 RTP/RTCP port pairs "
                              "(an even port and the next odd one; a call relays two legs)")
-        return MediaConfig(address, lo, hi)
+        return MediaConfig(address, lo, hi, self.get(s, p, "srtp", bool))
 
     def trunks(self) -> tuple[Trunk, ...]:
         trunks: list[Trunk] = []
@@ -356,7 +391,8 @@ class _Parser(TableReader):
                 raise self.error((*p, "realm"), "must not be empty")
             options = read_trunk_options(self, t, p)
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
-                                password, realm, allowed_ips, destinations[0], destinations[1:],
+                                password, realm, allowed_ips, destinations[0],
+                                self.get(t, p, "destination_srtp", bool, False), destinations[1:],
                                 options.keepalive, options.identity))
         return tuple(trunks)
 

@@ -21,7 +21,9 @@ __all__ = ["NO_FAULTS", "Fault", "InjectedFaults"]
 class Fault(enum.Enum):
     NO_EARLY_MEDIA = "no-early-media"
     NO_Q850_REASON = "no-q850-reason"
+    ONE_WAY_MEDIA = "one-way-media"
     STATUS_REWRITE = "status-rewrite"
+    SRTP_CLEARTEXT = "srtp-cleartext"
 
     @property
     def effect(self) -> str:
@@ -35,7 +37,9 @@ class Fault(enum.Enum):
 _EFFECT = {
     Fault.NO_EARLY_MEDIA: "18x relayed without SDP, no RTP before the 200 OK",
     Fault.NO_Q850_REASON: "the destination's final status relayed without a Q.850 Reason header",
+    Fault.ONE_WAY_MEDIA: "the destination's RTP is not relayed to the caller (one-way audio)",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
+    Fault.SRTP_CLEARTEXT: "SRTP keys negotiated in the SDP, packets relayed without decrypting or encrypting",
 }
 
 
@@ -68,7 +72,9 @@ class InjectedFaults:
 
     @property
     def media_policy(self) -> MediaPolicy:
-        return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults)
+        return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults,
+                           two_way=Fault.ONE_WAY_MEDIA not in self.faults,
+                           srtp_relay=Fault.SRTP_CLEARTEXT not in self.faults)
 
     @property
     def hangup_policy(self) -> HangupPolicy:

@@ -31,7 +31,9 @@ __all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 class Target:
     """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
     ``alternates``: the next addresses of an RFC 3263 list (or the trunk's next destinations), tried in
-    turn when this one fails."""
+    turn when this one fails; ``srtp``: whether its media is offered as SRTP (None: as the caller's is;
+    reference_server.srtp_media); ``headers``: more header fields of its INVITE (P-Asserted-Identity,
+    Privacy: the trunk's identity policy)."""
 
     request_uri: str
     to_uri: str
@@ -41,7 +43,11 @@ class Target:
     endpoint: SipEndpoint
     alternates: tuple[Target, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
-    """More header fields of its INVITE (P-Asserted-Identity, Privacy: the trunk's identity policy)."""
+    srtp: bool | None = False
+
+    def ips(self) -> list[str]:
+        """The IP of this address and of every alternate: where the leg's signalling may go."""
+        return [self.addr[0], *(alternate.addr[0] for alternate in self.alternates)]
 
     def next(self) -> Target | None:
         """The next address to try, carrying the ones after it; None when this was the last."""

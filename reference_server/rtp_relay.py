@@ -3,9 +3,9 @@
 Side A faces the caller (the UA), side B the destination. A packet arriving on side A is sent from side B
 to the B remote, and the other way round, so each far end sees one address for the trunk. The remotes
 come from SDP (``set_a_remote`` / ``set_b_remote``) and are corrected by symmetric latching (RFC 4961):
-the first packet arriving on a side sets that side's remote to its real source, which is what a caller
-behind NAT needs. Only the IP the SDP named (or, without SDP, the first latched IP) may latch or send, so
-a stranger cannot hijack the stream.
+a caller behind NAT is sent its media where its RTP really comes from. Who may latch, when, and what a
+stranger's packets get is :mod:`reference_server.latching` (restricted to the SDP's IP and the leg's
+signalling IPs, ``set_signalling_peers``; early in the stream only; never re-latched mid-call).
 
 Ports come from a :class:`PortAllocator`: even ports for RTP and the next odd one for RTCP
 (RFC 3550 §11), relayed the same way, its remote defaulting to the RTP port + 1. The relays of the calls in
@@ -15,25 +15,27 @@ progress, and the pool of finished calls' sockets, are :mod:`reference_server.re
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.tap import report_datagram
 
+from .latching import Latch, Verdict
 from .relay_ports import NoPortsAvailable, PortAllocator, PortPair
 
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
+Transform = Callable[[bytes], bytes | None]
+"""A packet arriving on one side, as it leaves the other (decrypted and re-encrypted for SRTP legs); None
+drops it. See :meth:`MediaRelay.set_transforms`."""
 
 __all__ = ["DirectionStats", "MediaRelay", "NoPortsAvailable", "ParkedRelay", "PortAllocator", "PortPair",
-           "is_rtcp", "is_rtp"]
+           "Transform", "is_rtcp", "is_rtp"]
 
 
 # --- one direction's counters ---
@@ -43,9 +45,11 @@ class DirectionStats:
     """Datagrams arriving on one side, i.e. flowing in one direction.
 
     ``packets``/``bytes`` were forwarded; ``first_packet_time`` and ``first_packet_wall`` stamp the first
-    forwarded one (the relay clock's ``time()`` and ``wall()``: by default loop.time() and time.time()). Dropped: ``dropped_no_remote`` (the other side's remote
-    unknown yet), ``rejected_source`` (from an IP other than the expected one), ``malformed`` (not RTP/RTCP
-    version 2).
+    forwarded one (the relay clock's ``time()`` and ``wall()``: by default loop.time() and time.time()).
+    Dropped: ``dropped_no_remote`` (the other side's remote unknown yet), ``rejected_source`` (a stranger:
+    not the latched source, not allowed to latch), ``learning`` (a source not yet confirmed by a second
+    packet of its SSRC; :mod:`reference_server.latching`), ``malformed`` (not RTP/RTCP version 2),
+    ``not_authentic`` (refused by the side's transform: SRTP that does not authenticate).
     """
 
     packets: int = 0
@@ -54,7 +58,9 @@ class DirectionStats:
     first_packet_wall: float | None = None
     dropped_no_remote: int = 0
     rejected_source: int = 0
+    learning: int = 0
     malformed: int = 0
+    not_authentic: int = 0
 
 
 def is_rtp(data: bytes) -> bool:
@@ -67,53 +73,48 @@ def is_rtcp(data: bytes) -> bool:
     return len(data) >= 8 and data[0] >> 6 == 2 and 192 <= data[1] <= 223
 
 
-@functools.lru_cache(maxsize=1024)
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str:
-    """An IP address for comparison (the text itself when it is a name); remembered, since every relayed
-    packet's source is compared."""
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return text
-
-
-_UNSPECIFIED = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_unspecified(text: str) -> bool:
-    """Whether ``text`` is 0.0.0.0 or :: however written (SDP's hold address); remembered, as _ip."""
-    return _ip(text) in _UNSPECIFIED
-
-
 class _Side(asyncio.DatagramProtocol):
     """One relay socket: accepts from its far end, forwards through its peer side."""
 
     def __init__(self, name: str, sock: socket.socket, port: int, validate: Callable[[bytes], bool],
-                 clock: Clock) -> None:
+                 ssrc_at: int, clock: Clock) -> None:
         self.name = name
         self.clock = clock
         self.sock = sock
         self.port = port  # the port ``sock`` is bound to
         self.local: tuple[str, int] = sock.getsockname()[:2]  # what a tap (sipcore.aio.tap) reports
         self.validate = validate
+        self.ssrc_at = ssrc_at  # where the sender's SSRC is: 8 in RTP, 4 in RTCP
         self.stats = DirectionStats()
         self.peer: _Side | None = None
+        self.transform: Transform | None = None  # what a packet becomes before it leaves (SRTP), None: as is
         self.transport: asyncio.DatagramTransport | None = None
-        self.remote: Addr | None = None
-        self.expected_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | str | None = None
-        self.latched = False
+        self.latch = Latch()
         self.closed = False
 
+    @property
+    def remote(self) -> Addr | None:
+        """Where this side sends: the SDP address, or the source latched (reference_server.latching)."""
+        return self.latch.remote
+
     def set_remote(self, addr: Addr | None) -> None:
-        """The far end's address from SDP; None, port 0 or an unspecified IP (hold) clears the remote.
-        Latching starts over: the next packet from the expected IP sets the real source."""
-        self.latched = False
-        if addr is None or addr[1] == 0 or _is_unspecified(addr[0]):
-            self.remote = None
-            return
-        self.remote = (addr[0], int(addr[1]))
-        self.expected_ip = _ip(addr[0])
+        """The far end's address from SDP; None, port 0 or an unspecified IP (hold) clears the remote."""
+        self.latch.set_sdp(addr)
+
+    def _admit(self, src: Addr, data: bytes) -> bool:
+        """Whether the latch lets this packet through; a stranger's is counted (and logged, bounded)."""
+        ssrc = int.from_bytes(data[self.ssrc_at:self.ssrc_at + 4], "big")
+        verdict = self.latch.admit(src, ssrc, self.clock.time())
+        if verdict is Verdict.RELAY:
+            return True
+        if verdict is Verdict.LEARNING:
+            self.stats.learning += 1
+            return False
+        self.stats.rejected_source += 1
+        why = self.latch.log_stranger(src)
+        if why is not None:
+            log.info("relay side %s port %d: dropping packets from %s:%d (%s)", self.name, self.port, *src, why)
+        return False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast, not isinstance: Python 3.11's selector datagram transport does not subclass DatagramTransport
@@ -128,22 +129,19 @@ class _Side(asyncio.DatagramProtocol):
         if not self.validate(data):
             stats.malformed += 1
             return
-        allowed = self.expected_ip
-        if allowed is None and self.latched and self.remote is not None:
-            allowed = _ip(self.remote[0])
-        if allowed is not None and _ip(src[0]) != allowed:
-            stats.rejected_source += 1
+        latch = self.latch
+        if not (latch.latched and src == latch.remote) and not self._admit(src, data):
             return
-        if not self.latched:
-            if self.remote != src:
-                log.debug("relay side %s port %d latched to %s:%d (was %s)", self.name, self.port, *src,
-                          self.remote)
-            self.remote = src
-            self.latched = True
         peer = self.peer
         if peer is None or peer.remote is None or peer.transport is None or peer.transport.is_closing():
             stats.dropped_no_remote += 1
             return
+        if self.transform is not None:
+            out = self.transform(data)
+            if out is None:
+                stats.not_authentic += 1
+                return
+            data = out
         try:
             peer.transport.sendto(data, peer.remote)
             report_datagram(peer.local, peer.remote, data, sent=True)
@@ -188,11 +186,11 @@ class MediaRelay:
         ``clock`` stamps the first packets."""
         self._allocator = allocator
         self._ports = (a.port, b.port)
-        self._a = _Side("A", a.rtp, a.port, is_rtp, clock)
-        self._b = _Side("B", b.rtp, b.port, is_rtp, clock)
+        self._a = _Side("A", a.rtp, a.port, is_rtp, 8, clock)
+        self._b = _Side("B", b.rtp, b.port, is_rtp, 8, clock)
         _pair(self._a, self._b)
-        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp, clock) if a.rtcp is not None else None
-        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp, clock) if b.rtcp is not None else None
+        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp, 4, clock) if a.rtcp is not None else None
+        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp, 4, clock) if b.rtcp is not None else None
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
         self._all_sides = tuple(s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None)
@@ -262,6 +260,20 @@ class MediaRelay:
     def rtcp_b_to_a(self) -> DirectionStats | None:
         return self._b_rtcp.stats if self._b_rtcp is not None else None
 
+    def set_signalling_peers(self, a: Iterable[str], b: Iterable[str]) -> None:
+        """The IPs each leg's SIP comes from or goes to (the caller's source; the destination's addresses):
+        media from them may latch although the SDP names another IP (a far end behind NAT)."""
+        a, b = list(a), list(b)
+        for side in self._all_sides:
+            side.latch.set_peers(a if side.name.startswith("A") else b)
+
+    def drop_b_to_a(self) -> None:
+        """Relay nothing from the destination to the caller (the test-only fault ``one-way-media``): side B
+        forwards nothing, its packets count as ``dropped_no_remote``."""
+        self._b.peer = None
+        if self._b_rtcp is not None:
+            self._b_rtcp.peer = None
+
     def set_a_remote(self, addr: Addr | None, rtcp: Addr | None = None) -> None:
         """The caller's RTP address from its SDP; RTCP defaults to its port + 1 (RFC 3550 §11)."""
         self._set_remote(self._a, self._a_rtcp, addr, rtcp)
@@ -277,6 +289,14 @@ class MediaRelay:
             if rtcp is None and addr is not None and addr[1]:
                 rtcp = (addr[0], addr[1] + 1)
             rtcp_side.set_remote(rtcp)
+
+    def set_transforms(self, a_to_b: Transform | None, b_to_a: Transform | None, rtcp_a_to_b: Transform | None = None,
+                       rtcp_b_to_a: Transform | None = None) -> None:
+        """What packets become on their way through (reference_server.srtp_media: SRTP per leg); None
+        forwards them untouched."""
+        self._a.transform, self._b.transform = a_to_b, b_to_a
+        if self._a_rtcp is not None and self._b_rtcp is not None:
+            self._a_rtcp.transform, self._b_rtcp.transform = rtcp_a_to_b, rtcp_b_to_a
 
     def close(self) -> None:
         """Close every socket and give the ports back to the allocator. Idempotent."""

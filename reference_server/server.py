@@ -27,10 +27,12 @@ import logging
 import os
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsError
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
@@ -54,6 +56,7 @@ from .relay_registry import RelayRegistry
 from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
+from .srtp_media import srtp_refusal
 from .trunk_calls import RETRY_AFTER, TrunkDestinations
 
 log = logging.getLogger("reference_server")
@@ -106,7 +109,7 @@ class ReferenceServer:
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
                                        user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
-                                       hangup_policy=hangup_policy))
+                                       hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
@@ -133,9 +136,10 @@ class ReferenceServer:
         for listen in self.config.listen:
             try:
                 endpoint = await self._open(listen, bound.get(listen.host))
-            except OSError as exc:
+            except (OSError, TlsError) as exc:
                 self._close_endpoints()
-                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise ListenError(f"cannot listen on {listen}: {why}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
             # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
             endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
@@ -158,8 +162,10 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
-                                     "clock": self.clock}
+        kwargs: dict[str, Any] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                  "clock": self.clock}
+        if listen.transport == "tls":
+            kwargs["tls"] = self.config.tls.options()
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -312,6 +318,11 @@ class ReferenceServer:
         except SIPParseError as exc:
             self._reply(endpoint, event, 400, why=f"malformed SDP: {exc}")
             return
+        refusal = srtp_refusal(offer, self.config.media.srtp)
+        if refusal is not None:  # RFC 3264 §6: no stream of the offer is acceptable
+            log.info("INVITE %s from %s:%d: 488 %s", request.call_id, *event.addr, refusal)
+            self._reply(endpoint, event, 488, why=refusal)
+            return
         if route.kind == "trunk":
             self._trunk_call(event, endpoint, route, offer)
         else:
@@ -372,7 +383,7 @@ class ReferenceServer:
             out = self._endpoint_for(binding.transport, endpoint)
             if out is not None:
                 targets.append(Target(binding.uri, f"sip:{user}@{self.config.registrar.domain}",
-                                      str(request.from_.uri), display, binding.source, out))
+                                      str(request.from_.uri), display, binding.source, out, srtp=None))
         if not targets:
             self._reply(endpoint, event, 480, why=f"extension {user} has no registered contact")
             return

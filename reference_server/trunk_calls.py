@@ -23,11 +23,11 @@ from sipcore.locate import LocateError, ServerName
 from sipcore.message import Request
 
 from .config import Trunk
+from .destination import Destination
 from .identity import OutgoingIdentity, outgoing_identity
 from .keepalive import KeepAlive
 from .legs import Target
 from .sip_util import host_port
-from .trunk_options import Destination
 
 log = logging.getLogger("reference_server")
 
@@ -105,19 +105,20 @@ class TrunkDestinations:
                 continue
             if targets and out is not targets[0].endpoint:
                 continue  # an alternate keeps the first INVITE's Via: the same endpoint only
-            targets.append(self._target(dest.host, dest.port, dest, identity, out, (dest.host, dest.port)))
+            targets.append(self._target(dest.host, dest.port, dest, identity, out, (dest.host, dest.port),
+                                        trunk.destination_srtp))
         if not targets:
             return CallPlan([], identity, (503, f"no {up[0].transport} listener to reach {up[0].uri}"))
         return CallPlan([dataclasses.replace(targets[0], alternates=tuple(targets[1:]))], identity)
 
     @staticmethod
     def _target(host: str, port: int | None, dest: Destination, identity: OutgoingIdentity, out: SipEndpoint,
-                addr: tuple[str, int]) -> Target:
+                addr: tuple[str, int], srtp: bool) -> Target:
         hostport = host_port(host, port)
-        transport = ";transport=tcp" if dest.transport == "tcp" else ""
+        transport = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") else ""
         user = f"{identity.callee}@{hostport}{identity.callee_params}"
         return Target(f"sip:{user}{transport}", f"sip:{user}", identity.from_uri, identity.from_display, addr, out,
-                      headers=identity.headers)
+                      headers=identity.headers, srtp=srtp)
 
     async def locate(self, trunk: Trunk, dest: Destination, identity: OutgoingIdentity,
                      prefer: SipEndpoint) -> list[Target]:
@@ -139,7 +140,7 @@ class TrunkDestinations:
         if not usable:
             raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
         out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
-        targets = [self._target(dest.host, dest.port, dest, identity, out, found.addr)
+        targets = [self._target(dest.host, dest.port, dest, identity, out, found.addr, trunk.destination_srtp)
                    for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
         return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]

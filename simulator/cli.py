@@ -15,10 +15,13 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TextIO
 
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsOptions
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.locate import LocateError, ServerName, parse_nameserver, parse_server
 from sipcore.q850 import reason_header
@@ -33,6 +36,7 @@ from .settings import (
     CHALLENGE_BEHAVIOURS,
     DestinationSettings,
     SettingsError,
+    Step,
     UaSettings,
     check_sip_uri,
     parse_address,
@@ -53,11 +57,20 @@ def _ms(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, listen_default: str) -> None:
-    parser.add_argument("--listen", default=listen_default, metavar="[udp:|tcp:]IP:PORT",
+    parser.add_argument("--listen", default=listen_default, metavar="[udp:|tcp:|tls:]IP:PORT",
                         help=f"address to bind (default {listen_default}; port 0 = any; IPv6 as [::1]:5070; "
-                        "a udp: or tcp: prefix sets the transport)")
-    parser.add_argument("--transport", default=None, type=str.upper, choices=["UDP", "TCP"],
-                        help="UDP (default) or TCP")
+                        "a udp:, tcp: or tls: prefix sets the transport)")
+    parser.add_argument("--transport", default=None, type=str.upper, choices=["UDP", "TCP", "TLS"],
+                        help="UDP (default), TCP or TLS (with --tls-cert and --tls-key)")
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="TLS: certificate chain to listen with (PEM)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="TLS: its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE",
+                        help="TLS: CAs the peer's certificate must chain to (default: the system's)")
+    parser.add_argument("--tls-name", metavar="DOMAIN", help="TLS: the SIP domain the trunk's certificate must "
+                        "name (RFC 5922; default: --domain for a UA, the address dialled for a destination)")
+    parser.add_argument("--tls-no-verify", action="store_true", help="TLS: accept any certificate (lab only)")
+    parser.add_argument("--tls-keylog", type=Path, metavar="FILE",
+                        help="TLS: append session secrets here (SSLKEYLOGFILE format) for Wireshark")
     parser.add_argument("--rtp-host", metavar="IP", help="address for RTP (default: the listen IP)")
     parser.add_argument("--tone", type=float, metavar="HZ", help="frequency of the RTP test tone")
     parser.add_argument("--t1", type=_ms, metavar="MS", help="SIP timer T1 (default 500 ms)")
@@ -96,6 +109,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ua.add_argument("--ring-timeout", type=_ms, default=60_000, metavar="MS",
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
+    ua.add_argument("--srtp", action="store_true", help="offer SRTP: RTP/SAVP with an SDES a=crypto key")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
     ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy, the same failover "
                     "(default: --proxy, else the server of --registrar-domain or --domain located through DNS)")
@@ -110,23 +124,91 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                                    "destination (carrier or phone), by a behaviour built from the options "
                                    "in this order: wait, 100, 180, 183 + early media, answer/reject/never.")
     _common(dest, "127.0.0.1:5080")
-    dest.add_argument("--wait", type=_ms, default=0, metavar="MS", help="wait MS before anything")
-    dest.add_argument("--no-100", action="store_true", help="send no 100 Trying")
-    dest.add_argument("--no-ringing", action="store_true", help="send no 180 Ringing")
-    dest.add_argument("--early-media", action="store_true", help="send 183 with SDP and start RTP")
-    dest.add_argument("--answer-after", type=_ms, default=0, metavar="MS", help="answer 200 after MS")
-    dest.add_argument("--reject", type=int, metavar="STATUS", help="reject with STATUS (300..699)")
-    dest.add_argument("--reason", metavar="TEXT", help="reason phrase of the rejection")
-    dest.add_argument("--reason-header", metavar="VALUE", help="Reason header of the rejection")
-    dest.add_argument("--q850", type=int, metavar="CAUSE", help="Reason: Q.850;cause=CAUSE;text=...")
-    dest.add_argument("--never-answer", action="store_true")
-    dest.add_argument("--hangup-after", type=_ms, metavar="MS", help="BYE MS after answering")
+    _behaviour(dest)
+    dest.add_argument("--number", action="append", default=[], metavar="NUMBER:BEHAVIOUR",
+                      help="calls to NUMBER (the Request-URI's user part) behave as BEHAVIOUR says instead, "
+                      "the options above without -- and comma-separated: '+15550404:reject=404,q850=1', "
+                      "'+15550183:no-ringing,early-media,answer-after=300'; repeatable")
     dest.add_argument("--ignore-cancel", action="store_true", help="answer CANCEL 200 but send no 487")
     dest.add_argument("--calls", type=int, default=0, metavar="N",
                       help="exit after N calls have ended (default 0: answer calls until SIGINT/SIGTERM)")
     dest.add_argument("--timeout", type=float, metavar="S",
                       help="stop after S seconds (default: no limit); with --calls N, fewer calls is a failure")
     return ua, dest
+
+
+def _behaviour(parser: argparse.ArgumentParser) -> None:
+    """The options that make a destination's script (for every call, or for one --number)."""
+    parser.add_argument("--wait", type=_ms, default=0, metavar="MS", help="wait MS before anything")
+    parser.add_argument("--no-100", action="store_true", help="send no 100 Trying")
+    parser.add_argument("--no-ringing", action="store_true", help="send no 180 Ringing")
+    parser.add_argument("--early-media", action="store_true", help="send 183 with SDP and start RTP")
+    parser.add_argument("--answer-after", type=_ms, default=0, metavar="MS", help="answer 200 after MS")
+    parser.add_argument("--reject", type=int, metavar="STATUS", help="reject with STATUS (300..699)")
+    parser.add_argument("--reject-after", type=_ms, default=0, metavar="MS", help="reject MS after the 180/183")
+    parser.add_argument("--reason", metavar="TEXT", help="reason phrase of the rejection")
+    parser.add_argument("--reason-header", metavar="VALUE", help="Reason header of the rejection")
+    parser.add_argument("--q850", type=int, metavar="CAUSE", help="Reason: Q.850;cause=CAUSE;text=...")
+    parser.add_argument("--never-answer", action="store_true")
+    parser.add_argument("--hangup-after", type=_ms, metavar="MS", help="BYE MS after answering")
+
+
+def _script(args: argparse.Namespace) -> tuple[Step, ...]:
+    header = args.reason_header
+    if args.q850 is not None:
+        if header is not None:
+            raise SettingsError("give --reason-header or --q850, not both")
+        try:
+            header = reason_header(args.q850)
+        except ValueError as exc:
+            raise SettingsError(f"--q850: {exc}") from None
+    return script_for(wait_ms=args.wait, send_100=not args.no_100, ringing=not args.no_ringing,
+                      early_media=args.early_media, answer_after_ms=args.answer_after, reject=args.reject,
+                      reason=args.reason, reason_header=header, never_answer=args.never_answer,
+                      hangup_after_ms=args.hangup_after, reject_after_ms=args.reject_after)
+
+
+def _number_scripts(specs: list[str]) -> dict[str, tuple[Step, ...]]:
+    """``--number NUMBER:BEHAVIOUR`` options -> {number: script}; SettingsError naming the option at fault."""
+    parser = argparse.ArgumentParser(prog="--number", add_help=False, exit_on_error=False)
+    _behaviour(parser)
+    out: dict[str, tuple[Step, ...]] = {}
+    for spec in specs:
+        number, colon, behaviour = spec.partition(":")
+        number = number.strip()
+        if not colon or not number:
+            raise SettingsError(f"--number {spec!r}: give NUMBER:BEHAVIOUR, e.g. '+15550404:reject=404'")
+        if number in out:
+            raise SettingsError(f"--number {spec!r}: {number} is given twice")
+        argv = []
+        for item in filter(None, (part.strip() for part in behaviour.split(","))):
+            key, eq, value = item.partition("=")
+            argv += [f"--{key.strip()}", *([value.strip()] if eq else [])]
+        try:
+            parsed, unknown = parser.parse_known_args(argv)
+        except argparse.ArgumentError as exc:
+            raise SettingsError(f"--number {spec!r}: {exc}") from None
+        if unknown:
+            raise SettingsError(f"--number {spec!r}: unknown {' '.join(unknown)!r}; use the behaviour options "
+                                "without --: wait, no-100, no-ringing, early-media, answer-after, reject, "
+                                "reject-after, reason, reason-header, q850, never-answer, hangup-after")
+        try:
+            out[number] = _script(parsed)
+        except SettingsError as exc:
+            raise SettingsError(f"--number {spec!r}: {exc}") from None
+    return out
+
+
+def _tls(args: argparse.Namespace, transport: str) -> TlsOptions | None:
+    """The --tls-* options with transport TLS (None otherwise; given without TLS they are a mistake)."""
+    given = [n for n in ("tls_cert", "tls_key", "tls_ca", "tls_name", "tls_keylog") if getattr(args, n)]
+    if transport != "TLS":
+        if given or args.tls_no_verify:
+            raise SettingsError(f"--{(given or ['tls_no_verify'])[0].replace('_', '-')} needs transport TLS "
+                                "(--transport TLS or a tls: address)")
+        return None
+    return TlsOptions(cert=args.tls_cert, key=args.tls_key, ca_file=args.tls_ca, verify=not args.tls_no_verify,
+                      server_name=args.tls_name, keylog=args.tls_keylog)
 
 
 def _timers(args: argparse.Namespace) -> TimerConfig:
@@ -206,14 +288,14 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
     registrars = ([t.addr for t in await _locate(resolver, registrar, "--registrar", ((chosen or "udp").lower(),),
                                                  family)] if registrar else [])
     settings = UaSettings(
-        listen=listen, transport=chosen or "UDP",
+        listen=listen, transport=chosen or "UDP", tls=_tls(args, chosen or "UDP"),
         username=args.username, password=args.password, auth_username=args.auth_username,
         domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
         target=targets[0] if targets else None, alternates=tuple(targets[1:]), dns=nameserver,
         registrar=registrars[0] if registrars else None, registrar_alternates=tuple(registrars[1:]),
         registrar_domain=args.registrar_domain,
         algorithms=tuple(args.algorithm or DEFAULT_PREFERENCE), max_auth_retries=args.max_auth_retries,
-        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send,
+        on_challenge=args.on_challenge, rtp_host=args.rtp_host, send_early_media=not args.no_early_send, srtp=args.srtp,
         hold_ms=args.hold, ring_timeout_ms=args.ring_timeout, remote_bye_timeout_ms=args.remote_bye_timeout,
         answer_after_ms=args.answer_after, register_expires=args.expires, timers=_timers(args))
     if args.tone is not None:
@@ -265,21 +347,11 @@ async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _dest_settings(args: argparse.Namespace) -> DestinationSettings:
-    header = args.reason_header
-    if args.q850 is not None:
-        if header is not None:
-            raise SettingsError("give --reason-header or --q850, not both")
-        try:
-            header = reason_header(args.q850)
-        except ValueError as exc:
-            raise SettingsError(f"--q850: {exc}") from None
-    script = script_for(wait_ms=args.wait, send_100=not args.no_100, ringing=not args.no_ringing,
-                        early_media=args.early_media, answer_after_ms=args.answer_after, reject=args.reject,
-                        reason=args.reason, reason_header=header, never_answer=args.never_answer,
-                        hangup_after_ms=args.hangup_after)
+    script = _script(args)
     listen_transport, listen = parse_address(args.listen, "--listen", zero_port_ok=True)
-    settings = DestinationSettings(listen=listen, transport=_transport(args, ("--listen", listen_transport)),
-                                   script=script, honour_cancel=not args.ignore_cancel,
+    transport = _transport(args, ("--listen", listen_transport))
+    settings = DestinationSettings(listen=listen, transport=transport, tls=_tls(args, transport), script=script,
+                                   numbers=_number_scripts(args.number), honour_cancel=not args.ignore_cancel,
                                    rtp_host=args.rtp_host, timers=_timers(args))
     return replace(settings, tone_hz=args.tone) if args.tone is not None else settings
 
@@ -291,10 +363,14 @@ async def _run_destination(args: argparse.Namespace, out: TextIO) -> int:
     dest = await Destination.start(settings)
     host, port = dest.local_addr  # on stderr, so that stdout holds only the calls (or the JSON)
     until = f"{args.calls} call(s)" if args.calls else "SIGINT/SIGTERM"
+    numbers = "".join(f"; {number}: {_steps(script)}" for number, script in settings.numbers.items())
     print(f"destination listening on {bracketed(host)}:{port} ({settings.transport}) until {until}; script: "
-          + ", ".join(type(s).__name__ + (f"({_fields(s)})" if _fields(s) else "") for s in settings.script),
-          file=sys.stderr, flush=True)
+          f"{_steps(settings.script)}{numbers}", file=sys.stderr, flush=True)
     return await serve_calls(dest, calls=args.calls, timeout=args.timeout, as_json=args.json, out=out)
+
+
+def _steps(script: Sequence[Step]) -> str:
+    return ", ".join(type(s).__name__ + (f"({_fields(s)})" if _fields(s) else "") for s in script)
 
 
 def _fields(step: Any) -> str:

@@ -8,8 +8,9 @@
     call = dest.calls[0]            # IncomingCall: statuses sent, CANCEL/ACK/BYE seen, RTP counts
     await dest.stop()
 
-Every INVITE is answered by the same script (see :mod:`simulator.settings` for the steps and their
-order); every request and response it sees or sends is in ``dest.record``.
+Every INVITE is answered by the same script (see :mod:`simulator.settings` for the steps and their order),
+or by the script of the number it calls (``DestinationSettings.numbers``, by the Request-URI's user part);
+every request and response it sees or sends is in ``dest.record``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.transaction import RequestReceived
+from sipcore.uri import SipURI
 
 from .agent import Agent, wait_until
 from .record import Record
@@ -44,15 +46,16 @@ __all__ = ["Destination", "IncomingCall", "script_for"]
 def script_for(*, wait_ms: int = 0, send_100: bool = True, ringing: bool = True, early_media: bool = False,
                answer_after_ms: int = 0, reject: int | None = None, reason: str | None = None,
                reason_header: str | None = None, never_answer: bool = False,
-               hangup_after_ms: int | None = None) -> tuple[Step, ...]:
+               hangup_after_ms: int | None = None, reject_after_ms: int = 0) -> tuple[Step, ...]:
     """The script for a behaviour given as options, steps in the documented order: wait, 100, 180, 183
-    (early media), then answer (after a delay, optionally hanging up later), reject or never answer."""
+    (early media), then answer (after a delay, optionally hanging up later), reject (after a delay) or
+    never answer."""
     if reject is not None and never_answer:
         raise SettingsError("reject and never-answer cannot both be set")
     if hangup_after_ms is not None and (reject is not None or never_answer):
         raise SettingsError("hangup-after needs the call to be answered (not rejected or never answered)")
-    if reject is None and (reason is not None or reason_header is not None):
-        raise SettingsError("a reason phrase or Reason header needs a reject status")
+    if reject is None and (reason is not None or reason_header is not None or reject_after_ms):
+        raise SettingsError("a reason phrase, Reason header or reject delay needs a reject status")
     steps: list[Step] = []
     if wait_ms:
         steps.append(Wait(wait_ms))
@@ -63,6 +66,8 @@ def script_for(*, wait_ms: int = 0, send_100: bool = True, ringing: bool = True,
     if early_media:
         steps.append(Send183(early_media=True))
     if reject is not None:
+        if reject_after_ms:
+            steps.append(Wait(reject_after_ms))
         steps.append(Reject(reject, reason, reason_header))
     elif never_answer:
         steps.append(NeverAnswer())
@@ -87,7 +92,7 @@ class Destination(Agent):
         script's waits) run on ``clock`` (see :mod:`simulator.agent`)."""
         name = f"destination {settings.listen[0]}:{settings.listen[1]}"
         dest = cls(settings, record or Record(name, clock=clock), clock)
-        await dest._open(settings.transport, settings.listen, auto_100_delay=None)
+        await dest._open(settings.transport, settings.listen, auto_100_delay=None, tls=settings.tls)
         return dest
 
     @classmethod
@@ -113,7 +118,9 @@ class Destination(Agent):
 
     def on_invite(self, event: RequestReceived) -> None:
         s = self.settings
-        call = UasCall(self, event, s.script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
+        uri = event.request.uri_parsed
+        script = s.script_for_user(uri.user if isinstance(uri, SipURI) else None) if s.numbers else s.script
+        call = UasCall(self, event, script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
                        media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms)
         self.calls.append(call.info)
         self.spawn(call.run())

@@ -1,15 +1,23 @@
 """One call's RTP for the simulated agents: our SDP (offer or answer), a PCMU tone to the address the
 far end's SDP names, and every packet received; the first one is written to the record as it arrives.
+
+SRTP (RFC 3711, SDES keys of RFC 4568): an agent set to offer it offers RTP/SAVP with one a=crypto line
+of a fresh key; any agent answers an RTP/SAVP offer with a key of its own. Packets are then protected with
+our line's key and unprotected with the far end's (:class:`sipcore.srtp.SrtpContext`). An answer of
+RTP/AVP to our RTP/SAVP offer turns SRTP off for the call (a note in the record says so).
 """
 
 from __future__ import annotations
 
+import os
 import random
 
 from sipcore.aio.rtp import ReceivedRtp, RtpEndpoint
 from sipcore.errors import SIPParseError
+from sipcore.sdes import SAVP, CryptoAttribute, crypto_attributes, negotiated_crypto
 from sipcore.sdp import SessionDescription, media_address
 from sipcore.sdp_offer import make_answer, make_offer
+from sipcore.srtp import SrtpContext, SrtpError
 
 from .record import Record
 from .settings import Addr, SettingsError
@@ -31,11 +39,15 @@ class _RecordingRtp(RtpEndpoint):
                             payload_type=p.payload_type, ssrc=p.ssrc, sequence_number=p.sequence_number)
 
 
+def _unkeyed(data: bytes) -> bytes:
+    raise SrtpError(f"no a=crypto key to authenticate {len(data)} bytes with")
+
+
 class CallMedia:
     """One call's RTP: our SDP, a PCMU tone sent to the far end's SDP address, every packet received."""
 
     def __init__(self, rtp: _RecordingRtp, record: Record, call_id: str, tone_hz: float,
-                 sess_id: int) -> None:
+                 sess_id: int, *, srtp: bool = False) -> None:
         self.rtp = rtp
         self.record = record
         self.call_id = call_id
@@ -44,16 +56,19 @@ class CallMedia:
         self.remote: Addr | None = None
         self.started_at: float | None = None
         self.local_sdp: bytes | None = None
+        self.srtp = srtp  # offer RTP/SAVP
+        self.offered: list[CryptoAttribute] = []  # our a=crypto lines, while our offer awaits its answer
+        self.keys: tuple[CryptoAttribute | None, CryptoAttribute | None] | None = None  # (ours, theirs)
 
     @classmethod
-    async def open(cls, host: str, record: Record, call_id: str, tone_hz: float) -> CallMedia:
+    async def open(cls, host: str, record: Record, call_id: str, tone_hz: float, *, srtp: bool = False) -> CallMedia:
         try:
             rtp = await _RecordingRtp.open(host, 0, clock=record.clock)
         except OSError as exc:
             raise SettingsError(f"RTP address {host} cannot be bound: {exc.strerror or exc}") from None
         assert isinstance(rtp, _RecordingRtp)
         rtp.record, rtp.call_id = record, call_id
-        return cls(rtp, record, call_id, tone_hz, random.getrandbits(31))
+        return cls(rtp, record, call_id, tone_hz, random.getrandbits(31), srtp=srtp)
 
     @property
     def local_addr(self) -> Addr:
@@ -68,24 +83,70 @@ class CallMedia:
         return self.rtp.packets_sent
 
     def offer(self) -> bytes:
-        self.local_sdp = make_offer(self.local_addr[0], self.local_addr[1], self.sess_id).to_bytes()
+        """Our offer: RTP/AVP, or RTP/SAVP with a fresh key when the agent offers SRTP."""
+        self.offered = [CryptoAttribute.new(1, "AES_CM_128_HMAC_SHA1_80", os.urandom(30))] if self.srtp else []
+        self.local_sdp = make_offer(self.local_addr[0], self.local_addr[1], self.sess_id,
+                                    crypto=self.offered).to_bytes()
         return self.local_sdp
 
     def answer(self, offer: SessionDescription) -> bytes | None:
-        """Our answer to ``offer``, or None when no stream is acceptable (answer 488)."""
-        answer = make_answer(offer, self.local_addr[0], self.local_addr[1], self.sess_id)
-        if not any(m.port for m in answer.media):
+        """Our answer to ``offer`` (RTP/SAVP offers included, with a key of our own), or None when no
+        stream is acceptable (answer 488)."""
+        answer = make_answer(offer, self.local_addr[0], self.local_addr[1], self.sess_id, srtp_key=os.urandom)
+        accepted = [(o, a) for o, a in zip(offer.media, answer.media, strict=True) if a.port]
+        if not accepted:
             return None
+        self.offered = []
+        theirs, ours = accepted[0]
+        if ours.proto == SAVP:
+            pair = negotiated_crypto(crypto_attributes(theirs, skip_malformed=True), crypto_attributes(ours))
+            assert pair is not None  # make_answer answered one of the offered lines
+            self._key(ours=pair[1], theirs=pair[0])
         self.local_sdp = answer.to_bytes()
         return self.local_sdp
+
+    def _key(self, *, ours: CryptoAttribute | None, theirs: CryptoAttribute | None) -> None:
+        """Send under ``ours`` and receive under ``theirs`` (None and None: cleartext RTP)."""
+        if self.keys == (ours, theirs) or (self.keys is None and ours is None and theirs is None):
+            return
+        self.keys = None if ours is None and theirs is None else (ours, theirs)
+        self.rtp.protect = SrtpContext(ours, outbound=True).protect if ours is not None else None
+        self.rtp.unprotect = SrtpContext(theirs, outbound=False).unprotect if theirs is not None else None
+        if ours is not None and theirs is not None:
+            self.record.add("note", f"SRTP: sending under a=crypto tag {ours.tag} {ours.suite}, receiving under "
+                            "the far end's", self.call_id)
+
+    def _take_answer(self, sd: SessionDescription, what: str) -> None:
+        """Our offer was RTP/SAVP: key the call with the answer's a=crypto line (or turn SRTP off)."""
+        media = sd.media[0] if sd.media else None
+        if media is None or media.proto != SAVP:
+            self.record.add("note", f"{what} answers {media.proto if media else 'no stream'} to our RTP/SAVP "
+                            "offer: media in clear", self.call_id)
+            self._key(ours=None, theirs=None)
+            return
+        try:
+            pair = negotiated_crypto(self.offered, crypto_attributes(media))
+        except SIPParseError as exc:
+            pair = None
+            self.record.add("note", f"a=crypto of {what} is unusable: {exc}", self.call_id)
+        if pair is None:
+            self.record.add("note", f"{what} accepts no a=crypto line we offered: the far end's media cannot be "
+                            "authenticated and is dropped", self.call_id)
+            self._key(ours=self.offered[0], theirs=None)
+            self.rtp.unprotect = _unkeyed
+            return
+        self._key(ours=pair[0], theirs=pair[1])
 
     def take_remote(self, body: bytes, what: str) -> Addr | None:
         """Read the far end's RTP address from an SDP body (a note in the record when it is unusable)."""
         try:
-            address = media_address(SessionDescription.parse(body))
+            sd = SessionDescription.parse(body)
+            address = media_address(sd)
         except (SIPParseError, IndexError) as exc:
             self.record.add("note", f"SDP of {what} is unusable: {exc}", self.call_id)
             return None
+        if self.offered:
+            self._take_answer(sd, what)
         if address[1] == 0:
             return None
         if self.remote != address:

@@ -136,7 +136,7 @@ class OutgoingCall:
         agent.add_dialog_user(self.call_id, self.from_tag, self)
         try:
             self.media = await CallMedia.open(self.settings.media_host, agent.record, self.call_id,
-                                              self.settings.tone_hz)
+                                              self.settings.tone_hz, srtp=self.settings.srtp)
             self._send_invite(self._first_invite())
             result.invite_sent_at = agent.clock.time()
             await self._until_final()

@@ -16,6 +16,10 @@ Messages (RFC 3261 §7, §19, §20, §25)
     :func:`authorize_request`, :func:`with_new_branch`; :func:`check_request` (the UAS checks of §8.2);
     identifiers from :class:`IdGenerator`; ``[transport:]host[:port]`` text via
     :func:`parse_transport_address` (:func:`split_transport_address` says what was left out).
+TLS identity (RFC 5922 §7)
+    :func:`identity_problem` says whether a peer's certificate (as ``getpeercert()`` gives it) names the
+    SIP domain (or IP address) the connection was for: sip: URI and dNSName SANs, the CN only without any
+    SAN, no wildcards; :func:`certificate_identity` lists what it names.
 Locating a server (RFC 3263 §4; RFC 2782)
     :class:`Locator` says which DNS queries to make for a URI or host name (:func:`parse_server`: NAPTR,
     SRV, A/AAAA, or none for an IP) and turns their answers (:class:`Naptr`, :class:`Srv`, addresses) into
@@ -44,6 +48,11 @@ Digest authentication (RFC 3261 §22; RFC 7616; RFC 8760)
 SDP (RFC 4566; RFC 3264)
     :class:`SessionDescription` round-trips byte for byte; :func:`make_offer` and :func:`make_answer` for a
     one-stream audio UA; :func:`rewrite_for_relay` for a media relay.
+SRTP keyed by SDES (RFC 3711; RFC 4568)
+    :class:`CryptoAttribute` parses and writes a=crypto lines (:func:`crypto_attributes` of a media
+    description, :func:`choose_crypto` and :func:`answer_crypto` for an answerer, :func:`negotiated_crypto`
+    for the pair an answer settled on); :class:`SrtpContext` protects or unprotects one direction with one
+    such key, through libsrtp (pylibsrtp), and raises :class:`SrtpError` for a packet that fails.
 RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
     test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard.
@@ -150,10 +159,23 @@ from .rtp import (
     pcmu_frames,
     pcmu_tone,
 )
+from .sdes import (
+    CRYPTO_SUITES,
+    SAVP,
+    CryptoAttribute,
+    CryptoSuite,
+    KeyParam,
+    answer_crypto,
+    choose_crypto,
+    crypto_attributes,
+    negotiated_crypto,
+)
 from .sdp import Connection, MediaDescription, Origin, SessionDescription, media_address, rewrite_for_relay
 from .sdp_offer import make_answer, make_offer
+from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
 from .timers import TimerConfig
+from .tls_identity import CertificateIdentity, certificate_identity, identity_problem
 from .transaction import (
     ClientTransaction,
     Event,
@@ -205,6 +227,8 @@ __all__ = [
     "MAGIC_COOKIE", "IdGenerator", "TokenSource", "has_magic_cookie",
     "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
     "parse_transport_address", "split_transport_address",
+    # TLS peers' certificates (RFC 5922)
+    "CertificateIdentity", "certificate_identity", "identity_problem",
     # locating a server (RFC 3263)
     "LocateError", "Locator", "Naptr", "Query", "ServerName", "Srv", "locate_from_records", "order_srv",
     "parse_nameserver", "parse_server",
@@ -225,6 +249,9 @@ __all__ = [
     # SDP
     "Connection", "MediaDescription", "Origin", "SessionDescription", "media_address", "rewrite_for_relay",
     "make_answer", "make_offer",
+    # SRTP and SDES
+    "CRYPTO_SUITES", "SAVP", "CryptoAttribute", "CryptoSuite", "KeyParam", "answer_crypto", "choose_crypto",
+    "crypto_attributes", "negotiated_crypto", "SrtpContext", "SrtpError",
     # RTP
     "PCMU", "SAMPLE_RATE", "RtpPacket", "RtpParseError", "RtpStream", "decode_pcmu", "dominant_frequency",
     "encode_pcmu", "pcmu_frames", "pcmu_tone",

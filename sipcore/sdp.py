@@ -216,6 +216,20 @@ class MediaDescription:
         self._lines[0] = ("m", " ".join([self.kind, f"{port}{self._count}", self.proto, *self.formats]))
         self.port = port
 
+    def set_proto(self, proto: str) -> None:
+        """Rewrite the m= proto (RTP/AVP <-> RTP/SAVP), keeping port and formats."""
+        self._lines[0] = ("m", " ".join([self.kind, f"{self.port}{self._count}", proto, *self.formats]))
+        self.proto = proto
+
+    def set_attributes(self, name: str, values: Sequence[str]) -> None:
+        """Replace every ``a=name`` line by one ``a=name:value`` per value, placed where the first one was
+        (after the other attributes when there was none)."""
+        kept = [(i, line) for i, line in enumerate(self._lines)
+                if not (line[0] == "a" and line[1].partition(":")[0] == name)]
+        at = next((n for n, (i, _) in enumerate(kept) if i != n), len(kept))
+        self._lines[:] = [line for _, line in kept]
+        self._lines[at:at] = [("a", f"{name}:{value}") for value in values]
+
     def set_connection(self, address: str, *, add: bool = True) -> bool:
         """Set the media-level c= address, adding the line (after m=, i=) when there is none and ``add``
         is true; whether a line was set."""

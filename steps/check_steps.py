@@ -6,6 +6,7 @@ from behave import then
 from behave.runner import Context
 
 from harness.suite import checks
+from harness.suite.ua_only import destination_side, destination_side_note
 from steps.parameter_types import use_parameter_types
 from steps.world import world
 
@@ -27,11 +28,13 @@ def step_challenge_domain(context: Context, status: int, which: str, qop: str) -
 
 
 @then("the ACK for the 407 does not reach the destination")
+@destination_side_note("the ACK for the 407 does not reach the destination")
 def step_ack_stays(context: Context) -> None:
     checks.check_ack_to_challenge_stays(world(context).observation())
 
 
 @then("the destination receives no INVITE")
+@destination_side("that no INVITE reached the destination")
 def step_no_invite(context: Context) -> None:
     checks.check_no_request(world(context).observation(), method="INVITE", dst="Destination")
 
@@ -42,6 +45,7 @@ def step_no_invite_to_ua(context: Context) -> None:
 
 
 @then("nothing reaches the destination")
+@destination_side("that nothing reached the destination")
 def step_nothing_reaches(context: Context) -> None:
     checks.check_nothing_reaches(world(context).observation(), "Destination")
 
@@ -97,6 +101,7 @@ def step_early_media_before_answer(context: Context) -> None:
 
 
 @then('the destination receives the INVITE for "{user}"')
+@destination_side("the INVITE that reached the destination")
 def step_invite_for(context: Context, user: str) -> None:
     checks.check_request_user(world(context).observation(), method="INVITE", dst="Destination", user=user)
 

@@ -37,6 +37,7 @@ class BaresipDriver:
         self.tone_seconds = float(s.get("tone_seconds", 30.0))
         self.regint = int(s.get("regint", 600))
         self.timeout = float(s.get("timeout", 10.0))
+        self.mediaenc: str | None = s.get("mediaenc")  # srtp, srtp-mand, srtp-mandf: SRTP on its accounts
         self.phone: Baresip | None = None
         self.accounts: set[str] = set()
         self.lines: list[str] = []
@@ -72,7 +73,7 @@ class BaresipDriver:
         assert t is not None
         started = time.monotonic()
         aor = f"sip:{t.username}@{t.domain}"
-        self._account(BaresipAccount(aor, password=t.password, outbound=self._outbound(target)))
+        self._account(BaresipAccount(aor, password=t.password, outbound=self._outbound(target), mediaenc=self.mediaenc))
         assert self.phone is not None
         uri = f"sip:{number}@{t.domain}"
         self.lines.append(f"dial {uri} from {aor}")
@@ -95,7 +96,8 @@ class BaresipDriver:
             return DriverOutcome("register", False, "the equipment file gives no extension to register", 0.0)
         ext = eq.extensions[0]
         self._account(BaresipAccount(f"sip:{ext.extension}@{eq.registrar_domain}", password=ext.password,
-                                     outbound=self._outbound(registrar), regint=self.regint, answermode="manual"))
+                                     outbound=self._outbound(registrar), regint=self.regint, answermode="manual",
+                                     mediaenc=self.mediaenc))
         event = self._wait({"REGISTER_OK", "REGISTER_FAIL"}, max(1.0, min(self.timeout, timeout)))
         return DriverOutcome("register", event.type == "REGISTER_OK", f"{event.type} {event.param}".strip(),
                              time.monotonic() - started)

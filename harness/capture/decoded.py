@@ -44,6 +44,8 @@ class DecodedMessage:
     wireshark_resend: bool = False  # Wireshark's own "Resent Packet" flag (only reliable per file)
     sdp_media_formats: tuple[int, ...] = ()  # payload types of the first m= line, in offer order
     request_uri: str | None = None  # requests: the Request-URI of the request line
+    sdp_proto: str | None = None  # the first m= line's proto: RTP/AVP, RTP/SAVP ...
+    sdp_crypto: tuple[str, ...] = ()  # a=crypto values (RFC 4568), as Wireshark read them, every m= line
 
     def header(self, name: str) -> list[str]:
         """All values of a header, by case-insensitive full or compact name."""
@@ -193,6 +195,8 @@ def _sip(
         wireshark_resend=_first(f, "sip.resend") in ("1", "True"),
         sdp_media_formats=_media_formats(_first(f, "sdp.media")),
         request_uri=_request_uri(_first(f, "sip.Request-Line")),
+        sdp_proto=_first(f, "sdp.media.proto"),
+        sdp_crypto=tuple(a[7:] for a in f.get("sdp.media_attr", ()) if a.startswith("crypto:")),
     )
 
 

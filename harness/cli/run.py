@@ -4,7 +4,8 @@
     trunkcheck run --tags '@wip'                 behave tag expression
     trunkcheck run --features features/early_media.feature --run-id ci-42 -v
     trunkcheck run --equipment examples/equipment/kamailio-trunk.toml   equipment under test
-    trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host
+    trunkcheck run --equipment my-sbc.toml --interface eth1              equipment on another host: every
+                                                                         role on eth1's address, captured there
     trunkcheck run --equipment by-name.toml --dns 192.0.2.53             its names located by that DNS server
     trunkcheck run --topology docker --image trunkcheck                   every role a container of its own
     trunkcheck run --equipment vendor-sbc-image.toml                     [equipment.image]: docker topology
@@ -27,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
+from harness.equipment.netif import InterfaceError, interface_address, is_loopback
 from harness.settings import (
     CAPTURE_MODES,
     DECODE_MODES,
@@ -79,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "sip: URI, as RFC 3263 says (NAPTR, SRV, A/AAAA), in place of the file's dns key "
                         "(default: that key, else the system's resolver; port 53)")
     parser.add_argument("--interface", default="lo", metavar="IFACE",
-                        help="capture on this interface (default lo; another one when the equipment is on "
-                        "another host)")
+                        help="equipment on another host: the harness's roles (UA, second UA, carrier, destination) "
+                        "take IFACE's address (IPv4, else IPv6), each on a port of its own, and the capture is on "
+                        "IFACE; addresses the equipment file names ([harness], the trunk's destination) must be "
+                        "IFACE's (default lo: the roles on loopback, see --loopback)")
     parser.add_argument("--capture", choices=CAPTURE_MODES, default="auto",
                         help="raw: a packet socket on --interface (root or CAP_NET_RAW); sockets: what trunkcheck's "
                         "own sockets send and receive (no privilege; blind to packets that never reach them, "
@@ -136,11 +140,30 @@ def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None
     return run_suite(settings, image_starter=image_starter).exit_code
 
 
+def _local_roles(args: argparse.Namespace) -> RoleAddresses:
+    """The roles on loopback (--loopback, $TRUNKCHECK_LOOPBACK), or on --interface's address when that is not
+    a loopback interface: equipment on another host (ValueError saying why not)."""
+    if is_loopback(args.interface):
+        return RoleAddresses.from_environment(args.loopback)
+    if args.loopback:
+        raise ValueError(f"--loopback {args.loopback} and --interface {args.interface}: the harness's roles live on "
+                         f"loopback or on {args.interface}'s address, not both; leave one out")
+    if not args.equipment:
+        raise ValueError(f"--interface {args.interface} without --equipment: the harness's UA, its reference trunk "
+                         f"and destination would all be on this host, and their traffic never crosses "
+                         f"{args.interface} (it goes over loopback); --interface is for equipment on another host")
+    try:
+        return RoleAddresses.at(interface_address(args.interface))
+    except InterfaceError as exc:
+        raise ValueError(f"--interface: {exc}") from None
+
+
 def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | None = None) -> RunSettings:
     """The run's settings from `trunkcheck run` ARGS, mapped once here: faults to their type, the roles to
     the loopback block of --loopback (else $TRUNKCHECK_LOOPBACK, else 127.0.0.0; ValueError naming which is
-    wrong; --dns likewise), or, in the docker topology's harness container, to ``container_roles`` (topology "docker")."""
-    roles = container_roles if container_roles is not None else RoleAddresses.from_environment(args.loopback)
+    wrong; --dns likewise), to the address of a --interface that is not loopback, or, in the docker
+    topology's harness container, to ``container_roles`` (topology "docker")."""
+    roles = container_roles if container_roles is not None else _local_roles(args)
     try:
         dns = parse_nameserver(args.dns) if args.dns is not None else None
     except LocateError as exc:

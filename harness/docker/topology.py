@@ -112,8 +112,12 @@ def plan_roles(equipment: Equipment) -> RolePlan:
         raise EquipmentError(f"{eq.source}: equipment {eq.name!r} has no [equipment.image]: the docker topology "
                              "starts the trunk from its image (give name, env, ports, command, healthcheck)",
                              filename=eq.source)
+    assert eq.trunk is not None
+    if eq.trunk.destination is None:
+        raise EquipmentError(f"{eq.where('equipment.trunk.destination')}: \"remote\": an image is a trunk the "
+                             "harness starts, and its calls go to the harness's destination: give its address",
+                             filename=eq.source)
     subnet = ipaddress.IPv4Network(equipment_subnet(eq))
-    assert eq.trunk is not None and eq.trunk.destination is not None
     destination = eq.trunk.destination.host
     if ipaddress.ip_address(destination) not in subnet:
         raise EquipmentError(f"{eq.where('equipment.trunk.destination')}: {destination} is not on the equipment's "

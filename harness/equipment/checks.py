@@ -22,6 +22,8 @@ from harness.equipment.model import (
     SipAddress,
     expand_features,
 )
+from harness.equipment.netif import local_address_problem
+from sipcore.transport_address import bracketed
 
 __all__ = ["PingResult", "applicable", "preflight", "sip_ping"]
 
@@ -133,6 +135,11 @@ def preflight(equipment: Equipment, *, timeout: float = 2.0, started: bool = Fal
             raise EquipmentError(f"{eq.where('equipment.process.command')}: {program!r} is not installed "
                                  "(not on PATH or in an sbin directory)", filename=eq.source)
     assert eq.trunk is not None
+    for key, (host, port) in eq.harness.items():
+        why = local_address_problem(host) or (_bindable(SipAddress("udp", host, port)) if port else None)
+        if why:
+            raise EquipmentError(f"{eq.where('harness.' + key)}: the harness's {key} must be at "
+                                 f"{bracketed(host)}{f':{port}' if port else ''}, but {why}", filename=eq.source)
     for key, listen in (("destination", eq.trunk.destination), ("proxy", eq.trunk.proxy)):
         why = _bindable(listen) if listen is not None else None
         if why:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.equipment.harness_table import check_harness_table, read_harness_table
 from harness.equipment.model import (
     ADAPTERS,
     FEATURE_ALIASES,
@@ -26,6 +27,7 @@ from harness.equipment.model import (
     ROLES,
     Equipment,
     EquipmentError,
+    EquipmentTls,
     Extension,
     ImageSpec,
     ProcessSpec,
@@ -36,6 +38,7 @@ from harness.equipment.model import (
     needs_dns,
     parse_address,
 )
+from harness.equipment.numbers import REMOTE, read_numbers
 from reference_server import tomlfile
 from reference_server.tomlfile import KINDS, MISSING, KeyPath, Locator, TableReader
 from sipcore.locate import parse_nameserver
@@ -44,12 +47,14 @@ from sipcore.transport_address import bracketed
 __all__ = ["load_equipment", "parse_equipment"]
 
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
-              "registrar", "process", "image", "dns", *ADAPTERS)
-_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "options_interval",
-          "options_timeout")
-_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "options_interval": "trunk",
-              "options_timeout": "trunk"}
-_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens there",
+              "registrar", "process", "image", "dns", "tls", *ADAPTERS)
+_TLS = ("address", "ca_file", "server_name", "verify")
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number",
+          "options_interval", "options_timeout")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk",
+              "options_interval": "trunk", "options_timeout": "trunk"}
+_ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens "
+                                 f"there; or \"{REMOTE}\" with [[equipment.trunk.number]]: the trunk's own far end",
                   "proxy": "where the UA sends its requests: the harness's trunk listens there"}
 _REGISTRAR = ("domain", "trusted_peers", "extension")
 _EXTENSION = ("extension", "password")
@@ -57,8 +62,9 @@ _ADDRESS = ("transport", "host", "port")
 _PROCESS = ("command", "cwd", "env", "start_timeout", "stop_timeout")
 _IMAGE = ("name", "env", "ports", "command", "healthcheck")
 _HEALTHCHECK = ("test", "interval", "timeout", "retries")
+MEDIAENC = ("srtp", "srtp-mand", "srtp-mandf")
 _ADAPTER_KEYS = {"sipp": ("binary", "scenario", "register_scenario", "extra_args", "timeout"),
-                 "baresip": ("binary", "ctrl", "tone_seconds", "regint", "timeout"),
+                 "baresip": ("binary", "ctrl", "tone_seconds", "regint", "timeout", "mediaenc"),
                  "manual": ("instructions", "dial", "wait")}
 _PORT_RE = re.compile(r"(\d{1,5})(/(udp|tcp))?\Z")
 
@@ -89,6 +95,8 @@ class _Parser(TableReader):
         self.given_dns = dns
         self.dns: tuple[str, int] | None = None
         self.located: dict[str, tuple[str, SipAddress]] = {}
+        self.harness: dict[str, tuple[str, int]] = {}
+        self.given_listener: SipAddress | None = None  # equipment.trunk.destination / proxy as the file gives it
 
     def describe(self, value: object) -> str:
         return tomlfile.describe(value, as_json=True)
@@ -158,7 +166,7 @@ class _Parser(TableReader):
         return tuple(str(net) for net in self.networks(tbl, path, key, reason=False))
 
     def equipment(self) -> Equipment:
-        root = self.table(self.data, (), ("equipment",))
+        root = self.table(self.data, (), ("equipment", "harness"))
         if "equipment" not in root:
             raise self.error((), "missing the [equipment] table")
         p: KeyPath = ("equipment",)
@@ -173,23 +181,65 @@ class _Parser(TableReader):
                 raise self.error((*p, "dns"), str(exc)) from None
         self.dns = self.given_dns or self.dns
         features = self.features(e, p)
+        self.harness = read_harness_table(self, root, role)
         trunk = self.trunk(e, p, role, features)
         registrar_domain, trusted, extensions = self.registrar(e, p, role, features)
+        address = self.address(e, p, "address") if "address" in e else self.trunk_address(trunk, p)
+        check_harness_table(self, self.harness, role=role, address=address.addr, trusted_peers=trusted,
+                            listen=self.given_listener.addr if self.given_listener else None)
         adapter, settings = self.adapter(e, p, role)
         if "process" in e and "image" in e:
             raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
         if role == "trunk" and not {"basic-auth", "ip-auth"} & features:
             raise self.error((*p, "features"), 'a trunk authenticates calls: claim "basic-auth", "ip-auth" or both')
+        tls = self.tls(e, p, role, features)
         lines = {tomlfile.fmt(k): v for k, v in self.loc.lines.items()}
         return Equipment(
             name=self.text(e, p, "name"), vendor=self.get(e, p, "vendor", str, ""),
             version=self.get(e, p, "version", str, ""), role=role,
-            address=self.address(e, p, "address") if "address" in e else self.missing(p, "address"),
-            features=features, trunk=trunk,
+            address=address, features=features, harness=self.harness, trunk=trunk,
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
             media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
-            located=self.located)
+            located=self.located, tls=tls)
+
+    def tls(self, e: dict[str, Any], p: KeyPath, role: str, features: frozenset[str]) -> EquipmentTls | None:
+        """``[equipment.tls]``: required by a trunk claiming tls, meaningless otherwise."""
+        tp = (*p, "tls")
+        if "tls" not in e:
+            if role == "trunk" and "tls" in features:
+                raise self.error((*p, "features"), 'claims "tls": give [equipment.tls] address = "tls:IP:PORT" '
+                                 "(and ca_file, the CA that issued its certificate)")
+            return None
+        if role != "trunk" or "tls" not in features:
+            raise self.error(tp, 'is for a trunk claiming "tls"')
+        t = self.table(e["tls"], tp, _TLS)
+        address = self.address(t, tp, "address", "tls") if "address" in t else self.missing(tp, "address")
+        if address.transport != "tls":
+            raise self.error((*tp, "address"), f"{address} is not a tls: address")
+        ca_text = self.get(t, tp, "ca_file", str, None)
+        ca_file = None
+        if ca_text is not None:
+            ca_file = Path(ca_text).expanduser()
+            if not ca_file.is_absolute() and not self.filename.startswith("<"):
+                ca_file = Path(self.filename).parent / ca_file
+            if not ca_file.is_file():
+                raise self.error((*tp, "ca_file"), f"{ca_file}: no such file")
+        return EquipmentTls(address, ca_file, self.get(t, tp, "server_name", str, None),
+                            self.get(t, tp, "verify", bool, True))
+
+    def trunk_address(self, trunk: TrunkAccount, p: KeyPath) -> SipAddress:
+        """A remote trunk without ``address``: its server address ``sip:DOMAIN``, located through DNS."""
+        if not trunk.destination_remote:
+            self.missing(p, "address")
+        text = f"sip:{trunk.domain}"
+        try:
+            found = locate_address(text, self.dns)
+        except ValueError as exc:
+            raise self.error((*p, "trunk", "domain"), f"no address given, and the trunk's server address "
+                             f"{text} cannot be located: {exc}") from None
+        self.located[tomlfile.fmt((*p, "address"))] = (text, found)
+        return found
 
     def missing(self, path: KeyPath, key: str) -> Any:
         raise self.error(path, f"missing required key {json.dumps(key)}")
@@ -225,8 +275,28 @@ class _Parser(TableReader):
             raise self.error(where, f"claims basic-auth but {'gives an empty' if 'password' in t else 'has no'} "
                              "password: give the digest password of the trunk account")
         key = "destination" if role == "trunk" else "proxy"
-        if key not in t:
-            raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]})")
+        own = self.harness.get("destination" if role == "trunk" else "trunk")
+        remote = role == "trunk" and t.get(key) == REMOTE
+        if remote and "number" not in t:
+            raise self.error((*tp, key), f'"{REMOTE}": the trunk calls its own far end, so the harness needs '
+                             "the numbers it answers, rejects ...: add [[equipment.trunk.number]] tables")
+        if "number" in t and not remote:
+            raise self.error((*tp, "number", 0), f'test numbers are for a trunk whose destination is "{REMOTE}" '
+                             "(the harness's destination answers every number itself): set destination = "
+                             f'"{REMOTE}" or remove the numbers')
+        listen: SipAddress | None = None
+        if remote:
+            if own is not None:
+                raise self.error(("harness", "destination"), f'the trunk\'s destination is "{REMOTE}": the '
+                                 "harness plays no destination, so it needs no address")
+        elif key in t:
+            self.given_listener = listen = self.address(t, tp, key)
+        elif own is not None:  # [harness] destination / trunk gives it
+            listen = parse_address(f"{bracketed(own[0])}:{own[1]}")
+        else:
+            raise self.error(tp, f"missing required key {json.dumps(key)} ({_ROLE_KEY_HELP[key]}; or give "
+                             f"harness.{'destination' if role == 'trunk' else 'trunk'})")
+        numbers = read_numbers(self, t["number"], (*tp, "number")) if remote else ()
         allowed = self.ips(t, tp, "allowed_ips")
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
@@ -238,8 +308,8 @@ class _Parser(TableReader):
                 raise self.error((*tp, name), f"{value} is not a number of seconds above 0 and at most {top:g}")
             timing[name] = float(value)
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
-                            destination=self.address(t, tp, key) if role == "trunk" else None,
-                            proxy=self.address(t, tp, key) if role == "ua" else None, allowed_ips=allowed,
+                            destination=listen if role == "trunk" else None,
+                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers,
                             **timing)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
@@ -292,6 +362,9 @@ class _Parser(TableReader):
                 self.seconds(settings, sp, key, 1.0, 86400.0)
             elif key == "ctrl":
                 self.address(settings, sp, key, "tcp", sip=False)
+            elif key == "mediaenc" and self.text(settings, sp, key) not in MEDIAENC:
+                raise self.error((*sp, key), f"{json.dumps(settings[key])} is not one of {', '.join(MEDIAENC)} "
+                                 "(baresip's SDES SRTP: best effort, RTP/SAVP, RTP/SAVPF)")
             else:
                 self.text(settings, sp, key)
         return adapter, dict(settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.equipment.numbers import BEHAVIOURS, REMOTE, TestNumber
 from reference_server.config import Extension
 from reference_server.tomlfile import FileError
 from sipcore.aio.resolver import locate_blocking
@@ -19,14 +20,15 @@ from sipcore.locate import parse_server
 from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
-    "ADAPTERS", "FEATURES", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "ADAPTERS", "BEHAVIOURS", "FEATURES", "REMOTE", "TestNumber", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "EquipmentTls",
     "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "locate_address", "needs_dns",
     "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
-            "tcp", "options-keepalive", "caller-identity")
+            "tcp", "srtp", "tls", "options-keepalive", "caller-identity")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
@@ -70,6 +72,13 @@ class TrunkAccount:
     options_timeout: float = 32.0
     """Role trunk with options-keepalive: how long an OPTIONS may go unanswered before it marks the
     destination down (default Timer F)."""
+    numbers: tuple[TestNumber, ...] = ()
+    """Role trunk with ``destination = "remote"``: the numbers its own far end answers, rejects ..."""
+
+    @property
+    def destination_remote(self) -> bool:
+        """The trunk's calls go to its own far end (a remote trunk): the harness plays the UA only."""
+        return bool(self.numbers)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,17 @@ class ImageSpec:
 
 
 @dataclass(frozen=True)
+class EquipmentTls:
+    """``[equipment.tls]`` of a trunk claiming ``tls``: where it takes SIP over TLS, the CA that issued its
+    certificate, and the SIP domain that certificate must name (RFC 5922; None: the trunk domain)."""
+
+    address: SipAddress
+    ca_file: Path | None = None
+    server_name: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
 class Equipment:
     name: str
     role: str
@@ -109,6 +129,9 @@ class Equipment:
     image: ImageSpec | None = None
     media_addresses: tuple[str, ...] = ()
     """Other IP addresses its RTP uses (an SBC with a media address of its own): same ladder column."""
+    harness: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """The ``[harness]`` table: where the harness's own roles are (``"ua"`` -> ``("192.0.2.1", 5062)``; port
+    0: the scenario's own), keys as in harness.equipment.harness_table.HARNESS_KEYS."""
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) that located the addresses given by name: `trunkcheck run --dns`, else the
     file's ``dns`` key; None: the system's resolver."""
@@ -116,6 +139,8 @@ class Equipment:
     """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
     was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model
     holds the latter."""
+    tls: EquipmentTls | None = None
+    """Role trunk claiming tls: its TLS listener and certificate (the @tls scenarios' UA connects there)."""
     source: str = "<string>"
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""
@@ -127,6 +152,12 @@ class Equipment:
 
     def claims(self, feature: str) -> bool:
         return feature in self.features
+
+    @property
+    def ua_only(self) -> bool:
+        """A trunk whose destination the harness cannot play (``destination = "remote"``): the harness
+        plays the UA only, calling the file's test numbers."""
+        return self.role == "trunk" and self.trunk is not None and self.trunk.destination_remote
 
 
 def parse_address(text: str, default_transport: str = "udp") -> SipAddress:

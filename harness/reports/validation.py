@@ -39,6 +39,8 @@ FEATURE_TEXT = {
                          "at a sane interval, stops calling a destination that no longer answers",
     "caller-identity": "Caller identity: P-Asserted-Identity (RFC 3325) and Privacy (RFC 3323) toward the "
                        "destination, numbers in E.164",
+    "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
+    "tls": "SIP over TLS (RFC 3261 §26): the caller checks the trunk's certificate as RFC 5922 says",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "

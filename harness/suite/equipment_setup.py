@@ -3,13 +3,15 @@ scenarios use, checks only a run can make, and starting (and stopping) what the 
 
     eq = load_equipment("examples/equipment/kamailio-trunk.toml")
     check_usable(eq, roles)                # EquipmentError naming the line: address clashes, missing tools
+    check_on_interface(eq, "eth1", ["192.0.2.1"], roles)   # --interface: the file's harness addresses are there
     plan = plan_for(eq, roles)             # PortPlan with the equipment's addresses fixed
     running = start_equipment(eq, run_dir / "equipment")   # [equipment.process] (or an image: image_starter)
     ...
     running.stop()
 
 Role "trunk": the equipment replaces the reference server. Scenarios send to its `address`; the harness's
-destination listens at its `destination`; the carrier calls from its first trusted peer. Role "ua": the
+destination listens at its `destination`; the carrier calls from its first trusted peer. A trunk whose
+destination is "remote" calls its own far end: the harness plays the UA only (harness.suite.ua_only). Role "ua": the
 harness runs the reference trunk at the equipment's `proxy` and drives the UA at its `address` through
 its adapter (harness.adapters.ua_driver).
 
@@ -21,21 +23,33 @@ without one the run is refused before any traffic.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from harness.equipment import Equipment, EquipmentError
+from harness.equipment.harness_table import HARNESS_KEYS
 from harness.suite.trunk import TrunkSettings
-from harness.topology import LOOPBACK_ROLES, Addr, PortPlan, RoleAddresses
+from harness.topology import (
+    LOOPBACK_ROLES,
+    RTP_BASE,
+    RTP_STRIDE,
+    SIP_BASE,
+    SLOTS,
+    Addr,
+    PortPlan,
+    RoleAddresses,
+)
 from sipcore.transport_address import bracketed as _bracketed
 
 __all__ = [
-    "TRUNK_SUFFIX", "ImageStarter", "RunningEquipment", "check_usable", "fixed_addresses", "plan_for",
+    "TRUNK_SUFFIX", "ImageStarter", "RunningEquipment", "check_on_interface", "check_usable", "fixed_addresses",
+    "plan_for",
     "sip_ports", "start_equipment", "trunk_settings",
 ]
 
 TRUNK_SUFFIX = ".trunk.voipbin.net"
+OWN_PORTS_END = RTP_BASE + SLOTS * RTP_STRIDE
 
 
 class RunningEquipment(Protocol):
@@ -56,33 +70,38 @@ ImageStarter = Callable[[Equipment, Path], RunningEquipment]
 given folder; raises on failure (the message is shown as is)."""
 
 
-def _carrier_host(eq: Equipment) -> str | None:
-    """The address the harness's carrier calls from: the trunk's first trusted peer (a network: its
-    first host)."""
+def _carrier_host(eq: Equipment, roles: RoleAddresses) -> str | None:
+    """The address the harness's carrier calls from: its own (``roles``) when a trusted peer covers it,
+    else the trunk's first trusted peer (a network: its first host); None without trusted peers."""
     if not eq.trusted_peers:
         return None
-    net = ipaddress.ip_network(eq.trusted_peers[0])
-    return str(net.network_address if net.num_addresses == 1 else next(net.hosts()))
+    nets = [ipaddress.ip_network(peer) for peer in eq.trusted_peers]
+    if any(ipaddress.ip_address(roles["Carrier"]) in net for net in nets):
+        return roles["Carrier"]
+    return str(nets[0].network_address if nets[0].num_addresses == 1 else next(nets[0].hosts()))
 
 
-def fixed_addresses(eq: Equipment) -> dict[str, Addr]:
-    """Role -> address the equipment file fixes (port 0: the scenario's own port on that host)."""
+def fixed_addresses(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES) -> dict[str, Addr]:
+    """Role -> address the equipment file fixes (port 0: the scenario's own port on that host): the
+    equipment's own, where it sends (destination, proxy), the carrier's trusted peer, and ``[harness]``."""
     assert eq.trunk is not None
+    fixed = {HARNESS_KEYS[key]: addr for key, addr in eq.harness.items()}
     if eq.role == "trunk":
-        assert eq.trunk.destination is not None
-        fixed = {"VoIPBin": eq.address.addr, "Destination": eq.trunk.destination.addr}
-        carrier = _carrier_host(eq)
-        if carrier is not None:
+        fixed["VoIPBin"] = eq.address.addr
+        if eq.trunk.destination is not None:  # None: a remote trunk's own far end (ua-only)
+            fixed["Destination"] = eq.trunk.destination.addr
+        carrier = _carrier_host(eq, roles)
+        if carrier is not None and "Carrier" not in fixed:
             fixed["Carrier"] = (carrier, 0)
         return fixed
     assert eq.trunk.proxy is not None
-    return {"UA": eq.address.addr, "VoIPBin": eq.trunk.proxy.addr}
+    return fixed | {"UA": eq.address.addr, "VoIPBin": eq.trunk.proxy.addr}
 
 
 def plan_for(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES) -> PortPlan:
     """The run's port plan: the harness's roles at ``roles``, the equipment's where its file says."""
     role = "VoIPBin" if eq.role == "trunk" else "UA"
-    return PortPlan(fixed=fixed_addresses(eq), external_trunk=eq.role == "trunk",
+    return PortPlan(fixed=fixed_addresses(eq, roles), external_trunk=eq.role == "trunk",
                     aliases={ip: role for ip in eq.media_addresses}, equipment_role=role, roles=roles)
 
 
@@ -126,15 +145,24 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
         raise _refuse(eq, "equipment.image", "an image is started only in the docker topology: run with "
                       "--topology docker (the default for such a file), or start the equipment yourself and "
                       "remove [equipment.image]")
-    own = roles
+    own = roles.with_roles({HARNESS_KEYS[key]: host for key, (host, _) in eq.harness.items()})
+    for key, (_, port) in eq.harness.items():
+        if SIP_BASE <= port < OWN_PORTS_END:
+            raise _refuse(eq, f"harness.{key}", f"port {port} is inside the ports the harness hands its other roles "
+                          f"scenario by scenario ({SIP_BASE}-{OWN_PORTS_END - 1}): give a port outside them "
+                          "(e.g. 5080)")
+    shared = len(set(roles.values())) == 1  # --interface: every role on one IP, told apart by port
+    if shared:
+        _check_shared_ip(eq, roles["UA"])
     if eq.role == "trunk":
-        assert eq.trunk.destination is not None
-        clash = [r for r in ("UA", "UA2", "Carrier") if own[r] == eq.address.host]
+        clash = [r for r in ("UA", "UA2", "Carrier") if own[r] == eq.address.host and not shared]
         if clash:
             raise _refuse(eq, "equipment.address", f"{eq.address.host} is the harness's {clash[0]} address; "
                           "give the equipment an address of its own (e.g. 127.0.0.50)")
         dest = eq.trunk.destination
-        clash = [r for r in ("UA", "UA2") if own[r] == dest.host]
+        if dest is None:  # a remote trunk calls its own far end: the harness plays the UA only
+            return
+        clash = [r for r in ("UA", "UA2") if own[r] == dest.host and not shared]
         if clash:
             raise _refuse(eq, "equipment.trunk.destination", f"{dest.host} is the harness's {clash[0]} address; "
                           "the destination needs an address of its own (e.g. 127.0.0.30)")
@@ -146,7 +174,7 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
                           "its own (e.g. 127.0.0.30)")
         return
     assert eq.trunk.proxy is not None
-    clash = [r for r in ("UA2", "Carrier", "Destination") if own[r] == eq.address.host]
+    clash = [r for r in ("UA2", "Carrier", "Destination") if own[r] == eq.address.host and not shared]
     if clash:
         raise _refuse(eq, "equipment.address", f"{eq.address.host} is the harness's {clash[0]} address; give "
                       "the UA an address of its own (e.g. 127.0.0.10 or 127.0.0.40)")
@@ -155,7 +183,7 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
         raise _refuse(eq, "equipment.address", f"{eq.address} is also the proxy's address (equipment.trunk."
                       f"proxy, line {line}): two roles cannot share one ip:port; give the UA a port of its own "
                       f"(e.g. {_bracketed(eq.address.host)}:5062) or an address of its own (e.g. 127.0.0.40)")
-    if eq.trunk.proxy.host in (own["Destination"], own["Carrier"], own["UA2"]):
+    if eq.trunk.proxy.host in (own["Destination"], own["Carrier"], own["UA2"]) and not shared:
         raise _refuse(eq, "equipment.trunk.proxy", f"{eq.trunk.proxy.host} is the address of another harness "
                       "role; the harness's trunk listens best on 127.0.0.20")
     if not eq.trunk.domain.endswith(TRUNK_SUFFIX) or len(eq.trunk.domain) <= len(TRUNK_SUFFIX):
@@ -169,6 +197,42 @@ def check_usable(eq: Equipment, roles: RoleAddresses = LOOPBACK_ROLES,
     missing = adapter_missing(eq)
     if missing:
         raise _refuse(eq, "equipment.adapter", missing)
+
+
+def check_on_interface(eq: Equipment, interface: str, addresses: Sequence[str], roles: RoleAddresses) -> None:
+    """With ``--interface``: every address the file gives the harness (``[harness]``, where the trunk sends
+    its calls, the carrier's trusted peer; a UA's proxy) is one of the interface's ``addresses``: the
+    harness listens and captures there, so traffic on any other address would never be seen."""
+    assert eq.trunk is not None
+    named = [(f"harness.{key}", host) for key, (host, _) in eq.harness.items()]
+    if eq.role == "trunk":
+        if eq.trunk.destination is not None:  # None: a remote trunk's own far end (ua-only)
+            named.append(("equipment.trunk.destination", eq.trunk.destination.host))
+        carrier = fixed_addresses(eq, roles).get("Carrier")
+        if carrier is not None and "carrier" not in eq.harness:
+            named.append(("equipment.registrar.trusted_peers", carrier[0]))
+    else:
+        assert eq.trunk.proxy is not None
+        named.append(("equipment.trunk.proxy", eq.trunk.proxy.host))
+    for key, host in named:
+        if host not in addresses:
+            what = ("the harness's carrier would call from it (the first trusted peer): add "
+                    f"{interface}'s address to trusted_peers" if key.endswith("trusted_peers") else
+                    f"give an address of {interface}")
+            raise _refuse(eq, key, f"{host} is not an address of {interface} ({', '.join(addresses)}): with "
+                          f"--interface {interface} the harness's roles live and capture there; {what}")
+
+
+def _check_shared_ip(eq: Equipment, ip: str) -> None:
+    """With every harness role on ``ip``, an address of the file on ``ip`` needs a port outside the ports
+    the harness hands its roles scenario by scenario."""
+    assert eq.trunk is not None
+    for key, addr in (("equipment.address", eq.address), ("equipment.trunk.destination", eq.trunk.destination),
+                      ("equipment.trunk.proxy", eq.trunk.proxy)):
+        if addr is not None and addr.host == ip and SIP_BASE <= addr.port < OWN_PORTS_END:
+            raise _refuse(eq, key, f"{addr} is on the address of the harness's roles ({ip}), in the ports it "
+                          f"hands them scenario by scenario ({SIP_BASE}-{OWN_PORTS_END - 1}): give a port outside "
+                          "them (e.g. 5080)")
 
 
 def start_equipment(eq: Equipment, workdir: Path, image_starter: ImageStarter | None = None) -> RunningEquipment | None:

@@ -1,9 +1,13 @@
 """What environment.py's hooks do: a harness session for the run, a ScenarioWorld per scenario.
 
 With equipment under test, a scenario that does not apply to it (harness.equipment.applicable: a feature
-it does not claim, the other role, a scenario that reconfigures the trunk) is skipped before any traffic,
-with a record saying why: reported "not applicable", never passed. So is a ``@dns`` scenario that cannot run
-here (harness.suite.dns_failover: no dnsmasq, roles off loopback)."""
+it does not claim, the other role, a scenario that reconfigures the trunk; in a ua-only run also one that
+needs the harness's destination, harness.suite.ua_only) is skipped before any traffic, with a record saying
+why: reported "not applicable", never passed. So is a ``@dns`` scenario that cannot run here
+(harness.suite.dns_failover: no dnsmasq, roles off loopback).
+
+After a scenario whose steps passed, every answered call must have carried media both ways
+(harness.suite.media_checks): one-way audio fails the scenario from the after_scenario hook."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from harness.capture.sniffer import Capture, CaptureError, CaptureNotPermitted
 from harness.equipment import applicable
 from harness.reports.record import NOT_APPLICABLE, ScenarioRecord
+from harness.suite import ua_only
 from harness.suite.dns_failover import not_applicable as dns_not_applicable
 from harness.suite.session import RunOptions, Session
 from harness.suite.world import ScenarioWorld
@@ -79,10 +84,16 @@ def not_applicable(session: Session, feature: str, scenario: str, *, location: s
 
 def before_scenario(context: Any, scenario: Any) -> None:
     tags = [str(t) for t in scenario.effective_tags]
-    ok, why = applicable(tags, context.session.equipment)
+    equipment = context.session.equipment
+    ok, why = applicable(tags, equipment)
     options = context.session.options
     if ok and (dns_why := dns_not_applicable(tags, options.roles, options.interface)) is not None:
         ok, why = False, dns_why
+    number = None
+    if ok and equipment is not None and equipment.ua_only:
+        from behave.step_registry import registry
+
+        ok, why, number = ua_only.plan(scenario.all_steps, equipment, registry.find_match)
     if not ok:
         scenario.trunkcheck_record = not_applicable(context.session, scenario.feature.name, scenario.name,
                                                     location=str(scenario.location), tags=tags, reason=why)
@@ -96,6 +107,8 @@ def before_scenario(context: Any, scenario: Any) -> None:
         location=str(scenario.location),
         tags=tags,
     )
+    if equipment is not None and equipment.ua_only:
+        world.use_remote_far_end(number, why)
     context.world = world
     context.add_cleanup(world.close)
 
@@ -118,5 +131,11 @@ def after_scenario(context: Any, scenario: Any) -> None:
     if world is None:
         return
     status = getattr(scenario.status, "name", str(scenario.status))
-    record = world.finish(status, failure_text(scenario) if status != "passed" else None)
+    error = failure_text(scenario) if status != "passed" else None
+    one_way = world.check_media() if status == "passed" else None
+    if one_way is not None:
+        status, error = "failed", one_way
+    record = world.finish(status, error)
     scenario.trunkcheck_record = record  # for the progress formatter
+    if one_way is not None:
+        raise AssertionError(one_way)  # behave: the scenario fails (hook_error), the run exits non-zero

@@ -32,10 +32,17 @@ from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
 from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
+from harness.equipment.netif import InterfaceError, interface_addresses, is_loopback
 from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
 from harness.reports.write import SKIPPED, write_reports
 from harness.settings import RunSettings, console_lines, display_path, dns_text, free_run_id
-from harness.suite.equipment_setup import ImageStarter, RunningEquipment, check_usable, start_equipment
+from harness.suite.equipment_setup import (
+    ImageStarter,
+    RunningEquipment,
+    check_on_interface,
+    check_usable,
+    start_equipment,
+)
 from harness.suite.hooks import failure_text, resolve_capture
 from harness.suite.progress import status_name
 
@@ -101,6 +108,8 @@ def _load_equipment(settings: RunSettings, image_starter: ImageStarter | None) -
     assert settings.equipment is not None
     equipment = load_equipment(settings.equipment, dns=settings.dns)
     check_usable(equipment, settings.roles, image_starter)
+    if settings.topology == "local" and not is_loopback(settings.interface):
+        check_on_interface(equipment, settings.interface, interface_addresses(settings.interface), settings.roles)
     preflight(equipment)
     return equipment
 
@@ -114,7 +123,7 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
     if settings.equipment is not None:
         try:
             equipment = _load_equipment(settings, image_starter)
-        except EquipmentError as exc:
+        except (EquipmentError, InterfaceError) as exc:
             err.write(f"trunkcheck: equipment refused before any scenario traffic: {exc}\n")
             return _refused(settings, started)
         asked = (f"{dns_text(equipment.dns)}{' (--dns)' if settings.dns else ''}" if equipment.dns

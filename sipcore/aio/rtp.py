@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from ..errors import SIPParseError
 from ..rtp import PCMU, SAMPLE_RATE, RtpPacket, RtpParseError, RtpStream, pcmu_tone
 from .clock import LOOP_CLOCK, Clock
 from .tap import report_datagram
@@ -55,6 +57,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     Datagrams that are not RTP version 2 are counted in ``malformed``; RTCP arriving on the RTP port is
     counted in ``rtcp``; neither is recorded. With ``latch=True`` (symmetric RTP, RFC 4961) the source of
     the first RTP packet becomes the remote while none is set.
+
+    SRTP: ``protect`` (e.g. :meth:`sipcore.srtp.SrtpContext.protect`) turns each packet sent into what goes
+    on the wire, ``unprotect`` each one received back into RTP; a packet ``unprotect`` refuses (a
+    SIPParseError such as :class:`sipcore.srtp.SrtpError`) is counted in ``not_authentic`` and not recorded.
     """
 
     def __init__(self, *, latch: bool = False, clock: Clock = LOOP_CLOCK) -> None:
@@ -66,6 +72,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.first_packet_at: float | None = None
         self.malformed = 0
         self.rtcp = 0
+        self.not_authentic = 0
+        self.protect: Callable[[bytes], bytes] | None = None
+        self.unprotect: Callable[[bytes], bytes] | None = None
         self.packets_sent = 0
         self.stream: RtpStream | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -98,6 +107,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if _is_rtcp(data) and len(data) >= 8 and data[0] >> 6 == 2:
             self.rtcp += 1
             return
+        if self.unprotect is not None:
+            try:
+                data = self.unprotect(data)
+            except SIPParseError as exc:
+                self.not_authentic += 1
+                log.debug("RTP %s:%d dropped %d bytes from %s:%d: %s", *self.local_addr, len(data), *src, exc)
+                return
         try:
             packet = RtpPacket.parse(data)
         except RtpParseError as exc:
@@ -208,6 +224,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 stream.timestamp = (stream.timestamp + samples) & 0xFFFFFFFF
                 continue
             packet = stream.next_packet(payload).serialize()
+            if self.protect is not None:
+                packet = self.protect(packet)
             self._transport.sendto(packet, remote)
             report_datagram(self.local_addr, remote, packet, sent=True)
             self.packets_sent += 1

@@ -42,7 +42,7 @@ def test_a_fault_is_refused_with_equipment_before_anything_runs(tmp_path: Path, 
 def test_an_unknown_fault_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
     proc = trunkcheck_run(tmp_path, "--fault", "no-reason-relay")
     assert proc.returncode == 2
-    assert "unknown fault 'no-reason-relay'; known: no-early-media, no-q850-reason, status-rewrite" in proc.stderr
+    assert "unknown fault 'no-reason-relay'; known: no-early-media, no-q850-reason, one-way-media, status-rewrite, srtp-cleartext" in proc.stderr
     assert "--fault" not in subprocess.run([sys.executable, "-m", "harness.cli", "run", "--help"], cwd=REPO,
                                            capture_output=True, text=True, timeout=30).stdout, "test only: hidden"
 

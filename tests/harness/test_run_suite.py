@@ -70,6 +70,9 @@ def test_the_healthy_reference_trunk_passes_every_scenario(tmp_path):
     for pcap in pcaps:
         assert pcap.stat().st_size > 24, f"{pcap} is empty"
         ladder = pcap.with_name(pcap.stem + ".ladder.txt")
+        if "refuses-a-trunk-certificate" in pcap.name:  # the UA refused the TLS handshake: no SIP by design
+            assert ladder.read_text().startswith("(no SIP or RTP in the capture)"), ladder.read_text()
+            continue
         assert parse_ladder(ladder.read_text()).steps, f"{ladder} does not parse as a ladder"
     assert junit_counts(run_dir) == (total, 0)
     report = (run_dir / "report.html").read_text()
@@ -148,3 +151,19 @@ def test_a_trunk_adding_no_q850_reason_passes_the_status_relay_scenarios_only(tm
     assert len(q850) == 8 and {seen[n] for n in q850} == {"FAILED"}
     assert "the 404 (frame" in out and "carries no Q.850 Reason header (RFC 3326)" in out
     assert ("trunkcheck.fault", "no-q850-reason") in junit_properties(tmp_path / "t")
+
+
+def test_one_way_audio_fails_every_answered_call_even_where_the_ladder_matches(tmp_path):
+    """The documented call-flow ladder has no RTP rows: only the harness's two-way media check, applied
+    after every passing scenario, catches a relay that drops the destination's RTP."""
+    proc = trunkcheck_run(tmp_path, "--features", str(FEATURES / "outgoing_call_basic_auth.feature"),
+                          "--fault", "one-way-media")
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    failed = re.findall(r"^(?:FAILED|HOOK_ERROR)\s+[\d.]+ s\s+Outgoing call with basic authentication: (.+)$", out,
+                        re.M)
+    assert "The documented call flow, the caller hangs up" in failed
+    assert "The caller cancels while the destination rings" not in failed  # never answered: nothing to check
+    assert re.search(r"one-way audio on the call answered at frame \d+, VoIPBin -> UA: the Destination sent \d+ RTP "
+                     r"packets \(to VoIPBin; first at frame \d+\), none reached the UA", out)
+    assert junit_counts(tmp_path / "t")[1] == len(failed)

@@ -23,6 +23,7 @@ def test_no_fault_is_the_spec_s_behaviour() -> None:
 @pytest.mark.parametrize(("name", "media", "hangup"), [
     ("no-early-media", MediaPolicy(early_media=False), HangupPolicy()),
     ("no-q850-reason", MediaPolicy(), HangupPolicy(q850_reason=False)),
+    ("one-way-media", MediaPolicy(two_way=False), HangupPolicy()),
     ("status-rewrite", MediaPolicy(), HangupPolicy(relay_status=False)),
 ])
 def test_each_fault_changes_one_policy(name: str, media: MediaPolicy, hangup: HangupPolicy) -> None:
@@ -34,7 +35,7 @@ def test_each_fault_changes_one_policy(name: str, media: MediaPolicy, hangup: Ha
 
 def test_an_unknown_fault_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="unknown fault 'no-reason-relay'; known: no-early-media, no-q850-reason, "
-                                         "status-rewrite"):
+                                         "one-way-media, status-rewrite"):
         InjectedFaults.parse(["no-reason-relay"])
 
 

@@ -122,17 +122,71 @@ def test_relay_latches_to_the_real_source_port() -> None:
             relay.set_a_remote((UA_IP, sdp_port))
             relay.set_b_remote(dest.local_addr)
             assert relay.a_remote == (UA_IP, sdp_port)
-            ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(3), count=1)
+            ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(3), count=2)
             assert await dest.wait_for_packets(1, 2.0)
-            assert relay.a_remote == ua.local_addr  # latched: the address the packet really came from
+            assert relay.a_remote == ua.local_addr  # latched: the address the packets really came from
+            assert relay.a_to_b.learning == 1 and relay.a_to_b.packets == 1  # the first one confirmed nothing
             dest.start_sending((TRUNK_IP, relay.b_port), rng=random.Random(4))
             assert await ua.wait_for_packets(5, 2.0)
-            # a re-INVITE's SDP resets the remote; the next packet latches again
+            # a re-INVITE refreshing the same SDP keeps the latch; one moving the media starts over
             relay.set_a_remote((UA_IP, sdp_port))
-            assert relay.a_remote == (UA_IP, sdp_port)
-            ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(5), count=1)
+            assert relay.a_remote == ua.local_addr
+            relay.set_a_remote((UA_IP, sdp_port + 2))
+            assert relay.a_remote == (UA_IP, sdp_port + 2)
+            ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(5), count=2)
             assert await until(lambda: relay.a_remote == ua.local_addr)
         finally:
+            for closable in (ua, dest, relay):
+                closable.close()
+
+    run(scenario())
+
+
+def test_a_caller_behind_nat_gets_media_at_its_real_source() -> None:
+    """baresip on a host with two interfaces: SDP c=10.200.0.1, RTP (and SIP) from another address. The
+    relay received 100 packets and relayed 0 before RTP from the caller's signalling IP could latch."""
+    async def scenario() -> None:
+        relay = await MediaRelay.open(allocator(seed=12))
+        ua = await RtpEndpoint.open(UA_IP)
+        dest = await RtpEndpoint.open(DEST_IP)
+        try:
+            relay.set_signalling_peers([UA_IP], [DEST_IP])
+            relay.set_a_remote(("10.200.0.1", 40000))
+            relay.set_b_remote(dest.local_addr)
+            ua.start_sending((TRUNK_IP, relay.a_port), freq_hz=1000.0, rng=random.Random(8))
+            dest.start_sending((TRUNK_IP, relay.b_port), freq_hz=400.0, rng=random.Random(9))
+            assert await dest.wait_for_packets(10, 2.0)
+            assert await ua.wait_for_packets(10, 2.0)  # both ways: no one-way audio
+            assert relay.a_remote == ua.local_addr
+            assert {p.src for p in ua.received} == {(TRUNK_IP, relay.a_port)}
+            assert abs(dominant_frequency(ua.received[5].payload) - 400.0) < 5.0
+        finally:
+            for closable in (ua, dest, relay):
+                closable.close()
+
+    run(scenario())
+
+
+def test_a_stranger_on_the_callers_ip_cannot_take_over_mid_call() -> None:
+    async def scenario() -> None:
+        relay = await MediaRelay.open(allocator(seed=13))
+        ua = await RtpEndpoint.open(UA_IP)
+        dest = await RtpEndpoint.open(DEST_IP)
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            stranger.bind((UA_IP, 0))  # another flow from the caller's public IP
+            relay.set_signalling_peers([UA_IP], [DEST_IP])
+            relay.set_a_remote(("10.200.0.1", 40000))
+            relay.set_b_remote(dest.local_addr)
+            ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(10), count=3)
+            assert await dest.wait_for_packets(2, 2.0)
+            for seq in range(20):
+                stranger.sendto(rtp(seq, ssrc=0xBAD), (TRUNK_IP, relay.a_port))
+            assert await until(lambda: relay.a_to_b.rejected_source == 20)
+            assert relay.a_remote == ua.local_addr
+            assert 0xBAD not in {p.ssrc for p in dest.received}
+        finally:
+            stranger.close()
             for closable in (ua, dest, relay):
                 closable.close()
 
@@ -155,7 +209,7 @@ def test_relay_ignores_packets_from_an_unexpected_ip() -> None:
             ua.start_sending((TRUNK_IP, relay.a_port), rng=random.Random(6), count=3)
             assert await dest.wait_for_packets(3, 2.0)
             assert ua.stream is not None and {p.ssrc for p in dest.received} == {ua.stream.ssrc}
-            assert relay.a_to_b.rejected_source == 3
+            assert relay.a_to_b.learning == 3 and relay.a_to_b.rejected_source == 0  # held back, then refused
             assert relay.a_remote == ua.local_addr  # not hijacked
         finally:
             stranger.close()
@@ -176,13 +230,14 @@ def test_without_sdp_the_first_source_latches_and_others_are_refused() -> None:
             stranger.bind((STRANGER_IP, 0))
             relay.set_b_remote(dest.local_addr)
             caller.sendto(rtp(1), (TRUNK_IP, relay.a_port))
+            caller.sendto(rtp(2), (TRUNK_IP, relay.a_port))  # the second packet of its SSRC confirms it
             assert await dest.wait_for_packets(1, 2.0)
             assert relay.a_remote == caller.getsockname()
-            stranger.sendto(rtp(2, ssrc=0xBAD), (TRUNK_IP, relay.a_port))
-            caller.sendto(rtp(3), (TRUNK_IP, relay.a_port))
+            stranger.sendto(rtp(3, ssrc=0xBAD), (TRUNK_IP, relay.a_port))
+            caller.sendto(rtp(4), (TRUNK_IP, relay.a_port))
             assert await dest.wait_for_packets(2, 2.0)
-            assert [p.sequence_number for p in dest.received] == [1, 3]
-            assert relay.a_to_b.rejected_source == 1
+            assert [p.sequence_number for p in dest.received] == [2, 4]
+            assert relay.a_to_b.rejected_source == 1 and relay.a_to_b.learning == 1
         finally:
             caller.close()
             stranger.close()
