@@ -41,6 +41,10 @@ FEATURE_TEXT = {
                        "destination, numbers in E.164",
     "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
     "tls": "SIP over TLS (RFC 3261 §26): the caller checks the trunk's certificate as RFC 5922 says",
+    "hold": "Hold and resume: re-INVITE with a=sendonly / a=inactive relayed from either side, no RTP towards "
+            "a party that will not receive, a=sendrecv resumes",
+    "dtmf-rfc4733": "DTMF as RFC 4733 telephone-events relayed in the media: digits, marker, timestamp, "
+                    "duration and end bit, the negotiated payload type",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "

@@ -87,6 +87,7 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
         self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
@@ -153,7 +154,8 @@ class ScenarioWorld:
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
             return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+        settings = DestinationSettings(listen=topo.destination, script=self.destination_script,
+                                       **self.destination_options)
         if self.tls is not None and not topo.external_trunk:  # a trunk under test reaches it as its file says
             settings = replace(settings, transport="TLS", tls=self.tls.options("destination", topo.destination[0]))
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
@@ -249,7 +251,8 @@ class ScenarioWorld:
         to = self._remote_target(role, to)
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
-        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
+        midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
+        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + midcall + CALL_SLACK
         what = f"the {role}'s call to {to}"
         result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)
