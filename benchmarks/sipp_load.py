@@ -44,6 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,8 +63,8 @@ from load_verdict import (  # noqa: E402
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
     ServerStartError,
-    process_usage,
     trunk_config,
+    tree_usage,
 )
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
 from harness.adapters.sipp_rows import (  # noqa: E402
@@ -169,7 +170,7 @@ def _caller(rate: int, calls: int, seconds: float, addresses: tuple[str, str, st
 
 
 def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str, str, str], hold_ms: int,
-             workdir: Path) -> RateResult:
+             workdir: Path, server_args: Sequence[str] = ()) -> RateResult:
     """One server, one destination, one caller placing the warm-up's and the step's calls back to back; the
     step is the run's window from ``warmup_s`` on. SIPp's files go under ``workdir`` (caller/, destination/)."""
     warm_calls, calls = round(rate * warmup_s), max(1, round(rate * step_s))
@@ -181,7 +182,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
     window_s = cpu = 0.0
     rss_end = rss_peak = 0
     started_at = since = time.time()
-    with ReferenceServerProcess(config, log_level="WARNING") as server, uas.start() as dest:
+    with ReferenceServerProcess(config, log_level="WARNING", args=server_args) as server, uas.start() as dest:
         dest.wait_ready()
         before, exact_peak, sampled_peak, window_started = None, False, 0, 0.0
         if server.running():
@@ -195,7 +196,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
                             since, before, window_started = time.time(), server.usage(), time.monotonic()
                             sampled_peak = before.rss_kb
                         elif before is not None:
-                            sampled_peak = max(sampled_peak, process_usage(server.pid).rss_kb)
+                            sampled_peak = max(sampled_peak, tree_usage(server.pid).rss_kb)
                     except OSError:  # the server exited between the check and the read
                         break
                     wait = 0.25 if before is not None else min(0.25, max(0.0, window_at - time.monotonic()))
@@ -261,6 +262,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hold-ms", type=int, default=0, help="time between the ACK and the BYE (default 0)")
     parser.add_argument("--addresses", metavar="SERVER,CALLER,DESTINATION",
                         help="three loopback IPs (default 127.0.2.10,.11,.12; quick: 127.0.2.20,.21,.22)")
+    parser.add_argument("--workers", type=int, help="the server's --workers (default: its own, the machine's cores)")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for the server, repeatable (e.g. --server-arg=--no-admission)")
     parser.add_argument("--verbose", action="store_true", help="print SIPp's account of unclean steps")
     parser.add_argument("--keep-files", action="store_true",
                         help="keep SIPp's files (CSV, error log) and the server's stderr of unclean steps")
@@ -287,6 +291,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def server_args(args: argparse.Namespace) -> list[str]:
+    return ([] if args.workers is None else ["--workers", str(args.workers)]) + list(args.server_arg)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     busy = [f"{ip}:{port}" for ip, port in zip(args.addresses, (5060, 5070, 5080), strict=True) if port_bound(ip, port)]
@@ -311,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir, result = Path(tempfile.mkdtemp(prefix=f"sipp-load-{rate}-", dir=base)), None
             try:
                 result = run_rate(rate, step_s=args.step, warmup_s=args.warmup, addresses=args.addresses,
-                                  hold_ms=args.hold_ms, workdir=workdir)
+                                  hold_ms=args.hold_ms, workdir=workdir, server_args=server_args(args))
             except (ServerStartError, SippError, OSError) as exc:
                 print(f"sipp_load: rate {rate} cps could not run: {exc}", file=sys.stderr)
                 return 1
