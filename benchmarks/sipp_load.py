@@ -42,9 +42,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,8 +63,8 @@ from load_verdict import (  # noqa: E402
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
     ServerStartError,
-    trunk_config,
     tree_usage,
+    trunk_config,
 )
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
 from harness.adapters.sipp_rows import (  # noqa: E402

@@ -5,15 +5,15 @@ the load, Timer B fires on calls it did accept, and the whole trunk collapses. R
 way out: 503 Service Unavailable with Retry-After, at once, for the calls it cannot take, so that the calls
 it took complete. The server is saturated when one of these holds:
 
-* **delay**: in each ``interval`` (50 ms) every message waited more than ``max_loop_lag`` (20 ms): the
+* **delay**: in each ``interval`` (50 ms) every message waited more than ``max_loop_lag`` (30 ms): the
   smallest of the delays measured in the interval is past it. The delays are those of a probe scheduled
   every ``probe_interval`` on the event loop (how late it ran) and, in a worker of a multi-worker server,
   of each datagram from when the dispatcher read it until the worker did (with a backlog the loop's own
   lag stays short while datagrams wait in the socket). Taking the smallest (CoDel's reasoning, RFC 8289
   §3) ignores a burst or a single pause, after which the queue drains, and catches a server that stays
   behind. The decision holds for the next interval;
-* **pending INVITEs**: more than ``max_pending`` INVITE server transactions of this process await their
-  final response (calls being set up).
+* **pending INVITEs**: ``max_pending`` INVITE server transactions of this process await their final
+  response (calls being set up): a new one would be one too many.
 
 The check runs on each
 message as the transport delivers it, before the transaction layer, authentication or a call sees it: a
@@ -42,13 +42,14 @@ log = logging.getLogger(__name__)
 __all__ = ["Admission", "AdmissionConfig"]
 
 _CREDENTIALS = ("Proxy-Authorization", "Authorization")
+LOG_EVERY = 10.0
 
 
 @dataclass(frozen=True)
 class AdmissionConfig:
     """Thresholds of :class:`Admission` (seconds, counts); see the module docstring."""
 
-    max_loop_lag: float = 0.02
+    max_loop_lag: float = 0.03
     max_pending: int = 2000
     retry_after: int = 5
     interval: float = 0.05
@@ -77,6 +78,7 @@ class Admission:
         self.refused = 0
         self.admitted = 0
         self._min = float("inf")
+        self._next_log = 0.0
         self._interval_end = 0.0
         self._probe: TimerHandle | None = None
         self._due = 0.0
@@ -109,10 +111,10 @@ class Admission:
             if self.delayed:
                 self.cause = (f"messages waited {self.delay * 1000:.0f} ms or more "
                               f"(> {self.config.max_loop_lag * 1000:.0f} ms)")
-                if not was:
-                    log.warning("overloaded (%s): new calls get 503", self.cause)
-            elif was:
-                log.warning("no longer overloaded: new calls are taken again (%d refused so far)", self.refused)
+                if not was and now >= self._next_log:  # at most one line per LOG_EVERY seconds
+                    self._next_log = now + LOG_EVERY
+                    log.warning("overloaded (%s): new calls get 503; %d refused, %d taken so far", self.cause,
+                                self.refused, self.admitted)
             self._min = float("inf")
             self._interval_end = now + self.config.interval
 
@@ -136,11 +138,11 @@ class Admission:
         overloaded = self.overloaded(now)
         credentials = any(message.headers.get(name) is not None for name in _CREDENTIALS)
         if credentials:  # the second INVITE of a call this server challenged: refused only when far past
-            refuse = pending > 2 * limit or (overloaded and self.delay > 2 * self.config.max_loop_lag)
+            refuse = pending >= 2 * limit or (overloaded and self.delay > 2 * self.config.max_loop_lag)
         else:
-            refuse = overloaded or pending > limit
-        if refuse and pending > limit and not overloaded:
-            self.cause = f"{pending} INVITEs pending > {limit}"
+            refuse = overloaded or pending >= limit
+        if refuse and pending >= limit and not overloaded:
+            self.cause = f"{pending} INVITEs pending, at most {limit}"
         if not refuse:
             self.admitted += 1
             return False

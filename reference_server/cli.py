@@ -59,11 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--worker-port-base", type=int, default=0, metavar="PORT",
                         help="worker i also listens on UDP PORT+i (its Via and Contact name it; default: a port the "
                              "kernel picks)")
-    parser.add_argument("--max-loop-lag-ms", type=float, default=20.0, metavar="MS",
+    parser.add_argument("--max-loop-lag-ms", type=float, default=30.0, metavar="MS",
                         help="overload: event-loop lag (or a datagram's wait for its worker) past which new INVITEs "
-                             "get 503 + Retry-After, when every message of a 50 ms interval waited that long (default 20)")
+                             "get 503 + Retry-After, when every message of a 50 ms interval waited that long (default 30)")
     parser.add_argument("--max-pending", type=_positive, default=2000, metavar="N",
-                        help="overload: INVITEs being set up (per worker) past which new ones get 503 (default 2000)")
+                        help="overload: INVITEs being set up at once (per worker); beyond that new ones get 503 (default 2000)")
     parser.add_argument("--retry-after", type=int, default=5, metavar="S", help="Retry-After of a 503 (default 5)")
     parser.add_argument("--no-admission", action="store_true", help="take every call, even when saturated")
     parser.add_argument("--worker-channel", type=int, help=argparse.SUPPRESS)  # set by the dispatcher

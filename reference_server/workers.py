@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Sequence
 
 from .config import ListenAddress, ServerConfig
+from .server import ListenError
 from .shared_state import BINDINGS
 from .worker import CHANNEL_BUFFER, HELLO, READ_BATCH, pack_datagram
 
@@ -93,7 +94,7 @@ class Dispatcher:
 
     # -- start --------------------------------------------------------------------------------------
     def bind(self) -> None:
-        """Bind the UDP listen addresses (OSError if one cannot be)."""
+        """Bind the UDP listen addresses (ListenError if one cannot be)."""
         udp_ports: dict[str, int] = {}
         for listen in self.config.listen:
             if listen.transport != "udp":
@@ -103,10 +104,10 @@ class Dispatcher:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CHANNEL_BUFFER)
                 sock.bind(listen.addr)
-            except OSError:
+            except OSError as exc:
                 sock.close()
                 self.close()
-                raise
+                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
             sock.setblocking(False)
             self.sockets.append(sock)
             udp_ports.setdefault(listen.host, sock.getsockname()[1])
@@ -290,8 +291,8 @@ async def run_workers(config: ServerConfig, argv: Sequence[str], count: int, *, 
     dispatcher = Dispatcher(config, argv, count, port_base=port_base)
     try:
         dispatcher.bind()
-    except OSError as exc:
-        print(f"reference_server: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"reference_server: {exc}", file=sys.stderr)
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
