@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/sipp_load.py                      # rates 100,150,...,500 until one is not clean: ~2 min each
     .venv/bin/python benchmarks/sipp_load.py --rates 300,400 --step 120
     .venv/bin/python benchmarks/sipp_load.py --quick              # smoke run: 5 s steps, NOT the definition
+    .venv/bin/python benchmarks/sipp_load.py --overload --rates 1000 --step 60   # past capacity: admission figures
+
+``--workers N`` passes the server's ``--workers`` (default: its own, the machine's cores); the server's CPU and
+memory figures add up the dispatcher and its workers.
 
 Each call is the authenticated trunk ladder, without media: INVITE, 407, ACK, INVITE with
 Proxy-Authorization, (100/180), 200, ACK, BYE, 200 -- from a SIPp caller (``uac_auth.xml``) through the
@@ -59,6 +63,7 @@ from load_verdict import (  # noqa: E402
     judge,
     max_clean_cps,
 )
+from overload_figures import run_overload  # noqa: E402
 
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
@@ -265,6 +270,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="the server's --workers (default: its own, the machine's cores)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="one more argument for the server, repeatable (e.g. --server-arg=--no-admission)")
+    parser.add_argument("--overload", action="store_true",
+                        help="instead of a ramp: each rate (give twice the clean capacity) for --step seconds with "
+                             "uac_auth_overload.xml; prints completed %% of admitted calls, max setup time vs Timer B "
+                             "and the refused calls' 503 latency (benchmarks/overload_figures.py)")
     parser.add_argument("--verbose", action="store_true", help="print SIPp's account of unclean steps")
     parser.add_argument("--keep-files", action="store_true",
                         help="keep SIPp's files (CSV, error log) and the server's stderr of unclean steps")
@@ -274,7 +283,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.rates = args.rates or list(QUICK_RATES if args.quick else RATES)
     if args.step <= 0 or args.warmup < 0:
         parser.error(f"--step {args.step:g} / --warmup {args.warmup:g}: expected a positive step and a warm-up >= 0")
-    if not args.quick and args.step < MIN_STEP_S:
+    if not args.quick and args.step < MIN_STEP_S and not args.overload:
         parser.error(f"--step {args.step:g}: a clean rate is judged over at least {MIN_STEP_S:g} s; "
                      "add --quick for a shorter run that does not meet the definition")
     if not args.quick and args.warmup < MIN_WARMUP_S:
@@ -291,6 +300,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _overload(args: argparse.Namespace) -> int:
+    for rate in args.rates:
+        workdir = Path(tempfile.mkdtemp(prefix=f"sipp-overload-{rate}-"))
+        try:
+            result = run_overload(rate, seconds=args.step, addresses=args.addresses, server_args=server_args(args),
+                                  workdir=workdir)
+        except (ServerStartError, SippError, OSError) as exc:
+            print(f"sipp_load: overload at {rate} cps could not run: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("sipp_load: interrupted; SIPp and the server were stopped", file=sys.stderr)
+            return 130
+        finally:
+            if not args.keep_files:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print(result.line(), flush=True)
+        if args.keep_files:
+            print(f"  SIPp's files: {workdir}", flush=True)
+    return 0
+
+
 def server_args(args: argparse.Namespace) -> list[str]:
     return ([] if args.workers is None else ["--workers", str(args.workers)]) + list(args.server_arg)
 
@@ -305,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         print(SIPP_MISSING, file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _interrupted)  # stop SIPp and the server on `kill` too, as on Ctrl-C
+    if args.overload:
+        return _overload(args)
     total = len(args.rates) * (args.warmup + args.step + 10)  # + start-up and the destination's drain
     duration = f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s"
     print(f"sipp_load: rates {','.join(map(str, args.rates))} cps; per rate one caller runs a {args.warmup:g} s warm-up, "
