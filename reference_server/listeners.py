@@ -9,7 +9,7 @@ dispatcher hands them (:mod:`reference_server.worker`) with the same screen.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.endpoint import EventHandler, SipEndpoint
@@ -41,7 +41,7 @@ def screened(deliver: MessageHandler, screen: Screen | None) -> MessageHandler:
 
 
 async def open_listener(transport: str, host: str, port: int, on_event: EventHandler, *, screen: Screen | None,
-                        **kwargs: object) -> SipEndpoint:
+                        **kwargs: Any) -> SipEndpoint:
     """A SipEndpoint on ``transport`` host:port; with a ``screen``, UDP and TCP messages pass it first.
     ``kwargs`` are SipEndpoint's (timers, clock, on_parse_error ...)."""
     kind = transport.upper()
