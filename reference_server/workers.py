@@ -121,9 +121,6 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Start every worker and dispatch; RuntimeError (workers stopped) if one does not come up."""
-        loop = asyncio.get_running_loop()
-        for index, sock in enumerate(self.sockets):
-            loop.add_reader(sock.fileno(), self._read_public, index)
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
         try:
             for worker in self.workers:
@@ -135,6 +132,10 @@ class Dispatcher:
             await self.stop()
             why = str(exc) or f"no answer in {START_TIMEOUT:g} s"
             raise RuntimeError(f"a worker did not start: {why}") from None
+        # only now: a peer that got an answer from one worker finds the others (and worker 0's TCP) up too
+        loop = asyncio.get_running_loop()
+        for index, sock in enumerate(self.sockets):
+            loop.add_reader(sock.fileno(), self._read_public, index)
 
     def _hello(self, index: int) -> bytes:
         public = [{"fd": s.fileno(), "host": s.getsockname()[0], "port": s.getsockname()[1]} for s in self.sockets]
