@@ -44,12 +44,14 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
+from .admission import Admission, AdmissionConfig
 from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import ListenAddress, ServerConfig
 from .legs import Target
+from .listeners import open_listener
 from .media import parse_sdp
 from .registrar import Registrar
 from .relay_registry import RelayRegistry
@@ -93,7 +95,7 @@ class ReferenceServer:
     def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
                  hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
                  timer_c: float = 180.0, clock: Clock = LOOP_CLOCK, secret_key: bytes | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, admission: AdmissionConfig | None = None) -> None:
         self.config = config
         self.timers = timers or TimerConfig()
         self.clock = clock
@@ -117,6 +119,8 @@ class ReferenceServer:
         self._local_hosts: set[str] = set()
         self._purge: TimerHandle | None = None
         self.malformed = 0
+        self.admission = None if admission is None else Admission(
+            admission, clock, lambda: self.b2bua.pending_invites, user_agent=config.user_agent, tag=self.ids.tag)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -149,6 +153,8 @@ class ReferenceServer:
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
         self.auth.set_listen_addresses(self._listen_addresses())
         self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
+        if self.admission is not None:
+            self.admission.start()
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
         self.destinations.start(self.config.trunks, self.endpoints)
 
@@ -166,18 +172,23 @@ class ReferenceServer:
                                   "clock": self.clock}
         if listen.transport == "tls":
             kwargs["tls"] = self.config.tls.options()
+        screen = None if self.admission is None else self.admission.screen
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
-                return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
+                return await open_listener(listen.transport, listen.host, shared_port, self._on_event,
+                                           screen=screen, **kwargs)
             except OSError:
                 pass
-        return await SipEndpoint.open(listen.transport, listen.host, listen.port, self._on_event, **kwargs)
+        return await open_listener(listen.transport, listen.host, listen.port, self._on_event, screen=screen,
+                                   **kwargs)
 
     async def stop(self) -> None:
         """Release every call, relay and socket."""
         if self._purge is not None:
             self._purge.cancel()
             self._purge = None
+        if self.admission is not None:
+            self.admission.stop()
         self.destinations.stop()
         self.b2bua.close_all()
         self.relays.close_all()
