@@ -13,7 +13,7 @@ Feature: Reliable provisional responses
   Scenario: A reliable 183 with early media, PRACK end to end
     Given the destination sends 183 with early media reliably (100rel), then answers after 300 ms
     When the UA, supporting 100rel, calls "+15550100" and hangs up after 200 ms
-    Then the capture follows this ladder, drawn as the spec draws its own:
+    Then the capture follows this ladder, which the spec does not draw:
       """
       UA                                   VoIPBin                                 Destination
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sipcore.aio.rtp import ReceivedRtp
+from sipcore.aio.rtp import ReceivedRtp, SentEvent
 
 from .record import RecordEvent
-from .settings import Addr
+from .settings import Addr, MidCallStep
 
 __all__ = ["CallOptions", "CallResult"]
 
@@ -28,6 +28,8 @@ class CallOptions:
     ring_timeout_ms: int = 60_000
     remote_bye_timeout_ms: int = 10_000
     extra_headers: tuple[tuple[str, str], ...] = ()
+    midcall: tuple[MidCallStep, ...] = ()
+    """Hold, Resume and SendDigits steps run in order once answered, before ``hold_ms`` counts."""
 
 
 @dataclass
@@ -67,6 +69,11 @@ class CallResult:
     remote_sdp: str | None = None
     failed_targets: list[tuple[Addr, str]] = field(default_factory=list)
     """Targets given up before ``target``, each with why (``503 Service Unavailable``, ``no response``)."""
+    reinvites: list[tuple[str, int | None]] = field(default_factory=list)
+    """Our re-INVITEs: (the direction offered, the final status)."""
+    reinvites_answered: list[int] = field(default_factory=list)
+    """The statuses we answered the far end's re-INVITEs with."""
+    dtmf_sent: list[SentEvent] = field(default_factory=list)
     min_se: list[int] = field(default_factory=list)
     """The Min-SE of each 422 answered with a larger interval (RFC 4028 §7.4)."""
     session_expires: str | None = None

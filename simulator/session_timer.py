@@ -13,6 +13,7 @@ the trunk under test is checked for.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sipcore.dialog import Dialog
@@ -69,7 +70,8 @@ class Refresher:
     interval: int
     call_id: str
     method: str = "UPDATE"
-    sdp: bytes = b""
+    sdp: Callable[[], bytes] = bytes
+    """This side's current SDP (a re-INVITE refresh offers it unchanged)."""
     extra_headers: tuple[tuple[str, str], ...] = ()
     sent: list[int] = field(default_factory=list)
     """The final status of each refresh sent."""
@@ -79,7 +81,7 @@ class Refresher:
         while True:
             await agent.clock.sleep(refresh_delay(self.interval))
             ep = agent.ep
-            body = self.sdp if self.method == "INVITE" else b""
+            body = self.sdp() if self.method == "INVITE" else b""
             try:
                 request = self.dialog.create_request(
                     self.method, branch=agent.ids.branch(), local_addr=ep.local_addr, transport=ep.transport_name,

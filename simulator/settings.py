@@ -19,9 +19,9 @@ from sipcore.transport_address import AddressError, bracketed, parse_transport_a
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
-    "CHALLENGE_BEHAVIOURS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer",
-    "Reject", "Send100", "Send180", "Send183", "SessionTimer", "SettingsError", "Step", "UaSettings", "Wait",
-    "check_script",
+    "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings",
+    "HangupAfter", "Hold", "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183",
+    "SendDigits", "SessionTimer", "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script",
     "check_sip_uri", "parse_address", "parse_hostport",
 ]
 
@@ -223,13 +223,69 @@ class HangupAfter:
         _check_ms(self.ms, "HangupAfter.ms")
 
 
-Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter
+HOLD_DIRECTIONS = ("sendonly", "inactive")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """In the answered call, wait ``after_ms`` then put the call on hold: a re-INVITE whose offer says
+    ``direction`` (a=sendonly: we may still send, e.g. music on hold; a=inactive: nothing either way)."""
+
+    after_ms: int
+    direction: str = "sendonly"
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Hold.after_ms")
+        if self.direction not in HOLD_DIRECTIONS:
+            raise SettingsError(f"Hold.direction: {self.direction!r} is not one of {', '.join(HOLD_DIRECTIONS)}")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Wait ``after_ms`` then take the call off hold: a re-INVITE whose offer says a=sendrecv."""
+
+    after_ms: int
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Resume.after_ms")
+
+
+@dataclass(frozen=True)
+class SendDigits:
+    """Wait ``after_ms`` then send ``digits`` as RFC 4733 telephone-events (the payload type the far end's
+    SDP gives telephone-event/8000), each ``duration_ms`` long with ``gap_ms`` of tone between them."""
+
+    after_ms: int
+    digits: str
+    duration_ms: int = 100
+    gap_ms: int = 100
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "SendDigits.after_ms")
+        if not self.digits or any(c.upper() not in "0123456789*#ABCD" for c in self.digits):
+            raise SettingsError(f"SendDigits.digits: {self.digits!r} is not a string of DTMF digits (0-9 * # A-D)")
+        if not 40 <= self.duration_ms <= 8000:
+            raise SettingsError(f"SendDigits.duration_ms: {self.duration_ms!r} is not in 40..8000 ms")
+        _check_ms(self.gap_ms, "SendDigits.gap_ms")
+
+
+MidCallStep = Hold | Resume | SendDigits
+Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter | Hold | Resume | SendDigits
 _FINAL_STEPS = (Answer, Reject, NeverAnswer)
+
+
+def check_midcall(steps: Sequence[MidCallStep], what: str = "midcall") -> tuple[MidCallStep, ...]:
+    """Steps for an answered call (Hold, Resume, SendDigits), each run ``after_ms`` after the previous."""
+    out = tuple(steps)
+    for index, step in enumerate(out):
+        if not isinstance(step, MidCallStep):
+            raise SettingsError(f"{what} step {index + 1}: {step!r} is not Hold, Resume or SendDigits")
+    return out
 
 
 def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
     """A script in the documented order: provisional steps and waits, one final step (Answer, Reject or
-    NeverAnswer), then only HangupAfter, after an Answer."""
+    NeverAnswer), then only HangupAfter and mid-call steps (Hold, Resume, SendDigits), after an Answer."""
     steps = tuple(script)
     final: Step | None = None
     for index, step in enumerate(steps):
@@ -240,9 +296,9 @@ def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
             if final is not None:
                 raise SettingsError(f"{where}: the script already ended with {type(final).__name__}")
             final = step
-        elif isinstance(step, HangupAfter):
+        elif isinstance(step, HangupAfter | MidCallStep):
             if not isinstance(final, Answer):
-                raise SettingsError(f"{where}: HangupAfter needs an Answer before it")
+                raise SettingsError(f"{where}: {type(step).__name__} needs an Answer before it")
         elif final is not None:
             raise SettingsError(f"{where}: comes after the final step {type(final).__name__}")
     if final is None:
@@ -378,6 +434,9 @@ class DestinationSettings:
     tone_hz: float = 440.0
     contact_user: str = "destination"
     max_call_ms: int = 3_600_000
+    keep_sending_on_hold: bool = False
+    """Keep sending RTP when our SDP says we will not (a=recvonly or a=inactive): a broken far end, to see
+    whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
     reliable: str = "off"

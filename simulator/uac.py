@@ -24,6 +24,7 @@ from .agent import Agent, wait_any
 from .auth import ChallengeAnswerer, credential_headers
 from .call_result import CallOptions, CallResult
 from .media import CallMedia
+from .midcall import MidCall
 from .prack import PrackSender
 from .session_timer import Refresher, answer_headers, offer_headers, session_of
 from .settings import UaSettings
@@ -49,6 +50,7 @@ class OutgoingCall:
         self.dialog: Dialog | None = None
         self.ack: Request | None = None
         self.media: CallMedia | None = None
+        self.midcall: MidCall | None = None
         self.cancel_requested = False
         self.cancel_sent_at: float | None = None
         self.finished = False
@@ -63,6 +65,8 @@ class OutgoingCall:
         try:
             self.media = await CallMedia.open(self.settings.media_host, agent.record, self.call_id,
                                               self.settings.tone_hz, srtp=self.settings.srtp)
+            self.midcall = MidCall(agent, self.media, self.call_id, agent.contact(self.settings.username),
+                                   lambda: self.dialog, lambda: self.target, owns_call_id=True)
             self._send_invite(self._first_invite())
             result.invite_sent_at = agent.clock.time()
             await self._until_final()
@@ -75,6 +79,10 @@ class OutgoingCall:
                 result.rtp_sent = self.media.packets_sent
                 result.rtp_packets = list(self.media.received)
                 result.rtp_started_at = self.media.started_at
+                result.dtmf_sent = list(self.media.events_sent)
+            if self.midcall is not None:
+                result.reinvites = [(r.direction, r.status) for r in self.midcall.sent]
+                result.reinvites_answered = list(self.midcall.answered)
             result.ended_at = agent.clock.time()
             agent.remove_dialog_user(self.call_id, self.from_tag)
             result.events = agent.record.for_call(self.call_id)
@@ -314,12 +322,16 @@ class OutgoingCall:
             self.agent.record.add("note", "the refresher, told never to refresh (session_timer.refresh off)",
                                   self.call_id)
             return None
+        media = self.media
         return Refresher(self.agent, self.dialog, self.target, agreed.interval, self.call_id, timer.method,
-                         self.media.local_sdp or b"", sent=self.result.refreshes)
+                         lambda: media.local_sdp or b"", sent=self.result.refreshes)
 
     async def _hold(self) -> bool:
         """Hold the call; True when the UA is to hang up (the far end has not)."""
         options = self.options
+        midcall = self.midcall if options.midcall and not self.cancel_requested else None
+        if midcall is not None and not await midcall.play(options.midcall, self._remote_bye):
+            return False
         if self.cancel_requested:
             self.agent.record.add("note", "answered although cancelled: hanging up", self.call_id)
         elif options.expect_remote_bye:
@@ -353,6 +365,8 @@ class OutgoingCall:
     def on_in_dialog(self, event: RequestReceived) -> None:
         request = event.request
         if request.method == "ACK":
+            if self.midcall is not None:
+                self.midcall.on_ack(request)
             return
         if self.dialog is None:
             self.agent.respond(request, 481)
@@ -367,12 +381,14 @@ class OutgoingCall:
             self._remote_bye.set()
             if self.finished:
                 self.agent.remove_dialog_user(self.call_id, self.from_tag)
-        elif request.method in ("INVITE", "UPDATE") and self.media is not None:
+        elif request.method == "INVITE" and self.midcall is not None:
+            headers, agreed = answer_headers(request, self.settings.session_timer)  # RFC 4028: a refresh
+            self.result.refreshes_received += agreed is not None
+            self.midcall.on_reinvite(request, headers)
+        elif request.method == "UPDATE":
             headers, agreed = answer_headers(request, self.settings.session_timer)
             self.result.refreshes_received += agreed is not None
-            body = self.media.local_sdp or b"" if request.method == "INVITE" else b""
-            self.agent.respond(request, 200, body=body, headers=headers,
-                               contact=self.agent.contact(self.settings.username))
+            self.agent.respond(request, 200, headers=headers, contact=self.agent.contact(self.settings.username))
         else:
             self.agent.respond(request, 200)
 

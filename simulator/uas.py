@@ -24,12 +24,14 @@ from sipcore.transaction import RequestReceived
 
 from .agent import Agent, next_hop, wait_any
 from .media import CallMedia
+from .midcall import MidCall
 from .prack import first_rseq, rack_of
 from .session_timer import Refresher, answer_headers
 from .settings import (
     Addr,
     Answer,
     HangupAfter,
+    MidCallStep,
     NeverAnswer,
     Reject,
     Send100,
@@ -74,6 +76,10 @@ class IncomingCall:
     """Final status of the BYE we sent."""
     rtp_sent: int = 0
     rtp_packets: list[ReceivedRtp] = field(default_factory=list)
+    reinvites: list[tuple[str, int | None]] = field(default_factory=list)
+    """Our re-INVITEs (Hold, Resume steps): (the direction offered, the final status)."""
+    reinvites_answered: list[int] = field(default_factory=list)
+    """The statuses we answered the far end's re-INVITEs with."""
     pracks: int = 0
     """PRACKs that acknowledged a reliable provisional response of ours (RFC 3262)."""
     refreshes: list[int] = field(default_factory=list)
@@ -95,7 +101,8 @@ class UasCall:
     """Plays ``script`` against one INVITE (``event``) on ``agent``'s endpoint."""
 
     def __init__(self, agent: Agent, event: RequestReceived, script: Sequence[Step], *, honour_cancel: bool,
-                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int, reliable: str = "off",
+                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int,
+                 keep_sending_on_hold: bool = False, reliable: str = "off",
                  session_timer: SessionTimer = NO_SESSION_TIMER) -> None:
         assert event.transaction is not None
         self.agent = agent
@@ -107,9 +114,11 @@ class UasCall:
         self.media_host = media_host
         self.contact = agent.contact(contact_user)
         self.max_call = max_call_ms / 1000
+        self.keep_sending_on_hold = keep_sending_on_hold
         self.to_tag = agent.ids.tag()
         self.dialog: Dialog | None = None
         self.media: CallMedia | None = None
+        self.midcall: MidCall | None = None
         self.offer: SessionDescription | None = None
         self.final: Response | None = None
         self._acked = asyncio.Event()
@@ -133,6 +142,9 @@ class UasCall:
         try:
             self.media = await CallMedia.open(self.media_host, self.agent.record, self.info.call_id,
                                               self.tone_hz)
+            self.media.ignore_directions = self.keep_sending_on_hold
+            self.midcall = MidCall(self.agent, self.media, self.info.call_id, self.contact, lambda: self.dialog,
+                                   lambda: next_hop(self.dialog, self.info.source), owns_call_id=False)
             if self.reliable_mode == "require" and not self.reliable:
                 self._final(421, None, "rejected", [("Require", "100rel")])  # RFC 3262 §3
             elif self._read_offer():
@@ -192,6 +204,8 @@ class UasCall:
                 return
             elif isinstance(step, HangupAfter) and not await self._wait([self._ended], step.ms / 1000):
                 await self._send_bye("HangupAfter")
+            elif isinstance(step, MidCallStep) and self.midcall is not None:
+                await self.midcall.play([step], self._ended)
 
     async def _provisional(self, status: int, body: bytes = b"") -> None:
         """A 180/183; reliably (RFC 3262 §3) when the INVITE supports 100rel and ``reliable`` is on: after the
@@ -234,7 +248,7 @@ class UasCall:
             if self.timer.refresh:
                 refresher = Refresher(self.agent, self.dialog, next_hop(self.dialog, self.info.source),
                                       self.session.interval, self.info.call_id, self.timer.method,
-                                      self.media.local_sdp or b"" if self.media is not None else b"",
+                                      lambda: self.media.local_sdp or b"" if self.media is not None else b"",
                                       sent=self.info.refreshes)
                 task = self.agent.spawn(refresher.run())
             else:
@@ -364,6 +378,8 @@ class UasCall:
                 late_answer = self.offer is None and request.body and self.media is not None
                 if late_answer and self.media is not None and self.media.take_remote(request.body, "the ACK"):
                     self._start_media("answer in the ACK")
+            elif self.midcall is not None:
+                self.midcall.on_ack(request)
             return
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:
@@ -377,11 +393,14 @@ class UasCall:
             self._ended.set()
         elif request.method == "PRACK":
             self._on_prack(request)
-        elif request.method in ("INVITE", "UPDATE") and self.media is not None:
+        elif request.method == "INVITE" and self.midcall is not None:
+            headers, agreed = answer_headers(request, self.timer)  # RFC 4028: a refresh
+            self.info.refreshes_received += agreed is not None
+            self.midcall.on_reinvite(request, headers)
+        elif request.method == "UPDATE":
             headers, agreed = answer_headers(request, self.timer)
             self.info.refreshes_received += agreed is not None
-            body = self.media.local_sdp or b"" if request.method == "INVITE" else b""
-            self.agent.respond(request, 200, body=body, headers=headers, contact=self.contact)
+            self.agent.respond(request, 200, headers=headers, contact=self.contact)
         else:
             self.agent.respond(request, 200)
 
@@ -405,6 +424,9 @@ class UasCall:
             self.media.close()
             info.rtp_sent = self.media.packets_sent
             info.rtp_packets = list(self.media.received)
+        if self.midcall is not None:
+            info.reinvites = [(r.direction, r.status) for r in self.midcall.sent]
+            info.reinvites_answered = list(self.midcall.answered)
         info.ended_at = self.agent.clock.time()
         self.agent.remove_dialog_user(info.call_id, self.to_tag)
         info.done.set()

@@ -55,7 +55,8 @@ SRTP keyed by SDES (RFC 3711; RFC 4568)
     such key, through libsrtp (pylibsrtp), and raises :class:`SrtpError` for a packet that fails.
 RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
-    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard.
+    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard;
+    RFC 4733 telephone-events (DTMF): :class:`TelephoneEvent` payloads and :func:`event_plan`.
 Session timers and reliable provisionals (RFC 4028; RFC 3262)
     :class:`SessionExpires` (:func:`parse_session_expires`, :func:`parse_min_se`, :data:`RFC_MIN_SE`),
     when to refresh and when to give up (:func:`refresh_delay`, :func:`bye_delay`); :func:`is_reliable`,
@@ -192,6 +193,15 @@ from .session_timer import (
 )
 from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
+from .telephone_event import (
+    DTMF_EVENTS,
+    TELEPHONE_EVENT,
+    TelephoneEvent,
+    TelephoneEventError,
+    dtmf_digit,
+    dtmf_event,
+    event_plan,
+)
 from .timers import TimerConfig
 from .tls_identity import CertificateIdentity, certificate_identity, identity_problem
 from .transaction import (
@@ -273,6 +283,8 @@ __all__ = [
     # RTP
     "PCMU", "SAMPLE_RATE", "RtpPacket", "RtpParseError", "RtpStream", "decode_pcmu", "dominant_frequency",
     "encode_pcmu", "pcmu_frames", "pcmu_tone",
+    "DTMF_EVENTS", "TELEPHONE_EVENT", "TelephoneEvent", "TelephoneEventError", "dtmf_digit", "dtmf_event",
+    "event_plan",
     # session timers (RFC 4028) and reliable provisional responses (RFC 3262)
     "MAX_RSEQ", "RFC_MIN_SE", "RAck", "SessionExpires", "bye_delay", "has_option_tag", "is_reliable",
     "parse_min_se", "parse_rack", "parse_rseq", "parse_session_expires", "refresh_delay",

@@ -5,8 +5,12 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
-from harness.ladder.diagram import LadderParseError, parse_ladder
-from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
+from harness.ladder.expected import (
+    ExpectationError,
+    ladder_from_docstring,
+    ladder_from_drawing,
+    ladder_from_table,
+)
 from steps.world import world
 
 
@@ -29,6 +33,11 @@ def step_follows_spec_ladder(context: Context) -> None:
     world(context).expect_flow(ladder_from_docstring(doc_string(context)), "the spec's ladder")
 
 
+@then("the capture follows this ladder, which the spec does not draw:")
+def step_follows_drawn_ladder(context: Context) -> None:
+    world(context).expect_flow(ladder_from_drawing(doc_string(context)), "the scenario's ladder")
+
+
 @then("the capture shows:")
 def step_shows_table(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context)), "expected flow")
@@ -38,13 +47,3 @@ def step_shows_table(context: Context) -> None:
 def step_shows_table_elided(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context), elided=True),
                                "expected flow (earlier messages elided)")
-
-
-@then("the capture follows this ladder, drawn as the spec draws its own:")
-def step_follows_ladder(context: Context) -> None:
-    """A flow the spec does not draw (RFC 3262's PRACK, say), in the spec's ladder format."""
-    try:
-        ladder = parse_ladder(doc_string(context))
-    except LadderParseError as exc:
-        raise ExpectationError(f"the doc string is not a ladder in the spec's format: {exc}") from None
-    world(context).expect_flow(ladder, "expected ladder")

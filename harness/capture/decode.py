@@ -70,7 +70,7 @@ __all__ = [
 DEFAULT_SIP_PORTS = (5060,)
 TSHARK_TIMEOUT = 120.0
 _PROTOCOLS = (
-    "frame ip ipv6 udp tcp sip rtp"  # tshark -J: only these protocols (and what they carry, e.g. SDP)
+    "frame ip ipv6 udp tcp sip rtp rtpevent"  # tshark -J: only these protocols (and what they carry, e.g. SDP)
 )
 
 
@@ -333,6 +333,7 @@ def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str] | RoleMa
                 time=item.time,
                 frame_no=item.frame_no,
                 cseq_method=item.cseq_method,
+                sdp_direction=item.sdp_direction if item.kind == "request" and item.to_tag else None,
             )
         )
     return out

@@ -22,6 +22,8 @@ from reference_server.config import (
     parse_config,
 )
 from reference_server.faults import NO_FAULTS, InjectedFaults
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
 from reference_server.server import ReferenceServer
 from reference_server.session_config import TEST_MIN_SE, SessionTimerConfig
 from sipcore.session_timer import RFC_MIN_SE
@@ -46,6 +48,10 @@ class TrunkSettings:
     trusted_roles: tuple[str, ...] = ("Carrier",)
     server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
     realm: str | None = None  # the digest realm; None: the trunk's domain
+    keepalive: KeepAliveSettings = KeepAliveSettings()  # OPTIONS toward the destination (off by default)
+    identity: IdentityPolicy = IdentityPolicy()  # P-Asserted-Identity, Privacy, E.164 (the defaults: none)
+    options_interval: float = 60.0  # equipment under test: its OPTIONS interval, as its file declares
+    options_timeout: float = 32.0  # equipment under test: how long before it marks a destination down
     min_se: int = TEST_MIN_SE  # session timers: below RFC 4028's 90 s for the suite (harness.suite.durations)
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
@@ -76,6 +82,8 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
         destination=Destination(topo.destination[0], topo.destination[1], transport),
         destination_srtp=settings.destination_srtp,
+        keepalive=settings.keepalive,
+        identity=settings.identity,
     )
     return dataclasses.replace(
         base,

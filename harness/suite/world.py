@@ -42,7 +42,7 @@ from harness.equipment.numbers import TestNumber
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
-from harness.suite.challenges import challenges_in
+from harness.suite.call_records import challenges_in
 from harness.suite.checks import check_flow
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
@@ -87,7 +87,8 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
-        self.destination_options: dict[str, Any] = {}  # more DestinationSettings: reliable, session_timer
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold, reliable, session_timer)
+        self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
@@ -136,10 +137,15 @@ class ScenarioWorld:
         topo = self.topology
         if self.tls is not None:
             check_tls_capture(self.capture, SocketCapture)
+        # the destination first: a trunk that pings its destination at start-up finds it listening
+        self._start_destination()
         if not topo.external_trunk:
             tls = self.tls.server(topo.trunk[0], self.trunk.host) if self.tls is not None else None
             self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults, tls),
                                    START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
+
+    def _start_destination(self) -> None:
+        topo = self.topology
         where = f"{topo.destination[0]}:{topo.destination[1]}"
         if self.ua_only:
             return  # the trunk's own far end answers
@@ -153,6 +159,7 @@ class ScenarioWorld:
         if self.tls is not None and not topo.external_trunk:  # a trunk under test reaches it as its file says
             settings = replace(settings, transport="TLS", tls=self.tls.options("destination", topo.destination[0]))
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+        self.destination.answer_options = self.destination_answers_options
 
     _ensure_traffic = ensure_traffic
 
@@ -244,7 +251,8 @@ class ScenarioWorld:
         to = self._remote_target(role, to)
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
-        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
+        midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
+        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + midcall + CALL_SLACK
         what = f"the {role}'s call to {to}"
         result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)

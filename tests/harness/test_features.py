@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from behave.parser import parse_file
 
-from harness.ladder.diagram import parse_ladder
 from harness.ladder.expected import (
     SPEC_PATH,
     ExpectationError,
     column_order,
     ladder_from_docstring,
+    ladder_from_drawing,
     ladder_from_table,
     spec_ladders,
 )
@@ -24,8 +24,6 @@ from harness.ladder.expected import (
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = sorted((REPO / "features").glob("*.feature"))
 LADDER_STEP = "the capture follows the ladder:"
-DRAWN_STEP = "the capture follows this ladder, drawn as the spec draws its own:"
-"""A flow the spec does not draw (RFC 3262's PRACK ...), in its ladder format."""
 
 
 def _steps():
@@ -39,8 +37,12 @@ def _steps():
                 yield path, feature.background, step
 
 
-def _ladder_docstrings(step_name=LADDER_STEP):
-    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text and st.name == step_name]
+DRAWN_STEP = "the capture follows this ladder, which the spec does not draw:"
+
+
+def _ladder_docstrings():
+    """The spec's ladders in the features (ladders drawn for flows the spec does not draw left aside)."""
+    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text and st.name != DRAWN_STEP]
 
 
 def test_the_spec_is_in_the_repository():
@@ -68,13 +70,15 @@ def test_ladder_doc_strings_are_only_used_by_the_ladder_steps():
             assert step.name in (LADDER_STEP, DRAWN_STEP), f"{path.name}: '{scenario.name}': {step.name}"
 
 
-def test_a_drawn_ladder_is_in_the_spec_format_and_draws_what_the_spec_does_not():
-    drawn = _ladder_docstrings(DRAWN_STEP)
-    assert drawn, "no flow drawn in the spec's format (features/reliable_provisionals.feature has one)"
+def test_a_drawn_ladder_is_not_a_spec_ladder_and_parses() -> None:
     spec_blocks = [lad.text.rstrip("\n") for lad in spec_ladders()]
+    drawn = [(p, s, st.text) for p, s, st in _steps() if st.name == DRAWN_STEP]
+    assert drawn, "no drawn ladder in features/ (features/hold.feature has some)"
     for path, scenario, text in drawn:
-        assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder: use '{LADDER_STEP}'"
-        assert parse_ladder(text).steps, f"{path.name}: '{scenario.name}': not a ladder"
+        assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder belongs under {LADDER_STEP!r}"
+        assert ladder_from_drawing(text).steps, f"{path.name}: '{scenario.name}'"
+    with pytest.raises(ExpectationError, match="one of the spec's"):
+        ladder_from_drawing(spec_ladders()[0].text)
 
 
 def test_a_doc_string_that_drifted_from_the_spec_is_refused():
