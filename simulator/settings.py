@@ -18,6 +18,9 @@ from sipcore.timers import TimerConfig
 from sipcore.transport_address import AddressError, bracketed, parse_transport_address
 from sipcore.uri import parse_sip_uri
 
+from .errors import SettingsError
+from .session_settings import RELIABLE_MODES, SessionTimer
+
 __all__ = [
     "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings",
     "HangupAfter", "Hold", "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183",
@@ -32,36 +35,6 @@ CHALLENGE_BEHAVIOURS = ("answer", "wrong-password", "give-up")
 password (negative scenarios), or give up (the challenge is the final status)."""
 
 
-class SettingsError(ValueError):
-    """A setting the simulator cannot use; the message says which, what it was and what is expected."""
-
-
-RELIABLE_MODES = ("off", "on", "require")
-"""The destination's reliable provisional responses (RFC 3262): none; 180/183 sent reliably when the
-INVITE supports 100rel; and, with "require", 421 Extension Required when it does not."""
-
-
-@dataclass(frozen=True)
-class SessionTimer:
-    """How one side runs session timers (RFC 4028; :mod:`simulator.session_timer`): the interval it asks
-    for (None: none), the refresher it names (in a request; an answerer's choice when the request names
-    none), how it refreshes (UPDATE or INVITE), whether it does (False: a refresher that never refreshes),
-    and whether it supports session timers at all."""
-
-    interval: int | None = None
-    refresher: str | None = "uac"
-    method: str = "UPDATE"
-    refresh: bool = True
-    supported: bool = True
-
-    def __post_init__(self) -> None:
-        if self.interval is not None and (not isinstance(self.interval, int) or isinstance(self.interval, bool)
-                                          or not 1 <= self.interval <= 2**32 - 1):
-            raise SettingsError(f"session_timer.interval: {self.interval!r} is not a number of seconds >= 1")
-        if self.refresher not in (None, "uac", "uas"):
-            raise SettingsError(f"session_timer.refresher: {self.refresher!r} is not uac, uas or None")
-        if self.method not in ("UPDATE", "INVITE"):
-            raise SettingsError(f"session_timer.method: {self.method!r} is not UPDATE or INVITE")
 
 
 # --- value checks -------------------------------------------------------------------------------------
