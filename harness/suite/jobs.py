@@ -3,6 +3,8 @@ results become one run folder with the reports a sequential run writes.
 
     result = run_parallel(settings, run_dir, suite, mine, out, started)
 
+- Workers are forked from this process (the command line), else from multiprocessing's fork server
+  (``worker_context``): either way behave and the harness are imported once, not once per worker.
 - Each worker's roles live in a loopback /24 of their own: the run's block (``--loopback``, default
   127.0.0.0) for worker 0, the next /24 for worker 1 (127.0.1.10, .11, .12, .20, .30 ...), and so on. Each
   scenario's capture filters by its own addresses and ports (harness.topology), so no pcap holds another
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -40,12 +43,31 @@ from harness.suite.behave_run import RunResult, summarise
 from harness.suite.job_worker import WorkerSpec, work
 from harness.suite.session import slug
 
-__all__ = ["SCENARIO_BOUND", "plan_stems", "run_parallel"]
+__all__ = ["SCENARIO_BOUND", "plan_stems", "run_parallel", "start_fork_server", "worker_context"]
 
 SCENARIO_BOUND = 60.0
 """Seconds the run allows per scenario (on top of START_BOUND) before it stops its workers."""
 START_BOUND = 60.0
 JOIN_TIMEOUT = 10.0
+
+
+def worker_context() -> Any:
+    """How workers start: forked from this process when it has one thread only (the command line: nothing
+    to import again, no lock another thread could hold across the fork), else from multiprocessing's fork
+    server (a clean single-threaded process that imports the harness once for every worker it forks)."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return start_fork_server()
+
+
+def start_fork_server() -> Any:
+    """multiprocessing's fork server, started now (it imports the harness while this process goes on)."""
+    from multiprocessing import forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["harness.suite.job_worker"])
+    forkserver.ensure_running()
+    return ctx
 
 
 def plan_stems(scenarios: Sequence[SuiteScenario]) -> dict[str, str]:
@@ -73,8 +95,7 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
     (jobs_dir / "claims").mkdir(parents=True, exist_ok=True)
     stems, order = plan_stems(mine), tuple(s.location for s in mine)
     count = max(1, min(settings.jobs, len(mine)))
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["harness.suite.job_worker"])
+    ctx = worker_context()
     workers: dict[Connection, tuple[int, Any]] = {}
     for k in range(count if mine else 0):
         spec = WorkerSpec(k, replace(settings, roles=worker_roles(settings.roles, k), jobs=1), run_dir,
