@@ -13,3 +13,21 @@ harness.suite.job_worker (one worker). Nothing here imports harness.suite.
 """
 
 from __future__ import annotations
+
+from harness.jobs.refusal import MAX_JOBS, jobs_refusal, worker_roles
+from harness.jobs.scenario_filter import Claims, Only
+from harness.jobs.selection import Suite, SuiteScenario, list_scenarios, parse_shard, scenario_id, shard_of
+
+__all__ = [
+    "MAX_JOBS",
+    "Claims",
+    "Only",
+    "Suite",
+    "SuiteScenario",
+    "jobs_refusal",
+    "list_scenarios",
+    "parse_shard",
+    "scenario_id",
+    "shard_of",
+    "worker_roles",
+]
