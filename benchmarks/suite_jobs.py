@@ -39,6 +39,9 @@ def run_once(out: Path, run_id: str, jobs: int, features: list[str]) -> tuple[fl
                            "--jobs", str(jobs), *args], cwd=REPO, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - started
     found = SUMMARY.search(proc.stdout)
+    if proc.returncode != 0:  # say what failed: a figure of a failing run means little
+        failing = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR", "HOOK_ERROR"))]
+        print("\n".join(f"  {line}" for line in failing[:10]), file=sys.stderr)
     if found is None:
         print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
         return wall, 0, False

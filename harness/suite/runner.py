@@ -9,6 +9,11 @@ Output, in `captures/<run-id>/`: per scenario `<feature>/<scenario>.pcap`, `.lad
 states the run's conditions that differ from the defaults (harness.settings: a test fault, --tags,
 --features, another destination, interface or response timeout ...).
 
+With ``settings.jobs`` > 1 the scenarios run on worker processes (harness.suite.jobs) and the run folder
+is the one a sequential run leaves; ``settings.shard`` (I, N) runs the I-th of N round-robin slices of the
+selected scenarios (harness.jobs.selection). ``run.json`` keeps the suite's digest, the selected scenarios'
+ids and the shard, for ``trunkcheck merge``.
+
 With equipment under test (`RunSettings(equipment=Path(...))`): the file is loaded, checked and the
 equipment pre-flighted before anything else (a mistake: exit status 2, the message naming the file's line,
 no scenario traffic); `[equipment.process]` is started (bounded) and stopped at the end, its log kept in
