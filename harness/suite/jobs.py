@@ -15,7 +15,8 @@ results become one run folder with the reports a sequential run writes.
   (the stems are planned here, in the suite's order). The records come back over each worker's pipe; the
   run lists them in the suite's order, and joins the workers' JUnit XML into ``junit/``
   (harness.reports.junit_merge). The workers' own folders (``.jobs/``) are removed at the end.
-- A worker that dies leaves its scenario(s) with status "error" and the reason; the others go on. Every
+- A worker that dies leaves the scenario it was running with status "error" and the reason (those it
+  had finished keep the records they wrote); the others go on. Every
   wait is bounded: past ``deadline`` the workers are stopped and what they had not finished is an error.
 
 ``--jobs N`` with equipment under test is refused (harness.jobs.refusal): equipment at fixed addresses is
@@ -24,12 +25,13 @@ one trunk or UA for every scenario, and its fixed destination address can be bou
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,6 +47,7 @@ from harness.suite.session import slug
 
 __all__ = ["SCENARIO_BOUND", "plan_stems", "run_parallel", "start_fork_server", "worker_context"]
 
+FIELDS = {f.name for f in fields(ScenarioRecord)}
 SCENARIO_BOUND = 60.0
 """Seconds the run allows per scenario (on top of START_BOUND) before it stops its workers."""
 START_BOUND = 60.0
@@ -84,6 +87,15 @@ def plan_stems(scenarios: Sequence[SuiteScenario]) -> dict[str, str]:
     return out
 
 
+def _written(path: Path) -> ScenarioRecord | None:
+    """The record a scenario wrote as it ended (world.finish), or None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ScenarioRecord(**{k: v for k, v in data.items() if k in FIELDS})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def _skipped(s: SuiteScenario) -> ScenarioRecord:
     return ScenarioRecord(s.feature, s.name, s.location, status="skipped", suite_id=s.id)
 
@@ -106,6 +118,9 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
         writer.close()
         workers[reader] = (k, process)
     done, problems, failed = _gather(workers, out, time.monotonic() + START_BOUND + SCENARIO_BOUND * len(mine))
+    for location, stem in stems.items():  # a worker that died: the scenarios it finished wrote their records
+        if location not in done and (written := _written(run_dir / f"{stem}.json")) is not None:
+            done[location] = written
     records = _records(suite, mine, done, problems, jobs_dir / "claims", workers)
     merge_junit([jobs_dir / f"w{k}" / "junit" for k in range(count)], run_dir / "junit",
                 order=[s.id for s in suite.scenarios], properties=junit_properties(settings.conditions))
@@ -186,6 +201,7 @@ def _records(suite: Suite, mine: Sequence[SuiteScenario], done: dict[str, Scenar
         if rec is None or rec.status in ("skipped", "untested"):
             rec = ScenarioRecord(s.feature, s.name, s.location, status="error", suite_id=s.id,
                                  error=_why_missing(claims / str(position[s.location]), pids, problems))
+        rec.suite_id = s.id
         out.append(rec)
     return out
 

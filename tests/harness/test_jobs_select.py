@@ -122,3 +122,24 @@ def test_claims_give_each_scenario_to_exactly_one_taker(tmp_path):
 
 def test_the_features_folder_exists_for_these_tests():
     assert Path(FEATURES, "registration.feature").is_file()
+
+
+def test_a_scenario_whose_worker_died_is_an_error_saying_so(tmp_path):
+    from types import SimpleNamespace
+
+    from harness.jobs.selection import Suite
+    from harness.reports.record import ScenarioRecord
+    from harness.suite.jobs import _records
+
+    scenarios = [SuiteScenario(f"features/x.feature:{k}", f"x.feature:{k}", "X", f"s{k}", k != 4) for k in (1, 2, 3, 4)]
+    suite = Suite(tuple(scenarios), "d")
+    mine = [s for s in scenarios if s.selected]
+    (tmp_path / "1").write_text("4242\n")  # worker 1 (pid 4242) took the second scenario, then died
+    workers = {object(): (0, SimpleNamespace(pid=4141)), object(): (1, SimpleNamespace(pid=4242))}
+    done = {"x.feature:1": ScenarioRecord("X", "s1", "x.feature:1", status="passed")}
+    out = _records(suite, mine, done, {1: "ended (exit status -9) without its results"}, tmp_path, workers)
+    assert [(r.scenario, r.status) for r in out] == [("s1", "passed"), ("s2", "error"), ("s3", "error"),
+                                                     ("s4", "skipped")]
+    assert "worker 1 took this scenario and stopped before it ended: ended (exit status -9)" in (out[1].error or "")
+    assert "no worker took this scenario" in (out[2].error or "")
+    assert [r.suite_id for r in out] == [s.id for s in scenarios]
