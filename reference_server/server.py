@@ -27,10 +27,12 @@ import logging
 import os
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsError
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
@@ -132,9 +134,10 @@ class ReferenceServer:
         for listen in self.config.listen:
             try:
                 endpoint = await self._open(listen, bound.get(listen.host))
-            except OSError as exc:
+            except (OSError, TlsError) as exc:
                 self._close_endpoints()
-                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise ListenError(f"cannot listen on {listen}: {why}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
             # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
             endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
@@ -156,8 +159,10 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
-                                     "clock": self.clock}
+        kwargs: dict[str, Any] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                  "clock": self.clock}
+        if listen.transport == "tls":
+            kwargs["tls"] = self.config.tls.options()
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -358,7 +363,7 @@ class ReferenceServer:
             self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
             return
         hostport = host_port(dest.host, dest.port)
-        params = ";transport=tcp" if dest.transport == "tcp" else ""
+        params = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") else ""
         target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
                         display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
         self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.endpoint import SipEndpoint
+from sipcore.aio.tls import TlsError, TlsOptions
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
@@ -117,6 +118,8 @@ class SimEndpoint(SipEndpoint):
         except OSError as exc:
             raise SettingsError(f"listen address {listen[0]}:{listen[1]} ({transport}) cannot be bound: "
                                 f"{exc.strerror or exc}") from None
+        except TlsError as exc:
+            raise SettingsError(f"tls: {exc}") from None
         assert isinstance(endpoint, SimEndpoint)
         return endpoint
 
@@ -145,11 +148,12 @@ class Agent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
 
-    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None) -> None:
+    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None,
+                    tls: TlsOptions | None = None) -> None:
         """Bind the endpoint; its Warning headers name it by host:port (RFC 3261 §20.43)."""
         self.endpoint = await SimEndpoint.open_recorded(
             transport, listen, self._on_event, self.record, timers=self.timers,
-            auto_100_delay=auto_100_delay, clock=self.clock)
+            auto_100_delay=auto_100_delay, clock=self.clock, tls=tls)
 
     @property
     def ep(self) -> SimEndpoint:
@@ -168,7 +172,7 @@ class Agent:
     def contact(self, user: str) -> str:
         host, port = self.local_addr
         host = f"[{host}]" if ":" in host else host
-        suffix = ";transport=tcp" if self.transport_name == "TCP" else ""
+        suffix = f";transport={self.transport_name.lower()}" if self.transport_name != "UDP" else ""
         return f"<sip:{user}@{host}:{port}{suffix}>"
 
     @property

@@ -21,13 +21,14 @@ from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
     "ADAPTERS", "BEHAVIOURS", "FEATURES", "REMOTE", "TestNumber", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "EquipmentTls",
     "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "locate_address", "needs_dns",
     "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
-            "tcp", "srtp")
+            "tcp", "srtp", "tls")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
@@ -93,6 +94,17 @@ class ImageSpec:
 
 
 @dataclass(frozen=True)
+class EquipmentTls:
+    """``[equipment.tls]`` of a trunk claiming ``tls``: where it takes SIP over TLS, the CA that issued its
+    certificate, and the SIP domain that certificate must name (RFC 5922; None: the trunk domain)."""
+
+    address: SipAddress
+    ca_file: Path | None = None
+    server_name: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
 class Equipment:
     name: str
     role: str
@@ -121,6 +133,8 @@ class Equipment:
     """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
     was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model
     holds the latter."""
+    tls: EquipmentTls | None = None
+    """Role trunk claiming tls: its TLS listener and certificate (the @tls scenarios' UA connects there)."""
     source: str = "<string>"
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""

@@ -36,6 +36,7 @@ FEATURE_TEXT = {
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
     "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
+    "tls": "SIP over TLS (RFC 3261 §26): the caller checks the trunk's certificate as RFC 5922 says",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "

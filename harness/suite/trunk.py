@@ -15,6 +15,7 @@ from reference_server.config import (
     IPNetwork,
     ListenAddress,
     ServerConfig,
+    TlsConfig,
     default_config_text,
     parse_config,
 )
@@ -50,8 +51,10 @@ class TrunkSettings:
         return self.server_host or f"{self.domain_name}.trunk.voipbin.net"
 
 
-def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig:
-    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination."""
+def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig | None = None) -> ServerConfig:
+    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination (over
+    TLS both, with ``tls``)."""
+    transport = "udp" if tls is None else "tls"
     base = parse_config(default_config_text(), "<defaults>")
 
     def net(role: str) -> IPNetwork:
@@ -66,12 +69,13 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], "udp"),
+        destination=Destination(topo.destination[0], topo.destination[1], transport),
         destination_srtp=settings.destination_srtp,
     )
     return dataclasses.replace(
         base,
-        listen=(ListenAddress("udp", topo.trunk[0], topo.trunk[1]),),
+        listen=(ListenAddress(transport, topo.trunk[0], topo.trunk[1]),),
+        tls=tls or base.tls,
         trunks=(trunk,),
         algorithms=settings.algorithms,
         nonce_lifetime=base.nonce_lifetime if settings.nonce_lifetime is None else settings.nonce_lifetime,
@@ -86,10 +90,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
 
 
 async def start_reference_server(
-    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS
+    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS, tls: TlsConfig | None = None
 ) -> ReferenceServer:
     """The scenario's reference server, started; ``faults`` (test only) break it on purpose."""
-    server = ReferenceServer(build_server_config(settings, topo), media_policy=faults.media_policy,
+    server = ReferenceServer(build_server_config(settings, topo, tls), media_policy=faults.media_policy,
                              hangup_policy=faults.hangup_policy, timer_c=settings.timer_c)
     await server.start()
     return server
