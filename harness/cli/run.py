@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None
         print("trunkcheck run: --dns locates the addresses an equipment file gives by name: give --equipment "
               "too (the harness's own roles have IP addresses)", file=sys.stderr)
         return 2
+    if args.shard is not None:
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"trunkcheck run: {exc}", file=sys.stderr)
+            return 2
     if container_roles is None and wants_docker(args):
         if args.jobs != 1:
             print("trunkcheck run: --jobs is for a local run: in the docker topology leave out --jobs",
