@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -109,6 +110,9 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
     count = max(1, min(settings.jobs, len(mine)))
     ctx = worker_context()
     workers: dict[Connection, tuple[int, Any]] = {}
+    out.flush()
+    for stream in (sys.stdout, sys.stderr):  # a forked worker must not write this process's buffers again
+        stream.flush()
     for k in range(count if mine else 0):
         spec = WorkerSpec(k, replace(settings, roles=worker_roles(settings.roles, k), jobs=1), run_dir,
                           jobs_dir / f"w{k}" / "junit", jobs_dir / "claims", order, stems, str(Path.cwd()))
