@@ -70,7 +70,8 @@ def work(spec: WorkerSpec, conn: Connection) -> None:
         relay = _Relay(conn)
         sys.stdout = relay  # behave's progress formatter writes to the stdout of when its config is built
         records, failed, why = run_behave(spec.settings, spec.run_dir, junit_dir=spec.junit_dir,
-                                          scenario_filter=Claims(spec.claims, spec.order), stems=spec.stems)
+                                          scenario_filter=Claims(spec.claims, spec.order), stems=spec.stems,
+                                          worker=f"w{spec.index}")
         relay.flush()
         conn.send(("done", [asdict(r) for r in records], failed, why))
     except BaseException:  # noqa: BLE001 - whatever it is, the run must hear of it, not a silent pipe

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -20,7 +21,7 @@ from ..addresses import block
 from .test_capture import needs_capture
 
 REPO = Path(__file__).resolve().parents[2]
-SUBSET = ["registration.feature", "ip_auth.feature", "early_media.feature", "domains.feature"]
+SUBSET = ["registration.feature", "ip_auth.feature", "early_media.feature", "domains.feature", "tls.feature"]
 FAULT = "no-early-media"  # the early media scenarios fail: failures must come through --jobs the same
 pytestmark = [
     needs_capture,
@@ -55,7 +56,9 @@ def records(run_dir: Path) -> list[tuple[str, str, str, str]]:
 
 
 def files(run_dir: Path) -> list[str]:
-    return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
+    """The run's files, but the TLS material each process makes for itself (its CA: <run>/tls/)."""
+    return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()
+                  and p.relative_to(run_dir).parts[0] != "tls")
 
 
 def junit(run_dir: Path) -> dict[str, tuple[list[tuple[str | None, ...]], tuple[str | None, ...]]]:
@@ -79,20 +82,39 @@ def test_jobs_give_the_statuses_and_reports_of_a_sequential_run(runs):
     assert report.count('class="scenario"') == len(records(seq))
 
 
+def ipv4_addresses(pcap: Path) -> set[str]:
+    """Every IPv4 source and destination address of a pcap's packets."""
+    raw = pcap.read_bytes()
+    endian = "<" if raw[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    link = struct.unpack(endian + "I", raw[20:24])[0]
+    offset = {1: 14, 101: 0, 228: 0, 113: 16}[link]
+    found, at = set(), 24
+    while at + 16 <= len(raw):
+        length = struct.unpack(endian + "I", raw[at + 8:at + 12])[0]
+        packet = raw[at + 16:at + 16 + length]
+        ip = packet[offset:]
+        if len(ip) >= 20 and ip[0] >> 4 == 4:
+            found |= {".".join(map(str, ip[12:16])), ".".join(map(str, ip[16:20]))}
+        at += 16 + length
+    return found
+
+
 def test_each_pcap_holds_its_own_calls_and_each_worker_its_own_block(runs):
     jobs = runs["jobs"]
+    data = json.loads((jobs / "run.json").read_text())
     call_ids: dict[str, set[bytes]] = {}
     blocks: dict[str, set[str]] = {}
-    prefix = block().base.rsplit(".", 2)[0]  # 127.N
-    for pcap in sorted(jobs.glob("*/*.pcap")):
-        raw = pcap.read_bytes()
-        call_ids[pcap.name] = {m.strip() for m in CALL_ID.findall(raw)}
-        blocks[pcap.name] = set(re.findall(rf"{re.escape(prefix)}\.(\d+)\.\d+".encode(), raw))
-        assert call_ids[pcap.name], f"{pcap}: no SIP captured"
+    prefix = block().base.rsplit(".", 2)[0] + "."  # 127.N.
+    for rec in data["records"]:
+        pcap = jobs / rec["pcap"]
+        call_ids[pcap.name] = {m.strip() for m in CALL_ID.findall(pcap.read_bytes())}
+        if "tls" not in rec["tags"]:  # SIP over TLS is encrypted in the pcap
+            assert call_ids[pcap.name], f"{pcap}: no SIP captured"
+        blocks[pcap.name] = {a.split(".")[2] for a in ipv4_addresses(pcap) if a.startswith(prefix)}
         assert len(blocks[pcap.name]) == 1, f"{pcap}: addresses of several workers' blocks {blocks[pcap.name]}"
     for (a, ids_a), (b, ids_b) in combinations(call_ids.items(), 2):
         assert not ids_a & ids_b, f"{a} and {b} share the calls {ids_a & ids_b}"
-    assert set().union(*blocks.values()) == {b"0", b"1", b"2"}, "three workers, each in a /24 of its own"
+    assert set().union(*blocks.values()) == {"0", "1", "2"}, "three workers, each in a /24 of its own"
 
 
 def test_the_shards_make_up_the_run_and_merge_into_it(runs, tmp_path):
