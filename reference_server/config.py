@@ -23,18 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from reference_server import tomlfile
+from reference_server.destinations import Destination, parse_destination
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
-from sipcore.errors import SIPParseError
 from sipcore.locate import parse_nameserver
-from sipcore.transport_address import (
-    TRANSPORTS,
-    TransportAddress,
-    bracketed,
-    is_ip_address,
-    parse_transport_address,
-    split_transport_address,
-)
-from sipcore.uri import parse_sip_uri
+from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
     "ALGORITHMS", "AUTH_TYPES", "DOMAIN_NAME_RE", "TRUNK_DOMAIN_SUFFIX", "ConfigError", "Destination",
@@ -63,28 +55,6 @@ ListenAddress = TransportAddress
 
 
 @dataclass(frozen=True)
-class Destination:
-    """Where a trunk's authenticated calls go: an IP address (port and transport always set), or a host
-    name located for each call as RFC 3263 says (NAPTR, SRV, A/AAAA; port and transport None where DNS
-    decides), the next target tried on a timeout, a transport error or a 503."""
-
-    host: str
-    port: int | None = 5060
-    transport: str | None = "udp"
-
-    @property
-    def by_dns(self) -> bool:
-        """The host is a name: located through DNS for each call."""
-        return not is_ip_address(self.host)
-
-    @property
-    def uri(self) -> str:
-        port = "" if self.port is None else f":{self.port}"
-        transport = "" if self.transport is None else f";transport={self.transport}"
-        return f"sip:{bracketed(self.host)}{port}{transport}"
-
-
-@dataclass(frozen=True)
 class Trunk:
     name: str
     domain_name: str
@@ -93,8 +63,15 @@ class Trunk:
     password: str | None
     realm: str
     allowed_ips: tuple[IPNetwork, ...]
-    destination: Destination
+    destination: Destination  # the first of its destinations
     destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
+    more_destinations: tuple[Destination, ...] = ()  # tried in order after it (reference_server.failover)
+    destination_timeout: float | None = None  # seconds without any response before the next; None: Timer B
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """Where its calls go, in the order they are tried."""
+        return (self.destination, *self.more_destinations)
 
     @property
     def host(self) -> str:
@@ -194,41 +171,6 @@ def parse_listen(text: str) -> ListenAddress:
     return parse_transport_address(text)
 
 
-def parse_destination(text: str) -> Destination:
-    """``sip:host[:port][;transport=udp|tcp]``, or a transport address: ``[udp:|tcp:]host[:port]``. An IP
-    address gets UDP and port 5060 when left out; a host name keeps them unset for DNS to decide (RFC
-    3263: NAPTR and SRV unless the port is written)."""
-    if not text.lower().startswith(("sip:", "sips:")):
-        transport, host, port = split_transport_address(text, names_ok=True,
-                                                        ip_hint="expected an IP address or a host name")
-        return _destination(host, port, transport)
-    try:
-        uri = parse_sip_uri(text)
-    except SIPParseError as exc:
-        raise ValueError(f"{json.dumps(text)} is not a valid sip: URI ({exc.message})") from None
-    if uri.scheme.lower() != "sip":
-        raise ValueError(f"{json.dumps(text)}: sips (TLS) is not supported; use sip:")
-    extra = [p for p in uri.params if p.lower() != "transport"]
-    if uri.user is not None or extra or uri.headers:
-        raise ValueError(f"{json.dumps(text)}: only host, port and ;transport= are allowed")
-    transport = uri.transport
-    if transport is not None and transport not in TRANSPORTS:
-        raise ValueError(f"{json.dumps(text)}: transport {transport!r} is not udp or tcp")
-    host = uri.host.strip("[]")
-    if not is_ip_address(host):
-        try:
-            split_transport_address(host, names_ok=True)
-        except ValueError:
-            raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address or a host name") from None
-    return _destination(host, uri.port, transport)
-
-
-def _destination(host: str, port: int | None, transport: str | None) -> Destination:
-    if is_ip_address(host):
-        return Destination(host, port or 5060, transport or "udp")
-    return Destination(host.lower().rstrip("."), port, transport)
-
-
 # --- loading ----------------------------------------------------------------------------------------
 
 def default_config_text() -> str:
@@ -279,7 +221,8 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
             dest = parse_destination(destination)
         except ValueError as exc:
             raise ConfigError(f"--destination: {exc}", key="--destination") from None
-        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest) for t in config.trunks)
+        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest, more_destinations=())
+                                  for t in config.trunks)
     return dataclasses.replace(config, **changes)
 
 
@@ -291,7 +234,7 @@ _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peer
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", "destination_srtp")
+          "destination", "destination_srtp", "destination_timeout")
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -405,18 +348,34 @@ class _Parser(TableReader):
             if "ip" in auth_types and not allowed_ips:
                 raise self.error((*p, "allowed_ips") if "allowed_ips" in t else p,
                                  'ip auth needs allowed_ips (IP addresses or CIDR networks)')
-            dest_text = self.get(t, p, "destination", str)
-            try:
-                destination = parse_destination(dest_text)
-            except ValueError as exc:
-                raise self.error((*p, "destination"), str(exc)) from None
+            destinations = self.destinations(t, p)
+            timeout = self.positive(t, p, "destination_timeout", (int, float)) if "destination_timeout" in t else None
             realm = self.get(t, p, "realm", str, f"{domain}{TRUNK_DOMAIN_SUFFIX}")
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
-                                password, realm, allowed_ips, destination,
-                                self.get(t, p, "destination_srtp", bool, False)))
+                                password, realm, allowed_ips, destinations[0],
+                                self.get(t, p, "destination_srtp", bool, False), destinations[1:],
+                                None if timeout is None else float(timeout)))
         return tuple(trunks)
+
+    def destinations(self, t: dict[str, Any], p: KeyPath) -> tuple[Destination, ...]:
+        """``destination``: one (a string) or several in the order they are tried (an array of strings)."""
+        value = self.get(t, p, "destination", (str, list))
+        texts = [(value, (*p, "destination"))] if isinstance(value, str) else [
+            (text, (*p, "destination", i)) for i, text in enumerate(self.strings(t, p, "destination"))]
+        if not texts:
+            raise self.error((*p, "destination"), "needs at least one destination")
+        out: list[Destination] = []
+        for text, where in texts:
+            try:
+                destination = parse_destination(text)
+            except ValueError as exc:
+                raise self.error(where, str(exc)) from None
+            if destination in out:
+                raise self.error(where, f"{json.dumps(text)} is listed twice")
+            out.append(destination)
+        return tuple(out)
 
     def registrar(self) -> RegistrarConfig:
         p: KeyPath = ("registrar",)

@@ -35,7 +35,6 @@ from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
-from sipcore.locate import LocateError, ServerName
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
 from sipcore.stateless import error_response_bytes
@@ -47,7 +46,7 @@ from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
-from .config import Destination, ListenAddress, ServerConfig, Trunk
+from .config import ListenAddress, ServerConfig
 from .legs import Target
 from .media import parse_sdp
 from .registrar import Registrar
@@ -56,6 +55,7 @@ from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 from .srtp_media import srtp_refusal
+from .trunk_targets import NoDestination, TrunkTargets
 
 log = logging.getLogger("reference_server")
 
@@ -346,50 +346,19 @@ class ReferenceServer:
         if callee is None:
             self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
-        dest = trunk.destination
         user, display = self._caller(request)
-        if dest.by_dns:
+        targets = TrunkTargets(trunk, callee, user, display, endpoint, self._endpoint_for, self.resolver,
+                               self.b2bua.ctx.health, self.clock)
+        if targets.by_dns:
             self.b2bua.start_call(endpoint, event, [], trunk=trunk.name, caller=user, callee=callee, offer=offer,
-                                  locate=lambda: self._locate(dest, callee, user, display, trunk, endpoint))
+                                  locate=targets.locate)
             return
-        assert dest.transport is not None and dest.port is not None
-        out = self._endpoint_for(dest.transport, endpoint)
-        if out is None:
-            self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
+        try:
+            target = targets.static()
+        except NoDestination as exc:
+            self._reply(endpoint, event, 503, headers=exc.headers, why=str(exc))
             return
-        hostport = host_port(dest.host, dest.port)
-        params = ";transport=tcp" if dest.transport == "tcp" else ""
-        target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                        display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
         self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
-
-    async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
-                      prefer: SipEndpoint) -> list[Target]:
-        """A destination named by host name, located as RFC 3263 says over the transports and address
-        families the server listens on: one target, carrying the other addresses found as its alternates
-        (tried in turn on a timeout, a transport error or a 503). LocateError when DNS leads nowhere."""
-        routes: dict[tuple[str, str], SipEndpoint] = {}  # (transport, A or AAAA) -> the endpoint to send from
-        for transport in ("udp", "tcp"):
-            out = self._endpoint_for(transport, prefer)
-            if out is not None and dest.transport in (None, transport):
-                routes[(transport, "AAAA" if ":" in out.local_addr[0] else "A")] = out
-        if not routes:
-            raise LocateError(f"no {(dest.transport or 'UDP or TCP').upper()} listener to reach {dest.uri}")
-        families = sorted({family for _, family in routes})
-        located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri),
-                                             transports=list(dict.fromkeys(t for t, _ in routes)), families=families)
-        usable = [(found, routes[key]) for found in located
-                  if (key := (found.transport, "AAAA" if ":" in found.host else "A")) in routes]
-        if not usable:
-            raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
-        out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
-        hostport = host_port(dest.host, dest.port)
-        params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
-        targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out, srtp=trunk.destination_srtp)
-                   for found, endpoint in usable if endpoint is out]
-        log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
-        return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
 
     def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
                         offer: SessionDescription | None) -> None:
