@@ -93,8 +93,7 @@ class Call:
         self.a_transaction: ServerTransaction = event.transaction
         self.a_addr = event.addr  # where the caller sends from: in-dialog requests to it go there
         self.a_tag = ctx.ids.tag()
-        self.forks = CallerDialogs(self.a_invite, self.a_tag, ctx.ids.tag,
-                                   lambda dialog: owner.add_dialog(dialog, self, None), owner.remove_dialog)
+        self.forks = CallerDialogs(self.a_invite, self.a_tag, ctx.ids.tag, owner)
         self.a_status: int | None = None  # the final status sent to the caller
         self.targets = targets
         self.locate = locate  # finds the targets (DNS, RFC 3263) before the relay opens, when given
@@ -254,7 +253,7 @@ class Call:
         body = self.media.from_b(response, early=True)
         a_tag = self.forks.tag_for(leg, tag if tag in leg.early else None)
         a_response = self._a_response(response.status, response.reason, body, a_tag)
-        self.forks.sent(a_response)
+        self.forks.sent(a_response, self)
         self.a_endpoint.send_response(a_response, self.a_transaction)
 
     def _b_success(self, leg: BLeg, response: Response) -> None:
@@ -318,7 +317,7 @@ class Call:
         self.media.answered()
         tag = self.forks.tag_for(leg, response.to.tag)
         ok = self._a_response(response.status, response.reason, body, tag)
-        self.forks.sent(ok)
+        self.forks.sent(ok, self)
         self.forks.keep_only(tag)
         self.a_status, self.state = response.status, CallState.ANSWERED
         self.owner.forget_invite(self)

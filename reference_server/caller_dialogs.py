@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
@@ -31,19 +32,23 @@ __all__ = ["CallerDialogs"]
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 """The Reason of the CANCEL sent to the legs that lost the race to a 2xx (RFC 3326)."""
 
-AddDialog = Callable[[Dialog], Dialog]
-RemoveDialog = Callable[[Dialog], None]
+
+
+class DialogOwner(Protocol):
+    """Where the call's dialogs are registered (the B2BUA: :class:`reference_server.call.CallOwner`)."""
+
+    def add_dialog(self, dialog: Dialog, call: Any, leg: BLeg | None) -> Dialog: ...
+    def remove_dialog(self, dialog: Dialog) -> None: ...
 
 
 class CallerDialogs:
     """The A-leg tags and dialogs of one call; see the module docstring."""
 
-    def __init__(self, invite: Request, first_tag: str, new_tag: Callable[[], str], add: AddDialog,
-                 remove: RemoveDialog) -> None:
+    def __init__(self, invite: Request, first_tag: str, new_tag: Callable[[], str], owner: DialogOwner) -> None:
         self.invite = invite
         self.first_tag = first_tag
         self._new_tag = new_tag
-        self._add, self._remove = add, remove
+        self.owner = owner
         self._tags: dict[tuple[int, str], str] = {}  # (id of the B leg, its remote tag) -> the A tag
         self._forks: dict[str, tuple[BLeg, str]] = {}  # A tag -> (B leg, remote tag)
         self.dialogs: dict[str, Dialog] = {}  # A tag -> the A dialog, in the order they were created
@@ -76,15 +81,16 @@ class CallerDialogs:
         tag = self._tags.get((id(leg), b_dialog.remote_tag or ""))
         return None if tag is None else self.dialogs.get(tag)
 
-    def sent(self, response: Response) -> Dialog | None:
-        """A response is being sent to the caller: create or update the A dialog of its To tag."""
+    def sent(self, response: Response, call: object) -> Dialog | None:
+        """A response of ``call`` is being sent to the caller: create or update the A dialog of its To tag
+        (the call is passed, not kept: the call holds this object)."""
         tag = response.to.tag
         if tag is None:
             return self.current
         dialog = self.dialogs.get(tag)
         if dialog is None:
             try:
-                dialog = self._add(Dialog.from_uas(self.invite, response))
+                dialog = self.owner.add_dialog(Dialog.from_uas(self.invite, response), call, None)
             except (ProtocolError, SIPParseError) as exc:
                 log.info("call %s: no A-leg dialog: %s", self.invite.call_id, exc)
                 return self.current
@@ -97,7 +103,7 @@ class CallerDialogs:
         """A 2xx went out under ``tag``: the other A early dialogs are over (the caller's UAC ends them)."""
         for other, dialog in list(self.dialogs.items()):
             if other != tag:
-                self._remove(dialog)
+                self.owner.remove_dialog(dialog)
                 del self.dialogs[other]
 
     def end_all(self, final: Response | None = None) -> None:
@@ -105,5 +111,5 @@ class CallerDialogs:
         for dialog in self.dialogs.values():
             if final is not None and final.to.tag == dialog.local_tag:
                 dialog.update_from_sent_response(final)
-            self._remove(dialog)
+            self.owner.remove_dialog(dialog)
         self.dialogs.clear()
