@@ -5,6 +5,7 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
+from harness.ladder.diagram import parse_ladder
 from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
 from steps.world import world
 
@@ -37,3 +38,9 @@ def step_shows_table(context: Context) -> None:
 def step_shows_table_elided(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context), elided=True),
                                "expected flow (earlier messages elided)")
+
+
+@then("the capture follows this ladder:")
+def step_follows_ladder(context: Context) -> None:
+    """A ladder drawn in the spec's format that is not one of the spec's (more columns: UA2, Destination2)."""
+    world(context).expect_flow(parse_ladder(doc_string(context)), "the scenario's ladder")

@@ -43,6 +43,7 @@ from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
 from harness.suite.checks import check_flow
+from harness.suite.destinations import FarEnds
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
@@ -88,6 +89,7 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.far_ends = FarEnds()  # Destination2, destinations that do not answer (harness.suite.destinations)
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
@@ -137,6 +139,9 @@ class ScenarioWorld:
         where = f"{topo.destination[0]}:{topo.destination[1]}"
         if self.ua_only:
             return  # the trunk's own far end answers
+        self.far_ends.start(topo, self.run, START_TIMEOUT)
+        if self.far_ends.plays("Destination"):
+            return
         if self.session.options.destination == "sipp":
             workdir = self.stem.with_name(self.stem.name + ".destination")
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
@@ -200,6 +205,7 @@ class ScenarioWorld:
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
             srtp=self.ua_srtp and role == "UA",
+            incoming_script=self.far_ends.phones.get(role),
         )
         if self.dns is not None and role == "UA":
             base = replace(base, **self.dns.ua_changes())
@@ -363,6 +369,7 @@ class ScenarioWorld:
                 continue
             lines.append(f"-- what the simulated {name} recorded:")
             lines += agent.record.lines()
+        lines += self.far_ends.explain()
         return lines
 
     def close(self) -> None:
@@ -384,6 +391,7 @@ class ScenarioWorld:
             self._stop(ua.stop(), f"stopping the {name}")
         if self.destination is not None:
             self._stop(self.destination.stop(), "stopping the destination")
+        self.far_ends.close(self._stop)
         if self.sipp_destination is not None:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
