@@ -3,7 +3,8 @@ Feature: Failover to the trunk's next destination
   A trunk with several destinations in its configuration (here the Destination, then the Destination2)
   sends each call to the first and moves on to the next when that one answers 503 (RFC 3261 §21.5.4), gives
   no response at all, or cannot be reached (a transport error, RFC 3261 §8.1.3.1). A 503 with Retry-After
-  keeps that destination out of calls for that long. Any other final response is the callee's answer, not
+  keeps that destination out of calls for that long (a trunk under test keeps it across scenarios:
+  the harness waits the Retry-After out before the next scenario). Any other final response is the callee's answer, not
   the server's state: it is relayed to the UA and the next destination is not tried (a 486 tried elsewhere
   would ring a busy callee twice). When every destination has failed, the UA gets 503. The reference
   trunk waits 1 s for a first response in these scenarios (`destination_timeout`; Timer B, 32 s, without it).
@@ -14,7 +15,7 @@ Feature: Failover to the trunk's next destination
     And the trunk gives a destination 1000 ms to answer at all before it tries the next
 
   Scenario: The first destination answers 503 with Retry-After: the call goes to the second
-    Given the destination answers 503 "Service Unavailable" with Retry-After 30
+    Given the destination answers 503 "Service Unavailable" with Retry-After 2
     And the Destination2 rings, then answers
     When the UA calls "+15550100" and hangs up after 200 ms
     Then the capture follows this ladder:
@@ -45,7 +46,7 @@ Feature: Failover to the trunk's next destination
     And no 503 reaches the UA
 
   Scenario: A second call within the Retry-After skips the destination that said it
-    Given the destination answers 503 "Service Unavailable" with Retry-After 30
+    Given the destination answers 503 "Service Unavailable" with Retry-After 2
     And the Destination2 rings, then answers
     When the UA calls "+15550100" and hangs up after 200 ms
     And the UA calls "+15550100" and hangs up after 200 ms
@@ -83,7 +84,7 @@ Feature: Failover to the trunk's next destination
     And 0 INVITEs reached the Destination2
 
   Scenario: Every destination fails: the UA gets 503
-    Given the destination answers 503 "Service Unavailable" with Retry-After 30
+    Given the destination answers 503 "Service Unavailable" with Retry-After 2
     And the Destination2 does not answer at all
     When the UA calls "+15550100"
     Then the UA receives 503

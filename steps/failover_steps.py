@@ -30,7 +30,9 @@ def step_destination_timeout(context: Context, ms: int) -> None:
 @given('the destination answers {status:d} "{reason}" with Retry-After {seconds:d}')
 @far_end(SECOND)
 def step_destination_retry_after(context: Context, status: int, reason: str, seconds: int) -> None:
-    world(context).destination_script = (Send100(), Reject(status, reason, retry_after=seconds))
+    scenario = world(context)
+    scenario.destination_script = (Send100(), Reject(status, reason, retry_after=seconds))
+    scenario.far_ends.hold(seconds)
 
 
 @given("the destination does not answer at all")

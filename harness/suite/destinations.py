@@ -10,6 +10,7 @@ nothing at all ("unreachable": the kernel answers ICMP port unreachable, a trans
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +23,8 @@ __all__ = ["FarEnds", "Mode"]
 
 Mode = Literal["silent", "unreachable"]
 Run = Callable[[Coroutine[Any, Any, Any], float, str], Any]
+MAX_WAIT = 5.0
+"""The longest the harness waits out a Retry-After a scenario's destination sent."""
 
 
 @dataclass
@@ -33,6 +36,7 @@ class FarEnds:
     phones: dict[str, tuple[Step, ...]] = field(default_factory=dict)  # UA role -> how it answers a call
     running: dict[str, Destination] = field(default_factory=dict)
     sockets: list[socket.socket] = field(default_factory=list)
+    held_until: float = 0.0  # time.monotonic() until which a Retry-After the destination sent may hold
 
     def plays(self, role: str) -> bool:
         """Whether this object plays ``role`` (else the world's own destination does)."""
@@ -63,7 +67,14 @@ class FarEnds:
             lines += destination.record.lines()
         return lines
 
-    def close(self, stop: Callable[[Coroutine[Any, Any, None], str], None]) -> None:
+    def hold(self, seconds: int) -> None:
+        """A destination answers with Retry-After ``seconds``: a trunk that outlives the scenario (equipment
+        under test) may keep it down that long, so :meth:`close` waits it out (at most ``MAX_WAIT``)."""
+        self.held_until = max(self.held_until, time.monotonic() + seconds)
+
+    def close(self, stop: Callable[[Coroutine[Any, Any, None], str], None], *, trunk_outlives: bool = False) -> None:
+        if trunk_outlives and self.held_until:
+            time.sleep(min(MAX_WAIT, max(0.0, self.held_until - time.monotonic())))
         for role, destination in self.running.items():
             stop(destination.stop(), f"stopping the {role}")
         self.running.clear()

@@ -391,7 +391,7 @@ class ScenarioWorld:
             self._stop(ua.stop(), f"stopping the {name}")
         if self.destination is not None:
             self._stop(self.destination.stop(), "stopping the destination")
-        self.far_ends.close(self._stop)
+        self.far_ends.close(self._stop, trunk_outlives=self.topology.external_trunk)
         if self.sipp_destination is not None:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
