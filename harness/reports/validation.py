@@ -36,6 +36,10 @@ FEATURE_TEXT = {
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
     "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
+    "forking": "Forking: every registered contact rings, each early dialog under its own To tag, the others "
+               "cancelled as completed elsewhere (RFC 3326)",
+    "destination-failover": "Destination failover: the next destination on 503 (Retry-After honoured), no "
+                            "response or a transport error; other statuses relayed",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "
