@@ -38,12 +38,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="TOML configuration (default: the embedded defaults.toml)")
     parser.add_argument("--listen", metavar="ADDR", action="append",
                         help='listen address, repeatable (replaces the config\'s): "udp:127.0.0.1:5060", '
-                             '"tcp:[::1]:5060", or "127.0.0.1:5070", which is UDP')
+                             '"tcp:[::1]:5060", "tls:127.0.0.1:5061" (with --tls-cert/--tls-key), or '
+                             '"127.0.0.1:5070", which is UDP')
     parser.add_argument("--destination", metavar="URI",
                         help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080", "127.0.0.1:5080" or '
                              '"sip:carrier.example.net" (located through DNS, RFC 3263)')
     parser.add_argument("--dns", metavar="IP[:PORT]",
                         help="the DNS server for destinations given by host name (default: the system's resolver)")
+    parser.add_argument("--tls-cert", metavar="FILE", type=Path,
+                        help="certificate chain (PEM) presented on tls: listen addresses (replaces [tls] cert)")
+    parser.add_argument("--tls-key", metavar="FILE", type=Path, help="its private key (PEM; replaces [tls] key)")
+    parser.add_argument("--tls-ca", metavar="FILE", type=Path,
+                        help="CAs (PEM) that TLS destinations' certificates must chain to (replaces [tls] ca_file)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
     # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
@@ -108,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config, overrides=Overrides(args.listen, args.destination, args.dns))
+        config = load_config(args.config, overrides=Overrides(args.listen, args.destination, args.dns,
+                                                                 args.tls_cert, args.tls_key, args.tls_ca))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -23,15 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from reference_server import tomlfile
-from reference_server.destinations import Destination, parse_destination
+from reference_server.destination import Destination, parse_destination
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
+from reference_server.tls_config import TLS_KEYS, TlsConfig, parse_tls
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
+from reference_server.trunk_options import OPTION_KEYS, read_destinations, read_trunk_options
 from sipcore.locate import parse_nameserver
-from sipcore.transport_address import TransportAddress, parse_transport_address
+from sipcore.transport_address import (
+    TransportAddress,
+    parse_transport_address,
+)
 
 __all__ = [
     "ALGORITHMS", "AUTH_TYPES", "DOMAIN_NAME_RE", "TRUNK_DOMAIN_SUFFIX", "ConfigError", "Destination",
     "Extension", "IPNetwork", "ListenAddress", "MediaConfig", "Overrides", "RegistrarConfig",
-    "SecurityConfig", "ServerConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
+    "SecurityConfig", "ServerConfig", "TlsConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
     "load_config", "parse_config", "parse_destination", "parse_listen",
 ]
 
@@ -63,15 +70,17 @@ class Trunk:
     password: str | None
     realm: str
     allowed_ips: tuple[IPNetwork, ...]
-    destination: Destination  # the first of its destinations
+    destination: Destination
     destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
-    more_destinations: tuple[Destination, ...] = ()  # tried in order after it (reference_server.failover)
+    fallback_destinations: tuple[Destination, ...] = ()
+    """More destinations (``destination`` as an array), tried in order after the first."""
+    keepalive: KeepAliveSettings = KeepAliveSettings()
+    identity: IdentityPolicy = IdentityPolicy()
     destination_timeout: float | None = None  # seconds without any response before the next; None: Timer B
 
     @property
     def destinations(self) -> tuple[Destination, ...]:
-        """Where its calls go, in the order they are tried."""
-        return (self.destination, *self.more_destinations)
+        return (self.destination, *self.fallback_destinations)
 
     @property
     def host(self) -> str:
@@ -135,6 +144,8 @@ class ServerConfig:
     source: str = "<defaults>"
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
+    tls: TlsConfig = TlsConfig()
+    """``[tls]``: the certificate of tls: listeners and how TLS destinations are checked."""
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -145,11 +156,15 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk) and ``--dns``."""
+    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk), ``--dns`` and
+    ``--tls-cert``/``--tls-key``/``--tls-ca`` (the ``[tls]`` files)."""
 
     listen: list[str] | None = None
     destination: str | None = None
     dns: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
 
 
 def ip_in(ip: str, networks: Iterable[IPNetwork]) -> bool:
@@ -185,7 +200,24 @@ def load_config(path: Path | None = None, *, overrides: Overrides | None = None)
         config = parse_config(tomlfile.read_text(path, ConfigError), str(path))
     if overrides is not None:
         config = apply_overrides(config, overrides.listen, overrides.destination, overrides.dns)
+        config = _tls_overrides(config, overrides)
     return config
+
+
+def _tls_overrides(config: ServerConfig, overrides: Overrides) -> ServerConfig:
+    tls = config.tls.with_files(overrides.tls_cert, overrides.tls_key, overrides.tls_ca)
+    problem = tls.problem()
+    if problem is not None:
+        option = {"cert": "--tls-cert", "key": "--tls-key", "ca_file": "--tls-ca"}[problem[0]]
+        raise ConfigError(f"{option}: {problem[1]}", key=option)
+    listen = config.listen
+    if overrides.tls_cert and not overrides.listen and all(a.transport != "tls" for a in listen):
+        listen = (*listen, ListenAddress("tls", listen[0].host, 5061))  # RFC 3261 §19.1.2: 5061 for TLS
+    for addr in listen:
+        if addr.transport == "tls" and not tls.can_listen:
+            raise ConfigError(f"--listen: {addr} needs a certificate: give --tls-cert and --tls-key (or [tls] "
+                              "cert and key)", key="--listen")
+    return dataclasses.replace(config, tls=tls, listen=listen)
 
 
 def parse_config(text: str, filename: str = "<string>") -> ServerConfig:
@@ -221,20 +253,20 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
             dest = parse_destination(destination)
         except ValueError as exc:
             raise ConfigError(f"--destination: {exc}", key="--destination") from None
-        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest, more_destinations=())
+        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest, fallback_destinations=())
                                   for t in config.trunks)
     return dataclasses.replace(config, **changes)
 
 
 # --- validation -------------------------------------------------------------------------------------
 
-_TOP = ("server", "security", "media", "trunk", "registrar", "extension")
+_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "tls")
 _MERGED = ("server", "security", "media", "registrar")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", "destination_srtp", "destination_timeout")
+          "destination", "destination_srtp", "destination_timeout", *OPTION_KEYS)
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -253,9 +285,15 @@ class _Parser(TableReader):
 
     def config(self) -> ServerConfig:
         self.table(self.data, (), _TOP)
-        return ServerConfig(**self.server(), security=self.security(), media=self.media(),
+        base = None if self.filename.startswith("<") else Path(self.filename).parent
+        tls = parse_tls(self, self.table(self.data.get("tls", {}), ("tls",), TLS_KEYS), base)
+        server = self.server()
+        for i, addr in enumerate(server["listen"]):
+            if addr.transport == "tls" and not tls.can_listen:
+                raise self.error(("server", "listen", i), f"{addr} needs a certificate: give [tls] cert and key")
+        return ServerConfig(**server, security=self.security(), media=self.media(),
                             trunks=self.trunks(), registrar=self.registrar(), extensions=self.extensions(),
-                            source=self.filename)
+                            source=self.filename, tls=tls)
 
     def server(self) -> dict[str, Any]:
         p: KeyPath = ("server",)
@@ -348,34 +386,17 @@ class _Parser(TableReader):
             if "ip" in auth_types and not allowed_ips:
                 raise self.error((*p, "allowed_ips") if "allowed_ips" in t else p,
                                  'ip auth needs allowed_ips (IP addresses or CIDR networks)')
-            destinations = self.destinations(t, p)
-            timeout = self.positive(t, p, "destination_timeout", (int, float)) if "destination_timeout" in t else None
+            destinations = read_destinations(self, t, p)
             realm = self.get(t, p, "realm", str, f"{domain}{TRUNK_DOMAIN_SUFFIX}")
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
+            options = read_trunk_options(self, t, p)
+            timeout = self.positive(t, p, "destination_timeout", (int, float)) if "destination_timeout" in t else None
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
                                 password, realm, allowed_ips, destinations[0],
                                 self.get(t, p, "destination_srtp", bool, False), destinations[1:],
-                                None if timeout is None else float(timeout)))
+                                options.keepalive, options.identity, None if timeout is None else float(timeout)))
         return tuple(trunks)
-
-    def destinations(self, t: dict[str, Any], p: KeyPath) -> tuple[Destination, ...]:
-        """``destination``: one (a string) or several in the order they are tried (an array of strings)."""
-        value = self.get(t, p, "destination", (str, list))
-        texts = [(value, (*p, "destination"))] if isinstance(value, str) else [
-            (text, (*p, "destination", i)) for i, text in enumerate(self.strings(t, p, "destination"))]
-        if not texts:
-            raise self.error((*p, "destination"), "needs at least one destination")
-        out: list[Destination] = []
-        for text, where in texts:
-            try:
-                destination = parse_destination(text)
-            except ValueError as exc:
-                raise self.error(where, str(exc)) from None
-            if destination in out:
-                raise self.error(where, f"{json.dumps(text)} is listed twice")
-            out.append(destination)
-        return tuple(out)
 
     def registrar(self) -> RegistrarConfig:
         p: KeyPath = ("registrar",)

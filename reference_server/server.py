@@ -27,10 +27,12 @@ import logging
 import os
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsError
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
@@ -55,7 +57,7 @@ from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 from .srtp_media import srtp_refusal
-from .trunk_targets import NoDestination, TrunkTargets
+from .trunk_calls import TrunkDestinations
 
 log = logging.getLogger("reference_server")
 
@@ -110,6 +112,9 @@ class ReferenceServer:
                                        hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
+        self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
+                                              via_host=media.address, user_agent=config.user_agent,
+                                              health=self.b2bua.ctx.health)
         self._local_hosts: set[str] = set()
         self._purge: TimerHandle | None = None
         self.malformed = 0
@@ -132,9 +137,10 @@ class ReferenceServer:
         for listen in self.config.listen:
             try:
                 endpoint = await self._open(listen, bound.get(listen.host))
-            except OSError as exc:
+            except (OSError, TlsError) as exc:
                 self._close_endpoints()
-                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise ListenError(f"cannot listen on {listen}: {why}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
             # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
             endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
@@ -145,6 +151,7 @@ class ReferenceServer:
         self.auth.set_listen_addresses(self._listen_addresses())
         self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
+        self.destinations.start(self.config.trunks, self.endpoints)
 
     def _listen_addresses(self) -> list[tuple[str, int]]:
         """(IP, port) of every endpoint, a wildcard one on each of the local hosts."""
@@ -156,8 +163,10 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
-                                     "clock": self.clock}
+        kwargs: dict[str, Any] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                  "clock": self.clock}
+        if listen.transport == "tls":
+            kwargs["tls"] = self.config.tls.options()
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
                 return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
@@ -170,6 +179,7 @@ class ReferenceServer:
         if self._purge is not None:
             self._purge.cancel()
             self._purge = None
+        self.destinations.stop()
         self.b2bua.close_all()
         self.relays.close_all()
         self._close_endpoints()
@@ -347,18 +357,19 @@ class ReferenceServer:
             self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
         user, display = self._caller(request)
-        targets = TrunkTargets(trunk, callee, user, display, endpoint, self._endpoint_for, self.resolver,
-                               self.b2bua.ctx.health, self.clock)
-        if targets.by_dns:
+        plan = self.destinations.plan(trunk, request, endpoint, caller=user, display=display, callee=callee)
+        if plan.refusal is not None:
+            status, why = plan.refusal
+            log.info("INVITE %s on trunk %s: %d %s", request.call_id, trunk.name, status, why)
+            self._reply(endpoint, event, status, headers=[("Retry-After", str(plan.retry_after))], why=why)
+            return
+        if plan.dns is not None:
+            dest, identity = plan.dns, plan.identity
             self.b2bua.start_call(endpoint, event, [], trunk=trunk.name, caller=user, callee=callee, offer=offer,
-                                  locate=targets.locate)
+                                  locate=lambda: self.destinations.locate(trunk, dest, identity, endpoint))
             return
-        try:
-            target = targets.static()
-        except NoDestination as exc:
-            self._reply(endpoint, event, 503, headers=exc.headers, why=str(exc))
-            return
-        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
+        self.b2bua.start_call(endpoint, event, plan.targets, trunk=trunk.name, caller=user, callee=callee,
+                              offer=offer)
 
     def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
                         offer: SessionDescription | None) -> None:

@@ -92,7 +92,7 @@ class Destination(Agent):
         script's waits) run on ``clock`` (see :mod:`simulator.agent`)."""
         name = f"destination {settings.listen[0]}:{settings.listen[1]}"
         dest = cls(settings, record or Record(name, clock=clock), clock)
-        await dest._open(settings.transport, settings.listen, auto_100_delay=None)
+        await dest._open(settings.transport, settings.listen, auto_100_delay=None, tls=settings.tls)
         return dest
 
     @classmethod

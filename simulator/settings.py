@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from sipcore.aio.tls import TlsOptions
 from sipcore.digest import UnsupportedAlgorithmError, get_algorithm
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.errors import SIPParseError
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 Addr = tuple[str, int]
-TRANSPORTS = ("UDP", "TCP")
+TRANSPORTS = ("UDP", "TCP", "TLS")
 CHALLENGE_BEHAVIOURS = ("answer", "wrong-password", "give-up")
 """What the UA does with a 401/407: answer it with its credentials, answer with a deliberately wrong
 password (negative scenarios), or give up (the challenge is the final status)."""
@@ -104,8 +105,22 @@ def _check_text(value: str | None, what: str) -> None:
 def _check_transport(value: str) -> str:
     upper = value.upper()
     if upper not in TRANSPORTS:
-        raise SettingsError(f"transport {value!r} is not supported: use UDP or TCP")
+        raise SettingsError(f"transport {value!r} is not supported: use UDP, TCP or TLS")
     return upper
+
+
+def _check_tls(transport: str, tls: TlsOptions | None, domain: str | None) -> TlsOptions | None:
+    """TLS options go with transport TLS, and it needs a certificate to listen with; a UA's trunk is
+    checked against its domain unless ``server_name`` says otherwise (RFC 5922)."""
+    if transport != "TLS":
+        if tls is not None:
+            raise SettingsError(f"tls: TLS options given, but the transport is {transport}")
+        return None
+    if tls is None or tls.cert is None or tls.key is None:
+        raise SettingsError("transport TLS needs tls=TlsOptions(cert=..., key=...): a certificate to listen with")
+    if domain is not None and tls.server_name is None:
+        return replace(tls, server_name=domain)
+    return tls
 
 
 # --- destination script steps -------------------------------------------------------------------------
@@ -255,10 +270,14 @@ class UaSettings:
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    tls: TlsOptions | None = None
+    """With transport TLS: its certificate (to listen), the CA file, and the SIP domain the trunk's
+    certificate must name (``server_name``; default: ``domain``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
+        object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, self.domain))
         if not self.username or any(c in self.username for c in " \t\r\n@:;<>\""):
             raise SettingsError(f"username {self.username!r} is empty or not usable in a SIP URI user part")
         for name in ("password", "auth_username", "display_name", "user_agent"):
@@ -336,10 +355,13 @@ class DestinationSettings:
     max_call_ms: int = 3_600_000
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    tls: TlsOptions | None = None
+    """With transport TLS: its certificate and key (required), the CA file for the trunk's certificate."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
+        object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, None))
         object.__setattr__(self, "script", check_script(self.script))
         for number in self.numbers:
             if not number or any(c in number for c in "@;:<> \t\r\n\0"):

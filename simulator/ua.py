@@ -57,7 +57,7 @@ class UserAgent(Agent):
         """Bind the listen address (SettingsError when it is in use) and start answering requests. Its
         timers run on ``clock`` (see :mod:`simulator.agent`)."""
         ua = cls(settings, record or Record(f"ua {settings.username}", clock=clock), clock)
-        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2)
+        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2, tls=settings.tls)
         ua.registration = Registration(ua, settings)
         return ua
 

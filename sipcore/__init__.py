@@ -16,6 +16,10 @@ Messages (RFC 3261 §7, §19, §20, §25)
     :func:`authorize_request`, :func:`with_new_branch`; :func:`check_request` (the UAS checks of §8.2);
     identifiers from :class:`IdGenerator`; ``[transport:]host[:port]`` text via
     :func:`parse_transport_address` (:func:`split_transport_address` says what was left out).
+TLS identity (RFC 5922 §7)
+    :func:`identity_problem` says whether a peer's certificate (as ``getpeercert()`` gives it) names the
+    SIP domain (or IP address) the connection was for: sip: URI and dNSName SANs, the CN only without any
+    SAN, no wildcards; :func:`certificate_identity` lists what it names.
 Locating a server (RFC 3263 §4; RFC 2782)
     :class:`Locator` says which DNS queries to make for a URI or host name (:func:`parse_server`: NAPTR,
     SRV, A/AAAA, or none for an IP) and turns their answers (:class:`Naptr`, :class:`Srv`, addresses) into
@@ -171,6 +175,7 @@ from .sdp_offer import make_answer, make_offer
 from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
 from .timers import TimerConfig
+from .tls_identity import CertificateIdentity, certificate_identity, identity_problem
 from .transaction import (
     ClientTransaction,
     Event,
@@ -222,6 +227,8 @@ __all__ = [
     "MAGIC_COOKIE", "IdGenerator", "TokenSource", "has_magic_cookie",
     "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
     "parse_transport_address", "split_transport_address",
+    # TLS peers' certificates (RFC 5922)
+    "CertificateIdentity", "certificate_identity", "identity_problem",
     # locating a server (RFC 3263)
     "LocateError", "Locator", "Naptr", "Query", "ServerName", "Srv", "locate_from_records", "order_srv",
     "parse_nameserver", "parse_server",

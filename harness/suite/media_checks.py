@@ -9,6 +9,9 @@ when the trunk lets media pass by). A sender that sent no RTP at all (SIPp witho
 its direction unchecked, with a note saying so.
 
     notes = check_two_way_media(obs)      # AssertionError naming the call, the direction and the frames
+
+Against a remote trunk (ua-only: its far end is not trunkcheck's, its leg never captured) the UA leg is
+checked instead: on every call the trunk answered, RTP from the trunk reaches the caller after the 2xx.
 """
 
 from __future__ import annotations
@@ -80,11 +83,42 @@ def _direction(obs: Observation, call: AnsweredCall, sender: str, receiver: str)
     return f"{sender} -> {receiver}: {len(sent)} RTP packets sent, {len(reached)} reached the {receiver} ({how})"
 
 
-def check_two_way_media(obs: Observation, trunk: str = "VoIPBin") -> list[str]:
+def check_two_way_media(obs: Observation, trunk: str = "VoIPBin", *, remote_far_end: bool = False) -> list[str]:
     """Both directions of every answered call (module docstring): notes for the report; AssertionError on
-    one-way audio."""
+    one-way audio. ``remote_far_end`` (ua-only: the far end is the remote trunk's, its leg never in the
+    capture): the UA leg instead, where the far end's audio must reach the caller from the trunk."""
+    if remote_far_end:
+        return [f"media: {note}" for note in _ua_leg_media(obs, trunk)]
     notes = []
     for call in answered_calls(obs, trunk):
         for sender, receiver in ((call.caller, call.callee), (call.callee, call.caller)):
             notes.append(f"media: {_direction(obs, call, sender, receiver)}")
+    return notes
+
+
+def _ua_leg_media(obs: Observation, trunk: str) -> list[str]:
+    """Per call the trunk answered: RTP from the trunk reached the caller between the 2xx and the first BYE
+    (the far end's audio); the caller's own RTP is noted, as where it goes past the trunk is not visible."""
+    notes = []
+    answers: dict[str | None, DecodedMessage] = {}
+    for m in obs.messages:
+        if _is_invite_2xx(m) and m.call_id not in answers and obs.role(m.src) == trunk and obs.role(m.dst) != trunk:
+            answers[m.call_id] = m
+    rtp = [p for p in obs.decoded if isinstance(p, DecodedRtp)]
+    for call_id, answer in answers.items():
+        caller = obs.role(answer.dst)
+        byes = [m.time for m in obs.messages if m.call_id == call_id and m.kind == "request" and m.method == "BYE"]
+        end = min(byes, default=math.inf)
+        window = [p for p in rtp if answer.time <= p.time <= end]
+        heard = [p for p in window if obs.role(p.src) == trunk and obs.role(p.dst) == caller]
+        spoke = [p for p in window if obs.role(p.src) == caller and obs.role(p.dst) == trunk]
+        if not heard:
+            raise AssertionError(
+                f"one-way audio on the call answered at {obs.where(answer)}: no RTP from {trunk} reached the "
+                f"{caller} between the answer and the {'BYE' if byes else 'end of the capture'} (the caller sent "
+                f"{len(spoke)} RTP packets to {trunk}). The far end's audio must reach the caller through the "
+                f"trunk; a test number that answers must send media (an announcement, echo or tone)"
+            )
+        notes.append(f"{trunk} -> {caller}: {len(heard)} RTP packets of the far end reached the {caller} after the "
+                     f"answer; {caller} -> {trunk}: {len(spoke)} sent (beyond the trunk not visible: remote far end)")
     return notes

@@ -31,6 +31,7 @@ from ..transaction import (
 from ..transaction_layer import TransactionLayer
 from ..transport_address import bracketed
 from .clock import LOOP_CLOCK, Clock, TimerHandle
+from .tls import TlsError, TlsOptions, TlsTransport
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ ReceivedObserver = Callable[[Request | Response, Addr], None]
 
 
 class SipEndpoint:
-    """A SIP transport endpoint (UDP or TCP on one address) with its transaction layer."""
+    """A SIP transport endpoint (UDP, TCP or TLS on one address) with its transaction layer."""
 
     def __init__(self, on_event: EventHandler, *, timers: TimerConfig | None = None,
                  auto_100_delay: float | None = 0.2, agent: str | None = None,
@@ -70,9 +71,10 @@ class SipEndpoint:
         self.parse_errors = 0
 
     @classmethod
-    async def open(cls, transport: str, host: str, port: int, on_event: EventHandler,
-                   **kwargs: object) -> SipEndpoint:
-        """Bind ``transport`` ("UDP" or "TCP") on host:port (port 0 picks one)."""
+    async def open(cls, transport: str, host: str, port: int, on_event: EventHandler, *,
+                   tls: TlsOptions | None = None, **kwargs: object) -> SipEndpoint:
+        """Bind ``transport`` ("UDP", "TCP" or "TLS", the latter with ``tls``: certificate, key, CA ...) on
+        host:port (port 0 picks one)."""
         self = cls(on_event, **kwargs)  # type: ignore[arg-type]
         self._loop = asyncio.get_running_loop()
         kind = transport.upper()
@@ -82,8 +84,13 @@ class SipEndpoint:
         elif kind == "TCP":
             self.transport = await TcpTransport.listen(host, port, self._received, self._malformed,
                                                        self._unreachable, clock=self.clock)
+        elif kind == "TLS":
+            if tls is None:
+                raise TlsError("a TLS endpoint needs its TLS options (certificate, key, CA file)")
+            self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
+                                                       self._unreachable, options=tls, clock=self.clock)
         else:
-            raise ValueError(f"unsupported transport {transport!r}: use UDP or TCP")
+            raise ValueError(f"unsupported transport {transport!r}: use UDP, TCP or TLS")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,
                                       auto_100_delay=self._auto_100_delay)
         return self

@@ -195,6 +195,8 @@ def test_the_capture_holds_only_the_ua_leg(run) -> None:  # type: ignore[no-unty
     assert any("+15550183" in note for note in early["notes"]), early["notes"]  # type: ignore[attr-defined]
     flow = records(run_dir)["The documented call flow, the caller hangs up"]
     assert any(str(n).startswith("not checked: the ACK for the 407") for n in flow["notes"]), flow["notes"]  # type: ignore[attr-defined]
+    heard = [n for n in flow["notes"] if "of the far end reached the UA after the answer" in str(n)]  # type: ignore[attr-defined]
+    assert heard, flow["notes"]  # the two-way media check ran on the UA leg: the far end's audio came back
 
 
 def test_scenarios_needing_the_harness_destination_are_not_applicable_with_the_reason(run) -> None:  # type: ignore[no-untyped-def]

@@ -71,3 +71,20 @@ def test_unanswered_calls_and_re_invites_are_not_separate_calls() -> None:
     reinvite = [msg(20, UA, VB, "INVITE", call="a", cseq=2), msg(21, VB, UA, "200", call="a", cseq=2)]
     calls = answered_calls(obs(*call(*UA_TO_DST, *DST_TO_UA, *reinvite)))
     assert [(c.caller, c.callee, c.answer.frame_no) for c in calls] == [("UA", "Destination", 4)]
+
+
+def ua_leg(*media: DecodedRtp) -> list[object]:
+    """ua-only: the UA leg of a call to a remote trunk's test number; the far end's leg is never captured."""
+    return [msg(1, UA, VB, "INVITE", call="a"), msg(4, VB, UA, "200", call="a"), msg(5, UA, VB, "ACK", call="a"),
+            *media, msg(50, UA, VB, "BYE", call="a")]
+
+
+def test_a_remote_far_ends_audio_must_reach_the_caller_from_the_trunk() -> None:
+    assert check_two_way_media(obs(*ua_leg(UA_TO_DST[0]))) == []  # without the flag: no B leg, nothing to check
+    with pytest.raises(AssertionError, match=r"one-way audio on the call answered at frame 4, VoIPBin -> UA: no RTP "
+                                             r"from VoIPBin reached the UA between the answer and the BYE \(the "
+                                             r"caller sent 1 RTP packets to VoIPBin\)"):
+        check_two_way_media(obs(*ua_leg(UA_TO_DST[0])), remote_far_end=True)
+    notes = check_two_way_media(obs(*ua_leg(UA_TO_DST[0], DST_TO_UA[1])), remote_far_end=True)
+    assert notes == ["media: VoIPBin -> UA: 1 RTP packets of the far end reached the UA after the answer; "
+                     "UA -> VoIPBin: 1 sent (beyond the trunk not visible: remote far end)"]

@@ -9,7 +9,7 @@ import dataclasses
 import socket
 
 from reference_server.config import ServerConfig
-from reference_server.destinations import Destination
+from reference_server.destination import Destination
 from sipcore.message import Request
 
 from ..addresses import loopback
@@ -22,7 +22,7 @@ def second_destination(peer: list[Peer], timeout: float | None = None) -> object
     def configure(config: ServerConfig) -> ServerConfig:
         host, port = peer[0].addr
         return dataclasses.replace(config, trunks=tuple(
-            dataclasses.replace(t, more_destinations=(Destination(host, port, "udp"),), destination_timeout=timeout)
+            dataclasses.replace(t, fallback_destinations=(Destination(host, port, "udp"),), destination_timeout=timeout)
             for t in config.trunks))
 
     return configure
