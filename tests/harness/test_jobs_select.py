@@ -99,8 +99,11 @@ def test_one_job_and_a_roomy_block_are_fine():
 def test_each_worker_takes_the_next_loopback_block():
     roles = RoleAddresses.loopback("127.42.0.0")
     assert worker_roles(roles, 0) == roles
-    assert dict(worker_roles(roles, 2)) == {"UA": "127.42.2.10", "UA2": "127.42.2.11", "Carrier": "127.42.2.12",
-                                            "VoIPBin": "127.42.2.20", "Destination": "127.42.2.30"}
+    moved = worker_roles(roles, 2)
+    assert moved["UA"] == "127.42.2.10" and moved["VoIPBin"] == "127.42.2.20"
+    assert {role: ip.rsplit(".", 1)[1] for role, ip in moved.items()} == \
+        {role: ip.rsplit(".", 1)[1] for role, ip in roles.items()}, "the same hosts, in the next /24 but one"
+    assert all(ip.startswith("127.42.2.") for ip in moved.values())
 
 
 def test_planned_stems_follow_a_sequential_runs_names_with_duplicates_numbered():
