@@ -1,4 +1,5 @@
-"""What the workers of a multi-worker server share: registrar bindings and the failed-authentication lockout.
+"""What the workers of a multi-worker server share: registrar bindings, the failed-authentication lockout and
+the destinations a 503 with Retry-After took out of service.
 
 Each worker keeps a full replica of both and tells the others, through the dispatcher, what changed:
 
@@ -16,6 +17,10 @@ Each worker keeps a full replica of both and tells the others, through the dispa
   would otherwise be a message). Two failures on two workers in the same instant may let one more guess
   through before the block: the bound is one per worker.
 
+* **Destinations held down** (:class:`~reference_server.destination_health.DestinationHealth`): a
+  destination's 503 with Retry-After, seen by one worker, keeps every worker's calls away from it until
+  then (published as the address and the monotonic time it may be tried again).
+
 The messages are pickled: they only travel between the server's own processes over a socketpair.
 """
 
@@ -28,11 +33,12 @@ from sipcore.message import Request
 from sipcore.uri import SipURI, unescape
 
 from .auth_policy import FailureLimiter
+from .destination_health import DestinationHealth
 from .registrar import Binding, RegisterResult, Registrar
 
-__all__ = ["BINDINGS", "FAILURE", "SUCCESS", "Publish", "SharedFailureLimiter", "SharedRegistrar", "apply_update"]
+__all__ = ["BINDINGS", "FAILURE", "HELD", "SUCCESS", "Publish", "SharedFailureLimiter", "SharedRegistrar", "apply_update"]
 
-BINDINGS, FAILURE, SUCCESS = b"R", b"F", b"S"
+BINDINGS, FAILURE, SUCCESS, HELD = b"R", b"F", b"S", b"H"
 Publish = Callable[[bytes, bytes], None]  # (kind, payload)
 
 
@@ -80,8 +86,19 @@ class SharedFailureLimiter(FailureLimiter):
         super().record_success(source_ip)
 
 
-def apply_update(kind: bytes, payload: bytes, registrar: Registrar, limiter: SharedFailureLimiter) -> bool:
+def share_health(health: DestinationHealth, publish: Publish) -> None:
+    """Have ``health`` publish each destination it holds down."""
+    health.publish = lambda addr, until: publish(HELD, pickle.dumps((addr, until)))
+
+
+def apply_update(kind: bytes, payload: bytes, registrar: Registrar, limiter: SharedFailureLimiter,
+                 health: DestinationHealth | None = None) -> bool:
     """Apply another worker's update; False for a kind this is not."""
+    if kind == HELD:
+        if health is not None:
+            addr, until = pickle.loads(payload)  # noqa: S301 -- from this server's own processes
+            health.hold_until(addr, until)
+        return True
     if kind == BINDINGS:
         aor, bindings = pickle.loads(payload)  # noqa: S301 -- from this server's own processes
         registrar.replace(aor, bindings)
