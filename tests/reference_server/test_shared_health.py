@@ -36,3 +36,32 @@ def test_an_earlier_hold_from_another_worker_does_not_shorten_a_longer_one() -> 
     health.hold_until(DEST, 200.0)
     health.hold_until(DEST, 150.0)
     assert health.down_for(DEST, 100.0) == 100.0
+
+
+def test_only_the_first_worker_pings_and_the_others_route_by_what_it_saw() -> None:
+    from collections import namedtuple
+    from types import SimpleNamespace
+
+    from reference_server.registrar import Registrar as _Registrar
+    from reference_server.shared_state import share_keepalive
+    from reference_server.trunk_calls import TrunkDestinations
+
+    def replica(pinging: bool, wire: list[tuple[bytes, bytes]]) -> TrunkDestinations:
+        destinations = TrunkDestinations(None, None, None, None, via_host="192.0.2.20")  # type: ignore[arg-type]
+        share_keepalive(destinations, lambda kind, payload: wire.append((kind, payload)), pinging=pinging)
+        return destinations
+
+    wire: list[tuple[bytes, bytes]] = []
+    first, second = replica(True, wire), replica(False, wire)
+    assert first.pinging and not second.pinging
+    second.start((), [object()])  # type: ignore[list-item]  # a worker that does not ping starts no monitor
+    assert second.monitors == {}
+    trunk, dest = SimpleNamespace(name="example"), namedtuple("Dest", "uri")("sip:192.0.2.30:5060")
+    assert second.is_up(trunk, dest)  # type: ignore[arg-type]  # never pinged: up
+    assert first.publish_state is not None
+    first.publish_state("example", "sip:192.0.2.30:5060", False)  # what the first worker's monitor reports
+    assert apply_update(*wire[-1], _Registrar(), SharedFailureLimiter(3, 60.0, 60.0), None, second)
+    assert not second.is_up(trunk, dest)  # type: ignore[arg-type]
+    first.publish_state("example", "sip:192.0.2.30:5060", True)
+    apply_update(*wire[-1], _Registrar(), SharedFailureLimiter(3, 60.0, 60.0), None, second)
+    assert second.is_up(trunk, dest)  # type: ignore[arg-type]
