@@ -5,7 +5,7 @@ destinations. A Retry-After holds a destination down for at most ``MAX_HOLD`` se
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sipcore.message import Response
 
@@ -32,6 +32,8 @@ class DestinationHealth:
 
     def __init__(self) -> None:
         self._until: dict[Addr, float] = {}
+        self.publish: Callable[[Addr, float], None] | None = None
+        """Set by a worker of a multi-worker server: tells the other workers (reference_server.shared_state)."""
 
     def note(self, addr: Addr, response: Response, now: float) -> float | None:
         """Remember a 503's Retry-After for ``addr``; the seconds it holds it down (None: not held)."""
@@ -40,7 +42,13 @@ class DestinationHealth:
             return None
         seconds = min(seconds, MAX_HOLD)
         self._until[addr] = now + seconds
+        if self.publish is not None:
+            self.publish(addr, now + seconds)
         return seconds
+
+    def hold_until(self, addr: Addr, until: float) -> None:
+        """Another worker's 503: ``addr`` is down until ``until`` (the machine's monotonic clock)."""
+        self._until[addr] = max(until, self._until.get(addr, 0.0))
 
     def down_for(self, addr: Addr, now: float) -> float:
         """Seconds ``addr`` stays down (0: it may be tried)."""

@@ -60,11 +60,14 @@ class TrunkDestinations:
         self.health = health or DestinationHealth()
         self.via_host, self.user_agent = via_host, user_agent
         self.monitors: dict[tuple[str, Destination], KeepAlive] = {}
+        self.pinging = True  # False on the workers of a multi-worker server but the first: it pings for all
+        self.states: dict[tuple[str, str], bool] = {}  # (trunk, destination URI) -> up, as the pinging worker saw
+        self.publish_state: Callable[[str, str, bool], None] | None = None  # the pinging worker tells the others
 
     # -- keep-alive ---------------------------------------------------------------------------------
     def start(self, trunks: tuple[Trunk, ...], endpoints: list[SipEndpoint]) -> None:
         """Ping every IP destination of the trunks with a keep-alive interval (the first ping now)."""
-        if not endpoints:
+        if not endpoints or not self.pinging:
             return
         for trunk in trunks:
             if not trunk.keepalive.enabled:
@@ -80,6 +83,8 @@ class TrunkDestinations:
                                     ids=self.ids, clock=self.clock, from_host=trunk.host, via_host=self.via_host,
                                     user_agent=self.user_agent)
                 self.monitors[(trunk.name, dest)] = monitor
+                if self.publish_state is not None:
+                    monitor.on_change = lambda m: self.publish_state(m.trunk, m.uri, m.up) if self.publish_state else None
                 monitor.start()
 
     def stop(self) -> None:
@@ -89,7 +94,9 @@ class TrunkDestinations:
 
     def is_up(self, trunk: Trunk, dest: Destination) -> bool:
         monitor = self.monitors.get((trunk.name, dest))
-        return monitor is None or monitor.up
+        if monitor is not None:
+            return monitor.up
+        return self.states.get((trunk.name, dest.uri), True)
 
     # -- one call -----------------------------------------------------------------------------------
     def plan(self, trunk: Trunk, request: Request, endpoint: SipEndpoint, *, caller: str, display: str | None,
