@@ -2,16 +2,19 @@
 
 A trunk call's outgoing INVITE carries the identity the trunk's policy gives it (:mod:`reference_server.identity`:
 From, P-Asserted-Identity, Privacy, numbers in E.164). Its destinations (``destination``, one or an array)
-are tried in order, those the OPTIONS keep-alive (:mod:`reference_server.keepalive`) marks down left out; when
-every destination is down the call is refused at once (503, Retry-After) instead of waiting for Timer B.
-A destination named by host name is located for each call as RFC 3263 says; the other addresses found are
-the first target's alternates.
+are tried in order, those the OPTIONS keep-alive (:mod:`reference_server.keepalive`) marks down, or a 503's
+Retry-After holds down (:mod:`reference_server.destination_health`), left out; when every destination is
+down the call is refused at once (503, Retry-After) instead of waiting for Timer B. The next destinations
+are the first target's ``fallback``, each tried with an INVITE of its own (:mod:`reference_server.failover`);
+every target carries the trunk's ``destination_timeout``. A destination named by host name is located for
+each call as RFC 3263 says; the other addresses found are the first target's alternates.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +27,8 @@ from sipcore.message import Request
 
 from .config import Trunk
 from .destination import Destination
+from .destination_health import DestinationHealth
+from .failover import chain
 from .identity import OutgoingIdentity, outgoing_identity
 from .keepalive import KeepAlive
 from .legs import Target
@@ -44,20 +49,25 @@ class CallPlan:
     targets: list[Target]
     identity: OutgoingIdentity
     refusal: tuple[int, str] | None = None  # (status, why) when the call goes nowhere
+    retry_after: int = RETRY_AFTER  # the refusal's Retry-After
     dns: Destination | None = None  # a destination named by host name: locate it first
 
 
 class TrunkDestinations:
     def __init__(self, ids: IdGenerator, clock: Clock, resolver: SipResolver, endpoint_for: EndpointFor, *,
-                 via_host: str, user_agent: str = "") -> None:
+                 via_host: str, user_agent: str = "", health: DestinationHealth | None = None) -> None:
         self.ids, self.clock, self.resolver, self.endpoint_for = ids, clock, resolver, endpoint_for
+        self.health = health or DestinationHealth()
         self.via_host, self.user_agent = via_host, user_agent
         self.monitors: dict[tuple[str, Destination], KeepAlive] = {}
+        self.pinging = True  # False on the workers of a multi-worker server but the first: it pings for all
+        self.states: dict[tuple[str, str], bool] = {}  # (trunk, destination URI) -> up, as the pinging worker saw
+        self.publish_state: Callable[[str, str, bool], None] | None = None  # the pinging worker tells the others
 
     # -- keep-alive ---------------------------------------------------------------------------------
     def start(self, trunks: tuple[Trunk, ...], endpoints: list[SipEndpoint]) -> None:
         """Ping every IP destination of the trunks with a keep-alive interval (the first ping now)."""
-        if not endpoints:
+        if not endpoints or not self.pinging:
             return
         for trunk in trunks:
             if not trunk.keepalive.enabled:
@@ -73,6 +83,8 @@ class TrunkDestinations:
                                     ids=self.ids, clock=self.clock, from_host=trunk.host, via_host=self.via_host,
                                     user_agent=self.user_agent)
                 self.monitors[(trunk.name, dest)] = monitor
+                if self.publish_state is not None:
+                    monitor.on_change = lambda m: self.publish_state(m.trunk, m.uri, m.up) if self.publish_state else None
                 monitor.start()
 
     def stop(self) -> None:
@@ -82,7 +94,9 @@ class TrunkDestinations:
 
     def is_up(self, trunk: Trunk, dest: Destination) -> bool:
         monitor = self.monitors.get((trunk.name, dest))
-        return monitor is None or monitor.up
+        if monitor is not None:
+            return monitor.up
+        return self.states.get((trunk.name, dest.uri), True)
 
     # -- one call -----------------------------------------------------------------------------------
     def plan(self, trunk: Trunk, request: Request, endpoint: SipEndpoint, *, caller: str, display: str | None,
@@ -101,15 +115,28 @@ class TrunkDestinations:
         for dest in up:
             assert dest.transport is not None and dest.port is not None
             out = self.endpoint_for(dest.transport, endpoint)
-            if out is None:
-                continue
-            if targets and out is not targets[0].endpoint:
-                continue  # an alternate keeps the first INVITE's Via: the same endpoint only
-            targets.append(self._target(dest.host, dest.port, dest, identity, out, (dest.host, dest.port),
-                                        trunk.destination_srtp))
+            if out is not None:
+                targets.append(self._target(dest.host, dest.port, dest, identity, out, (dest.host, dest.port),
+                                            trunk.destination_srtp))
         if not targets:
             return CallPlan([], identity, (503, f"no {up[0].transport} listener to reach {up[0].uri}"))
-        return CallPlan([dataclasses.replace(targets[0], alternates=tuple(targets[1:]))], identity)
+        available, wait = self.health.available(targets, self.clock.time())
+        if not available:
+            return CallPlan([], identity, (503, f"every destination of trunk {trunk.name} is down (Retry-After)"),
+                            retry_after=max(1, math.ceil(wait)))
+        return CallPlan([self._chain(trunk, available)], identity)
+
+    @staticmethod
+    def _chain(trunk: Trunk, targets: list[Target]) -> Target:
+        """The first target, the others its fallback, each with the trunk's destination timeout and, when the
+        trunk has several destinations, the mark that makes the caller's answer 503 once all have failed."""
+        timeout, several = trunk.destination_timeout, len(trunk.destinations) > 1
+
+        def mark(target: Target) -> Target:
+            return dataclasses.replace(target, timeout=timeout, failover=several,
+                                       alternates=tuple(mark(a) for a in target.alternates))
+
+        return chain([mark(t) for t in targets])
 
     @staticmethod
     def _target(host: str, port: int | None, dest: Destination, identity: OutgoingIdentity, out: SipEndpoint,
@@ -143,4 +170,4 @@ class TrunkDestinations:
         targets = [self._target(dest.host, dest.port, dest, identity, out, found.addr, trunk.destination_srtp)
                    for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
-        return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
+        return [self._chain(trunk, [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))])]

@@ -55,6 +55,8 @@ class TrunkSettings:
     min_se: int = TEST_MIN_SE  # session timers: below RFC 4028's 90 s for the suite (harness.suite.durations)
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
+    destinations: tuple[str, ...] = ("Destination",)  # the roles the trunk sends calls to, in failover order
+    destination_timeout: float | None = None  # seconds without any response before the next destination
 
     @property
     def host(self) -> str:
@@ -71,6 +73,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
     def net(role: str) -> IPNetwork:
         return ipaddress.ip_network(topo.address_of(role)[0])
 
+    def dest(role: str) -> Destination:
+        host, port = topo.address_of(role)
+        return Destination(host, port, transport)
+
     trunk = dataclasses.replace(
         base.trunks[0],
         name=settings.domain_name,
@@ -80,7 +86,9 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], transport),
+        destination=dest(settings.destinations[0]),
+        fallback_destinations=tuple(dest(role) for role in settings.destinations[1:]),
+        destination_timeout=settings.destination_timeout,
         destination_srtp=settings.destination_srtp,
         keepalive=settings.keepalive,
         identity=settings.identity,
