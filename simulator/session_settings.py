@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .errors import SettingsError
 
-__all__ = ["RELIABLE_MODES", "SessionTimer"]
+__all__ = ["RELIABLE_MODES", "SessionTimer", "check_reliable"]
 
 RELIABLE_MODES = ("off", "on", "require")
 """The destination's reliable provisional responses (RFC 3262): none; 180/183 sent reliably when the
@@ -35,3 +35,9 @@ class SessionTimer:
             raise SettingsError(f"session_timer.refresher: {self.refresher!r} is not uac, uas or None")
         if self.method not in ("UPDATE", "INVITE"):
             raise SettingsError(f"session_timer.method: {self.method!r} is not UPDATE or INVITE")
+
+
+def check_reliable(mode: str) -> None:
+    """SettingsError unless ``mode`` is one of RELIABLE_MODES."""
+    if mode not in RELIABLE_MODES:
+        raise SettingsError(f"reliable: {mode!r} is not one of {', '.join(RELIABLE_MODES)}")

@@ -19,7 +19,7 @@ from sipcore.transport_address import AddressError, bracketed, parse_transport_a
 from sipcore.uri import parse_sip_uri
 
 from .errors import SettingsError
-from .session_settings import RELIABLE_MODES, SessionTimer
+from .session_settings import RELIABLE_MODES, SessionTimer, check_reliable
 
 __all__ = [
     "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings",
@@ -328,10 +328,8 @@ class UaSettings:
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
-    prack: bool = False
-    """RFC 3262: Supported: 100rel in the INVITE, and a PRACK for every reliable provisional response."""
-    session_timer: SessionTimer = SessionTimer()
-    """RFC 4028: the interval asked in the INVITE (none by default) and how the UA refreshes."""
+    prack: bool = False  # RFC 3262: Supported: 100rel in the INVITE, a PRACK for each reliable provisional
+    session_timer: SessionTimer = SessionTimer()  # RFC 4028: the interval asked (none), how the UA refreshes
     tls: TlsOptions | None = None
     """With transport TLS: its certificate (to listen), the CA file, and the SIP domain the trunk's
     certificate must name (``server_name``; default: ``domain``)."""
@@ -420,16 +418,13 @@ class DestinationSettings:
     whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
-    reliable: str = "off"
-    """RFC 3262: one of RELIABLE_MODES."""
-    session_timer: SessionTimer = SessionTimer(refresher="uac")
-    """RFC 4028: the refresher it picks when the INVITE names none, how it refreshes when it is the one."""
+    reliable: str = "off"  # RFC 3262: one of RELIABLE_MODES
+    session_timer: SessionTimer = SessionTimer(refresher="uac")  # RFC 4028: its choice of refresher, its refresh
     tls: TlsOptions | None = None
     """With transport TLS: its certificate and key (required), the CA file for the trunk's certificate."""
 
     def __post_init__(self) -> None:
-        if self.reliable not in RELIABLE_MODES:
-            raise SettingsError(f"reliable: {self.reliable!r} is not one of {', '.join(RELIABLE_MODES)}")
+        check_reliable(self.reliable)
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
         object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, None))
