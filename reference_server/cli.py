@@ -22,8 +22,10 @@ from pathlib import Path
 
 from .config import ConfigError, Overrides, load_config
 from .faults import Fault, InjectedFaults
+from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopUnavailable, loop_factory
 from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
+from .mem_trace import MemTrace
 from .server import ListenError, ReferenceServer
 
 __all__ = ["main"]
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the DNS server for destinations given by host name (default: the system's resolver)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    parser.add_argument("--loop", default=DEFAULT_LOOP, choices=LOOP_CHOICES,
+                        help=f"event loop: uvloop (pip install 'trunkcheck[fast]'), asyncio's own, or auto: uvloop "
+                             f"where installed (default {DEFAULT_LOOP})")
     # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
     parser.add_argument("--fault", action="append", default=[], choices=[f.value for f in Fault],
                         help=argparse.SUPPRESS)
@@ -74,12 +79,17 @@ async def _serve(server: ReferenceServer) -> int:
     stats = LoopStats.from_env()
     if stats is not None:
         stats.start()
+    trace = MemTrace.from_env(server)
+    if trace is not None:
+        trace.start()
     try:
         await stop.wait()
     finally:
         pacer.stop()
         if stats is not None:
             stats.stop()
+        if trace is not None:
+            trace.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await server.stop()
@@ -112,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    try:
+        loop_name, new_loop = loop_factory(args.loop)
+    except LoopUnavailable as exc:
+        print(f"reference_server: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("reference_server").info("event loop: %s", loop_name)
     faults = InjectedFaults.parse(args.fault)
     if faults:
         logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
     server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy)
-    return asyncio.run(_serve(server))
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(_serve(server))

@@ -108,5 +108,10 @@ class RelayRegistry:
         """Relays open (a relay closed directly no longer counts)."""
         return sum(1 for relay in self._relays.values() if not relay.closed)
 
+    @property
+    def parked(self) -> int:
+        """Relays whose sockets wait in the pool for a later call."""
+        return len(self._parked)
+
     def __contains__(self, call_id: object) -> bool:
         return isinstance(call_id, str) and self.get(call_id) is not None

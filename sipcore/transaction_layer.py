@@ -159,6 +159,12 @@ class TransactionLayer:
         return [*self._clients.values(), *self._servers.values(), *self._servers_2543]
 
     # -- input from the network ---------------------------------------------------------------------
+    def table_sizes(self) -> dict[str, int]:
+        """Lengths of the layer's tables (diagnostics): transactions by kind, armed timers, timer-heap
+        entries (stale ones included until they surface)."""
+        return {"clients": len(self._clients), "servers": len(self._servers) + len(self._servers_2543),
+                "armed": len(self._armed), "timer_heap": len(self._timer_heap)}
+
     def receive(self, message: Request | Response, addr: Address, now: float) -> None:
         """A message parsed from the transport, ``addr`` its source. Messages whose Via, CSeq, Call-ID,
         From or To cannot be parsed are dropped (validate with :func:`sipcore.parser.parse_message`)."""
