@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/server_instructions.py              # 100 calls at 4 cps, about a minute
     .venv/bin/python benchmarks/server_instructions.py --calls 200
+    .venv/bin/python benchmarks/server_instructions.py --loop uvloop    # the server's event loop (serve --loop)
 
 CPU time per call (``server_cpu.py``) moves by 10-20 % with whatever else runs on a shared machine;
 an instruction count does not (the same code and inputs give the same total to about 0.5 %), so this is the
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=100, help="calls counted (default 100)")
     parser.add_argument("--rate", type=float, default=4.0, help="calls per second (default 4)")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], help="the server's --loop (default: its own)")
     parser.add_argument("--addresses", default="127.0.2.40,127.0.2.41,127.0.2.42",
                         help="SERVER,CALLER,DESTINATION loopback IPs")
     args = parser.parse_args(argv)
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp) / "callgrind.out"
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m", "reference_server",
-             "--config", str(config), "--log-level", "WARNING"],
+             "--config", str(config), "--log-level", "WARNING", *(["--loop", args.loop] if args.loop else [])],
             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             print(f"server: {_wait_listening(proc)}", file=sys.stderr)

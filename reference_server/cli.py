@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, Overrides, load_config
-from .faults import Fault, InjectedFaults
 from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopUnavailable, loop_factory
+from .faults import Fault, InjectedFaults
 from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
 from .mem_trace import MemTrace
