@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100, help="calls counted (default 100)")
     parser.add_argument("--rate", type=float, default=4.0, help="calls per second (default 4)")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], help="the server's --loop (default: its own)")
+    parser.add_argument("--keep", type=Path, help="copy callgrind's dump here (for callgrind_annotate)")
     parser.add_argument("--addresses", default="127.0.2.40,127.0.2.41,127.0.2.42",
                         help="SERVER,CALLER,DESTINATION loopback IPs")
     args = parser.parse_args(argv)
@@ -118,11 +119,17 @@ def main(argv: list[str] | None = None) -> int:
             print("server_instructions: callgrind wrote no dump", file=sys.stderr)
             return 1
         total = _callgrind_total(dumps[0])
+        if args.keep:
+            shutil.copyfile(dumps[0], args.keep)
     print(f"calls={args.calls} ok={result.successful} failed={result.failed} retrans={result.retransmissions} "
           f"(warm-up ok={warm.successful})  instructions={total:,}")
     if result.successful != args.calls or result.failed:
         print("server_instructions: not every call succeeded; the count is not comparable", file=sys.stderr)
         return 1
+    if result.retransmissions:
+        print(f"server_instructions: SIPp retransmitted {result.retransmissions} times (the server under valgrind "
+              "fell behind): the count includes the retransmissions; for a comparable figure run at a lower --rate "
+              "or on a quieter machine", file=sys.stderr)
     print(f"instructions_per_call: {total / args.calls / 1e6:.3f} M")
     return 0
 

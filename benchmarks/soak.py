@@ -175,10 +175,11 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                 if pending and now - started >= pending[0] * 60:
                     results.append(_checkpoint(pending.pop(0), samples, usage.rss_kb, workdir / "caller"))
                     print(results[-1].line(), flush=True)
+            if not server.running():
+                proc.abort()
+                print(f"soak: the server exited during the run: {server.log_tail(600)}", file=sys.stderr)
+                return 1
             caller_result = proc.wait()
-        if not server.running():
-            print("soak: the server exited during the run", file=sys.stderr)
-            return 1
         time.sleep(args.idle)
         idle_rss = process_usage(server.pid).rss_kb
         dest.stop(grace=6)
