@@ -20,7 +20,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Overrides, load_config
+from sipcore.aio.clock import LoopClock
+
+from .config import ConfigError, Overrides, ServerConfig, load_config
 from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopUnavailable, loop_factory
 from .faults import Fault, InjectedFaults
 from .gc_pacing import GcPacer
@@ -57,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(server: ReferenceServer) -> int:
+async def _serve(config: ServerConfig, faults: InjectedFaults) -> int:
+    # the loop's own clock, bound: every clock reading spares asyncio.get_running_loop() (a getpid() call)
+    server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy,
+                             clock=LoopClock(asyncio.get_running_loop()))
     try:
         await server.start()
     except ListenError as exc:
@@ -132,6 +137,5 @@ def main(argv: list[str] | None = None) -> int:
     if faults:
         logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
-    server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy)
     with asyncio.Runner(loop_factory=new_loop) as runner:
-        return runner.run(_serve(server))
+        return runner.run(_serve(config, faults))

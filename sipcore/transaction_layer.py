@@ -299,8 +299,9 @@ class TransactionLayer:
         self._datagrams.append((message.to_bytes(), addr))
 
     # -- output -------------------------------------------------------------------------------------
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
-        """What to send now, in order, as (bytes, address)."""
+    def datagrams_to_send(self, now: float | None = None) -> list[tuple[bytes, Address]]:
+        """What to send now, in order, as (bytes, address). The datagrams were queued by the inputs and
+        timers that produced them, so ``now`` is not needed (accepted for callers that pass it)."""
         datagrams, self._datagrams = self._datagrams, []
         return datagrams
 
