@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp) / "callgrind.out"
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m", "reference_server",
-             "--config", str(config), "--log-level", "WARNING", *(["--loop", args.loop] if args.loop else [])],
+             "--config", str(config), "--log-level", "WARNING", "--workers", "1",
+             *(["--loop", args.loop] if args.loop else [])],
             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             print(f"server: {_wait_listening(proc)}", file=sys.stderr)

@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
     ServerStartError,
-    process_usage,
     trunk_config,
 )
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippRun, find_sipp, port_bound  # noqa: E402
@@ -109,6 +108,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "reading (default 40; quick: 35)")
     parser.add_argument("--hold-ms", type=int, default=0, help="time between the ACK and the BYE (default 0)")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], help="the server's --loop (default: its own)")
+    parser.add_argument("--workers", type=int, default=1, help="the server's --workers (default 1: one process; "
+                        "with more, RSS and CPU are summed over the dispatcher and its workers)")
     parser.add_argument("--addresses", default="127.0.2.50,127.0.2.51,127.0.2.52",
                         help="SERVER,CALLER,DESTINATION loopback IPs")
     parser.add_argument("--mem-trace", type=Path, help="the server writes reference_server.mem_trace blocks here")
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     if args.mem_trace:
         os.environ["TRUNKCHECK_MEM_TRACE"] = str(args.mem_trace.resolve())
         os.environ["TRUNKCHECK_MEM_TRACE_INTERVAL"] = str(args.mem_trace_interval)
-    program = [sys.executable, "-m", "reference_server"] + (["--loop", args.loop] if args.loop else [])
+    extra = ["--workers", str(args.workers), *(["--loop", args.loop] if args.loop else [])]
     uas = SippRun.uas((dest_ip, 5080), calls=total, timeout=seconds * 2 + 120, max_recv_loops=10_000,
                       workdir=workdir / "destination")
     caller = SippRun.uac_auth((caller_ip, 5070), (server_ip, 5060), user="alice", password="secret", domain=TRUNK,
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                               max_recv_loops=10_000, workdir=workdir / "caller")
     results: list[Checkpoint] = []
     samples: list[tuple[float, float, float]] = []  # (monotonic, Unix time, server CPU seconds)
-    with ReferenceServerProcess(config, log_level="WARNING", program=program) as server, uas.start() as dest:
+    with ReferenceServerProcess(config, log_level="WARNING", args=extra) as server, uas.start() as dest:
         dest.wait_ready()
         print(f"server: {server.listening}; load average {load_average()}", flush=True)
         started = time.monotonic()
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             while proc.running() and server.running() and time.monotonic() < bound:
                 time.sleep(1.0 - (time.monotonic() - started) % 1.0)
                 try:
-                    usage = process_usage(server.pid)
+                    usage = server.usage()  # the dispatcher's and its workers' (--workers)
                 except OSError:
                     break
                 now = time.monotonic()
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                 return 1
             caller_result = proc.wait()
         time.sleep(args.idle)
-        idle_rss = process_usage(server.pid).rss_kb
+        idle_rss = server.usage().rss_kb
         dest.stop(grace=6)
     placed, ok, failed, retrans = _caller_counts(workdir / "caller")
     print(f"after {args.idle:g} s idle: rss={idle_rss / 1024:.1f} MiB")

@@ -14,21 +14,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
+import os
 import resource
 import signal
+import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from sipcore.aio.clock import LoopClock
 
+from .admission import AdmissionConfig
 from .config import ConfigError, Overrides, ServerConfig, load_config
-from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopUnavailable, loop_factory
+from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopFactory, LoopUnavailable, loop_factory
 from .faults import Fault, InjectedFaults
 from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
 from .mem_trace import MemTrace
 from .server import ListenError, ReferenceServer
+from .worker import WorkerServer
+from .workers import run_workers
 
 __all__ = ["main"]
 
@@ -42,37 +50,67 @@ def _parser() -> argparse.ArgumentParser:
                         help="TOML configuration (default: the embedded defaults.toml)")
     parser.add_argument("--listen", metavar="ADDR", action="append",
                         help='listen address, repeatable (replaces the config\'s): "udp:127.0.0.1:5060", '
-                             '"tcp:[::1]:5060", or "127.0.0.1:5070", which is UDP')
+                             '"tcp:[::1]:5060", "tls:127.0.0.1:5061" (with --tls-cert/--tls-key), or '
+                             '"127.0.0.1:5070", which is UDP')
     parser.add_argument("--destination", metavar="URI",
                         help='where every trunk sends its calls, e.g. "sip:127.0.0.1:5080", "127.0.0.1:5080" or '
                              '"sip:carrier.example.net" (located through DNS, RFC 3263)')
     parser.add_argument("--dns", metavar="IP[:PORT]",
                         help="the DNS server for destinations given by host name (default: the system's resolver)")
+    parser.add_argument("--tls-cert", metavar="FILE", type=Path,
+                        help="certificate chain (PEM) presented on tls: listen addresses (replaces [tls] cert)")
+    parser.add_argument("--tls-key", metavar="FILE", type=Path, help="its private key (PEM; replaces [tls] key)")
+    parser.add_argument("--tls-ca", metavar="FILE", type=Path,
+                        help="CAs (PEM) that TLS destinations' certificates must chain to (replaces [tls] ca_file)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
     parser.add_argument("--loop", default=DEFAULT_LOOP, choices=LOOP_CHOICES,
                         help=f"event loop: uvloop (pip install 'trunkcheck[fast]'), asyncio's own, or auto: uvloop "
                              f"where installed (default {DEFAULT_LOOP})")
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes behind a dispatcher on the UDP listen addresses (default: the "
+                             "machine's cores; 1 runs one process, no dispatcher)")
+    parser.add_argument("--worker-port-base", type=int, default=0, metavar="PORT",
+                        help="worker i also listens on UDP PORT+i (its Via and Contact name it; default: a port the "
+                             "kernel picks)")
+    parser.add_argument("--max-loop-lag-ms", type=float, default=30.0, metavar="MS",
+                        help="overload: event-loop lag (or a datagram's wait for its worker) past which new INVITEs "
+                             "get 503 + Retry-After, when every message of a 50 ms interval waited that long (default 30)")
+    parser.add_argument("--max-pending", type=_positive, default=2000, metavar="N",
+                        help="overload: INVITEs being set up at once (per worker); beyond that new ones get 503 (default 2000)")
+    parser.add_argument("--retry-after", type=int, default=5, metavar="S", help="Retry-After of a 503 (default 5)")
+    parser.add_argument("--no-admission", action="store_true", help="take every call, even when saturated")
+    parser.add_argument("--worker-channel", type=int, help=argparse.SUPPRESS)  # set by the dispatcher
     # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
     parser.add_argument("--fault", action="append", default=[], choices=[f.value for f in Fault],
                         help=argparse.SUPPRESS)
     return parser
 
 
-async def _serve(config: ServerConfig, faults: InjectedFaults) -> int:
-    # the loop's own clock, bound: every clock reading spares asyncio.get_running_loop() (a getpid() call)
-    server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy,
-                             clock=LoopClock(asyncio.get_running_loop()))
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
+async def _serve(server: ReferenceServer, stop: asyncio.Event | None = None) -> int:
+    """Run ``server`` until SIGINT/SIGTERM or ``stop``; a worker (``stop`` given) prints no ready line."""
+    announce = stop is None
     try:
         await server.start()
     except ListenError as exc:
         print(f"reference_server: {exc}", file=sys.stderr)
         return 2
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
+    if announce:
+        print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
     # A finished call's objects die by reference counting (no cycles are left when a call ends), so the
     # cyclic collector only costs pauses. Collections are paced by time (reference_server.gc_pacing), not
     # by CPython's allocations-minus-deallocations counter, which transactions ending 32 s after their call
@@ -123,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config, overrides=Overrides(args.listen, args.destination, args.dns))
+        config = load_config(args.config, overrides=Overrides(args.listen, args.destination, args.dns,
+                                                                 args.tls_cert, args.tls_key, args.tls_ca))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -137,5 +176,48 @@ def main(argv: list[str] | None = None) -> int:
     if faults:
         logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
+    admission = None if args.no_admission else AdmissionConfig(
+        max_loop_lag=args.max_loop_lag_ms / 1000, max_pending=args.max_pending, retry_after=max(0, args.retry_after))
+    policies: dict[str, Any] = {"media_policy": faults.media_policy, "hangup_policy": faults.hangup_policy, "admission": admission}
+    if args.worker_channel is not None:
+        return _run_worker(config, args.worker_channel, policies, new_loop)
+    if args.workers > 1:
+        try:
+            return asyncio.run(run_workers(config, sys.argv[1:] if argv is None else argv, args.workers,
+                                           port_base=args.worker_port_base))
+        except ValueError as exc:  # e.g. a relay range too small to share
+            print(f"reference_server: {exc}", file=sys.stderr)
+            return 2
+
+    async def serve() -> int:
+        # on the loop's own clock, bound: a reading spares asyncio.get_running_loop() (a getpid() call)
+        server = ReferenceServer(config, clock=LoopClock(asyncio.get_running_loop()), **policies)
+        return await _serve(server)
+
+    return _run(new_loop, serve())
+
+
+def _run(new_loop: LoopFactory, coro: Coroutine[Any, Any, int]) -> int:
+    """Run a server (or a worker) on the event loop ``--loop`` chose."""
     with asyncio.Runner(loop_factory=new_loop) as runner:
-        return runner.run(_serve(config, faults))
+        return runner.run(coro)
+
+
+def _run_worker(config: ServerConfig, fd: int, policies: dict[str, Any], new_loop: LoopFactory) -> int:
+    """A worker of ``--workers N`` (reference_server.worker): its orders are the channel's first message."""
+    channel = socket.socket(fileno=fd)
+    channel.settimeout(10.0)
+    try:
+        hello = json.loads(channel.recv(65536))
+    except (OSError, ValueError) as exc:
+        print(f"reference_server worker: no orders from the dispatcher: {exc}", file=sys.stderr)
+        return 2
+    channel.setblocking(False)
+    logging.getLogger().handlers[0].setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s %(name)s[worker {hello['index']}]: %(message)s"))
+
+    async def serve() -> int:
+        server = WorkerServer(config, hello, channel, clock=LoopClock(asyncio.get_running_loop()), **policies)
+        return await _serve(server, server.stopped)
+
+    return _run(new_loop, serve())

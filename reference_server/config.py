@@ -23,23 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from reference_server import tomlfile
+from reference_server.destination import Destination, parse_destination
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
+from reference_server.tls_config import TLS_KEYS, TlsConfig, parse_tls
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
-from sipcore.errors import SIPParseError
+from reference_server.trunk_options import OPTION_KEYS, read_destinations, read_trunk_options
 from sipcore.locate import parse_nameserver
 from sipcore.transport_address import (
-    TRANSPORTS,
     TransportAddress,
-    bracketed,
-    is_ip_address,
     parse_transport_address,
-    split_transport_address,
 )
-from sipcore.uri import parse_sip_uri
 
 __all__ = [
     "ALGORITHMS", "AUTH_TYPES", "DOMAIN_NAME_RE", "TRUNK_DOMAIN_SUFFIX", "ConfigError", "Destination",
     "Extension", "IPNetwork", "ListenAddress", "MediaConfig", "Overrides", "RegistrarConfig",
-    "SecurityConfig", "ServerConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
+    "SecurityConfig", "ServerConfig", "TlsConfig", "Trunk", "apply_overrides", "default_config_text", "ip_in",
     "load_config", "parse_config", "parse_destination", "parse_listen",
 ]
 
@@ -63,28 +62,6 @@ ListenAddress = TransportAddress
 
 
 @dataclass(frozen=True)
-class Destination:
-    """Where a trunk's authenticated calls go: an IP address (port and transport always set), or a host
-    name located for each call as RFC 3263 says (NAPTR, SRV, A/AAAA; port and transport None where DNS
-    decides), the next target tried on a timeout, a transport error or a 503."""
-
-    host: str
-    port: int | None = 5060
-    transport: str | None = "udp"
-
-    @property
-    def by_dns(self) -> bool:
-        """The host is a name: located through DNS for each call."""
-        return not is_ip_address(self.host)
-
-    @property
-    def uri(self) -> str:
-        port = "" if self.port is None else f":{self.port}"
-        transport = "" if self.transport is None else f";transport={self.transport}"
-        return f"sip:{bracketed(self.host)}{port}{transport}"
-
-
-@dataclass(frozen=True)
 class Trunk:
     name: str
     domain_name: str
@@ -95,6 +72,14 @@ class Trunk:
     allowed_ips: tuple[IPNetwork, ...]
     destination: Destination
     destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
+    fallback_destinations: tuple[Destination, ...] = ()
+    """More destinations (``destination`` as an array), tried in order after the first."""
+    keepalive: KeepAliveSettings = KeepAliveSettings()
+    identity: IdentityPolicy = IdentityPolicy()
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        return (self.destination, *self.fallback_destinations)
 
     @property
     def host(self) -> str:
@@ -158,6 +143,8 @@ class ServerConfig:
     source: str = "<defaults>"
     dns: tuple[str, int] | None = None
     """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
+    tls: TlsConfig = TlsConfig()
+    """``[tls]``: the certificate of tls: listeners and how TLS destinations are checked."""
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -168,11 +155,15 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk) and ``--dns``."""
+    """Command-line overrides: ``--listen`` (repeatable), ``--destination`` (every trunk), ``--dns`` and
+    ``--tls-cert``/``--tls-key``/``--tls-ca`` (the ``[tls]`` files)."""
 
     listen: list[str] | None = None
     destination: str | None = None
     dns: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
 
 
 def ip_in(ip: str, networks: Iterable[IPNetwork]) -> bool:
@@ -194,41 +185,6 @@ def parse_listen(text: str) -> ListenAddress:
     return parse_transport_address(text)
 
 
-def parse_destination(text: str) -> Destination:
-    """``sip:host[:port][;transport=udp|tcp]``, or a transport address: ``[udp:|tcp:]host[:port]``. An IP
-    address gets UDP and port 5060 when left out; a host name keeps them unset for DNS to decide (RFC
-    3263: NAPTR and SRV unless the port is written)."""
-    if not text.lower().startswith(("sip:", "sips:")):
-        transport, host, port = split_transport_address(text, names_ok=True,
-                                                        ip_hint="expected an IP address or a host name")
-        return _destination(host, port, transport)
-    try:
-        uri = parse_sip_uri(text)
-    except SIPParseError as exc:
-        raise ValueError(f"{json.dumps(text)} is not a valid sip: URI ({exc.message})") from None
-    if uri.scheme.lower() != "sip":
-        raise ValueError(f"{json.dumps(text)}: sips (TLS) is not supported; use sip:")
-    extra = [p for p in uri.params if p.lower() != "transport"]
-    if uri.user is not None or extra or uri.headers:
-        raise ValueError(f"{json.dumps(text)}: only host, port and ;transport= are allowed")
-    transport = uri.transport
-    if transport is not None and transport not in TRANSPORTS:
-        raise ValueError(f"{json.dumps(text)}: transport {transport!r} is not udp or tcp")
-    host = uri.host.strip("[]")
-    if not is_ip_address(host):
-        try:
-            split_transport_address(host, names_ok=True)
-        except ValueError:
-            raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address or a host name") from None
-    return _destination(host, uri.port, transport)
-
-
-def _destination(host: str, port: int | None, transport: str | None) -> Destination:
-    if is_ip_address(host):
-        return Destination(host, port or 5060, transport or "udp")
-    return Destination(host.lower().rstrip("."), port, transport)
-
-
 # --- loading ----------------------------------------------------------------------------------------
 
 def default_config_text() -> str:
@@ -243,7 +199,24 @@ def load_config(path: Path | None = None, *, overrides: Overrides | None = None)
         config = parse_config(tomlfile.read_text(path, ConfigError), str(path))
     if overrides is not None:
         config = apply_overrides(config, overrides.listen, overrides.destination, overrides.dns)
+        config = _tls_overrides(config, overrides)
     return config
+
+
+def _tls_overrides(config: ServerConfig, overrides: Overrides) -> ServerConfig:
+    tls = config.tls.with_files(overrides.tls_cert, overrides.tls_key, overrides.tls_ca)
+    problem = tls.problem()
+    if problem is not None:
+        option = {"cert": "--tls-cert", "key": "--tls-key", "ca_file": "--tls-ca"}[problem[0]]
+        raise ConfigError(f"{option}: {problem[1]}", key=option)
+    listen = config.listen
+    if overrides.tls_cert and not overrides.listen and all(a.transport != "tls" for a in listen):
+        listen = (*listen, ListenAddress("tls", listen[0].host, 5061))  # RFC 3261 §19.1.2: 5061 for TLS
+    for addr in listen:
+        if addr.transport == "tls" and not tls.can_listen:
+            raise ConfigError(f"--listen: {addr} needs a certificate: give --tls-cert and --tls-key (or [tls] "
+                              "cert and key)", key="--listen")
+    return dataclasses.replace(config, tls=tls, listen=listen)
 
 
 def parse_config(text: str, filename: str = "<string>") -> ServerConfig:
@@ -279,19 +252,20 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
             dest = parse_destination(destination)
         except ValueError as exc:
             raise ConfigError(f"--destination: {exc}", key="--destination") from None
-        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest) for t in config.trunks)
+        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest, fallback_destinations=())
+                                  for t in config.trunks)
     return dataclasses.replace(config, **changes)
 
 
 # --- validation -------------------------------------------------------------------------------------
 
-_TOP = ("server", "security", "media", "trunk", "registrar", "extension")
+_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "tls")
 _MERGED = ("server", "security", "media", "registrar")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", "destination_srtp")
+          "destination", "destination_srtp", *OPTION_KEYS)
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -310,9 +284,15 @@ class _Parser(TableReader):
 
     def config(self) -> ServerConfig:
         self.table(self.data, (), _TOP)
-        return ServerConfig(**self.server(), security=self.security(), media=self.media(),
+        base = None if self.filename.startswith("<") else Path(self.filename).parent
+        tls = parse_tls(self, self.table(self.data.get("tls", {}), ("tls",), TLS_KEYS), base)
+        server = self.server()
+        for i, addr in enumerate(server["listen"]):
+            if addr.transport == "tls" and not tls.can_listen:
+                raise self.error(("server", "listen", i), f"{addr} needs a certificate: give [tls] cert and key")
+        return ServerConfig(**server, security=self.security(), media=self.media(),
                             trunks=self.trunks(), registrar=self.registrar(), extensions=self.extensions(),
-                            source=self.filename)
+                            source=self.filename, tls=tls)
 
     def server(self) -> dict[str, Any]:
         p: KeyPath = ("server",)
@@ -405,17 +385,15 @@ class _Parser(TableReader):
             if "ip" in auth_types and not allowed_ips:
                 raise self.error((*p, "allowed_ips") if "allowed_ips" in t else p,
                                  'ip auth needs allowed_ips (IP addresses or CIDR networks)')
-            dest_text = self.get(t, p, "destination", str)
-            try:
-                destination = parse_destination(dest_text)
-            except ValueError as exc:
-                raise self.error((*p, "destination"), str(exc)) from None
+            destinations = read_destinations(self, t, p)
             realm = self.get(t, p, "realm", str, f"{domain}{TRUNK_DOMAIN_SUFFIX}")
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
+            options = read_trunk_options(self, t, p)
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
-                                password, realm, allowed_ips, destination,
-                                self.get(t, p, "destination_srtp", bool, False)))
+                                password, realm, allowed_ips, destinations[0],
+                                self.get(t, p, "destination_srtp", bool, False), destinations[1:],
+                                options.keepalive, options.identity))
         return tuple(trunks)
 
     def registrar(self) -> RegistrarConfig:

@@ -12,7 +12,7 @@ import asyncio
 import importlib
 from collections.abc import Callable
 
-__all__ = ["DEFAULT_LOOP", "LOOP_CHOICES", "LoopUnavailable", "loop_factory"]
+__all__ = ["DEFAULT_LOOP", "LOOP_CHOICES", "LoopFactory", "LoopUnavailable", "loop_factory"]
 
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 DEFAULT_LOOP = "asyncio"

@@ -78,13 +78,15 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
         ctx.respond(endpoint, event, 483)
         return
     if request.method == "INVITE" and call.reinvite is not None:
-        ctx.respond(endpoint, event, 491)
+        ctx.respond(endpoint, event, 491)  # glare: one re-INVITE at a time (RFC 3261 §14.1, §14.2)
         return
+    directions = call.media.snapshot() if call.media is not None and request.method == "INVITE" else None
     forwarded = _forward(call, this, other, request)
     assert event.transaction is not None
     reinvite = None
     if request.method == "INVITE":
-        reinvite = call.reinvite = ReInvite(this, request, event.transaction, other, forwarded)
+        reinvite = call.reinvite = ReInvite(this, request, event.transaction, other, forwarded,
+                                            directions=directions)
         call.owner.watch_reinvite(call, event.transaction)
 
     def on_response(ev: Event) -> None:
@@ -150,7 +152,7 @@ def _relay_response(call: Call, this: Side, other: Side, received: RequestReceiv
         if 200 <= out.status < 300 and response is not None:
             _reinvite_answered(call, reinvite, out)
         else:
-            _reinvite_done(call, reinvite)
+            _reinvite_failed(call, reinvite)
     try:
         this.endpoint.send_response(out, received.transaction)
     except ProtocolError as exc:  # the upstream transaction has gone (e.g. a 2xx retransmission)
@@ -182,6 +184,13 @@ def on_reinvite_ack(call: Call, ack: Request | None) -> None:
         log.info("call %s: cannot ACK the re-INVITE: %s", call.a_invite.call_id, exc)
     else:
         down.endpoint.send_stateless(reinvite.ack, down.addr)
+    _reinvite_done(call, reinvite)
+
+
+def _reinvite_failed(call: Call, reinvite: ReInvite) -> None:
+    """A re-INVITE answered with an error: the session stays as it was before its offer (RFC 3264 §8)."""
+    if reinvite.directions is not None and call.media is not None:
+        call.media.restore(reinvite.directions)
     _reinvite_done(call, reinvite)
 
 

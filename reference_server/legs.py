@@ -30,8 +30,10 @@ __all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 @dataclass(frozen=True)
 class Target:
     """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
-    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails; ``srtp``:
-    whether its media is offered as SRTP (None: as the caller's is; reference_server.srtp_media)."""
+    ``alternates``: the next addresses of an RFC 3263 list (or the trunk's next destinations), tried in
+    turn when this one fails; ``srtp``: whether its media is offered as SRTP (None: as the caller's is;
+    reference_server.srtp_media); ``headers``: more header fields of its INVITE (P-Asserted-Identity,
+    Privacy: the trunk's identity policy)."""
 
     request_uri: str
     to_uri: str
@@ -40,6 +42,7 @@ class Target:
     addr: Addr
     endpoint: SipEndpoint
     alternates: tuple[Target, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
     srtp: bool | None = False
 
     def ips(self) -> list[str]:
@@ -92,7 +95,7 @@ class BLeg:
             call_id=ids.call_id(local[0]), cseq=1, branch=ids.branch(),
             contact=contact_uri(endpoint, fallback_host),
             max_forwards=(70 if max_forwards is None else max_forwards) - 1,
-            extra_headers=[("Allow", ALLOW)], body=body, content_type=SDP if body else None,
+            extra_headers=[("Allow", ALLOW), *target.headers], body=body, content_type=SDP if body else None,
             user_agent=user_agent or None)
         return cls(target, invite, local, clock=clock)
 

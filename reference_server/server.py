@@ -27,15 +27,16 @@ import logging
 import os
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsError
 from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
-from sipcore.locate import LocateError, ServerName
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
 from sipcore.stateless import error_response_bytes
@@ -43,12 +44,14 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
+from .admission import Admission, AdmissionConfig
 from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
-from .config import Destination, ListenAddress, ServerConfig, Trunk
+from .config import ListenAddress, ServerConfig
 from .legs import Target
+from .listeners import open_listener
 from .media import parse_sdp
 from .registrar import Registrar
 from .relay_registry import RelayRegistry
@@ -56,6 +59,7 @@ from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 from .srtp_media import srtp_refusal
+from .trunk_calls import RETRY_AFTER, TrunkDestinations
 
 log = logging.getLogger("reference_server")
 
@@ -91,7 +95,7 @@ class ReferenceServer:
     def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
                  hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
                  timer_c: float = 180.0, clock: Clock = LOOP_CLOCK, secret_key: bytes | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, admission: AdmissionConfig | None = None) -> None:
         self.config = config
         self.timers = timers or TimerConfig()
         self.clock = clock
@@ -110,9 +114,13 @@ class ReferenceServer:
                                        hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
+        self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
+                                              via_host=media.address, user_agent=config.user_agent)
         self._local_hosts: set[str] = set()
         self._purge: TimerHandle | None = None
         self.malformed = 0
+        self.admission = None if admission is None else Admission(
+            admission, clock, lambda: self.b2bua.pending_invites, user_agent=config.user_agent, tag=self.ids.tag)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -132,9 +140,10 @@ class ReferenceServer:
         for listen in self.config.listen:
             try:
                 endpoint = await self._open(listen, bound.get(listen.host))
-            except OSError as exc:
+            except (OSError, TlsError) as exc:
                 self._close_endpoints()
-                raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise ListenError(f"cannot listen on {listen}: {why}") from exc
             bound.setdefault(listen.host, endpoint.local_addr[1])
             # the warn-agent of its Warning headers (RFC 3261 §20.43): this server's host:port there
             endpoint.agent = host_port(*local_addr(endpoint, self.config.media.address))
@@ -144,7 +153,10 @@ class ReferenceServer:
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
         self.auth.set_listen_addresses(self._listen_addresses())
         self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
+        if self.admission is not None:
+            self.admission.start()
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
+        self.destinations.start(self.config.trunks, self.endpoints)
 
     def _listen_addresses(self) -> list[tuple[str, int]]:
         """(IP, port) of every endpoint, a wildcard one on each of the local hosts."""
@@ -156,20 +168,28 @@ class ReferenceServer:
         return pairs
 
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
-        kwargs: dict[str, object] = {"timers": self.timers, "on_parse_error": self._parse_error,
-                                     "clock": self.clock}
+        kwargs: dict[str, Any] = {"timers": self.timers, "on_parse_error": self._parse_error,
+                                  "clock": self.clock}
+        if listen.transport == "tls":
+            kwargs["tls"] = self.config.tls.options()
+        screen = None if self.admission is None else self.admission.screen
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
-                return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
+                return await open_listener(listen.transport, listen.host, shared_port, self._on_event,
+                                           screen=screen, **kwargs)
             except OSError:
                 pass
-        return await SipEndpoint.open(listen.transport, listen.host, listen.port, self._on_event, **kwargs)
+        return await open_listener(listen.transport, listen.host, listen.port, self._on_event, screen=screen,
+                                   **kwargs)
 
     async def stop(self) -> None:
         """Release every call, relay and socket."""
         if self._purge is not None:
             self._purge.cancel()
             self._purge = None
+        if self.admission is not None:
+            self.admission.stop()
+        self.destinations.stop()
         self.b2bua.close_all()
         self.relays.close_all()
         self._close_endpoints()
@@ -347,50 +367,20 @@ class ReferenceServer:
         if callee is None:
             self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
-        dest = trunk.destination
         user, display = self._caller(request)
-        if dest.by_dns:
+        plan = self.destinations.plan(trunk, request, endpoint, caller=user, display=display, callee=callee)
+        if plan.refusal is not None:
+            status, why = plan.refusal
+            log.info("INVITE %s on trunk %s: %d %s", request.call_id, trunk.name, status, why)
+            self._reply(endpoint, event, status, headers=[("Retry-After", str(RETRY_AFTER))], why=why)
+            return
+        if plan.dns is not None:
+            dest, identity = plan.dns, plan.identity
             self.b2bua.start_call(endpoint, event, [], trunk=trunk.name, caller=user, callee=callee, offer=offer,
-                                  locate=lambda: self._locate(dest, callee, user, display, trunk, endpoint))
+                                  locate=lambda: self.destinations.locate(trunk, dest, identity, endpoint))
             return
-        assert dest.transport is not None and dest.port is not None
-        out = self._endpoint_for(dest.transport, endpoint)
-        if out is None:
-            self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
-            return
-        hostport = host_port(dest.host, dest.port)
-        params = ";transport=tcp" if dest.transport == "tcp" else ""
-        target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                        display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
-        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
-
-    async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
-                      prefer: SipEndpoint) -> list[Target]:
-        """A destination named by host name, located as RFC 3263 says over the transports and address
-        families the server listens on: one target, carrying the other addresses found as its alternates
-        (tried in turn on a timeout, a transport error or a 503). LocateError when DNS leads nowhere."""
-        routes: dict[tuple[str, str], SipEndpoint] = {}  # (transport, A or AAAA) -> the endpoint to send from
-        for transport in ("udp", "tcp"):
-            out = self._endpoint_for(transport, prefer)
-            if out is not None and dest.transport in (None, transport):
-                routes[(transport, "AAAA" if ":" in out.local_addr[0] else "A")] = out
-        if not routes:
-            raise LocateError(f"no {(dest.transport or 'UDP or TCP').upper()} listener to reach {dest.uri}")
-        families = sorted({family for _, family in routes})
-        located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri),
-                                             transports=list(dict.fromkeys(t for t, _ in routes)), families=families)
-        usable = [(found, routes[key]) for found in located
-                  if (key := (found.transport, "AAAA" if ":" in found.host else "A")) in routes]
-        if not usable:
-            raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
-        out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
-        hostport = host_port(dest.host, dest.port)
-        params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
-        targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out, srtp=trunk.destination_srtp)
-                   for found, endpoint in usable if endpoint is out]
-        log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
-        return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
+        self.b2bua.start_call(endpoint, event, plan.targets, trunk=trunk.name, caller=user, callee=callee,
+                              offer=offer)
 
     def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
                         offer: SessionDescription | None) -> None:

@@ -46,9 +46,9 @@ def local_addr(endpoint: SipEndpoint, fallback_host: str) -> Addr:
 
 
 def contact_uri(endpoint: SipEndpoint, fallback_host: str) -> str:
-    """``<sip:host:port>`` of the server on this endpoint, ``;transport=tcp`` over TCP."""
+    """``<sip:host:port>`` of the server on this endpoint, ``;transport=tcp`` over TCP (``tls`` over TLS)."""
     host, port = local_addr(endpoint, fallback_host)
-    transport = ";transport=tcp" if endpoint.transport_name == "TCP" else ""
+    transport = f";transport={endpoint.transport_name.lower()}" if endpoint.transport_name != "UDP" else ""
     return f"<sip:{host_port(host, port)}{transport}>"
 
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tshark sip-tester baresip kamailio tcpdump iproute2 iptables dnsmasq-base)
+APT_PACKAGES=(tshark sip-tester baresip kamailio kamailio-tls-modules sipsak linphone-cli tcpdump iproute2 iptables dnsmasq-base)
 VENV=${TRUNKCHECK_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 

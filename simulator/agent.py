@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock
 from sipcore.aio.endpoint import SipEndpoint
+from sipcore.aio.tls import TlsError, TlsOptions
 from sipcore.dialog import Dialog
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.ids import IdGenerator
@@ -117,6 +118,8 @@ class SimEndpoint(SipEndpoint):
         except OSError as exc:
             raise SettingsError(f"listen address {listen[0]}:{listen[1]} ({transport}) cannot be bound: "
                                 f"{exc.strerror or exc}") from None
+        except TlsError as exc:
+            raise SettingsError(f"tls: {exc}") from None
         assert isinstance(endpoint, SimEndpoint)
         return endpoint
 
@@ -144,12 +147,17 @@ class Agent:
         self._invite_users: dict[int, CallUser] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        self.answer_options = True
+        """False: out-of-dialog OPTIONS go unanswered (a peer whose SIP service stopped: keep-alive tests)."""
+        self.options_received: list[float] = []
+        """Clock time of each out-of-dialog OPTIONS received (a new transaction: no retransmissions)."""
 
-    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None) -> None:
+    async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None,
+                    tls: TlsOptions | None = None) -> None:
         """Bind the endpoint; its Warning headers name it by host:port (RFC 3261 §20.43)."""
         self.endpoint = await SimEndpoint.open_recorded(
             transport, listen, self._on_event, self.record, timers=self.timers,
-            auto_100_delay=auto_100_delay, clock=self.clock)
+            auto_100_delay=auto_100_delay, clock=self.clock, tls=tls)
 
     @property
     def ep(self) -> SimEndpoint:
@@ -168,7 +176,7 @@ class Agent:
     def contact(self, user: str) -> str:
         host, port = self.local_addr
         host = f"[{host}]" if ":" in host else host
-        suffix = ";transport=tcp" if self.transport_name == "TCP" else ""
+        suffix = f";transport={self.transport_name.lower()}" if self.transport_name != "UDP" else ""
         return f"<sip:{user}@{host}:{port}{suffix}>"
 
     @property
@@ -210,6 +218,9 @@ class Agent:
             response.headers.add("Contact", contact)
         if status in (405, 501) or (request.method == "OPTIONS" and status < 300):
             response.headers.add("Allow", self.allow)
+        if request.method == "OPTIONS" and status < 300:  # RFC 3261 §11.2: what it takes and supports
+            response.headers.add("Accept", "application/sdp")
+            response.headers.add("Supported", "")
         for name, value in headers:
             response.headers.add(name, value)
         response.set_body(body, "application/sdp" if body else None)
@@ -261,7 +272,11 @@ class Agent:
         if method == "INVITE":
             self.on_invite(event)
         elif method == "OPTIONS":
-            self.respond(request, 200)
+            self.options_received.append(self.clock.time())
+            if self.answer_options:
+                self.respond(request, 200)
+            else:
+                self.record.add("note", "OPTIONS left unanswered (answer_options is off)", request.call_id)
         elif method == "BYE":
             self.respond(request, 481)
         else:

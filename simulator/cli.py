@@ -17,9 +17,11 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TextIO
 
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsOptions
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.locate import LocateError, ServerName, parse_nameserver, parse_server
 from sipcore.q850 import reason_header
@@ -55,11 +57,20 @@ def _ms(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, listen_default: str) -> None:
-    parser.add_argument("--listen", default=listen_default, metavar="[udp:|tcp:]IP:PORT",
+    parser.add_argument("--listen", default=listen_default, metavar="[udp:|tcp:|tls:]IP:PORT",
                         help=f"address to bind (default {listen_default}; port 0 = any; IPv6 as [::1]:5070; "
-                        "a udp: or tcp: prefix sets the transport)")
-    parser.add_argument("--transport", default=None, type=str.upper, choices=["UDP", "TCP"],
-                        help="UDP (default) or TCP")
+                        "a udp:, tcp: or tls: prefix sets the transport)")
+    parser.add_argument("--transport", default=None, type=str.upper, choices=["UDP", "TCP", "TLS"],
+                        help="UDP (default), TCP or TLS (with --tls-cert and --tls-key)")
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="TLS: certificate chain to listen with (PEM)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="TLS: its private key (PEM)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE",
+                        help="TLS: CAs the peer's certificate must chain to (default: the system's)")
+    parser.add_argument("--tls-name", metavar="DOMAIN", help="TLS: the SIP domain the trunk's certificate must "
+                        "name (RFC 5922; default: --domain for a UA, the address dialled for a destination)")
+    parser.add_argument("--tls-no-verify", action="store_true", help="TLS: accept any certificate (lab only)")
+    parser.add_argument("--tls-keylog", type=Path, metavar="FILE",
+                        help="TLS: append session secrets here (SSLKEYLOGFILE format) for Wireshark")
     parser.add_argument("--rtp-host", metavar="IP", help="address for RTP (default: the listen IP)")
     parser.add_argument("--tone", type=float, metavar="HZ", help="frequency of the RTP test tone")
     parser.add_argument("--t1", type=_ms, metavar="MS", help="SIP timer T1 (default 500 ms)")
@@ -188,6 +199,18 @@ def _number_scripts(specs: list[str]) -> dict[str, tuple[Step, ...]]:
     return out
 
 
+def _tls(args: argparse.Namespace, transport: str) -> TlsOptions | None:
+    """The --tls-* options with transport TLS (None otherwise; given without TLS they are a mistake)."""
+    given = [n for n in ("tls_cert", "tls_key", "tls_ca", "tls_name", "tls_keylog") if getattr(args, n)]
+    if transport != "TLS":
+        if given or args.tls_no_verify:
+            raise SettingsError(f"--{(given or ['tls_no_verify'])[0].replace('_', '-')} needs transport TLS "
+                                "(--transport TLS or a tls: address)")
+        return None
+    return TlsOptions(cert=args.tls_cert, key=args.tls_key, ca_file=args.tls_ca, verify=not args.tls_no_verify,
+                      server_name=args.tls_name, keylog=args.tls_keylog)
+
+
 def _timers(args: argparse.Namespace) -> TimerConfig:
     if args.t1 is None:
         return TimerConfig()
@@ -265,7 +288,7 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
     registrars = ([t.addr for t in await _locate(resolver, registrar, "--registrar", ((chosen or "udp").lower(),),
                                                  family)] if registrar else [])
     settings = UaSettings(
-        listen=listen, transport=chosen or "UDP",
+        listen=listen, transport=chosen or "UDP", tls=_tls(args, chosen or "UDP"),
         username=args.username, password=args.password, auth_username=args.auth_username,
         domain=domain or "example.trunk.voipbin.net", from_uri=args.from_uri, display_name=args.display_name,
         target=targets[0] if targets else None, alternates=tuple(targets[1:]), dns=nameserver,
@@ -326,8 +349,9 @@ async def _run_ua(args: argparse.Namespace, out: TextIO) -> int:
 def _dest_settings(args: argparse.Namespace) -> DestinationSettings:
     script = _script(args)
     listen_transport, listen = parse_address(args.listen, "--listen", zero_port_ok=True)
-    settings = DestinationSettings(listen=listen, transport=_transport(args, ("--listen", listen_transport)),
-                                   script=script, numbers=_number_scripts(args.number), honour_cancel=not args.ignore_cancel,
+    transport = _transport(args, ("--listen", listen_transport))
+    settings = DestinationSettings(listen=listen, transport=transport, tls=_tls(args, transport), script=script,
+                                   numbers=_number_scripts(args.number), honour_cancel=not args.ignore_cancel,
                                    rtp_host=args.rtp_host, timers=_timers(args))
     return replace(settings, tone_hz=args.tone) if args.tone is not None else settings
 

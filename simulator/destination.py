@@ -92,7 +92,7 @@ class Destination(Agent):
         script's waits) run on ``clock`` (see :mod:`simulator.agent`)."""
         name = f"destination {settings.listen[0]}:{settings.listen[1]}"
         dest = cls(settings, record or Record(name, clock=clock), clock)
-        await dest._open(settings.transport, settings.listen, auto_100_delay=None)
+        await dest._open(settings.transport, settings.listen, auto_100_delay=None, tls=settings.tls)
         return dest
 
     @classmethod
@@ -121,7 +121,8 @@ class Destination(Agent):
         uri = event.request.uri_parsed
         script = s.script_for_user(uri.user if isinstance(uri, SipURI) else None) if s.numbers else s.script
         call = UasCall(self, event, script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
-                       media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms)
+                       media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms,
+                       keep_sending_on_hold=s.keep_sending_on_hold)
         self.calls.append(call.info)
         self.spawn(call.run())
 

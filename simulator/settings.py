@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from sipcore.aio.tls import TlsOptions
 from sipcore.digest import UnsupportedAlgorithmError, get_algorithm
 from sipcore.digest_client import DEFAULT_PREFERENCE
 from sipcore.errors import SIPParseError
@@ -18,13 +19,14 @@ from sipcore.transport_address import AddressError, bracketed, parse_transport_a
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
-    "CHALLENGE_BEHAVIOURS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer", "Reject",
-    "Send100", "Send180", "Send183", "SettingsError", "Step", "UaSettings", "Wait", "check_script",
-    "check_sip_uri", "parse_address", "parse_hostport",
+    "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "Hold",
+    "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183", "SendDigits",
+    "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script", "check_sip_uri",
+    "parse_address", "parse_hostport",
 ]
 
 Addr = tuple[str, int]
-TRANSPORTS = ("UDP", "TCP")
+TRANSPORTS = ("UDP", "TCP", "TLS")
 CHALLENGE_BEHAVIOURS = ("answer", "wrong-password", "give-up")
 """What the UA does with a 401/407: answer it with its credentials, answer with a deliberately wrong
 password (negative scenarios), or give up (the challenge is the final status)."""
@@ -104,8 +106,22 @@ def _check_text(value: str | None, what: str) -> None:
 def _check_transport(value: str) -> str:
     upper = value.upper()
     if upper not in TRANSPORTS:
-        raise SettingsError(f"transport {value!r} is not supported: use UDP or TCP")
+        raise SettingsError(f"transport {value!r} is not supported: use UDP, TCP or TLS")
     return upper
+
+
+def _check_tls(transport: str, tls: TlsOptions | None, domain: str | None) -> TlsOptions | None:
+    """TLS options go with transport TLS, and it needs a certificate to listen with; a UA's trunk is
+    checked against its domain unless ``server_name`` says otherwise (RFC 5922)."""
+    if transport != "TLS":
+        if tls is not None:
+            raise SettingsError(f"tls: TLS options given, but the transport is {transport}")
+        return None
+    if tls is None or tls.cert is None or tls.key is None:
+        raise SettingsError("transport TLS needs tls=TlsOptions(cert=..., key=...): a certificate to listen with")
+    if domain is not None and tls.server_name is None:
+        return replace(tls, server_name=domain)
+    return tls
 
 
 # --- destination script steps -------------------------------------------------------------------------
@@ -179,13 +195,69 @@ class HangupAfter:
         _check_ms(self.ms, "HangupAfter.ms")
 
 
-Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter
+HOLD_DIRECTIONS = ("sendonly", "inactive")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """In the answered call, wait ``after_ms`` then put the call on hold: a re-INVITE whose offer says
+    ``direction`` (a=sendonly: we may still send, e.g. music on hold; a=inactive: nothing either way)."""
+
+    after_ms: int
+    direction: str = "sendonly"
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Hold.after_ms")
+        if self.direction not in HOLD_DIRECTIONS:
+            raise SettingsError(f"Hold.direction: {self.direction!r} is not one of {', '.join(HOLD_DIRECTIONS)}")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Wait ``after_ms`` then take the call off hold: a re-INVITE whose offer says a=sendrecv."""
+
+    after_ms: int
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Resume.after_ms")
+
+
+@dataclass(frozen=True)
+class SendDigits:
+    """Wait ``after_ms`` then send ``digits`` as RFC 4733 telephone-events (the payload type the far end's
+    SDP gives telephone-event/8000), each ``duration_ms`` long with ``gap_ms`` of tone between them."""
+
+    after_ms: int
+    digits: str
+    duration_ms: int = 100
+    gap_ms: int = 100
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "SendDigits.after_ms")
+        if not self.digits or any(c.upper() not in "0123456789*#ABCD" for c in self.digits):
+            raise SettingsError(f"SendDigits.digits: {self.digits!r} is not a string of DTMF digits (0-9 * # A-D)")
+        if not 40 <= self.duration_ms <= 8000:
+            raise SettingsError(f"SendDigits.duration_ms: {self.duration_ms!r} is not in 40..8000 ms")
+        _check_ms(self.gap_ms, "SendDigits.gap_ms")
+
+
+MidCallStep = Hold | Resume | SendDigits
+Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter | Hold | Resume | SendDigits
 _FINAL_STEPS = (Answer, Reject, NeverAnswer)
+
+
+def check_midcall(steps: Sequence[MidCallStep], what: str = "midcall") -> tuple[MidCallStep, ...]:
+    """Steps for an answered call (Hold, Resume, SendDigits), each run ``after_ms`` after the previous."""
+    out = tuple(steps)
+    for index, step in enumerate(out):
+        if not isinstance(step, MidCallStep):
+            raise SettingsError(f"{what} step {index + 1}: {step!r} is not Hold, Resume or SendDigits")
+    return out
 
 
 def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
     """A script in the documented order: provisional steps and waits, one final step (Answer, Reject or
-    NeverAnswer), then only HangupAfter, after an Answer."""
+    NeverAnswer), then only HangupAfter and mid-call steps (Hold, Resume, SendDigits), after an Answer."""
     steps = tuple(script)
     final: Step | None = None
     for index, step in enumerate(steps):
@@ -196,9 +268,9 @@ def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
             if final is not None:
                 raise SettingsError(f"{where}: the script already ended with {type(final).__name__}")
             final = step
-        elif isinstance(step, HangupAfter):
+        elif isinstance(step, HangupAfter | MidCallStep):
             if not isinstance(final, Answer):
-                raise SettingsError(f"{where}: HangupAfter needs an Answer before it")
+                raise SettingsError(f"{where}: {type(step).__name__} needs an Answer before it")
         elif final is not None:
             raise SettingsError(f"{where}: comes after the final step {type(final).__name__}")
     if final is None:
@@ -249,10 +321,14 @@ class UaSettings:
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    tls: TlsOptions | None = None
+    """With transport TLS: its certificate (to listen), the CA file, and the SIP domain the trunk's
+    certificate must name (``server_name``; default: ``domain``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
+        object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, self.domain))
         if not self.username or any(c in self.username for c in " \t\r\n@:;<>\""):
             raise SettingsError(f"username {self.username!r} is empty or not usable in a SIP URI user part")
         for name in ("password", "auth_username", "display_name", "user_agent"):
@@ -326,12 +402,18 @@ class DestinationSettings:
     tone_hz: float = 440.0
     contact_user: str = "destination"
     max_call_ms: int = 3_600_000
+    keep_sending_on_hold: bool = False
+    """Keep sending RTP when our SDP says we will not (a=recvonly or a=inactive): a broken far end, to see
+    whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    tls: TlsOptions | None = None
+    """With transport TLS: its certificate and key (required), the CA file for the trunk's certificate."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
+        object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, None))
         object.__setattr__(self, "script", check_script(self.script))
         for number in self.numbers:
             if not number or any(c in number for c in "@;:<> \t\r\n\0"):

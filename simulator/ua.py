@@ -28,12 +28,14 @@ from .register import Registration, RegistrationResult
 from .settings import (
     Addr,
     Answer,
+    MidCallStep,
     Reject,
     Send180,
     SettingsError,
     Step,
     UaSettings,
     check_addr,
+    check_midcall,
     check_sip_uri,
 )
 from .uac import CallOptions, CallResult, OutgoingCall
@@ -56,7 +58,7 @@ class UserAgent(Agent):
         """Bind the listen address (SettingsError when it is in use) and start answering requests. Its
         timers run on ``clock`` (see :mod:`simulator.agent`)."""
         ua = cls(settings, record or Record(f"ua {settings.username}", clock=clock), clock)
-        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2)
+        await ua._open(settings.transport, settings.listen, auto_100_delay=0.2, tls=settings.tls)
         ua.registration = Registration(ua, settings)
         return ua
 
@@ -99,10 +101,11 @@ class UserAgent(Agent):
                    hold_ms: int | None = None, cancel_after_ms: int | None = None,
                    cancel_on_ringing: bool = False, expect_remote_bye: bool = False,
                    ring_timeout_ms: int | None = None, remote_bye_timeout_ms: int | None = None,
-                   headers: Iterable[tuple[str, str]] = ()) -> CallResult:
+                   headers: Iterable[tuple[str, str]] = (), midcall: Iterable[MidCallStep] = ()) -> CallResult:
         """Place one call and return how it went (never raises on a SIP outcome; SettingsError on a bad
         argument). ``to`` is a URI, or a number/user put at the trunk domain. The call is held for
-        ``hold_ms`` then hung up, or waits for the far end's BYE with ``expect_remote_bye``."""
+        ``hold_ms`` then hung up, or waits for the far end's BYE with ``expect_remote_bye``; ``midcall``
+        steps (Hold, Resume, SendDigits) run once it is answered, before ``hold_ms`` counts."""
         s = self.settings
         to_uri = self._uri_for(to)
         ruri = check_sip_uri(request_uri, "request_uri") if request_uri is not None else to_uri
@@ -118,7 +121,7 @@ class UserAgent(Agent):
             ring_timeout_ms=s.ring_timeout_ms if ring_timeout_ms is None else ring_timeout_ms,
             remote_bye_timeout_ms=(s.remote_bye_timeout_ms if remote_bye_timeout_ms is None
                                    else remote_bye_timeout_ms),
-            extra_headers=tuple(headers))
+            extra_headers=tuple(headers), midcall=check_midcall(tuple(midcall)))
         call = OutgoingCall(self, s, options)
         result: CallResult = await self.spawn(call.run())
         self.calls.append(result)

@@ -16,6 +16,10 @@ Messages (RFC 3261 §7, §19, §20, §25)
     :func:`authorize_request`, :func:`with_new_branch`; :func:`check_request` (the UAS checks of §8.2);
     identifiers from :class:`IdGenerator`; ``[transport:]host[:port]`` text via
     :func:`parse_transport_address` (:func:`split_transport_address` says what was left out).
+TLS identity (RFC 5922 §7)
+    :func:`identity_problem` says whether a peer's certificate (as ``getpeercert()`` gives it) names the
+    SIP domain (or IP address) the connection was for: sip: URI and dNSName SANs, the CN only without any
+    SAN, no wildcards; :func:`certificate_identity` lists what it names.
 Locating a server (RFC 3263 §4; RFC 2782)
     :class:`Locator` says which DNS queries to make for a URI or host name (:func:`parse_server`: NAPTR,
     SRV, A/AAAA, or none for an IP) and turns their answers (:class:`Naptr`, :class:`Srv`, addresses) into
@@ -51,7 +55,8 @@ SRTP keyed by SDES (RFC 3711; RFC 4568)
     such key, through libsrtp (pylibsrtp), and raises :class:`SrtpError` for a packet that fails.
 RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
-    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard.
+    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard;
+    RFC 4733 telephone-events (DTMF): :class:`TelephoneEvent` payloads and :func:`event_plan`.
 Q.850 causes (RFC 3326; RFC 3398)
     :func:`cause_for_status`, :func:`status_for_cause` and the Reason header (:func:`reason_header`,
     :func:`parse_reason`).
@@ -170,7 +175,17 @@ from .sdp import Connection, MediaDescription, Origin, SessionDescription, media
 from .sdp_offer import make_answer, make_offer
 from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
+from .telephone_event import (
+    DTMF_EVENTS,
+    TELEPHONE_EVENT,
+    TelephoneEvent,
+    TelephoneEventError,
+    dtmf_digit,
+    dtmf_event,
+    event_plan,
+)
 from .timers import TimerConfig
+from .tls_identity import CertificateIdentity, certificate_identity, identity_problem
 from .transaction import (
     ClientTransaction,
     Event,
@@ -222,6 +237,8 @@ __all__ = [
     "MAGIC_COOKIE", "IdGenerator", "TokenSource", "has_magic_cookie",
     "TRANSPORTS", "Address", "AddressError", "TransportAddress", "bracketed", "is_ip_address",
     "parse_transport_address", "split_transport_address",
+    # TLS peers' certificates (RFC 5922)
+    "CertificateIdentity", "certificate_identity", "identity_problem",
     # locating a server (RFC 3263)
     "LocateError", "Locator", "Naptr", "Query", "ServerName", "Srv", "locate_from_records", "order_srv",
     "parse_nameserver", "parse_server",
@@ -248,6 +265,8 @@ __all__ = [
     # RTP
     "PCMU", "SAMPLE_RATE", "RtpPacket", "RtpParseError", "RtpStream", "decode_pcmu", "dominant_frequency",
     "encode_pcmu", "pcmu_frames", "pcmu_tone",
+    "DTMF_EVENTS", "TELEPHONE_EVENT", "TelephoneEvent", "TelephoneEventError", "dtmf_digit", "dtmf_event",
+    "event_plan",
     # Q.850
     "NORMAL_CALL_CLEARING", "Reason", "cause_for_status", "cause_text", "parse_reason", "reason_header",
     "status_for_cause",

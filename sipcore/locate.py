@@ -9,7 +9,7 @@ the ordered list of transport addresses to try.
 
 What is asked (§4.1 for the transport, §4.2 for the address and port):
 
-- a numeric IP: nothing; the transport written (``;transport=`` or a ``udp:``/``tcp:`` prefix) else UDP
+- a numeric IP: nothing; the transport written (``;transport=``, ``sips:`` or a ``udp:``/``tcp:``/``tls:`` prefix) else UDP
   (TCP for a client that speaks only TCP), the port written else the transport's default (5060; 5061
   for TLS);
 - a name with a port: A/AAAA, at that port, over the transport written else UDP (as above);
@@ -39,7 +39,6 @@ from typing import Any, Protocol
 
 from .errors import ProtocolError, SIPParseError
 from .transport_address import (
-    TRANSPORTS,
     AddressError,
     TransportAddress,
     bracketed,
@@ -59,9 +58,12 @@ FAMILIES = ("A", "AAAA")
 NAPTR_SERVICES = {"sip+d2u": "udp", "sip+d2t": "tcp", "sips+d2t": "tls", "sip+d2s": "sctp",
                   "sips+d2s": "sctp-tls", "sip+d2w": "ws", "sips+d2w": "wss"}
 """NAPTR service fields of RFC 3263 §4.1 (and RFC 4168, RFC 7118) and the transport each names."""
+TRANSPORTS = ("udp", "tcp")
+"""The transports located through DNS. A TLS server is given by its address (``tls:IP:PORT``, ``sips:IP``):
+NAPTR SIPS+D2T and ``_sips._tcp`` SRV look-ups are not made yet."""
 MAX_SRV_TARGETS = 16
 """SRV targets looked up per service at most: a zone with more is cut short (and the trace says so)."""
-TLS_UNSUPPORTED = "TLS, which trunkcheck does not support yet"
+TLS_UNSUPPORTED = "TLS servers are not located through DNS yet: give the IP address, tls:IP:PORT"
 _FINAL_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=(:\d*)?\Z)")
 
 
@@ -131,10 +133,12 @@ def _name(host: str) -> str:
     return host.strip().rstrip(".").lower()
 
 
-def _check_transport(transport: str, text: str) -> str:
+def _check_transport(transport: str, text: str, host: str) -> str:
     transport = transport.lower()
     if transport == "tls":
-        raise LocateError(f"{json.dumps(text)}: transport tls needs {TLS_UNSUPPORTED}; use udp or tcp")
+        if is_ip_address(host):
+            return transport  # an address: nothing to locate
+        raise LocateError(f"{json.dumps(text)}: {TLS_UNSUPPORTED}")
     if transport not in TRANSPORTS:
         raise LocateError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
     return transport
@@ -144,29 +148,33 @@ def parse_server(text: str) -> ServerName:
     """A SIP or SIPS URI (``sip:+15550100@example.trunk.voipbin.net;transport=tcp``: its host, or its
     ``maddr``, port and transport; the user part does not matter), or ``[udp:|tcp:]host[:port]`` (a name
     or an IP literal, IPv6 in brackets). LocateError, quoting the text, for anything else, and for
-    ``sips:`` or ``;transport=tls`` (TLS is not supported yet)."""
+    ``sips:``, ``;transport=tls`` or ``tls:`` (TLS servers are given by IP address, not located)."""
     value = text.strip()
     if value.lower().startswith(("sip:", "sips:")):
         try:
             uri = parse_sip_uri(value)
         except SIPParseError as exc:
             raise LocateError(f"{json.dumps(text)} is not a valid SIP URI: {exc.message}") from None
-        if uri.scheme.lower() == "sips":
-            raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over {TLS_UNSUPPORTED}; use sip:")
         host = uri.param("maddr") or uri.host
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         if not is_ip_address(host) and not _valid_name(host):
             raise LocateError(f"{json.dumps(text)}: {json.dumps(host)} is not a host name or an IP address")
-        transport = _check_transport(uri.transport, text) if uri.transport else None
+        transport = _check_transport(uri.transport, text, host) if uri.transport else None
+        if uri.scheme.lower() == "sips":
+            if not is_ip_address(host):
+                raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS: {TLS_UNSUPPORTED}")
+            if transport not in (None, "tls"):
+                raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS, not {transport}")
+            transport = "tls"
         return ServerName(_host(host), uri.port, transport, value)
     value = _FINAL_DOT.sub("", value)  # a fully qualified name: "example.net." or "example.net.:5060"
     try:
         transport, host, port = split_transport_address(value, names_ok=True,
                                                         ip_hint="expected a host name, an IP address or a sip: URI")
     except AddressError as exc:
-        if value.lower().startswith("tls:"):
-            raise LocateError(f"{json.dumps(text)}: transport tls needs {TLS_UNSUPPORTED}; use udp or tcp") from None
         raise LocateError(str(exc)) from None
+    if transport is not None:
+        _check_transport(transport, text, host)
     return ServerName(_host(host), port, transport, value)
 
 
@@ -234,8 +242,9 @@ class Locator:
         self.rng = rng
         self.transports = tuple(t.lower() for t in transports)
         self.families = tuple(families)
-        if not self.transports or any(t not in TRANSPORTS for t in self.transports):
-            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(TRANSPORTS)}")
+        spoken = (*TRANSPORTS, "tls") if server.numeric else TRANSPORTS  # TLS: only to an address, for now
+        if not self.transports or any(t not in spoken for t in self.transports):
+            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(spoken)}")
         if not self.families or any(f not in FAMILIES for f in self.families):
             raise ValueError(f"families {families!r}: give A, AAAA or both")
         self.trace: list[str] = []
@@ -361,7 +370,7 @@ class Locator:
         usable.sort(key=lambda u: (u[0], u[1]))
         if records and not usable:
             what = ", ".join(dict.fromkeys(offered)) or "no SIP service (flag \"s\", SIP+D2U or SIP+D2T)"
-            tls = f" ({TLS_UNSUPPORTED})" if any("SIPS" in o for o in offered) else ""
+            tls = f" ({TLS_UNSUPPORTED})" if any("SIPS" in o for o in offered) else ""  # noqa: E501
             raise LocateError(f"{self.server}: its NAPTR records offer {what}; this client speaks "
                               f"{', '.join('SIP+D2' + t[0].upper() for t in self.transports)}{tls}")
         return [(transport, replacement) for _, _, transport, replacement in usable if replacement]

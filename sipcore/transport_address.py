@@ -1,6 +1,6 @@
 """Transport addresses as the command line and the project's files write them: ``[transport:]host[:port]``.
 
-    udp:127.0.0.1:5060     tcp:[::1]:5061     127.0.0.1:5080 (UDP)     [::1]:5070 (UDP)     127.0.0.30 (port 5060)
+    udp:127.0.0.1:5060     tcp:[::1]:5061     tls:127.0.0.1:5061     127.0.0.1:5080 (UDP)     127.0.0.30 (port 5060)
 
 One parser for all of them: ``trunkcheck serve --listen`` and ``--destination``, the server's
 configuration, ``trunkcheck simulate``'s addresses and the equipment file. Without a transport an address
@@ -24,9 +24,9 @@ __all__ = [
 
 Address = tuple[str, int]
 """A (host, port) pair as sockets take it: where a message goes to or came from."""
-TRANSPORTS = ("udp", "tcp")
-"""The transports trunkcheck speaks."""
-_OTHER_TRANSPORTS = ("tls", "sctp", "ws", "wss")
+TRANSPORTS = ("udp", "tcp", "tls")
+"""The transports trunkcheck speaks (TLS: SIP over TLS over TCP, RFC 3261 §26, port 5061 by default)."""
+_OTHER_TRANSPORTS = ("sctp", "ws", "wss")
 """Recognised as a transport prefix, so that the message says it is not supported."""
 _HOSTNAME_RE = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
                           r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
@@ -78,8 +78,10 @@ def parse_transport_address(text: str, *, default_transport: str = "udp", defaul
                                                     ip_hint=ip_hint)
     transport = transport or default_transport.lower()
     if transport not in TRANSPORTS:
-        raise AddressError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
+        raise AddressError(f"{json.dumps(text)}: transport {transport} is not supported (udp, tcp or tls)")
     if port is None:
+        if default_port == 5060 and transport == "tls":
+            default_port = 5061  # RFC 3261 §19.1.2: SIP over TLS listens on 5061
         if default_port is None:
             raise AddressError(f"{json.dumps(text)} has no port (expected IP:PORT, e.g. 127.0.0.1:5080)")
         port = default_port
@@ -97,7 +99,7 @@ def split_transport_address(text: str, *, zero_port_ok: bool = False, names_ok: 
     head, colon, tail = value.partition(":")
     if colon and head.lower() in TRANSPORTS + _OTHER_TRANSPORTS:
         if head.lower() not in TRANSPORTS:
-            raise AddressError(f"{json.dumps(text)}: transport {head} is not supported (udp or tcp)")
+            raise AddressError(f"{json.dumps(text)}: transport {head} is not supported (udp, tcp or tls)")
         transport, value = head.lower(), tail
     host, port_text = value, ""
     if value.startswith("["):

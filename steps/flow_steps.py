@@ -5,7 +5,12 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
-from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
+from harness.ladder.expected import (
+    ExpectationError,
+    ladder_from_docstring,
+    ladder_from_drawing,
+    ladder_from_table,
+)
 from steps.world import world
 
 
@@ -26,6 +31,11 @@ def table_rows(context: Context) -> list[dict[str, str]]:
 @then("the capture follows the ladder:")
 def step_follows_spec_ladder(context: Context) -> None:
     world(context).expect_flow(ladder_from_docstring(doc_string(context)), "the spec's ladder")
+
+
+@then("the capture follows this ladder, which the spec does not draw:")
+def step_follows_drawn_ladder(context: Context) -> None:
+    world(context).expect_flow(ladder_from_drawing(doc_string(context)), "the scenario's ladder")
 
 
 @then("the capture shows:")

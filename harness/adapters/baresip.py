@@ -123,8 +123,11 @@ def write_tone(path: Path, seconds: float, rate: int = 8000, hz: int = 400) -> N
 class Baresip:
     def __init__(self, sip: Address, *, ctrl: Address | None = None, rtp_ports: tuple[int, int] = (43000, 43099),
                  accounts: Iterable[BaresipAccount] = (), tone_seconds: float = 120.0,
-                 start_timeout: float = 10.0, workdir: Path | None = None, binary: str | None = None) -> None:
+                 start_timeout: float = 10.0, workdir: Path | None = None, binary: str | None = None,
+                 extra_config: str = "") -> None:
+        """``extra_config``: more config lines (``sip_cafile /path/ca.pem`` for TLS accounts)."""
         self.sip = sip
+        self.extra_config = extra_config
         self.ctrl = ctrl or (sip[0], sip[1] + 1000)
         self.rtp_ports = rtp_ports
         self.initial_accounts = list(accounts)
@@ -164,7 +167,7 @@ module_tmp		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		{self.ctrl[0]}:{self.ctrl[1]}
-"""
+{self.extra_config}"""
         (self.workdir / "config").write_text(config)
         (self.workdir / "accounts").write_text("")
         (self.workdir / "contacts").write_text("")

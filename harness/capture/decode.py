@@ -34,6 +34,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ __all__ = [
     "Decoded",
     "DecodedMessage",
     "DecodedRtp",
+    "TlsDecode",
     "decode_file",
     "decode_many",
     "parse_headers",
@@ -68,7 +70,7 @@ __all__ = [
 DEFAULT_SIP_PORTS = (5060,)
 TSHARK_TIMEOUT = 120.0
 _PROTOCOLS = (
-    "frame ip ipv6 udp tcp sip rtp"  # tshark -J: only these protocols (and what they carry, e.g. SDP)
+    "frame ip ipv6 udp tcp sip rtp rtpevent"  # tshark -J: only these protocols (and what they carry, e.g. SDP)
 )
 
 
@@ -77,17 +79,33 @@ class DecodeError(RuntimeError):
 
 
 def tshark_options(
-    sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS,
+    sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS, tls: TlsDecode | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(decode_as, override_prefs) for pyshark: SIP on the given ports (a port, or a range "16000-19999"),
-    heuristic RTP on."""
+    heuristic RTP on. With ``tls``: TCP on its ports is TLS (not SIP) and SIP inside it, decrypted with
+    the session secrets of its key log file (``tls.keylog_file``)."""
     decode_as: dict[str, str] = {}
+    prefs = {"rtp.heuristic_rtp": "TRUE"}
     ports = {str(p).strip() for p in sip_ports}
     for port in sorted(ports, key=lambda p: [int(x) for x in p.split("-")]):
         if port != "5060":
             decode_as[f"udp.port=={port}"] = "sip"
-            decode_as[f"tcp.port=={port}"] = "sip"
-    return decode_as, {"rtp.heuristic_rtp": "TRUE"}
+            if tls is None:
+                decode_as[f"tcp.port=={port}"] = "sip"
+    if tls is not None:
+        for tls_port in sorted(set(tls.ports)):
+            decode_as[f"tcp.port=={tls_port}"] = "tls"
+            decode_as[f"tls.port=={tls_port}"] = "sip"
+        prefs["tls.keylog_file"] = str(tls.keylog)
+    return decode_as, prefs
+
+
+@dataclass(frozen=True)
+class TlsDecode:
+    """A capture of SIP over TLS: the TCP ports that carry it and the key log file that decrypts it."""
+
+    ports: tuple[int, ...]
+    keylog: Path
 
 
 def _require_tshark() -> None:
@@ -95,13 +113,13 @@ def _require_tshark() -> None:
         raise DecodeError("tshark is not installed (Debian: apt-get install tshark)")
 
 
-def _pyshark_packets(path: Path, sip_ports: Iterable[int | str]) -> list[Any]:
+def _pyshark_packets(path: Path, sip_ports: Iterable[int | str], tls: TlsDecode | None = None) -> list[Any]:
     """Run pyshark on its own thread and event loop: safe to call from async code (no nested loop), from
     several threads at once, and never installs pyshark's SafeChildWatcher (whose SIGCHLD handling logs
     "Unknown child process pid ..." when captures follow each other)."""
     import pyshark
 
-    decode_as, prefs = tshark_options(sip_ports)
+    decode_as, prefs = tshark_options(sip_ports, tls)
     packets: list[Any] = []
     errors: list[BaseException] = []
 
@@ -177,12 +195,13 @@ def _use_threaded_child_watcher() -> None:
 
 
 def decode_file(
-    path: str | os.PathLike[str], *, sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS
+    path: str | os.PathLike[str], *, sip_ports: Iterable[int | str] = DEFAULT_SIP_PORTS,
+    tls: TlsDecode | None = None,
 ) -> list[Decoded]:
-    """One capture, one tshark."""
+    """One capture, one tshark (SIP over TLS decrypted with ``tls``'s key log)."""
     _require_tshark()
     out: list[Decoded] = []
-    for pkt in _pyshark_packets(Path(path), sip_ports):
+    for pkt in _pyshark_packets(Path(path), sip_ports, tls):
         out.extend(convert_packet(pkt, frame_offset=0))
     return out
 
@@ -314,6 +333,7 @@ def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str] | RoleMa
                 time=item.time,
                 frame_no=item.frame_no,
                 cseq_method=item.cseq_method,
+                sdp_direction=item.sdp_direction if item.kind == "request" and item.to_tag else None,
             )
         )
     return out

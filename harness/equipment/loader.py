@@ -27,6 +27,7 @@ from harness.equipment.model import (
     ROLES,
     Equipment,
     EquipmentError,
+    EquipmentTls,
     Extension,
     ImageSpec,
     ProcessSpec,
@@ -46,9 +47,12 @@ from sipcore.transport_address import bracketed
 __all__ = ["load_equipment", "parse_equipment"]
 
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
-              "registrar", "process", "image", "dns", *ADAPTERS)
-_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number")
-_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk"}
+              "registrar", "process", "image", "dns", "tls", *ADAPTERS)
+_TLS = ("address", "ca_file", "server_name", "verify")
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number",
+          "options_interval", "options_timeout")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk",
+              "options_interval": "trunk", "options_timeout": "trunk"}
 _ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens "
                                  f"there; or \"{REMOTE}\" with [[equipment.trunk.number]]: the trunk's own far end",
                   "proxy": "where the UA sends its requests: the harness's trunk listens there"}
@@ -188,6 +192,7 @@ class _Parser(TableReader):
             raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
         if role == "trunk" and not {"basic-auth", "ip-auth"} & features:
             raise self.error((*p, "features"), 'a trunk authenticates calls: claim "basic-auth", "ip-auth" or both')
+        tls = self.tls(e, p, role, features)
         lines = {tomlfile.fmt(k): v for k, v in self.loc.lines.items()}
         return Equipment(
             name=self.text(e, p, "name"), vendor=self.get(e, p, "vendor", str, ""),
@@ -196,7 +201,32 @@ class _Parser(TableReader):
             registrar_domain=registrar_domain, trusted_peers=trusted, extensions=extensions, adapter=adapter,
             adapter_settings=settings, process=self.process(e, p), image=self.image(e, p),
             media_addresses=self.hosts(e, p, "media_addresses"), source=self.filename, lines=lines, dns=self.dns,
-            located=self.located)
+            located=self.located, tls=tls)
+
+    def tls(self, e: dict[str, Any], p: KeyPath, role: str, features: frozenset[str]) -> EquipmentTls | None:
+        """``[equipment.tls]``: required by a trunk claiming tls, meaningless otherwise."""
+        tp = (*p, "tls")
+        if "tls" not in e:
+            if role == "trunk" and "tls" in features:
+                raise self.error((*p, "features"), 'claims "tls": give [equipment.tls] address = "tls:IP:PORT" '
+                                 "(and ca_file, the CA that issued its certificate)")
+            return None
+        if role != "trunk" or "tls" not in features:
+            raise self.error(tp, 'is for a trunk claiming "tls"')
+        t = self.table(e["tls"], tp, _TLS)
+        address = self.address(t, tp, "address", "tls") if "address" in t else self.missing(tp, "address")
+        if address.transport != "tls":
+            raise self.error((*tp, "address"), f"{address} is not a tls: address")
+        ca_text = self.get(t, tp, "ca_file", str, None)
+        ca_file = None
+        if ca_text is not None:
+            ca_file = Path(ca_text).expanduser()
+            if not ca_file.is_absolute() and not self.filename.startswith("<"):
+                ca_file = Path(self.filename).parent / ca_file
+            if not ca_file.is_file():
+                raise self.error((*tp, "ca_file"), f"{ca_file}: no such file")
+        return EquipmentTls(address, ca_file, self.get(t, tp, "server_name", str, None),
+                            self.get(t, tp, "verify", bool, True))
 
     def trunk_address(self, trunk: TrunkAccount, p: KeyPath) -> SipAddress:
         """A remote trunk without ``address``: its server address ``sip:DOMAIN``, located through DNS."""
@@ -271,9 +301,16 @@ class _Parser(TableReader):
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
                              "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
+        timing = {}
+        for name, default, top in (("options_interval", 60.0, 3600.0), ("options_timeout", 32.0, 300.0)):
+            value = self.get(t, tp, name, (int, float), default)
+            if not 0 < value <= top:
+                raise self.error((*tp, name), f"{value} is not a number of seconds above 0 and at most {top:g}")
+            timing[name] = float(value)
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
                             destination=listen if role == "trunk" else None,
-                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers)
+                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers,
+                            **timing)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
                   features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:

@@ -21,13 +21,15 @@ from sipcore.transport_address import TransportAddress, parse_transport_address
 
 __all__ = [
     "ADAPTERS", "BEHAVIOURS", "FEATURES", "REMOTE", "TestNumber", "FEATURE_ALIASES", "REFERENCE_ONLY_TAG", "ROLES", "Equipment", "EquipmentError",
+    "EquipmentTls",
     "Extension", "ImageSpec", "ProcessSpec", "SipAddress", "TrunkAccount", "expand_features", "locate_address", "needs_dns",
     "parse_address",
 ]
 
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
-            "tcp", "srtp")
+            "tcp", "srtp", "tls", "options-keepalive", "caller-identity", "hold",
+            "dtmf-rfc4733")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
@@ -65,6 +67,12 @@ class TrunkAccount:
     """Role ua: where it sends its requests (the harness's trunk listens there)."""
     allowed_ips: tuple[str, ...] = ()
     """Role trunk with ip-auth: source addresses it accepts without a challenge."""
+    options_interval: float = 60.0
+    """Role trunk with options-keepalive: the seconds between its OPTIONS to its destination, as configured
+    (bounds how long the keep-alive scenarios wait)."""
+    options_timeout: float = 32.0
+    """Role trunk with options-keepalive: how long an OPTIONS may go unanswered before it marks the
+    destination down (default Timer F)."""
     numbers: tuple[TestNumber, ...] = ()
     """Role trunk with ``destination = "remote"``: the numbers its own far end answers, rejects ..."""
 
@@ -90,6 +98,17 @@ class ImageSpec:
     ports: tuple[str, ...]
     command: tuple[str, ...] | None = None
     healthcheck: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EquipmentTls:
+    """``[equipment.tls]`` of a trunk claiming ``tls``: where it takes SIP over TLS, the CA that issued its
+    certificate, and the SIP domain that certificate must name (RFC 5922; None: the trunk domain)."""
+
+    address: SipAddress
+    ca_file: Path | None = None
+    server_name: str | None = None
+    verify: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,8 @@ class Equipment:
     """Addresses the file gives by name: as written and where DNS (RFC 3263) located them when the file
     was loaded (``"equipment.address"`` -> ``("sip:sbc.example.net", udp:192.0.2.5:5060)``); the model
     holds the latter."""
+    tls: EquipmentTls | None = None
+    """Role trunk claiming tls: its TLS listener and certificate (the @tls scenarios' UA connects there)."""
     source: str = "<string>"
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """Line of each key given in the file (``"equipment.address"`` -> 6), for messages found later."""

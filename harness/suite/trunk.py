@@ -15,10 +15,13 @@ from reference_server.config import (
     IPNetwork,
     ListenAddress,
     ServerConfig,
+    TlsConfig,
     default_config_text,
     parse_config,
 )
 from reference_server.faults import NO_FAULTS, InjectedFaults
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
 from reference_server.server import ReferenceServer
 
 __all__ = ["TrunkSettings", "build_server_config", "start_reference_server"]
@@ -41,6 +44,10 @@ class TrunkSettings:
     trusted_roles: tuple[str, ...] = ("Carrier",)
     server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
     realm: str | None = None  # the digest realm; None: the trunk's domain
+    keepalive: KeepAliveSettings = KeepAliveSettings()  # OPTIONS toward the destination (off by default)
+    identity: IdentityPolicy = IdentityPolicy()  # P-Asserted-Identity, Privacy, E.164 (the defaults: none)
+    options_interval: float = 60.0  # equipment under test: its OPTIONS interval, as its file declares
+    options_timeout: float = 32.0  # equipment under test: how long before it marks a destination down
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
 
@@ -50,8 +57,10 @@ class TrunkSettings:
         return self.server_host or f"{self.domain_name}.trunk.voipbin.net"
 
 
-def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig:
-    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination."""
+def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig | None = None) -> ServerConfig:
+    """The embedded defaults, listening on the scenario's trunk address, relaying to its destination (over
+    TLS both, with ``tls``)."""
+    transport = "udp" if tls is None else "tls"
     base = parse_config(default_config_text(), "<defaults>")
 
     def net(role: str) -> IPNetwork:
@@ -66,12 +75,15 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], "udp"),
+        destination=Destination(topo.destination[0], topo.destination[1], transport),
         destination_srtp=settings.destination_srtp,
+        keepalive=settings.keepalive,
+        identity=settings.identity,
     )
     return dataclasses.replace(
         base,
-        listen=(ListenAddress("udp", topo.trunk[0], topo.trunk[1]),),
+        listen=(ListenAddress(transport, topo.trunk[0], topo.trunk[1]),),
+        tls=tls or base.tls,
         trunks=(trunk,),
         algorithms=settings.algorithms,
         nonce_lifetime=base.nonce_lifetime if settings.nonce_lifetime is None else settings.nonce_lifetime,
@@ -86,10 +98,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology) -> ServerConfig
 
 
 async def start_reference_server(
-    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS
+    settings: TrunkSettings, topo: Topology, faults: InjectedFaults = NO_FAULTS, tls: TlsConfig | None = None
 ) -> ReferenceServer:
     """The scenario's reference server, started; ``faults`` (test only) break it on purpose."""
-    server = ReferenceServer(build_server_config(settings, topo), media_policy=faults.media_policy,
+    server = ReferenceServer(build_server_config(settings, topo, tls), media_policy=faults.media_policy,
                              hangup_policy=faults.hangup_policy, timer_c=settings.timer_c)
     await server.start()
     return server

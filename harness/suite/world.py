@@ -42,11 +42,14 @@ from harness.equipment.numbers import TestNumber
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
+from harness.suite.call_records import challenges_in
 from harness.suite.checks import check_flow
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
+from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, run_tls
+from harness.suite.tls_setup import check_capture as check_tls_capture
 from harness.suite.trunk import TrunkSettings, start_reference_server
 from harness.suite.ua_only import ua_leg
 from harness.suite.ua_under_test import UaUnderTest, guard_silence
@@ -54,11 +57,7 @@ from reference_server.server import ReferenceServer
 from simulator.destination import Destination, script_for
 from simulator.settings import DestinationSettings, Step, UaSettings
 from simulator.ua import CallResult, RegistrationResult, UserAgent
-from sipcore.digest import Challenge, parse_challenges
 from sipcore.digest_client import DigestClient
-from sipcore.errors import SIPParseError
-from sipcore.message import Response
-from sipcore.parser import parse_message
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,8 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
+        self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
@@ -102,6 +103,9 @@ class ScenarioWorld:
         self._future: Future[list[Decoded]] | None = None
         self._traffic_started = False
         self._closed = False
+        self.tls = (ScenarioTls(run_tls(session), self.stem.with_suffix(".keys"))
+                    if "tls" in {t.lstrip("@") for t in tags or ()} else None)
+        """A @tls scenario: every hop over TLS (harness.suite.tls_setup)."""
         self.capture: Capture | SocketCapture | None
         if session.options.capture == "sockets":
             self.capture = SocketCapture(self.pcap, session.loop.loop, addresses=self.topology.addresses())
@@ -131,9 +135,17 @@ class ScenarioWorld:
             return
         self._traffic_started = True
         topo = self.topology
+        if self.tls is not None:
+            check_tls_capture(self.capture, SocketCapture)
+        # the destination first: a trunk that pings its destination at start-up finds it listening
+        self._start_destination()
         if not topo.external_trunk:
-            self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults),
+            tls = self.tls.server(topo.trunk[0], self.trunk.host) if self.tls is not None else None
+            self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults, tls),
                                    START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
+
+    def _start_destination(self) -> None:
+        topo = self.topology
         where = f"{topo.destination[0]}:{topo.destination[1]}"
         if self.ua_only:
             return  # the trunk's own far end answers
@@ -142,8 +154,12 @@ class ScenarioWorld:
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
             return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+        settings = DestinationSettings(listen=topo.destination, script=self.destination_script,
+                                       **self.destination_options)
+        if self.tls is not None and not topo.external_trunk:  # a trunk under test reaches it as its file says
+            settings = replace(settings, transport="TLS", tls=self.tls.options("destination", topo.destination[0]))
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+        self.destination.answer_options = self.destination_answers_options
 
     _ensure_traffic = ensure_traffic
 
@@ -178,8 +194,10 @@ class ScenarioWorld:
         """A trunk under test that never answers fails the scenario after the response timeout."""
         if not self.topology.external_trunk:
             return coro
+        # over TLS the first answer waits for the handshake (bounded by its own timeout, which names the cause)
+        slack = TLS_HANDSHAKE_TIMEOUT + 1.0 if self.tls is not None else 0.0
         timeout = self.session.options.response_timeout + (self.dns.timer_b if self.dns is not None else 0.0)
-        return guard_silence(coro, agent.record, timeout, what)
+        return guard_silence(coro, agent.record, timeout + slack, what)
 
     # -- agents ----------------------------------------------------------------------------------------
     def ua_settings(self, role: str = "UA", **changes: Any) -> UaSettings:
@@ -201,6 +219,13 @@ class ScenarioWorld:
             user_agent=f"trunkcheck-{role.lower()}",
             srtp=self.ua_srtp and role == "UA",
         )
+        if self.tls is not None:
+            eq_tls = self.equipment.tls if self.equipment is not None and topo.external_trunk else None
+            base = replace(base, transport="TLS", tls=self.tls.options(role, base.listen[0], trunk.host, eq_tls))
+            if eq_tls is not None:  # a trunk under test takes TLS on an address of its own; a handshake that
+                # never ends must fail (naming its cause) before the ring timeout gives up on the call
+                base = replace(base, target=eq_tls.address.addr, registrar=eq_tls.address.addr,
+                               ring_timeout_ms=base.ring_timeout_ms + int(1000 * (TLS_HANDSHAKE_TIMEOUT + 1)))
         if self.dns is not None and role == "UA":
             base = replace(base, **self.dns.ua_changes())
         if self.far_end_number is not None and role in ("UA", "UA2"):  # how long a remote far end may ring
@@ -226,10 +251,13 @@ class ScenarioWorld:
         to = self._remote_target(role, to)
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
-        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
+        midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
+        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + midcall + CALL_SLACK
         what = f"the {role}'s call to {to}"
         result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)
+        if self.tls is not None:
+            self.tls.check_reached(result.status, result.reason)
         return result
 
     def call_with_expired_nonce(self, role: str, to: str, *, hold_ms: int) -> CallResult:
@@ -240,7 +268,7 @@ class ScenarioWorld:
         if lifetime is None or lifetime > 5:
             raise RuntimeError("set a short nonce lifetime first (Given the trunk's nonces expire after N ms)")
         first = self.call(role, to, settings={"on_challenge": "give-up"})
-        challenges = _challenges_in(first)
+        challenges = challenges_in(first)
         if not challenges:
             raise AssertionError(f"the first call got {first.status} {first.reason}, not a 407 challenge")
         time.sleep(lifetime + 0.2)
@@ -282,9 +310,11 @@ class ScenarioWorld:
             self.record.packets = capture.stop()
         finally:
             self.capture = None
-        if self.session.options.decode == "file":  # a tshark of its own, on a thread, started right now
+        if self.session.options.decode == "file" or self.tls is not None:  # a tshark of its own, on a thread
             future: Future[list[Decoded]] = Future()
-            threading.Thread(target=_decode_into, args=(future, self.pcap, self.topology.sip_ports()),
+            ports = self.topology.sip_ports() + ([self.equipment.tls.address.port]
+                                                  if self.equipment is not None and self.equipment.tls else [])
+            threading.Thread(target=_decode_into, args=(future, self.pcap, ports, self.tls),
                              name=f"decode {self.pcap.name}", daemon=True).start()
             self._future = future
         else:
@@ -335,6 +365,9 @@ class ScenarioWorld:
             record.observed = ""
             record.notes.append(f"no observed ladder: {err}")
         self.close()
+        if self.tls is not None and self.tls.keep_decryptable(self.pcap) is not None:
+            record.notes.append(f"TLS: {self.pcap.with_suffix('.pcapng').name} opens decrypted in Wireshark (secrets "
+                                f"inside); {self.tls.keylog.name} is the key log")
         ladder_path = self.stem.with_name(self.stem.name + ".ladder.txt")
         ladder_path.write_text(record.observed or "(no SIP or RTP in the capture)\n", encoding="utf-8")
         record.ladder = self._rel(ladder_path)
@@ -404,22 +437,8 @@ class ScenarioWorld:
             log.exception("%s failed", what)
 
 
-
-def _challenges_in(result: CallResult) -> list[Challenge]:
-    """The digest challenges of the last 407 the UA received in this call (from its own record)."""
-    for event in reversed(result.events):
-        if event.kind == "sip-received" and event.status == 407 and "raw" in event.detail:
-            try:
-                message = parse_message(event.detail["raw"].encode(), validate_headers=False)
-            except SIPParseError:
-                continue
-            if isinstance(message, Response):
-                return parse_challenges(message.headers.get_all("Proxy-Authenticate"), header="Proxy-Authenticate")
-    return []
-
-
-def _decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int]) -> None:
+def _decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
     try:
-        future.set_result(decode_file(pcap, sip_ports=sip_ports))
+        future.set_result(tls.decode(pcap, sip_ports) if tls is not None else decode_file(pcap, sip_ports=sip_ports))
     except Exception as err:  # noqa: BLE001 - raised where the decode is awaited
         future.set_exception(err)

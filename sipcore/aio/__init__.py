@@ -8,9 +8,12 @@ They move bytes and keep time, and decide nothing; every SIP rule lives in :mod:
     returns are sent, its events go to the handler given with the request (client transactions) or to the
     endpoint's ``on_event``, and one timer is re-armed on that clock for the layer's next deadline. ``await endpoint.request(...)`` gives the final
     response of a client transaction.
-:class:`UdpTransport`, :class:`TcpTransport`
+:class:`UdpTransport`, :class:`TcpTransport`, :class:`TlsTransport`
     The sockets under an endpoint: bytes to parsed messages (:func:`sipcore.parse_message`,
-    :class:`sipcore.StreamFramer`) and back; malformed input goes to an error handler.
+    :class:`sipcore.StreamFramer`) and back; malformed input goes to an error handler. TLS (RFC 3261 §26)
+    is the TCP transport over asyncio's ssl: :class:`TlsOptions` (certificate, key, CA file, verify, the
+    SIP domain expected of servers, a key log file); a server whose certificate fails the chain or the RFC
+    5922 identity check gets no message, and its transactions end in a 503 naming the problem.
 :class:`RtpEndpoint`
     One UDP socket for RTP: sends a paced PCMU test tone (:class:`sipcore.RtpStream`) and keeps every
     packet that arrives as a :class:`ReceivedRtp`.
@@ -34,13 +37,14 @@ from __future__ import annotations
 from .clock import LOOP_CLOCK, Clock, LoopClock, SteppedClock, TimerHandle
 from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
 from .resolver import SipResolver, locate_blocking
-from .rtp import ReceivedRtp, RtpEndpoint
+from .rtp import ReceivedRtp, RtpEndpoint, SentEvent
 from .tap import Tap, report_datagram, report_stream, set_tap, tap_of
+from .tls import HANDSHAKE_TIMEOUT, TlsError, TlsOptions, TlsTransport, client_context, server_context
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
-    "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
-    "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
-    "Tap", "TimerHandle", "Transport", "UdpTransport", "locate_blocking", "report_datagram", "report_stream", "set_tap",
-    "tap_of",
+    "HANDSHAKE_TIMEOUT", "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
+    "ReceivedRtp", "RtpEndpoint", "SentEvent", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
+    "Tap", "TimerHandle", "TlsError", "TlsOptions", "TlsTransport", "Transport", "UdpTransport", "client_context",
+    "locate_blocking", "report_datagram", "report_stream", "server_context", "set_tap", "tap_of",
 ]

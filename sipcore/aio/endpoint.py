@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import SIPParseError
 from ..message import Request, Response, make_response
@@ -31,18 +31,29 @@ from ..transaction import (
 from ..transaction_layer import TransactionLayer
 from ..transport_address import bracketed
 from .clock import LOOP_CLOCK, Clock, LoopClock, TimerHandle
-from .transport import Addr, TcpTransport, Transport, UdpTransport
+from .tls import TlsError, TlsOptions, TlsTransport
+from .transport import (
+    Addr,
+    ErrorHandler,
+    MessageHandler,
+    TcpTransport,
+    Transport,
+    UdpTransport,
+    UnreachableHandler,
+)
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event, "SipEndpoint"], None]
 ParseErrorHandler = Callable[[bytes, Addr, SIPParseError], None]
 SentObserver = Callable[[bytes, Addr], None]
+#: Builds an endpoint's transport from the endpoint's callbacks (message, parse error, unreachable peer).
+TransportFactory = Callable[[MessageHandler, ErrorHandler, UnreachableHandler], Awaitable[Transport]]
 ReceivedObserver = Callable[[Request | Response, Addr], None]
 
 
 class SipEndpoint:
-    """A SIP transport endpoint (UDP or TCP on one address) with its transaction layer."""
+    """A SIP transport endpoint (UDP, TCP or TLS on one address) with its transaction layer."""
 
     def __init__(self, on_event: EventHandler, *, timers: TimerConfig | None = None,
                  auto_100_delay: float | None = 0.2, agent: str | None = None,
@@ -71,15 +82,12 @@ class SipEndpoint:
         self.parse_errors = 0
 
     @classmethod
-    async def open(cls, transport: str, host: str, port: int, on_event: EventHandler,
-                   **kwargs: object) -> SipEndpoint:
-        """Bind ``transport`` ("UDP" or "TCP") on host:port (port 0 picks one)."""
+    async def open(cls, transport: str, host: str, port: int, on_event: EventHandler, *,
+                   tls: TlsOptions | None = None, **kwargs: object) -> SipEndpoint:
+        """Bind ``transport`` ("UDP", "TCP" or "TLS", the latter with ``tls``: certificate, key, CA ...) on
+        host:port (port 0 picks one)."""
         self = cls(on_event, **kwargs)  # type: ignore[arg-type]
-        self._loop = asyncio.get_running_loop()
-        if type(self.clock) is LoopClock:
-            # LOOP_CLOCK.time() is this loop's time() found through asyncio.get_running_loop(), which on
-            # CPython 3.11 makes a getpid() system call every time: the endpoint reads it ~30 times a call.
-            self._time = self._loop.time
+        self._bind_loop()
         kind = transport.upper()
         if kind == "UDP":
             self.transport = await UdpTransport.listen(host, port, self._received, self._malformed,
@@ -87,11 +95,37 @@ class SipEndpoint:
         elif kind == "TCP":
             self.transport = await TcpTransport.listen(host, port, self._received, self._malformed,
                                                        self._unreachable, clock=self.clock)
+        elif kind == "TLS":
+            if tls is None:
+                raise TlsError("a TLS endpoint needs its TLS options (certificate, key, CA file)")
+            self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
+                                                       self._unreachable, options=tls, clock=self.clock)
         else:
-            raise ValueError(f"unsupported transport {transport!r}: use UDP or TCP")
+            raise ValueError(f"unsupported transport {transport!r}: use UDP, TCP or TLS")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,
                                       auto_100_delay=self._auto_100_delay)
         return self
+
+    @classmethod
+    async def over(cls, make_transport: TransportFactory, on_event: EventHandler, *,
+                   reliable: bool = False, **kwargs: object) -> SipEndpoint:
+        """An endpoint over a transport built by ``await make_transport(on_message, on_error,
+        on_unreachable)`` (the endpoint's own callbacks, as :meth:`UdpTransport.listen` takes them): a
+        listener that screens what it receives first, or one fed by another process. ``reliable`` must
+        match the transport's."""
+        self = cls(on_event, **kwargs)  # type: ignore[arg-type]
+        self._bind_loop()
+        self.transport = await make_transport(self._received, self._malformed, self._unreachable)
+        self.layer = TransactionLayer(reliable=reliable, timers=self._timers, auto_100_delay=self._auto_100_delay)
+        return self
+
+    def _bind_loop(self) -> None:
+        """The endpoint runs on the running loop; on its clock (a LoopClock) it reads that loop's time()
+        directly: LOOP_CLOCK finds the loop through asyncio.get_running_loop(), which on CPython 3.11 makes
+        a getpid() system call each time, and the endpoint reads its clock ~30 times a call."""
+        self._loop = asyncio.get_running_loop()
+        if type(self.clock) is LoopClock:
+            self._time = self._loop.time
 
     @property
     def local_addr(self) -> Addr:

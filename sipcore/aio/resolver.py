@@ -25,8 +25,19 @@ import dns.exception
 import dns.name
 import dns.resolver
 
-from ..locate import FAMILIES, LocateError, Locator, Naptr, Query, Rng, ServerName, Srv, parse_server
-from ..transport_address import TRANSPORTS, TransportAddress, bracketed
+from ..locate import (
+    FAMILIES,
+    TRANSPORTS,
+    LocateError,
+    Locator,
+    Naptr,
+    Query,
+    Rng,
+    ServerName,
+    Srv,
+    parse_server,
+)
+from ..transport_address import TransportAddress, bracketed
 
 __all__ = ["DEFAULT_TIMEOUT", "SipResolver", "locate_blocking"]
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from ..errors import SIPParseError
 from ..message import Request, Response
@@ -171,7 +171,7 @@ class UdpTransport:
             self._sock = None
 
 
-class _TcpConnection(asyncio.Protocol):
+class TcpConnection(asyncio.Protocol):
     """One TCP connection: bytes in, framed messages out (RFC 3261 §18.3: Content-Length frames them).
 
     A framed message that fails validation goes to ``on_error`` (a 400 for it) and the stream goes on. A
@@ -179,8 +179,9 @@ class _TcpConnection(asyncio.Protocol):
     cannot be resynchronised: ``on_error`` (a 400 or 513 where a Via addresses one), a log line, close.
     """
 
-    def __init__(self, owner: TcpTransport) -> None:
+    def __init__(self, owner: TcpTransport, accepted: bool = True) -> None:
         self._owner = owner
+        self.accepted = accepted
         self._framer = StreamFramer()
         self.transport: asyncio.Transport | None = None
         self.peer: Addr = ("", 0)
@@ -193,7 +194,8 @@ class _TcpConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1]))
-        self._owner._connections[self.peer] = self
+        if self.accepted:  # an outgoing one is registered by _connect once it is usable
+            self._owner._connections[self.peer] = self
         self._arm()
 
     def write(self, data: bytes) -> None:
@@ -316,7 +318,7 @@ class TcpTransport:
         self.clock = clock
         self.incomplete_timeout = incomplete_timeout
         self.idle_timeout = idle_timeout
-        self._connections: dict[Addr, _TcpConnection] = {}
+        self._connections: dict[Addr, TcpConnection] = {}
         self._server: asyncio.Server | None = None
         self._pending: dict[Addr, list[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -330,12 +332,15 @@ class TcpTransport:
                      idle_timeout: float | None = None) -> TcpTransport:
         self = cls(on_message, on_error, on_unreachable, clock=clock, incomplete_timeout=incomplete_timeout,
                    idle_timeout=idle_timeout)
+        await self._bind(host, port)
+        return self
+
+    async def _bind(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _TcpConnection(self), host, port,
-                                                reuse_address=True)
+        self._server = await loop.create_server(lambda: TcpConnection(self), host, port,
+                                                reuse_address=True, **self._server_options())
         sockname = self._server.sockets[0].getsockname()
         self.local_addr = (sockname[0], sockname[1])
-        return self
 
     def send(self, data: bytes, addr: Addr) -> None:
         conn = self._connections.get(addr)
@@ -349,24 +354,47 @@ class TcpTransport:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _server_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``create_server`` (the TLS transport's ssl context)."""
+        return {}
+
+    def _client_options(self, addr: Addr) -> dict[str, Any]:
+        """Extra keyword arguments of ``create_connection`` towards ``addr``."""
+        return {}
+
+    def _check_connection(self, conn: TcpConnection, addr: Addr) -> OSError | None:
+        """Whether a connection just opened to ``addr`` may carry messages (TLS: the peer's identity)."""
+        return None
+
+    def _connect_failure(self, addr: Addr, exc: BaseException) -> OSError:
+        """The error to report for a connection to ``addr`` that could not be opened."""
+        return exc if isinstance(exc, OSError) else OSError(str(exc) or "timeout")
+
     async def _connect(self, addr: Addr) -> None:
         loop = asyncio.get_running_loop()
+        conn: TcpConnection | None = None
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: _TcpConnection(self), addr[0], addr[1],
-                                       local_addr=(self.local_addr[0], 0)),
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: TcpConnection(self, accepted=False), addr[0], addr[1],
+                                       local_addr=(self.local_addr[0], 0),
+                                       **self._client_options(addr)),
                 CONNECT_TIMEOUT)
+            problem = self._check_connection(conn, addr) if conn is not None else None
         except (TimeoutError, OSError) as exc:
+            problem, conn = self._connect_failure(addr, exc), None
+        if problem is not None or conn is None or conn.transport is None or conn.transport.is_closing():
+            problem = problem or OSError("connection closed by the peer")
             dropped = self._pending.pop(addr, [])
-            log.info("TCP connect to %s:%d failed (%s); %d message(s) not sent", *addr, exc or "timeout",
-                     len(dropped))
-            if self.on_unreachable is not None:
-                self.on_unreachable(addr, exc if isinstance(exc, OSError) else OSError(str(exc)))
-            return
-        conn = self._connections.get(addr)
-        for data in self._pending.pop(addr, []):
+            log.info("%s connect to %s:%d failed (%s); %d message(s) not sent", self.name, *addr,
+                     problem.strerror or problem, len(dropped))
             if conn is not None and conn.transport is not None:
-                conn.write(data)
+                conn.transport.abort()
+            if self.on_unreachable is not None:
+                self.on_unreachable(addr, problem)
+            return
+        self._connections[conn.peer] = conn
+        for data in self._pending.pop(addr, []):
+            conn.write(data)
 
     def close(self) -> None:
         if self._server is not None:

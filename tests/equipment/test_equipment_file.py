@@ -111,7 +111,7 @@ def test_the_equipments_extensions_are_what_a_reference_server_registrar_is_conf
     ('"udp:127.0.5.50:5060"', '"udp:127.0.5.500:5060"', 4, "equipment.address",
      '"udp:127.0.5.500:5060": "127.0.5.500" is not an IP address'),
     ('"udp:127.0.5.50:5060"', '"sctp:127.0.5.50:5060"', 4, "equipment.address",
-     "transport sctp is not supported (udp or tcp)"),
+     "transport sctp is not supported (udp, tcp or tls)"),
     ('"udp:127.0.5.50:5060"', '"udp:127.0.5.50:70000"', 4, "equipment.address", 'port "70000" is not 1-65535'),
     ('"udp:127.0.5.50:5060"', '"udp:trunk_example.com:5060"', 4, "equipment.address",
      '"trunk_example.com" is not an IP address (use an IP address'),  # names: tests/equipment/test_equipment_dns.py

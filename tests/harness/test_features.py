@@ -16,6 +16,7 @@ from harness.ladder.expected import (
     ExpectationError,
     column_order,
     ladder_from_docstring,
+    ladder_from_drawing,
     ladder_from_table,
     spec_ladders,
 )
@@ -36,8 +37,12 @@ def _steps():
                 yield path, feature.background, step
 
 
+DRAWN_STEP = "the capture follows this ladder, which the spec does not draw:"
+
+
 def _ladder_docstrings():
-    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text]
+    """The spec's ladders in the features (ladders drawn for flows the spec does not draw left aside)."""
+    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text and st.name != DRAWN_STEP]
 
 
 def test_the_spec_is_in_the_repository():
@@ -62,7 +67,18 @@ def test_every_spec_ladder_is_asserted_by_a_scenario():
 def test_ladder_doc_strings_are_only_used_by_the_ladder_step():
     for path, scenario, step in _steps():
         if step.text and "|" in step.text:
-            assert step.name == LADDER_STEP, f"{path.name}: '{scenario.name}': {step.name}"
+            assert step.name in (LADDER_STEP, DRAWN_STEP), f"{path.name}: '{scenario.name}': {step.name}"
+
+
+def test_a_drawn_ladder_is_not_a_spec_ladder_and_parses() -> None:
+    spec_blocks = [lad.text.rstrip("\n") for lad in spec_ladders()]
+    drawn = [(p, s, st.text) for p, s, st in _steps() if st.name == DRAWN_STEP]
+    assert drawn, "no drawn ladder in features/ (features/hold.feature has some)"
+    for path, scenario, text in drawn:
+        assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder belongs under {LADDER_STEP!r}"
+        assert ladder_from_drawing(text).steps, f"{path.name}: '{scenario.name}'"
+    with pytest.raises(ExpectationError, match="one of the spec's"):
+        ladder_from_drawing(spec_ladders()[0].text)
 
 
 def test_a_doc_string_that_drifted_from_the_spec_is_refused():

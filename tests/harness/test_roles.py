@@ -89,7 +89,7 @@ def test_address_keys(text, key):
     ("pbx.example", '"pbx.example" is not an IP address .a column is named by IP or IP:PORT'),
     ("127.0.0.1:sip", 'port "sip" is not 1-65535'), ("127.0.0.1:70000", 'port "70000" is not 1-65535'),
     ("127.0.0.1:0", 'port "0" is not 1-65535'), ("[::1]5060", "malformed IPv6 reference"),
-    ("tls:127.0.0.1:5061", "transport tls is not supported"),
+    ("sctp:127.0.0.1:5061", "transport sctp is not supported"),
 ])
 def test_bad_address_keys_say_what_is_wrong(text, why):
     with pytest.raises(ValueError, match=why):

@@ -70,6 +70,9 @@ def test_the_healthy_reference_trunk_passes_every_scenario(tmp_path):
     for pcap in pcaps:
         assert pcap.stat().st_size > 24, f"{pcap} is empty"
         ladder = pcap.with_name(pcap.stem + ".ladder.txt")
+        if "refuses-a-trunk-certificate" in pcap.name:  # the UA refused the TLS handshake: no SIP by design
+            assert ladder.read_text().startswith("(no SIP or RTP in the capture)"), ladder.read_text()
+            continue
         assert parse_ladder(ladder.read_text()).steps, f"{ladder} does not parse as a ladder"
     assert junit_counts(run_dir) == (total, 0)
     report = (run_dir / "report.html").read_text()

@@ -129,7 +129,8 @@ def test_trunkcheck_run_outside_any_checkout(installed: Installed, tmp_path: Pat
                  "--run-id", "from-wheel", "--loopback", block().base], work, 300)
     out = done.stdout
     assert "passed    " in out and "Early media: The documented early media flow" in out, out
-    assert re.search(r"3 scenarios, 3 passed, 0 failed", out), out
+    counted = re.search(r"(\d+) scenarios, \1 passed, 0 failed", out)  # other features tag @early-media too
+    assert counted and int(counted[1]) >= 3, out
     run_dir = work / "captures" / "from-wheel"
     assert (run_dir / "report.html").is_file() and (run_dir / "run.json").is_file()
     ladder = list(run_dir.glob("early-media/the-documented-early-media-flow*.pcap"))

@@ -22,7 +22,7 @@ from sipcore.sdp import SessionDescription
 from sipcore.sdp_offer import make_answer, make_offer
 
 from ..addresses import loopback
-from .support import TEST_CONFIG, WAIT, ServerRig, establish, offer, run
+from .support import IDS, TEST_CONFIG, WAIT, ServerRig, answer, establish, offer, run
 
 OURS = ("reference_server.", "sipcore.")
 SRTP_TO_DESTINATION = TEST_CONFIG.replace('password = "secret"\n', 'password = "secret"\ndestination_srtp = true\n', 1)
@@ -72,6 +72,23 @@ async def _busy(rig: ServerRig) -> None:
     assert (await responses.final()).status == 486
 
 
+async def _held_and_resumed(rig: ServerRig) -> None:
+    """The caller puts the call on hold (a=sendonly) and resumes it by re-INVITE, then hangs up."""
+    call = await establish(rig)
+    for direction in ("sendonly", "sendrecv"):
+        body = offer(call.ua_rtp.port).replace(b"a=sendrecv", f"a={direction}".encode())
+        responses = call.ua_request(rig, "INVITE", body=body)
+        reinvite = await rig.dest.next_request("INVITE")
+        rig.dest.respond(reinvite, 200, body=answer(reinvite.request.body, call.dest_rtp.port))
+        assert (await responses.final()).status == 200
+        ack = call.ua_dialog.create_ack(call.ua_dialog.local_cseq or 0, IDS.branch(), rig.ua.addr)
+        rig.ua.endpoint.send_stateless(ack, rig.addr)
+        await rig.dest.next_request("ACK")
+    bye = call.ua_request(rig, "BYE")
+    rig.dest.respond(await rig.dest.next_request("BYE"), 200)
+    assert (await bye.final()).status == 200
+
+
 async def _srtp_both_legs(rig: ServerRig) -> None:
     """SRTP from the caller, and the destination answering SRTP: the relay gets packet transforms."""
     line = CryptoAttribute.new(1, "AES_CM_128_HMAC_SHA1_80", os.urandom(30))
@@ -114,6 +131,10 @@ def test_a_cancelled_call_leaves_no_cycle() -> None:
 
 def test_a_call_the_destination_refuses_leaves_no_cycle() -> None:
     _check(_busy)
+
+
+def test_a_call_held_and_resumed_by_re_invite_leaves_no_cycle() -> None:
+    _check(_held_and_resumed)
 
 
 def test_an_srtp_call_with_relay_transforms_leaves_no_cycle() -> None:

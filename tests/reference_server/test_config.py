@@ -137,7 +137,7 @@ ERRORS = [
     ('[server]\nlisten = [\n  "udp:127.0.0.1:5060",\n  "tcp:127.0.0.1:99999",\n]\n',
      'server.toml:4: server.listen[1]: "tcp:127.0.0.1:99999": port "99999" is not 1-65535'),
     ('[server]\nlisten = ["sctp:127.0.0.1:5060"]\n',
-     'server.toml:2: server.listen[0]: "sctp:127.0.0.1:5060": transport sctp is not supported (udp or tcp)'),
+     'server.toml:2: server.listen[0]: "sctp:127.0.0.1:5060": transport sctp is not supported (udp, tcp or tls)'),
     ('[server]\nlisten = ["udp:localhost:5060"]\n',
      'server.toml:2: server.listen[0]: "udp:localhost:5060": "localhost" is not an IP address (use an IP address, '
      'IPv6 in brackets: [::1]:5060)'),
@@ -155,10 +155,10 @@ ERRORS = [
      "server.toml:2: media.port_min: 30001-30004 holds fewer than 2 RTP/RTCP port pairs"),
     ('[media]\nport_max = 70000\n', "server.toml:2: media.port_max: 70000 is not 1024-65535"),
     # destinations
-    (TRUNK.replace('"127.0.0.1:5080"', '"sips:127.0.0.1"'),
-     'server.toml:5: trunk[0].destination: "sips:127.0.0.1": sips (TLS) is not supported; use sip:'),
+    (TRUNK.replace('"127.0.0.1:5080"', '"sips:carrier.example.net"'),
+     'server.toml:5: trunk[0].destination: "sips:carrier.example.net": a TLS destination is given by IP address'),
     (TRUNK.replace('"127.0.0.1:5080"', '"sip:127.0.0.1;transport=sctp"'),
-     "server.toml:5: trunk[0].destination: \"sip:127.0.0.1;transport=sctp\": transport 'sctp' is not udp or tcp"),
+     "server.toml:5: trunk[0].destination: \"sip:127.0.0.1;transport=sctp\": transport 'sctp' is not udp, tcp or tls"),
     (TRUNK.replace('"127.0.0.1:5080"', '"sip:bob@127.0.0.1"'),
      'server.toml:5: trunk[0].destination: "sip:bob@127.0.0.1": only host, port and ;transport= are allowed'),
     (TRUNK.replace('"127.0.0.1:5080"', '"127.0.0.1:0"'),
@@ -246,7 +246,7 @@ def test_apply_overrides_keeps_what_is_not_overridden() -> None:
     (["udp:127.0.0.1:5060", "udp:127.0.0.1:5060"], None, "--listen: give one or more distinct addresses"),
     ([], None, "--listen: give one or more distinct addresses"),
     (["udp:127.0.0.1:x"], None, '--listen: "udp:127.0.0.1:x": port "x" is not 1-65535'),
-    (None, "sip:127.0.0.1;transport=tls", "--destination: \"sip:127.0.0.1;transport=tls\": transport 'tls'"),
+    (None, "sip:127.0.0.1;transport=sctp", "--destination: \"sip:127.0.0.1;transport=sctp\": transport 'sctp'"),
 ])
 def test_bad_overrides(listen: list[str] | None, destination: str | None, expected: str) -> None:
     with pytest.raises(ConfigError) as info:

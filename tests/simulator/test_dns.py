@@ -154,8 +154,8 @@ def test_a_name_dns_does_not_know_is_a_clear_error(capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--target", f"sips:+1@{TRUNK}"], "a sips: URI is reached over TLS, which trunkcheck does not support yet"),
-    (["--target", "sip:+1@x.example", "--proxy", f"sip:{TRUNK};transport=tls"], "transport tls needs TLS"),
+    (["--target", f"sips:+1@{TRUNK}"], "a sips: URI is reached over TLS: TLS servers are not located through DNS yet"),
+    (["--target", "sip:+1@x.example", "--proxy", f"sip:{TRUNK};transport=tls"], "TLS servers are not located through"),
     (["--target", "sip:+1@x.example", "--dns", "dns.example.org"], "--dns: DNS server"),
 ])
 def test_tls_and_bad_dns_servers_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -144,8 +144,8 @@ def test_nothing_found_names_every_query_and_answer() -> None:
 
 def test_naptr_offering_only_tls_is_a_clear_error() -> None:
     records = {(D, "NAPTR"): [naptr(10, 10, "SIPS+D2T", f"_sips._tcp.{D}")]}
-    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T \(TLS, which "
-                                          "trunkcheck does not support yet\\)"):
+    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T \(TLS servers are "
+                                          "not located through DNS yet"):
         run(D, records)
 
 
@@ -229,9 +229,9 @@ def test_parse_server(text: str, expected: ServerName) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (f"sips:+1@{D}", "a sips: URI is reached over TLS, which trunkcheck does not support yet; use sip:"),
-    (f"sip:{D};transport=tls", "transport tls needs TLS, which trunkcheck does not support yet"),
-    (f"tls:{D}:5061", "transport tls needs TLS, which trunkcheck does not support yet"),
+    (f"sips:+1@{D}", "a sips: URI is reached over TLS: TLS servers are not located through DNS yet"),
+    (f"sip:{D};transport=tls", "TLS servers are not located through DNS yet: give the IP address, tls:IP:PORT"),
+    (f"tls:{D}:5061", "TLS servers are not located through DNS yet"),
     (f"sip:{D};transport=sctp", "transport sctp is not supported (udp or tcp)"),
     ("sip:", "is not a valid SIP URI"),
     ("bad_name!:5060", "is not an IP address (expected a host name, an IP address or a sip: URI)"),
@@ -272,3 +272,12 @@ def test_a_server_failure_is_no_records_and_the_trace_says_why() -> None:
 def test_locate_from_records_compares_names_without_case_or_final_dot() -> None:
     records = {(f"_SIP._UDP.{D.upper()}.", "srv"): [Srv(10, 0, 5070, f"{S1}.")], (S1.upper(), "A"): ["127.0.0.61"]}
     assert locate_from_records(f"udp:{D}", records, rng=random.Random(1)) == [udp("127.0.0.61", 5070)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sips:+1@127.0.0.1", TransportAddress("tls", "127.0.0.1", 5061)),  # RFC 3261 §19.1.2
+    ("sip:127.0.0.1:5081;transport=tls", TransportAddress("tls", "127.0.0.1", 5081)),
+    ("tls:[::1]:5062", TransportAddress("tls", "::1", 5062)),
+])
+def test_a_tls_server_given_by_address_needs_no_dns(text: str, expected: TransportAddress) -> None:
+    assert locate_from_records(text, {}, rng=random.Random(1), transports=("tls",)) == [expected]

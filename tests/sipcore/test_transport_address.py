@@ -17,19 +17,21 @@ from sipcore.transport_address import AddressError, TransportAddress, parse_tran
     ("[::1]", TransportAddress("udp", "::1", 5060)),
     ("::1", TransportAddress("udp", "::1", 5060)),
     ("  udp:127.0.0.1:5060 ", TransportAddress("udp", "127.0.0.1", 5060)),
+    ("tls:127.0.0.1:5062", TransportAddress("tls", "127.0.0.1", 5062)),
+    ("tls:127.0.0.1", TransportAddress("tls", "127.0.0.1", 5061)),  # RFC 3261 §19.1.2: 5061 for TLS
 ])
 def test_addresses_with_and_without_transport_and_port(text: str, expected: TransportAddress) -> None:
     assert parse_transport_address(text) == expected
 
 
 def test_the_written_form_round_trips() -> None:
-    for text in ("udp:127.0.0.1:5060", "tcp:[::1]:5061"):
+    for text in ("udp:127.0.0.1:5060", "tcp:[::1]:5061", "tls:127.0.0.1:5061"):
         assert str(parse_transport_address(text)) == text
     assert parse_transport_address("[::1]:5070").hostport == "[::1]:5070"
 
 
 @pytest.mark.parametrize(("text", "options", "message"), [
-    ("tls:127.0.0.1:5061", {}, '"tls:127.0.0.1:5061": transport tls is not supported (udp or tcp)'),
+    ("sctp:127.0.0.1:5061", {}, '"sctp:127.0.0.1:5061": transport sctp is not supported (udp, tcp or tls)'),
     ("udp:localhost:5060", {}, '"localhost" is not an IP address (use an IP address, IPv6 in brackets'),
     ("127.0.0.1:99999", {}, 'port "99999" is not 1-65535'),
     ("127.0.0.1:0", {}, 'port "0" is not 1-65535'),
