@@ -21,7 +21,9 @@ linger 32 s (Timers J/L/M) and each nonce's replay record 300 s (the default ``n
 server reaches its steady state after about 5 minutes; a 2-minute ``--quick`` run compares minute 1.25
 with minute 2 and says it is not the soak figure. The server runs with its default admission control: a
 call it turns away with 503 (loop lag over 30 ms, on a machine too busy for the rate) counts as failed. ``--mem-trace FILE`` sets ``TRUNKCHECK_MEM_TRACE`` for the
-server (:mod:`reference_server.mem_trace`: its tables and objects by type every 30 s).
+server (:mod:`reference_server.mem_trace`: its tables and objects by type every 30 s); its census of the
+GC's objects stalls the server for a moment each time, and the admission control answers the INVITEs
+arriving meanwhile 503: a run with it finds what grows, it is not the soak figure.
 """
 
 from __future__ import annotations
