@@ -24,6 +24,7 @@ class Fault(enum.Enum):
     ONE_WAY_MEDIA = "one-way-media"
     STATUS_REWRITE = "status-rewrite"
     SRTP_CLEARTEXT = "srtp-cleartext"
+    DIAL_CONTACT = "dial-contact"
 
     @property
     def effect(self) -> str:
@@ -40,6 +41,7 @@ _EFFECT = {
     Fault.ONE_WAY_MEDIA: "the destination's RTP is not relayed to the caller (one-way audio)",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
     Fault.SRTP_CLEARTEXT: "SRTP keys negotiated in the SDP, packets relayed without decrypting or encrypting",
+    Fault.DIAL_CONTACT: "requests in the caller's dialog sent to its Contact's address, not over its connection",
 }
 
 
@@ -79,7 +81,8 @@ class InjectedFaults:
     @property
     def hangup_policy(self) -> HangupPolicy:
         return HangupPolicy(relay_status=Fault.STATUS_REWRITE not in self.faults,
-                            q850_reason=Fault.NO_Q850_REASON not in self.faults)
+                            q850_reason=Fault.NO_Q850_REASON not in self.faults,
+                            caller_flow=Fault.DIAL_CONTACT not in self.faults)
 
 
 NO_FAULTS = InjectedFaults()

@@ -27,6 +27,7 @@ from sipcore.transaction import (
     ResponseReceived,
     TransactionTimeout,
 )
+from sipcore.uri import SipURI
 
 from .call import Call, CallState
 from .legs import BLeg
@@ -43,9 +44,15 @@ BYE_WAIT = 2.0  # longest wait for the other leg's answer to a relayed BYE befor
 
 
 def a_side(call: Call) -> Side | None:
+    """The caller's dialog, reached where its requests came from (the connection it opened, its NAT
+    binding), not at its Contact: a softphone over TLS or behind NAT listens nowhere else."""
     if call.a_dialog is None:
         return None
-    return Side("A", call.a_endpoint, call.a_addr, call.a_dialog)
+    addr = call.a_addr
+    target = call.a_dialog.remote_target
+    if not call.ctx.hangup_policy.caller_flow and isinstance(target, SipURI):  # the test-only fault dial-contact
+        addr = (target.host.strip("[]"), target.port or (5061 if call.a_endpoint.transport_name == "TLS" else 5060))
+    return Side("A", call.a_endpoint, addr, call.a_dialog)
 
 
 def b_side(call: Call) -> Side | None:

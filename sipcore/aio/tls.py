@@ -18,7 +18,10 @@ connection (RFC 3261 §18; RFC 5923 in spirit). Only the sockets differ:
 - ``verify=False`` skips both checks (a lab peer with a throw-away certificate), and says so in a log line
   per connection;
 - ``keylog``: every side writes its TLS session secrets there (NSS key log format, the SSLKEYLOGFILE of
-  browsers), so Wireshark and tshark decrypt a capture given ``tls.keylog_file``.
+  browsers), so Wireshark and tshark decrypt a capture given ``tls.keylog_file``;
+- ``accept=False``: an endpoint that opens connections but takes none (like most softphones over TLS): it
+  binds no listener, its connections leave from ephemeral ports, and its peers can reach it only over the
+  connections it opened (RFC 3261 §18, RFC 5923, RFC 5626 flows).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ class TlsOptions:
     required to listen. ``ca_file``: the CAs its peers' certificates must chain to (None: the system's).
     ``verify``: check peers' certificates (chain, expiry, RFC 5922 identity). ``server_name``: the SIP
     domain the servers it connects to must be certified for (None: the IP address dialled). ``keylog``:
-    where TLS session secrets are appended (NSS key log format), for decrypting captures."""
+    where TLS session secrets are appended (NSS key log format), for decrypting captures. ``accept``:
+    False for an endpoint that listens for no connection (it only opens its own; no certificate needed)."""
 
     cert: Path | None = None
     key: Path | None = None
@@ -68,6 +72,7 @@ class TlsOptions:
     verify: bool = True
     server_name: str | None = None
     keylog: Path | None = None
+    accept: bool = True
 
 
 def _load_chain(ctx: ssl.SSLContext, options: TlsOptions) -> None:
@@ -179,6 +184,17 @@ class TlsTransport(TcpTransport):
         if self._server_ctx is None:
             raise TlsError("a TLS listener needs a certificate and a key (PEM files)")
         await self._bind(host, port)
+        return self
+
+    @classmethod
+    def connect_only(cls, host: str, port: int, on_message: MessageHandler, on_error: ErrorHandler | None = None,
+                     on_unreachable: UnreachableHandler | None = None, *, options: TlsOptions = TlsOptions(),
+                     clock: Clock = LOOP_CLOCK) -> TlsTransport:
+        """A transport that accepts no connection (``options.accept`` False): its connections leave from
+        ``host`` on ephemeral ports; ``host:port`` is only what its Via and Contact say (a port nothing
+        listens on, as with a softphone that opens its own TLS connections only)."""
+        self = cls(on_message, on_error, on_unreachable, options=options, clock=clock)
+        self.local_addr = (host, port)
         return self
 
     def expected_name(self, addr: Addr) -> str:
