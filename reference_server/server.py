@@ -37,7 +37,6 @@ from sipcore.aio.transport import Addr
 from sipcore.checks import check_request
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
-from sipcore.locate import LocateError, ServerName
 from sipcore.message import Request
 from sipcore.sdp import SessionDescription
 from sipcore.stateless import error_response_bytes
@@ -50,6 +49,7 @@ from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .config import Destination, ListenAddress, ServerConfig, Trunk
+from .dest_locate import locate_destination
 from .legs import Target
 from .media import parse_sdp
 from .registrar import Registrar
@@ -370,31 +370,9 @@ class ReferenceServer:
 
     async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
                       prefer: SipEndpoint) -> list[Target]:
-        """A destination named by host name, located as RFC 3263 says over the transports and address
-        families the server listens on: one target, carrying the other addresses found as its alternates
-        (tried in turn on a timeout, a transport error or a 503). LocateError when DNS leads nowhere."""
-        routes: dict[tuple[str, str], SipEndpoint] = {}  # (transport, A or AAAA) -> the endpoint to send from
-        for transport in ("udp", "tcp"):
-            out = self._endpoint_for(transport, prefer)
-            if out is not None and dest.transport in (None, transport):
-                routes[(transport, "AAAA" if ":" in out.local_addr[0] else "A")] = out
-        if not routes:
-            raise LocateError(f"no {(dest.transport or 'UDP or TCP').upper()} listener to reach {dest.uri}")
-        families = sorted({family for _, family in routes})
-        located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri),
-                                             transports=list(dict.fromkeys(t for t, _ in routes)), families=families)
-        usable = [(found, routes[key]) for found in located
-                  if (key := (found.transport, "AAAA" if ":" in found.host else "A")) in routes]
-        if not usable:
-            raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
-        out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
-        hostport = host_port(dest.host, dest.port)
-        params = f";transport={dest.transport}" if dest.transport == "tcp" else ""
-        targets = [Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                          display, found.addr, out, srtp=trunk.destination_srtp)
-                   for found, endpoint in usable if endpoint is out]
-        log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))
-        return [dataclasses.replace(targets[0], alternates=tuple(targets[1:]))]
+        """A destination named by host name, located as RFC 3263 says (reference_server.dest_locate)."""
+        return await locate_destination(self.resolver, self._endpoint_for, dest, callee, user, display, trunk.name,
+                                        trunk.host, trunk.destination_srtp, prefer)
 
     def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
                         offer: SessionDescription | None) -> None:

@@ -285,7 +285,7 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
                                 ("--registrar", registrar.transport if registrar else None))
     resolver = SipResolver(nameserver)
     family = "AAAA" if ":" in listen[0] else "A"
-    transports = (chosen.lower(),) if chosen else ("udp", "tcp")
+    transports = (chosen.lower(),) if chosen else ("tls",) if proxy and proxy.secure else ("udp", "tcp")
     located = await _locate(resolver, proxy, proxy_what, transports, family) if proxy else []
     if chosen is None and located:  # the transport DNS chose (NAPTR, SRV): the UA speaks only that one
         chosen = located[0].transport.upper()

@@ -169,6 +169,7 @@ class TlsTransport(TcpTransport):
         super().__init__(on_message, on_error, on_unreachable, clock=clock, incomplete_timeout=incomplete_timeout,
                          idle_timeout=idle_timeout)
         self.options = options
+        self._names: dict[Addr, str] = {}
         self._client = client_context(options)
         self._server_ctx = server_context(options) if options.cert is not None else None
 
@@ -192,14 +193,20 @@ class TlsTransport(TcpTransport):
                      clock: Clock = LOOP_CLOCK) -> TlsTransport:
         """A transport that accepts no connection (``options.accept`` False): its connections leave from
         ``host`` on ephemeral ports; ``host:port`` is only what its Via and Contact say (a port nothing
-        listens on, as with a softphone that opens its own TLS connections only)."""
+        listens on, as with a softphone that opens its own TLS connections only; port 0: 5061, TLS's default)."""
         self = cls(on_message, on_error, on_unreachable, options=options, clock=clock)
-        self.local_addr = (host, port)
+        self.local_addr = (host, port or 5061)
         return self
 
+    def expect_name(self, addr: Addr, name: str) -> None:
+        """Connections to ``addr`` must present a certificate for ``name``: the SIP domain that DNS located
+        at that address (RFC 5922 §4), not the SRV target's host name nor the address."""
+        self._names[addr] = name
+
     def expected_name(self, addr: Addr) -> str:
-        """Whose certificate a connection to ``addr`` must present: ``server_name``, else the address."""
-        return self.options.server_name or addr[0]
+        """Whose certificate a connection to ``addr`` must present: the name :meth:`expect_name` gave it,
+        else ``server_name``, else the address."""
+        return self._names.get(addr) or self.options.server_name or addr[0]
 
     def _server_options(self) -> dict[str, Any]:
         return {"ssl": self._server_ctx, "ssl_handshake_timeout": CONNECT_TIMEOUT}
