@@ -19,6 +19,8 @@ connection (RFC 3261 §18; RFC 5923 in spirit). Only the sockets differ:
   per connection;
 - ``keylog``: every side writes its TLS session secrets there (NSS key log format, the SSLKEYLOGFILE of
   browsers), so Wireshark and tshark decrypt a capture given ``tls.keylog_file``;
+- a listener sends no TLS 1.3 session ticket unless ``session_tickets`` (resumption is rare in SIP, and
+  sipsak 0.9.8 with GnuTLS reads the post-handshake ticket as the answer and gives up);
 - ``accept=False``: an endpoint that opens connections but takes none (like most softphones over TLS): it
   binds no listener, its connections leave from ephemeral ports, and its peers can reach it only over the
   connections it opened (RFC 3261 §18, RFC 5923, RFC 5626 flows).
@@ -64,7 +66,8 @@ class TlsOptions:
     ``verify``: check peers' certificates (chain, expiry, RFC 5922 identity). ``server_name``: the SIP
     domain the servers it connects to must be certified for (None: the IP address dialled). ``keylog``:
     where TLS session secrets are appended (NSS key log format), for decrypting captures. ``accept``:
-    False for an endpoint that listens for no connection (it only opens its own; no certificate needed)."""
+    False for an endpoint that listens for no connection (it only opens its own; no certificate needed).
+    ``session_tickets``: a listener sends TLS 1.3 session tickets (for resumption)."""
 
     cert: Path | None = None
     key: Path | None = None
@@ -73,6 +76,7 @@ class TlsOptions:
     server_name: str | None = None
     keylog: Path | None = None
     accept: bool = True
+    session_tickets: bool = False
 
 
 def _load_chain(ctx: ssl.SSLContext, options: TlsOptions) -> None:
@@ -101,6 +105,7 @@ def server_context(options: TlsOptions) -> ssl.SSLContext:
     if options.cert is None or options.key is None:
         raise TlsError("a TLS listener needs a certificate and a key (PEM files)")
     ctx = _base(ssl.Purpose.CLIENT_AUTH, options)
+    ctx.num_tickets = 2 if options.session_tickets else 0
     _load_chain(ctx, options)
     return ctx
 

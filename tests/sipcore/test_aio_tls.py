@@ -202,3 +202,12 @@ def test_an_endpoint_that_accepts_no_connection_binds_nothing_and_still_calls_ou
     status, peer, listening = asyncio.run(main())
     assert status == 200 and not listening
     assert peer[0] == CLIENT_IP and peer[1] != 5999  # an ephemeral port, not the one in its Via
+
+
+def test_a_listener_sends_tls13_session_tickets_only_when_asked(pki: Pki) -> None:
+    """None by default (sipsak 0.9.8 takes a post-handshake ticket for the answer: tests/interop)."""
+    from sipcore.aio.tls import server_context
+
+    plain = TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key)
+    assert server_context(plain).num_tickets == 0
+    assert server_context(TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key, session_tickets=True)).num_tickets == 2
