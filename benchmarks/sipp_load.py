@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/sipp_load.py                      # rates 100,150,...,500 until one is not clean: ~2 min each
     .venv/bin/python benchmarks/sipp_load.py --rates 300,400 --step 120
     .venv/bin/python benchmarks/sipp_load.py --quick              # smoke run: 5 s steps, NOT the definition
+    .venv/bin/python benchmarks/sipp_load.py --overload --rates 1000 --step 60   # past capacity: admission figures
+
+``--workers N`` passes the server's ``--workers`` (default: its own, the machine's cores); the server's CPU and
+memory figures add up the dispatcher and its workers.
 
 Each call is the authenticated trunk ladder, without media: INVITE, 407, ACK, INVITE with
 Proxy-Authorization, (100/180), 200, ACK, BYE, 200 -- from a SIPp caller (``uac_auth.xml``) through the
@@ -42,6 +46,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -58,11 +63,12 @@ from load_verdict import (  # noqa: E402
     judge,
     max_clean_cps,
 )
+from overload_figures import run_overload  # noqa: E402
 
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
     ServerStartError,
-    process_usage,
+    tree_usage,
     trunk_config,
 )
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippResult, SippRun, find_sipp, port_bound  # noqa: E402
@@ -169,7 +175,7 @@ def _caller(rate: int, calls: int, seconds: float, addresses: tuple[str, str, st
 
 
 def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str, str, str], hold_ms: int,
-             workdir: Path) -> RateResult:
+             workdir: Path, server_args: Sequence[str] = ()) -> RateResult:
     """One server, one destination, one caller placing the warm-up's and the step's calls back to back; the
     step is the run's window from ``warmup_s`` on. SIPp's files go under ``workdir`` (caller/, destination/)."""
     warm_calls, calls = round(rate * warmup_s), max(1, round(rate * step_s))
@@ -181,7 +187,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
     window_s = cpu = 0.0
     rss_end = rss_peak = 0
     started_at = since = time.time()
-    with ReferenceServerProcess(config, log_level="WARNING") as server, uas.start() as dest:
+    with ReferenceServerProcess(config, log_level="WARNING", args=server_args) as server, uas.start() as dest:
         dest.wait_ready()
         before, exact_peak, sampled_peak, window_started = None, False, 0, 0.0
         if server.running():
@@ -195,7 +201,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
                             since, before, window_started = time.time(), server.usage(), time.monotonic()
                             sampled_peak = before.rss_kb
                         elif before is not None:
-                            sampled_peak = max(sampled_peak, process_usage(server.pid).rss_kb)
+                            sampled_peak = max(sampled_peak, tree_usage(server.pid).rss_kb)
                     except OSError:  # the server exited between the check and the read
                         break
                     wait = 0.25 if before is not None else min(0.25, max(0.0, window_at - time.monotonic()))
@@ -261,6 +267,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hold-ms", type=int, default=0, help="time between the ACK and the BYE (default 0)")
     parser.add_argument("--addresses", metavar="SERVER,CALLER,DESTINATION",
                         help="three loopback IPs (default 127.0.2.10,.11,.12; quick: 127.0.2.20,.21,.22)")
+    parser.add_argument("--workers", type=int, help="the server's --workers (default: its own, the machine's cores)")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for the server, repeatable (e.g. --server-arg=--no-admission)")
+    parser.add_argument("--overload", action="store_true",
+                        help="instead of a ramp: each rate (give twice the clean capacity) for --step seconds with "
+                             "uac_auth_overload.xml; prints completed %% of admitted calls, max setup time vs Timer B "
+                             "and the refused calls' 503 latency (benchmarks/overload_figures.py)")
     parser.add_argument("--verbose", action="store_true", help="print SIPp's account of unclean steps")
     parser.add_argument("--keep-files", action="store_true",
                         help="keep SIPp's files (CSV, error log) and the server's stderr of unclean steps")
@@ -270,7 +283,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.rates = args.rates or list(QUICK_RATES if args.quick else RATES)
     if args.step <= 0 or args.warmup < 0:
         parser.error(f"--step {args.step:g} / --warmup {args.warmup:g}: expected a positive step and a warm-up >= 0")
-    if not args.quick and args.step < MIN_STEP_S:
+    if not args.quick and args.step < MIN_STEP_S and not args.overload:
         parser.error(f"--step {args.step:g}: a clean rate is judged over at least {MIN_STEP_S:g} s; "
                      "add --quick for a shorter run that does not meet the definition")
     if not args.quick and args.warmup < MIN_WARMUP_S:
@@ -287,6 +300,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _overload(args: argparse.Namespace) -> int:
+    for rate in args.rates:
+        workdir = Path(tempfile.mkdtemp(prefix=f"sipp-overload-{rate}-"))
+        try:
+            result = run_overload(rate, seconds=args.step, addresses=args.addresses, server_args=server_args(args),
+                                  workdir=workdir)
+        except (ServerStartError, SippError, OSError) as exc:
+            print(f"sipp_load: overload at {rate} cps could not run: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("sipp_load: interrupted; SIPp and the server were stopped", file=sys.stderr)
+            return 130
+        finally:
+            if not args.keep_files:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print(result.line(), flush=True)
+        if args.keep_files:
+            print(f"  SIPp's files: {workdir}", flush=True)
+    return 0
+
+
+def server_args(args: argparse.Namespace) -> list[str]:
+    return ([] if args.workers is None else ["--workers", str(args.workers)]) + list(args.server_arg)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     busy = [f"{ip}:{port}" for ip, port in zip(args.addresses, (5060, 5070, 5080), strict=True) if port_bound(ip, port)]
@@ -297,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         print(SIPP_MISSING, file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _interrupted)  # stop SIPp and the server on `kill` too, as on Ctrl-C
+    if args.overload:
+        return _overload(args)
     total = len(args.rates) * (args.warmup + args.step + 10)  # + start-up and the destination's drain
     duration = f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s"
     print(f"sipp_load: rates {','.join(map(str, args.rates))} cps; per rate one caller runs a {args.warmup:g} s warm-up, "
@@ -311,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir, result = Path(tempfile.mkdtemp(prefix=f"sipp-load-{rate}-", dir=base)), None
             try:
                 result = run_rate(rate, step_s=args.step, warmup_s=args.warmup, addresses=args.addresses,
-                                  hold_ms=args.hold_ms, workdir=workdir)
+                                  hold_ms=args.hold_ms, workdir=workdir, server_args=server_args(args))
             except (ServerStartError, SippError, OSError) as exc:
                 print(f"sipp_load: rate {rate} cps could not run: {exc}", file=sys.stderr)
                 return 1

@@ -134,6 +134,10 @@ class FailureLimiter:
             self._failures.popitem(last=False)
         return False
 
+    def has_failures(self, source_ip: str) -> bool:
+        """Whether failures of the source are being counted (a success would clear them)."""
+        return source_ip in self._failures
+
     def record_success(self, source_ip: str) -> None:
         """Forget the source's failures (a user who mistyped once is not one step nearer a block)."""
         self._failures.pop(source_ip, None)

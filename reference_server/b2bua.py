@@ -97,6 +97,11 @@ class B2BUA:
             del self._dialogs[dialog_id]
 
     @property
+    def pending_invites(self) -> int:
+        """INVITE server transactions awaiting their final response (calls being set up, re-INVITEs)."""
+        return len(self._by_invite)
+
+    @property
     def dialog_count(self) -> int:
         return len(self._dialogs)
 

@@ -8,7 +8,7 @@ server; what it reports back (dialogs to match, the call's end) goes to its owne
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sipcore.aio.clock import Clock
 from sipcore.aio.endpoint import SipEndpoint
@@ -19,6 +19,7 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import RequestReceived
 
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
+from .destination_health import DestinationHealth
 from .relay_registry import RelayRegistry
 from .sip_util import Addr, build_response, contact_uri, local_addr
 
@@ -43,6 +44,11 @@ class CallContext:
     hangup_policy: HangupPolicy = SPEC_HANGUP
     srtp: bool = True
     """Whether calls take SRTP ([media] srtp): best-effort SRTP offers are answered in clear when not."""
+    contact_endpoints: dict[int, SipEndpoint] = field(default_factory=dict)
+    """By ``id`` of an endpoint, the endpoint whose address a Contact sent from it names instead: a worker
+    of a multi-worker server names its own port, not the listen address its dispatcher shares."""
+    health: DestinationHealth = field(default_factory=DestinationHealth)
+    """Destinations down after a 503 with Retry-After (reference_server.failover)."""
 
     def local(self, endpoint: SipEndpoint) -> Addr:
         """The server's address on ``endpoint``, for Via and Contact."""
@@ -50,7 +56,7 @@ class CallContext:
 
     def contact(self, endpoint: SipEndpoint) -> str:
         """The server's Contact on ``endpoint``."""
-        return contact_uri(endpoint, self.fallback_host)
+        return contact_uri(self.contact_endpoints.get(id(endpoint), endpoint), self.fallback_host)
 
     def response(self, request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None,
                  headers: Iterable[tuple[str, str]] = (), copy_record_route: bool = False, body: bytes = b"",

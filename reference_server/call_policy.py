@@ -21,6 +21,9 @@ class MediaPolicy:
     two_way: bool = True
     """RTP is relayed both ways. False: the destination's RTP never reaches the caller (one-way audio, the
     classic NAT symptom)."""
+    honour_directions: bool = True
+    """The relay follows the SDP directions (a=sendonly, a=recvonly, a=inactive: a call on hold). False: RTP
+    is relayed both ways whatever they say, so a far end that keeps sending reaches a held party."""
     srtp_relay: bool = True
     """SRTP legs are decrypted and re-encrypted with each leg's keys. False: keys are negotiated in the SDP
     but packets are relayed as they come (cleartext reaches an SRTP caller)."""

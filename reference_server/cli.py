@@ -14,17 +14,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
+import os
 import resource
 import signal
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
-from .config import ConfigError, Overrides, load_config
+from .admission import AdmissionConfig
+from .config import ConfigError, Overrides, ServerConfig, load_config
 from .faults import Fault, InjectedFaults
 from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
 from .server import ListenError, ReferenceServer
+from .worker import WorkerServer
+from .workers import run_workers
 
 __all__ = ["main"]
 
@@ -52,23 +59,50 @@ def _parser() -> argparse.ArgumentParser:
                         help="CAs (PEM) that TLS destinations' certificates must chain to (replaces [tls] ca_file)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes behind a dispatcher on the UDP listen addresses (default: the "
+                             "machine's cores; 1 runs one process, no dispatcher)")
+    parser.add_argument("--worker-port-base", type=int, default=0, metavar="PORT",
+                        help="worker i also listens on UDP PORT+i (its Via and Contact name it; default: a port the "
+                             "kernel picks)")
+    parser.add_argument("--max-loop-lag-ms", type=float, default=30.0, metavar="MS",
+                        help="overload: event-loop lag (or a datagram's wait for its worker) past which new INVITEs "
+                             "get 503 + Retry-After, when every message of a 50 ms interval waited that long (default 30)")
+    parser.add_argument("--max-pending", type=_positive, default=2000, metavar="N",
+                        help="overload: INVITEs being set up at once (per worker); beyond that new ones get 503 (default 2000)")
+    parser.add_argument("--retry-after", type=int, default=5, metavar="S", help="Retry-After of a 503 (default 5)")
+    parser.add_argument("--no-admission", action="store_true", help="take every call, even when saturated")
+    parser.add_argument("--worker-channel", type=int, help=argparse.SUPPRESS)  # set by the dispatcher
     # test only (reference_server.faults): the server broken on purpose, to see the suite catch it
     parser.add_argument("--fault", action="append", default=[], choices=[f.value for f in Fault],
                         help=argparse.SUPPRESS)
     return parser
 
 
-async def _serve(server: ReferenceServer) -> int:
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
+async def _serve(server: ReferenceServer, stop: asyncio.Event | None = None) -> int:
+    """Run ``server`` until SIGINT/SIGTERM or ``stop``; a worker (``stop`` given) prints no ready line."""
+    announce = stop is None
     try:
         await server.start()
     except ListenError as exc:
         print(f"reference_server: {exc}", file=sys.stderr)
         return 2
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
+    if announce:
+        print("listening on " + " ".join(str(a) for a in server.local_addresses), flush=True)
     # A finished call's objects die by reference counting (no cycles are left when a call ends), so the
     # cyclic collector only costs pauses. Collections are paced by time (reference_server.gc_pacing), not
     # by CPython's allocations-minus-deallocations counter, which transactions ending 32 s after their call
@@ -123,5 +157,37 @@ def main(argv: list[str] | None = None) -> int:
     if faults:
         logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
-    server = ReferenceServer(config, media_policy=faults.media_policy, hangup_policy=faults.hangup_policy)
+    admission = None if args.no_admission else AdmissionConfig(
+        max_loop_lag=args.max_loop_lag_ms / 1000, max_pending=args.max_pending, retry_after=max(0, args.retry_after))
+    policies = {"media_policy": faults.media_policy, "hangup_policy": faults.hangup_policy, "admission": admission}
+    if args.worker_channel is not None:
+        return _run_worker(config, args.worker_channel, policies)
+    if args.workers > 1:
+        try:
+            return asyncio.run(run_workers(config, sys.argv[1:] if argv is None else argv, args.workers,
+                                           port_base=args.worker_port_base))
+        except ValueError as exc:  # e.g. a relay range too small to share
+            print(f"reference_server: {exc}", file=sys.stderr)
+            return 2
+    server = ReferenceServer(config, **policies)  # type: ignore[arg-type]
     return asyncio.run(_serve(server))
+
+
+def _run_worker(config: ServerConfig, fd: int, policies: dict[str, Any]) -> int:
+    """A worker of ``--workers N`` (reference_server.worker): its orders are the channel's first message."""
+    channel = socket.socket(fileno=fd)
+    channel.settimeout(10.0)
+    try:
+        hello = json.loads(channel.recv(65536))
+    except (OSError, ValueError) as exc:
+        print(f"reference_server worker: no orders from the dispatcher: {exc}", file=sys.stderr)
+        return 2
+    channel.setblocking(False)
+    logging.getLogger().handlers[0].setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s %(name)s[worker {hello['index']}]: %(message)s"))
+
+    async def serve() -> int:
+        server = WorkerServer(config, hello, channel, **policies)
+        return await _serve(server, server.stopped)
+
+    return asyncio.run(serve())

@@ -24,8 +24,11 @@ from typing import Any
 
 from reference_server import tomlfile
 from reference_server.destination import Destination, parse_destination
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
 from reference_server.tls_config import TLS_KEYS, TlsConfig, parse_tls
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
+from reference_server.trunk_options import OPTION_KEYS, read_destinations, read_trunk_options
 from sipcore.locate import parse_nameserver
 from sipcore.transport_address import (
     TransportAddress,
@@ -69,6 +72,15 @@ class Trunk:
     allowed_ips: tuple[IPNetwork, ...]
     destination: Destination
     destination_srtp: bool = False  # offer the destination RTP/SAVP (SDES keys) instead of RTP/AVP
+    fallback_destinations: tuple[Destination, ...] = ()
+    """More destinations (``destination`` as an array), tried in order after the first."""
+    keepalive: KeepAliveSettings = KeepAliveSettings()
+    identity: IdentityPolicy = IdentityPolicy()
+    destination_timeout: float | None = None  # seconds without any response before the next; None: Timer B
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        return (self.destination, *self.fallback_destinations)
 
     @property
     def host(self) -> str:
@@ -241,7 +253,8 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
             dest = parse_destination(destination)
         except ValueError as exc:
             raise ConfigError(f"--destination: {exc}", key="--destination") from None
-        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest) for t in config.trunks)
+        changes["trunks"] = tuple(dataclasses.replace(t, destination=dest, fallback_destinations=())
+                                  for t in config.trunks)
     return dataclasses.replace(config, **changes)
 
 
@@ -253,7 +266,7 @@ _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peer
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", "destination_srtp")
+          "destination", "destination_srtp", "destination_timeout", *OPTION_KEYS)
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -373,17 +386,16 @@ class _Parser(TableReader):
             if "ip" in auth_types and not allowed_ips:
                 raise self.error((*p, "allowed_ips") if "allowed_ips" in t else p,
                                  'ip auth needs allowed_ips (IP addresses or CIDR networks)')
-            dest_text = self.get(t, p, "destination", str)
-            try:
-                destination = parse_destination(dest_text)
-            except ValueError as exc:
-                raise self.error((*p, "destination"), str(exc)) from None
+            destinations = read_destinations(self, t, p)
             realm = self.get(t, p, "realm", str, f"{domain}{TRUNK_DOMAIN_SUFFIX}")
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
+            options = read_trunk_options(self, t, p)
+            timeout = self.positive(t, p, "destination_timeout", (int, float)) if "destination_timeout" in t else None
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
-                                password, realm, allowed_ips, destination,
-                                self.get(t, p, "destination_srtp", bool, False)))
+                                password, realm, allowed_ips, destinations[0],
+                                self.get(t, p, "destination_srtp", bool, False), destinations[1:],
+                                options.keepalive, options.identity, None if timeout is None else float(timeout)))
         return tuple(trunks)
 
     def registrar(self) -> RegistrarConfig:

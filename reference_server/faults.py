@@ -24,6 +24,7 @@ class Fault(enum.Enum):
     ONE_WAY_MEDIA = "one-way-media"
     STATUS_REWRITE = "status-rewrite"
     SRTP_CLEARTEXT = "srtp-cleartext"
+    HOLD_IGNORED = "hold-ignored"
     DIAL_CONTACT = "dial-contact"
 
     @property
@@ -39,6 +40,7 @@ _EFFECT = {
     Fault.NO_EARLY_MEDIA: "18x relayed without SDP, no RTP before the 200 OK",
     Fault.NO_Q850_REASON: "the destination's final status relayed without a Q.850 Reason header",
     Fault.ONE_WAY_MEDIA: "the destination's RTP is not relayed to the caller (one-way audio)",
+    Fault.HOLD_IGNORED: "RTP relayed both ways whatever the SDP directions say (media reaches a held party)",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
     Fault.SRTP_CLEARTEXT: "SRTP keys negotiated in the SDP, packets relayed without decrypting or encrypting",
     Fault.DIAL_CONTACT: "requests in the caller's dialog sent to its Contact's address, not over its connection",
@@ -76,6 +78,7 @@ class InjectedFaults:
     def media_policy(self) -> MediaPolicy:
         return MediaPolicy(early_media=Fault.NO_EARLY_MEDIA not in self.faults,
                            two_way=Fault.ONE_WAY_MEDIA not in self.faults,
+                           honour_directions=Fault.HOLD_IGNORED not in self.faults,
                            srtp_relay=Fault.SRTP_CLEARTEXT not in self.faults)
 
     @property

@@ -43,20 +43,28 @@ _COPIED = ("Reason", "Info-Package", "Recv-Info", "Event", "Subscription-State",
 BYE_WAIT = 2.0  # longest wait for the other leg's answer to a relayed BYE before answering 200 anyway
 
 
-def a_side(call: Call) -> Side | None:
-    """The caller's dialog, reached where its requests came from (the connection it opened, its NAT
-    binding), not at its Contact: a softphone over TLS or behind NAT listens nowhere else."""
-    if call.a_dialog is None:
+def a_side(call: Call, leg: BLeg | None = None, b_dialog: Dialog | None = None) -> Side | None:
+    """The caller's dialog; before a 2xx, the early one paired with ``b_dialog`` of ``leg`` when given
+    (a forked call: reference_server.caller_dialogs), else the most recent. It is reached where the caller's
+    requests came from (the connection it opened, its NAT binding), not at its Contact: a softphone over TLS
+    or behind NAT listens nowhere else."""
+    paired = call.forks.a_dialog_of(leg, b_dialog) if leg is not None and b_dialog is not None else None
+    dialog = paired or call.a_dialog
+    if dialog is None:
         return None
     addr = call.a_addr
-    target = call.a_dialog.remote_target
+    target = dialog.remote_target
     if not call.ctx.hangup_policy.caller_flow and isinstance(target, SipURI):  # the test-only fault dial-contact
         addr = (target.host.strip("[]"), target.port or (5061 if call.a_endpoint.transport_name == "TLS" else 5060))
-    return Side("A", call.a_endpoint, addr, call.a_dialog)
+    return Side("A", call.a_endpoint, addr, dialog)
 
 
-def b_side(call: Call) -> Side | None:
-    """The winning leg's dialog; before a 2xx, the most recent early dialog of any leg."""
+def b_side(call: Call, a_dialog: Dialog | None = None) -> Side | None:
+    """The winning leg's dialog; before a 2xx, the early dialog paired with ``a_dialog`` when given, else
+    the most recent early dialog of any leg."""
+    fork = call.forks.fork_of(a_dialog) if call.winner is None and a_dialog is not None else None
+    if fork is not None:
+        return Side("B", fork[0].endpoint, fork[0].addr, fork[1])
     legs: list[BLeg] = [call.winner] if call.winner is not None else list(reversed(call.legs))
     for leg in legs:
         dialog = leg.dialog or next(reversed(leg.early.values()), None)
@@ -77,7 +85,7 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
     if request.method == "BYE":
         _on_bye(call, this, event)
         return
-    other = b_side(call) if leg is None else a_side(call)
+    other = b_side(call, dialog) if leg is None else a_side(call, leg, dialog)
     if other is None or call.state in (CallState.ENDED, CallState.FAILED, CallState.CLEARING):
         ctx.respond(endpoint, event, 481)
         return
@@ -85,13 +93,15 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
         ctx.respond(endpoint, event, 483)
         return
     if request.method == "INVITE" and call.reinvite is not None:
-        ctx.respond(endpoint, event, 491)
+        ctx.respond(endpoint, event, 491)  # glare: one re-INVITE at a time (RFC 3261 §14.1, §14.2)
         return
+    directions = call.media.snapshot() if call.media is not None and request.method == "INVITE" else None
     forwarded = _forward(call, this, other, request)
     assert event.transaction is not None
     reinvite = None
     if request.method == "INVITE":
-        reinvite = call.reinvite = ReInvite(this, request, event.transaction, other, forwarded)
+        reinvite = call.reinvite = ReInvite(this, request, event.transaction, other, forwarded,
+                                            directions=directions)
         call.owner.watch_reinvite(call, event.transaction)
 
     def on_response(ev: Event) -> None:
@@ -157,7 +167,7 @@ def _relay_response(call: Call, this: Side, other: Side, received: RequestReceiv
         if 200 <= out.status < 300 and response is not None:
             _reinvite_answered(call, reinvite, out)
         else:
-            _reinvite_done(call, reinvite)
+            _reinvite_failed(call, reinvite)
     try:
         this.endpoint.send_response(out, received.transaction)
     except ProtocolError as exc:  # the upstream transaction has gone (e.g. a 2xx retransmission)
@@ -189,6 +199,13 @@ def on_reinvite_ack(call: Call, ack: Request | None) -> None:
         log.info("call %s: cannot ACK the re-INVITE: %s", call.a_invite.call_id, exc)
     else:
         down.endpoint.send_stateless(reinvite.ack, down.addr)
+    _reinvite_done(call, reinvite)
+
+
+def _reinvite_failed(call: Call, reinvite: ReInvite) -> None:
+    """A re-INVITE answered with an error: the session stays as it was before its offer (RFC 3264 §8)."""
+    if reinvite.directions is not None and call.media is not None:
+        call.media.restore(reinvite.directions)
     _reinvite_done(call, reinvite)
 
 

@@ -12,7 +12,18 @@ Early media (the spec's trunk feature): the destination's address is set as soon
 arrives (183 or 180 with SDP), so its RTP reaches the caller before the 200 OK. Without it
 (``MediaPolicy(early_media=False)``, the test-only fault ``no-early-media``) SDP is stripped from
 relayed 18x and both remotes are held back until the 2xx. ``MediaPolicy(two_way=False)`` (the test-only
-fault ``one-way-media``) has the relay drop the destination's RTP: one-way audio, on purpose.
+fault ``one-way-media``) has the relay drop the destination's RTP: one-way audio, on purpose;
+``MediaPolicy(honour_directions=False)`` (the fault ``hold-ignored``) relays both ways whatever the SDP says.
+
+Hold (RFC 3264 §5.1, §6.1, §8.4): each side's latest SDP says which way it takes part in the stream
+(a=sendrecv, the default; a=sendonly; a=recvonly; a=inactive; media-level over session-level). RTP flows
+from X to Y only when X's SDP lets X send (sendrecv, sendonly) and Y's lets Y receive (sendrecv,
+recvonly): a party that puts the call on hold with a=sendonly (and the held party's a=recvonly answer)
+leaves only the holder's direction open (music on hold may flow), a=inactive closes both, and a resume
+with a=sendrecv opens both again once the answer has crossed. The relay drops what the directions close
+(``held`` in its counters): no RTP reaches a party that said it will not receive, whatever the far end
+sends. RTCP flows regardless. An offer whose re-INVITE fails leaves the directions as they were
+(:meth:`MediaAnchor.snapshot`, :meth:`MediaAnchor.restore`), as RFC 3264 §8 leaves the session.
 """
 
 from __future__ import annotations
@@ -30,7 +41,20 @@ from .srtp_media import SrtpLegs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MediaAnchor", "parse_sdp"]
+__all__ = ["MediaAnchor", "may_receive", "may_send", "parse_sdp"]
+
+_SENDING = ("sendrecv", "sendonly")
+_RECEIVING = ("sendrecv", "recvonly")
+
+
+def may_send(direction: str) -> bool:
+    """Whether a party whose SDP says ``direction`` sends RTP (RFC 3264 §5.1)."""
+    return direction in _SENDING
+
+
+def may_receive(direction: str) -> bool:
+    """Whether a party whose SDP says ``direction`` receives RTP (RFC 3264 §5.1)."""
+    return direction in _RECEIVING
 
 
 def parse_sdp(message: Message) -> SessionDescription | None:
@@ -62,9 +86,32 @@ class MediaAnchor:
         self.srtp_relay = policy.srtp_relay
         if not policy.two_way:
             relay.drop_b_to_a()
+        self.honour_directions = policy.honour_directions
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
         self._transforms = False  # whether the relay has SRTP transforms installed
         self.srtp = SrtpLegs(destination_srtp, self._keyed, enabled=srtp)
+        self.directions = {"A": "sendrecv", "B": "sendrecv"}  # each side's latest SDP direction
+
+    def _take_direction(self, side: str, sd: SessionDescription) -> None:
+        """Note ``side``'s direction from its SDP (its first stream: the one relayed) and open or close the
+        relay's two directions accordingly (module docstring)."""
+        if sd.media:
+            self.directions[side] = sd.media_direction(0)
+        self._apply_directions()
+
+    def _apply_directions(self) -> None:
+        if not self.honour_directions:  # the test-only fault hold-ignored
+            return
+        a, b = self.directions["A"], self.directions["B"]
+        self.relay.set_directions(may_send(a) and may_receive(b), may_send(b) and may_receive(a))
+
+    def snapshot(self) -> dict[str, str]:
+        """The directions now, to :meth:`restore` if the offer about to be relayed fails."""
+        return dict(self.directions)
+
+    def restore(self, directions: dict[str, str]) -> None:
+        self.directions = dict(directions)
+        self._apply_directions()
 
     def _keyed(self) -> None:
         """Install (or remove) the relay's SRTP transforms after an SDP changed a leg's keys."""
@@ -106,6 +153,7 @@ class MediaAnchor:
         if sd is None:
             return b""
         self._set("A", _first_stream(sd), hold=before_answer and not self.early_media)
+        self._take_direction("A", sd)
         return self._rewrite(sd, self.relay.b_port, "A")
 
     def from_b(self, message: Message, *, early: bool = False) -> bytes:
@@ -122,6 +170,7 @@ class MediaAnchor:
             self._held["B"] = _first_stream(sd)
             return b""
         self._set("B", _first_stream(sd), hold=False)
+        self._take_direction("B", sd)
         return self._rewrite(sd, self.relay.a_port, "B")
 
     def answered(self) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sipcore.errors import SIPParseError
@@ -140,6 +140,14 @@ class Registrar:
             headers.append(("Date", email.utils.formatdate(date, usegmt=True)))
         verb = "query" if not request.contacts and not request.contact_star else "update"
         return RegisterResult(200, tuple(headers), tuple(bindings), f"{verb} of {aor}: {len(bindings)} binding(s)")
+
+    def replace(self, aor_user: str, bindings: Iterable[Binding]) -> None:
+        """Set an AOR's bindings as another process's registrar has them (a multi-worker server)."""
+        kept = list(bindings)
+        if kept:
+            self._bindings[aor_user] = kept
+        else:
+            self._bindings.pop(aor_user, None)
 
     def lookup_raw(self, request: Request) -> list[Binding]:
         """The stored bindings of the request's AOR (unchanged after a failed REGISTER); [] if unknown."""

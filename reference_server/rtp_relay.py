@@ -49,6 +49,7 @@ class DirectionStats:
     Dropped: ``dropped_no_remote`` (the other side's remote unknown yet), ``rejected_source`` (a stranger:
     not the latched source, not allowed to latch), ``learning`` (a source not yet confirmed by a second
     packet of its SSRC; :mod:`reference_server.latching`), ``malformed`` (not RTP/RTCP version 2),
+    ``held`` (RTP the SDP directions say must not flow this way: :meth:`MediaRelay.set_directions`),
     ``not_authentic`` (refused by the side's transform: SRTP that does not authenticate).
     """
 
@@ -60,6 +61,7 @@ class DirectionStats:
     rejected_source: int = 0
     learning: int = 0
     malformed: int = 0
+    held: int = 0
     not_authentic: int = 0
 
 
@@ -91,6 +93,7 @@ class _Side(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.latch = Latch()
         self.closed = False
+        self.forwarding = True  # False: the SDP directions stop this direction (a call on hold)
 
     @property
     def remote(self) -> Addr | None:
@@ -131,6 +134,9 @@ class _Side(asyncio.DatagramProtocol):
             return
         latch = self.latch
         if not (latch.latched and src == latch.remote) and not self._admit(src, data):
+            return
+        if not self.forwarding:
+            stats.held += 1
             return
         peer = self.peer
         if peer is None or peer.remote is None or peer.transport is None or peer.transport.is_closing():
@@ -273,6 +279,17 @@ class MediaRelay:
         self._b.peer = None
         if self._b_rtcp is not None:
             self._b_rtcp.peer = None
+
+    def set_directions(self, a_to_b: bool, b_to_a: bool) -> None:
+        """Which ways RTP may flow, as the two sides' SDP directions say (reference_server.media): RTP
+        arriving for a closed direction is counted as ``held`` and not forwarded. RTCP always flows (RFC 3264
+        §5.1: RTCP is still sent on a sendonly, recvonly or inactive stream)."""
+        self._a.forwarding, self._b.forwarding = a_to_b, b_to_a
+
+    @property
+    def directions(self) -> tuple[bool, bool]:
+        """(A -> B open, B -> A open)."""
+        return self._a.forwarding, self._b.forwarding
 
     def set_a_remote(self, addr: Addr | None, rtcp: Addr | None = None) -> None:
         """The caller's RTP address from its SDP; RTCP defaults to its port + 1 (RFC 3550 §11)."""

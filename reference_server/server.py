@@ -44,13 +44,14 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import Event, RequestReceived
 from sipcore.uri import SipURI
 
+from .admission import Admission, AdmissionConfig
 from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
-from .config import Destination, ListenAddress, ServerConfig, Trunk
-from .dest_locate import locate_destination
+from .config import ListenAddress, ServerConfig
 from .legs import Target
+from .listeners import open_listener
 from .media import parse_sdp
 from .registrar import Registrar
 from .relay_registry import RelayRegistry
@@ -58,6 +59,7 @@ from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 from .srtp_media import srtp_refusal
+from .trunk_calls import TrunkDestinations
 
 log = logging.getLogger("reference_server")
 
@@ -93,7 +95,7 @@ class ReferenceServer:
     def __init__(self, config: ServerConfig, *, media_policy: MediaPolicy = SPEC_MEDIA,
                  hangup_policy: HangupPolicy = SPEC_HANGUP, timers: TimerConfig | None = None,
                  timer_c: float = 180.0, clock: Clock = LOOP_CLOCK, secret_key: bytes | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, admission: AdmissionConfig | None = None) -> None:
         self.config = config
         self.timers = timers or TimerConfig()
         self.clock = clock
@@ -112,9 +114,14 @@ class ReferenceServer:
                                        hangup_policy=hangup_policy, srtp=media.srtp))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
+        self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
+                                              via_host=media.address, user_agent=config.user_agent,
+                                              health=self.b2bua.ctx.health)
         self._local_hosts: set[str] = set()
         self._purge: TimerHandle | None = None
         self.malformed = 0
+        self.admission = None if admission is None else Admission(
+            admission, clock, lambda: self.b2bua.pending_invites, user_agent=config.user_agent, tag=self.ids.tag)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -147,7 +154,10 @@ class ReferenceServer:
             self._local_hosts |= {"127.0.0.1", "::1", self.config.media.address}
         self.auth.set_listen_addresses(self._listen_addresses())
         self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
+        if self.admission is not None:
+            self.admission.start()
         log.info("listening on %s", ", ".join(str(a) for a in self.local_addresses))
+        self.destinations.start(self.config.trunks, self.endpoints)
 
     def _listen_addresses(self) -> list[tuple[str, int]]:
         """(IP, port) of every endpoint, a wildcard one on each of the local hosts."""
@@ -163,18 +173,24 @@ class ReferenceServer:
                                   "clock": self.clock}
         if listen.transport == "tls":
             kwargs["tls"] = self.config.tls.options()
+        screen = None if self.admission is None else self.admission.screen
         if listen.port == 0 and shared_port:
             try:  # the same port number for UDP and TCP, like the default 5060
-                return await SipEndpoint.open(listen.transport, listen.host, shared_port, self._on_event, **kwargs)
+                return await open_listener(listen.transport, listen.host, shared_port, self._on_event,
+                                           screen=screen, **kwargs)
             except OSError:
                 pass
-        return await SipEndpoint.open(listen.transport, listen.host, listen.port, self._on_event, **kwargs)
+        return await open_listener(listen.transport, listen.host, listen.port, self._on_event, screen=screen,
+                                   **kwargs)
 
     async def stop(self) -> None:
         """Release every call, relay and socket."""
         if self._purge is not None:
             self._purge.cancel()
             self._purge = None
+        if self.admission is not None:
+            self.admission.stop()
+        self.destinations.stop()
         self.b2bua.close_all()
         self.relays.close_all()
         self._close_endpoints()
@@ -351,28 +367,20 @@ class ReferenceServer:
         if callee is None:
             self._reply(endpoint, event, 484, why="no number to call in the Request-URI or To")
             return
-        dest = trunk.destination
         user, display = self._caller(request)
-        if dest.by_dns:
+        plan = self.destinations.plan(trunk, request, endpoint, caller=user, display=display, callee=callee)
+        if plan.refusal is not None:
+            status, why = plan.refusal
+            log.info("INVITE %s on trunk %s: %d %s", request.call_id, trunk.name, status, why)
+            self._reply(endpoint, event, status, headers=[("Retry-After", str(plan.retry_after))], why=why)
+            return
+        if plan.dns is not None:
+            dest, identity = plan.dns, plan.identity
             self.b2bua.start_call(endpoint, event, [], trunk=trunk.name, caller=user, callee=callee, offer=offer,
-                                  locate=lambda: self._locate(dest, callee, user, display, trunk, endpoint))
+                                  locate=lambda: self.destinations.locate(trunk, dest, identity, endpoint))
             return
-        assert dest.transport is not None and dest.port is not None
-        out = self._endpoint_for(dest.transport, endpoint)
-        if out is None:
-            self._reply(endpoint, event, 503, why=f"no {dest.transport} listener to reach {dest.uri}")
-            return
-        hostport = host_port(dest.host, dest.port)
-        params = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") else ""
-        target = Target(f"sip:{callee}@{hostport}{params}", f"sip:{callee}@{hostport}", f"sip:{user}@{trunk.host}",
-                        display, (dest.host, dest.port), out, srtp=trunk.destination_srtp)
-        self.b2bua.start_call(endpoint, event, [target], trunk=trunk.name, caller=user, callee=callee, offer=offer)
-
-    async def _locate(self, dest: Destination, callee: str, user: str, display: str | None, trunk: Trunk,
-                      prefer: SipEndpoint) -> list[Target]:
-        """A destination named by host name, located as RFC 3263 says (reference_server.dest_locate)."""
-        return await locate_destination(self.resolver, self._endpoint_for, dest, callee, user, display, trunk.name,
-                                        trunk.host, trunk.destination_srtp, prefer)
+        self.b2bua.start_call(endpoint, event, plan.targets, trunk=trunk.name, caller=user, callee=callee,
+                              offer=offer)
 
     def _extension_call(self, event: RequestReceived, endpoint: SipEndpoint, route: Route,
                         offer: SessionDescription | None) -> None:

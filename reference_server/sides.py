@@ -41,3 +41,4 @@ class ReInvite:
     transaction: ClientTransaction | None = None
     ack: Request | None = None
     retransmit: Reliable2xx | None = None
+    directions: dict[str, str] | None = None  # the media directions before its offer (restored on failure)

@@ -147,6 +147,10 @@ class Agent:
         self._invite_users: dict[int, CallUser] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+        self.answer_options = True
+        """False: out-of-dialog OPTIONS go unanswered (a peer whose SIP service stopped: keep-alive tests)."""
+        self.options_received: list[float] = []
+        """Clock time of each out-of-dialog OPTIONS received (a new transaction: no retransmissions)."""
 
     async def _open(self, transport: str, listen: Addr, *, auto_100_delay: float | None,
                     tls: TlsOptions | None = None) -> None:
@@ -214,6 +218,9 @@ class Agent:
             response.headers.add("Contact", contact)
         if status in (405, 501) or (request.method == "OPTIONS" and status < 300):
             response.headers.add("Allow", self.allow)
+        if request.method == "OPTIONS" and status < 300:  # RFC 3261 §11.2: what it takes and supports
+            response.headers.add("Accept", "application/sdp")
+            response.headers.add("Supported", "")
         for name, value in headers:
             response.headers.add(name, value)
         response.set_body(body, "application/sdp" if body else None)
@@ -265,7 +272,11 @@ class Agent:
         if method == "INVITE":
             self.on_invite(event)
         elif method == "OPTIONS":
-            self.respond(request, 200)
+            self.options_received.append(self.clock.time())
+            if self.answer_options:
+                self.respond(request, 200)
+            else:
+                self.record.add("note", "OPTIONS left unanswered (answer_options is off)", request.call_id)
         elif method == "BYE":
             self.respond(request, 481)
         else:

@@ -5,6 +5,13 @@ SRTP (RFC 3711, SDES keys of RFC 4568): an agent set to offer it offers RTP/SAVP
 of a fresh key; any agent answers an RTP/SAVP offer with a key of its own. Packets are then protected with
 our line's key and unprotected with the far end's (:class:`sipcore.srtp.SrtpContext`). An answer of
 RTP/AVP to our RTP/SAVP offer turns SRTP off for the call (a note in the record says so).
+
+Directions (RFC 3264 §5.1, §6.1): our SDP says ``direction`` (sendrecv unless on hold), the far end's says
+``remote_direction``; the tone goes out only while ours lets us send (sendrecv, sendonly) and theirs lets
+them receive (sendrecv, recvonly). Held, the stream keeps its clock (the timestamp advances, nothing is
+sent), so the resumed stream goes on with a timestamp jump and no sequence gap (RFC 3550 §5.1). DTMF
+(:meth:`CallMedia.send_digits`) goes out as RFC 4733 telephone-events with the payload type the far end's
+SDP gives ``telephone-event/8000``.
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ from __future__ import annotations
 import os
 import random
 
-from sipcore.aio.rtp import ReceivedRtp, RtpEndpoint
+from sipcore.aio.rtp import ReceivedRtp, RtpEndpoint, SentEvent
 from sipcore.errors import SIPParseError
 from sipcore.sdes import SAVP, CryptoAttribute, crypto_attributes, negotiated_crypto
 from sipcore.sdp import SessionDescription, media_address
 from sipcore.sdp_offer import make_answer, make_offer
 from sipcore.srtp import SrtpContext, SrtpError
+from sipcore.telephone_event import TELEPHONE_EVENT
 
 from .record import Record
 from .settings import Addr, SettingsError
@@ -59,6 +67,12 @@ class CallMedia:
         self.srtp = srtp  # offer RTP/SAVP
         self.offered: list[CryptoAttribute] = []  # our a=crypto lines, while our offer awaits its answer
         self.keys: tuple[CryptoAttribute | None, CryptoAttribute | None] | None = None  # (ours, theirs)
+        self.version = 0  # our o= sess-version, bumped by every new description (RFC 3264 §8)
+        self.direction = "sendrecv"  # what our latest SDP says
+        self.remote_direction = "sendrecv"  # what the far end's latest SDP says
+        self.event_payload_type: int | None = None  # telephone-event/8000 in the far end's SDP
+        self.ignore_directions = False  # a far end that keeps sending while held (a broken one, on purpose)
+        self._start_why: str | None = None  # start() was asked for (it waits for a remote and the directions)
 
     @classmethod
     async def open(cls, host: str, record: Record, call_id: str, tone_hz: float, *, srtp: bool = False) -> CallMedia:
@@ -82,17 +96,29 @@ class CallMedia:
     def packets_sent(self) -> int:
         return self.rtp.packets_sent
 
-    def offer(self) -> bytes:
-        """Our offer: RTP/AVP, or RTP/SAVP with a fresh key when the agent offers SRTP."""
+    @property
+    def events_sent(self) -> list[SentEvent]:
+        return self.rtp.events_sent
+
+    def _next_version(self) -> int:
+        version = self.sess_id + self.version
+        self.version += 1
+        return version
+
+    def offer(self, direction: str = "sendrecv") -> bytes:
+        """Our offer saying ``direction`` (a re-offer gets the next sess-version): RTP/AVP, or RTP/SAVP with
+        a fresh key when the agent offers SRTP."""
         self.offered = [CryptoAttribute.new(1, "AES_CM_128_HMAC_SHA1_80", os.urandom(30))] if self.srtp else []
-        self.local_sdp = make_offer(self.local_addr[0], self.local_addr[1], self.sess_id,
-                                    crypto=self.offered).to_bytes()
+        self.local_sdp = make_offer(self.local_addr[0], self.local_addr[1], self.sess_id, crypto=self.offered,
+                                    sess_version=self._next_version(), direction=direction).to_bytes()
+        self.direction = direction
         return self.local_sdp
 
     def answer(self, offer: SessionDescription) -> bytes | None:
-        """Our answer to ``offer`` (RTP/SAVP offers included, with a key of our own), or None when no
-        stream is acceptable (answer 488)."""
-        answer = make_answer(offer, self.local_addr[0], self.local_addr[1], self.sess_id, srtp_key=os.urandom)
+        """Our answer to ``offer`` (RTP/SAVP offers included, with a key of our own; the mirrored direction:
+        recvonly to sendonly, inactive to inactive), or None when no stream is acceptable (answer 488)."""
+        answer = make_answer(offer, self.local_addr[0], self.local_addr[1], self.sess_id, srtp_key=os.urandom,
+                             sess_version=self._next_version())
         accepted = [(o, a) for o, a in zip(offer.media, answer.media, strict=True) if a.port]
         if not accepted:
             return None
@@ -103,7 +129,40 @@ class CallMedia:
             assert pair is not None  # make_answer answered one of the offered lines
             self._key(ours=pair[1], theirs=pair[0])
         self.local_sdp = answer.to_bytes()
+        self.direction = answer.media_direction(next(i for i, m in enumerate(answer.media) if m.port))
         return self.local_sdp
+
+    @property
+    def may_send(self) -> bool:
+        """Whether the directions let our tone go out (module docstring), or we ignore them."""
+        return self.ignore_directions or (self.direction in ("sendrecv", "sendonly")
+                                           and self.remote_direction in ("sendrecv", "recvonly"))
+
+    def _apply(self) -> None:
+        """Point the stream at the remote while the directions let us send, else pause it (held)."""
+        if not self.rtp.sending:
+            if self._start_why is not None:
+                self.start(self._start_why)
+            return
+        target = self.remote if self.may_send else None
+        if target != self.rtp.remote:
+            paused = target is None
+            self.rtp.set_remote(target)
+            self.record.add("rtp-paused" if paused else "rtp-resumed",
+                            f"RTP {'paused' if paused else 'resumed'} (ours a={self.direction}, theirs "
+                            f"a={self.remote_direction})", self.call_id)
+
+    def send_digits(self, digits: str, duration_ms: int = 100, gap_ms: int = 100) -> str | None:
+        """Queue RFC 4733 events for ``digits``; None, or why not (no telephone-event in the far end's
+        SDP, no stream running)."""
+        if self.event_payload_type is None:
+            return "the far end's SDP offers no telephone-event/8000: no RFC 4733 digits sent"
+        if not self.rtp.sending:
+            return "no RTP stream running: no digits sent"
+        self.rtp.send_digits(digits, payload_type=self.event_payload_type, duration_ms=duration_ms, gap_ms=gap_ms)
+        self.record.add("dtmf", f"DTMF {digits!r} as RFC 4733 events, payload type {self.event_payload_type}",
+                        self.call_id, digits=digits, payload_type=self.event_payload_type)
+        return None
 
     def _key(self, *, ours: CryptoAttribute | None, theirs: CryptoAttribute | None) -> None:
         """Send under ``ours`` and receive under ``theirs`` (None and None: cleartext RTP)."""
@@ -147,17 +206,19 @@ class CallMedia:
             return None
         if self.offered:
             self._take_answer(sd, what)
-        if address[1] == 0:
-            return None
-        if self.remote != address:
+        self.remote_direction = sd.media_direction(0)
+        events = [pt for pt, enc in sd.media[0].rtpmap().items() if enc.lower() == f"{TELEPHONE_EVENT}/8000"]
+        self.event_payload_type = int(events[0]) if events and events[0].isdigit() else None
+        if address[1] != 0:
             self.remote = address
-            if self.rtp.sending:
-                self.rtp.set_remote(address)
-        return address
+        self._apply()
+        return address if address[1] != 0 else None
 
     def start(self, why: str) -> None:
-        """Send the tone to the remote address (once it is known); later calls only re-target."""
-        if self.remote is None or self.rtp.sending:
+        """Send the tone to the remote address (once it is known and the directions let us); later calls
+        only re-target."""
+        self._start_why = why
+        if self.remote is None or self.rtp.sending or not self.may_send:
             return
         try:
             self.rtp.start_sending(self.remote, freq_hz=self.tone_hz)

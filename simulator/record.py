@@ -19,7 +19,8 @@ from sipcore.message import Request, Response
 
 __all__ = ["KINDS", "Record", "RecordEvent", "message_summary"]
 
-KINDS = ("sip-sent", "sip-received", "rtp-started", "rtp-first-packet", "timeout", "note")
+KINDS = ("sip-sent", "sip-received", "rtp-started", "rtp-first-packet", "rtp-paused", "rtp-resumed", "dtmf", "timeout",
+         "note")
 SEEN_LIMIT = 100_000
 """Messages remembered per direction to flag retransmissions (far more than 32 s of any test's traffic)."""
 
@@ -192,7 +193,7 @@ class Record:
             return []
         t0 = events[0].t_monotonic if start is None else start
         arrows = {"sip-sent": "->", "sip-received": "<-", "rtp-started": "~>", "rtp-first-packet": "<~",
-                  "timeout": "!!", "note": "  "}
+                  "rtp-paused": "~|", "rtp-resumed": "~>", "dtmf": "~#", "timeout": "!!", "note": "  "}
         out = []
         for event in events:
             where = ""

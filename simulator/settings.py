@@ -19,9 +19,10 @@ from sipcore.transport_address import AddressError, bracketed, parse_transport_a
 from sipcore.uri import parse_sip_uri
 
 __all__ = [
-    "CHALLENGE_BEHAVIOURS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "NeverAnswer", "Reject",
-    "Send100", "Send180", "Send183", "SettingsError", "Step", "UaSettings", "Wait", "check_script",
-    "check_sip_uri", "parse_address", "parse_hostport",
+    "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "Hold",
+    "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183", "SendDigits",
+    "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script", "check_sip_uri",
+    "parse_address", "parse_hostport",
 ]
 
 Addr = tuple[str, int]
@@ -167,11 +168,13 @@ class Answer:
 @dataclass(frozen=True)
 class Reject:
     """Answer with a 300-699 final ``status`` and ``reason`` phrase, with a Reason header
-    (RFC 3326, e.g. ``Q.850;cause=1;text="Unallocated (unassigned) number"``) when given."""
+    (RFC 3326, e.g. ``Q.850;cause=1;text="Unallocated (unassigned) number"``) when given, and a
+    Retry-After of ``retry_after`` seconds (RFC 3261 §20.33: a 503's "try again later") when given."""
 
     status: int
     reason: str | None = None
     reason_header: str | None = None
+    retry_after: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.status, int) or not 300 <= self.status <= 699:
@@ -179,6 +182,9 @@ class Reject:
                                 "(use 300..699)")
         _check_text(self.reason, "Reject.reason")
         _check_text(self.reason_header, "Reject.reason_header")
+        if self.retry_after is not None and (isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int)
+                                             or self.retry_after < 0):
+            raise SettingsError(f"Reject.retry_after: {self.retry_after!r} is not a number of seconds >= 0")
 
 
 @dataclass(frozen=True)
@@ -196,13 +202,69 @@ class HangupAfter:
         _check_ms(self.ms, "HangupAfter.ms")
 
 
-Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter
+HOLD_DIRECTIONS = ("sendonly", "inactive")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """In the answered call, wait ``after_ms`` then put the call on hold: a re-INVITE whose offer says
+    ``direction`` (a=sendonly: we may still send, e.g. music on hold; a=inactive: nothing either way)."""
+
+    after_ms: int
+    direction: str = "sendonly"
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Hold.after_ms")
+        if self.direction not in HOLD_DIRECTIONS:
+            raise SettingsError(f"Hold.direction: {self.direction!r} is not one of {', '.join(HOLD_DIRECTIONS)}")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Wait ``after_ms`` then take the call off hold: a re-INVITE whose offer says a=sendrecv."""
+
+    after_ms: int
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "Resume.after_ms")
+
+
+@dataclass(frozen=True)
+class SendDigits:
+    """Wait ``after_ms`` then send ``digits`` as RFC 4733 telephone-events (the payload type the far end's
+    SDP gives telephone-event/8000), each ``duration_ms`` long with ``gap_ms`` of tone between them."""
+
+    after_ms: int
+    digits: str
+    duration_ms: int = 100
+    gap_ms: int = 100
+
+    def __post_init__(self) -> None:
+        _check_ms(self.after_ms, "SendDigits.after_ms")
+        if not self.digits or any(c.upper() not in "0123456789*#ABCD" for c in self.digits):
+            raise SettingsError(f"SendDigits.digits: {self.digits!r} is not a string of DTMF digits (0-9 * # A-D)")
+        if not 40 <= self.duration_ms <= 8000:
+            raise SettingsError(f"SendDigits.duration_ms: {self.duration_ms!r} is not in 40..8000 ms")
+        _check_ms(self.gap_ms, "SendDigits.gap_ms")
+
+
+MidCallStep = Hold | Resume | SendDigits
+Step = Wait | Send100 | Send180 | Send183 | Answer | Reject | NeverAnswer | HangupAfter | Hold | Resume | SendDigits
 _FINAL_STEPS = (Answer, Reject, NeverAnswer)
+
+
+def check_midcall(steps: Sequence[MidCallStep], what: str = "midcall") -> tuple[MidCallStep, ...]:
+    """Steps for an answered call (Hold, Resume, SendDigits), each run ``after_ms`` after the previous."""
+    out = tuple(steps)
+    for index, step in enumerate(out):
+        if not isinstance(step, MidCallStep):
+            raise SettingsError(f"{what} step {index + 1}: {step!r} is not Hold, Resume or SendDigits")
+    return out
 
 
 def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
     """A script in the documented order: provisional steps and waits, one final step (Answer, Reject or
-    NeverAnswer), then only HangupAfter, after an Answer."""
+    NeverAnswer), then only HangupAfter and mid-call steps (Hold, Resume, SendDigits), after an Answer."""
     steps = tuple(script)
     final: Step | None = None
     for index, step in enumerate(steps):
@@ -213,9 +275,9 @@ def check_script(script: Sequence[Step]) -> tuple[Step, ...]:
             if final is not None:
                 raise SettingsError(f"{where}: the script already ended with {type(final).__name__}")
             final = step
-        elif isinstance(step, HangupAfter):
+        elif isinstance(step, HangupAfter | MidCallStep):
             if not isinstance(final, Answer):
-                raise SettingsError(f"{where}: HangupAfter needs an Answer before it")
+                raise SettingsError(f"{where}: {type(step).__name__} needs an Answer before it")
         elif final is not None:
             raise SettingsError(f"{where}: comes after the final step {type(final).__name__}")
     if final is None:
@@ -262,6 +324,7 @@ class UaSettings:
     remote_bye_timeout_ms: int = 10_000
     answer_incoming: bool = True
     answer_after_ms: int = 0
+    incoming_script: tuple[Step, ...] | None = None  # how incoming calls are answered (None: 180, answer)
     register_expires: int = 3600
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
@@ -317,6 +380,8 @@ class UaSettings:
             raise SettingsError(f"register_expires: {self.register_expires!r} is not a number of seconds")
         if not 0.1 <= self.register_refresh_ratio <= 0.95:
             raise SettingsError(f"register_refresh_ratio: {self.register_refresh_ratio} is not in 0.1..0.95")
+        if self.incoming_script is not None:
+            object.__setattr__(self, "incoming_script", check_script(self.incoming_script))
 
     @property
     def aor_domain(self) -> str:
@@ -347,6 +412,9 @@ class DestinationSettings:
     tone_hz: float = 440.0
     contact_user: str = "destination"
     max_call_ms: int = 3_600_000
+    keep_sending_on_hold: bool = False
+    """Keep sending RTP when our SDP says we will not (a=recvonly or a=inactive): a broken far end, to see
+    whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
     tls: TlsOptions | None = None

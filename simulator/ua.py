@@ -7,8 +7,9 @@
     await ua.register(expires=60); ...; await ua.unregister()
     await ua.stop()
 
-Incoming INVITEs for the UA's user are answered 180 then 200 after ``answer_after_ms`` (or 480 when
-``answer_incoming`` is off; 404 for another user) and kept in ``ua.incoming``.
+Incoming INVITEs for the UA's user are answered 180 then 200 after ``answer_after_ms`` (or as
+``incoming_script`` says, a destination's script; 480 when ``answer_incoming`` is off; 404 for another user)
+and kept in ``ua.incoming``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from .register import Registration, RegistrationResult
 from .settings import (
     Addr,
     Answer,
+    MidCallStep,
     Reject,
     Send180,
     SettingsError,
     Step,
     UaSettings,
     check_addr,
+    check_midcall,
     check_sip_uri,
 )
 from .uac import CallOptions, CallResult, OutgoingCall
@@ -99,10 +102,11 @@ class UserAgent(Agent):
                    hold_ms: int | None = None, cancel_after_ms: int | None = None,
                    cancel_on_ringing: bool = False, expect_remote_bye: bool = False,
                    ring_timeout_ms: int | None = None, remote_bye_timeout_ms: int | None = None,
-                   headers: Iterable[tuple[str, str]] = ()) -> CallResult:
+                   headers: Iterable[tuple[str, str]] = (), midcall: Iterable[MidCallStep] = ()) -> CallResult:
         """Place one call and return how it went (never raises on a SIP outcome; SettingsError on a bad
         argument). ``to`` is a URI, or a number/user put at the trunk domain. The call is held for
-        ``hold_ms`` then hung up, or waits for the far end's BYE with ``expect_remote_bye``."""
+        ``hold_ms`` then hung up, or waits for the far end's BYE with ``expect_remote_bye``; ``midcall``
+        steps (Hold, Resume, SendDigits) run once it is answered, before ``hold_ms`` counts."""
         s = self.settings
         to_uri = self._uri_for(to)
         ruri = check_sip_uri(request_uri, "request_uri") if request_uri is not None else to_uri
@@ -118,7 +122,7 @@ class UserAgent(Agent):
             ring_timeout_ms=s.ring_timeout_ms if ring_timeout_ms is None else ring_timeout_ms,
             remote_bye_timeout_ms=(s.remote_bye_timeout_ms if remote_bye_timeout_ms is None
                                    else remote_bye_timeout_ms),
-            extra_headers=tuple(headers))
+            extra_headers=tuple(headers), midcall=check_midcall(tuple(midcall)))
         call = OutgoingCall(self, s, options)
         result: CallResult = await self.spawn(call.run())
         self.calls.append(result)
@@ -167,6 +171,8 @@ class UserAgent(Agent):
             return
         script: tuple[Step, ...] = ((Send180(), Answer(s.answer_after_ms)) if s.answer_incoming
                                     else (Reject(480),))
+        if s.incoming_script is not None and s.answer_incoming:
+            script = s.incoming_script
         call = UasCall(self, event, script, honour_cancel=True, tone_hz=s.tone_hz, media_host=s.media_host,
                        contact_user=s.username, max_call_ms=3_600_000)
         self.incoming.append(call.info)

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sipcore.aio.rtp import ReceivedRtp
+from sipcore.aio.rtp import ReceivedRtp, SentEvent
 from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog, DialogState
 from sipcore.errors import ProtocolError, SIPParseError
@@ -24,8 +24,9 @@ from sipcore.transport_address import bracketed
 from .agent import Agent, wait_any
 from .auth import ChallengeAnswerer, credential_headers
 from .media import CallMedia
+from .midcall import MidCall
 from .record import RecordEvent
-from .settings import Addr, UaSettings
+from .settings import Addr, MidCallStep, UaSettings
 
 __all__ = ["CallOptions", "CallResult", "OutgoingCall"]
 
@@ -45,6 +46,8 @@ class CallOptions:
     ring_timeout_ms: int = 60_000
     remote_bye_timeout_ms: int = 10_000
     extra_headers: tuple[tuple[str, str], ...] = ()
+    midcall: tuple[MidCallStep, ...] = ()
+    """Hold, Resume and SendDigits steps run in order once answered, before ``hold_ms`` counts."""
 
 
 @dataclass
@@ -84,6 +87,11 @@ class CallResult:
     remote_sdp: str | None = None
     failed_targets: list[tuple[Addr, str]] = field(default_factory=list)
     """Targets given up before ``target``, each with why (``503 Service Unavailable``, ``no response``)."""
+    reinvites: list[tuple[str, int | None]] = field(default_factory=list)
+    """Our re-INVITEs: (the direction offered, the final status)."""
+    reinvites_answered: list[int] = field(default_factory=list)
+    """The statuses we answered the far end's re-INVITEs with."""
+    dtmf_sent: list[SentEvent] = field(default_factory=list)
     events: list[RecordEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -125,6 +133,7 @@ class OutgoingCall:
         self.dialog: Dialog | None = None
         self.ack: Request | None = None
         self.media: CallMedia | None = None
+        self.midcall: MidCall | None = None
         self.cancel_requested = False
         self.cancel_sent_at: float | None = None
         self.finished = False
@@ -137,6 +146,8 @@ class OutgoingCall:
         try:
             self.media = await CallMedia.open(self.settings.media_host, agent.record, self.call_id,
                                               self.settings.tone_hz, srtp=self.settings.srtp)
+            self.midcall = MidCall(agent, self.media, self.call_id, agent.contact(self.settings.username),
+                                   lambda: self.dialog, lambda: self.target, owns_call_id=True)
             self._send_invite(self._first_invite())
             result.invite_sent_at = agent.clock.time()
             await self._until_final()
@@ -149,6 +160,10 @@ class OutgoingCall:
                 result.rtp_sent = self.media.packets_sent
                 result.rtp_packets = list(self.media.received)
                 result.rtp_started_at = self.media.started_at
+                result.dtmf_sent = list(self.media.events_sent)
+            if self.midcall is not None:
+                result.reinvites = [(r.direction, r.status) for r in self.midcall.sent]
+                result.reinvites_answered = list(self.midcall.answered)
             result.ended_at = agent.clock.time()
             agent.remove_dialog_user(self.call_id, self.from_tag)
             result.events = agent.record.for_call(self.call_id)
@@ -336,6 +351,9 @@ class OutgoingCall:
         assert self.media is not None
         self.media.start("answer, 2xx")
         options = self.options
+        midcall = self.midcall if options.midcall and not self.cancel_requested else None
+        if midcall is not None and not await midcall.play(options.midcall, self._remote_bye):
+            return
         if self.cancel_requested:
             self.agent.record.add("note", "answered although cancelled: hanging up", self.call_id)
         elif options.expect_remote_bye:
@@ -369,6 +387,8 @@ class OutgoingCall:
     def on_in_dialog(self, event: RequestReceived) -> None:
         request = event.request
         if request.method == "ACK":
+            if self.midcall is not None:
+                self.midcall.on_ack(request)
             return
         if self.dialog is None:
             self.agent.respond(request, 481)
@@ -383,9 +403,8 @@ class OutgoingCall:
             self._remote_bye.set()
             if self.finished:
                 self.agent.remove_dialog_user(self.call_id, self.from_tag)
-        elif request.method == "INVITE" and self.media is not None:
-            self.agent.respond(request, 200, body=self.media.local_sdp or b"",
-                               contact=self.agent.contact(self.settings.username))
+        elif request.method == "INVITE" and self.midcall is not None:
+            self.midcall.on_reinvite(request)
         else:
             self.agent.respond(request, 200)
 

@@ -23,10 +23,12 @@ from sipcore.transaction import RequestReceived
 
 from .agent import Agent, next_hop, wait_any
 from .media import CallMedia
+from .midcall import MidCall
 from .settings import (
     Addr,
     Answer,
     HangupAfter,
+    MidCallStep,
     NeverAnswer,
     Reject,
     Send100,
@@ -68,6 +70,10 @@ class IncomingCall:
     """Final status of the BYE we sent."""
     rtp_sent: int = 0
     rtp_packets: list[ReceivedRtp] = field(default_factory=list)
+    reinvites: list[tuple[str, int | None]] = field(default_factory=list)
+    """Our re-INVITEs (Hold, Resume steps): (the direction offered, the final status)."""
+    reinvites_answered: list[int] = field(default_factory=list)
+    """The statuses we answered the far end's re-INVITEs with."""
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
@@ -84,7 +90,8 @@ class UasCall:
     """Plays ``script`` against one INVITE (``event``) on ``agent``'s endpoint."""
 
     def __init__(self, agent: Agent, event: RequestReceived, script: Sequence[Step], *, honour_cancel: bool,
-                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int) -> None:
+                 tone_hz: float, media_host: str, contact_user: str, max_call_ms: int,
+                 keep_sending_on_hold: bool = False) -> None:
         assert event.transaction is not None
         self.agent = agent
         self.request = event.request
@@ -95,9 +102,11 @@ class UasCall:
         self.media_host = media_host
         self.contact = agent.contact(contact_user)
         self.max_call = max_call_ms / 1000
+        self.keep_sending_on_hold = keep_sending_on_hold
         self.to_tag = agent.ids.tag()
         self.dialog: Dialog | None = None
         self.media: CallMedia | None = None
+        self.midcall: MidCall | None = None
         self.offer: SessionDescription | None = None
         self.final: Response | None = None
         self._acked = asyncio.Event()
@@ -114,6 +123,9 @@ class UasCall:
         try:
             self.media = await CallMedia.open(self.media_host, self.agent.record, self.info.call_id,
                                               self.tone_hz)
+            self.media.ignore_directions = self.keep_sending_on_hold
+            self.midcall = MidCall(self.agent, self.media, self.info.call_id, self.contact, lambda: self.dialog,
+                                   lambda: next_hop(self.dialog, self.info.source), owns_call_id=False)
             if self._read_offer():
                 await self._play()
                 await self._until_end()
@@ -164,6 +176,8 @@ class UasCall:
                 await self._answer()
             elif isinstance(step, Reject):
                 headers = [("Reason", step.reason_header)] if step.reason_header else []
+                if step.retry_after is not None:
+                    headers.append(("Retry-After", str(step.retry_after)))
                 self._final(step.status, step.reason, "rejected", headers)
             elif isinstance(step, NeverAnswer):
                 if not await self._wait([self._ended], self.max_call):
@@ -171,6 +185,8 @@ class UasCall:
                 return
             elif isinstance(step, HangupAfter) and not await self._wait([self._ended], step.ms / 1000):
                 await self._send_bye("HangupAfter")
+            elif isinstance(step, MidCallStep) and self.midcall is not None:
+                await self.midcall.play([step], self._ended)
 
     async def _until_end(self) -> None:
         """After the script: an answered call lasts until a BYE (either side) or ``max_call_ms``."""
@@ -293,6 +309,8 @@ class UasCall:
                 late_answer = self.offer is None and request.body and self.media is not None
                 if late_answer and self.media is not None and self.media.take_remote(request.body, "the ACK"):
                     self._start_media("answer in the ACK")
+            elif self.midcall is not None:
+                self.midcall.on_ack(request)
             return
         status = self.dialog.receive_request(request) if self.dialog is not None else None
         if status is not None:
@@ -304,8 +322,8 @@ class UasCall:
                 self._final(487, None, None)  # a BYE in an early dialog ends the INVITE
             self.info.ended_by = "remote-bye"
             self._ended.set()
-        elif request.method == "INVITE" and self.media is not None:
-            self.agent.respond(request, 200, body=self.media.local_sdp or b"", contact=self.contact)
+        elif request.method == "INVITE" and self.midcall is not None:
+            self.midcall.on_reinvite(request)
         else:
             self.agent.respond(request, 200)
 
@@ -319,6 +337,9 @@ class UasCall:
             self.media.close()
             info.rtp_sent = self.media.packets_sent
             info.rtp_packets = list(self.media.received)
+        if self.midcall is not None:
+            info.reinvites = [(r.direction, r.status) for r in self.midcall.sent]
+            info.reinvites_answered = list(self.midcall.answered)
         info.ended_at = self.agent.clock.time()
         self.agent.remove_dialog_user(info.call_id, self.to_tag)
         info.done.set()

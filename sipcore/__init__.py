@@ -55,7 +55,8 @@ SRTP keyed by SDES (RFC 3711; RFC 4568)
     such key, through libsrtp (pylibsrtp), and raises :class:`SrtpError` for a packet that fails.
 RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
-    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard.
+    test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard;
+    RFC 4733 telephone-events (DTMF): :class:`TelephoneEvent` payloads and :func:`event_plan`.
 Q.850 causes (RFC 3326; RFC 3398)
     :func:`cause_for_status`, :func:`status_for_cause` and the Reason header (:func:`reason_header`,
     :func:`parse_reason`).
@@ -174,6 +175,15 @@ from .sdp import Connection, MediaDescription, Origin, SessionDescription, media
 from .sdp_offer import make_answer, make_offer
 from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
+from .telephone_event import (
+    DTMF_EVENTS,
+    TELEPHONE_EVENT,
+    TelephoneEvent,
+    TelephoneEventError,
+    dtmf_digit,
+    dtmf_event,
+    event_plan,
+)
 from .timers import TimerConfig
 from .tls_identity import CertificateIdentity, certificate_identity, identity_problem
 from .transaction import (
@@ -255,6 +265,8 @@ __all__ = [
     # RTP
     "PCMU", "SAMPLE_RATE", "RtpPacket", "RtpParseError", "RtpStream", "decode_pcmu", "dominant_frequency",
     "encode_pcmu", "pcmu_frames", "pcmu_tone",
+    "DTMF_EVENTS", "TELEPHONE_EVENT", "TelephoneEvent", "TelephoneEventError", "dtmf_digit", "dtmf_event",
+    "event_plan",
     # Q.850
     "NORMAL_CALL_CLEARING", "Reason", "cause_for_status", "cause_text", "parse_reason", "reason_header",
     "status_for_cause",

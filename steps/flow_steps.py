@@ -5,7 +5,12 @@ from __future__ import annotations
 from behave import then
 from behave.runner import Context
 
-from harness.ladder.expected import ExpectationError, ladder_from_docstring, ladder_from_table
+from harness.ladder.expected import (
+    ExpectationError,
+    ladder_from_docstring,
+    ladder_from_drawing,
+    ladder_from_table,
+)
 from steps.world import world
 
 
@@ -28,6 +33,11 @@ def step_follows_spec_ladder(context: Context) -> None:
     world(context).expect_flow(ladder_from_docstring(doc_string(context)), "the spec's ladder")
 
 
+@then("the capture follows this ladder, which the spec does not draw:")
+def step_follows_drawn_ladder(context: Context) -> None:
+    world(context).expect_flow(ladder_from_drawing(doc_string(context)), "the scenario's ladder")
+
+
 @then("the capture shows:")
 def step_shows_table(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context)), "expected flow")
@@ -37,3 +47,4 @@ def step_shows_table(context: Context) -> None:
 def step_shows_table_elided(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context), elided=True),
                                "expected flow (earlier messages elided)")
+

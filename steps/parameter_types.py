@@ -1,4 +1,5 @@
-"""The parameter types the step patterns use: ``{role:Role}``, ``{to:Text}``, ``{which:Realm}``.
+"""The parameter types the step patterns use: ``{role:Role}``, ``{to:Text}``, ``{which:Realm}``,
+``{direction:HoldDirection}``.
 
 behave matches steps with parse, whose custom types are converters carrying, in a ``pattern`` attribute,
 the regular expression their field matches (what ``parse.with_pattern`` sets on a function).
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from behave import matchers
 
-__all__ = ["REALM", "ROLE", "TEXT", "ParameterType", "use_parameter_types"]
+__all__ = ["HOLD_DIRECTION", "REALM", "ROLE", "TEXT", "ParameterType", "use_parameter_types"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,11 @@ TEXT = ParameterType(r'[^"]+', str)
 """What stands between double quotes: a number, a SIP URI, a password."""
 REALM = ParameterType(r"trunk's|registrar's", lambda text: text.removesuffix("'s"))
 """Whose domain a challenge's realm is: the trunk's or the registrar's (-> "trunk", "registrar")."""
+HOLD_DIRECTION = ParameterType(r"sendonly|inactive", str)
+"""The SDP direction a hold re-INVITE offers (RFC 3264 §8.4)."""
 
 
 def use_parameter_types() -> None:
-    """Register Role, Text and Realm with behave's step matcher (again is harmless)."""
+    """Register Role, Text, Realm and HoldDirection with behave's step matcher (again is harmless)."""
     register: Callable[..., None] = matchers.register_type  # behave's matchers module has no type hints
-    register(Role=ROLE, Text=TEXT, Realm=REALM)
+    register(Role=ROLE, Text=TEXT, Realm=REALM, HoldDirection=HOLD_DIRECTION)

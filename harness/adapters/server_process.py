@@ -24,7 +24,7 @@ from typing import Self
 
 from harness.adapters.process import ChildProcess
 
-__all__ = ["ReferenceServerProcess", "ServerStartError", "Usage", "process_usage", "trunk_config"]
+__all__ = ["ReferenceServerProcess", "ServerStartError", "Usage", "process_usage", "trunk_config", "tree_usage"]
 
 Address = tuple[str, int]
 
@@ -87,16 +87,37 @@ def process_usage(pid: int) -> Usage:
     return Usage(cpu, memory.get("VmHWM", 0), memory.get("VmRSS", 0))
 
 
+def tree_usage(pid: int) -> Usage:
+    """:func:`process_usage` summed over the process and its children (a server's ``--workers``); a child
+    that ended meanwhile is left out."""
+    total = process_usage(pid)
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(p) for p in task.read_text().split()]
+        except OSError:
+            continue
+    for child in children:
+        try:
+            usage = process_usage(child)
+        except (OSError, ValueError, IndexError):
+            continue
+        total = Usage(total.cpu_seconds + usage.cpu_seconds, total.peak_rss_kb + usage.peak_rss_kb,
+                      total.rss_kb + usage.rss_kb)
+    return total
+
+
 class ReferenceServerProcess(ChildProcess):
     """The reference server on ``config_text``; ready once it prints its "listening on ..." line (the
     sockets are bound then, whatever ports the configuration asks for). ``program`` is the command before
-    the options, by default ``python -m reference_server``; ``["trunkcheck", "serve"]`` runs the CLI."""
+    the options, by default ``python -m reference_server``; ``["trunkcheck", "serve"]`` runs the CLI. ``args``
+    go after ``--config`` and ``--log-level`` (``--workers 2`` ...)."""
 
     start_error = ServerStartError
 
     def __init__(self, config_text: str, *, log_level: str = "WARNING", python: str = sys.executable,
                  start_timeout: float = 15.0, stop_timeout: float = 5.0, workdir: Path | None = None,
-                 program: Sequence[str] | None = None) -> None:
+                 program: Sequence[str] | None = None, args: Sequence[str] = ()) -> None:
         self.config_text = config_text
         self.log_level = log_level
         self.python = python
@@ -105,7 +126,7 @@ class ReferenceServerProcess(ChildProcess):
                          stop_timeout=stop_timeout, workdir=workdir, tmp_prefix="trunkcheck-server-",
                          log_name="server.stderr", capture_stdout=True)
         self.command = [*(program or (python, "-m", "reference_server")),
-                        "--config", str(self.workdir / "server.toml"), "--log-level", log_level]
+                        "--config", str(self.workdir / "server.toml"), "--log-level", log_level, *args]
 
     @property
     def stderr_path(self) -> Path:
@@ -138,4 +159,5 @@ class ReferenceServerProcess(ChildProcess):
         return self.log_tail(max_chars)
 
     def usage(self) -> Usage:
-        return process_usage(self.pid)
+        """The server's CPU and memory, its workers' included."""
+        return tree_usage(self.pid)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["StreamDecoder"]
 
-_PROTOCOLS = "frame ip ipv6 udp tcp sip rtp"
+_PROTOCOLS = "frame ip ipv6 udp tcp sip rtp rtpevent"
 _MARKER_PORT = 9  # discard: never SIP or RTP in a scenario
 _MARKER_PAYLOAD = b"trunkcheck-decode-marker"
 _DLT_EN10MB, _DLT_RAW, _LINKTYPE_RAW = 1, 12, 101

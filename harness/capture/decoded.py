@@ -44,6 +44,8 @@ class DecodedMessage:
     wireshark_resend: bool = False  # Wireshark's own "Resent Packet" flag (only reliable per file)
     sdp_media_formats: tuple[int, ...] = ()  # payload types of the first m= line, in offer order
     request_uri: str | None = None  # requests: the Request-URI of the request line
+    sdp_direction: str | None = None  # the SDP's direction (first stream, else session level; sendrecv if none)
+    sdp_rtpmap: tuple[tuple[int, str], ...] = ()  # (payload type, "encoding/clock") of the a=rtpmap lines
     sdp_proto: str | None = None  # the first m= line's proto: RTP/AVP, RTP/SAVP ...
     sdp_crypto: tuple[str, ...] = ()  # a=crypto values (RFC 4568), as Wireshark read them, every m= line
 
@@ -62,6 +64,19 @@ class DecodedRtp:
     ssrc: int
     seq: int
     payload_type: int
+    marker: bool = False
+    timestamp: int = 0
+    event: TelephoneEventFields | None = None  # RFC 4733 telephone-event, as Wireshark's rtpevent decodes it
+
+
+@dataclass(frozen=True)
+class TelephoneEventFields:
+    """An RFC 4733 payload as Wireshark's rtpevent dissector reads it."""
+
+    event_id: int
+    end: bool
+    volume: int
+    duration: int
 
 
 Decoded = DecodedMessage | DecodedRtp
@@ -133,9 +148,21 @@ def convert_packet(pkt: Any, frame_offset: int = 0) -> list[Decoded]:
                     ssrc=_int(_first(rtp, "rtp.ssrc")) or 0,
                     seq=_int(_first(rtp, "rtp.seq")) or 0,
                     payload_type=_int(_first(rtp, "rtp.p_type")) or 0,
+                    marker=_first(rtp, "rtp.marker") in ("1", "True"),
+                    timestamp=_int(_first(rtp, "rtp.timestamp")) or 0,
+                    event=_event((_layer_fields(pkt, "rtpevent") or [{}])[0]),
                 )
             )
     return out
+
+
+def _event(f: Mapping[str, list[str]]) -> TelephoneEventFields | None:
+    event_id = _int(_first(f, "rtpevent.event_id"))
+    if event_id is None:
+        return None
+    return TelephoneEventFields(event_id=event_id, end=_first(f, "rtpevent.end_of_event") in ("1", "True"),
+                                volume=_int(_first(f, "rtpevent.volume")) or 0,
+                                duration=_int(_first(f, "rtpevent.duration")) or 0)
 
 
 def parse_headers(raw: str) -> dict[str, list[str]]:
@@ -197,9 +224,34 @@ def _sip(
         wireshark_resend=_first(f, "sip.resend") in ("1", "True"),
         sdp_media_formats=_media_formats(_first(f, "sdp.media")),
         request_uri=_request_uri(_first(f, "sip.Request-Line")),
+        sdp_direction=_direction(f) if "sdp.version" in f else None,
+        sdp_rtpmap=_rtpmap(f.get("sdp.media_attr", [])),
         sdp_proto=_first(f, "sdp.media.proto"),
         sdp_crypto=tuple(a[7:] for a in f.get("sdp.media_attr", ()) if a.startswith("crypto:")),
     )
+
+
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+
+def _direction(f: Mapping[str, list[str]]) -> str:
+    """The direction of the (first) stream: its a= line, else the session's, else sendrecv (RFC 3264 §5.1)."""
+    for name in ("sdp.media_attr", "sdp.session_attr"):
+        found = [v.strip() for v in f.get(name, []) if v.strip() in _DIRECTIONS]
+        if found:
+            return found[-1]
+    return "sendrecv"
+
+
+def _rtpmap(attributes: list[str]) -> tuple[tuple[int, str], ...]:
+    """`rtpmap:101 telephone-event/8000` -> (101, "telephone-event/8000") for each a=rtpmap line."""
+    out = []
+    for value in attributes:
+        if value.startswith("rtpmap:"):
+            pt, _, encoding = value[len("rtpmap:"):].partition(" ")
+            if pt.strip().isdigit():
+                out.append((int(pt), encoding.strip()))
+    return tuple(out)
 
 
 def _request_uri(line: str | None) -> str | None:

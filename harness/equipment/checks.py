@@ -68,11 +68,17 @@ def sip_ping(addr: tuple[str, int], transport: str = "udp", *, timeout: float = 
     host, port = addr
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     if transport.lower() == "tcp":
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return PingResult(True, None, "accepted a TCP connection")
-        except OSError as exc:
-            return PingResult(False, None, f"TCP connection failed: {exc.strerror or exc}")
+        deadline = time.monotonic() + timeout
+        while True:  # a refusal is retried: equipment just started may bind its TCP listener after UDP
+            try:
+                with socket.create_connection((host, port), timeout=max(0.1, deadline - time.monotonic())):
+                    return PingResult(True, None, "accepted a TCP connection")
+            except ConnectionRefusedError as exc:
+                if time.monotonic() + 0.1 >= deadline:
+                    return PingResult(False, None, f"TCP connection failed: {exc.strerror or exc}")
+                time.sleep(0.1)
+            except OSError as exc:
+                return PingResult(False, None, f"TCP connection failed: {exc.strerror or exc}")
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         try:
             sock.connect((host, port))

@@ -49,8 +49,10 @@ __all__ = ["load_equipment", "parse_equipment"]
 _EQUIPMENT = ("name", "vendor", "version", "role", "address", "media_addresses", "features", "adapter", "trunk",
               "registrar", "process", "image", "dns", "tls", *ADAPTERS)
 _TLS = ("address", "ca_file", "server_name", "verify")
-_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number")
-_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk"}
+_TRUNK = ("domain", "realm", "username", "password", "destination", "allowed_ips", "proxy", "number",
+          "options_interval", "options_timeout")
+_ROLE_KEYS = {"destination": "trunk", "allowed_ips": "trunk", "proxy": "ua", "number": "trunk",
+              "options_interval": "trunk", "options_timeout": "trunk"}
 _ROLE_KEY_HELP = {"destination": "where the equipment sends outbound calls: the harness's destination listens "
                                  f"there; or \"{REMOTE}\" with [[equipment.trunk.number]]: the trunk's own far end",
                   "proxy": "where the UA sends its requests: the harness's trunk listens there"}
@@ -188,6 +190,9 @@ class _Parser(TableReader):
         adapter, settings = self.adapter(e, p, role)
         if "process" in e and "image" in e:
             raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
+        if role == "trunk" and "destination-failover" in features and "destination2" not in self.harness:
+            raise self.error((*p, "features"), 'claims destination-failover: add [harness] destination2, the '
+                             "trunk's second destination (where it sends a call the first destination fails)")
         if role == "trunk" and not {"basic-auth", "ip-auth"} & features:
             raise self.error((*p, "features"), 'a trunk authenticates calls: claim "basic-auth", "ip-auth" or both')
         tls = self.tls(e, p, role, features)
@@ -299,9 +304,16 @@ class _Parser(TableReader):
         if "ip-auth" in features and role == "trunk" and not allowed:
             raise self.error((*tp, "allowed_ips") if "allowed_ips" in t else tp,
                              "claims ip-auth: give allowed_ips (the source addresses it accepts unchallenged)")
+        timing = {}
+        for name, default, top in (("options_interval", 60.0, 3600.0), ("options_timeout", 32.0, 300.0)):
+            value = self.get(t, tp, name, (int, float), default)
+            if not 0 < value <= top:
+                raise self.error((*tp, name), f"{value} is not a number of seconds above 0 and at most {top:g}")
+            timing[name] = float(value)
         return TrunkAccount(domain, self.text(t, tp, "realm", domain), username, password,
                             destination=listen if role == "trunk" else None,
-                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers)
+                            proxy=listen if role == "ua" else None, allowed_ips=allowed, numbers=numbers,
+                            **timing)
 
     def registrar(self, e: dict[str, Any], p: KeyPath, role: str,
                   features: frozenset[str]) -> tuple[str | None, tuple[str, ...], tuple[Extension, ...]]:

@@ -28,7 +28,8 @@ __all__ = [
 
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
-            "tcp", "srtp", "tls")
+            "tcp", "srtp", "tls", "options-keepalive", "caller-identity", "hold",
+            "dtmf-rfc4733", "forking", "destination-failover")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no
@@ -66,6 +67,12 @@ class TrunkAccount:
     """Role ua: where it sends its requests (the harness's trunk listens there)."""
     allowed_ips: tuple[str, ...] = ()
     """Role trunk with ip-auth: source addresses it accepts without a challenge."""
+    options_interval: float = 60.0
+    """Role trunk with options-keepalive: the seconds between its OPTIONS to its destination, as configured
+    (bounds how long the keep-alive scenarios wait)."""
+    options_timeout: float = 32.0
+    """Role trunk with options-keepalive: how long an OPTIONS may go unanswered before it marks the
+    destination down (default Timer F)."""
     numbers: tuple[TestNumber, ...] = ()
     """Role trunk with ``destination = "remote"``: the numbers its own far end answers, rejects ..."""
 

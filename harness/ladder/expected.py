@@ -4,6 +4,8 @@
 - `ladder_from_docstring(text)` parses a scenario's doc string and says which spec ladder it is (a doc
   string that is not character for character a ladder of the spec is an error: the features must not
   drift from the document);
+- `ladder_from_drawing(text)` parses a ladder drawn in the spec's format for a flow the spec does not
+  draw (hold and resume, a re-INVITE from the destination): the scenario says so in its step;
 - `ladder_from_table(rows, elided=...)` turns a Gherkin table (from | to | message) into a ladder drawn
   in the spec's format, for flows the spec does not draw (a BYE from the destination, a CANCEL ...).
 """
@@ -15,7 +17,14 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from harness.ladder.diagram import Ladder, Step, extract_ladders, parse_ladder, render_ladder
+from harness.ladder.diagram import (
+    Ladder,
+    LadderParseError,
+    Step,
+    extract_ladders,
+    parse_ladder,
+    render_ladder,
+)
 from harness.ladder.labels import classify_label
 from harness.suite_root import suite_root
 
@@ -25,13 +34,15 @@ __all__ = [
     "column_order",
     "ExpectationError",
     "ladder_from_docstring",
+    "ladder_from_drawing",
     "ladder_from_table",
     "spec_ladders",
 ]
 
 SPEC_PATH = suite_root() / "spec" / "voipbin-trunk.txt"
-ROLE_ORDER = ("UA", "UA2", "Silent", "VoIPBin", "Destination")
-"""Ladder columns, left to right (``Silent``: a trunk's SRV target that answers nothing, @dns scenarios)."""
+ROLE_ORDER = ("UA", "UA2", "Silent", "VoIPBin", "Destination", "Destination2")
+"""Ladder columns, left to right (``Silent``: a trunk's SRV target that answers nothing, @dns scenarios;
+``Destination2``: a trunk's second destination, @destination-failover scenarios)."""
 
 
 class ExpectationError(ValueError):
@@ -70,6 +81,23 @@ def ladder_from_docstring(text: str, path: Path = SPEC_PATH) -> Ladder:
             f"(their first arrows are at {', '.join(lines)}); copy the diagram from the spec unchanged"
         )
     return copy.deepcopy(spec_ladders(path)[index])
+
+
+def ladder_from_drawing(text: str) -> Ladder:
+    """A ladder drawn in the spec's format that is not one of the spec's (the step that uses it says so):
+    ExpectationError naming the line when it cannot be read, a label is unknown, or it is a spec ladder
+    (those must be checked as the spec's, so that they point into the document)."""
+    if spec_ladder_index(text) is not None:
+        raise ExpectationError("this ladder is one of the spec's: use \"the capture follows the ladder:\"")
+    try:
+        ladder = parse_ladder(text)
+        for step in ladder.steps:
+            classify_label(step.label)
+    except (LadderParseError, ValueError) as err:
+        raise ExpectationError(f"the ladder drawn in the scenario: {err}") from None
+    if not ladder.steps:
+        raise ExpectationError("the ladder drawn in the scenario has no arrows")
+    return ladder
 
 
 def column_order(roles: Iterable[str]) -> list[str]:

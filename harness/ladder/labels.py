@@ -1,7 +1,9 @@
 """What a ladder label means (`classify_label` -> `Matcher`) and what was observed (`ObservedStep`).
 
 Labels: a request method with an optional qualifier ("INVITE with Authorization" = the request carries
-Authorization or Proxy-Authorization), a status code with a reason phrase ("407 Proxy Authentication
+Authorization or Proxy-Authorization; "INVITE with a=sendonly" = a request inside a dialog whose SDP says
+that direction, RFC 3264 §5.1: a hold or resume re-INVITE; an observed flow names the direction only when it
+is not the default a=sendrecv), a status code with a reason phrase ("407 Proxy Authentication
 Required"; the code is matched, the phrase only shown) or "RTP Media" (RTP packets flowing src -> dst).
 """
 
@@ -36,6 +38,7 @@ _STATUS = re.compile(r"^(?P<code>[1-6]\d\d)(?:\s+(?P<reason>.+))?$")
 _REQUEST = re.compile(r"^(?P<method>[A-Za-z]+)(?:\s+(?P<qualifier>.+))?$")
 _RTP = re.compile(r"^RTP(?:\s+Media)?$", re.IGNORECASE)
 _WITH_AUTH = re.compile(r"^with\s+(?:Proxy-)?Authori[sz]ation$", re.IGNORECASE)
+_WITH_DIRECTION = re.compile(r"^with\s+a=(sendrecv|sendonly|recvonly|inactive)$", re.IGNORECASE)
 _MAX_REASON = 40
 
 
@@ -56,6 +59,7 @@ class ObservedStep:
     cseq_method: str | None = None
     packet_count: int = 1  # RTP bursts
     last_frame_no: int | None = None  # RTP bursts: frame of the last packet
+    sdp_direction: str | None = None  # in-dialog requests with SDP: its direction (a re-INVITE's hold or resume)
 
     @property
     def label(self) -> str:
@@ -63,7 +67,9 @@ class ObservedStep:
         if self.kind == "rtp":
             text = "RTP Media" + (f" ({self.packet_count} packets)" if self.packet_count > 1 else "")
         elif self.kind == "request":
-            text = (self.method or "?") + (" with Authorization" if self.has_authorization else "")
+            held = self.sdp_direction not in (None, "sendrecv")  # drawn for a hold; a=sendrecv is the default
+            text = (self.method or "?") + (" with Authorization" if self.has_authorization else
+                                           f" with a={self.sdp_direction}" if held else "")
         else:
             reason = re.sub(r"[|<>\s]+", " ", self.reason).strip(" -")
             while (m := _ANNOTATION.search(reason)) is not None:  # would read back as an annotation
@@ -83,12 +89,14 @@ class Matcher:
     status: int | None = None
     reason: str = ""  # shown, never matched
     with_authorization: bool = False
+    sdp_direction: str | None = None
 
     def matches(self, obs: ObservedStep) -> bool:
         if obs.kind != self.kind:
             return False
         if self.kind == "request":
-            return obs.method == self.method and (obs.has_authorization or not self.with_authorization)
+            return (obs.method == self.method and (obs.has_authorization or not self.with_authorization)
+                    and (self.sdp_direction is None or obs.sdp_direction == self.sdp_direction))
         if self.kind == "response":
             return obs.status == self.status
         return True
@@ -102,7 +110,8 @@ class Matcher:
             return "RTP packets"
         if self.kind == "request":
             return f"{self.method} request" + (
-                " with Authorization/Proxy-Authorization" if self.with_authorization else ""
+                " with Authorization/Proxy-Authorization" if self.with_authorization else
+                f" inside a dialog with SDP a={self.sdp_direction}" if self.sdp_direction else ""
             )
         return f"{self.status} response"
 
@@ -119,11 +128,17 @@ def classify_label(label: str) -> Matcher:
         return Matcher("response", status=int(m.group("code")), reason=m.group("reason") or "")
     if (m := _REQUEST.match(text)) is not None and m.group("method").upper() in KNOWN_METHODS:
         qualifier = m.group("qualifier")
-        if qualifier is not None and not _WITH_AUTH.match(qualifier):
-            raise ValueError(
-                f"label {label!r}: unknown qualifier {qualifier!r} (known: 'with Authorization')"
-            )
-        return Matcher("request", method=m.group("method").upper(), with_authorization=qualifier is not None)
+        method = m.group("method").upper()
+        if qualifier is None:
+            return Matcher("request", method=method)
+        if _WITH_AUTH.match(qualifier):
+            return Matcher("request", method=method, with_authorization=True)
+        if (d := _WITH_DIRECTION.match(qualifier)) is not None:
+            return Matcher("request", method=method, sdp_direction=d.group(1).lower())
+        raise ValueError(
+            f"label {label!r}: unknown qualifier {qualifier!r} (known: 'with Authorization', 'with a=sendrecv', "
+            "'with a=sendonly', 'with a=recvonly', 'with a=inactive')"
+        )
     raise ValueError(
         f"label {label!r} is neither a SIP method ({', '.join(sorted(KNOWN_METHODS))}), a status code with "
         "reason phrase ('183 Ringing') nor 'RTP Media'"

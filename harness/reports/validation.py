@@ -35,8 +35,20 @@ FEATURE_TEXT = {
     "registration": "Registration: REGISTER challenged with 401, calls to the registered extension",
     "cancel": "Call cancellation: CANCEL while ringing, 487 Request Terminated",
     "tcp": "SIP over TCP",
+    "options-keepalive": "OPTIONS keep-alive: answers OPTIONS (Allow, Accept, Supported), pings its destination "
+                         "at a sane interval, stops calling a destination that no longer answers",
+    "caller-identity": "Caller identity: P-Asserted-Identity (RFC 3325) and Privacy (RFC 3323) toward the "
+                       "destination, numbers in E.164",
     "srtp": "SRTP keyed by SDES (RFC 3711, RFC 4568): RTP/SAVP with a=crypto, every packet authentic",
     "tls": "SIP over TLS (RFC 3261 §26): the caller checks the trunk's certificate as RFC 5922 says",
+    "hold": "Hold and resume: re-INVITE with a=sendonly / a=inactive relayed from either side, no RTP towards "
+            "a party that will not receive, a=sendrecv resumes",
+    "dtmf-rfc4733": "DTMF as RFC 4733 telephone-events relayed in the media: digits, marker, timestamp, "
+                    "duration and end bit, the negotiated payload type",
+    "forking": "Forking: every registered contact rings, each early dialog under its own To tag, the others "
+               "cancelled as completed elsewhere (RFC 3326)",
+    "destination-failover": "Destination failover: the next destination on 503 (Retry-After honoured), no "
+                            "response or a transport error; other statuses relayed",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "

@@ -118,6 +118,7 @@ def trunk_settings(eq: Equipment) -> TrunkSettings:
     settings = TrunkSettings(
         domain_name=domain_name, server_host=t.domain, realm=t.realm, username=t.username or "alice",
         password=t.password or "", auth_types=("basic",) if eq.claims("basic-auth") else ("ip",),
+        options_interval=t.options_interval, options_timeout=t.options_timeout,
     )
     if eq.registrar_domain:
         settings.registrar_domain = eq.registrar_domain

@@ -21,6 +21,7 @@ import logging
 import shutil
 import subprocess
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from harness.suite.tls_certs import CertFiles, TestCA
 from reference_server.tls_config import TlsConfig
 from sipcore.aio.tls import HANDSHAKE_TIMEOUT, TlsOptions
 
-__all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "run_tls"]
+__all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "decode_into", "run_tls"]
 
 log = logging.getLogger(__name__)
 BAD_CERTIFICATES = ("another name", "expired", "untrusted CA")
@@ -158,3 +159,12 @@ def check_capture(capture: object, socket_capture: type) -> None:
     check it), saying what it needs."""
     if isinstance(capture, socket_capture):
         raise AssertionError(SOCKET_CAPTURE)
+
+
+def decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
+    """Decode a scenario's pcap (with its TLS keys when it has them) into ``future``, on a thread of its own:
+    the result, or the exception to raise where the decode is awaited."""
+    try:
+        future.set_result(tls.decode(pcap, sip_ports) if tls is not None else decode_file(pcap, sip_ports=sip_ports))
+    except Exception as err:  # noqa: BLE001 - raised where the decode is awaited
+        future.set_exception(err)

@@ -20,6 +20,8 @@ from reference_server.config import (
     parse_config,
 )
 from reference_server.faults import NO_FAULTS, InjectedFaults
+from reference_server.identity import IdentityPolicy
+from reference_server.keepalive import KeepAliveSettings
 from reference_server.server import ReferenceServer
 
 __all__ = ["TrunkSettings", "build_server_config", "start_reference_server"]
@@ -42,8 +44,14 @@ class TrunkSettings:
     trusted_roles: tuple[str, ...] = ("Carrier",)
     server_host: str | None = None  # equipment under test: its trunk domain as the equipment file gives it
     realm: str | None = None  # the digest realm; None: the trunk's domain
+    keepalive: KeepAliveSettings = KeepAliveSettings()  # OPTIONS toward the destination (off by default)
+    identity: IdentityPolicy = IdentityPolicy()  # P-Asserted-Identity, Privacy, E.164 (the defaults: none)
+    options_interval: float = 60.0  # equipment under test: its OPTIONS interval, as its file declares
+    options_timeout: float = 32.0  # equipment under test: how long before it marks a destination down
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
+    destinations: tuple[str, ...] = ("Destination",)  # the roles the trunk sends calls to, in failover order
+    destination_timeout: float | None = None  # seconds without any response before the next destination
 
     @property
     def host(self) -> str:
@@ -60,6 +68,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
     def net(role: str) -> IPNetwork:
         return ipaddress.ip_network(topo.address_of(role)[0])
 
+    def dest(role: str) -> Destination:
+        host, port = topo.address_of(role)
+        return Destination(host, port, transport)
+
     trunk = dataclasses.replace(
         base.trunks[0],
         name=settings.domain_name,
@@ -69,8 +81,12 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], transport),
+        destination=dest(settings.destinations[0]),
+        fallback_destinations=tuple(dest(role) for role in settings.destinations[1:]),
+        destination_timeout=settings.destination_timeout,
         destination_srtp=settings.destination_srtp,
+        keepalive=settings.keepalive,
+        identity=settings.identity,
     )
     return dataclasses.replace(
         base,

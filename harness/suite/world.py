@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.adapters.sipp_destination import SippDestination
-from harness.capture.decode import Decoded, decode_file
+from harness.capture.decode import Decoded
 from harness.capture.observation import Observation
 from harness.capture.sniffer import Capture
 from harness.capture.socket_capture import SocketCapture
@@ -42,13 +42,14 @@ from harness.equipment.numbers import TestNumber
 from harness.ladder import Ladder, render_observed
 from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
-from harness.suite.challenges import challenges_in
+from harness.suite.call_records import challenges_in
 from harness.suite.checks import check_flow
+from harness.suite.destinations import FarEnds
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
-from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, run_tls
+from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, decode_into, run_tls
 from harness.suite.tls_setup import check_capture as check_tls_capture
 from harness.suite.trunk import TrunkSettings, start_reference_server
 from harness.suite.ua_only import ua_leg
@@ -87,6 +88,9 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
+        self.far_ends = FarEnds()  # Destination2, destinations that do not answer (harness.suite.destinations)
+        self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
         self.destination: Destination | None = None
@@ -135,22 +139,32 @@ class ScenarioWorld:
         topo = self.topology
         if self.tls is not None:
             check_tls_capture(self.capture, SocketCapture)
+        # the destination first: a trunk that pings its destination at start-up finds it listening
+        self._start_destination()
         if not topo.external_trunk:
             tls = self.tls.server(topo.trunk[0], self.trunk.host) if self.tls is not None else None
             self.server = self.run(start_reference_server(self.trunk, topo, self.session.options.faults, tls),
                                    START_TIMEOUT, f"reference server start-up on {topo.trunk[0]}:{topo.trunk[1]}")
+
+    def _start_destination(self) -> None:
+        topo = self.topology
         where = f"{topo.destination[0]}:{topo.destination[1]}"
         if self.ua_only:
             return  # the trunk's own far end answers
+        self.far_ends.start(topo, self.run, START_TIMEOUT)
+        if self.far_ends.plays("Destination"):
+            return
         if self.session.options.destination == "sipp":
             workdir = self.stem.with_name(self.stem.name + ".destination")
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
                                              START_TIMEOUT + 5, f"SIPp destination start-up on {where}")
             return
-        settings = DestinationSettings(listen=topo.destination, script=self.destination_script)
+        settings = DestinationSettings(listen=topo.destination, script=self.destination_script,
+                                       **self.destination_options)
         if self.tls is not None and not topo.external_trunk:  # a trunk under test reaches it as its file says
             settings = replace(settings, transport="TLS", tls=self.tls.options("destination", topo.destination[0]))
         self.destination = self.run(Destination.start(settings), START_TIMEOUT, f"destination start-up on {where}")
+        self.destination.answer_options = self.destination_answers_options
 
     _ensure_traffic = ensure_traffic
 
@@ -209,6 +223,7 @@ class ScenarioWorld:
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
             srtp=self.ua_srtp and role == "UA",
+            incoming_script=self.far_ends.phones.get(role),
         )
         if self.tls is not None:
             eq_tls = self.equipment.tls if self.equipment is not None and topo.external_trunk else None
@@ -242,7 +257,8 @@ class ScenarioWorld:
         to = self._remote_target(role, to)
         ua = self.agent(role, **(settings or {}))
         s = ua.settings
-        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + CALL_SLACK
+        midcall = sum(step.after_ms for step in options.get("midcall", ())) / 1000  # hold, resume, DTMF
+        bound = (options.get("hold_ms") or s.hold_ms) / 1000 + s.ring_timeout_ms / 1000 + midcall + CALL_SLACK
         what = f"the {role}'s call to {to}"
         result = self.run(self._bounded(ua.call(to, **options), ua, what), bound, what)
         self.calls.append(result)
@@ -304,7 +320,7 @@ class ScenarioWorld:
             future: Future[list[Decoded]] = Future()
             ports = self.topology.sip_ports() + ([self.equipment.tls.address.port]
                                                   if self.equipment is not None and self.equipment.tls else [])
-            threading.Thread(target=_decode_into, args=(future, self.pcap, ports, self.tls),
+            threading.Thread(target=decode_into, args=(future, self.pcap, ports, self.tls),
                              name=f"decode {self.pcap.name}", daemon=True).start()
             self._future = future
         else:
@@ -386,6 +402,7 @@ class ScenarioWorld:
                 continue
             lines.append(f"-- what the simulated {name} recorded:")
             lines += agent.record.lines()
+        lines += self.far_ends.explain()
         return lines
 
     def close(self) -> None:
@@ -407,6 +424,7 @@ class ScenarioWorld:
             self._stop(ua.stop(), f"stopping the {name}")
         if self.destination is not None:
             self._stop(self.destination.stop(), "stopping the destination")
+        self.far_ends.close(self._stop, trunk_outlives=self.topology.external_trunk)
         if self.sipp_destination is not None:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
@@ -425,10 +443,3 @@ class ScenarioWorld:
             self.run(coro, START_TIMEOUT, what)
         except Exception:  # noqa: BLE001 - teardown goes on; the log says what failed
             log.exception("%s failed", what)
-
-
-def _decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
-    try:
-        future.set_result(tls.decode(pcap, sip_ports) if tls is not None else decode_file(pcap, sip_ports=sip_ports))
-    except Exception as err:  # noqa: BLE001 - raised where the decode is awaited
-        future.set_exception(err)

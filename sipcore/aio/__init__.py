@@ -37,14 +37,14 @@ from __future__ import annotations
 from .clock import LOOP_CLOCK, Clock, LoopClock, SteppedClock, TimerHandle
 from .endpoint import EventHandler, ParseErrorHandler, ReceivedObserver, SentObserver, SipEndpoint
 from .resolver import SipResolver, locate_blocking
-from .rtp import ReceivedRtp, RtpEndpoint
+from .rtp import ReceivedRtp, RtpEndpoint, SentEvent
 from .tap import Tap, report_datagram, report_stream, set_tap, tap_of
 from .tls import HANDSHAKE_TIMEOUT, TlsError, TlsOptions, TlsTransport, client_context, server_context
 from .transport import Addr, TcpTransport, Transport, UdpTransport
 
 __all__ = [
     "HANDSHAKE_TIMEOUT", "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
-    "ReceivedRtp", "RtpEndpoint", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
+    "ReceivedRtp", "RtpEndpoint", "SentEvent", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
     "Tap", "TimerHandle", "TlsError", "TlsOptions", "TlsTransport", "Transport", "UdpTransport", "client_context",
     "locate_blocking", "report_datagram", "report_stream", "server_context", "set_tap", "tap_of",
 ]

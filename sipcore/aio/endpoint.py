@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import SIPParseError
 from ..message import Request, Response, make_response
@@ -32,13 +32,23 @@ from ..transaction_layer import TransactionLayer
 from ..transport_address import bracketed
 from .clock import LOOP_CLOCK, Clock, TimerHandle
 from .tls import TlsError, TlsOptions, TlsTransport
-from .transport import Addr, TcpTransport, Transport, UdpTransport
+from .transport import (
+    Addr,
+    ErrorHandler,
+    MessageHandler,
+    TcpTransport,
+    Transport,
+    UdpTransport,
+    UnreachableHandler,
+)
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event, "SipEndpoint"], None]
 ParseErrorHandler = Callable[[bytes, Addr, SIPParseError], None]
 SentObserver = Callable[[bytes, Addr], None]
+#: Builds an endpoint's transport from the endpoint's callbacks (message, parse error, unreachable peer).
+TransportFactory = Callable[[MessageHandler, ErrorHandler, UnreachableHandler], Awaitable[Transport]]
 ReceivedObserver = Callable[[Request | Response, Addr], None]
 
 
@@ -97,6 +107,19 @@ class SipEndpoint:
             raise ValueError(f"unsupported transport {transport!r}: use UDP, TCP or TLS")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,
                                       auto_100_delay=self._auto_100_delay)
+        return self
+
+    @classmethod
+    async def over(cls, make_transport: TransportFactory, on_event: EventHandler, *,
+                   reliable: bool = False, **kwargs: object) -> SipEndpoint:
+        """An endpoint over a transport built by ``await make_transport(on_message, on_error,
+        on_unreachable)`` (the endpoint's own callbacks, as :meth:`UdpTransport.listen` takes them): a
+        listener that screens what it receives first, or one fed by another process. ``reliable`` must
+        match the transport's."""
+        self = cls(on_event, **kwargs)  # type: ignore[arg-type]
+        self._loop = asyncio.get_running_loop()
+        self.transport = await make_transport(self._received, self._malformed, self._unreachable)
+        self.layer = TransactionLayer(reliable=reliable, timers=self._timers, auto_100_delay=self._auto_100_delay)
         return self
 
     @property

@@ -4,7 +4,9 @@ Used by the simulated UA and destination. One UDP socket (RTP only; RTCP is neit
 The sender is paced by the event loop's clock: frame k is due at ``start + k * ptime`` (no accumulated
 drift); after a stall it sends the overdue frames back to back, up to MAX_CATCH_UP of them, and beyond
 that skips ahead, advancing the RTP timestamp but not the sequence number (RFC 3550 §5.1: a timestamp
-jump without a sequence gap reads as silence, not loss). Arrivals are stamped on the endpoint's
+jump without a sequence gap reads as silence, not loss). DTMF digits queued with ``send_digits`` go out
+as RFC 4733 telephone-events in the tone's place, in the same stream (SSRC, sequence numbers, timestamp
+clock): :mod:`sipcore.telephone_event` says which packets. Arrivals are stamped on the endpoint's
 :class:`~sipcore.aio.clock.Clock` (the SIP side's, so that they compare with its events; the loop's by
 default); the pacing, like any media, runs in real time on the event loop.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from ..errors import SIPParseError
 from ..rtp import PCMU, SAMPLE_RATE, RtpPacket, RtpParseError, RtpStream, pcmu_tone
+from ..telephone_event import TelephoneEvent, dtmf_event, event_plan
 from .clock import LOOP_CLOCK, Clock
 from .tap import report_datagram
 from .transport import Addr
@@ -27,6 +31,31 @@ from .transport import Addr
 log = logging.getLogger(__name__)
 
 MAX_CATCH_UP = 5  # frames sent back to back after a stall before the stream skips ahead
+
+
+@dataclass(frozen=True)
+class _EventSlot:
+    """One frame time of a queued digit: a telephone-event packet (``first``: the event's first packet)."""
+
+    event: int
+    end: bool
+    duration: int
+    first: bool
+    payload_type: int
+    volume: int
+
+
+@dataclass(frozen=True)
+class SentEvent:
+    """A telephone-event packet as sent: event code, E bit, duration, RTP timestamp, marker, sequence."""
+
+    event: int
+    end: bool
+    duration: int
+    timestamp: int
+    marker: bool
+    sequence_number: int
+    payload_type: int
 
 
 @dataclass(frozen=True)
@@ -81,6 +110,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._sender: asyncio.Task[None] | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._closed = False
+        self._plan: deque[_EventSlot | None] = deque()  # queued digits, one entry per frame (None: a gap)
+        self._event_start = 0  # the RTP timestamp of the event being sent
+        self.events_sent: list[SentEvent] = []
 
     @classmethod
     async def open(cls, host: str, port: int = 0, *, latch: bool = False, clock: Clock = LOOP_CLOCK) -> RtpEndpoint:
@@ -196,6 +228,43 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self._send_loop(stream, freq_hz, amplitude, ptime, count))
         return stream
 
+    def send_digits(self, digits: str, *, payload_type: int = 101, duration_ms: int = 100, gap_ms: int = 100,
+                    volume: int = 10) -> None:
+        """Queue DTMF ``digits`` as RFC 4733 events of ``duration_ms`` each, ``gap_ms`` of tone between
+        them, with ``payload_type`` (the far end's number for telephone-event/8000). They replace the tone
+        from the next frame on; ValueError for a character that is not a DTMF digit."""
+        if not self.sending or self.stream is None:
+            raise RuntimeError("send_digits needs a running stream: start_sending first")
+        step = self.stream.samples_per_packet
+        duration = max(step, round(duration_ms * SAMPLE_RATE / 1000))
+        gap = max(0, round(gap_ms * SAMPLE_RATE / 1000 / step))
+        slots: list[_EventSlot | None] = []
+        for digit in digits:
+            code = dtmf_event(digit)
+            for index, (end, so_far) in enumerate(event_plan(duration, step)):
+                slots.append(_EventSlot(code, end, so_far, index == 0, payload_type, volume))
+            slots += [None] * gap
+        self._plan.extend(slots)
+
+    @property
+    def digits_pending(self) -> bool:
+        return bool(self._plan)
+
+    def _event_packet(self, stream: RtpStream, slot: _EventSlot) -> bytes:
+        """The telephone-event packet for ``slot``: the stream's next sequence number, the event's start as
+        its timestamp; the stream's timestamp advances by a frame as for audio."""
+        if slot.first:
+            self._event_start = stream.timestamp
+        payload = TelephoneEvent(slot.event, slot.end, slot.volume, slot.duration).to_bytes()
+        packet = RtpPacket(payload_type=slot.payload_type, sequence_number=stream.sequence_number,
+                           timestamp=self._event_start, ssrc=stream.ssrc, payload=payload, marker=slot.first)
+        self.events_sent.append(SentEvent(slot.event, slot.end, slot.duration, self._event_start, slot.first,
+                                          stream.sequence_number, slot.payload_type))
+        stream.sequence_number = (stream.sequence_number + 1) & 0xFFFF
+        stream.timestamp = (stream.timestamp + stream.samples_per_packet) & 0xFFFFFFFF
+        stream.packets_sent += 1
+        return packet.serialize()
+
     def stop_sending(self) -> None:
         if self._sender is not None:
             self._sender.cancel()
@@ -217,13 +286,17 @@ class RtpEndpoint(asyncio.DatagramProtocol):
                 stream.timestamp = (stream.timestamp + skip * samples) & 0xFFFFFFFF
                 frame += skip
                 log.debug("RTP %s:%d sender stalled %.3f s, skipped %d frames", *self.local_addr, late, skip)
-            payload = pcmu_tone(freq_hz, samples, frame * samples, amplitude)
+            slot = self._plan.popleft() if self._plan else None
             frame += 1
             remote = self.remote
             if remote is None or self._transport is None or self._transport.is_closing():
                 stream.timestamp = (stream.timestamp + samples) & 0xFFFFFFFF
                 continue
-            packet = stream.next_packet(payload).serialize()
+            if slot is not None:
+                packet = self._event_packet(stream, slot)
+            else:
+                payload = pcmu_tone(freq_hz, samples, (frame - 1) * samples, amplitude)
+                packet = stream.next_packet(payload).serialize()
             if self.protect is not None:
                 packet = self.protect(packet)
             self._transport.sendto(packet, remote)
@@ -235,6 +308,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def close(self) -> None:
         """Stop sending, close the socket and release pending ``wait_for_packets`` calls. Idempotent."""
         self.stop_sending()
+        self._plan.clear()
         self._closed = True
         if self._transport is not None:
             self._transport.close()

@@ -12,10 +12,12 @@ import pytest
 from behave.parser import parse_file
 
 from harness.ladder.expected import (
+    ROLE_ORDER,
     SPEC_PATH,
     ExpectationError,
     column_order,
     ladder_from_docstring,
+    ladder_from_drawing,
     ladder_from_table,
     spec_ladders,
 )
@@ -36,8 +38,12 @@ def _steps():
                 yield path, feature.background, step
 
 
+DRAWN_STEP = "the capture follows this ladder, which the spec does not draw:"
+
+
 def _ladder_docstrings():
-    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text]
+    """The spec's ladders in the features (ladders drawn for flows the spec does not draw left aside)."""
+    return [(p, s, st.text) for p, s, st in _steps() if st.text and "|" in st.text and st.name != DRAWN_STEP]
 
 
 def test_the_spec_is_in_the_repository():
@@ -59,10 +65,23 @@ def test_every_spec_ladder_is_asserted_by_a_scenario():
         assert lad.text.rstrip("\n") in used, f"spec ladder {k + 1} (line {lad.steps[0].line_no}) is in no scenario"
 
 
-def test_ladder_doc_strings_are_only_used_by_the_ladder_step():
+def test_ladder_doc_strings_are_only_used_by_the_ladder_steps():
     for path, scenario, step in _steps():
         if step.text and "|" in step.text:
-            assert step.name == LADDER_STEP, f"{path.name}: '{scenario.name}': {step.name}"
+            assert step.name in (LADDER_STEP, DRAWN_STEP), f"{path.name}: '{scenario.name}': {step.name}"
+
+
+def test_a_drawn_ladder_is_not_a_spec_ladder_and_parses() -> None:
+    spec_blocks = [lad.text.rstrip("\n") for lad in spec_ladders()]
+    drawn = [(p, s, st.text) for p, s, st in _steps() if st.name == DRAWN_STEP]
+    assert drawn, "no drawn ladder in features/ (features/hold.feature has some)"
+    for path, scenario, text in drawn:
+        assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder belongs under {LADDER_STEP!r}"
+        ladder = ladder_from_drawing(text)
+        unknown = set(ladder.columns) - {*ROLE_ORDER, "Carrier"}
+        assert ladder.steps and not unknown, f"{path.name}: '{scenario.name}': columns {ladder.columns}"
+    with pytest.raises(ExpectationError, match="one of the spec's"):
+        ladder_from_drawing(spec_ladders()[0].text)
 
 
 def test_a_doc_string_that_drifted_from_the_spec_is_refused():

@@ -25,6 +25,7 @@ def test_no_fault_is_the_spec_s_behaviour() -> None:
     ("no-q850-reason", MediaPolicy(), HangupPolicy(q850_reason=False)),
     ("one-way-media", MediaPolicy(two_way=False), HangupPolicy()),
     ("status-rewrite", MediaPolicy(), HangupPolicy(relay_status=False)),
+    ("hold-ignored", MediaPolicy(honour_directions=False), HangupPolicy()),
 ])
 def test_each_fault_changes_one_policy(name: str, media: MediaPolicy, hangup: HangupPolicy) -> None:
     faults = InjectedFaults.parse([name])

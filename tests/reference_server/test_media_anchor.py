@@ -25,6 +25,9 @@ class FakeRelay:
     def set_b_remote(self, addr: Any) -> None:
         self.remotes.append(("B", addr))
 
+    def set_directions(self, a_to_b: bool, b_to_a: bool) -> None:
+        pass
+
 
 def invite(body: bytes) -> Request:
     request = Request("INVITE", "sip:100@192.0.2.30", [("Call-ID", "x"), ("CSeq", "1 INVITE")])

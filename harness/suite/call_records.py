@@ -1,4 +1,5 @@
-"""The digest challenges a simulated UA received, read back from its own record of the call."""
+"""What the scenario world reads back from the simulated UA's own record of a call (driving a scenario,
+never asserting: assertions read the capture)."""
 
 from __future__ import annotations
 

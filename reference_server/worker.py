@@ -1,0 +1,224 @@
+"""One worker process of a multi-worker server (:mod:`reference_server.workers` starts and feeds them).
+
+A worker is a :class:`~reference_server.server.ReferenceServer` with three kinds of listeners:
+
+* the shared UDP listen addresses (5060 ...): it does not read their socket -- the dispatcher does, and
+  hands it the datagrams of the calls it owns over the worker's channel (a socketpair) -- but it sends
+  from that socket (inherited), so every response leaves from the address its request was sent to
+  (RFC 3581 §4: NATs let only that through);
+* its own UDP port on each listen host (``--worker-port-base`` + index, else one the kernel picks): the
+  Via and Contact of everything it sends name it, so the rest of a call (responses from the destination,
+  ACK, BYE, re-INVITEs from either side) comes straight to the worker that owns the call;
+* the TCP listeners, on worker 0 only (a connection carries its calls to one worker anyway).
+
+Its media relay takes ports from its own slice of the relay range. Registrar and lockout updates go to
+and come from the other workers over the channel (:mod:`reference_server.shared_state`). When the
+channel closes (the dispatcher is gone) the worker stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sipcore.aio.endpoint import EventHandler, SipEndpoint
+from sipcore.aio.tap import report_datagram
+from sipcore.aio.transport import Addr
+from sipcore.errors import SIPParseError
+from sipcore.parser import parse_message
+
+from .admission import Admission
+from .config import ListenAddress, ServerConfig
+from .listeners import MessageHandler, Screen, screened
+from .server import ReferenceServer
+from .shared_state import SharedFailureLimiter, SharedRegistrar, apply_update, share_health, share_keepalive
+
+log = logging.getLogger("reference_server")
+
+__all__ = ["DATAGRAM", "HELLO", "DispatchedUdpTransport", "WorkerServer", "pack_datagram", "unpack_datagram"]
+
+DATAGRAM, HELLO = b"D", b"H"
+_HEADER = struct.Struct("!dBH")  # received at (monotonic), listen index, source port; then host NUL data
+CHANNEL_BUFFER = 4 * 1024 * 1024
+READ_BATCH = 64
+
+
+def pack_datagram(received_at: float, listen: int, peer: Addr, data: bytes) -> bytes:
+    return b"".join((DATAGRAM, _HEADER.pack(received_at, listen, peer[1]), peer[0].encode(), b"\0", data))
+
+
+def unpack_datagram(message: bytes) -> tuple[float, int, Addr, bytes]:
+    received_at, listen, port = _HEADER.unpack_from(message, 1)
+    start = 1 + _HEADER.size
+    end = message.index(b"\0", start)
+    return received_at, listen, (message[start:end].decode(), port), message[end + 1:]
+
+
+class DispatchedUdpTransport:
+    """A shared UDP listen address as a worker sees it: datagrams come from the dispatcher
+    (:meth:`deliver`), responses leave through the shared socket. ``admission`` hears how long each
+    datagram waited for the worker."""
+
+    name = "UDP"
+    reliable = False
+
+    def __init__(self, sock: socket.socket, on_message: MessageHandler,
+                 on_error: Callable[[bytes, Addr, SIPParseError, Any], None],
+                 admission: Admission | None) -> None:
+        self._sock: socket.socket | None = sock
+        self._on_message, self._on_error, self.admission = on_message, on_error, admission
+        name = sock.getsockname()
+        self.local_addr: Addr = (name[0], name[1])
+        self.on_unreachable = None
+
+    def deliver(self, data: bytes, peer: Addr, received_at: float) -> None:
+        report_datagram(self.local_addr, peer, data, sent=False)
+        if self.admission is not None:
+            now = time.monotonic()
+            self.admission.note_delay(now - received_at, now)
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # keep-alive
+            return
+        try:
+            message = parse_message(data)
+        except SIPParseError as exc:
+            self._on_error(data, peer, exc, self)
+            return
+        self._on_message(message, peer, self)
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        if self._sock is None:
+            return
+        try:
+            self._sock.sendto(data, addr)
+            report_datagram(self.local_addr, addr, data, sent=True)
+        except OSError as exc:  # a full buffer, an ICMP error: UDP may lose it, transactions retransmit
+            log.info("UDP send to %s:%d from %s:%d failed: %s", *addr, *self.local_addr, exc)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+class WorkerServer(ReferenceServer):
+    """A worker: see the module docstring. ``hello`` is what the dispatcher told it (index, sockets, ports,
+    the secret key every worker's nonces share); ``channel`` its end of the socketpair."""
+
+    def __init__(self, config: ServerConfig, hello: dict[str, Any], channel: socket.socket, **kwargs: Any) -> None:
+        self.index: int = hello["index"]
+        self.public = [(ListenAddress("udp", p["host"], p["port"]), p["fd"]) for p in hello["public"]]
+        own = [ListenAddress(a["transport"], a["host"], a["port"]) for a in hello["own"]]
+        media = dataclasses.replace(config.media, port_min=hello["relay"][0], port_max=hello["relay"][1])
+        listen = (*(a for a, _ in self.public), *own)
+        super().__init__(dataclasses.replace(config, listen=listen, media=media),
+                         secret_key=bytes.fromhex(hello["secret"]), **kwargs)
+        self.channel = channel
+        self.stopped = asyncio.Event()
+        self._dispatched: list[DispatchedUdpTransport] = []
+        self._public_endpoints: dict[int, SipEndpoint] = {}
+        registrar = SharedRegistrar(self.registrar.min_expires, self.registrar.default_expires,
+                                    self.registrar.max_expires, self.registrar.max_contacts,
+                                    aor_exists=self.registrar.aor_exists)
+        registrar.publish = self.publish
+        self.registrar = registrar
+        old = self.auth.limiter
+        limiter = SharedFailureLimiter(old.max_failures, old.window, old.block_duration, max_sources=old.max_sources)
+        limiter.publish = self.publish
+        self.auth.limiter = self.limiter = limiter
+        share_health(self.b2bua.ctx.health, self.publish)
+        share_keepalive(self.destinations, self.publish, pinging=self.index == 0)
+
+    # -- listeners ----------------------------------------------------------------------------------
+    async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
+        fd = next((fd for a, fd in self.public if a == listen), None)
+        if fd is None:
+            return await super()._open(listen, shared_port)
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        screen: Screen | None = None if self.admission is None else self.admission.screen
+
+        async def make(on_message: MessageHandler, on_error: Any, on_unreachable: Any) -> DispatchedUdpTransport:
+            transport = DispatchedUdpTransport(sock, screened(on_message, screen), on_error, self.admission)
+            self._dispatched.append(transport)
+            return transport
+
+        handler: EventHandler = self._on_event
+        endpoint = await SipEndpoint.over(make, handler, timers=self.timers, on_parse_error=self._parse_error,
+                                          clock=self.clock)
+        self._public_endpoints[id(endpoint)] = endpoint
+        return endpoint
+
+    async def start(self) -> None:
+        await super().start()
+        for endpoint in self._public_endpoints.values():  # a Contact names the worker's own port
+            own = self._own_for(endpoint)
+            if own is not None:
+                self.b2bua.ctx.contact_endpoints[id(endpoint)] = own
+        asyncio.get_running_loop().add_reader(self.channel.fileno(), self._read_channel)
+        own_addresses = [str(a) for a in self.local_addresses if (a.transport, a.host, a.port) not in
+                         {(p.transport, p.host, p.port) for p, _ in self.public}]
+        self._send(HELLO + json.dumps({"listening": own_addresses}).encode())
+
+    async def stop(self) -> None:
+        try:
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        except (ValueError, OSError):
+            pass
+        await super().stop()
+
+    def _own_for(self, endpoint: SipEndpoint) -> SipEndpoint | None:
+        host = endpoint.local_addr[0]
+        return next((ep for ep in self.endpoints if id(ep) not in self._public_endpoints
+                     and ep.transport_name == "UDP" and ep.local_addr[0] == host), None)
+
+    def _endpoint_for(self, transport: str, prefer: SipEndpoint) -> SipEndpoint | None:
+        """Calls leave from the worker's own port, never the shared one: their answers must come here."""
+        if id(prefer) in self._public_endpoints:
+            own = self._own_for(prefer)
+            if own is not None and transport.upper() == "UDP":
+                return own
+        found = super()._endpoint_for(transport, prefer)
+        if found is not None and id(found) in self._public_endpoints:
+            return self._own_for(found) or found
+        return found
+
+    # -- the channel --------------------------------------------------------------------------------
+    def publish(self, kind: bytes, payload: bytes) -> None:
+        self._send(kind + payload)
+
+    def _send(self, message: bytes) -> None:
+        try:
+            self.channel.send(message)
+        except BlockingIOError:
+            log.warning("worker %d: channel to the dispatcher full; an update was lost", self.index)
+        except OSError:
+            self.stopped.set()
+
+    def _read_channel(self) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                message = self.channel.recv(CHANNEL_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                message = b""
+            if not message:  # the dispatcher is gone
+                asyncio.get_running_loop().remove_reader(self.channel.fileno())
+                self.stopped.set()
+                return
+            kind = message[:1]
+            if kind == DATAGRAM:
+                received_at, listen, peer, data = unpack_datagram(message)
+                if listen < len(self._dispatched):
+                    self._dispatched[listen].deliver(data, peer, received_at)
+            elif not apply_update(kind, message[1:], self.registrar, self.limiter, self.b2bua.ctx.health,
+                                  self.destinations):
+                log.warning("worker %d: unknown message %r from the dispatcher", self.index, kind)
+
