@@ -163,7 +163,7 @@ def _headline(summary: RunSummary, conditions: tuple[Condition, ...] = ()) -> tu
     text = (f"{summary.passed} passed, {summary.failed} failed, {summary.not_applicable} not applicable "
             f"(of {summary.total + summary.not_applicable} scenarios)")
     if ok and narrowed(conditions):
-        chosen = ", ".join(str(c) for c in conditions if c.option in ("--features", "--tags"))
+        chosen = ", ".join(str(c) for c in conditions if c.option in ("--features", "--tags", "--shard"))
         return True, (f"Conforms in the scenarios selected ({chosen}; not the whole suite, see Run conditions): "
                       f"{text}.")
     if ok:

@@ -86,8 +86,9 @@ _RUNS_LOCK = threading.Lock()
 
 
 def run_tls(session: Any) -> TlsRun:
-    """The session's :class:`TlsRun` (``<run>/tls/``), one per run folder."""
-    folder = Path(session.run_dir) / "tls"
+    """The session's :class:`TlsRun` (``<run>/tls/``; a --jobs worker's ``<run>/tls/<worker>/``), one per folder."""
+    own = getattr(session, "own_folder", None)
+    folder = own("tls") if own is not None else Path(session.run_dir) / "tls"
     with _RUNS_LOCK:
         if folder not in _RUNS:
             _RUNS[folder] = TlsRun(folder)

@@ -78,7 +78,7 @@ class ScenarioWorld:
         self.session = session
         self.started_at = time.monotonic()
         self.topology = scenario_topology(session.plan.allocate(), tags or [], session.options.roles)
-        self.stem = session.artifact_stem(feature, scenario)
+        self.stem = session.artifact_stem(feature, scenario, location)
         self.pcap = self.stem.with_suffix(".pcap")
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
                                      pcap=self._rel(self.pcap))
