@@ -35,7 +35,6 @@ Feature: Hold and resume
       |<--------------- 200 OK ----------------|                                        |
       |------------------ ACK ---------------->|                                        |
       |                                        |------------------ ACK ---------------->|
-      |<------------- RTP Media ---------------|<------------- RTP Media ---------------|
       """
     And the UA's hold re-INVITE (a=sendonly) is answered with a=recvonly on both legs
     And each leg's re-INVITEs carry that leg's own CSeq, above the leg's earlier requests
@@ -91,7 +90,6 @@ Feature: Hold and resume
       |                                        |----------------- 200 OK -------------->|
       |                                        |<------------------ ACK ----------------|
       |<------------------ ACK ----------------|                                        |
-      |------------- RTP Media --------------->|------------- RTP Media --------------->|
       """
     And the destination's hold re-INVITE (a=sendonly) is answered with a=recvonly on both legs
     And each leg's re-INVITEs carry that leg's own CSeq, above the leg's earlier requests

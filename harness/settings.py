@@ -81,6 +81,8 @@ class RunSettings:
     topology: str = "local"  # "docker": this run is the harness container's, in the docker topology
     roles: RoleAddresses = LOOPBACK_ROLES  # where the harness's roles live (--loopback, the docker network)
     dns: tuple[str, int] | None = None  # --dns: locates the equipment file's names (else its dns key)
+    jobs: int = 1  # --jobs: scenarios run by this many worker processes at once (harness.jobs)
+    shard: tuple[int, int] | None = None  # --shard I/N: (I, N), only the I-th of N slices of the suite
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -126,6 +128,10 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
                                  "every feature in features/)"))
     for expr in settings.tags:
         out.append(Condition("--tags", expr, "only the scenarios matching this tag expression ran (default: all)"))
+    if settings.shard is not None:
+        index, count = settings.shard
+        out.append(Condition("--shard", f"{index}/{count}", f"only shard {index} of {count} ran (the suite's "
+                             f"scenarios in order, dealt out round-robin); trunkcheck merge joins the shards' reports"))
     if settings.destination != "simulator":
         who = "SIPp's UAS scenarios" if settings.destination == "sipp" else settings.destination
         out.append(Condition("--destination", settings.destination, f"{who} played the destination (default: "
@@ -153,8 +159,8 @@ def dns_text(server: tuple[str, int]) -> str:
 
 
 def narrowed(conditions: Sequence[Condition]) -> bool:
-    """Whether only part of the suite was selected (--features, --tags)."""
-    return any(c.option in ("--features", "--tags") for c in conditions)
+    """Whether only part of the suite was selected (--features, --tags, --shard)."""
+    return any(c.option in ("--features", "--tags", "--shard") for c in conditions)
 
 
 def is_test_only(conditions: Sequence[Condition]) -> bool:

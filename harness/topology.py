@@ -7,14 +7,16 @@
 Roles and addresses (the last octet names the role, so a capture reads like a ladder):
 
     UA           127.0.0.10   the calling UA (and the phone that registers)
-    UA2          127.0.0.11   a second UA: a caller from another address (IP auth)
+    UA2          127.0.0.11   a second UA: a caller from another address (IP auth), or a second phone
+                              registering the same extension (forking)
     Carrier      127.0.0.12   a carrier peer calling a registered extension
     VoIPBin      127.0.0.20   the trunk under test (embedded reference server by default)
     Destination  127.0.0.30   the far end the trunk relays calls to
+    Destination2 127.0.0.31   the trunk's second destination (failover), tried after the first
 
 Those are in the loopback block 127.0.0.0/24 (`LOOPBACK_ROLES`); `RoleAddresses.loopback("127.42.0.0")`
 (`trunkcheck run --loopback`, or $TRUNKCHECK_LOOPBACK: `RoleAddresses.from_environment`) puts every role in
-another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30), so that runs sharing a machine can also keep
+another /24 of 127.0.0.0/8 (127.42.0.10, .11, .12, .20, .30, .31), so that runs sharing a machine can also keep
 apart by address; `RoleAddresses.at("192.0.2.1")` (`trunkcheck run --interface eth1`: equipment on another
 host) puts every role on one address of this host, told apart by port; the docker topology gives the roles
 addresses on its network (`with_roles`). A run's
@@ -22,7 +24,7 @@ role addresses are built once, from its command line or environment, and handed 
 never change while it runs.
 
 Ports: scenario slot k uses SIP ports SIP_BASE + k*SIP_STRIDE + 0..SIP_STRIDE-1 (UA, trunk, destination,
-UA2, carrier, a second UA socket) and the trunk's RTP relay range RTP_BASE + k*RTP_STRIDE .. +RTP_STRIDE-1.
+UA2, carrier, a second UA socket, the second destination) and the trunk's RTP relay range RTP_BASE + k*RTP_STRIDE .. +RTP_STRIDE-1.
 The two ranges are disjoint, so no port ever carries SIP in one scenario and RTP in another (the stream
 decoder relies on it), and `SIP_PORT_RANGE` is the one decode-as rule tshark needs. Slots start at a
 per-process offset and every port is checked free (bound and released) before use, so concurrent runs
@@ -70,7 +72,7 @@ __all__ = [
 
 Addr = tuple[str, int]
 
-ROLE_HOSTS = {"UA": 10, "UA2": 11, "Carrier": 12, "VoIPBin": 20, "Destination": 30}
+ROLE_HOSTS = {"UA": 10, "UA2": 11, "Carrier": 12, "VoIPBin": 20, "Destination": 30, "Destination2": 31}
 """The last octet of each role's address, whatever the block."""
 ROLES = tuple(ROLE_HOSTS)
 LOOPBACK_ENV = "TRUNKCHECK_LOOPBACK"
@@ -143,7 +145,7 @@ class RoleAddresses(Mapping[str, str]):
 
 
 LOOPBACK_ROLES = RoleAddresses.loopback()
-"""The roles' default addresses: 127.0.0.10, .11, .12, .20, .30."""
+"""The roles' default addresses: 127.0.0.10, .11, .12, .20, .30, .31."""
 
 SIP_BASE, SIP_STRIDE = 16000, 8
 RTP_BASE, RTP_STRIDE = 20000, 20
@@ -168,6 +170,7 @@ class Topology:
     trunk: Addr
     destination: Addr
     relay_ports: tuple[int, int]
+    destination2: Addr = ("127.0.0.31", 0)  # the trunk's second destination (failover scenarios)
     external_trunk: bool = False
     fixed_roles: frozenset[str] = frozenset()  # roles whose address the equipment file gives
     aliases: tuple[tuple[str, str], ...] = ()  # (IP, role): more addresses of a role (equipment media)
@@ -179,7 +182,7 @@ class Topology:
         and the IP itself -> the equipment under test (its media ports are not known up front, while the
         harness's roles announce every media port they use; the harness's own trunk: its relay range)."""
         placed = [(self.ua, "UA"), (self.ua_alt, "UA"), (self.ua2, "UA2"), (self.carrier, "Carrier"),
-                  (self.trunk, "VoIPBin"), (self.destination, "Destination")]
+                  (self.trunk, "VoIPBin"), (self.destination, "Destination"), (self.destination2, "Destination2")]
         owners: dict[str, set[str]] = {}
         for ip, role in [(addr[0], role) for addr, role in placed] + list(self.aliases):
             owners.setdefault(ip, set()).add(role)
@@ -196,7 +199,7 @@ class Topology:
 
     def addresses(self) -> list[str]:
         """Every address that may carry the scenario's traffic (the capture filter)."""
-        own = {a[0] for a in (self.ua, self.ua2, self.carrier, self.trunk, self.destination)}
+        own = {a[0] for a in (self.ua, self.ua2, self.carrier, self.trunk, self.destination, self.destination2)}
         return sorted(own | {ip for ip, _ in self.aliases})
 
     def capture_filter(self) -> str:
@@ -212,7 +215,8 @@ class Topology:
         return f"(udp or tcp) and ({ours})"
 
     def sip_ports(self) -> list[int]:
-        return sorted({a[1] for a in (self.ua, self.ua_alt, self.ua2, self.carrier, self.trunk, self.destination)})
+        return sorted({a[1] for a in (self.ua, self.ua_alt, self.ua2, self.carrier, self.trunk, self.destination,
+                                      self.destination2)})
 
     def address_of(self, role: str) -> Addr:
         table = {
@@ -221,6 +225,7 @@ class Topology:
             "Carrier": self.carrier,
             "VoIPBin": self.trunk,
             "Destination": self.destination,
+            "Destination2": self.destination2,
         }
         if role not in table:
             raise KeyError(f"unknown role {role!r}: known roles are {', '.join(table)}")
@@ -286,6 +291,7 @@ class PortPlan:
             ua2=addr("UA2", sip + 3),
             carrier=addr("Carrier", sip + 4),
             ua_alt=(self.fixed.get("UA", (self.roles["UA"], 0))[0], sip + 5),
+            destination2=addr("Destination2", sip + 6),
             relay_ports=(rtp, rtp + RTP_STRIDE - 1),
             external_trunk=self.external_trunk,
             fixed_roles=frozenset(role for role, (_, port) in self.fixed.items() if port),
@@ -295,7 +301,8 @@ class PortPlan:
 
     def _all_free(self, topo: Topology) -> bool:
         """The scenario's own ports are free (not the fixed addresses: the equipment may hold those)."""
-        roles = {"UA": topo.ua, "UA2": topo.ua2, "Carrier": topo.carrier, "Destination": topo.destination}
+        roles = {"UA": topo.ua, "UA2": topo.ua2, "Carrier": topo.carrier, "Destination": topo.destination,
+                 "Destination2": topo.destination2}
         sockets = [a for role, a in roles.items() if role not in topo.fixed_roles] + [topo.ua_alt]
         if not topo.external_trunk:
             if "VoIPBin" not in topo.fixed_roles:

@@ -2,15 +2,17 @@
 leg(s) it is relayed to, their dialogs, the media relay and the call's timers.
 
 Setup follows RFC 3261 §13 on each leg and §16.7 across parallel B legs (a call to a registered
-extension rings every contact): provisional responses are relayed to the caller under the A leg's own To
-tag, the first 2xx wins and the other legs are cancelled (a 2xx arriving anyway is ACKed and hung up), a
+extension rings every contact): provisional responses are relayed to the caller, each B early dialog as an
+A early dialog of its own (:mod:`reference_server.caller_dialogs`), the first 2xx wins and the other legs
+are cancelled (Reason: "Call completed elsewhere"; a 2xx arriving anyway is ACKed and hung up), a
 6xx ends the call at once, and when every leg has failed the caller gets the best final response: a 6xx
 if any, else the lowest 4xx/5xx. A final error goes to the caller with the destination's status code and
 reason phrase and a Reason header (RFC 3326): the destination's own, else the Q.850 cause RFC 3398 maps
 the status to. No answer at all gives 408 (Timer B); a destination that rings forever is cancelled after
 Timer C and gives 408 too. A destination named by host name is located first (RFC 3263, through DNS); a leg
 whose address answers 503, gives no answer (Timer B) or is unreachable (ICMP) goes on, as a new transaction
-of the same INVITE, to the next address found (RFC 3263 §4.3, RFC 3261 §21.5.4).
+of the same INVITE, to the next address found (RFC 3263 §4.3, RFC 3261 §21.5.4); a trunk with several
+destinations then tries the next one (:mod:`reference_server.failover`).
 
 ACKs are end to end per leg: the caller's ACK for the relayed 2xx makes the server ACK the winning leg's
 2xx (carrying the answer when the caller's offer came late). Requests inside the confirmed call (BYE,
@@ -41,11 +43,13 @@ from sipcore.transaction import (
 )
 
 from .call_context import CallContext
-from .legs import BLeg, EndedLeg, Locate, Target, best_failure
+from .caller_dialogs import COMPLETED_ELSEWHERE, CallerDialogs
+from .failover import FAILOVER_STATUSES, arm_no_response, final_failure, retry_leg
+from .legs import BLeg, EndedLeg, Locate, Target
 from .media import MediaAnchor
 from .rtp_relay import MediaRelay, NoPortsAvailable
 from .sides import ReInvite
-from .sip_util import ALLOW, SDP, Reliable2xx, host_port
+from .sip_util import ALLOW, SDP, Reliable2xx
 
 log = logging.getLogger("reference_server.call")
 
@@ -89,7 +93,7 @@ class Call:
         self.a_transaction: ServerTransaction = event.transaction
         self.a_addr = event.addr  # where the caller sends from: in-dialog requests to it go there
         self.a_tag = ctx.ids.tag()
-        self.a_dialog: Dialog | None = None
+        self.forks = CallerDialogs(self.a_invite, self.a_tag, ctx.ids.tag, owner)
         self.a_status: int | None = None  # the final status sent to the caller
         self.targets = targets
         self.locate = locate  # finds the targets (DNS, RFC 3263) before the relay opens, when given
@@ -109,6 +113,11 @@ class Call:
 
     def __repr__(self) -> str:
         return f"<Call {self.a_invite.call_id} {self.state.value} legs={len(self.legs)}>"
+
+    @property
+    def a_dialog(self) -> Dialog | None:
+        """The caller's dialog: the confirmed one, before that the most recent early one."""
+        return self.forks.current
 
     @property
     def server(self) -> str:
@@ -177,8 +186,12 @@ class Call:
         ctx = self.ctx
         leg = BLeg.build(target, self.a_invite, ctx.ids, fallback_host=ctx.fallback_host, user_agent=self.server,
                          body=body, clock=ctx.clock)
+        self._start_leg(leg)
+
+    def _start_leg(self, leg: BLeg) -> None:
         self.legs.append(leg)
         self._arm_timer_c(leg)
+        arm_no_response(leg, self.ctx.clock, self.on_b_event)  # the trunk's shorter Timer B, if it has one
         leg.send(lambda event: self.on_b_event(leg, event))
 
     def _arm_timer_c(self, leg: BLeg) -> None:
@@ -199,25 +212,20 @@ class Call:
                 self._b_provisional(leg, response)
             elif response.status < 300:
                 self._b_success(leg, response)
-            elif response.status != 503 or not self._next_address(leg, response):
+            elif response.status not in FAILOVER_STATUSES or not self._retry(leg, response):
                 self._b_failure(leg, response)
         elif isinstance(event, TransactionTimeout):
             timeout = make_response(leg.invite, 408)
-            if not self._next_address(leg, timeout, f"no response (Timer {event.timer})"):
+            if not self._retry(leg, timeout, f"no response (Timer {event.timer})"):
                 self._b_failure(leg, timeout)
 
-    def _next_address(self, leg: BLeg, response: Response, why: str | None = None) -> bool:
-        """RFC 3263 §4.3 (a timeout, a transport error) and RFC 3261 §21.5.4 (a 503): the leg's INVITE
-        again to the next address found for its target (:meth:`BLeg.fail_over`). False when none is left."""
-        new = leg.fail_over(response, self.ctx.ids) if self.state is CallState.CALLING else None
+    def _retry(self, leg: BLeg, response: Response, why: str | None = None) -> bool:
+        """A 503, 408 or no response (``why``): the next address or destination (:func:`retry_leg`)."""
+        new = retry_leg(self.ctx, self.a_invite, leg, response, why) if self.state is CallState.CALLING else None
         if new is None:
             return False
         self._drop_early(leg)
-        log.info("call %s: %s from the destination at %s; trying %s (RFC 3263 §4.3)", self.a_invite.call_id,
-                 why or f"{response.status} {response.reason}", host_port(*leg.addr), host_port(*new.addr))
-        self.legs.append(new)
-        self._arm_timer_c(new)
-        new.send(lambda event: self.on_b_event(new, event))
+        self._start_leg(new)
         return True
 
     def _b_provisional(self, leg: BLeg, response: Response) -> None:
@@ -243,8 +251,9 @@ class Call:
             leg.early[tag].update_from_response(response)
         assert self.media is not None
         body = self.media.from_b(response, early=True)
-        a_response = self._a_response(response.status, response.reason, body)
-        self._ensure_a_dialog(a_response)
+        a_tag = self.forks.tag_for(leg, tag if tag in leg.early else None)
+        a_response = self._a_response(response.status, response.reason, body, a_tag)
+        self.forks.sent(a_response, self)
         self.a_endpoint.send_response(a_response, self.a_transaction)
 
     def _b_success(self, leg: BLeg, response: Response) -> None:
@@ -267,8 +276,8 @@ class Call:
             self._drop_early(leg)
             for other in self.legs:
                 if other is not leg and other.result is None:
-                    self._cancel_leg(other)
-            self._answer_a(response)
+                    self._cancel_leg(other, COMPLETED_ELSEWHERE)
+            self._answer_a(leg, response)
         elif leg is self.winner and leg.dialog is not None and tag == leg.dialog.remote_tag:
             leg.send_ack_again()  # a retransmitted 2xx: our ACK was lost (nothing before the caller's ACK)
         else:  # a late 2xx: another leg, another fork of this leg, or the caller has given up
@@ -293,30 +302,23 @@ class Call:
             if response.status >= 600:
                 self.relay_failure(response)
             elif all(other.result is not None for other in self.legs):
-                self.relay_failure(best_failure(self.legs))
+                self.relay_failure(final_failure(self.legs))
         self.maybe_finish()
 
     # -- answering the caller -----------------------------------------------------------------------
-    def _a_response(self, status: int, reason: str, body: bytes = b"") -> Response:
-        return self.ctx.response(self.a_invite, status, reason, to_tag=self.a_tag, copy_record_route=True,
+    def _a_response(self, status: int, reason: str, body: bytes, to_tag: str) -> Response:
+        return self.ctx.response(self.a_invite, status, reason, to_tag=to_tag, copy_record_route=True,
                                  headers=[("Contact", self.ctx.contact(self.a_endpoint)), ("Allow", ALLOW)],
                                  body=body, content_type=SDP)
 
-    def _ensure_a_dialog(self, response: Response) -> None:
-        if self.a_dialog is None:
-            try:
-                self.a_dialog = self.owner.add_dialog(Dialog.from_uas(self.a_invite, response), self, None)
-            except (ProtocolError, SIPParseError) as exc:
-                log.info("call %s: no A-leg dialog: %s", self.a_invite.call_id, exc)
-        if self.a_dialog is not None:
-            self.a_dialog.update_from_sent_response(response)
-
-    def _answer_a(self, response: Response) -> None:
+    def _answer_a(self, leg: BLeg, response: Response) -> None:
         assert self.media is not None
         body = self.media.from_b(response)
         self.media.answered()
-        ok = self._a_response(response.status, response.reason, body)
-        self._ensure_a_dialog(ok)
+        tag = self.forks.tag_for(leg, response.to.tag)
+        ok = self._a_response(response.status, response.reason, body, tag)
+        self.forks.sent(ok, self)
+        self.forks.keep_only(tag)
         self.a_status, self.state = response.status, CallState.ANSWERED
         self.owner.forget_invite(self)
         self.a_endpoint.send_response(ok, self.a_transaction)
@@ -348,9 +350,7 @@ class Call:
         if reason_value is not None:
             headers.append(("Reason", reason_value))
         response = self.ctx.response(self.a_invite, status, reason, to_tag=self.a_tag, headers=headers)
-        if self.a_dialog is not None:
-            self.a_dialog.update_from_sent_response(response)
-            self.owner.remove_dialog(self.a_dialog)
+        self.forks.end_all(response)
         self.owner.forget_invite(self)
         for leg in self.legs:
             if leg.result is None:
@@ -386,8 +386,8 @@ class Call:
             self.owner.hang_up(self, "no ACK from the caller")
 
     # -- cancelling and ending legs -----------------------------------------------------------------
-    def _cancel_leg(self, leg: BLeg) -> None:
-        leg.cancel(self.cancel_reason, 64 * self.ctx.timers.t1, lambda: self._abandon(leg))
+    def _cancel_leg(self, leg: BLeg, reason: str | None = None) -> None:
+        leg.cancel(reason or self.cancel_reason, 64 * self.ctx.timers.t1, lambda: self._abandon(leg))
 
     def _abandon(self, leg: BLeg) -> None:
         """64*T1 after the CANCEL without a final response: give the INVITE transaction up (§9.1)."""
@@ -431,8 +431,7 @@ class Call:
             self._drop_early(leg)
             if leg.dialog is not None:
                 self.owner.remove_dialog(leg.dialog)
-        if self.a_dialog is not None:
-            self.owner.remove_dialog(self.a_dialog)
+        self.forks.end_all()
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self.ctx.relays.close(self.key)

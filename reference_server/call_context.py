@@ -19,6 +19,7 @@ from sipcore.timers import TimerConfig
 from sipcore.transaction import RequestReceived
 
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
+from .destination_health import DestinationHealth
 from .relay_registry import RelayRegistry
 from .sip_util import Addr, build_response, contact_uri, local_addr
 
@@ -46,6 +47,8 @@ class CallContext:
     contact_endpoints: dict[int, SipEndpoint] = field(default_factory=dict)
     """By ``id`` of an endpoint, the endpoint whose address a Contact sent from it names instead: a worker
     of a multi-worker server names its own port, not the listen address its dispatcher shares."""
+    health: DestinationHealth = field(default_factory=DestinationHealth)
+    """Destinations down after a 503 with Retry-After (reference_server.failover)."""
 
     def local(self, endpoint: SipEndpoint) -> Addr:
         """The server's address on ``endpoint``, for Via and Contact."""

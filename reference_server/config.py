@@ -76,6 +76,7 @@ class Trunk:
     """More destinations (``destination`` as an array), tried in order after the first."""
     keepalive: KeepAliveSettings = KeepAliveSettings()
     identity: IdentityPolicy = IdentityPolicy()
+    destination_timeout: float | None = None  # seconds without any response before the next; None: Timer B
 
     @property
     def destinations(self) -> tuple[Destination, ...]:
@@ -265,7 +266,7 @@ _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peer
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
 _TRUNK = ("name", "domain_name", "auth_types", "username", "password", "realm", "allowed_ips",
-          "destination", "destination_srtp", *OPTION_KEYS)
+          "destination", "destination_srtp", "destination_timeout", *OPTION_KEYS)
 _REGISTRAR = ("domain", "min_expires", "default_expires", "max_expires", "max_contacts")
 _EXTENSION = ("extension", "password")
 
@@ -390,10 +391,11 @@ class _Parser(TableReader):
             if not realm:
                 raise self.error((*p, "realm"), "must not be empty")
             options = read_trunk_options(self, t, p)
+            timeout = self.positive(t, p, "destination_timeout", (int, float)) if "destination_timeout" in t else None
             trunks.append(Trunk(self.get(t, p, "name", str, domain), domain, tuple(auth_types), username,
                                 password, realm, allowed_ips, destinations[0],
                                 self.get(t, p, "destination_srtp", bool, False), destinations[1:],
-                                options.keepalive, options.identity))
+                                options.keepalive, options.identity, None if timeout is None else float(timeout)))
         return tuple(trunks)
 
     def registrar(self) -> RegistrarConfig:

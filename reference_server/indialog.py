@@ -27,6 +27,7 @@ from sipcore.transaction import (
     ResponseReceived,
     TransactionTimeout,
 )
+from sipcore.uri import SipURI
 
 from .call import Call, CallState
 from .legs import BLeg
@@ -42,14 +43,28 @@ _COPIED = ("Reason", "Info-Package", "Recv-Info", "Event", "Subscription-State",
 BYE_WAIT = 2.0  # longest wait for the other leg's answer to a relayed BYE before answering 200 anyway
 
 
-def a_side(call: Call) -> Side | None:
-    if call.a_dialog is None:
+def a_side(call: Call, leg: BLeg | None = None, b_dialog: Dialog | None = None) -> Side | None:
+    """The caller's dialog; before a 2xx, the early one paired with ``b_dialog`` of ``leg`` when given
+    (a forked call: reference_server.caller_dialogs), else the most recent. It is reached where the caller's
+    requests came from (the connection it opened, its NAT binding), not at its Contact: a softphone over TLS
+    or behind NAT listens nowhere else."""
+    paired = call.forks.a_dialog_of(leg, b_dialog) if leg is not None and b_dialog is not None else None
+    dialog = paired or call.a_dialog
+    if dialog is None:
         return None
-    return Side("A", call.a_endpoint, call.a_addr, call.a_dialog)
+    addr = call.a_addr
+    target = dialog.remote_target
+    if not call.ctx.hangup_policy.caller_flow and isinstance(target, SipURI):  # the test-only fault dial-contact
+        addr = (target.host.strip("[]"), target.port or (5061 if call.a_endpoint.transport_name == "TLS" else 5060))
+    return Side("A", call.a_endpoint, addr, dialog)
 
 
-def b_side(call: Call) -> Side | None:
-    """The winning leg's dialog; before a 2xx, the most recent early dialog of any leg."""
+def b_side(call: Call, a_dialog: Dialog | None = None) -> Side | None:
+    """The winning leg's dialog; before a 2xx, the early dialog paired with ``a_dialog`` when given, else
+    the most recent early dialog of any leg."""
+    fork = call.forks.fork_of(a_dialog) if call.winner is None and a_dialog is not None else None
+    if fork is not None:
+        return Side("B", fork[0].endpoint, fork[0].addr, fork[1])
     legs: list[BLeg] = [call.winner] if call.winner is not None else list(reversed(call.legs))
     for leg in legs:
         dialog = leg.dialog or next(reversed(leg.early.values()), None)
@@ -70,7 +85,7 @@ def relay_request(call: Call, leg: BLeg | None, dialog: Dialog, event: RequestRe
     if request.method == "BYE":
         _on_bye(call, this, event)
         return
-    other = b_side(call) if leg is None else a_side(call)
+    other = b_side(call, dialog) if leg is None else a_side(call, leg, dialog)
     if other is None or call.state in (CallState.ENDED, CallState.FAILED, CallState.CLEARING):
         ctx.respond(endpoint, event, 481)
         return

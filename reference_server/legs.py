@@ -30,10 +30,12 @@ __all__ = ["BLeg", "EndedLeg", "Locate", "Target", "best_failure"]
 @dataclass(frozen=True)
 class Target:
     """Where one B leg goes: its Request-URI, To and From, and the transport address to send to;
-    ``alternates``: the next addresses of an RFC 3263 list (or the trunk's next destinations), tried in
-    turn when this one fails; ``srtp``: whether its media is offered as SRTP (None: as the caller's is;
-    reference_server.srtp_media); ``headers``: more header fields of its INVITE (P-Asserted-Identity,
-    Privacy: the trunk's identity policy)."""
+    ``alternates``: the next addresses of an RFC 3263 list, tried in turn when this one fails; ``srtp``:
+    whether its media is offered as SRTP (None: as the caller's is; reference_server.srtp_media);
+    ``headers``: more header fields of its INVITE (P-Asserted-Identity, Privacy: the trunk's identity
+    policy); ``fallback``: the trunk's next destinations, each a target of its own, tried in turn when this one and
+    its alternates have failed; ``timeout``: seconds without any response before the INVITE is given up
+    as if Timer B had fired (None: Timer B itself); both reference_server.failover."""
 
     request_uri: str
     to_uri: str
@@ -44,6 +46,9 @@ class Target:
     alternates: tuple[Target, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     srtp: bool | None = False
+    fallback: tuple[Target, ...] = ()
+    timeout: float | None = None
+    failover: bool = False  # one of a trunk's several destinations (the caller gets 503 when all fail)
 
     def ips(self) -> list[str]:
         """The IP of this address and of every alternate: where the leg's signalling may go."""
@@ -53,7 +58,8 @@ class Target:
         """The next address to try, carrying the ones after it; None when this was the last."""
         if not self.alternates:
             return None
-        return dataclasses.replace(self.alternates[0], alternates=self.alternates[1:])
+        return dataclasses.replace(self.alternates[0], alternates=self.alternates[1:], fallback=self.fallback,
+                                   timeout=self.timeout, failover=self.failover)
 
 
 Locate = Callable[[], Awaitable[list[Target]]]
@@ -79,6 +85,8 @@ class BLeg:
     timer_c: TimerHandle | None = None
     timer_c_due: float = 0.0  # clock time Timer C expires at (moved by every provisional response)
     abandon: TimerHandle | None = None
+    no_response: TimerHandle | None = None  # the target's shorter Timer B (reference_server.failover)
+    cancel_reason: str | None = None  # the Reason its CANCEL carries (RFC 3326)
     superseded: bool = False  # failed, and its INVITE went on to the target's next address (RFC 3263 §4.3)
 
     @classmethod
@@ -152,17 +160,22 @@ class BLeg:
         """CANCEL the INVITE once a provisional response has come (else as soon as one does)."""
         if self.cancel_sent:
             return
+        if reason is not None:
+            self.cancel_reason = reason
         if not self.provisional:
             self.cancel_wanted = True
             return
         self.cancel_sent = True
         cancel = make_cancel(self.invite)
-        if reason is not None:
-            cancel.headers.add("Reason", reason)
+        if self.cancel_reason is not None:
+            cancel.headers.add("Reason", self.cancel_reason)
         self.endpoint.send_request(cancel, self.addr)
         self.abandon = self.clock.call_later(give_up_after, on_give_up)
 
     def stop_timers(self, *, keep_abandon: bool = False) -> None:
+        if self.no_response is not None:
+            self.no_response.cancel()
+            self.no_response = None
         if self.timer_c is not None:
             self.timer_c.cancel()
             self.timer_c = None

@@ -59,7 +59,7 @@ from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
 from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
 from .srtp_media import srtp_refusal
-from .trunk_calls import RETRY_AFTER, TrunkDestinations
+from .trunk_calls import TrunkDestinations
 
 log = logging.getLogger("reference_server")
 
@@ -115,7 +115,8 @@ class ReferenceServer:
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
-                                              via_host=media.address, user_agent=config.user_agent)
+                                              via_host=media.address, user_agent=config.user_agent,
+                                              health=self.b2bua.ctx.health)
         self._local_hosts: set[str] = set()
         self._purge: TimerHandle | None = None
         self.malformed = 0
@@ -372,7 +373,7 @@ class ReferenceServer:
         if plan.refusal is not None:
             status, why = plan.refusal
             log.info("INVITE %s on trunk %s: %d %s", request.call_id, trunk.name, status, why)
-            self._reply(endpoint, event, status, headers=[("Retry-After", str(RETRY_AFTER))], why=why)
+            self._reply(endpoint, event, status, headers=[("Retry-After", str(plan.retry_after))], why=why)
             return
         if plan.dns is not None:
             dest, identity = plan.dns, plan.identity

@@ -1,4 +1,5 @@
-"""What the workers of a multi-worker server share: registrar bindings and the failed-authentication lockout.
+"""What the workers of a multi-worker server share: registrar bindings, the failed-authentication lockout and
+the destinations a 503 with Retry-After took out of service.
 
 Each worker keeps a full replica of both and tells the others, through the dispatcher, what changed:
 
@@ -16,6 +17,14 @@ Each worker keeps a full replica of both and tells the others, through the dispa
   would otherwise be a message). Two failures on two workers in the same instant may let one more guess
   through before the block: the bound is one per worker.
 
+* **Destinations held down** (:class:`~reference_server.destination_health.DestinationHealth`): a
+  destination's 503 with Retry-After, seen by one worker, keeps every worker's calls away from it until
+  then (published as the address and the monotonic time it may be tried again).
+
+* **Destinations' keep-alive state** (:mod:`reference_server.keepalive`): only the first worker pings a
+  trunk's destinations with OPTIONS (so a destination sees one ping per interval, not one per worker); each
+  time one goes down or up again, the others learn it and route accordingly.
+
 The messages are pickled: they only travel between the server's own processes over a socketpair.
 """
 
@@ -28,11 +37,13 @@ from sipcore.message import Request
 from sipcore.uri import SipURI, unescape
 
 from .auth_policy import FailureLimiter
+from .destination_health import DestinationHealth
 from .registrar import Binding, RegisterResult, Registrar
+from .trunk_calls import TrunkDestinations
 
-__all__ = ["BINDINGS", "FAILURE", "SUCCESS", "Publish", "SharedFailureLimiter", "SharedRegistrar", "apply_update"]
+__all__ = ["BINDINGS", "FAILURE", "HELD", "KEEPALIVE", "SUCCESS", "Publish", "SharedFailureLimiter", "SharedRegistrar", "apply_update"]
 
-BINDINGS, FAILURE, SUCCESS = b"R", b"F", b"S"
+BINDINGS, FAILURE, SUCCESS, HELD, KEEPALIVE = b"R", b"F", b"S", b"T", b"K"  # b"D", b"H": worker.py
 Publish = Callable[[bytes, bytes], None]  # (kind, payload)
 
 
@@ -80,8 +91,30 @@ class SharedFailureLimiter(FailureLimiter):
         super().record_success(source_ip)
 
 
-def apply_update(kind: bytes, payload: bytes, registrar: Registrar, limiter: SharedFailureLimiter) -> bool:
+def share_health(health: DestinationHealth, publish: Publish) -> None:
+    """Have ``health`` publish each destination it holds down."""
+    health.publish = lambda addr, until: publish(HELD, pickle.dumps((addr, until)))
+
+
+def share_keepalive(destinations: TrunkDestinations, publish: Publish, *, pinging: bool) -> None:
+    """Only the ``pinging`` worker pings; it publishes each destination that goes down or up again."""
+    destinations.pinging = pinging
+    destinations.publish_state = lambda trunk, uri, up: publish(KEEPALIVE, pickle.dumps((trunk, uri, up)))
+
+
+def apply_update(kind: bytes, payload: bytes, registrar: Registrar, limiter: SharedFailureLimiter,
+                 health: DestinationHealth | None = None, destinations: TrunkDestinations | None = None) -> bool:
     """Apply another worker's update; False for a kind this is not."""
+    if kind == KEEPALIVE:
+        if destinations is not None:
+            trunk, uri, up = pickle.loads(payload)  # noqa: S301 -- from this server's own processes
+            destinations.states[(trunk, uri)] = up
+        return True
+    if kind == HELD:
+        if health is not None:
+            addr, until = pickle.loads(payload)  # noqa: S301 -- from this server's own processes
+            health.hold_until(addr, until)
+        return True
     if kind == BINDINGS:
         aor, bindings = pickle.loads(payload)  # noqa: S301 -- from this server's own processes
         registrar.replace(aor, bindings)

@@ -38,7 +38,7 @@ from .admission import Admission
 from .config import ListenAddress, ServerConfig
 from .listeners import MessageHandler, Screen, screened
 from .server import ReferenceServer
-from .shared_state import SharedFailureLimiter, SharedRegistrar, apply_update
+from .shared_state import SharedFailureLimiter, SharedRegistrar, apply_update, share_health, share_keepalive
 
 log = logging.getLogger("reference_server")
 
@@ -132,6 +132,8 @@ class WorkerServer(ReferenceServer):
         limiter = SharedFailureLimiter(old.max_failures, old.window, old.block_duration, max_sources=old.max_sources)
         limiter.publish = self.publish
         self.auth.limiter = self.limiter = limiter
+        share_health(self.b2bua.ctx.health, self.publish)
+        share_keepalive(self.destinations, self.publish, pinging=self.index == 0)
 
     # -- listeners ----------------------------------------------------------------------------------
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:
@@ -216,6 +218,7 @@ class WorkerServer(ReferenceServer):
                 received_at, listen, peer, data = unpack_datagram(message)
                 if listen < len(self._dispatched):
                     self._dispatched[listen].deliver(data, peer, received_at)
-            elif not apply_update(kind, message[1:], self.registrar, self.limiter):
+            elif not apply_update(kind, message[1:], self.registrar, self.limiter, self.b2bua.ctx.health,
+                                  self.destinations):
                 log.warning("worker %d: unknown message %r from the dispatcher", self.index, kind)
 

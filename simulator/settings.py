@@ -117,7 +117,9 @@ def _check_tls(transport: str, tls: TlsOptions | None, domain: str | None) -> Tl
         if tls is not None:
             raise SettingsError(f"tls: TLS options given, but the transport is {transport}")
         return None
-    if tls is None or tls.cert is None or tls.key is None:
+    if tls is not None and not tls.accept:
+        pass  # opens its own connections only: no certificate needed to listen
+    elif tls is None or tls.cert is None or tls.key is None:
         raise SettingsError("transport TLS needs tls=TlsOptions(cert=..., key=...): a certificate to listen with")
     if domain is not None and tls.server_name is None:
         return replace(tls, server_name=domain)
@@ -166,11 +168,13 @@ class Answer:
 @dataclass(frozen=True)
 class Reject:
     """Answer with a 300-699 final ``status`` and ``reason`` phrase, with a Reason header
-    (RFC 3326, e.g. ``Q.850;cause=1;text="Unallocated (unassigned) number"``) when given."""
+    (RFC 3326, e.g. ``Q.850;cause=1;text="Unallocated (unassigned) number"``) when given, and a
+    Retry-After of ``retry_after`` seconds (RFC 3261 §20.33: a 503's "try again later") when given."""
 
     status: int
     reason: str | None = None
     reason_header: str | None = None
+    retry_after: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.status, int) or not 300 <= self.status <= 699:
@@ -178,6 +182,9 @@ class Reject:
                                 "(use 300..699)")
         _check_text(self.reason, "Reject.reason")
         _check_text(self.reason_header, "Reject.reason_header")
+        if self.retry_after is not None and (isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int)
+                                             or self.retry_after < 0):
+            raise SettingsError(f"Reject.retry_after: {self.retry_after!r} is not a number of seconds >= 0")
 
 
 @dataclass(frozen=True)
@@ -317,6 +324,7 @@ class UaSettings:
     remote_bye_timeout_ms: int = 10_000
     answer_incoming: bool = True
     answer_after_ms: int = 0
+    incoming_script: tuple[Step, ...] | None = None  # how incoming calls are answered (None: 180, answer)
     register_expires: int = 3600
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
@@ -372,6 +380,8 @@ class UaSettings:
             raise SettingsError(f"register_expires: {self.register_expires!r} is not a number of seconds")
         if not 0.1 <= self.register_refresh_ratio <= 0.95:
             raise SettingsError(f"register_refresh_ratio: {self.register_refresh_ratio} is not in 0.1..0.95")
+        if self.incoming_script is not None:
+            object.__setattr__(self, "incoming_script", check_script(self.incoming_script))
 
     @property
     def aor_domain(self) -> str:

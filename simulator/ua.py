@@ -7,8 +7,9 @@
     await ua.register(expires=60); ...; await ua.unregister()
     await ua.stop()
 
-Incoming INVITEs for the UA's user are answered 180 then 200 after ``answer_after_ms`` (or 480 when
-``answer_incoming`` is off; 404 for another user) and kept in ``ua.incoming``.
+Incoming INVITEs for the UA's user are answered 180 then 200 after ``answer_after_ms`` (or as
+``incoming_script`` says, a destination's script; 480 when ``answer_incoming`` is off; 404 for another user)
+and kept in ``ua.incoming``.
 """
 
 from __future__ import annotations
@@ -170,6 +171,8 @@ class UserAgent(Agent):
             return
         script: tuple[Step, ...] = ((Send180(), Answer(s.answer_after_ms)) if s.answer_incoming
                                     else (Reject(480),))
+        if s.incoming_script is not None and s.answer_incoming:
+            script = s.incoming_script
         call = UasCall(self, event, script, honour_cancel=True, tone_hz=s.tone_hz, media_host=s.media_host,
                        contact_user=s.username, max_call_ms=3_600_000)
         self.incoming.append(call.info)

@@ -176,6 +176,8 @@ class UasCall:
                 await self._answer()
             elif isinstance(step, Reject):
                 headers = [("Reason", step.reason_header)] if step.reason_header else []
+                if step.retry_after is not None:
+                    headers.append(("Retry-After", str(step.retry_after)))
                 self._final(step.status, step.reason, "rejected", headers)
             elif isinstance(step, NeverAnswer):
                 if not await self._wait([self._ended], self.max_call):

@@ -47,3 +47,4 @@ def step_shows_table(context: Context) -> None:
 def step_shows_table_elided(context: Context) -> None:
     world(context).expect_flow(ladder_from_table(table_rows(context), elided=True),
                                "expected flow (earlier messages elided)")
+

@@ -277,7 +277,7 @@ def pcap_packet_count(path: Path) -> int:
 
 def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str] | RoleMap) -> list[ObservedStep]:
     """SIP messages one step each; a message already seen (same Call-ID, CSeq, method or status, top-Via
-    branch, same direction) is marked as a retransmission. RTP packets become one step per direction
+    branch, To tag, same direction) is marked as a retransmission. RTP packets become one step per direction
     and burst: a burst ends at the next SIP message. Roles: a :class:`harness.capture.roles.RoleMap`, or what
     one is built from (IP or ip:port -> role; media ports on shared IPs are then learned from this capture)."""
     roles = role_map if isinstance(role_map, RoleMap) else RoleMap(role_map, decoded)
@@ -317,6 +317,7 @@ def to_observed(decoded: Sequence[Decoded], role_map: Mapping[Any, str] | RoleMa
             item.method,
             item.status,
             item.via_branch,
+            item.to_tag,  # forked responses: one transaction, a To tag each (RFC 3261 §12.1)
         )
         retransmission = key in seen
         seen.add(key)

@@ -47,7 +47,7 @@ class Observation:
         for m in self.decoded:
             if not isinstance(m, DecodedMessage):
                 continue
-            key = (m.src, m.dst, m.call_id, m.cseq_num, m.cseq_method, m.method, m.status, m.via_branch)
+            key = (m.src, m.dst, m.call_id, m.cseq_num, m.cseq_method, m.method, m.status, m.via_branch, m.to_tag)
             if key in seen:
                 continue
             seen.add(key)

@@ -2,7 +2,7 @@
 destination, render the ladder of a pcap.
 
 This package only reads command lines and dispatches: ``trunkcheck run`` is :mod:`harness.cli.run`,
-``trunkcheck ladder`` :mod:`harness.cli.ladder`, ``trunkcheck serve`` is the same program as
+``trunkcheck ladder`` :mod:`harness.cli.ladder`, ``trunkcheck merge`` :mod:`harness.cli.merge`, ``trunkcheck serve`` is the same program as
 ``python -m reference_server`` and ``trunkcheck simulate`` as ``python -m simulator``. The docker
 topology's harness container starts with :mod:`harness.cli.container`.
 """
@@ -23,6 +23,7 @@ commands:
   serve      run the reference trunk server (python -m reference_server)
   simulate   play the calling UA or the destination: trunkcheck simulate ua|destination --help
   ladder     render the SIP dialogs of a pcap as an ASCII ladder
+  merge      join the run folders of a suite's shards (run --shard I/N) into one
 
 'trunkcheck COMMAND --help' describes each command's options.
 """
@@ -52,11 +53,18 @@ def _ladder(argv: list[str]) -> int:
     return main(argv)
 
 
+def _merge(argv: list[str]) -> int:
+    from harness.cli.merge import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "serve": _serve,
     "simulate": _simulate,
     "ladder": _ladder,
+    "merge": _merge,
 }
 
 

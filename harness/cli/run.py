@@ -10,6 +10,8 @@
     trunkcheck run --topology docker --image trunkcheck                   every role a container of its own
     trunkcheck run --equipment vendor-sbc-image.toml                     [equipment.image]: docker topology
     trunkcheck run --loopback 127.42.0.0                                 roles on 127.42.0.10, .11, .12, .20, .30
+    trunkcheck run --jobs 4                                              4 worker processes, one run folder
+    trunkcheck run --shard 2/4 --run-id ci-2                             a CI matrix job: every 4th scenario
 
 Exit status: 0 when every selected scenario that applies passed, 1 when one failed (or none was selected
 or applied), 2 when the run could not start (no permission to capture, bad arguments, an equipment file
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from harness.docker.topology import add_cli_arguments, run_from_cli, wants_docker
 from harness.equipment.netif import InterfaceError, interface_address, is_loopback
+from harness.jobs.selection import parse_shard
 from harness.settings import (
     CAPTURE_MODES,
     DECODE_MODES,
@@ -100,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the loopback /24 the harness's roles live in: UA BASE+10, second UA +11, carrier "
                         f"+12, trunk +20, destination +30 (default ${LOOPBACK_ENV}, else 127.0.0.0); lets runs "
                         "that share a machine keep apart by address")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="run the scenarios on N worker processes at once, each with its roles in a loopback /24 "
+                        "of its own (the run's block, then the next ones: 127.0.1.x, 127.0.2.x ...); one run folder "
+                        "with the reports of a sequential run (default 1: in this process; not with --equipment)")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="run only shard I of N: the selected scenarios in the suite's order, dealt out "
+                        "round-robin (the k-th, from 0, to shard k%%N+1); the N shards make up the run, and "
+                        "`trunkcheck merge` joins their run folders")
     add_cli_arguments(parser)  # --topology, --image (harness.docker.topology)
     return parser
 
@@ -119,7 +130,17 @@ def main(argv: list[str] | None = None, *, container_roles: RoleAddresses | None
         print("trunkcheck run: --dns locates the addresses an equipment file gives by name: give --equipment "
               "too (the harness's own roles have IP addresses)", file=sys.stderr)
         return 2
+    if args.shard is not None:
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"trunkcheck run: {exc}", file=sys.stderr)
+            return 2
     if container_roles is None and wants_docker(args):
+        if args.jobs != 1:
+            print("trunkcheck run: --jobs is for a local run: in the docker topology leave out --jobs",
+                  file=sys.stderr)
+            return 2
         if args.dns is not None:
             print("trunkcheck run: --dns is for a local run: in the docker topology the equipment's address is "
                   "an IP of the Docker network; leave out --dns", file=sys.stderr)
@@ -182,6 +203,8 @@ def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | 
         topology="docker" if container_roles is not None else "local",
         roles=roles,
         dns=dns,
+        jobs=args.jobs,
+        shard=parse_shard(args.shard) if args.shard is not None else None,
     )
     if args.run_id:
         settings = replace(settings, run_id=args.run_id)

@@ -215,6 +215,8 @@ def run_from_cli(args: argparse.Namespace, suite: Path, default_output: Path) ->
         passed += ["--features", str(relative)]
     for expr in args.tags:
         passed += ["--tags", expr]
+    if getattr(args, "shard", None):
+        passed += ["--shard", args.shard]
     if args.verbose:
         passed.append("-v")
     for name in ("decode", "destination", "response_timeout"):

@@ -5,10 +5,11 @@ configuration names them (an SBC's destination or trusted peer is a fixed addres
     ua = "192.0.2.1:5062"            # the harness's UA sends from here (and listens here)
     carrier = "192.0.2.1"            # an IP alone: the scenario's own port on it
     destination = "192.0.2.1:5080"   # role trunk: where the trunk sends its calls (= equipment.trunk.destination)
+    destination2 = "192.0.2.1:5082"  # role trunk: its second destination (claim destination-failover)
 
-Keys: ``ua``, ``ua2``, ``carrier``, ``destination``, and ``trunk`` (role "ua": the harness's trunk, =
+Keys: ``ua``, ``ua2``, ``carrier``, ``destination``, ``destination2``, and ``trunk`` (role "ua": the harness's trunk, =
 ``equipment.trunk.proxy``); the equipment's own role is not the harness's to place. Values are ``IP`` or
-``IP:PORT`` (IPv6 in brackets; an IP alone: port 5060 for ``destination`` and ``trunk``, where the
+``IP:PORT`` (IPv6 in brackets; an IP alone: port 5060 for ``destination``, ``destination2`` and ``trunk``, where the
 equipment sends, the scenario's own port for the others), an IP of this host (checked before any traffic: harness.equipment.checks),
 never a port of the harness's own ranges (harness.suite.equipment_setup.check_usable). Read by the loader (harness.equipment.loader), which checks them
 against the rest of the file (:func:`check_harness_table`).
@@ -25,10 +26,11 @@ from sipcore.transport_address import AddressError, bracketed, split_transport_a
 
 __all__ = ["HARNESS_KEYS", "check_harness_table", "read_harness_table"]
 
-HARNESS_KEYS = {"ua": "UA", "ua2": "UA2", "carrier": "Carrier", "destination": "Destination", "trunk": "VoIPBin"}
+HARNESS_KEYS = {"ua": "UA", "ua2": "UA2", "carrier": "Carrier", "destination": "Destination",
+                "destination2": "Destination2", "trunk": "VoIPBin"}
 """``[harness]`` key -> the role it places (harness.topology's names)."""
 _PATH: KeyPath = ("harness",)
-_LISTENERS = ("destination", "trunk")  # the equipment sends to them: an IP alone means port 5060
+_LISTENERS = ("destination", "destination2", "trunk")  # the equipment sends to them: an IP alone means port 5060
 
 
 def _text(addr: tuple[str, int]) -> str:

@@ -190,6 +190,9 @@ class _Parser(TableReader):
         adapter, settings = self.adapter(e, p, role)
         if "process" in e and "image" in e:
             raise self.error((*p, "image"), "give [equipment.process] or [equipment.image], not both")
+        if role == "trunk" and "destination-failover" in features and "destination2" not in self.harness:
+            raise self.error((*p, "features"), 'claims destination-failover: add [harness] destination2, the '
+                             "trunk's second destination (where it sends a call the first destination fails)")
         if role == "trunk" and not {"basic-auth", "ip-auth"} & features:
             raise self.error((*p, "features"), 'a trunk authenticates calls: claim "basic-auth", "ip-auth" or both')
         tls = self.tls(e, p, role, features)

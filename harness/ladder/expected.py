@@ -40,8 +40,9 @@ __all__ = [
 ]
 
 SPEC_PATH = suite_root() / "spec" / "voipbin-trunk.txt"
-ROLE_ORDER = ("UA", "UA2", "Silent", "VoIPBin", "Destination")
-"""Ladder columns, left to right (``Silent``: a trunk's SRV target that answers nothing, @dns scenarios)."""
+ROLE_ORDER = ("UA", "UA2", "Silent", "VoIPBin", "Destination", "Destination2")
+"""Ladder columns, left to right (``Silent``: a trunk's SRV target that answers nothing, @dns scenarios;
+``Destination2``: a trunk's second destination, @destination-failover scenarios)."""
 
 
 class ExpectationError(ValueError):

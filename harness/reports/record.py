@@ -17,7 +17,8 @@ from typing import Any
 
 from harness.settings import Condition
 
-__all__ = ["NOT_APPLICABLE", "RUN_DATA", "RunData", "RunSummary", "ScenarioRecord", "load_records"]
+__all__ = ["NOT_APPLICABLE", "RUN_DATA", "RunData", "RunSummary", "ScenarioRecord", "SuiteInfo", "load_records",
+           "tool_version"]
 
 RUN_DATA = "run.json"
 
@@ -44,6 +45,7 @@ class ScenarioRecord:
     decode_wait: float = 0.0  # seconds the first assertion waited for the decode
     explain: list[str] = field(default_factory=list)  # the simulators' own records, on failure
     equipment_log: str = ""  # the UA under test's own log for this scenario (relative to the run folder)
+    suite_id: str = ""  # features/x.feature:12, the same on every machine (harness.jobs.selection)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -64,6 +66,33 @@ class RunSummary:
         return self.failed == 0 and self.total > 0
 
 
+@dataclass(frozen=True)
+class SuiteInfo:
+    """What a run selected of the suite: the digest of its feature files and tags, the ids of the scenarios
+    selected (before --shard) in the suite's order, and the shard this run was (I, N), if any. Shards of one
+    suite have the same digest and ids; `trunkcheck merge` checks it."""
+
+    digest: str
+    scenarios: list[str]
+    shard: tuple[int, int] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SuiteInfo:
+        shard = data.get("shard")
+        return cls(str(data["digest"]), [str(s) for s in data["scenarios"]],
+                   (int(shard[0]), int(shard[1])) if shard else None)
+
+
+def tool_version() -> str:
+    """The installed trunkcheck's version ("unknown" from a source tree never installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("trunkcheck")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _record(data: dict[str, Any]) -> ScenarioRecord:
     names = {f.name for f in fields(ScenarioRecord)}
     return ScenarioRecord(**{k: v for k, v in data.items() if k in names})
@@ -80,12 +109,15 @@ class RunData:
     started: float = 0.0  # wall clock (time.time())
     ended: float = 0.0
     equipment_file: str | None = None  # the equipment file, as the run was given it
+    suite: SuiteInfo | None = None  # what the run selected of the suite (None: a run that left no such data)
+    version: str = field(default_factory=tool_version)  # trunkcheck's, when the run was made
 
     def save(self, run_dir: Path) -> Path:
         path = run_dir / RUN_DATA
         data = {"summary": asdict(self.summary), "records": [asdict(r) for r in self.records],
                 "conditions": [asdict(c) for c in self.conditions], "started": self.started, "ended": self.ended,
-                "equipment_file": self.equipment_file}
+                "equipment_file": self.equipment_file, "version": self.version,
+                "suite": asdict(self.suite) if self.suite is not None else None}
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
         return path
 
@@ -94,9 +126,11 @@ class RunData:
         """The run's data, or None when the run left none (it ended before its scenarios did)."""
         try:
             data = json.loads((run_dir / RUN_DATA).read_text(encoding="utf-8"))
+            suite = data.get("suite")
             return cls(RunSummary(**data["summary"]), [_record(r) for r in data["records"]],
                        tuple(Condition(**c) for c in data["conditions"]), float(data["started"]),
-                       float(data["ended"]), data.get("equipment_file"))
+                       float(data["ended"]), data.get("equipment_file"),
+                       SuiteInfo.from_json(suite) if suite else None, str(data.get("version") or "unknown"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

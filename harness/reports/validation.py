@@ -45,6 +45,10 @@ FEATURE_TEXT = {
             "a party that will not receive, a=sendrecv resumes",
     "dtmf-rfc4733": "DTMF as RFC 4733 telephone-events relayed in the media: digits, marker, timestamp, "
                     "duration and end bit, the negotiated payload type",
+    "forking": "Forking: every registered contact rings, each early dialog under its own To tag, the others "
+               "cancelled as completed elsewhere (RFC 3326)",
+    "destination-failover": "Destination failover: the next destination on 503 (Retry-After honoured), no "
+                            "response or a transport error; other statuses relayed",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "
@@ -159,7 +163,7 @@ def _headline(summary: RunSummary, conditions: tuple[Condition, ...] = ()) -> tu
     text = (f"{summary.passed} passed, {summary.failed} failed, {summary.not_applicable} not applicable "
             f"(of {summary.total + summary.not_applicable} scenarios)")
     if ok and narrowed(conditions):
-        chosen = ", ".join(str(c) for c in conditions if c.option in ("--features", "--tags"))
+        chosen = ", ".join(str(c) for c in conditions if c.option in ("--features", "--tags", "--shard"))
         return True, (f"Conforms in the scenarios selected ({chosen}; not the whole suite, see Run conditions): "
                       f"{text}.")
     if ok:

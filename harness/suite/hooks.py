@@ -76,13 +76,18 @@ def not_applicable(session: Session, feature: str, scenario: str, *, location: s
                    reason: str) -> ScenarioRecord:
     """The record of a scenario that does not apply to the equipment under test (written beside the
     others, so the reports list it with its reason)."""
-    stem = session.artifact_stem(feature, scenario)
+    stem = session.artifact_stem(feature, scenario, location)
     record = ScenarioRecord(feature, scenario, location, status=NOT_APPLICABLE, tags=tags, notes=[reason])
     stem.with_name(stem.name + ".json").write_text(record.to_json(), encoding="utf-8")
     return record
 
 
 def before_scenario(context: Any, scenario: Any) -> None:
+    scenario_filter = context.config.userdata.get("scenario_filter")  # harness.jobs.scenario_filter
+    if scenario_filter is not None and not scenario_filter.take(str(scenario.location)):
+        scenario.skip()  # another shard's, or another worker's: not in this process's results
+        scenario.trunkcheck_elsewhere = True
+        return
     tags = [str(t) for t in scenario.effective_tags]
     equipment = context.session.equipment
     ok, why = applicable(tags, equipment)

@@ -9,6 +9,11 @@ Output, in `captures/<run-id>/`: per scenario `<feature>/<scenario>.pcap`, `.lad
 states the run's conditions that differ from the defaults (harness.settings: a test fault, --tags,
 --features, another destination, interface or response timeout ...).
 
+With ``settings.jobs`` > 1 the scenarios run on worker processes (harness.suite.jobs) and the run folder
+is the one a sequential run leaves; ``settings.shard`` (I, N) runs the I-th of N round-robin slices of the
+selected scenarios (harness.jobs.selection). ``run.json`` keeps the suite's digest, the selected scenarios'
+ids and the shard, for ``trunkcheck merge``.
+
 With equipment under test (`RunSettings(equipment=Path(...))`): the file is loaded, checked and the
 equipment pre-flighted before anything else (a mistake: exit status 2, the message naming the file's line,
 no scenario traffic); `[equipment.process]` is started (bounded) and stopped at the end, its log kept in
@@ -24,18 +29,22 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from harness.adapters.kamailio import EquipmentStartError
 from harness.capture.sniffer import CaptureError
 from harness.capture.socket_capture import CANNOT_SEE, SEES
 from harness.equipment import Equipment, EquipmentError, load_equipment, preflight
 from harness.equipment.netif import InterfaceError, interface_addresses, is_loopback
-from harness.reports.record import NOT_APPLICABLE, RunData, RunSummary, ScenarioRecord, load_records
-from harness.reports.write import SKIPPED, write_reports
+from harness.jobs.refusal import jobs_refusal
+from harness.jobs.scenario_filter import Only
+from harness.jobs.selection import list_scenarios, shard_of
+from harness.reports.record import RunData, RunSummary, SuiteInfo
+from harness.reports.write import write_reports
 from harness.settings import RunSettings, console_lines, display_path, dns_text, free_run_id
+from harness.suite.behave_run import RunResult, run_behave, summarise
 from harness.suite.equipment_setup import (
     ImageStarter,
     RunningEquipment,
@@ -43,55 +52,15 @@ from harness.suite.equipment_setup import (
     check_usable,
     start_equipment,
 )
-from harness.suite.hooks import failure_text, resolve_capture
-from harness.suite.progress import status_name
+from harness.suite.hooks import resolve_capture
+from harness.suite.jobs import run_parallel
 
 __all__ = ["RunResult", "run_suite"]
-
-PASSED = "passed"
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    summary: RunSummary
-    records: list[ScenarioRecord]
-    report: Path | None
-    exit_code: int
-    validation_report: Path | None = None
-
-    def summary_line(self) -> str:
-        s = self.summary
-        na = f", {s.not_applicable} not applicable" if s.not_applicable else ""
-        skipped = f", {s.skipped} skipped" if s.skipped else ""
-        where = self.validation_report or self.report or self.run_dir
-        return (f"trunkcheck: {s.total} scenarios, {s.passed} passed, {s.failed} failed{na}{skipped} in "
-                f"{s.seconds:.1f} s — {display_path(where)}")
-
 
 def _run_dir(settings: RunSettings) -> Path:
     run_dir = settings.output / free_run_id(settings.output, settings.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
-
-
-def behave_args(settings: RunSettings, run_dir: Path) -> list[str]:
-    args = [str(p) for p in settings.features]
-    args += ["--format", "harness.suite.progress:ProgressFormatter", "--no-summary", "--no-snippets",
-             "--color", "off"]
-    args += ["--junit", "--junit-directory", str(run_dir / "junit")]
-    args += ["-D", f"run_dir={run_dir}", "-D", f"decode={settings.decode}", "-D", f"capture={settings.capture}"]
-    if settings.verbose:
-        args += ["-D", "verbose=1"]
-    if settings.equipment is not None:
-        args += ["-D", f"equipment={settings.equipment}"]
-    if settings.dns is not None:
-        args += ["-D", f"dns={dns_text(settings.dns)}"]
-    args += ["-D", f"interface={settings.interface}", "-D", f"destination={settings.destination}",
-             "-D", f"response_timeout={settings.response_timeout:g}"]
-    for expr in settings.tags:
-        args += ["--tags", expr]
-    return args
 
 
 def _refused(settings: RunSettings, started: float, run_dir: Path | None = None) -> RunResult:
@@ -119,6 +88,10 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
     """Runs the suite as ``settings`` say, the console lines on ``stream`` (refusals on ``err``)."""
     out, err = stream or sys.stdout, err or sys.stderr
     started, started_wall = time.monotonic(), time.time()
+    refused = jobs_refusal(settings)
+    if refused is not None:
+        err.write(f"trunkcheck: {refused}\n")
+        return _refused(settings, started)
     equipment: Equipment | None = None
     if settings.equipment is not None:
         try:
@@ -155,7 +128,7 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
         if running is not None:
             out.write(f"trunkcheck: started {equipment.name} (log: {display_path(running.log_path)})\n")
     try:
-        result = _run_behave(settings, run_dir, out, started)
+        result = _run(settings, run_dir, out, started)
     finally:
         if running is not None:
             alive = running.running()
@@ -163,7 +136,7 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
             if not alive:
                 out.write(f"trunkcheck: {running.name} had stopped before the end of the run\n")
     data = RunData(result.summary, result.records, settings.conditions, started_wall, time.time(),
-                   str(settings.equipment) if settings.equipment is not None else None)
+                   str(settings.equipment) if settings.equipment is not None else None, result.suite)
     data.save(run_dir)
     if settings.topology != "docker":  # there the host writes them, with the equipment container's log
         result.report, result.validation_report = write_reports(
@@ -175,61 +148,29 @@ def run_suite(settings: RunSettings, stream: TextIO | None = None, err: TextIO |
     return result
 
 
-def _run_behave(settings: RunSettings, run_dir: Path, out: TextIO, started: float) -> RunResult:
-
-    from behave.configuration import Configuration
-    from behave.runner import Runner
-
-    from harness.reports import junit as junit_report
-
-    config = Configuration(  # type: ignore[no-untyped-call]  # behave's own code has no annotations
-        behave_args(settings, run_dir),
-        load_config=False,
-        scenario_outline_annotation_schema="{name} -- @{row.id}",
-    )
-    userdata = config.userdata
-    assert userdata is not None  # behave fills it from the -D options
-    if settings.faults:
-        userdata["faults"] = settings.faults  # typed, for the scenarios' reference servers
-    userdata["roles"] = settings.roles  # typed: where the harness's roles live
-    junit_report.install(config, settings.conditions)
-    runner = Runner(config)
-    out.write(f"trunkcheck: running {', '.join(display_path(p) for p in settings.features)} -> {display_path(run_dir)}\n")
+def _run(settings: RunSettings, run_dir: Path, out: TextIO, started: float) -> RunResult:
+    """The scenarios run: in this process (--jobs 1), else by worker processes (harness.jobs)."""
+    jobs = f" ({settings.jobs} jobs)" if settings.jobs > 1 else ""
+    out.write(f"trunkcheck: running {', '.join(display_path(p) for p in settings.features)} -> "
+              f"{display_path(run_dir)}{jobs}\n")
     out.flush()
-    behave_failed = True
     try:
-        behave_failed = bool(runner.run())
-    except Exception as err:  # noqa: BLE001 - a parse or config error: say it, exit non-zero
-        out.write(f"trunkcheck: behave could not run the suite: {type(err).__name__}: {err}\n")
-    records = _collect(runner, run_dir)
-    passed = sum(r.status == PASSED for r in records)
-    skipped = sum(r.status in SKIPPED for r in records)
-    na = sum(r.status == NOT_APPLICABLE for r in records)
-    total = len(records) - skipped - na
-    summary = RunSummary(run_dir.name, total, passed, total - passed, skipped, time.monotonic() - started,
-                         not_applicable=na)
-    exit_code = 0 if summary.ok and not behave_failed else 1
-    result = RunResult(run_dir, summary, records, None, exit_code)
-    if total == 0:
-        out.write("trunkcheck: no scenario was selected (check --features and --tags)\n" if not na else
+        suite = list_scenarios(settings.features, settings.tags)
+    except ValueError as exc:
+        out.write(f"trunkcheck: behave could not run the suite: {exc}\n")
+        return summarise(run_dir, [], True, started)
+    mine = suite.selected if settings.shard is None else tuple(shard_of(suite.selected, *settings.shard))
+    if settings.jobs > 1:
+        result = run_parallel(settings, run_dir, suite, mine, out, started)
+    else:
+        only = Only.of(s.location for s in mine) if settings.shard is not None else None
+        records, failed, why = run_behave(settings, run_dir, scenario_filter=only)
+        if why is not None:
+            out.write(f"trunkcheck: behave could not run the suite: {why}\n")
+        result = summarise(run_dir, records, failed, started)
+    result.suite = SuiteInfo(suite.digest, [s.id for s in suite.selected], settings.shard)
+    if result.summary.total == 0:
+        out.write("trunkcheck: no scenario was selected (check --features, --tags and --shard)\n"
+                  if not result.summary.not_applicable else
                   "trunkcheck: no selected scenario applies to the equipment under test\n")
     return result
-
-
-def _collect(runner: Any, run_dir: Path) -> list[ScenarioRecord]:
-    """Scenario records in run order: the behave model says what ran and how it ended, the `.json` files
-    written after each scenario add ladders, notes and captures."""
-    written = {r.location: r for r in load_records(run_dir)}
-    out: list[ScenarioRecord] = []
-    for feature in getattr(runner, "features", []) or []:
-        for scenario in feature.walk_scenarios():
-            status = status_name(scenario)
-            rec = written.get(str(scenario.location))
-            if rec is None:
-                rec = ScenarioRecord(feature.name, scenario.name, str(scenario.location))
-            if status not in SKIPPED or rec.status in SKIPPED:
-                rec.status = status  # the model's final word (a failing after hook turns passed into hook_error)
-            if rec.status not in (PASSED, NOT_APPLICABLE, *SKIPPED) and not rec.error:
-                rec.error = failure_text(scenario)
-            out.append(rec)
-    return out

@@ -15,6 +15,10 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     capture=raw|sockets|auto              a packet socket, or trunkcheck's own sockets (no CAP_NET_RAW needed)
     destination=simulator|sipp            who plays the destination
     response_timeout=3                    seconds equipment under test may stay silent before a scenario fails
+    worker=w1                             this process is worker 1 of a --jobs run: what it makes for the
+                                          whole run goes to a folder of its own (Session.own_folder)
+    stems                                 behave location -> file stem in run_dir, planned by the run when
+                                          its workers share run_dir (harness.jobs; typed, by trunkcheck run)
     roles                                 where the harness's roles live (trunkcheck run puts the run's
                                           harness.topology.RoleAddresses here, typed; a plain behave run
                                           takes $TRUNKCHECK_LOOPBACK, else 127.0.0.0)
@@ -61,6 +65,8 @@ class RunOptions:
     roles: RoleAddresses = LOOPBACK_ROLES
     capture: str = "auto"  # raw, sockets (trunkcheck's own: harness.capture.socket_capture), auto
     dns: tuple[str, int] | None = None  # locates the equipment file's names, in place of its dns key
+    stems: Mapping[str, str] = field(default_factory=dict, hash=False)  # behave location -> file stem (harness.jobs)
+    worker: str = ""  # "w1": this process is worker 1 of a --jobs run sharing run_dir (harness.suite.jobs)
 
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
@@ -87,9 +93,11 @@ class RunOptions:
             dns = parse_nameserver(userdata["dns"]) if userdata.get("dns") else None
         except LocateError as exc:
             raise ValueError(f"dns={userdata['dns']!r}: {exc}") from None
+        stems = userdata.get("stems")
         return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
                    destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles,
-                   userdata.get("capture") or "auto", dns)
+                   userdata.get("capture") or "auto", dns, dict(stems) if isinstance(stems, Mapping) else {},
+                   str(userdata.get("worker") or ""))
 
 
 @dataclass
@@ -118,8 +126,20 @@ class Session:
     def run_dir(self) -> Path:
         return self.options.run_dir
 
-    def artifact_stem(self, feature: str, scenario: str) -> Path:
-        """`run_dir/<feature>/<scenario>` (without suffix), unique within the run."""
+    def own_folder(self, name: str) -> Path:
+        """``run_dir/<name>``: a folder for what this process makes for the whole run (the TLS CA ...); a
+        worker of a --jobs run gets ``run_dir/<name>/<worker>``, as the workers share run_dir."""
+        folder = self.run_dir / name
+        return folder / self.options.worker if self.options.worker else folder
+
+    def artifact_stem(self, feature: str, scenario: str, location: str = "") -> Path:
+        """`run_dir/<feature>/<scenario>` (without suffix), unique within the run; where the run's workers
+        share the folder (harness.jobs), the stem the run planned for the scenario at ``location``."""
+        planned = self.options.stems.get(location)
+        if planned is not None:
+            stem = self.run_dir / planned
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            return stem
         base = self.run_dir / slug(feature, 60) / slug(scenario)
         stem, n = base, 2
         while stem in self._stems:

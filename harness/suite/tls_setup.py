@@ -21,6 +21,7 @@ import logging
 import shutil
 import subprocess
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from harness.suite.tls_certs import CertFiles, TestCA
 from reference_server.tls_config import TlsConfig
 from sipcore.aio.tls import HANDSHAKE_TIMEOUT, TlsOptions
 
-__all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "run_tls"]
+__all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "decode_into", "run_tls"]
 
 log = logging.getLogger(__name__)
 BAD_CERTIFICATES = ("another name", "expired", "untrusted CA")
@@ -85,8 +86,9 @@ _RUNS_LOCK = threading.Lock()
 
 
 def run_tls(session: Any) -> TlsRun:
-    """The session's :class:`TlsRun` (``<run>/tls/``), one per run folder."""
-    folder = Path(session.run_dir) / "tls"
+    """The session's :class:`TlsRun` (``<run>/tls/``; a --jobs worker's ``<run>/tls/<worker>/``), one per folder."""
+    own = getattr(session, "own_folder", None)
+    folder = own("tls") if own is not None else Path(session.run_dir) / "tls"
     with _RUNS_LOCK:
         if folder not in _RUNS:
             _RUNS[folder] = TlsRun(folder)
@@ -100,6 +102,9 @@ class ScenarioTls:
     run: TlsRun
     keylog: Path
     trunk_kind: str = "good"
+    ua_listens: bool = True
+    """False: the simulated UA takes no TLS connection (a softphone's way): the trunk must reach it over the
+    connections it opened."""
 
     def check_reached(self, status: int | None, reason: str | None) -> None:
         """A call that could not reach the trunk over TLS (the UA's own 503 naming a TLS failure) fails the
@@ -123,11 +128,12 @@ class ScenarioTls:
         """A simulated UA's or destination's options: its certificate, the run's CA (with a trunk under test:
         the CA, name and verify setting of its ``[equipment.tls]``), the key log."""
         files = self.run.certificate(role.lower(), ips=(ip,))
+        accept = self.ua_listens or role != "UA"
         if equipment is not None:
             return TlsOptions(cert=files.cert, key=files.key, ca_file=equipment.ca_file, verify=equipment.verify,
-                              server_name=equipment.server_name or server_name, keylog=self.keylog)
+                              server_name=equipment.server_name or server_name, keylog=self.keylog, accept=accept)
         return TlsOptions(cert=files.cert, key=files.key, ca_file=self.run.ca.ca_file, server_name=server_name,
-                          keylog=self.keylog)
+                          keylog=self.keylog, accept=accept)
 
     def decode(self, pcap: Path, sip_ports: list[int]) -> list[Decoded]:
         """The capture decoded with the key log (an empty one when no handshake finished)."""
@@ -154,3 +160,12 @@ def check_capture(capture: object, socket_capture: type) -> None:
     check it), saying what it needs."""
     if isinstance(capture, socket_capture):
         raise AssertionError(SOCKET_CAPTURE)
+
+
+def decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
+    """Decode a scenario's pcap (with its TLS keys when it has them) into ``future``, on a thread of its own:
+    the result, or the exception to raise where the decode is awaited."""
+    try:
+        future.set_result(tls.decode(pcap, sip_ports) if tls is not None else decode_file(pcap, sip_ports=sip_ports))
+    except Exception as err:  # noqa: BLE001 - raised where the decode is awaited
+        future.set_exception(err)

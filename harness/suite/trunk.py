@@ -50,6 +50,8 @@ class TrunkSettings:
     options_timeout: float = 32.0  # equipment under test: how long before it marks a destination down
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
+    destinations: tuple[str, ...] = ("Destination",)  # the roles the trunk sends calls to, in failover order
+    destination_timeout: float | None = None  # seconds without any response before the next destination
 
     @property
     def host(self) -> str:
@@ -66,6 +68,10 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
     def net(role: str) -> IPNetwork:
         return ipaddress.ip_network(topo.address_of(role)[0])
 
+    def dest(role: str) -> Destination:
+        host, port = topo.address_of(role)
+        return Destination(host, port, transport)
+
     trunk = dataclasses.replace(
         base.trunks[0],
         name=settings.domain_name,
@@ -75,7 +81,9 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
         username=settings.username,
         password=settings.password,
         allowed_ips=tuple(net(r) for r in settings.allowed_roles),
-        destination=Destination(topo.destination[0], topo.destination[1], transport),
+        destination=dest(settings.destinations[0]),
+        fallback_destinations=tuple(dest(role) for role in settings.destinations[1:]),
+        destination_timeout=settings.destination_timeout,
         destination_srtp=settings.destination_srtp,
         keepalive=settings.keepalive,
         identity=settings.identity,

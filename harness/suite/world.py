@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.adapters.sipp_destination import SippDestination
-from harness.capture.decode import Decoded, decode_file
+from harness.capture.decode import Decoded
 from harness.capture.observation import Observation
 from harness.capture.sniffer import Capture
 from harness.capture.socket_capture import SocketCapture
@@ -44,11 +44,12 @@ from harness.ladder.expected import column_order
 from harness.reports.record import ScenarioRecord
 from harness.suite.call_records import challenges_in
 from harness.suite.checks import check_flow
+from harness.suite.destinations import FarEnds
 from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
-from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, run_tls
+from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, decode_into, run_tls
 from harness.suite.tls_setup import check_capture as check_tls_capture
 from harness.suite.trunk import TrunkSettings, start_reference_server
 from harness.suite.ua_only import ua_leg
@@ -77,7 +78,7 @@ class ScenarioWorld:
         self.session = session
         self.started_at = time.monotonic()
         self.topology = scenario_topology(session.plan.allocate(), tags or [], session.options.roles)
-        self.stem = session.artifact_stem(feature, scenario)
+        self.stem = session.artifact_stem(feature, scenario, location)
         self.pcap = self.stem.with_suffix(".pcap")
         self.record = ScenarioRecord(feature, scenario, location, tags=list(tags or []),
                                      pcap=self._rel(self.pcap))
@@ -88,6 +89,7 @@ class ScenarioWorld:
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
         self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
+        self.far_ends = FarEnds()  # Destination2, destinations that do not answer (harness.suite.destinations)
         self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)
         self.server: ReferenceServer | None = None
@@ -149,6 +151,9 @@ class ScenarioWorld:
         where = f"{topo.destination[0]}:{topo.destination[1]}"
         if self.ua_only:
             return  # the trunk's own far end answers
+        self.far_ends.start(topo, self.run, START_TIMEOUT)
+        if self.far_ends.plays("Destination"):
+            return
         if self.session.options.destination == "sipp":
             workdir = self.stem.with_name(self.stem.name + ".destination")
             self.sipp_destination = self.run(SippDestination.start(self.destination_script, topo.destination, workdir),
@@ -218,6 +223,7 @@ class ScenarioWorld:
             max_auth_retries=1,
             user_agent=f"trunkcheck-{role.lower()}",
             srtp=self.ua_srtp and role == "UA",
+            incoming_script=self.far_ends.phones.get(role),
         )
         if self.tls is not None:
             eq_tls = self.equipment.tls if self.equipment is not None and topo.external_trunk else None
@@ -314,7 +320,7 @@ class ScenarioWorld:
             future: Future[list[Decoded]] = Future()
             ports = self.topology.sip_ports() + ([self.equipment.tls.address.port]
                                                   if self.equipment is not None and self.equipment.tls else [])
-            threading.Thread(target=_decode_into, args=(future, self.pcap, ports, self.tls),
+            threading.Thread(target=decode_into, args=(future, self.pcap, ports, self.tls),
                              name=f"decode {self.pcap.name}", daemon=True).start()
             self._future = future
         else:
@@ -396,6 +402,7 @@ class ScenarioWorld:
                 continue
             lines.append(f"-- what the simulated {name} recorded:")
             lines += agent.record.lines()
+        lines += self.far_ends.explain()
         return lines
 
     def close(self) -> None:
@@ -417,6 +424,7 @@ class ScenarioWorld:
             self._stop(ua.stop(), f"stopping the {name}")
         if self.destination is not None:
             self._stop(self.destination.stop(), "stopping the destination")
+        self.far_ends.close(self._stop, trunk_outlives=self.topology.external_trunk)
         if self.sipp_destination is not None:
             self._stop(self.sipp_destination.stop(), "stopping SIPp as the destination")
         if self.server is not None:
@@ -435,10 +443,3 @@ class ScenarioWorld:
             self.run(coro, START_TIMEOUT, what)
         except Exception:  # noqa: BLE001 - teardown goes on; the log says what failed
             log.exception("%s failed", what)
-
-
-def _decode_into(future: Future[list[Decoded]], pcap: Path, sip_ports: list[int], tls: ScenarioTls | None) -> None:
-    try:
-        future.set_result(tls.decode(pcap, sip_ports) if tls is not None else decode_file(pcap, sip_ports=sip_ports))
-    except Exception as err:  # noqa: BLE001 - raised where the decode is awaited
-        future.set_exception(err)

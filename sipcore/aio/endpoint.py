@@ -98,8 +98,12 @@ class SipEndpoint:
         elif kind == "TLS":
             if tls is None:
                 raise TlsError("a TLS endpoint needs its TLS options (certificate, key, CA file)")
-            self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
-                                                       self._unreachable, options=tls, clock=self.clock)
+            if not tls.accept:
+                self.transport = TlsTransport.connect_only(host, port, self._received, self._malformed,
+                                                           self._unreachable, options=tls, clock=self.clock)
+            else:
+                self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
+                                                           self._unreachable, options=tls, clock=self.clock)
         else:
             raise ValueError(f"unsupported transport {transport!r}: use UDP, TCP or TLS")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,

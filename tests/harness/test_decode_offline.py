@@ -20,6 +20,7 @@ def msg(
     call="c1",
     reason=None,
     proxy_auth=False,
+    to_tag=None,
 ) -> DecodedMessage:
     return DecodedMessage(
         frame_no=frame,
@@ -36,7 +37,7 @@ def msg(
         cseq_method=method or "INVITE",
         via_branch=branch,
         from_tag="f",
-        to_tag=None,
+        to_tag=to_tag,
         has_authorization=False,
         has_proxy_authorization=proxy_auth,
         has_sdp=False,
@@ -92,6 +93,17 @@ def test_same_transaction_same_direction_is_a_retransmission_but_the_ack_and_the
     assert [o.is_retransmission for o in observed] == [False, True, False, True, False, False, False]
     assert observed[5].has_authorization and observed[2].reason == "Proxy Authentication Required"
     assert observed[3].label == "407 Proxy Authentication Required (retransmission)"
+
+
+def test_forked_responses_with_distinct_to_tags_are_not_retransmissions():
+    """Two 183s of one INVITE transaction under two To tags are two early dialogs (a forked call), not one
+    183 sent twice; the same 183 again (same To tag) is a retransmission."""
+    decoded = [
+        msg(1, TRUNK, UA, status=183, to_tag="a"),
+        msg(2, TRUNK, UA, status=183, to_tag="b"),
+        msg(3, TRUNK, UA, status=183, to_tag="b"),
+    ]
+    assert [o.is_retransmission for o in to_observed(decoded, ROLES)] == [False, False, True]
 
 
 def test_rtp_bursts_per_direction_end_at_the_next_sip_message():

@@ -12,6 +12,7 @@ import pytest
 from behave.parser import parse_file
 
 from harness.ladder.expected import (
+    ROLE_ORDER,
     SPEC_PATH,
     ExpectationError,
     column_order,
@@ -64,7 +65,7 @@ def test_every_spec_ladder_is_asserted_by_a_scenario():
         assert lad.text.rstrip("\n") in used, f"spec ladder {k + 1} (line {lad.steps[0].line_no}) is in no scenario"
 
 
-def test_ladder_doc_strings_are_only_used_by_the_ladder_step():
+def test_ladder_doc_strings_are_only_used_by_the_ladder_steps():
     for path, scenario, step in _steps():
         if step.text and "|" in step.text:
             assert step.name in (LADDER_STEP, DRAWN_STEP), f"{path.name}: '{scenario.name}': {step.name}"
@@ -76,7 +77,9 @@ def test_a_drawn_ladder_is_not_a_spec_ladder_and_parses() -> None:
     assert drawn, "no drawn ladder in features/ (features/hold.feature has some)"
     for path, scenario, text in drawn:
         assert text not in spec_blocks, f"{path.name}: '{scenario.name}': a spec ladder belongs under {LADDER_STEP!r}"
-        assert ladder_from_drawing(text).steps, f"{path.name}: '{scenario.name}'"
+        ladder = ladder_from_drawing(text)
+        unknown = set(ladder.columns) - {*ROLE_ORDER, "Carrier"}
+        assert ladder.steps and not unknown, f"{path.name}: '{scenario.name}': columns {ladder.columns}"
     with pytest.raises(ExpectationError, match="one of the spec's"):
         ladder_from_drawing(spec_ladders()[0].text)
 

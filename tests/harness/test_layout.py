@@ -14,7 +14,7 @@ from tests.test_import_graph import GRAPH, ROOT
 HARNESS = ROOT / "harness"
 TOP = {"harness.suite_root", "harness.topology", "harness.settings"}
 LOW = {"harness.suite_root", "harness.topology", "harness.settings", "harness.ladder", "harness.capture",
-       "harness.equipment", "harness.adapters", "harness.reports"}
+       "harness.equipment", "harness.adapters", "harness.reports", "harness.jobs"}
 # Each part, and the parts it may import: nothing imports a part above it.
 MAY_IMPORT = {
     "harness.suite_root": set(),
@@ -24,7 +24,8 @@ MAY_IMPORT = {
     "harness.capture": {"harness.ladder"},
     "harness.equipment": set(),
     "harness.adapters": {"harness.equipment"},
-    "harness.reports": {"harness.equipment", "harness.settings"},
+    "harness.jobs": {"harness.settings", "harness.topology", "harness.suite_root"},
+    "harness.reports": {"harness.equipment", "harness.settings", "harness.jobs"},
     "harness.docker": {"harness.equipment", "harness.adapters", "harness.reports", "harness.settings",
                        "harness.suite_root", "harness.topology"},
     "harness.suite": LOW,

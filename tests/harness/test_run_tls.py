@@ -53,7 +53,7 @@ def test_a_trunk_claiming_tls_that_speaks_cleartext_fails_its_tls_scenarios(tmp_
     """The reference trunk as equipment under test, its cleartext TCP listener given as its TLS address."""
     examples = examples_in_block(tmp_path / "examples")
     path = examples / "reference-trunk.toml"
-    text = path.read_text().replace('"cancel", "tcp"]', '"cancel", "tcp", "tls"]')
+    text = path.read_text().replace("features = [", 'features = ["tls", ', 1)
     address = block().rewrite("tcp:127.0.0.55:5060").replace("tcp:", "tls:")
     path.write_text(text.replace("[equipment.trunk]", f'[equipment.tls]\naddress = "{address}"\n\n[equipment.trunk]'))
     proc = trunkcheck_run(tmp_path, "--equipment", str(path), "--features", TLS_FEATURE, timeout=180)

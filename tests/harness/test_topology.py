@@ -12,7 +12,7 @@ from harness.cli.ladder import main as ladder_main
 from harness.topology import LOOPBACK_ROLES, RTP_BASE, SIP_BASE, SIP_PORT_RANGE, PortPlan, RoleAddresses
 
 DEFAULT_ROLES = {"127.0.0.10": "UA", "127.0.0.11": "UA2", "127.0.0.12": "Carrier", "127.0.0.20": "VoIPBin",
-                 "127.0.0.30": "Destination"}
+                 "127.0.0.30": "Destination", "127.0.0.31": "Destination2"}
 
 
 def test_each_role_has_its_own_loopback_address_and_the_roles_name_the_columns():
@@ -110,7 +110,8 @@ def test_roles_sharing_an_ip_are_keyed_by_port_and_the_ip_is_the_equipments():
     topo = plan.allocate()
     assert topo.equipment_role == "VoIPBin"
     assert topo.roles() == {("127.0.0.1", 5070): "VoIPBin", ("127.0.0.1", 5090): "Destination",
-                            "127.0.0.1": "VoIPBin", "127.0.0.10": "UA", "127.0.0.11": "UA2", "127.0.0.12": "Carrier"}
+                            "127.0.0.1": "VoIPBin", "127.0.0.10": "UA", "127.0.0.11": "UA2", "127.0.0.12": "Carrier",
+                            "127.0.0.31": "Destination2"}
     bpf = topo.capture_filter()
     assert "port 5070" in bpf and "port 5090" in bpf and "127.0.0.1" in topo.addresses()
 
@@ -127,7 +128,7 @@ def test_a_ua_under_test_on_the_harness_trunks_ip_leaves_the_relay_range_to_the_
 def test_loopback_moves_every_role_to_another_block_keeping_the_last_octet(monkeypatch):
     topo = PortPlan(first_slot=4, roles=RoleAddresses.loopback("127.42.0.0")).allocate()
     assert topo.roles() == {"127.42.0.10": "UA", "127.42.0.11": "UA2", "127.42.0.12": "Carrier",
-                            "127.42.0.20": "VoIPBin", "127.42.0.30": "Destination"}
+                            "127.42.0.20": "VoIPBin", "127.42.0.30": "Destination", "127.42.0.31": "Destination2"}
     assert topo.ua_alt[0] == "127.42.0.10"
     monkeypatch.setenv(topology.LOOPBACK_ENV, "127.43.0.0")
     assert RoleAddresses.from_environment()["VoIPBin"] == "127.43.0.20"  # no value: $TRUNKCHECK_LOOPBACK
@@ -151,12 +152,13 @@ def test_a_run_elsewhere_on_loopback_moves_no_other_runs_roles(tmp_path, capsys)
 def test_role_addresses_name_every_role_and_never_change():
     with pytest.raises(ValueError, match="unknown: Proxy; missing: Carrier"):
         RoleAddresses({"UA": "127.0.0.10", "UA2": "127.0.0.11", "Proxy": "127.0.0.12", "VoIPBin": "127.0.0.20",
-                       "Destination": "127.0.0.30"})
+                       "Destination": "127.0.0.30", "Destination2": "127.0.0.31"})
     moved = LOOPBACK_ROLES.with_roles({"UA": "198.18.60.10", "Destination": "198.18.60.30"})
     assert moved["UA"] == "198.18.60.10" and moved["VoIPBin"] == "127.0.0.20" and LOOPBACK_ROLES["UA"] == "127.0.0.10"
     with pytest.raises(TypeError):
         LOOPBACK_ROLES["UA"] = "127.0.0.99"  # type: ignore[index]
-    assert list(moved) == ["UA", "UA2", "Carrier", "VoIPBin", "Destination"] and hash(moved) != hash(LOOPBACK_ROLES)
+    assert list(moved) == ["UA", "UA2", "Carrier", "VoIPBin", "Destination", "Destination2"]
+    assert hash(moved) != hash(LOOPBACK_ROLES)
 
 
 @pytest.mark.parametrize(("base", "message"), [

@@ -286,11 +286,12 @@ class ServerRig:
 
     def __init__(self, *, faults: Iterable[Fault] = (), timer_c: float = 180.0, config_text: str = TEST_CONFIG,
                  ua_host: str = loopback(1), timers: TimerConfig = RFC, destination: str | None = None,
-                 dns: str | None = None) -> None:
+                 dns: str | None = None, configure: Callable[[ServerConfig], ServerConfig] | None = None) -> None:
         """``destination``: where the trunks call, as the configuration writes it (default: ``self.dest``);
-        ``dns``: the DNS server for a destination named by host name."""
+        ``dns``: the DNS server for a destination named by host name; ``configure``: a last change to the
+        configuration (more destinations ...)."""
         self.faults, self.timer_c, self.config_text, self.ua_host, self.timers = faults, timer_c, config_text, ua_host, timers
-        self.destination, self.dns = destination, dns
+        self.destination, self.dns, self.configure = destination, dns, configure
         self.clock = SteppedClock()
         self.cleanups: list[Callable[[], object]] = []
 
@@ -300,6 +301,8 @@ class ServerRig:
         self.ua = await Peer.open(self.ua_host, clock=self.clock)
         self.cleanups.append(self.ua.close)
         self.config = make_config(self.destination or self.dest.addr, self.config_text, dns=self.dns)
+        if self.configure is not None:
+            self.config = self.configure(self.config)
         faults = InjectedFaults(frozenset(self.faults))
         self.server = ReferenceServer(self.config, media_policy=faults.media_policy,
                                       hangup_policy=faults.hangup_policy, timers=self.timers, timer_c=self.timer_c,
