@@ -118,6 +118,8 @@ async def _serve(server: ReferenceServer, stop: asyncio.Event | None = None) -> 
     # (0.2-0.6 s pauses). Start-up objects are frozen.
     gc.freeze()
     pacer = GcPacer()
+    if server.admission is not None:  # a scheduled full collection is not overload
+        pacer.on_full = server.admission.excuse
     pacer.start()
     stats = LoopStats.from_env()
     if stats is not None:

@@ -22,6 +22,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import gc
+import time
 from collections.abc import Callable
 
 __all__ = ["GcPacer", "heap_trimmer"]
@@ -56,6 +57,8 @@ class GcPacer:
         self.ticks = 0
         self._handle: asyncio.TimerHandle | None = None
         self._was_enabled = True
+        self.on_full: Callable[[float], object] | None = None
+        """Told how long each scheduled full collection took (the admission control excuses that pause)."""
 
     def start(self) -> None:
         self._was_enabled = gc.isenabled()
@@ -65,7 +68,10 @@ class GcPacer:
     def _run(self) -> None:
         self.ticks += 1
         if self.ticks % (self.gen1_every * self.full_every) == 0:
+            started = time.perf_counter()
             gc.collect(2)
+            if self.on_full is not None:
+                self.on_full(time.perf_counter() - started)
         elif self.ticks % self.gen1_every == 0:
             gc.collect(1)
         else:
