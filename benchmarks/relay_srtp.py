@@ -82,7 +82,7 @@ async def _relay_calls(mode: str, host: str, calls: int, allocator: PortAllocato
     relays, plans = [], []
     for i in range(calls):
         relay = await MediaRelay.open(allocator, host)
-        legs = SrtpLegs(mode == "srtp-srtp", lambda: None)
+        legs = SrtpLegs(mode == "srtp-srtp")
         ua_key = CryptoAttribute.new(1, "AES_CM_128_HMAC_SHA1_80", os.urandom(30)) if mode != "rtp" else None
         offer = _sdp(host, 50000 + 4 * i, ua_key)  # the caller's offer ...
         to_b = rewrite_for_relay(offer, host, [relay.b_port])

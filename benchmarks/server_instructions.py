@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/server_instructions.py              # 100 calls at 4 cps, about a minute
     .venv/bin/python benchmarks/server_instructions.py --calls 200
+    .venv/bin/python benchmarks/server_instructions.py --loop uvloop    # the server's event loop (serve --loop)
 
 CPU time per call (``server_cpu.py``) moves by 10-20 % with whatever else runs on a shared machine;
 an instruction count does not (the same code and inputs give the same total to about 0.5 %), so this is the
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=100, help="calls counted (default 100)")
     parser.add_argument("--rate", type=float, default=4.0, help="calls per second (default 4)")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], help="the server's --loop (default: its own)")
+    parser.add_argument("--keep", type=Path, help="copy callgrind's dump here (for callgrind_annotate)")
     parser.add_argument("--addresses", default="127.0.2.40,127.0.2.41,127.0.2.42",
                         help="SERVER,CALLER,DESTINATION loopback IPs")
     args = parser.parse_args(argv)
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp) / "callgrind.out"
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m", "reference_server",
-             "--config", str(config), "--log-level", "WARNING"],
+             "--config", str(config), "--log-level", "WARNING", "--workers", "1",
+             *(["--loop", args.loop] if args.loop else [])],
             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             print(f"server: {_wait_listening(proc)}", file=sys.stderr)
@@ -116,11 +120,17 @@ def main(argv: list[str] | None = None) -> int:
             print("server_instructions: callgrind wrote no dump", file=sys.stderr)
             return 1
         total = _callgrind_total(dumps[0])
+        if args.keep:
+            shutil.copyfile(dumps[0], args.keep)
     print(f"calls={args.calls} ok={result.successful} failed={result.failed} retrans={result.retransmissions} "
           f"(warm-up ok={warm.successful})  instructions={total:,}")
     if result.successful != args.calls or result.failed:
         print("server_instructions: not every call succeeded; the count is not comparable", file=sys.stderr)
         return 1
+    if result.retransmissions:
+        print(f"server_instructions: SIPp retransmitted {result.retransmissions} times (the server under valgrind "
+              "fell behind): the count includes the retransmissions; for a comparable figure run at a lower --rate "
+              "or on a quieter machine", file=sys.stderr)
     print(f"instructions_per_call: {total / args.calls / 1e6:.3f} M")
     return 0
 

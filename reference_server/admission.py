@@ -80,6 +80,7 @@ class Admission:
         self._min = float("inf")
         self._next_log = 0.0
         self._interval_end = 0.0
+        self._excused, self._excused_until = 0.0, 0.0  # a pause of the server's own (excuse)
         self._probe: TimerHandle | None = None
         self._due = 0.0
 
@@ -101,8 +102,17 @@ class Admission:
         self._due = now + self.config.probe_interval
         self._probe = self.clock.call_at(self._due, self._on_probe)
 
+    def excuse(self, pause: float) -> None:
+        """The server itself just stalled ``pause`` s (a scheduled full garbage collection): delays measured
+        until the backlog has drained are counted less that pause, so the server's own housekeeping does not
+        refuse calls; a server that stays behind afterwards is still caught."""
+        now = self.clock.time()
+        self._excused, self._excused_until = pause, now + pause + 2 * self.config.interval
+
     def note_delay(self, delay: float, now: float) -> None:
         """A measured delay: the probe's lag, or how long a datagram waited for this worker."""
+        if now < self._excused_until:
+            delay = max(0.0, delay - self._excused)
         if delay < self._min:
             self._min = delay
         if now >= self._interval_end:

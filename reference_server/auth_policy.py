@@ -183,6 +183,11 @@ class AuthPolicy:
         self._trunk_names = {key: ServerNames.of((host,), pairs) for key, host in self._trunk_hosts.items()}
         self._registrar_names = ServerNames.of((self._registrar_domain,), pairs)
 
+    @property
+    def tracked_nonces(self) -> int:
+        """Nonce replay records kept, over the trunks' and the registrar's digest servers."""
+        return sum(s.tracked_nonces for s in (*self._trunk_servers.values(), self.registrar_server))
+
     def digest_server(self, trunk: Trunk) -> DigestServer:
         return self._trunk_servers[trunk.domain_name.lower()]
 

@@ -44,6 +44,7 @@ class B2BUA:
         self.calls: dict[str, Call] = {}
         self._by_invite: dict[int, Call] = {}
         self._dialogs: dict[DialogId, DialogEntry] = {}
+        self.calls_started = 0
 
     # -- calls --------------------------------------------------------------------------------------
     def start_call(self, endpoint: SipEndpoint, event: RequestReceived, targets: list[Target], *,
@@ -56,6 +57,7 @@ class B2BUA:
         call = Call(self.ctx, self, endpoint, event, targets, trunk=trunk, caller=caller, callee=callee,
                     offer=offer, locate=locate)
         self.calls[call.key] = call
+        self.calls_started += 1
         self._by_invite[id(event.transaction)] = call
         call.start()
         return call
@@ -104,6 +106,11 @@ class B2BUA:
     @property
     def dialog_count(self) -> int:
         return len(self._dialogs)
+
+    @property
+    def watched_invites(self) -> int:
+        """INVITE server transactions a CANCEL may still reach a call through."""
+        return len(self._by_invite)
 
     def _lookup(self, request: Request) -> DialogEntry | None:
         try:

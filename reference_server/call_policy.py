@@ -39,6 +39,10 @@ class HangupPolicy:
     q850_reason: bool = True
     """Add ``Reason: Q.850;cause=N`` (RFC 3326; the cause RFC 3398 maps the destination's status to) when
     the destination sent no Reason of its own. False: add none (one the destination sent still passes)."""
+    caller_flow: bool = True
+    """Requests in the caller's dialog (the destination's BYE, re-INVITEs) go where the caller's requests
+    came from: over its own connection (RFC 3261 §18, RFC 5923), through its NAT binding. False: to the
+    address of its Contact, as a trunk that ignores both would (a softphone over TLS never gets them)."""
 
 
 SPEC_MEDIA = MediaPolicy()

@@ -21,14 +21,19 @@ import resource
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from sipcore.aio.clock import LoopClock
+
 from .admission import AdmissionConfig
 from .config import ConfigError, Overrides, ServerConfig, load_config
+from .event_loop import DEFAULT_LOOP, LOOP_CHOICES, LoopFactory, LoopUnavailable, loop_factory
 from .faults import Fault, InjectedFaults
 from .gc_pacing import GcPacer
 from .loop_stats import LoopStats
+from .mem_trace import MemTrace
 from .server import ListenError, ReferenceServer
 from .worker import WorkerServer
 from .workers import run_workers
@@ -59,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="CAs (PEM) that TLS destinations' certificates must chain to (replaces [tls] ca_file)")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default INFO")
+    parser.add_argument("--loop", default=DEFAULT_LOOP, choices=LOOP_CHOICES,
+                        help=f"event loop: uvloop (pip install 'trunkcheck[fast]'), asyncio's own, or auto: uvloop "
+                             f"where installed (default {DEFAULT_LOOP})")
     parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
                         help="worker processes behind a dispatcher on the UDP listen addresses (default: the "
                              "machine's cores; 1 runs one process, no dispatcher)")
@@ -110,16 +118,23 @@ async def _serve(server: ReferenceServer, stop: asyncio.Event | None = None) -> 
     # (0.2-0.6 s pauses). Start-up objects are frozen.
     gc.freeze()
     pacer = GcPacer()
+    if server.admission is not None:  # a scheduled full collection is not overload
+        pacer.on_full = server.admission.excuse
     pacer.start()
     stats = LoopStats.from_env()
     if stats is not None:
         stats.start()
+    trace = MemTrace.from_env(server)
+    if trace is not None:
+        trace.start()
     try:
         await stop.wait()
     finally:
         pacer.stop()
         if stats is not None:
             stats.stop()
+        if trace is not None:
+            trace.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await server.stop()
@@ -153,15 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    try:
+        loop_name, new_loop = loop_factory(args.loop)
+    except LoopUnavailable as exc:
+        print(f"reference_server: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("reference_server").info("event loop: %s", loop_name)
     faults = InjectedFaults.parse(args.fault)
     if faults:
         logging.getLogger("reference_server").warning("TEST ONLY, broken on purpose: %s", faults.describe())
     _raise_descriptor_limit()
     admission = None if args.no_admission else AdmissionConfig(
         max_loop_lag=args.max_loop_lag_ms / 1000, max_pending=args.max_pending, retry_after=max(0, args.retry_after))
-    policies = {"media_policy": faults.media_policy, "hangup_policy": faults.hangup_policy, "admission": admission}
+    policies: dict[str, Any] = {"media_policy": faults.media_policy, "hangup_policy": faults.hangup_policy, "admission": admission}
     if args.worker_channel is not None:
-        return _run_worker(config, args.worker_channel, policies)
+        return _run_worker(config, args.worker_channel, policies, new_loop)
     if args.workers > 1:
         try:
             return asyncio.run(run_workers(config, sys.argv[1:] if argv is None else argv, args.workers,
@@ -169,11 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:  # e.g. a relay range too small to share
             print(f"reference_server: {exc}", file=sys.stderr)
             return 2
-    server = ReferenceServer(config, **policies)  # type: ignore[arg-type]
-    return asyncio.run(_serve(server))
+
+    async def serve() -> int:
+        # on the loop's own clock, bound: a reading spares asyncio.get_running_loop() (a getpid() call)
+        server = ReferenceServer(config, clock=LoopClock(asyncio.get_running_loop()), **policies)
+        return await _serve(server)
+
+    return _run(new_loop, serve())
 
 
-def _run_worker(config: ServerConfig, fd: int, policies: dict[str, Any]) -> int:
+def _run(new_loop: LoopFactory, coro: Coroutine[Any, Any, int]) -> int:
+    """Run a server (or a worker) on the event loop ``--loop`` chose."""
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(coro)
+
+
+def _run_worker(config: ServerConfig, fd: int, policies: dict[str, Any], new_loop: LoopFactory) -> int:
     """A worker of ``--workers N`` (reference_server.worker): its orders are the channel's first message."""
     channel = socket.socket(fileno=fd)
     channel.settimeout(10.0)
@@ -187,7 +219,7 @@ def _run_worker(config: ServerConfig, fd: int, policies: dict[str, Any]) -> int:
         f"%(asctime)s %(levelname)s %(name)s[worker {hello['index']}]: %(message)s"))
 
     async def serve() -> int:
-        server = WorkerServer(config, hello, channel, **policies)
+        server = WorkerServer(config, hello, channel, clock=LoopClock(asyncio.get_running_loop()), **policies)
         return await _serve(server, server.stopped)
 
-    return asyncio.run(serve())
+    return _run(new_loop, serve())

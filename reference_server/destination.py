@@ -2,9 +2,11 @@
 
 ``sip:127.0.0.1:5080``, ``sip:127.0.0.1:5080;transport=tcp``, ``sips:127.0.0.1:5081`` (TLS, port 5061 when
 left out), ``tls:127.0.0.1:5081``, ``127.0.0.1:5080`` (UDP), ``sip:carrier.example.net`` (located through
-DNS for each call, RFC 3263). A TLS destination is given by IP address: the server checks that its
-certificate carries that address as an iPAddress SAN (RFC 5922 §7 for a peer without a SIP domain of its
-own), and DNS location of TLS servers (NAPTR SIPS+D2T, ``_sips._tcp``) is not done yet.
+DNS for each call, RFC 3263). A TLS destination given by IP address must carry that address as an
+iPAddress SAN in its certificate (RFC 5922 §7 for a peer without a SIP domain of its own); one given by
+name (``sips:carrier.example.net``: NAPTR ``SIPS+D2T``, SRV ``_sips._tcp``, A/AAAA at 5061;
+``sip:carrier.example.net;transport=tls`` or ``tls:carrier.example.net``: SRV ``_sips._tcp``, then A/AAAA)
+must be certified for that SIP domain, whatever SRV target served it (RFC 5922 §4).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Destination:
     host: str
     port: int | None = 5060
     transport: str | None = "udp"
+    secure: bool = False
+    """A sips: URI given by name: TLS only, NAPTR limited to SIPS+D2T (RFC 3263 §4.1)."""
 
     @property
     def by_dns(self) -> bool:
@@ -37,6 +41,8 @@ class Destination:
     @property
     def uri(self) -> str:
         port = "" if self.port is None else f":{self.port}"
+        if self.secure:
+            return f"sips:{bracketed(self.host)}{port}"
         transport = "" if self.transport is None else f";transport={self.transport}"
         return f"sip:{bracketed(self.host)}{port}{transport}"
 
@@ -60,23 +66,22 @@ def parse_destination(text: str) -> Destination:
     transport = uri.transport
     if transport is not None and transport not in TRANSPORTS:
         raise ValueError(f"{json.dumps(text)}: transport {transport!r} is not udp, tcp or tls")
-    if uri.scheme.lower() == "sips":
-        if transport not in (None, "tls"):
-            raise ValueError(f"{json.dumps(text)}: a sips: URI is reached over TLS, not {transport}")
-        transport = "tls"
     host = uri.host.strip("[]")
     if not is_ip_address(host):
         try:
             split_transport_address(host, names_ok=True)
         except ValueError:
             raise ValueError(f"{json.dumps(text)}: {json.dumps(host)} is not an IP address or a host name") from None
+    if uri.scheme.lower() == "sips":
+        if transport not in (None, "tls"):
+            raise ValueError(f"{json.dumps(text)}: a sips: URI is reached over TLS, not {transport}")
+        if not is_ip_address(host):  # TLS only; without a port NAPTR chooses among SIPS+D2T records
+            return Destination(host.lower().rstrip("."), uri.port, None if uri.port is None else "tls", secure=True)
+        transport = "tls"
     return _destination(text, host, uri.port, transport)
 
 
 def _destination(text: str, host: str, port: int | None, transport: str | None) -> Destination:
     if is_ip_address(host):
         return Destination(host, port or (5061 if transport == "tls" else 5060), transport or "udp")
-    if transport == "tls":
-        raise ValueError(f"{json.dumps(text)}: a TLS destination is given by IP address (TLS servers are not "
-                         "located through DNS yet)")
     return Destination(host.lower().rstrip("."), port, transport)

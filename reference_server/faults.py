@@ -25,6 +25,7 @@ class Fault(enum.Enum):
     STATUS_REWRITE = "status-rewrite"
     SRTP_CLEARTEXT = "srtp-cleartext"
     HOLD_IGNORED = "hold-ignored"
+    DIAL_CONTACT = "dial-contact"
 
     @property
     def effect(self) -> str:
@@ -42,6 +43,7 @@ _EFFECT = {
     Fault.HOLD_IGNORED: "RTP relayed both ways whatever the SDP directions say (media reaches a held party)",
     Fault.STATUS_REWRITE: "every final error from the destination answered 500 Server Internal Error",
     Fault.SRTP_CLEARTEXT: "SRTP keys negotiated in the SDP, packets relayed without decrypting or encrypting",
+    Fault.DIAL_CONTACT: "requests in the caller's dialog sent to its Contact's address, not over its connection",
 }
 
 
@@ -82,7 +84,8 @@ class InjectedFaults:
     @property
     def hangup_policy(self) -> HangupPolicy:
         return HangupPolicy(relay_status=Fault.STATUS_REWRITE not in self.faults,
-                            q850_reason=Fault.NO_Q850_REASON not in self.faults)
+                            q850_reason=Fault.NO_Q850_REASON not in self.faults,
+                            caller_flow=Fault.DIAL_CONTACT not in self.faults)
 
 
 NO_FAULTS = InjectedFaults()

@@ -7,27 +7,58 @@ the young generation itself keeps growing: a collection that normally scans ~20k
 hundreds of thousands (225k objects, 179 ms, followed by a 304k-object gen1 of 290 ms, measured at
 300 cps), long enough for SIPp to retransmit. Collecting the young generation on a timer bounds what
 each collection scans by what a tick allocates, whatever gets freed.
+
+Every ``trim_every`` ticks (30 s) the pacer also hands the C heap's free pages back to the system
+(glibc's ``malloc_trim(0)``; nothing elsewhere). Messages over 512 bytes -- datagrams, serialized
+responses, the unparsed copies a lingering transaction keeps for 32 s -- live in the C heap, where a long
+lived block between freed ones keeps the pages around it resident: without trimming the RSS stays at the
+high water of the busiest moment (a burst, a backlog after a pause) long after the load, or the server,
+has quietened down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
+import time
+from collections.abc import Callable
 
-__all__ = ["GcPacer"]
+__all__ = ["GcPacer", "heap_trimmer"]
+
+
+def heap_trimmer() -> Callable[[], object] | None:
+    """glibc's ``malloc_trim(0)`` (returns free heap pages to the system), None without glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS ...)
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
 
 
 class GcPacer:
     """Disables automatic collection and collects gen0 every ``tick`` s, gen1 every ``gen1_every`` ticks
-    and everything every ``full_every`` gen1 collections; :meth:`stop` restores automatic collection."""
+    and everything every ``full_every`` gen1 collections, and trims the C heap every ``trim_every`` ticks
+    (0: never); :meth:`stop` restores automatic collection."""
 
-    def __init__(self, tick: float = 0.1, gen1_every: int = 5, full_every: int = 400) -> None:
+    def __init__(self, tick: float = 0.1, gen1_every: int = 5, full_every: int = 400, trim_every: int = 300) -> None:
         self.tick = tick
         self.gen1_every = gen1_every
         self.full_every = full_every
+        self.trim_every = trim_every
+        self._trim = heap_trimmer() if trim_every else None
+        self.trims = 0
         self.ticks = 0
         self._handle: asyncio.TimerHandle | None = None
         self._was_enabled = True
+        self.on_full: Callable[[float], object] | None = None
+        """Told how long each scheduled full collection took (the admission control excuses that pause)."""
 
     def start(self) -> None:
         self._was_enabled = gc.isenabled()
@@ -37,11 +68,17 @@ class GcPacer:
     def _run(self) -> None:
         self.ticks += 1
         if self.ticks % (self.gen1_every * self.full_every) == 0:
+            started = time.perf_counter()
             gc.collect(2)
+            if self.on_full is not None:
+                self.on_full(time.perf_counter() - started)
         elif self.ticks % self.gen1_every == 0:
             gc.collect(1)
         else:
             gc.collect(0)
+        if self._trim is not None and self.ticks % self.trim_every == 0:
+            self._trim()
+            self.trims += 1
         self._handle = asyncio.get_running_loop().call_later(self.tick, self._run)
 
     def stop(self) -> None:

@@ -27,6 +27,7 @@ from sipcore.transaction import (
     ResponseReceived,
     TransactionTimeout,
 )
+from sipcore.uri import SipURI
 
 from .call import Call, CallState
 from .legs import BLeg
@@ -47,12 +48,18 @@ BYE_WAIT = 2.0  # longest wait for the other leg's answer to a relayed BYE befor
 
 def a_side(call: Call, leg: BLeg | None = None, b_dialog: Dialog | None = None) -> Side | None:
     """The caller's dialog; before a 2xx, the early one paired with ``b_dialog`` of ``leg`` when given
-    (a forked call: reference_server.caller_dialogs), else the most recent."""
+    (a forked call: reference_server.caller_dialogs), else the most recent. It is reached where the caller's
+    requests came from (the connection it opened, its NAT binding), not at its Contact: a softphone over TLS
+    or behind NAT listens nowhere else."""
     paired = call.forks.a_dialog_of(leg, b_dialog) if leg is not None and b_dialog is not None else None
     dialog = paired or call.a_dialog
     if dialog is None:
         return None
-    return Side("A", call.a_endpoint, call.a_addr, dialog)
+    addr = call.a_addr
+    target = dialog.remote_target
+    if not call.ctx.hangup_policy.caller_flow and isinstance(target, SipURI):  # the test-only fault dial-contact
+        addr = (target.host.strip("[]"), target.port or (5061 if call.a_endpoint.transport_name == "TLS" else 5060))
+    return Side("A", call.a_endpoint, addr, dialog)
 
 
 def b_side(call: Call, a_dialog: Dialog | None = None) -> Side | None:

@@ -89,7 +89,7 @@ class MediaAnchor:
         self.honour_directions = policy.honour_directions
         self._held: dict[str, Addr | None] = {}  # remotes held back until the 2xx (no early media)
         self._transforms = False  # whether the relay has SRTP transforms installed
-        self.srtp = SrtpLegs(destination_srtp, self._keyed, enabled=srtp)
+        self.srtp = SrtpLegs(destination_srtp, enabled=srtp)  # no callback to self: no reference cycle
         self.directions = {"A": "sendrecv", "B": "sendrecv"}  # each side's latest SDP direction
 
     def _take_direction(self, side: str, sd: SessionDescription) -> None:
@@ -131,6 +131,7 @@ class MediaAnchor:
         ports = [port, *[0] * (len(sd.media) - 1)][:len(sd.media)]
         out = rewrite_for_relay(sd, self.relay.host, ports)
         self.srtp.relay_sdp(source, sd, out)
+        self._keyed()
         return out.to_bytes()
 
     def _set(self, side: str, addr: Addr | None, hold: bool) -> None:

@@ -95,6 +95,11 @@ class Registrar:
         return cls(config.min_expires, config.default_expires, config.max_expires, config.max_contacts,
                    aor_exists=aor_exists)
 
+    @property
+    def binding_count(self) -> int:
+        """Contacts bound, over every AOR (expired ones until purged)."""
+        return sum(len(b) for b in self._bindings.values())
+
     # --- location service ---------------------------------------------------------------------------
 
     def lookup(self, aor_user: str, now: float) -> list[Binding]:

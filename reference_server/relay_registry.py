@@ -29,22 +29,41 @@ class RelayRegistry:
     process's file descriptor limit allows, at most 1024) and handed to a later call once ``reuse_after``
     seconds have passed on ``clock``; until then what arrives on them is dropped, so late packets of an
     ended call do not reach the next one. When the port range (or the descriptors) run out, parked sockets
-    are reused sooner.
+    are reused sooner. The pool follows the demand: the oldest relay is taken first, so one still parked
+    ``max_idle`` seconds (default twice ``reuse_after``) after its call is more than the call rate needs
+    and is closed (:meth:`trim`, run on every park and reuse and by the server's housekeeping timer). A
+    burst of calls, or a pause of the event loop that bunches them up, would otherwise leave the pool at
+    its high water for good: the server's memory and descriptors ratcheting up a step at each burst.
     """
 
     def __init__(self, allocator: PortAllocator, host: str | None = None, *, rtcp: bool = True,
-                 pool_size: int | None = None, reuse_after: float = 2.0, clock: Clock = LOOP_CLOCK) -> None:
+                 pool_size: int | None = None, reuse_after: float = 2.0, max_idle: float | None = None,
+                 clock: Clock = LOOP_CLOCK) -> None:
         self.allocator = allocator
         self.host = host
         self.rtcp = rtcp
         self.pool_size = _default_pool_size() if pool_size is None else pool_size
         self.reuse_after = reuse_after
+        self.max_idle = 2 * reuse_after if max_idle is None else max_idle
         self.clock = clock
         self._relays: dict[str, MediaRelay] = {}
         self._parked: deque[ParkedRelay] = deque()
 
+    def trim(self, now: float | None = None) -> int:
+        """Close the parked relays idle for more than ``max_idle`` at ``now`` (default: the clock's);
+        how many."""
+        now = self.clock.time() if now is None else now
+        closed = 0
+        parked = self._parked
+        while parked and now - parked[0].parked_at > self.max_idle:
+            parked.popleft().close(self.allocator)
+            closed += 1
+        return closed
+
     def _reuse(self, now: float | None) -> MediaRelay | None:
         """A relay on the oldest parked sockets, if parked ``reuse_after`` before ``now`` (None: any)."""
+        if now is not None:
+            self.trim(now)
         if not self._parked or (now is not None and now - self._parked[0].parked_at < self.reuse_after):
             return None
         return MediaRelay.unpark(self.allocator, self._parked.popleft(), clock=self.clock)
@@ -89,11 +108,13 @@ class RelayRegistry:
         relay = self._relays.pop(call_id, None)
         if relay is None:
             return False
-        parked = relay.park(self.clock.time()) if len(self._parked) < self.pool_size else None
+        now = self.clock.time()
+        parked = relay.park(now) if len(self._parked) < self.pool_size else None
         if parked is not None:
             self._parked.append(parked)
         else:
             relay.close()
+        self.trim(now)
         return True
 
     def close_all(self) -> None:
@@ -107,6 +128,11 @@ class RelayRegistry:
     def active(self) -> int:
         """Relays open (a relay closed directly no longer counts)."""
         return sum(1 for relay in self._relays.values() if not relay.closed)
+
+    @property
+    def parked(self) -> int:
+        """Relays whose sockets wait in the pool for a later call."""
+        return len(self._parked)
 
     def __contains__(self, call_id: object) -> bool:
         return isinstance(call_id, str) and self.get(call_id) is not None

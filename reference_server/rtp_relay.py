@@ -336,9 +336,10 @@ class MediaRelay:
                 self.close()
                 return None
         self.closed = True
-        for side in self._all_sides:
+        for side in self._all_sides:  # each stays its socket's protocol until reused: let it hold nothing
             side.closed = True
             side.peer = None
+            side.transform = None  # an SRTP call's keys and libsrtp sessions go now, not at the reuse
         for port in self._ports:
             self._allocator.park(port)
         sides = (self._a, self._b, self._a_rtcp, self._b_rtcp)

@@ -214,6 +214,7 @@ class ReferenceServer:
 
     def _purge_bindings(self) -> None:
         self.registrar.purge(self.clock.time())
+        self.relays.trim()  # an idle server closes its parked relay sockets too
         self._purge = self.clock.call_later(PURGE_INTERVAL, self._purge_bindings)
 
     # -- input --------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from .trunk_calls import TrunkDestinations
 
 __all__ = ["BINDINGS", "FAILURE", "HELD", "KEEPALIVE", "SUCCESS", "Publish", "SharedFailureLimiter", "SharedRegistrar", "apply_update"]
 
-BINDINGS, FAILURE, SUCCESS, HELD, KEEPALIVE = b"R", b"F", b"S", b"H", b"K"
+BINDINGS, FAILURE, SUCCESS, HELD, KEEPALIVE = b"R", b"F", b"S", b"T", b"K"  # b"D", b"H": worker.py
 Publish = Callable[[bytes, bytes], None]  # (kind, payload)
 
 

@@ -83,13 +83,14 @@ def _new_key(suite: str) -> bytes:
 
 class SrtpLegs:
     """The SRTP state of one call's two legs; see the module docstring. ``destination_srtp``: leg B's
-    mode (None: as leg A). ``changed`` is called when the relay's packet transforms must be (re)installed."""
+    mode (None: as leg A). After :meth:`relay_sdp` the owner (re)installs the relay's packet transforms
+    (:meth:`transform`); the legs hold no callback into their owner, so a call's media objects form no
+    reference cycle and die with the call by reference counting, not at the next full GC collection."""
 
-    def __init__(self, destination_srtp: bool | None, changed: Callable[[], None], *, enabled: bool = True) -> None:
+    def __init__(self, destination_srtp: bool | None, *, enabled: bool = True) -> None:
         """``enabled``: whether the server takes SRTP at all (off: best-effort offers are answered in clear)."""
         self._legs = {"A": _Leg("A"), "B": _Leg("B", srtp=destination_srtp)}
         self.enabled = enabled
-        self._changed = changed
         self.dropped = 0  # packets an SRTP leg could not authenticate (or had no key for)
 
     @property
@@ -116,7 +117,6 @@ class SrtpLegs:
                 self._give_answer(other, out.media[0])
             else:
                 self._give_offer(other, out.media[0], this.srtp)
-        self._changed()
 
     def _take_offer(self, leg: _Leg, media: MediaDescription) -> None:
         """The far end's keys, and the relay's answer line: made once per offer, so the 183 and the 200

@@ -6,6 +6,8 @@
     ca_file = "ca.pem"       # CAs that TLS destinations' certificates must chain to (default: the system's)
     verify = true            # check destinations' certificates (chain, expiry, IP address / RFC 5922)
     keylog = "tls-keys.txt"  # append TLS session secrets (SSLKEYLOGFILE format) for Wireshark
+    session_tickets = false  # TLS 1.3 session tickets for callers to resume with (off: sipsak 0.9.8 and
+                             # other GnuTLS clients of its age take the ticket for the answer and give up)
 
 Relative paths are relative to the configuration file's folder (to the working directory on the command
 line). Every file is checked when the configuration is loaded: a missing file, a key that does not match
@@ -23,7 +25,7 @@ from sipcore.aio.tls import TlsError, TlsOptions, client_context, server_context
 
 __all__ = ["TLS_KEYS", "TlsConfig", "parse_tls"]
 
-TLS_KEYS = ("cert", "key", "ca_file", "verify", "keylog")
+TLS_KEYS = ("cert", "key", "ca_file", "verify", "keylog", "session_tickets")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class TlsConfig:
     ca_file: Path | None = None
     verify: bool = True
     keylog: Path | None = None
+    session_tickets: bool = False
 
     @property
     def can_listen(self) -> bool:
@@ -42,7 +45,7 @@ class TlsConfig:
         """The options of the server's TLS endpoints: its certificate, and how destinations are checked
         (each against the IP address it was dialled at)."""
         return TlsOptions(cert=self.cert, key=self.key, ca_file=self.ca_file, verify=self.verify,
-                          keylog=self.keylog)
+                          keylog=self.keylog, session_tickets=self.session_tickets)
 
     def with_files(self, cert: Path | None, key: Path | None, ca_file: Path | None) -> TlsConfig:
         """Command-line files replacing the configuration's."""
@@ -79,7 +82,7 @@ def parse_tls(reader: Any, section: dict[str, Any], base: Path | None) -> TlsCon
         return value if value.is_absolute() or base is None else base / value
 
     config = TlsConfig(path("cert"), path("key"), path("ca_file"), reader.get(section, p, "verify", bool, True),
-                       path("keylog"))
+                       path("keylog"), reader.get(section, p, "session_tickets", bool, False))
     problem = config.problem()
     if problem is not None:
         raise reader.error((*p, problem[0]), problem[1])

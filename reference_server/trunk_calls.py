@@ -7,7 +7,9 @@ Retry-After holds down (:mod:`reference_server.destination_health`), left out; w
 down the call is refused at once (503, Retry-After) instead of waiting for Timer B. The next destinations
 are the first target's ``fallback``, each tried with an INVITE of its own (:mod:`reference_server.failover`);
 every target carries the trunk's ``destination_timeout``. A destination named by host name is located for
-each call as RFC 3263 says; the other addresses found are the first target's alternates.
+each call as RFC 3263 says (over TLS too: a ``sips:`` name takes only NAPTR SIPS+D2T and SRV ``_sips._tcp``,
+and its certificate must name that domain, not the SRV target, RFC 5922 §4); the other addresses found are the
+first target's alternates.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from sipcore.aio.clock import Clock
 from sipcore.aio.endpoint import SipEndpoint
 from sipcore.aio.resolver import SipResolver
+from sipcore.aio.tls import TlsTransport
 from sipcore.ids import IdGenerator
 from sipcore.locate import LocateError, ServerName
 from sipcore.message import Request
@@ -142,10 +145,11 @@ class TrunkDestinations:
     def _target(host: str, port: int | None, dest: Destination, identity: OutgoingIdentity, out: SipEndpoint,
                 addr: tuple[str, int], srtp: bool) -> Target:
         hostport = host_port(host, port)
-        transport = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") else ""
+        scheme = "sips" if dest.secure else "sip"  # a sips: destination by name: TLS says the scheme
+        transport = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") and not dest.secure else ""
         user = f"{identity.callee}@{hostport}{identity.callee_params}"
-        return Target(f"sip:{user}{transport}", f"sip:{user}", identity.from_uri, identity.from_display, addr, out,
-                      headers=identity.headers, srtp=srtp)
+        return Target(f"{scheme}:{user}{transport}", f"{scheme}:{user}", identity.from_uri, identity.from_display,
+                      addr, out, headers=identity.headers, srtp=srtp)
 
     async def locate(self, trunk: Trunk, dest: Destination, identity: OutgoingIdentity,
                      prefer: SipEndpoint) -> list[Target]:
@@ -153,20 +157,26 @@ class TrunkDestinations:
         families the server listens on: one target, carrying the other addresses found as its alternates
         (tried in turn on a timeout, a transport error or a 503). LocateError when DNS leads nowhere."""
         routes: dict[tuple[str, str], SipEndpoint] = {}  # (transport, A or AAAA) -> the endpoint to send from
-        for transport in ("udp", "tcp"):
+        for transport in ("udp", "tcp", "tls"):
             out = self.endpoint_for(transport, prefer)
-            if out is not None and dest.transport in (None, transport):
+            wanted = transport == "tls" if dest.secure else dest.transport in (None, transport)
+            if out is not None and wanted:
                 routes[(transport, "AAAA" if ":" in out.local_addr[0] else "A")] = out
         if not routes:
-            raise LocateError(f"no {(dest.transport or 'UDP or TCP').upper()} listener to reach {dest.uri}")
+            wanted_text = "TLS" if dest.secure else (dest.transport or "UDP, TCP or TLS").upper()
+            raise LocateError(f"no {wanted_text} listener to reach {dest.uri}")
         families = sorted({family for _, family in routes})
-        located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri),
+        located = await self.resolver.locate(ServerName(dest.host, dest.port, dest.transport, dest.uri, dest.secure),
                                              transports=list(dict.fromkeys(t for t, _ in routes)), families=families)
         usable = [(found, routes[key]) for found in located
                   if (key := (found.transport, "AAAA" if ":" in found.host else "A")) in routes]
         if not usable:
             raise LocateError(f"{dest.uri} is {', '.join(map(str, located))}: no listener of this server reaches it")
         out = usable[0][1]  # one endpoint for the call's addresses: a retry keeps the INVITE's Via
+        if isinstance(out.transport, TlsTransport):  # RFC 5922 §4: the certificate names the domain asked
+            for found, endpoint in usable:  # for, not the SRV target or the address DNS led to
+                if endpoint is out:
+                    out.transport.expect_name(found.addr, dest.host)
         targets = [self._target(dest.host, dest.port, dest, identity, out, found.addr, trunk.destination_srtp)
                    for found, endpoint in usable if endpoint is out]
         log.debug("trunk %s: destination %s is %s", trunk.name, dest.uri, ", ".join(str(t) for t in located))

@@ -35,6 +35,6 @@ stamp=$VENV/.trunkcheck-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     echo "setup: installing trunkcheck and its development tools into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e '.[dev,docker]'
+    "$VENV/bin/python" -m pip install -q -e '.[dev,docker,fast]'
     touch "$stamp"
 fi

@@ -110,6 +110,9 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                     help="give up (CANCEL) when unanswered after MS")
     ua.add_argument("--no-early-send", action="store_true", help="send no RTP before the 200")
     ua.add_argument("--srtp", action="store_true", help="offer SRTP: RTP/SAVP with an SDES a=crypto key")
+    ua.add_argument("--tls-no-listen", action="store_true",
+                    help="TLS: accept no connection, like most softphones (--listen gives only the address of "
+                         "its Via and Contact): the trunk must reach the UA over the connections it opened")
     ua.add_argument("--register", action="store_true", help="REGISTER first (and unregister at the end)")
     ua.add_argument("--registrar", metavar="ADDRESS|URI", help="registrar address, as --proxy, the same failover "
                     "(default: --proxy, else the server of --registrar-domain or --domain located through DNS)")
@@ -203,12 +206,14 @@ def _tls(args: argparse.Namespace, transport: str) -> TlsOptions | None:
     """The --tls-* options with transport TLS (None otherwise; given without TLS they are a mistake)."""
     given = [n for n in ("tls_cert", "tls_key", "tls_ca", "tls_name", "tls_keylog") if getattr(args, n)]
     if transport != "TLS":
-        if given or args.tls_no_verify:
-            raise SettingsError(f"--{(given or ['tls_no_verify'])[0].replace('_', '-')} needs transport TLS "
+        flags = [n for n in ("tls_no_verify", "tls_no_listen") if getattr(args, n, False)]
+        if given or flags:
+            raise SettingsError(f"--{(given or flags)[0].replace('_', '-')} needs transport TLS "
                                 "(--transport TLS or a tls: address)")
         return None
     return TlsOptions(cert=args.tls_cert, key=args.tls_key, ca_file=args.tls_ca, verify=not args.tls_no_verify,
-                      server_name=args.tls_name, keylog=args.tls_keylog)
+                      server_name=args.tls_name, keylog=args.tls_keylog,
+                      accept=not getattr(args, "tls_no_listen", False))
 
 
 def _timers(args: argparse.Namespace) -> TimerConfig:
@@ -280,7 +285,7 @@ async def _ua_settings(args: argparse.Namespace) -> tuple[UaSettings, str | None
                                 ("--registrar", registrar.transport if registrar else None))
     resolver = SipResolver(nameserver)
     family = "AAAA" if ":" in listen[0] else "A"
-    transports = (chosen.lower(),) if chosen else ("udp", "tcp")
+    transports = (chosen.lower(),) if chosen else ("tls",) if proxy and proxy.secure else ("udp", "tcp")
     located = await _locate(resolver, proxy, proxy_what, transports, family) if proxy else []
     if chosen is None and located:  # the transport DNS chose (NAPTR, SRV): the UA speaks only that one
         chosen = located[0].transport.upper()

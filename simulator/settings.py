@@ -118,7 +118,9 @@ def _check_tls(transport: str, tls: TlsOptions | None, domain: str | None) -> Tl
         if tls is not None:
             raise SettingsError(f"tls: TLS options given, but the transport is {transport}")
         return None
-    if tls is None or tls.cert is None or tls.key is None:
+    if tls is not None and not tls.accept:
+        pass  # opens its own connections only: no certificate needed to listen
+    elif tls is None or tls.cert is None or tls.key is None:
         raise SettingsError("transport TLS needs tls=TlsOptions(cert=..., key=...): a certificate to listen with")
     if domain is not None and tls.server_name is None:
         return replace(tls, server_name=domain)

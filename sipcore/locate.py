@@ -20,6 +20,13 @@ What is asked (§4.1 for the transport, §4.2 for the address and port):
   SRV record, A/AAAA of the name at the default port, over the first NAPTR service's transport, else UDP
   (as above).
 
+TLS (RFC 3263 §4.1, RFC 5630): a ``sips:`` URI is reached over TLS only: of its NAPTR records only
+``SIPS+D2T`` counts, its SRV name is ``_sips._tcp``, and without either its A/AAAA at port 5061. A
+``;transport=tls`` (or ``tls:``) name asks SRV ``_sips._tcp`` then A/AAAA at 5061. A client that speaks TLS
+(``transports`` holding "tls") takes a ``SIPS+D2T`` record of a sip: URI's domain too. The certificate of
+a server found so is checked against the SIP domain located (the URI's host), never the SRV target's name
+(RFC 5922 §4): :attr:`ServerName.host`.
+
 SRV records are ordered by priority, then by weighted random choice within a priority (RFC 2782: the
 zero-weight records first, then a running sum against a random number in 0..total), the random source
 passed in. A target of "." means the service is decidedly not available (RFC 2782): no A/AAAA fallback.
@@ -59,11 +66,11 @@ NAPTR_SERVICES = {"sip+d2u": "udp", "sip+d2t": "tcp", "sips+d2t": "tls", "sip+d2
                   "sips+d2s": "sctp-tls", "sip+d2w": "ws", "sips+d2w": "wss"}
 """NAPTR service fields of RFC 3263 §4.1 (and RFC 4168, RFC 7118) and the transport each names."""
 TRANSPORTS = ("udp", "tcp")
-"""The transports located through DNS. A TLS server is given by its address (``tls:IP:PORT``, ``sips:IP``):
-NAPTR SIPS+D2T and ``_sips._tcp`` SRV look-ups are not made yet."""
+"""The transports a client speaks unless it says otherwise (add "tls" to locate TLS servers)."""
+SPOKEN = ("udp", "tcp", "tls")
+"""Every transport the locator can locate."""
 MAX_SRV_TARGETS = 16
 """SRV targets looked up per service at most: a zone with more is cut short (and the trace says so)."""
-TLS_UNSUPPORTED = "TLS servers are not located through DNS yet: give the IP address, tls:IP:PORT"
 _FINAL_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=(:\d*)?\Z)")
 
 
@@ -120,6 +127,8 @@ class ServerName:
     port: int | None = None
     transport: str | None = None
     text: str = ""
+    secure: bool = False
+    """A sips: URI: reached over TLS only (RFC 3261 §19.1, RFC 3263 §4.1)."""
 
     @property
     def numeric(self) -> bool:
@@ -133,22 +142,18 @@ def _name(host: str) -> str:
     return host.strip().rstrip(".").lower()
 
 
-def _check_transport(transport: str, text: str, host: str) -> str:
+def _check_transport(transport: str, text: str) -> str:
     transport = transport.lower()
-    if transport == "tls":
-        if is_ip_address(host):
-            return transport  # an address: nothing to locate
-        raise LocateError(f"{json.dumps(text)}: {TLS_UNSUPPORTED}")
-    if transport not in TRANSPORTS:
-        raise LocateError(f"{json.dumps(text)}: transport {transport} is not supported (udp or tcp)")
+    if transport not in SPOKEN:
+        raise LocateError(f"{json.dumps(text)}: transport {transport} is not supported (udp, tcp or tls)")
     return transport
 
 
 def parse_server(text: str) -> ServerName:
     """A SIP or SIPS URI (``sip:+15550100@example.trunk.voipbin.net;transport=tcp``: its host, or its
-    ``maddr``, port and transport; the user part does not matter), or ``[udp:|tcp:]host[:port]`` (a name
-    or an IP literal, IPv6 in brackets). LocateError, quoting the text, for anything else, and for
-    ``sips:``, ``;transport=tls`` or ``tls:`` (TLS servers are given by IP address, not located)."""
+    ``maddr``, port and transport; the user part does not matter; ``sips:``: TLS only), or
+    ``[udp:|tcp:|tls:]host[:port]`` (a name or an IP literal, IPv6 in brackets). LocateError, quoting the
+    text, for anything else."""
     value = text.strip()
     if value.lower().startswith(("sip:", "sips:")):
         try:
@@ -159,14 +164,14 @@ def parse_server(text: str) -> ServerName:
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         if not is_ip_address(host) and not _valid_name(host):
             raise LocateError(f"{json.dumps(text)}: {json.dumps(host)} is not a host name or an IP address")
-        transport = _check_transport(uri.transport, text, host) if uri.transport else None
-        if uri.scheme.lower() == "sips":
-            if not is_ip_address(host):
-                raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS: {TLS_UNSUPPORTED}")
+        transport = _check_transport(uri.transport, text) if uri.transport else None
+        secure = uri.scheme.lower() == "sips"
+        if secure:
             if transport not in (None, "tls"):
                 raise LocateError(f"{json.dumps(text)}: a sips: URI is reached over TLS, not {transport}")
-            transport = "tls"
-        return ServerName(_host(host), uri.port, transport, value)
+            if is_ip_address(host) or uri.port is not None:
+                transport = "tls"  # nothing for NAPTR to choose
+        return ServerName(_host(host), uri.port, transport, value, secure)
     value = _FINAL_DOT.sub("", value)  # a fully qualified name: "example.net." or "example.net.:5060"
     try:
         transport, host, port = split_transport_address(value, names_ok=True,
@@ -174,8 +179,8 @@ def parse_server(text: str) -> ServerName:
     except AddressError as exc:
         raise LocateError(str(exc)) from None
     if transport is not None:
-        _check_transport(transport, text, host)
-    return ServerName(_host(host), port, transport, value)
+        transport = _check_transport(transport, text)
+    return ServerName(_host(host), port, transport, value, transport == "tls")
 
 
 def _host(host: str) -> str:
@@ -231,7 +236,7 @@ Plan = Generator[Query, Sequence[Any], list[TransportAddress]]
 class Locator:
     """The queries of RFC 3263 §4 for one server, one at a time, and the targets they lead to.
 
-    ``transports``: what the client speaks, in its order of preference (a subset of udp, tcp).
+    ``transports``: what the client speaks, in its order of preference (a subset of udp, tcp, tls).
     ``families``: the address records to ask for ("A", "AAAA"), in order. ``rng``: RFC 2782's random
     source. :meth:`answer` each query :meth:`next_query` names, until it names none; then :meth:`targets`.
     """
@@ -242,9 +247,8 @@ class Locator:
         self.rng = rng
         self.transports = tuple(t.lower() for t in transports)
         self.families = tuple(families)
-        spoken = (*TRANSPORTS, "tls") if server.numeric else TRANSPORTS  # TLS: only to an address, for now
-        if not self.transports or any(t not in spoken for t in self.transports):
-            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(spoken)}")
+        if not self.transports or any(t not in SPOKEN for t in self.transports):
+            raise ValueError(f"transports {transports!r}: give one or more of {', '.join(SPOKEN)}")
         if not self.families or any(f not in FAMILIES for f in self.families):
             raise ValueError(f"families {families!r}: give A, AAAA or both")
         self.trace: list[str] = []
@@ -306,7 +310,9 @@ class Locator:
     @property
     def _default(self) -> str:
         """The transport when neither the name nor DNS says: UDP for a sip: URI (§4.1), unless this client
-        does not speak it."""
+        does not speak it; TLS for a sips: URI (§4.1)."""
+        if self.server.secure:
+            return "tls"
         return "udp" if "udp" in self.transports else self.transports[0]
 
     def _require(self, transport: str) -> str:
@@ -318,6 +324,8 @@ class Locator:
     def _run(self) -> Plan:
         server = self.server
         host = server.host
+        if server.secure:
+            self._require("tls")
         if server.numeric:  # §4.1, §4.2: no DNS at all
             transport = self._require(server.transport or self._default)
             return [TransportAddress(transport, host, server.port or DEFAULT_PORTS[transport])]
@@ -332,7 +340,8 @@ class Locator:
             services = self._services(naptr)
             fallback = services[0][0] if services else self._default
             if not services:
-                services = [(t, _srv_name(t, host)) for t in self.transports]
+                spoken = ("tls",) if server.secure else self.transports
+                services = [(t, _srv_name(t, host)) for t in spoken if t in self.transports]
         srv_found = False
         for transport, name in services:
             records: Sequence[Srv] = yield Query(name, "SRV")
@@ -365,14 +374,14 @@ class Locator:
             if record.flags.lower() != "s" or transport is None:
                 continue
             offered.append(record.service.upper())
-            if transport in self.transports:
+            if transport in self.transports and (transport == "tls" or not self.server.secure):  # sips: SIPS+D2T
                 usable.append((record.order, record.preference, transport, _name(record.replacement)))
         usable.sort(key=lambda u: (u[0], u[1]))
         if records and not usable:
             what = ", ".join(dict.fromkeys(offered)) or "no SIP service (flag \"s\", SIP+D2U or SIP+D2T)"
-            tls = f" ({TLS_UNSUPPORTED})" if any("SIPS" in o for o in offered) else ""  # noqa: E501
+            speaks = ", ".join(_SERVICE_OF[t] for t in self.transports if not self.server.secure or t == "tls")
             raise LocateError(f"{self.server}: its NAPTR records offer {what}; this client speaks "
-                              f"{', '.join('SIP+D2' + t[0].upper() for t in self.transports)}{tls}")
+                              f"{speaks or 'no TLS (a sips: URI needs SIPS+D2T)'}")
         return [(transport, replacement) for _, _, transport, replacement in usable if replacement]
 
     def _addresses(self, name: str) -> Generator[Query, Sequence[Any], list[str]]:
@@ -386,8 +395,12 @@ class Locator:
         return out
 
 
+_SERVICE_OF = {"udp": "SIP+D2U", "tcp": "SIP+D2T", "tls": "SIPS+D2T"}
+
+
 def _srv_name(transport: str, host: str) -> str:
-    return f"_sip._{transport}.{host}"
+    """RFC 3263 §4.1: ``_sip._udp``, ``_sip._tcp``, and ``_sips._tcp`` for TLS."""
+    return f"_sips._tcp.{host}" if transport == "tls" else f"_sip._{transport}.{host}"
 
 
 def _unique(targets: Iterable[TransportAddress]) -> list[TransportAddress]:

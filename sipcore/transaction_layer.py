@@ -159,6 +159,12 @@ class TransactionLayer:
         return [*self._clients.values(), *self._servers.values(), *self._servers_2543]
 
     # -- input from the network ---------------------------------------------------------------------
+    def table_sizes(self) -> dict[str, int]:
+        """Lengths of the layer's tables (diagnostics): transactions by kind, armed timers, timer-heap
+        entries (stale ones included until they surface)."""
+        return {"clients": len(self._clients), "servers": len(self._servers) + len(self._servers_2543),
+                "armed": len(self._armed), "timer_heap": len(self._timer_heap)}
+
     def receive(self, message: Request | Response, addr: Address, now: float) -> None:
         """A message parsed from the transport, ``addr`` its source. Messages whose Via, CSeq, Call-ID,
         From or To cannot be parsed are dropped (validate with :func:`sipcore.parser.parse_message`)."""
@@ -293,8 +299,9 @@ class TransactionLayer:
         self._datagrams.append((message.to_bytes(), addr))
 
     # -- output -------------------------------------------------------------------------------------
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
-        """What to send now, in order, as (bytes, address)."""
+    def datagrams_to_send(self, now: float | None = None) -> list[tuple[bytes, Address]]:
+        """What to send now, in order, as (bytes, address). The datagrams were queued by the inputs and
+        timers that produced them, so ``now`` is not needed (accepted for callers that pass it)."""
         datagrams, self._datagrams = self._datagrams, []
         return datagrams
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from behave import given, then
 from behave.runner import Context
 
-from harness.suite.srtp_checks import check_srtp
+from harness.suite.srtp_checks import check_keys_inside_tls, check_srtp
 from steps.world import world
 
 
@@ -39,3 +39,11 @@ def step_media_is_srtp(context: Context, a: str, b: str) -> None:
     SDP (decoded from the capture); cleartext or a wrong key fails, naming the frame."""
     scenario = world(context)
     scenario.record.notes.append(check_srtp(scenario.observation(), between=(_role(a), _role(b))))
+
+
+@then("the SRTP keys between {a} and {b} travelled only inside TLS")
+def step_keys_inside_tls(context: Context, a: str, b: str) -> None:
+    """Every a=crypto line between the two was read from a TLS record (decrypted with the key log), none
+    from cleartext SIP on the wire."""
+    scenario = world(context)
+    scenario.record.notes.append(check_keys_inside_tls(scenario.observation(), between=(_role(a), _role(b))))

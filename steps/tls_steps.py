@@ -5,6 +5,7 @@ from __future__ import annotations
 from behave import given, then
 from behave.runner import Context
 
+from harness.suite.flow_checks import check_reached_over_own_connections
 from harness.suite.tls_setup import BAD_CERTIFICATES
 from steps.parameter_types import use_parameter_types
 from steps.world import world
@@ -41,3 +42,21 @@ def step_refused(context: Context, problem: str) -> None:
     if sip:
         raise AssertionError(f"{len(sip)} SIP message(s) went over the refused connection, the first: "
                              f"{w.observation().summary(sip[0])}")
+
+
+@given("the UA takes no incoming TLS connections")
+def step_ua_no_listener(context: Context) -> None:
+    """Like most softphones over TLS: the simulated UA binds no listener; its Via and Contact name a port
+    nothing listens on, so the trunk can reach it only over the connections it opened."""
+    w = world(context)
+    if w.tls is None:
+        raise RuntimeError("a UA without a TLS listener belongs to @tls scenarios only: tag the scenario @tls")
+    w.tls.ua_listens = False
+
+
+@then("VoIPBin reached the UA only over the connections the UA opened")
+def step_reached_over_own_connections(context: Context) -> None:
+    """No connection from the trunk to the UA in the capture; every request and response the trunk sent the
+    UA went to a port the UA had opened a connection from (RFC 3261 §18, RFC 5923)."""
+    w = world(context)
+    w.record.notes.append(check_reached_over_own_connections(w.observation(), trunk="VoIPBin", ua="UA"))

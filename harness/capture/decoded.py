@@ -22,7 +22,7 @@ class DecodedMessage:
     time: float
     src: Address
     dst: Address
-    transport: str  # "udp" / "tcp"
+    transport: str  # "udp" / "tcp" / "tls" (SIP decrypted from a TLS record)
     kind: str  # "request" / "response"
     method: str | None
     status: int | None
@@ -134,6 +134,8 @@ def convert_packet(pkt: Any, frame_offset: int = 0) -> list[Decoded]:
     prefix = "ip" if "ip.src" in net else "ipv6"
     src = (_first(net, f"{prefix}.src") or "?", _int(_first(ports, f"{transport}.srcport")) or 0)
     dst = (_first(net, f"{prefix}.dst") or "?", _int(_first(ports, f"{transport}.dstport")) or 0)
+    if transport == "tcp" and any(layer.layer_name == "tls" for layer in pkt.layers):
+        transport = "tls"  # the SIP below was decrypted with the key log
     out: list[Decoded] = [_sip(f, frame_no, ts, src, dst, transport) for f in _layer_fields(pkt, "sip")]
     if not out:
         for rtp in _layer_fields(pkt, "rtp")[:1]:

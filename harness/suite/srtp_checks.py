@@ -26,7 +26,7 @@ from sipcore.rtp import RtpPacket, RtpParseError
 from sipcore.sdes import CryptoAttribute
 from sipcore.srtp import SrtpContext, SrtpError
 
-__all__ = ["check_srtp"]
+__all__ = ["check_keys_inside_tls", "check_srtp"]
 
 Address = tuple[str, int]
 _G711 = (0, 8)
@@ -164,3 +164,22 @@ def check_srtp(obs: Observation, *, between: tuple[str, str], datagrams: Iterabl
     return (f"{leg}: {counts[a] + counts[b]} SRTP/SRTCP packets ({counts[a]} from the {a}, {counts[b]} from the "
             f"{b}) authenticated with {', '.join(suites)} keys of the SDP in frames "
             f"{', '.join(map(str, sorted(used)))}{rtcp_note}")
+
+
+def check_keys_inside_tls(obs: Observation, *, between: tuple[str, str]) -> str:
+    """Every SDP exchanged between the two roles that carries an a=crypto key travelled inside TLS (the
+    decode read it from a TLS record with the scenario's key log): an SDES key sent over UDP or cleartext
+    TCP is readable by anyone on the path, which makes the SRTP it keys worthless (RFC 4568 §8.3).
+    Returns a one-line summary; AssertionError naming the first exposed key's frame."""
+    a, b = between
+    keyed = [m for m in obs.messages if m.sdp_crypto and {obs.role(m.src), obs.role(m.dst)} == {a, b}]
+    if not keyed:
+        raise AssertionError(f"no SDP with an a=crypto key was exchanged between {a} and {b}")
+    exposed = [m for m in keyed if m.transport != "tls"]
+    if exposed:
+        m = exposed[0]
+        raise AssertionError(f"the {_label(m)} ({obs.where(m)}) carried its SRTP key over {m.transport.upper()} in "
+                             f"clear: SDES keys must travel only inside TLS ({len(exposed)} of {len(keyed)} keyed "
+                             "SDPs exposed)")
+    return (f"{a} and {b}: the SRTP keys of {len(keyed)} SDP(s) (frames {', '.join(str(m.frame_no) for m in keyed)}) "
+            "travelled only inside TLS, read with the scenario's key log")

@@ -102,6 +102,9 @@ class ScenarioTls:
     run: TlsRun
     keylog: Path
     trunk_kind: str = "good"
+    ua_listens: bool = True
+    """False: the simulated UA takes no TLS connection (a softphone's way): the trunk must reach it over the
+    connections it opened."""
 
     def check_reached(self, status: int | None, reason: str | None) -> None:
         """A call that could not reach the trunk over TLS (the UA's own 503 naming a TLS failure) fails the
@@ -125,11 +128,12 @@ class ScenarioTls:
         """A simulated UA's or destination's options: its certificate, the run's CA (with a trunk under test:
         the CA, name and verify setting of its ``[equipment.tls]``), the key log."""
         files = self.run.certificate(role.lower(), ips=(ip,))
+        accept = self.ua_listens or role != "UA"
         if equipment is not None:
             return TlsOptions(cert=files.cert, key=files.key, ca_file=equipment.ca_file, verify=equipment.verify,
-                              server_name=equipment.server_name or server_name, keylog=self.keylog)
+                              server_name=equipment.server_name or server_name, keylog=self.keylog, accept=accept)
         return TlsOptions(cert=files.cert, key=files.key, ca_file=self.run.ca.ca_file, server_name=server_name,
-                          keylog=self.keylog)
+                          keylog=self.keylog, accept=accept)
 
     def decode(self, pcap: Path, sip_ports: list[int]) -> list[Decoded]:
         """The capture decoded with the key log (an empty one when no handshake finished)."""

@@ -30,7 +30,7 @@ from ..transaction import (
 )
 from ..transaction_layer import TransactionLayer
 from ..transport_address import bracketed
-from .clock import LOOP_CLOCK, Clock, TimerHandle
+from .clock import LOOP_CLOCK, Clock, LoopClock, TimerHandle
 from .tls import TlsError, TlsOptions, TlsTransport
 from .transport import (
     Addr,
@@ -71,6 +71,7 @@ class SipEndpoint:
         self._auto_100_delay = auto_100_delay
         self.agent = agent
         self.clock = clock
+        self._time = clock.time  # the running loop's own time() once open() knows the loop (see there)
         self.on_parse_error = on_parse_error
         self.transport: Transport | None = None
         self.layer: TransactionLayer | None = None
@@ -86,7 +87,7 @@ class SipEndpoint:
         """Bind ``transport`` ("UDP", "TCP" or "TLS", the latter with ``tls``: certificate, key, CA ...) on
         host:port (port 0 picks one)."""
         self = cls(on_event, **kwargs)  # type: ignore[arg-type]
-        self._loop = asyncio.get_running_loop()
+        self._bind_loop()
         kind = transport.upper()
         if kind == "UDP":
             self.transport = await UdpTransport.listen(host, port, self._received, self._malformed,
@@ -97,8 +98,12 @@ class SipEndpoint:
         elif kind == "TLS":
             if tls is None:
                 raise TlsError("a TLS endpoint needs its TLS options (certificate, key, CA file)")
-            self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
-                                                       self._unreachable, options=tls, clock=self.clock)
+            if not tls.accept:
+                self.transport = TlsTransport.connect_only(host, port, self._received, self._malformed,
+                                                           self._unreachable, options=tls, clock=self.clock)
+            else:
+                self.transport = await TlsTransport.listen(host, port, self._received, self._malformed,
+                                                           self._unreachable, options=tls, clock=self.clock)
         else:
             raise ValueError(f"unsupported transport {transport!r}: use UDP, TCP or TLS")
         self.layer = TransactionLayer(reliable=self.transport.reliable, timers=self._timers,
@@ -113,10 +118,18 @@ class SipEndpoint:
         listener that screens what it receives first, or one fed by another process. ``reliable`` must
         match the transport's."""
         self = cls(on_event, **kwargs)  # type: ignore[arg-type]
-        self._loop = asyncio.get_running_loop()
+        self._bind_loop()
         self.transport = await make_transport(self._received, self._malformed, self._unreachable)
         self.layer = TransactionLayer(reliable=reliable, timers=self._timers, auto_100_delay=self._auto_100_delay)
         return self
+
+    def _bind_loop(self) -> None:
+        """The endpoint runs on the running loop; on its clock (a LoopClock) it reads that loop's time()
+        directly: LOOP_CLOCK finds the loop through asyncio.get_running_loop(), which on CPython 3.11 makes
+        a getpid() system call each time, and the endpoint reads its clock ~30 times a call."""
+        self._loop = asyncio.get_running_loop()
+        if type(self.clock) is LoopClock:
+            self._time = self._loop.time
 
     @property
     def local_addr(self) -> Addr:
@@ -135,7 +148,7 @@ class SipEndpoint:
         return self.agent or f"{bracketed(host)}:{port}"
 
     def _now(self) -> float:
-        return self.clock.time()
+        return self._time()
 
     # -- what the TU calls ----------------------------------------------------------------------------
     def send_request(self, request: Request, addr: Addr,
@@ -143,7 +156,7 @@ class SipEndpoint:
         """Start a client transaction. Its ResponseReceived, TransactionTimeout and
         TransactionTerminated events go to ``on_response`` when given."""
         assert self.layer is not None
-        transaction = self.layer.send_request(request, addr, self._now())
+        transaction = self.layer.send_request(request, addr, self._time())
         if on_response is not None:
             self._handlers[id(transaction)] = on_response
         self._pump()
@@ -183,7 +196,7 @@ class SipEndpoint:
         """Send a response through ``transaction`` (that of the RequestReceived it answers; without it
         the layer finds the transaction from the response's Via and CSeq, see TransactionLayer)."""
         assert self.layer is not None
-        self.layer.send_response(response, self._now(), transaction)
+        self.layer.send_response(response, self._time(), transaction)
         self._pump()
 
     def send_stateless(self, message: Request | Response, addr: Addr) -> None:
@@ -216,7 +229,7 @@ class SipEndpoint:
         if self.on_received is not None:
             self.on_received(message, addr)
         try:
-            self.layer.receive(message, addr, self._now())
+            self.layer.receive(message, addr, self._time())
         except SIPParseError as exc:  # e.g. a Via the layer cannot use
             self._malformed(message.to_bytes(), addr, exc, transport)
             return
@@ -252,10 +265,9 @@ class SipEndpoint:
         if self._pumping:
             return
         self._pumping = True
-        now = self.clock.time()  # one clock reading per pump is enough for datagrams_to_send
         try:
             while True:
-                for data, addr in layer.datagrams_to_send(now):
+                for data, addr in layer.datagrams_to_send():
                     self._send(data, addr, transport)
                 event = layer.next_event()
                 if event is None:
@@ -297,5 +309,5 @@ class SipEndpoint:
     def _on_timer(self) -> None:
         assert self.layer is not None
         self._timer = None
-        self.layer.handle_timer(self._now())
+        self.layer.handle_timer(self._time())
         self._pump()

@@ -18,7 +18,12 @@ connection (RFC 3261 §18; RFC 5923 in spirit). Only the sockets differ:
 - ``verify=False`` skips both checks (a lab peer with a throw-away certificate), and says so in a log line
   per connection;
 - ``keylog``: every side writes its TLS session secrets there (NSS key log format, the SSLKEYLOGFILE of
-  browsers), so Wireshark and tshark decrypt a capture given ``tls.keylog_file``.
+  browsers), so Wireshark and tshark decrypt a capture given ``tls.keylog_file``;
+- a listener sends no TLS 1.3 session ticket unless ``session_tickets`` (resumption is rare in SIP, and
+  sipsak 0.9.8 with GnuTLS reads the post-handshake ticket as the answer and gives up);
+- ``accept=False``: an endpoint that opens connections but takes none (like most softphones over TLS): it
+  binds no listener, its connections leave from ephemeral ports, and its peers can reach it only over the
+  connections it opened (RFC 3261 §18, RFC 5923, RFC 5626 flows).
 """
 
 from __future__ import annotations
@@ -60,7 +65,9 @@ class TlsOptions:
     required to listen. ``ca_file``: the CAs its peers' certificates must chain to (None: the system's).
     ``verify``: check peers' certificates (chain, expiry, RFC 5922 identity). ``server_name``: the SIP
     domain the servers it connects to must be certified for (None: the IP address dialled). ``keylog``:
-    where TLS session secrets are appended (NSS key log format), for decrypting captures."""
+    where TLS session secrets are appended (NSS key log format), for decrypting captures. ``accept``:
+    False for an endpoint that listens for no connection (it only opens its own; no certificate needed).
+    ``session_tickets``: a listener sends TLS 1.3 session tickets (for resumption)."""
 
     cert: Path | None = None
     key: Path | None = None
@@ -68,6 +75,8 @@ class TlsOptions:
     verify: bool = True
     server_name: str | None = None
     keylog: Path | None = None
+    accept: bool = True
+    session_tickets: bool = False
 
 
 def _load_chain(ctx: ssl.SSLContext, options: TlsOptions) -> None:
@@ -96,6 +105,7 @@ def server_context(options: TlsOptions) -> ssl.SSLContext:
     if options.cert is None or options.key is None:
         raise TlsError("a TLS listener needs a certificate and a key (PEM files)")
     ctx = _base(ssl.Purpose.CLIENT_AUTH, options)
+    ctx.num_tickets = 2 if options.session_tickets else 0
     _load_chain(ctx, options)
     return ctx
 
@@ -164,6 +174,7 @@ class TlsTransport(TcpTransport):
         super().__init__(on_message, on_error, on_unreachable, clock=clock, incomplete_timeout=incomplete_timeout,
                          idle_timeout=idle_timeout)
         self.options = options
+        self._names: dict[Addr, str] = {}
         self._client = client_context(options)
         self._server_ctx = server_context(options) if options.cert is not None else None
 
@@ -181,9 +192,26 @@ class TlsTransport(TcpTransport):
         await self._bind(host, port)
         return self
 
+    @classmethod
+    def connect_only(cls, host: str, port: int, on_message: MessageHandler, on_error: ErrorHandler | None = None,
+                     on_unreachable: UnreachableHandler | None = None, *, options: TlsOptions = TlsOptions(),
+                     clock: Clock = LOOP_CLOCK) -> TlsTransport:
+        """A transport that accepts no connection (``options.accept`` False): its connections leave from
+        ``host`` on ephemeral ports; ``host:port`` is only what its Via and Contact say (a port nothing
+        listens on, as with a softphone that opens its own TLS connections only; port 0: 5061, TLS's default)."""
+        self = cls(on_message, on_error, on_unreachable, options=options, clock=clock)
+        self.local_addr = (host, port or 5061)
+        return self
+
+    def expect_name(self, addr: Addr, name: str) -> None:
+        """Connections to ``addr`` must present a certificate for ``name``: the SIP domain that DNS located
+        at that address (RFC 5922 §4), not the SRV target's host name nor the address."""
+        self._names[addr] = name
+
     def expected_name(self, addr: Addr) -> str:
-        """Whose certificate a connection to ``addr`` must present: ``server_name``, else the address."""
-        return self.options.server_name or addr[0]
+        """Whose certificate a connection to ``addr`` must present: the name :meth:`expect_name` gave it,
+        else ``server_name``, else the address."""
+        return self._names.get(addr) or self.options.server_name or addr[0]
 
     def _server_options(self) -> dict[str, Any]:
         return {"ssl": self._server_ctx, "ssl_handshake_timeout": CONNECT_TIMEOUT}

@@ -11,7 +11,7 @@ import pytest
 from harness.capture.datagrams import Datagram
 from harness.capture.decode import DecodedMessage
 from harness.capture.observation import Observation
-from harness.suite.srtp_checks import check_srtp
+from harness.suite.srtp_checks import check_keys_inside_tls, check_srtp
 from sipcore.rtp import RtpStream
 from sipcore.sdes import CryptoAttribute
 from sipcore.srtp import SrtpContext
@@ -97,3 +97,16 @@ def test_rtcp_in_clear_is_reported_in_the_summary_not_failed() -> None:
     srtcp = SrtpContext(UA_KEY, outbound=True).protect_rtcp(bye)
     summary = check_srtp(call(), between=("UA", "VoIPBin"), datagrams=[*datagrams[:-1], replace(datagrams[-1], payload=srtcp)])
     assert "7 SRTP/SRTCP packets" in summary and "not authentic" not in summary
+
+
+def test_keys_read_from_tls_records_pass_and_a_key_sent_in_clear_fails_naming_its_frame() -> None:
+    over_tls = call()
+    tls_items = [replace(m, transport="tls") for m in over_tls.messages]
+    summary = check_keys_inside_tls(Observation.build(Path("x.pcap"), tls_items, ROLES), between=("UA", "VoIPBin"))
+    assert summary.startswith("UA and VoIPBin: the SRTP keys of 2 SDP(s) (frames 1, 2) travelled only inside TLS")
+    leaked = [tls_items[0], replace(tls_items[1], transport="udp")]
+    with pytest.raises(AssertionError, match=r"the 200 Whatever \(frame 2, VoIPBin -> UA\) carried its SRTP key over UDP in "
+                                             r"clear: .* \(1 of 2 keyed SDPs exposed\)"):
+        check_keys_inside_tls(Observation.build(Path("x.pcap"), leaked, ROLES), between=("UA", "VoIPBin"))
+    with pytest.raises(AssertionError, match="no SDP with an a=crypto key was exchanged between UA and VoIPBin"):
+        check_keys_inside_tls(call(ua_key=None, vb_key=None), between=("UA", "VoIPBin"))

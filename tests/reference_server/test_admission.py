@@ -93,3 +93,30 @@ def test_the_credentialed_invite_of_a_challenged_call_is_admitted_when_new_calls
                 rig.dest.respond(b_invite, 486)
             assert [(await r.final()).status for r in (first, second)] == [486, 486]
     run(scenario())
+
+
+def test_the_servers_own_full_collection_is_excused_but_lag_that_stays_is_not() -> None:
+    """A scheduled full garbage collection stalls the loop ~0.5 s every ~200 s (reference_server.gc_pacing):
+    the messages that waited through it must not read as overload, or every full collection refuses a
+    burst of calls; lag beyond the pause still counts."""
+    from types import SimpleNamespace
+
+    from reference_server.admission import Admission
+
+    def after_pause(excused: bool, extra_lag: float) -> bool:
+        now = [1000.0]
+        admission = Admission(AdmissionConfig(), SimpleNamespace(time=lambda: now[0]), lambda: 0)  # type: ignore[arg-type]
+        admission.note_delay(0.001, now[0])
+        admission.note_delay(0.001, now[0] + 0.06)  # an interval on time
+        now[0] += 0.56  # a 0.5 s collection ran just now
+        if excused:
+            admission.excuse(0.5)
+        t = now[0]
+        for k in range(6):  # the backlog drains: each message waited through the pause (and extra_lag)
+            admission.note_delay(0.5 - 0.01 * k + extra_lag, t + 0.01 * k)
+        admission.note_delay(0.5 + extra_lag, t + 0.06)  # the next interval's first sample closes this one
+        return admission.overloaded(t + 0.06)
+
+    assert after_pause(excused=False, extra_lag=0.0)  # as it was: the pause read as overload
+    assert not after_pause(excused=True, extra_lag=0.0)
+    assert after_pause(excused=True, extra_lag=0.08)  # behind by more than the pause: still refused

@@ -155,8 +155,9 @@ ERRORS = [
      "server.toml:2: media.port_min: 30001-30004 holds fewer than 2 RTP/RTCP port pairs"),
     ('[media]\nport_max = 70000\n', "server.toml:2: media.port_max: 70000 is not 1024-65535"),
     # destinations
-    (TRUNK.replace('"127.0.0.1:5080"', '"sips:carrier.example.net"'),
-     'server.toml:5: trunk[0].destination: "sips:carrier.example.net": a TLS destination is given by IP address'),
+    (TRUNK.replace('"127.0.0.1:5080"', '"sips:carrier.example.net;transport=udp"'),
+     'server.toml:5: trunk[0].destination: "sips:carrier.example.net;transport=udp": a sips: URI is reached over '
+     'TLS, not udp'),
     (TRUNK.replace('"127.0.0.1:5080"', '"sip:127.0.0.1;transport=sctp"'),
      "server.toml:5: trunk[0].destination: \"sip:127.0.0.1;transport=sctp\": transport 'sctp' is not udp, tcp or tls"),
     (TRUNK.replace('"127.0.0.1:5080"', '"sip:bob@127.0.0.1"'),

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 from collections import deque
+from pathlib import Path
+
+import pytest
 
 from reference_server.gc_pacing import GcPacer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _churn(seconds: float, per_step: int) -> None:
@@ -48,3 +55,44 @@ def test_young_generation_is_collected_on_time_under_balanced_churn() -> None:
     assert len(scanned) >= 10, f"only {len(scanned)} young collections in 0.6 s"
     assert max(scanned) < 40_000, f"a young collection scanned {max(scanned)} objects"
     assert gc.isenabled()
+
+
+TRIM_CHILD = """
+import asyncio
+from reference_server.gc_pacing import GcPacer, heap_trimmer
+
+def rss_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024
+
+async def main(trim_every):
+    # 3 KB blocks (the C heap, as datagrams and serialized messages are), one in 50 still alive: the
+    # freed ones between them are no use to the system until the heap is trimmed
+    blocks = [bytes(3000) + bytes([i % 256]) for i in range(40_000)]
+    kept = blocks[::50]
+    del blocks
+    before = rss_mib()
+    pacer = GcPacer(tick=0.01, trim_every=trim_every)
+    pacer.start()
+    await asyncio.sleep(0.2)
+    pacer.stop()
+    print(before, rss_mib(), pacer.trims, len(kept), heap_trimmer() is not None)
+
+asyncio.run(main(int(__import__("sys").argv[1])))
+"""
+
+
+def _rss_after_pacing(trim_every: int) -> tuple[int, int, int, bool]:
+    out = subprocess.run([sys.executable, "-c", TRIM_CHILD, str(trim_every)], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=ROOT).stdout.split()
+    return int(out[0]), int(out[1]), int(out[2]), out[4] == "True"
+
+
+def test_the_pacer_gives_the_freed_c_heap_back_to_the_system() -> None:
+    before, after, trims, glibc = _rss_after_pacing(5)
+    if not glibc:
+        pytest.skip("no glibc malloc_trim on this system: nothing to trim with")
+    assert trims >= 2
+    assert before > 100 and after < before / 2, f"RSS {before} MiB -> {after} MiB after {trims} trims"
+    untrimmed_before, untrimmed_after, no_trims, _ = _rss_after_pacing(0)  # trim_every=0: never
+    assert no_trims == 0 and untrimmed_after > untrimmed_before * 0.8

@@ -118,12 +118,23 @@ def test_serve_with_tls_cert_and_key_listens_on_5061_too(tmp_path: Path) -> None
     ("tls:127.0.0.1:5082", ("127.0.0.1", 5082, "tls")),
 ])
 def test_tls_destinations(text: str, expected: tuple[str, int, str]) -> None:
-    assert dataclasses.astuple(parse_destination(text)) == expected
+    assert dataclasses.astuple(parse_destination(text)) == (*expected, False)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sips:Carrier.Example.net", ("carrier.example.net", None, None, True)),  # NAPTR SIPS+D2T, _sips._tcp, A
+    ("sips:carrier.example.net:5062", ("carrier.example.net", 5062, "tls", True)),  # A only
+    ("sip:carrier.example.net;transport=tls", ("carrier.example.net", None, "tls", False)),  # _sips._tcp, A
+    ("tls:carrier.example.net", ("carrier.example.net", None, "tls", False)),
+])
+def test_tls_destinations_by_name_are_located_through_dns(text: str, expected: tuple[object, ...]) -> None:
+    dest = parse_destination(text)
+    assert dataclasses.astuple(dest) == expected and dest.by_dns
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("sips:carrier.example.net", "a TLS destination is given by IP address"),
     ("sips:127.0.0.1;transport=udp", "a sips: URI is reached over TLS, not udp"),
+    ("sips:carrier.example.net;transport=tcp", "a sips: URI is reached over TLS, not tcp"),
 ])
 def test_tls_destination_mistakes(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

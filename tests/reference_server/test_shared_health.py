@@ -65,3 +65,10 @@ def test_only_the_first_worker_pings_and_the_others_route_by_what_it_saw() -> No
     first.publish_state("example", "sip:192.0.2.30:5060", True)
     apply_update(*wire[-1], _Registrar(), SharedFailureLimiter(3, 60.0, 60.0), None, second)
     assert second.is_up(trunk, dest)  # type: ignore[arg-type]
+
+
+def test_every_kind_of_channel_message_has_a_byte_of_its_own() -> None:
+    from reference_server import shared_state, worker
+    kinds = [shared_state.BINDINGS, shared_state.FAILURE, shared_state.SUCCESS, shared_state.HELD,
+             shared_state.KEEPALIVE, worker.DATAGRAM, worker.HELLO]
+    assert len(set(kinds)) == len(kinds), kinds  # a HELD sent as b"H" was taken for a worker's hello

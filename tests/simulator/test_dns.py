@@ -23,7 +23,7 @@ from simulator.settings import DestinationSettings, UaSettings
 from simulator.ua import UserAgent
 
 from ..addresses import block
-from ..dns_server import TRUNK, dnsmasq, dnsmasq_missing, trunk_zone
+from ..dns_server import TRUNK, Zone, dnsmasq, dnsmasq_missing, trunk_zone
 
 pytestmark = pytest.mark.skipif(dnsmasq_missing() is not None, reason=str(dnsmasq_missing()))
 
@@ -154,8 +154,7 @@ def test_a_name_dns_does_not_know_is_a_clear_error(capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--target", f"sips:+1@{TRUNK}"], "a sips: URI is reached over TLS: TLS servers are not located through DNS yet"),
-    (["--target", "sip:+1@x.example", "--proxy", f"sip:{TRUNK};transport=tls"], "TLS servers are not located through"),
+    (["--target", f"sips:+1@{TRUNK}", "--transport", "UDP"], "reached over TLS, but this client speaks UDP"),
     (["--target", "sip:+1@x.example", "--dns", "dns.example.org"], "--dns: DNS server"),
 ])
 def test_tls_and_bad_dns_servers_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +177,30 @@ def test_the_library_ua_locates_the_request_uri_itself() -> None:
 
     with dnsmasq(trunk_zone((SIP1, port1), (SIP2, port2))) as dns_server:
         assert asyncio.run(asyncio.wait_for(scenario(dns_server), 20)) == (200, (SIP1, port1))
+
+
+@pytest.mark.parametrize("named", ["domain", "srv target"])
+def test_the_ua_finds_a_tls_trunk_from_a_sips_uri_and_checks_its_domain(named: str, tmp_path: Path,
+                                                                      processes: list[subprocess.Popen[str]]) -> None:
+    """sips: -> NAPTR (none) -> SRV _sips._tcp -> A, over TLS (a UA that accepts no connections); the trunk's
+    certificate must name the trunk's domain: one naming only the SRV target is refused (RFC 5922 §4)."""
+    from harness.suite.tls_certs import TestCA
+
+    ca = TestCA.create(tmp_path)
+    cert = ca.issue("trunk", dns=[TRUNK] if named == "domain" else [f"sip1.{TRUNK}"], ips=[SIP1])
+    port = _destination(processes, SIP1, "--calls", "1", "--transport", "TLS", "--tls-cert", str(cert.cert),
+                        "--tls-key", str(cert.key))
+    zone = Zone(TRUNK).srv(f"_sips._tcp.{TRUNK}", f"sip1.{TRUNK}", port, priority=10).host(f"sip1.{TRUNK}", SIP1)
+    with dnsmasq(zone) as dns_server:
+        out = io.StringIO()
+        code = main(["ua", "--listen", f"{UA}:0", "--target", f"sips:+15550100@{TRUNK}", "--dns",
+                     f"{dns_server[0]}:{dns_server[1]}", "--tls-ca", str(ca.ca_file), "--tls-no-listen", "--hold", "200",
+                     "--json"], out=out)
+    record = json.loads(out.getvalue())
+    if named == "domain":
+        assert code == 0 and record["ok"], record["summary"]
+        assert [i["peer"] for i in _invites(record)] == [f"{SIP1}:{port}"]
+    else:
+        assert code != 0
+        assert any(f"names DNS:sip1.{TRUNK}, IP:{SIP1}, not {TRUNK} (RFC 5922)" in line for line in record["summary"]), \
+            record["summary"]

@@ -173,3 +173,41 @@ def test_unusable_tls_options_are_clear_errors(pki: Pki, tmp_path: Path) -> None
         asyncio.run(listen(TlsOptions(cert=pki.trunk.cert, key=pki.client.key)))  # a key of another cert
     with pytest.raises(TlsError, match="CA file .*nope.pem: no such file"):
         asyncio.run(listen(TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key, ca_file=tmp_path / "nope.pem")))
+
+
+def test_an_endpoint_that_accepts_no_connection_binds_nothing_and_still_calls_out(pki: Pki) -> None:
+    """``TlsOptions(accept=False)``, a softphone's TLS: no certificate, no listener on the port its Via
+    names; its request leaves from an ephemeral port and the answer comes back on that connection."""
+    async def main() -> tuple[int, tuple[str, int], bool]:
+        server = await SipEndpoint.open("TLS", SERVER_IP, 0, lambda e, ep: ep.send_response(
+            make_response(e.request, 200, to_tag="srv")) if isinstance(e, RequestReceived) and e.transaction else None,
+            tls=TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key))
+        ua = await SipEndpoint.open("TLS", CLIENT_IP, 5999, lambda e, ep: None,
+                                    tls=TlsOptions(ca_file=pki.ca.ca_file, server_name=DOMAIN, accept=False))
+        try:
+            try:
+                _, writer = await asyncio.open_connection(CLIENT_IP, 5999)
+                writer.close()
+                listening = True
+            except OSError:
+                listening = False
+            response = await ua.request(_options(ua.local_addr, f"sips:{DOMAIN}"), server.local_addr, timeout=10)
+            (peer,) = list(server.transport._connections)  # type: ignore[union-attr]
+            return response.status, peer, listening
+        finally:
+            ua.close()
+            server.close()
+            await asyncio.sleep(0)
+
+    status, peer, listening = asyncio.run(main())
+    assert status == 200 and not listening
+    assert peer[0] == CLIENT_IP and peer[1] != 5999  # an ephemeral port, not the one in its Via
+
+
+def test_a_listener_sends_tls13_session_tickets_only_when_asked(pki: Pki) -> None:
+    """None by default (sipsak 0.9.8 takes a post-handshake ticket for the answer: tests/interop)."""
+    from sipcore.aio.tls import server_context
+
+    plain = TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key)
+    assert server_context(plain).num_tickets == 0
+    assert server_context(TlsOptions(cert=pki.trunk.cert, key=pki.trunk.key, session_tickets=True)).num_tickets == 2

@@ -142,11 +142,46 @@ def test_nothing_found_names_every_query_and_answer() -> None:
         assert f"{query}: no records" in message
 
 
-def test_naptr_offering_only_tls_is_a_clear_error() -> None:
+def test_naptr_offering_only_tls_to_a_client_without_tls_is_a_clear_error() -> None:
     records = {(D, "NAPTR"): [naptr(10, 10, "SIPS+D2T", f"_sips._tcp.{D}")]}
-    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T \(TLS servers are "
-                                          "not located through DNS yet"):
+    with pytest.raises(LocateError, match=r"offer SIPS\+D2T; this client speaks SIP\+D2U, SIP\+D2T$"):
         run(D, records)
+
+
+TLS_SRV = f"_sips._tcp.{D}"
+
+
+def tls(host: str, port: int = 5061) -> TransportAddress:
+    return TransportAddress("tls", host, port)
+
+
+def test_a_sips_uri_takes_only_the_sips_naptr_record_and_its_sips_srv() -> None:
+    """RFC 3263 §4.1: for a sips: URI only SIPS+D2T counts, even when SIP+D2U is preferred."""
+    records = {(D, "NAPTR"): [naptr(10, 10, "SIP+D2U", UDP_SRV), naptr(20, 10, "SIPS+D2T", TLS_SRV)],
+               (UDP_SRV, "SRV"): [Srv(1, 0, 5060, S1)], (TLS_SRV, "SRV"): [Srv(1, 0, 5071, S2)],
+               (S1, "A"): ["192.0.2.1"], (S2, "A"): ["192.0.2.2"]}
+    targets, asked = run(f"sips:+1@{D}", records, transports=("udp", "tcp", "tls"))
+    assert targets == [tls("192.0.2.2", 5071)]
+    assert asked == [f"NAPTR {D}", f"SRV {TLS_SRV}", f"A {S2}"]
+    # a sip: URI with the same records: the preferred UDP record
+    assert run(f"sip:+1@{D}", records, transports=("udp", "tcp", "tls"))[0] == [udp("192.0.2.1")]
+
+
+def test_a_sips_uri_without_naptr_asks_sips_srv_then_the_a_record_at_5061() -> None:
+    targets, asked = run(f"sips:+1@{D}", {(D, "A"): ["192.0.2.9"]}, transports=("tls",))
+    assert targets == [tls("192.0.2.9")]
+    assert asked == [f"NAPTR {D}", f"SRV {TLS_SRV}", f"A {D}"]
+    assert run(f"sip:{D};transport=tls", {(TLS_SRV, "SRV"): [Srv(1, 0, 5081, S1)], (S1, "A"): ["192.0.2.3"]},
+               transports=("tls",))[0] == [tls("192.0.2.3", 5081)]
+    assert run(f"tls:{D}", {(D, "A"): ["192.0.2.4"]}, transports=("tls",))[0] == [tls("192.0.2.4")]
+    assert run(f"sips:{D}:5099", {(D, "A"): ["192.0.2.5"]}, transports=("tls",))[0] == [tls("192.0.2.5", 5099)]
+
+
+def test_a_sips_uri_for_a_client_without_tls_or_a_domain_without_sips_is_a_clear_error() -> None:
+    with pytest.raises(LocateError, match="reached over TLS, but this client speaks UDP and TCP"):
+        run(f"sips:+1@{D}", {})
+    with pytest.raises(LocateError, match=r"offer SIP\+D2U; this client speaks SIPS\+D2T"):
+        run(f"sips:+1@{D}", {(D, "NAPTR"): [naptr(10, 10, "SIP+D2U", UDP_SRV)]}, transports=("udp", "tls"))
 
 
 def test_a_transport_the_client_does_not_speak_is_refused() -> None:
@@ -229,10 +264,8 @@ def test_parse_server(text: str, expected: ServerName) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (f"sips:+1@{D}", "a sips: URI is reached over TLS: TLS servers are not located through DNS yet"),
-    (f"sip:{D};transport=tls", "TLS servers are not located through DNS yet: give the IP address, tls:IP:PORT"),
-    (f"tls:{D}:5061", "TLS servers are not located through DNS yet"),
-    (f"sip:{D};transport=sctp", "transport sctp is not supported (udp or tcp)"),
+    (f"sips:+1@{D};transport=udp", "a sips: URI is reached over TLS, not udp"),
+    (f"sip:{D};transport=sctp", "transport sctp is not supported (udp, tcp or tls)"),
     ("sip:", "is not a valid SIP URI"),
     ("bad_name!:5060", "is not an IP address (expected a host name, an IP address or a sip: URI)"),
 ])
