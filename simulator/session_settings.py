@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .errors import SettingsError
 
-__all__ = ["RELIABLE_MODES", "SessionTimer", "check_reliable"]
+__all__ = ["RELIABLE_MODES", "SessionTimer", "SettingsError", "check_reliable"]
 
 RELIABLE_MODES = ("off", "on", "require")
 """The destination's reliable provisional responses (RFC 3262): none; 180/183 sent reliably when the

@@ -18,15 +18,13 @@ from sipcore.timers import TimerConfig
 from sipcore.transport_address import AddressError, bracketed, parse_transport_address
 from sipcore.uri import parse_sip_uri
 
-from .errors import SettingsError
-from .session_settings import RELIABLE_MODES, SessionTimer, check_reliable
+from .session_settings import RELIABLE_MODES, SessionTimer, SettingsError, check_reliable
 
 __all__ = [
     "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings",
     "HangupAfter", "Hold", "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183",
     "SendDigits", "SessionTimer", "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script",
-    "check_sip_uri", "parse_address", "parse_hostport",
-]
+    "check_sip_uri", "parse_address", "parse_hostport"]
 
 Addr = tuple[str, int]
 TRANSPORTS = ("UDP", "TCP", "TLS")
