@@ -83,6 +83,7 @@ class RunSettings:
     dns: tuple[str, int] | None = None  # --dns: locates the equipment file's names (else its dns key)
     jobs: int = 1  # --jobs: scenarios run by this many worker processes at once (harness.jobs)
     shard: tuple[int, int] | None = None  # --shard I/N: (I, N), only the I-th of N slices of the suite
+    defines: tuple[tuple[str, str], ...] = ()  # -D NAME=VALUE: scenario durations (harness.suite.durations)
 
     @property
     def conditions(self) -> tuple[Condition, ...]:
@@ -147,6 +148,8 @@ def run_conditions(settings: RunSettings) -> tuple[Condition, ...]:
         out.append(Condition("--response-timeout", f"{settings.response_timeout:g}",
                              f"equipment under test could leave a request unanswered {settings.response_timeout:g} s "
                              f"before its scenario failed (default {RESPONSE_TIMEOUT:g} s)"))
+    for name, value in settings.defines:
+        out.append(Condition("-D", f"{name}={value}", f"{name} set to {value} s (default: the short value for CI)"))
     if settings.decode != "stream":
         out.append(Condition("--decode", settings.decode, "a tshark per scenario decoded the captures (default: "
                              "one long-lived tshark for the run)"))

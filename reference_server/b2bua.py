@@ -79,8 +79,8 @@ class B2BUA:
     def unwatch_reinvite(self, transaction: ServerTransaction) -> None:
         self._by_invite.pop(id(transaction), None)
 
-    def hang_up(self, call: Call, why: str) -> None:
-        indialog.hang_up(call, why)
+    def hang_up(self, call: Call, why: str, reason: str | None = None) -> None:
+        indialog.hang_up(call, why, reason)
 
     def close_all(self) -> None:
         """Release every call at once (server shutdown): no BYEs, relays closed."""
@@ -154,5 +154,8 @@ class B2BUA:
         if entry is None:
             return False
         call, leg, dialog = entry
-        indialog.relay_request(call, leg, dialog, event, endpoint)
+        if event.request.method == "PRACK" and leg is None:  # RFC 3262: reference_server.reliable
+            call.reliable.on_prack(event, endpoint, dialog)
+        else:
+            indialog.relay_request(call, leg, dialog, event, endpoint)
         return True

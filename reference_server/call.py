@@ -22,7 +22,6 @@ re-INVITE, INFO ...) are relayed by :mod:`reference_server.indialog`.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from typing import Protocol
 
@@ -43,10 +42,13 @@ from sipcore.transaction import (
 )
 
 from .call_context import CallContext
+from .call_state import CallState
+from .call_timer import CallTimer
 from .caller_dialogs import COMPLETED_ELSEWHERE, CallerDialogs
 from .failover import FAILOVER_STATUSES, arm_no_response, final_failure, retry_leg
 from .legs import BLeg, EndedLeg, Locate, Target
 from .media import MediaAnchor
+from .reliable import ReliableProvisionals
 from .rtp_relay import MediaRelay, NoPortsAvailable
 from .sides import ReInvite
 from .sip_util import ALLOW, SDP, Reliable2xx
@@ -54,16 +56,6 @@ from .sip_util import ALLOW, SDP, Reliable2xx
 log = logging.getLogger("reference_server.call")
 
 __all__ = ["Call", "CallOwner", "CallState"]
-
-
-class CallState(enum.Enum):
-    SETUP = "setup"  # authenticated, 100 Trying sent; the media relay is being opened
-    CALLING = "calling"  # B leg(s) sent; the caller has at most provisional responses
-    ANSWERED = "answered"  # a 2xx was relayed to the caller; waiting for its ACK
-    CONFIRMED = "confirmed"  # both legs confirmed
-    CLEARING = "clearing"  # a BYE is being relayed
-    FAILED = "failed"  # the caller got a final error (or cancelled); B legs are finishing
-    ENDED = "ended"  # resources released
 
 
 class CallOwner(Protocol):
@@ -75,7 +67,7 @@ class CallOwner(Protocol):
     def forget_invite(self, call: Call) -> None: ...
     def watch_reinvite(self, call: Call, transaction: ServerTransaction) -> None: ...
     def unwatch_reinvite(self, transaction: ServerTransaction) -> None: ...
-    def hang_up(self, call: Call, why: str) -> None: ...
+    def hang_up(self, call: Call, why: str, reason: str | None = None) -> None: ...
     def call_finished(self, call: Call) -> None: ...
 
 
@@ -110,6 +102,8 @@ class Call:
         self.task: asyncio.Task[None] | None = None
         self.opening = True  # the relay is being opened (by _setup)
         self.reinvite: ReInvite | None = None  # a re-INVITE being relayed (reference_server.indialog)
+        self.timer = CallTimer(self, ctx.session_timer)  # RFC 4028 (reference_server.call_timer)
+        self.reliable = ReliableProvisionals(self)  # RFC 3262 (reference_server.reliable)
 
     def __repr__(self) -> str:
         return f"<Call {self.a_invite.call_id} {self.state.value} legs={len(self.legs)}>"
@@ -185,7 +179,7 @@ class Call:
     def _send_leg(self, target: Target, body: bytes) -> None:
         ctx = self.ctx
         leg = BLeg.build(target, self.a_invite, ctx.ids, fallback_host=ctx.fallback_host, user_agent=self.server,
-                         body=body, clock=ctx.clock)
+                         body=body, clock=ctx.clock, extra_headers=self.timer.invite_headers())
         self._start_leg(leg)
 
     def _start_leg(self, leg: BLeg) -> None:
@@ -254,7 +248,7 @@ class Call:
         a_tag = self.forks.tag_for(leg, tag if tag in leg.early else None)
         a_response = self._a_response(response.status, response.reason, body, a_tag)
         self.forks.sent(a_response, self)
-        self.a_endpoint.send_response(a_response, self.a_transaction)
+        self.reliable.send(leg, response, a_response)
 
     def _b_success(self, leg: BLeg, response: Response) -> None:
         tag = response.to.tag
@@ -306,17 +300,19 @@ class Call:
         self.maybe_finish()
 
     # -- answering the caller -----------------------------------------------------------------------
-    def _a_response(self, status: int, reason: str, body: bytes, to_tag: str) -> Response:
+    def _a_response(self, status: int, reason: str, body: bytes, to_tag: str,
+                    extra: list[tuple[str, str]] | None = None) -> Response:
         return self.ctx.response(self.a_invite, status, reason, to_tag=to_tag, copy_record_route=True,
-                                 headers=[("Contact", self.ctx.contact(self.a_endpoint)), ("Allow", ALLOW)],
-                                 body=body, content_type=SDP)
+                                 headers=[("Contact", self.ctx.contact(self.a_endpoint)), ("Allow", ALLOW),
+                                          *(extra or ())], body=body, content_type=SDP)
 
     def _answer_a(self, leg: BLeg, response: Response) -> None:
         assert self.media is not None
         body = self.media.from_b(response)
         self.media.answered()
+        self.reliable.final()
         tag = self.forks.tag_for(leg, response.to.tag)
-        ok = self._a_response(response.status, response.reason, body, tag)
+        ok = self._a_response(response.status, response.reason, body, tag, self.timer.answer_headers(response))
         self.forks.sent(ok, self)
         self.forks.keep_only(tag)
         self.a_status, self.state = response.status, CallState.ANSWERED
@@ -336,7 +332,7 @@ class Call:
         if not policy.relay_status:
             self.fail_a(500, "Server Internal Error", reason)
             return
-        extra = [("Retry-After", v) for v in response.headers.get_all("Retry-After")]
+        extra = [(n, v) for n in ("Retry-After", "Min-SE") for v in response.headers.get_all(n)]  # Min-SE: a 422
         self.fail_a(response.status, response.reason, reason, extra)
 
     def fail_a(self, status: int, reason: str, reason_value: str | None = None,
@@ -346,6 +342,7 @@ class Call:
             self.maybe_finish()
             return
         self.a_status, self.state = status, CallState.FAILED
+        self.reliable.final()
         headers = list(extra or [])
         if reason_value is not None:
             headers.append(("Reason", reason_value))
@@ -422,6 +419,8 @@ class Call:
         if self.state is not CallState.FAILED and self.a_status is None:
             self.a_status = 500
         self.state = CallState.ENDED
+        self.timer.stop()
+        self.reliable.final()
         if self.ok_retransmit is not None:
             self.ok_retransmit.stop()
             self.ok_retransmit = None

@@ -21,6 +21,7 @@ from sipcore.transaction import RequestReceived
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .destination_health import DestinationHealth
 from .relay_registry import RelayRegistry
+from .session_config import SessionTimerConfig
 from .sip_util import Addr, build_response, contact_uri, local_addr
 
 __all__ = ["CallContext"]
@@ -42,6 +43,8 @@ class CallContext:
     """Seconds a ringing B leg may take before it is cancelled (RFC 3261 §16.6 step 11)."""
     media_policy: MediaPolicy = SPEC_MEDIA
     hangup_policy: HangupPolicy = SPEC_HANGUP
+    session_timer: SessionTimerConfig = SessionTimerConfig()
+    """Session timers (RFC 4028): the interval asked of the destination, the smallest accepted."""
     srtp: bool = True
     """Whether calls take SRTP ([media] srtp): best-effort SRTP offers are answered in clear when not."""
     contact_endpoints: dict[int, SipEndpoint] = field(default_factory=dict)

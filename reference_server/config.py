@@ -3,8 +3,8 @@
 Every mistake is a :class:`ConfigError` saying ``FILE:LINE: key.path: what is wrong`` (found by
 :mod:`reference_server.tomlfile`); a key that is absent is reported at its table's header line.
 
-Merging: keys missing from ``[server]``, ``[security]``, ``[media]`` and ``[registrar]`` take the embedded
-defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index paths are 0-based
+Merging: keys missing from ``[server]``, ``[security]``, ``[media]``, ``[registrar]`` and ``[session_timer]``
+take the embedded defaults; ``[[trunk]]`` and ``[[extension]]`` come from the file alone. Index paths are 0-based
 (``trunk[1]`` is the second ``[[trunk]]``).
 """
 
@@ -26,6 +26,7 @@ from reference_server import tomlfile
 from reference_server.destination import Destination, parse_destination
 from reference_server.identity import IdentityPolicy
 from reference_server.keepalive import KeepAliveSettings
+from reference_server.session_config import SESSION_TIMER_KEYS, SessionTimerConfig, parse_session_timer
 from reference_server.tls_config import TLS_KEYS, TlsConfig, parse_tls
 from reference_server.tomlfile import MISSING, FileError, IPNetwork, KeyPath, Locator, TableReader
 from reference_server.trunk_options import OPTION_KEYS, read_destinations, read_trunk_options
@@ -146,6 +147,7 @@ class ServerConfig:
     """The DNS server (IP, port) for destinations named by host name; None: the system's resolver."""
     tls: TlsConfig = TlsConfig()
     """``[tls]``: the certificate of tls: listeners and how TLS destinations are checked."""
+    session_timer: SessionTimerConfig = SessionTimerConfig()  # [session_timer]: RFC 4028
 
     def extension_password(self, extension: str) -> str | None:
         for ext in self.extensions:
@@ -260,8 +262,8 @@ def apply_overrides(config: ServerConfig, listen: list[str] | None,
 
 # --- validation -------------------------------------------------------------------------------------
 
-_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "tls")
-_MERGED = ("server", "security", "media", "registrar")
+_TOP = ("server", "security", "media", "trunk", "registrar", "extension", "tls", "session_timer")
+_MERGED = ("server", "security", "media", "registrar", "session_timer")
 _SERVER = ("listen", "nonce_lifetime", "algorithms", "user_agent", "trusted_peers", "dns")
 _SECURITY = ("max_failed_attempts", "failure_window", "block_duration")
 _MEDIA = ("address", "port_min", "port_max", "srtp")
@@ -293,7 +295,8 @@ class _Parser(TableReader):
                 raise self.error(("server", "listen", i), f"{addr} needs a certificate: give [tls] cert and key")
         return ServerConfig(**server, security=self.security(), media=self.media(),
                             trunks=self.trunks(), registrar=self.registrar(), extensions=self.extensions(),
-                            source=self.filename, tls=tls)
+                            source=self.filename, tls=tls, session_timer=parse_session_timer(
+                                self, self.section("session_timer", SESSION_TIMER_KEYS)))
 
     def server(self) -> dict[str, Any]:
         p: KeyPath = ("server",)

@@ -39,7 +39,10 @@ log = logging.getLogger("reference_server.call")
 __all__ = ["a_side", "b_side", "cancel_reinvite", "hang_up", "on_reinvite_ack", "relay_request"]
 
 #: Header fields copied onto a relayed in-dialog request.
-_COPIED = ("Reason", "Info-Package", "Recv-Info", "Event", "Subscription-State", "Content-Disposition")
+_COPIED = ("Reason", "Info-Package", "Recv-Info", "Event", "Subscription-State", "Content-Disposition",
+           "Session-Expires", "Min-SE", "Supported", "Require")
+#: Header fields copied onto a relayed response (Session-Expires, Require: a refresh's 2xx, RFC 4028).
+_COPIED_BACK = ("Reason", "Retry-After", "Session-Expires", "Min-SE", "Require")
 BYE_WAIT = 2.0  # longest wait for the other leg's answer to a relayed BYE before answering 200 anyway
 
 
@@ -159,7 +162,9 @@ def _relay_response(call: Call, this: Side, other: Side, received: RequestReceiv
     else:
         headers = [("Contact", ctx.contact(this.endpoint))] if (
             200 <= response.status < 300 and request.method in ("INVITE", "UPDATE")) else []
-        headers += [(name, value) for name in ("Reason", "Retry-After") for value in response.headers.get_all(name)]
+        headers += [(name, value) for name in _COPIED_BACK for value in response.headers.get_all(name)]
+        if 200 <= response.status < 300 and request.method in ("INVITE", "UPDATE"):
+            headers += call.timer.refreshed(request, response)  # RFC 4028: the session starts over
         body, content_type = _body_for(call, other, response)
         out = ctx.response(request, response.status, response.reason, headers=headers, body=body,
                            content_type=content_type)
@@ -267,15 +272,17 @@ def _on_bye(call: Call, this: Side, received: RequestReceived) -> None:
         ctx.respond(this.endpoint, received, 200)
 
 
-def hang_up(call: Call, why: str) -> None:
-    """The server ends a call itself (no ACK came): BYE on both legs, then release the call."""
+def hang_up(call: Call, why: str, reason: str | None = None) -> None:
+    """The server ends a call itself (no ACK came, the session expired): BYE on both legs (with a Reason
+    header when given), then release the call."""
     log.info("call %s: hanging up: %s", call.a_invite.call_id, why)
     for side in (a_side(call), b_side(call)):
         if side is None or side.dialog.state is not DialogState.CONFIRMED:
             continue
         try:
             request = side.dialog.create_bye(branch=call.ctx.ids.branch(), local_addr=side.local(call.ctx),
-                                             transport=side.endpoint.transport_name)
+                                             transport=side.endpoint.transport_name,
+                                             extra_headers=[("Reason", reason)] if reason else [])
         except (ProtocolError, SIPParseError) as exc:
             log.info("call %s: no BYE on leg %s: %s", call.a_invite.call_id, side.name, exc)
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sipcore.aio.clock import LOOP_CLOCK, Clock, TimerHandle
@@ -20,7 +20,7 @@ from sipcore.ids import IdGenerator
 from sipcore.message import Request, Response
 from sipcore.transaction import ClientTransaction, Event, ResponseReceived
 
-from .sip_util import ALLOW, SDP, Addr, contact_uri, local_addr
+from .sip_util import ALLOW, SDP, SUPPORTED, Addr, contact_uri, local_addr
 
 log = logging.getLogger("reference_server.call")
 
@@ -91,9 +91,10 @@ class BLeg:
 
     @classmethod
     def build(cls, target: Target, a_invite: Request, ids: IdGenerator, *, fallback_host: str, user_agent: str,
-              body: bytes, clock: Clock) -> BLeg:
+              body: bytes, clock: Clock, extra_headers: Sequence[tuple[str, str]] = ()) -> BLeg:
         """A new INVITE (RFC 3261 §8.1.1) for ``target``: own Call-ID, From tag, branch and CSeq, the server's
-        Contact, Max-Forwards one less than the caller's, ``body`` as the offer."""
+        Contact, Max-Forwards one less than the caller's, ``body`` as the offer, the option tags the server
+        supports, then ``extra_headers`` (the session timer's)."""
         endpoint = target.endpoint
         local = local_addr(endpoint, fallback_host)
         max_forwards = a_invite.max_forwards
@@ -103,7 +104,8 @@ class BLeg:
             call_id=ids.call_id(local[0]), cseq=1, branch=ids.branch(),
             contact=contact_uri(endpoint, fallback_host),
             max_forwards=(70 if max_forwards is None else max_forwards) - 1,
-            extra_headers=[("Allow", ALLOW), *target.headers], body=body, content_type=SDP if body else None,
+            extra_headers=[("Allow", ALLOW), ("Supported", SUPPORTED), *target.headers, *extra_headers], body=body,
+            content_type=SDP if body else None,
             user_agent=user_agent or None)
         return cls(target, invite, local, clock=clock)
 

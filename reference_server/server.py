@@ -49,6 +49,7 @@ from .auth_policy import AuthDecision, AuthPolicy, Decision
 from .b2bua import B2BUA
 from .call_context import CallContext
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
+from .call_timer import interval_too_small
 from .config import ListenAddress, ServerConfig
 from .legs import Target
 from .listeners import open_listener
@@ -57,7 +58,18 @@ from .registrar import Registrar
 from .relay_registry import RelayRegistry
 from .routing import Route, TrunkRouter
 from .rtp_relay import PortAllocator
-from .sip_util import ACCEPT, ALLOW, ALLOWED_METHODS, SDP, build_response, host_port, local_addr, warning
+from .sip_util import (
+    ACCEPT,
+    ALLOW,
+    ALLOWED_METHODS,
+    SDP,
+    SUPPORTED,
+    SUPPORTED_OPTION_TAGS,
+    build_response,
+    host_port,
+    local_addr,
+    warning,
+)
 from .srtp_media import srtp_refusal
 from .trunk_calls import TrunkDestinations
 
@@ -65,10 +77,8 @@ log = logging.getLogger("reference_server")
 
 __all__ = ["ListenError", "ReferenceServer", "with_listen"]
 
-_DIALOG_ONLY = frozenset({"BYE", "INFO", "UPDATE"})
+_DIALOG_ONLY = frozenset({"BYE", "INFO", "UPDATE", "PRACK"})
 _SDP_METHODS = frozenset({"INVITE", "UPDATE"})
-#: Option tags (RFC 3261 §19.2) the server implements: none (no 100rel, no session timers ...).
-SUPPORTED_OPTION_TAGS: tuple[str, ...] = ()
 PURGE_INTERVAL = 30.0
 
 
@@ -111,7 +121,8 @@ class ReferenceServer:
         self.ids = IdGenerator(rng or random.Random(os.urandom(32)))
         self.b2bua = B2BUA(CallContext(self.ids, self.timers, self.relays, clock, media.address,
                                        user_agent=config.user_agent, timer_c=timer_c, media_policy=media_policy,
-                                       hangup_policy=hangup_policy, srtp=media.srtp))
+                                       hangup_policy=hangup_policy, srtp=media.srtp,
+                                       session_timer=config.session_timer))
         self.endpoints: list[SipEndpoint] = []
         self.resolver = SipResolver(config.dns)  # for destinations named by host name; asks nothing until then
         self.destinations = TrunkDestinations(self.ids, clock, self.resolver, self._endpoint_for,
@@ -281,7 +292,7 @@ class ReferenceServer:
         if route.status is not None and not ours:
             self._reply(endpoint, event, route.status, why=route.reason)
             return
-        self._reply(endpoint, event, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", "")])
+        self._reply(endpoint, event, 200, headers=[("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED)])
 
     # -- REGISTER -----------------------------------------------------------------------------------
     def _register(self, event: RequestReceived, endpoint: SipEndpoint, route: Route) -> None:
@@ -335,6 +346,11 @@ class ReferenceServer:
         if refusal is not None:  # RFC 3264 §6: no stream of the offer is acceptable
             log.info("INVITE %s from %s:%d: 488 %s", request.call_id, *event.addr, refusal)
             self._reply(endpoint, event, 488, why=refusal)
+            return
+        min_se = interval_too_small(request, self.config.session_timer)  # RFC 4028 §9
+        if min_se is not None:
+            self._reply(endpoint, event, 422, headers=[("Min-SE", str(min_se))],
+                        why=f"Session-Expires below this server's minimum of {min_se} s")
             return
         if route.kind == "trunk":
             self._trunk_call(event, endpoint, route, offer)

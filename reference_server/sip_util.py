@@ -12,14 +12,17 @@ from sipcore.headers import quote
 from sipcore.message import Request, Response, make_response
 from sipcore.timers import TimerConfig
 
-__all__ = ["ACCEPT", "ALLOW", "ALLOWED_METHODS", "SDP", "Addr", "Reliable2xx", "build_response", "contact_uri", "host_port",
+__all__ = ["ACCEPT", "ALLOW", "ALLOWED_METHODS", "SDP", "SUPPORTED", "SUPPORTED_OPTION_TAGS", "Addr", "Reliable2xx", "build_response", "contact_uri", "host_port",
            "local_addr", "warning"]
 
 Addr = tuple[str, int]
 
 #: Methods the server implements (RFC 3261 §8.2.1: anything else is 501 Not Implemented with Allow).
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE")
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK")
 ALLOW = ", ".join(ALLOWED_METHODS)
+#: Option tags (RFC 3261 §19.2) the server implements: reliable provisionals (RFC 3262), session timers (RFC 4028).
+SUPPORTED_OPTION_TAGS = ("100rel", "timer")
+SUPPORTED = ", ".join(SUPPORTED_OPTION_TAGS)
 SDP = "application/sdp"
 ACCEPT = SDP
 

@@ -5,8 +5,8 @@ challenging (a wrong password, a stale nonce loop) cannot make the UA loop forev
 
 from __future__ import annotations
 
-from sipcore.builders import authorize_request
-from sipcore.digest import DigestError, header_names_for, parse_challenges
+from sipcore.builders import authorize_request, with_new_branch
+from sipcore.digest import Challenge, DigestError, header_names_for, parse_challenges
 from sipcore.digest_client import DigestClient
 from sipcore.errors import SIPParseError
 from sipcore.ids import IdGenerator
@@ -14,7 +14,7 @@ from sipcore.message import Request, Response
 
 from .settings import UaSettings
 
-__all__ = ["ChallengeAnswerer", "credential_headers"]
+__all__ = ["ChallengeAnswerer", "credential_headers", "with_new_cseq"]
 
 WRONG_PASSWORD_SUFFIX = "-deliberately-wrong"
 
@@ -39,6 +39,7 @@ class ChallengeAnswerer:
         self.client = DigestClient(username, password) if password is not None else None
         self.retries = 0
         self.stale_retries = 0
+        self.last: tuple[str, list[Challenge]] | None = None  # the last challenge answered: header, challenges
 
     def retry(self, request: Request, response: Response) -> tuple[Request | None, str]:
         """``(request with credentials, note)`` or ``(None, why the UA gives up)``."""
@@ -63,6 +64,7 @@ class ChallengeAnswerer:
         except DigestError as exc:
             return None, str(exc)
         self.retries += 1
+        self.last = (credentials_header, challenges)
         stale = any(c.stale for c in challenges)
         self.stale_retries += stale
         retry = authorize_request(request, credentials_header, credentials.to_header(), self.ids.branch(),
@@ -70,3 +72,23 @@ class ChallengeAnswerer:
         algorithm = credentials.algorithm or "MD5"
         return retry, (f"answering {response.status} with {credentials_header} ({algorithm}, realm "
                        f"{credentials.realm}{', stale nonce' if stale else ''})")
+
+    def again(self, request: Request, cseq: int) -> Request:
+        """``request`` as a new transaction (new branch, CSeq ``cseq``) for a reason other than a challenge
+        (a 422's larger interval): credentials for the last challenge answered, its nonce's next nc."""
+        if self.last is None or self.client is None:
+            return with_new_cseq(request, self.ids.branch(), cseq)
+        header, challenges = self.last
+        try:
+            credentials = self.client.authorize(challenges, request.method, request.uri,
+                                                preferred_algorithms=self.settings.algorithms)
+        except DigestError:
+            return with_new_cseq(request, self.ids.branch(), cseq)
+        return authorize_request(request, header, credentials.to_header(), self.ids.branch(), cseq)
+
+
+def with_new_cseq(request: Request, branch: str, cseq: int) -> Request:
+    """A copy of ``request`` as a new transaction: new branch, CSeq number ``cseq``."""
+    retry = with_new_branch(request, branch)
+    retry.headers.set("CSeq", f"{cseq} {request.cseq.method}")
+    return retry

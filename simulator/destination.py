@@ -122,7 +122,8 @@ class Destination(Agent):
         script = s.script_for_user(uri.user if isinstance(uri, SipURI) else None) if s.numbers else s.script
         call = UasCall(self, event, script, honour_cancel=s.honour_cancel, tone_hz=s.tone_hz,
                        media_host=s.media_host, contact_user=s.contact_user, max_call_ms=s.max_call_ms,
-                       keep_sending_on_hold=s.keep_sending_on_hold)
+                       keep_sending_on_hold=s.keep_sending_on_hold,
+                       reliable=s.reliable, session_timer=s.session_timer)
         self.calls.append(call.info)
         self.spawn(call.run())
 

@@ -154,9 +154,10 @@ class MidCall:
         return ack
 
     # -- their side ----------------------------------------------------------------------------------
-    def on_reinvite(self, request: Request) -> None:
+    def on_reinvite(self, request: Request, headers: Sequence[tuple[str, str]] = ()) -> None:
         """The far end's re-INVITE (already accepted by the dialog): 491 while ours is pending, else 200
-        with our answer (or, when it has no offer, our offer; its ACK then carries the answer)."""
+        with our answer (or, when it has no offer, our offer; its ACK then carries the answer), with
+        ``headers`` (a session refresh's Session-Expires)."""
         if self.pending:
             self.agent.respond(request, 491)
             self.answered.append(491)
@@ -181,7 +182,7 @@ class MidCall:
                 return
             body = answer
             self.media.take_remote(request.body, "the re-INVITE")
-        response = self.agent.respond(request, 200, body=body, contact=self.contact)
+        response = self.agent.respond(request, 200, body=body, contact=self.contact, headers=headers)
         self.answered.append(200)
         if response is not None and self.agent.transport_name == "UDP":
             self.agent.spawn(self._retransmit(response, request.cseq.seq))

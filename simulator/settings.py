@@ -18,12 +18,13 @@ from sipcore.timers import TimerConfig
 from sipcore.transport_address import AddressError, bracketed, parse_transport_address
 from sipcore.uri import parse_sip_uri
 
+from .session_settings import RELIABLE_MODES, SessionTimer, SettingsError, check_reliable
+
 __all__ = [
-    "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "Addr", "Answer", "DestinationSettings", "HangupAfter", "Hold",
-    "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183", "SendDigits",
-    "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script", "check_sip_uri",
-    "parse_address", "parse_hostport",
-]
+    "CHALLENGE_BEHAVIOURS", "HOLD_DIRECTIONS", "RELIABLE_MODES", "Addr", "Answer", "DestinationSettings",
+    "HangupAfter", "Hold", "MidCallStep", "NeverAnswer", "Reject", "Resume", "Send100", "Send180", "Send183",
+    "SendDigits", "SessionTimer", "SettingsError", "Step", "UaSettings", "Wait", "check_midcall", "check_script",
+    "check_sip_uri", "parse_address", "parse_hostport"]
 
 Addr = tuple[str, int]
 TRANSPORTS = ("UDP", "TCP", "TLS")
@@ -32,8 +33,6 @@ CHALLENGE_BEHAVIOURS = ("answer", "wrong-password", "give-up")
 password (negative scenarios), or give up (the challenge is the final status)."""
 
 
-class SettingsError(ValueError):
-    """A setting the simulator cannot use; the message says which, what it was and what is expected."""
 
 
 # --- value checks -------------------------------------------------------------------------------------
@@ -329,6 +328,8 @@ class UaSettings:
     register_refresh_ratio: float = 0.5
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    prack: bool = False  # RFC 3262: Supported: 100rel in the INVITE, a PRACK for each reliable provisional
+    session_timer: SessionTimer = SessionTimer()  # RFC 4028: the interval asked (none), how the UA refreshes
     tls: TlsOptions | None = None
     """With transport TLS: its certificate (to listen), the CA file, and the SIP domain the trunk's
     certificate must name (``server_name``; default: ``domain``)."""
@@ -417,10 +418,13 @@ class DestinationSettings:
     whether the trunk's relay honours the directions itself."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = "trunkcheck-simulator"
+    reliable: str = "off"  # RFC 3262: one of RELIABLE_MODES
+    session_timer: SessionTimer = SessionTimer(refresher="uac")  # RFC 4028: its choice of refresher, its refresh
     tls: TlsOptions | None = None
     """With transport TLS: its certificate and key (required), the CA file for the trunk's certificate."""
 
     def __post_init__(self) -> None:
+        check_reliable(self.reliable)
         object.__setattr__(self, "listen", check_addr(self.listen, "listen", zero_port_ok=True))
         object.__setattr__(self, "transport", _check_transport(self.transport))
         object.__setattr__(self, "tls", _check_tls(self.transport, self.tls, None))

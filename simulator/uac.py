@@ -10,109 +10,26 @@ BYE. A timeout ends the call with ``timed_out`` and an ``error`` that says what 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
-from sipcore.aio.rtp import ReceivedRtp, SentEvent
 from sipcore.builders import make_cancel, new_request, with_new_branch
 from sipcore.dialog import Dialog, DialogState
 from sipcore.errors import ProtocolError, SIPParseError
 from sipcore.message import Request, Response
+from sipcore.session_timer import SessionExpires, parse_min_se
 from sipcore.transaction import Event, RequestReceived, ResponseReceived, TransactionTimeout
 from sipcore.transport_address import bracketed
 
 from .agent import Agent, wait_any
 from .auth import ChallengeAnswerer, credential_headers
+from .call_result import CallOptions, CallResult
 from .media import CallMedia
 from .midcall import MidCall
-from .record import RecordEvent
-from .settings import Addr, MidCallStep, UaSettings
+from .prack import PrackSender
+from .session_timer import Refresher, answer_headers, offer_headers, session_of
+from .settings import UaSettings
 
 __all__ = ["CallOptions", "CallResult", "OutgoingCall"]
-
-
-@dataclass(frozen=True)
-class CallOptions:
-    to_uri: str
-    request_uri: str
-    target: Addr
-    hold_ms: int
-    alternates: tuple[Addr, ...] = ()
-    """Where to send the INVITE next when ``target`` fails (RFC 3263 §4.3: no response, a transport
-    error or a 503), in order."""
-    cancel_after_ms: int | None = None
-    cancel_on_ringing: bool = False
-    expect_remote_bye: bool = False
-    ring_timeout_ms: int = 60_000
-    remote_bye_timeout_ms: int = 10_000
-    extra_headers: tuple[tuple[str, str], ...] = ()
-    midcall: tuple[MidCallStep, ...] = ()
-    """Hold, Resume and SendDigits steps run in order once answered, before ``hold_ms`` counts."""
-
-
-@dataclass
-class CallResult:
-    """How an outgoing call went. Times are on the agent's clock (as the record's); RTP arrivals on the
-    event loop's (the same clock unless the agent was given another)."""
-
-    call_id: str
-    request_uri: str
-    target: Addr
-    """Where the call's requests went: the last target tried (RFC 3263 failover moves it)."""
-    status: int | None = None
-    """Final status of the (last) INVITE; None when none came."""
-    reason: str | None = None
-    reason_header: str | None = None
-    """The Reason header of the final response (RFC 3326), e.g. ``Q.850;cause=1;text="..."``."""
-    provisional: list[int] = field(default_factory=list)
-    challenges: list[int] = field(default_factory=list)
-    """401/407 statuses received, in order."""
-    auth_retries: int = 0
-    answered: bool = False
-    cancelled: bool = False
-    """The UA sent a CANCEL."""
-    cancel_status: int | None = None
-    timed_out: bool = False
-    error: str | None = None
-    ended_by: str | None = None
-    """"local-bye" or "remote-bye" for an answered call."""
-    bye_status: int | None = None
-    invite_sent_at: float = 0.0
-    first_provisional_at: float | None = None
-    answered_at: float | None = None
-    ended_at: float | None = None
-    rtp_started_at: float | None = None
-    rtp_sent: int = 0
-    rtp_packets: list[ReceivedRtp] = field(default_factory=list)
-    remote_sdp: str | None = None
-    failed_targets: list[tuple[Addr, str]] = field(default_factory=list)
-    """Targets given up before ``target``, each with why (``503 Service Unavailable``, ``no response``)."""
-    reinvites: list[tuple[str, int | None]] = field(default_factory=list)
-    """Our re-INVITEs: (the direction offered, the final status)."""
-    reinvites_answered: list[int] = field(default_factory=list)
-    """The statuses we answered the far end's re-INVITEs with."""
-    dtmf_sent: list[SentEvent] = field(default_factory=list)
-    events: list[RecordEvent] = field(default_factory=list, repr=False)
-
-    @property
-    def rtp_received(self) -> int:
-        return len(self.rtp_packets)
-
-    @property
-    def first_rtp_at(self) -> float | None:
-        return self.rtp_packets[0].arrival if self.rtp_packets else None
-
-    @property
-    def early_media_packets(self) -> int:
-        """RTP packets that arrived before the 2xx (all of them for an unanswered call)."""
-        if self.answered_at is None:
-            return len(self.rtp_packets)
-        return sum(1 for p in self.rtp_packets if p.arrival < self.answered_at)
-
-    @property
-    def setup_ms(self) -> float | None:
-        """INVITE to 2xx (including any 407 round trip), in milliseconds."""
-        return None if self.answered_at is None else (self.answered_at - self.invite_sent_at) * 1000
 
 
 class OutgoingCall:
@@ -137,6 +54,8 @@ class OutgoingCall:
         self.cancel_requested = False
         self.cancel_sent_at: float | None = None
         self.finished = False
+        self.prack = PrackSender(agent, self.call_id) if settings.prack else None
+        self.answer: Response | None = None
         self._remote_bye = asyncio.Event()
 
     # -- entry point ----------------------------------------------------------------------------------
@@ -176,8 +95,13 @@ class OutgoingCall:
             "INVITE", self.options.request_uri, from_uri=s.local_uri, to_uri=self.options.to_uri,
             local_addr=ep.local_addr, transport=ep.transport_name, from_display=s.display_name,
             from_tag=self.from_tag, call_id=self.call_id, cseq=1, branch=ids.branch(),
-            contact=self.agent.contact(s.username), extra_headers=self.options.extra_headers,
+            contact=self.agent.contact(s.username), extra_headers=[*self._supported(), *self.options.extra_headers],
             body=self.media.offer(), content_type="application/sdp", user_agent=s.user_agent)
+
+    def _supported(self) -> list[tuple[str, str]]:
+        s = self.settings
+        tags = [tag for tag, on in (("100rel", s.prack), ("timer", s.session_timer.supported)) if on]
+        return ([("Supported", ", ".join(tags))] if tags else []) + offer_headers(s.session_timer)
 
     def _send_invite(self, invite: Request) -> None:
         self.invite = invite
@@ -273,6 +197,8 @@ class OutgoingCall:
                 result.remote_sdp = response.body.decode("utf-8", "replace")
                 if self.settings.send_early_media and status > 100:
                     self.media.start(f"early media, {status}")
+            if self.prack is not None:
+                self.prack.on_provisional(self.invite, response, self.target, [])
             if self.options.cancel_on_ringing and status in (180, 183):
                 self._request_cancel(f"cancel_on_ringing ({status})")
             if self.cancel_requested and self.cancel_sent_at is None:
@@ -283,6 +209,8 @@ class OutgoingCall:
                 result.status, result.reason = status, response.reason
                 result.error = f"{status} without a usable To tag: no dialog, nothing to ACK"
             return True  # else _on_2xx did the work as it arrived
+        if status == 422 and self.cancel_sent_at is None and len(result.min_se) < 2 and self._retry_422(response):
+            return False
         if status in (401, 407) and self.cancel_sent_at is None:
             result.challenges.append(status)
             retry, note = self.auth.retry(self.invite, response)
@@ -296,6 +224,23 @@ class OutgoingCall:
         result.reason_header = response.headers.get("Reason")
         return True
 
+    def _retry_422(self, response: Response) -> bool:
+        """RFC 4028 §7.4: the INVITE again with the 422's Min-SE as its interval and its Min-SE."""
+        assert self.invite is not None
+        try:
+            min_se = parse_min_se(response, 0)
+        except SIPParseError:
+            min_se = 0
+        if min_se <= 0:
+            return False
+        self.result.min_se.append(min_se)
+        retry = self.auth.again(self.invite, self.invite.cseq.seq + 1)
+        retry.headers.set("Session-Expires", str(SessionExpires(min_se, self.settings.session_timer.refresher)))
+        retry.headers.set("Min-SE", str(min_se))
+        self.agent.record.add("note", f"422: asking for the Min-SE of {min_se} s (RFC 4028 §7.4)", self.call_id)
+        self._send_invite(retry)
+        return True
+
     def _on_2xx(self, response: Response) -> None:
         """ACK a 2xx end to end at once (again for each retransmission); a 2xx after the UA has given up
         (or after its CANCEL) is ACKed and the call hung up."""
@@ -305,8 +250,11 @@ class OutgoingCall:
                 ep.send_stateless(self.ack, self.target)
             return
         assert self.invite is not None
-        try:
-            self.dialog = Dialog.from_uac(self.invite, response)
+        early = self.prack.dialogs.get(response.to.tag or "") if self.prack is not None else None
+        try:  # an early dialog a PRACK was sent in goes on (its CSeq counts on)
+            if early is not None:
+                early.update_from_response(response)
+            self.dialog = early or Dialog.from_uac(self.invite, response)
         except (ProtocolError, SIPParseError) as exc:
             self.agent.record.add("note", f"2xx creates no dialog: {exc}", self.call_id)
             return
@@ -314,6 +262,8 @@ class OutgoingCall:
                                           transport=ep.transport_name, extra_headers=credential_headers(self.invite))
         ep.send_stateless(self.ack, self.target)
         result = self.result
+        self.answer = response
+        result.session_expires = response.headers.get("Session-Expires")
         result.answered = True
         result.answered_at = self.agent.clock.time()
         result.status, result.reason = response.status, response.reason
@@ -350,20 +300,48 @@ class OutgoingCall:
     async def _talk(self) -> None:
         assert self.media is not None
         self.media.start("answer, 2xx")
+        refresher = self._refresher()
+        task = self.agent.spawn(refresher.run()) if refresher is not None else None
+        try:
+            hang_up = await self._hold()
+        finally:
+            if task is not None:
+                task.cancel()  # no refresh crosses the BYE
+            if self.prack is not None:
+                self.result.prack_statuses = list(self.prack.statuses)
+        if hang_up:
+            await self._hang_up()
+
+    def _refresher(self) -> Refresher | None:
+        """The UA's refreshes, when the 2xx names it the refresher (and it is to refresh)."""
+        agreed = session_of(self.answer) if self.answer is not None else None
+        timer = self.settings.session_timer
+        if agreed is None or agreed.refresher != "uac" or self.dialog is None or self.media is None:
+            return None
+        if not timer.refresh:
+            self.agent.record.add("note", "the refresher, told never to refresh (session_timer.refresh off)",
+                                  self.call_id)
+            return None
+        media = self.media
+        return Refresher(self.agent, self.dialog, self.target, agreed.interval, self.call_id, timer.method,
+                         lambda: media.local_sdp or b"", sent=self.result.refreshes)
+
+    async def _hold(self) -> bool:
+        """Hold the call; True when the UA is to hang up (the far end has not)."""
         options = self.options
         midcall = self.midcall if options.midcall and not self.cancel_requested else None
         if midcall is not None and not await midcall.play(options.midcall, self._remote_bye):
-            return
+            return False
         if self.cancel_requested:
             self.agent.record.add("note", "answered although cancelled: hanging up", self.call_id)
         elif options.expect_remote_bye:
             if await wait_any([self._remote_bye], options.remote_bye_timeout_ms / 1000, self.agent.clock):
-                return
+                return False
             self._timeout(f"expected the far end to hang up within {options.remote_bye_timeout_ms / 1000:g} s; "
                           "it did not")
         elif await wait_any([self._remote_bye], options.hold_ms / 1000, self.agent.clock):
-            return
-        await self._hang_up()
+            return False
+        return True
 
     async def _hang_up(self) -> None:
         dialog = self.dialog
@@ -404,7 +382,13 @@ class OutgoingCall:
             if self.finished:
                 self.agent.remove_dialog_user(self.call_id, self.from_tag)
         elif request.method == "INVITE" and self.midcall is not None:
-            self.midcall.on_reinvite(request)
+            headers, agreed = answer_headers(request, self.settings.session_timer)  # RFC 4028: a refresh
+            self.result.refreshes_received += agreed is not None
+            self.midcall.on_reinvite(request, headers)
+        elif request.method == "UPDATE":
+            headers, agreed = answer_headers(request, self.settings.session_timer)
+            self.result.refreshes_received += agreed is not None
+            self.agent.respond(request, 200, headers=headers, contact=self.agent.contact(self.settings.username))
         else:
             self.agent.respond(request, 200)
 

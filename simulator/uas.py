@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from sipcore.aio.rtp import ReceivedRtp
 from sipcore.dialog import Dialog, DialogState
 from sipcore.errors import ProtocolError, SIPParseError
-from sipcore.message import Response
+from sipcore.message import Request, Response
 from sipcore.sdp import SessionDescription
+from sipcore.session_timer import SessionExpires, has_option_tag
 from sipcore.transaction import RequestReceived
 
 from .agent import Agent, next_hop, wait_any
 from .media import CallMedia
 from .midcall import MidCall
+from .prack import first_rseq, rack_of
+from .session_timer import Refresher, answer_headers
 from .settings import (
     Addr,
     Answer,
@@ -34,11 +37,14 @@ from .settings import (
     Send100,
     Send180,
     Send183,
+    SessionTimer,
     Step,
     Wait,
 )
 
 __all__ = ["IncomingCall", "UasCall"]
+
+NO_SESSION_TIMER = SessionTimer()
 
 
 @dataclass
@@ -74,6 +80,11 @@ class IncomingCall:
     """Our re-INVITEs (Hold, Resume steps): (the direction offered, the final status)."""
     reinvites_answered: list[int] = field(default_factory=list)
     """The statuses we answered the far end's re-INVITEs with."""
+    pracks: int = 0
+    """PRACKs that acknowledged a reliable provisional response of ours (RFC 3262)."""
+    refreshes: list[int] = field(default_factory=list)
+    """The final status of each session refresh we sent (RFC 4028)."""
+    refreshes_received: int = 0
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
@@ -91,7 +102,8 @@ class UasCall:
 
     def __init__(self, agent: Agent, event: RequestReceived, script: Sequence[Step], *, honour_cancel: bool,
                  tone_hz: float, media_host: str, contact_user: str, max_call_ms: int,
-                 keep_sending_on_hold: bool = False) -> None:
+                 keep_sending_on_hold: bool = False, reliable: str = "off",
+                 session_timer: SessionTimer = NO_SESSION_TIMER) -> None:
         assert event.transaction is not None
         self.agent = agent
         self.request = event.request
@@ -112,6 +124,13 @@ class UasCall:
         self._acked = asyncio.Event()
         self._ended = asyncio.Event()
         request = self.request
+        self.reliable_mode = reliable
+        self.reliable = reliable != "off" and has_option_tag(request, "100rel")  # RFC 3262
+        self.rseq = first_rseq()
+        self._pracked = asyncio.Event()
+        self._pracked.set()  # nothing to acknowledge yet
+        self.timer = session_timer
+        self.session: SessionExpires | None = None
         self.info = IncomingCall(call_id=request.call_id, request_uri=request.uri, from_uri=str(request.from_.uri),
                                  to_uri=str(request.to.uri), source=event.addr,
                                  received_at=agent.clock.time(), requests=[f"INVITE {request.uri}"])
@@ -126,7 +145,9 @@ class UasCall:
             self.media.ignore_directions = self.keep_sending_on_hold
             self.midcall = MidCall(self.agent, self.media, self.info.call_id, self.contact, lambda: self.dialog,
                                    lambda: next_hop(self.dialog, self.info.source), owns_call_id=False)
-            if self._read_offer():
+            if self.reliable_mode == "require" and not self.reliable:
+                self._final(421, None, "rejected", [("Require", "100rel")])  # RFC 3262 §3
+            elif self._read_offer():
                 await self._play()
                 await self._until_end()
         except asyncio.CancelledError:
@@ -162,14 +183,14 @@ class UasCall:
             elif isinstance(step, Send100):
                 self._send(100)
             elif isinstance(step, Send180):
-                self._send(180)
+                await self._provisional(180)
             elif isinstance(step, Send183):
                 if step.early_media and self.media.local_sdp is not None:
-                    self._send(183, body=self.media.local_sdp)
+                    await self._provisional(183, self.media.local_sdp)
                     self._start_media("early media, 183")
                     self.info.early_media_at = self.media.started_at
                 else:
-                    self._send(183)
+                    await self._provisional(183)
             elif isinstance(step, Answer):
                 if await self._wait([self._ended], step.after_ms / 1000):
                     return
@@ -188,17 +209,67 @@ class UasCall:
             elif isinstance(step, MidCallStep) and self.midcall is not None:
                 await self.midcall.play([step], self._ended)
 
+    async def _provisional(self, status: int, body: bytes = b"") -> None:
+        """A 180/183; reliably (RFC 3262 §3) when the INVITE supports 100rel and ``reliable`` is on: after the
+        previous one's PRACK, with Require and RSeq, retransmitted (T1 doubling) until its own PRACK."""
+        if not self.reliable:
+            self._send(status, body=body)
+            return
+        if not await self._until_pracked():
+            return
+        self.rseq += 1
+        response = self._send(status, body=body, headers=[("Require", "100rel"), ("RSeq", str(self.rseq))])
+        if response is not None:
+            self._pracked.clear()
+            self.agent.spawn(self._retransmit(response))
+
+    async def _retransmit(self, response: Response) -> None:
+        interval, deadline = self.agent.timers.t1, self.agent.clock.time() + 64 * self.agent.timers.t1
+        while not await self._wait([self._pracked, self._ended], interval) and self.final is None:
+            if self.agent.clock.time() >= deadline:
+                self.agent.record.add("timeout", f"no PRACK for the reliable {response.status}", self.info.call_id)
+                self._final(504, "No PRACK", "rejected")  # RFC 3262 §3: reject the INVITE with a 5xx
+                return
+            try:
+                self.agent.ep.send_response(response)
+            except ProtocolError:
+                return
+            interval *= 2
+
+    async def _until_pracked(self) -> bool:
+        """Wait for the PRACK of the outstanding reliable response (bounded by 64*T1)."""
+        return await self._wait([self._pracked], 64 * self.agent.timers.t1 + 1) and not self._ended.is_set()
+
     async def _until_end(self) -> None:
-        """After the script: an answered call lasts until a BYE (either side) or ``max_call_ms``."""
+        """After the script: an answered call lasts until a BYE (either side) or ``max_call_ms``; the
+        destination refreshes the session meanwhile when the 2xx named it the refresher."""
         if self.final is None or self.final.status >= 300 or self._ended.is_set():
             return
-        if not await self._wait([self._ended], self.max_call):
+        task = None
+        if self.session is not None and self.session.refresher == "uas" and self.dialog is not None:
+            if self.timer.refresh:
+                refresher = Refresher(self.agent, self.dialog, next_hop(self.dialog, self.info.source),
+                                      self.session.interval, self.info.call_id, self.timer.method,
+                                      lambda: self.media.local_sdp or b"" if self.media is not None else b"",
+                                      sent=self.info.refreshes)
+                task = self.agent.spawn(refresher.run())
+            else:
+                self.agent.record.add("note", "the refresher, told never to refresh", self.info.call_id)
+        try:
+            ended = await self._wait([self._ended], self.max_call)
+        finally:
+            if task is not None:
+                task.cancel()  # no refresh crosses the BYE
+        if not ended:
             await self._send_bye(f"max call time {self.max_call:g} s")
 
     async def _answer(self) -> None:
         assert self.media is not None
         sdp = self.media.local_sdp if self.offer is not None else self.media.offer()
-        response = self._final(200, None, None, body=sdp or b"")
+        if not await self._until_pracked():  # RFC 3262 §3: the 2xx after the PRACK of an SDP answer
+            return
+        headers, self.session = answer_headers(self.request, self.timer)
+        response = self._final(200, None, None, body=sdp or b"", headers=headers)
         if response is None:
             return
         self.info.answered_at = self.agent.clock.time()
@@ -322,10 +393,28 @@ class UasCall:
                 self._final(487, None, None)  # a BYE in an early dialog ends the INVITE
             self.info.ended_by = "remote-bye"
             self._ended.set()
+        elif request.method == "PRACK":
+            self._on_prack(request)
         elif request.method == "INVITE" and self.midcall is not None:
-            self.midcall.on_reinvite(request)
+            headers, agreed = answer_headers(request, self.timer)  # RFC 4028: a refresh
+            self.info.refreshes_received += agreed is not None
+            self.midcall.on_reinvite(request, headers)
+        elif request.method == "UPDATE":
+            headers, agreed = answer_headers(request, self.timer)
+            self.info.refreshes_received += agreed is not None
+            self.agent.respond(request, 200, headers=headers, contact=self.contact)
         else:
             self.agent.respond(request, 200)
+
+    def _on_prack(self, request: Request) -> None:
+        rack = rack_of(request)
+        if (rack is None or self._pracked.is_set() or rack.rseq != self.rseq
+                or rack.cseq != self.request.cseq.seq):
+            self.agent.respond(request, 481)  # RFC 3262 §3: matches no unacknowledged response
+            return
+        self.info.pracks += 1
+        self._pracked.set()
+        self.agent.respond(request, 200)
 
     def on_no_ack(self) -> None:
         self.info.error = f"no ACK for the {self.info.final_status} response"

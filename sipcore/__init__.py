@@ -57,6 +57,10 @@ RTP (RFC 3550; G.711)
     :class:`RtpPacket`, :class:`RtpStream` (a sender's sequence numbers and timestamps), PCMU coding, a
     test tone (:func:`pcmu_tone`) and :func:`dominant_frequency` to check the far end's tone was heard;
     RFC 4733 telephone-events (DTMF): :class:`TelephoneEvent` payloads and :func:`event_plan`.
+Session timers and reliable provisionals (RFC 4028; RFC 3262)
+    :class:`SessionExpires` (:func:`parse_session_expires`, :func:`parse_min_se`, :data:`RFC_MIN_SE`),
+    when to refresh and when to give up (:func:`refresh_delay`, :func:`bye_delay`); :func:`is_reliable`,
+    :func:`parse_rseq`, :class:`RAck` (:func:`parse_rack`, :data:`MAX_RSEQ`); :func:`has_option_tag`.
 Q.850 causes (RFC 3326; RFC 3398)
     :func:`cause_for_status`, :func:`status_for_cause` and the Reason header (:func:`reason_header`,
     :func:`parse_reason`).
@@ -173,6 +177,20 @@ from .sdes import (
 )
 from .sdp import Connection, MediaDescription, Origin, SessionDescription, media_address, rewrite_for_relay
 from .sdp_offer import make_answer, make_offer
+from .session_timer import (
+    MAX_RSEQ,
+    RFC_MIN_SE,
+    RAck,
+    SessionExpires,
+    bye_delay,
+    has_option_tag,
+    is_reliable,
+    parse_min_se,
+    parse_rack,
+    parse_rseq,
+    parse_session_expires,
+    refresh_delay,
+)
 from .srtp import SrtpContext, SrtpError
 from .stateless import error_response_bytes
 from .telephone_event import (
@@ -267,6 +285,9 @@ __all__ = [
     "encode_pcmu", "pcmu_frames", "pcmu_tone",
     "DTMF_EVENTS", "TELEPHONE_EVENT", "TelephoneEvent", "TelephoneEventError", "dtmf_digit", "dtmf_event",
     "event_plan",
+    # session timers (RFC 4028) and reliable provisional responses (RFC 3262)
+    "MAX_RSEQ", "RFC_MIN_SE", "RAck", "SessionExpires", "bye_delay", "has_option_tag", "is_reliable",
+    "parse_min_se", "parse_rack", "parse_rseq", "parse_session_expires", "refresh_delay",
     # Q.850
     "NORMAL_CALL_CLEARING", "Reason", "cause_for_status", "cause_text", "parse_reason", "reason_header",
     "status_for_cause",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from behave import matchers
 
-__all__ = ["HOLD_DIRECTION", "REALM", "ROLE", "TEXT", "ParameterType", "use_parameter_types"]
+__all__ = ["HOLD_DIRECTION", "REALM", "ROLE", "SIDE", "TEXT", "ParameterType", "use_parameter_types"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ ROLE = ParameterType(r"UA2|UA|carrier", _role)
 """A calling role as written in a step: UA, UA2 (a UA at another address) or carrier (-> "Carrier")."""
 TEXT = ParameterType(r'[^"]+', str)
 """What stands between double quotes: a number, a SIP URI, a password."""
+SIDE = ParameterType(r"UA|destination", lambda text: "Destination" if text == "destination" else text)
+"""An end of the call as written in a step: UA or destination (-> "Destination")."""
 REALM = ParameterType(r"trunk's|registrar's", lambda text: text.removesuffix("'s"))
 """Whose domain a challenge's realm is: the trunk's or the registrar's (-> "trunk", "registrar")."""
 HOLD_DIRECTION = ParameterType(r"sendonly|inactive", str)
@@ -46,4 +48,4 @@ HOLD_DIRECTION = ParameterType(r"sendonly|inactive", str)
 def use_parameter_types() -> None:
     """Register Role, Text, Realm and HoldDirection with behave's step matcher (again is harmless)."""
     register: Callable[..., None] = matchers.register_type  # behave's matchers module has no type hints
-    register(Role=ROLE, Text=TEXT, Realm=REALM, HoldDirection=HOLD_DIRECTION)
+    register(Role=ROLE, Text=TEXT, Realm=REALM, HoldDirection=HOLD_DIRECTION, Side=SIDE)

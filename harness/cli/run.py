@@ -41,6 +41,7 @@ from harness.settings import (
     RESPONSE_TIMEOUT,
     RunSettings,
 )
+from harness.suite.durations import parse_define
 from harness.suite.equipment_setup import ImageStarter
 from harness.suite.runner import run_suite
 from harness.topology import LOOPBACK_ENV, RoleAddresses
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long equipment under test may leave a request without any answer before "
                         f"the scenario fails (default {RESPONSE_TIMEOUT:g})")
     # TEST ONLY, hence hidden: the embedded reference trunk broken on purpose, to see the suite fail
+    parser.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE",
+                        help="a scenario duration: session_interval=SECONDS (default 4; 90 for a trunk keeping "
+                             "RFC 4028's floor), long_call_seconds=SECONDS (default 6)")
     parser.add_argument("--fault", action="append", type=_fault, default=[], help=argparse.SUPPRESS)
     parser.add_argument("--loopback", metavar="BASE",
                         help="the loopback /24 the harness's roles live in: UA BASE+10, second UA +11, carrier "
@@ -189,6 +193,7 @@ def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | 
         dns = parse_nameserver(args.dns) if args.dns is not None else None
     except LocateError as exc:
         raise ValueError(f"--dns: {exc}") from None
+    defines = tuple(parse_define(text) for text in args.define)
     settings = RunSettings(
         features=tuple(p.resolve() for p in (args.features or [FEATURES])),
         tags=tuple(args.tags),
@@ -205,6 +210,7 @@ def settings_from(args: argparse.Namespace, *, container_roles: RoleAddresses | 
         dns=dns,
         jobs=args.jobs,
         shard=parse_shard(args.shard) if args.shard is not None else None,
+        defines=defines,
     )
     if args.run_id:
         settings = replace(settings, run_id=args.run_id)

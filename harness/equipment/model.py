@@ -29,7 +29,8 @@ __all__ = [
 ROLES = ("trunk", "ua")
 FEATURES = ("basic-auth", "ip-auth", "early-media", "status-relay", "q850-reason", "registration", "cancel",
             "tcp", "srtp", "tls", "options-keepalive", "caller-identity", "hold",
-            "dtmf-rfc4733", "forking", "destination-failover")
+            "dtmf-rfc4733", "forking", "destination-failover",
+            "session-timers", "100rel", "long-calls")
 FEATURE_ALIASES = {"reason-relay": ("status-relay", "q850-reason")}
 """Former claim names, read as the claims they became: ``reason-relay`` (the hangup cause relayed: the
 destination's status and a Q.850 Reason) was split in two, since a proxy relays the status but adds no

@@ -49,6 +49,10 @@ FEATURE_TEXT = {
                "cancelled as completed elsewhere (RFC 3326)",
     "destination-failover": "Destination failover: the next destination on 503 (Retry-After honoured), no "
                             "response or a transport error; other statuses relayed",
+    "session-timers": "Session timers (RFC 4028): 422 with Min-SE, refreshes relayed, BYE on both legs when none "
+                      "comes",
+    "100rel": "Reliable provisional responses (RFC 3262): a reliable 183 and its PRACK end to end, or absorbed",
+    "long-calls": "Long calls: held across session refreshes with steady RTP both ways",
 }
 ROLE_TEXT = {
     "trunk": "SIP trunk (SBC, PBX or proxy) standing in for VoIPBin; trunkcheck played the caller (UA) and "

@@ -64,6 +64,8 @@ def behave_args(settings: RunSettings, run_dir: Path, junit_dir: Path | None = N
         args += ["-D", f"dns={dns_text(settings.dns)}"]
     args += ["-D", f"interface={settings.interface}", "-D", f"destination={settings.destination}",
              "-D", f"response_timeout={settings.response_timeout:g}"]
+    for name, value in settings.defines:  # scenario durations (harness.suite.durations)
+        args += ["-D", f"{name}={value}"]
     for expr in settings.tags:
         args += ["--tags", expr]
     return args

@@ -1,5 +1,7 @@
 """The trunk a scenario talks to: settings the Given steps change, and the embedded reference server they
-configure (the embedded defaults with the scenario's addresses and the steps' changes).
+configure (the embedded defaults with the scenario's addresses and the steps' changes). Its session timers
+accept intervals down to 2 s (``allow_below_rfc_minimum``, test only: RFC 4028's floor is 90 s) so that the
+session-timer and long-call scenarios see a refresh in seconds (harness.suite.durations).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from reference_server.faults import NO_FAULTS, InjectedFaults
 from reference_server.identity import IdentityPolicy
 from reference_server.keepalive import KeepAliveSettings
 from reference_server.server import ReferenceServer
+from reference_server.session_config import TEST_MIN_SE, SessionTimerConfig
+from sipcore.session_timer import RFC_MIN_SE
 
 __all__ = ["TrunkSettings", "build_server_config", "start_reference_server"]
 
@@ -48,6 +52,7 @@ class TrunkSettings:
     identity: IdentityPolicy = IdentityPolicy()  # P-Asserted-Identity, Privacy, E.164 (the defaults: none)
     options_interval: float = 60.0  # equipment under test: its OPTIONS interval, as its file declares
     options_timeout: float = 32.0  # equipment under test: how long before it marks a destination down
+    min_se: int = TEST_MIN_SE  # session timers: below RFC 4028's 90 s for the suite (harness.suite.durations)
     srtp: bool = True  # [media] srtp: RTP/SAVP offers accepted (False: 488)
     destination_srtp: bool = False  # the destination is offered SRTP
     destinations: tuple[str, ...] = ("Destination",)  # the roles the trunk sends calls to, in failover order
@@ -102,6 +107,8 @@ def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig 
         trusted_peers=tuple(net(r) for r in settings.trusted_roles),
         registrar=dataclasses.replace(base.registrar, domain=settings.registrar_domain),
         extensions=tuple(Extension(e, p) for e, p in settings.extensions.items()),
+        session_timer=SessionTimerConfig(base.session_timer.session_expires, settings.min_se,
+                                         allow_below_rfc_minimum=settings.min_se < RFC_MIN_SE),
     )
 
 

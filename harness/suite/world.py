@@ -88,7 +88,7 @@ class ScenarioWorld:
         """ua-only: the test number the scenario's UA calls (harness.suite.ua_only.plan)."""
         self.trunk = trunk_settings(self.equipment) if self.equipment is not None else TrunkSettings()
         self.destination_script: tuple[Step, ...] = script_for()
-        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold)
+        self.destination_options: dict[str, Any] = {}  # other DestinationSettings fields (keep_sending_on_hold, reliable, session_timer)
         self.far_ends = FarEnds()  # Destination2, destinations that do not answer (harness.suite.destinations)
         self.destination_answers_options = True  # False: the simulated destination ignores OPTIONS
         self.ua_srtp = False  # the simulated UA offers SRTP (equipment under test: as its file configures it)

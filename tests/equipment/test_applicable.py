@@ -96,3 +96,19 @@ def test_scenarios_that_reconfigure_the_trunk_are_for_the_reference_server_only(
 def test_without_equipment_everything_applies() -> None:
     assert applicable({"@ip-auth", "@tcp", "@role-ua"}, None) == (
         True, "the embedded reference server implements every feature")
+
+
+@pytest.mark.parametrize("feature, claim", [("session_timers.feature", "session-timers"),
+                                            ("reliable_provisionals.feature", "100rel"),
+                                            ("long_calls.feature", "long-calls")])
+def test_the_beyond_the_ladders_scenarios_need_their_claim(kamailio, feature: str, claim: str) -> None:  # type: ignore[no-untyped-def]
+    """Session timers, 100rel and long calls: not applicable unless claimed (Kamailio's file claims none),
+    and claimable."""
+    first = (FEATURES / feature).read_text().splitlines()[0]
+    tags = set(first.split())
+    assert f"@{claim}" in tags
+    ok, why = applicable(tags, kamailio)
+    assert not ok and f"does not claim {claim}" in why
+    claimed = load_equipment(EXAMPLES / "kamailio-trunk.toml")
+    object.__setattr__(claimed, "features", claimed.features | {claim})
+    assert applicable(tags, claimed)[0]

@@ -116,3 +116,10 @@ def test_junit_gives_a_not_applicable_scenario_its_reason_as_it_is_written(tmp_p
     assert skipped is not None and skipped.get("message") == skipped.text
     assert (skipped.text or "").startswith("not applicable: Kamailio trunk example")
     assert cases["The documented call flow"].find("skipped") is None
+
+
+def test_every_claim_has_its_text_in_the_validation_report() -> None:
+    from harness.equipment import FEATURES
+    from harness.reports.validation import FEATURE_TEXT
+
+    assert set(FEATURE_TEXT) == set(FEATURES)
