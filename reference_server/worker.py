@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sipcore.aio import deliver_datagram
 from sipcore.aio.endpoint import EventHandler, SipEndpoint
 from sipcore.aio.tap import report_datagram
 from sipcore.aio.transport import Addr
 from sipcore.errors import SIPParseError
-from sipcore.parser import parse_message
 
 from .admission import Admission
 from .config import ListenAddress, ServerConfig
@@ -83,14 +83,7 @@ class DispatchedUdpTransport:
         if self.admission is not None:
             now = time.monotonic()
             self.admission.note_delay(now - received_at, now)
-        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # keep-alive
-            return
-        try:
-            message = parse_message(data)
-        except SIPParseError as exc:
-            self._on_error(data, peer, exc, self)
-            return
-        self._on_message(message, peer, self)
+        deliver_datagram(data, peer, self._on_message, self._on_error, self)
 
     def send(self, data: bytes, addr: Addr) -> None:
         if self._sock is None:

@@ -40,11 +40,12 @@ from .resolver import SipResolver, locate_blocking
 from .rtp import ReceivedRtp, RtpEndpoint, SentEvent
 from .tap import Tap, report_datagram, report_stream, set_tap, tap_of
 from .tls import HANDSHAKE_TIMEOUT, TlsError, TlsOptions, TlsTransport, client_context, server_context
-from .transport import Addr, TcpTransport, Transport, UdpTransport
+from .transport import Addr, TcpTransport, Transport, UdpTransport, deliver_datagram
 
 __all__ = [
     "HANDSHAKE_TIMEOUT", "LOOP_CLOCK", "Addr", "Clock", "EventHandler", "LoopClock", "ParseErrorHandler", "ReceivedObserver",
     "ReceivedRtp", "RtpEndpoint", "SentEvent", "SentObserver", "SipEndpoint", "SipResolver", "SteppedClock", "TcpTransport",
     "Tap", "TimerHandle", "TlsError", "TlsOptions", "TlsTransport", "Transport", "UdpTransport", "client_context",
+    "deliver_datagram",
     "locate_blocking", "report_datagram", "report_stream", "server_context", "set_tap", "tap_of",
 ]

@@ -43,6 +43,20 @@ class Transport(Protocol):
 MessageHandler = Callable[[Request | Response, Addr, "Transport"], None]
 ErrorHandler = Callable[[bytes, Addr, SIPParseError, "Transport"], None]
 UnreachableHandler = Callable[[Addr, OSError], None]
+
+
+def deliver_datagram(data: bytes, peer: Addr, on_message: MessageHandler, on_error: ErrorHandler,
+                     transport: Transport) -> None:
+    """One datagram to its handler: a keep-alive (CRLF only, or empty) is dropped, a message parsed and handed
+    on, a datagram that does not parse given to ``on_error`` (every UDP transport, the dispatched ones too)."""
+    if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
+        return
+    try:
+        message = parse_message(data)
+    except SIPParseError as exc:
+        on_error(data, peer, exc, transport)
+        return
+    on_message(message, peer, transport)
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux: report ICMP errors with the destination
 
 
@@ -125,14 +139,7 @@ class UdpTransport:
             self._datagram_received(data, peer)
 
     def _datagram_received(self, data: bytes, peer: Addr) -> None:
-        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # keep-alive (or empty)
-            return
-        try:
-            message = parse_message(data)
-        except SIPParseError as exc:
-            self._on_error(data, peer, exc, self)
-            return
-        self._on_message(message, peer, self)
+        deliver_datagram(data, peer, self._on_message, self._on_error, self)
 
     def _drain_errors(self, exc: OSError) -> None:
         assert self._sock is not None
