@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.adapters.kamailio import KAMAILIO_MISSING, find_kamailio
 from harness.adapters.sipp import SIPP_MISSING, find_sipp
 
 from .conftest import loopback
@@ -38,3 +39,24 @@ def test_quick_load_benchmark_holds_a_clean_rate() -> None:
                                    r"peak=[\d.]+MiB", s) for s in steps), proc.stdout
     assert all("retrans sent/recv=" in s for s in steps), proc.stdout
     assert "clean (quick, not per definition)" in steps[0], proc.stdout
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(find_kamailio() is None, reason=KAMAILIO_MISSING)
+def test_against_kamailio_runs_the_same_ramp_on_kamailio_and_prints_both_figures() -> None:
+    """--against kamailio: Kamailio (examples/kamailio) is started by the benchmark and driven by the same
+    SIPp caller and destination; its step lines carry Kamailio's own CPU (its forked workers summed)."""
+    addresses = ",".join(loopback(3, host) for host in (40, 41, 42))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sipp_load.py"), "--quick", "--verbose",
+                           "--rates", "10", "--against", "kamailio", "--kamailio-rates", "20",
+                           "--addresses", addresses], cwd=ROOT, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    kamailio_steps = lines[lines.index("-- Kamailio (examples/kamailio)") + 1:]
+    step = next(line for line in kamailio_steps if line.startswith("rate="))
+    assert "rate=   20 cps" in step and "clean (quick, not per definition)" in step, proc.stdout
+    assert re.search(r"server cpu=\d+% of a core \([\d.]+ ms/call\)", step), step
+    assert lines[-3] == "kamailio_quick_clean_cps: 20 (quick, not per definition: 5 s steps after 3 s warm-ups)"
+    assert lines[-2] == "ratio: none (quick, not per definition)"
+    assert lines[-1].startswith("quick_clean_cps: 10 "), proc.stdout
+    assert not any("max_clean_cps" in line for line in lines), proc.stdout
