@@ -42,6 +42,7 @@ from .transaction_server import (
     response_matches_rfc2543,
 )
 from .transport_address import Address
+from .via import new_via
 
 ServerKey = tuple[str, str, int, str]
 """(branch, sent-by host in lower case, sent-by port, method with ACK counted as INVITE)."""
@@ -93,7 +94,7 @@ def stamp_via(request: Request, source: Address) -> Via:
         assert rport_key is not None
         params[rport_key] = str(port)
     params[received_key] = host
-    stamped = Via(via.transport, via.host, via.port, params, via.protocol)
+    stamped = new_via(via.transport, via.host, via.port, params, via.protocol)
     headers = request.headers
     vias = request.via
     first_field = headers.get("Via") or ""
