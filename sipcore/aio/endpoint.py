@@ -262,10 +262,10 @@ class SipEndpoint:
         that sends while events are being dispatched only queues; the outer pump drains it, so handlers
         run one at a time and in order. (It reads the layer's queues directly: datagrams_to_send() and
         next_event() cost a call, and a new list, per event.)"""
-        layer, transport = self.layer, self.transport
-        assert layer is not None and transport is not None and self._loop is not None
         if self._pumping:
             return
+        layer, transport = self.layer, self.transport
+        assert layer is not None and transport is not None and self._loop is not None
         self._pumping = True
         events = layer._events
         try:
