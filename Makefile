@@ -11,7 +11,7 @@ setup:
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 run: setup
 	$(VENV)/bin/trunkcheck run

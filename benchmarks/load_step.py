@@ -56,6 +56,7 @@ class RateResult:
     verdict: Verdict
     sipp: tuple[SippResult, ...] = ()  # caller and destination, for --verbose
     window_s: float = 0.0  # wall time over which cpu_seconds was measured: window start to the caller's exit
+    pss_end_kb: int = 0  # summed PSS at the end: the memory Kamailio's processes share, counted once
 
     @property
     def cpu_percent(self) -> float:
@@ -73,7 +74,8 @@ class RateResult:
         return (f"rate={self.rate:>5} cps  step={self.step_s:g}s calls={self.caller.placed} placed in "
                 f"{self.elapsed:.1f}s  caller {self.caller.summary()}  destination {self.destination.summary()}  "
                 f"server cpu={self.cpu_percent:.0f}% of a core ({self.cpu_ms_per_call:.2f} ms/call) "
-                f"rss end={self.rss_end_kb / 1024:.1f}MiB peak={self.rss_peak_kb / 1024:.1f}MiB"
+                f"rss end={self.rss_end_kb / 1024:.1f}MiB peak={self.rss_peak_kb / 1024:.1f}MiB "
+                f"pss end={self.pss_end_kb / 1024:.1f}MiB"
                 f"  -> {self.verdict.label}")
 
 
@@ -159,7 +161,7 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
     caller_run = _caller(rate, warm_calls + calls, warmup_s + step_s, addresses, hold_ms, workdir / "caller")
     caller_result = dest_result = None
     window_s = cpu = 0.0
-    rss_end = rss_peak = 0
+    rss_end = rss_peak = pss_end = 0
     started_at = since = time.time()
     with start_server(addresses, server_args) as server, uas.start() as dest:
         dest.wait_ready()
@@ -188,6 +190,8 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
                 window_s = time.monotonic() - window_started
                 cpu, rss_end = after.cpu_seconds - before.cpu_seconds, after.rss_kb
                 rss_peak = max(sampled_peak, after.peak_rss_kb if exact_peak else 0, rss_end)
+                with contextlib.suppress(OSError):
+                    pss_end = tree_usage(server.pid, pss=True).pss_kb
         all_done = caller_result is not None and caller_result.successful == warm_calls + calls
         dest_result = dest.wait(timeout=DESTINATION_DRAIN_S) if all_done else dest.stop(grace=6)
         alive = server.running()
@@ -208,4 +212,4 @@ def run_rate(rate: int, *, step_s: float, warmup_s: float, addresses: tuple[str,
     warm_elapsed = (row_epoch(warm_end) or started_at) - started_at if warm_end else 0.0
     return RateResult(rate, step_s, warmup_s, calls, elapsed, caller, destination, warm_caller.placed,
                       max(0.0, warm_elapsed), warm_caller, warm_destination, cpu, rss_end, rss_peak, verdict,
-                      tuple(r for r in (caller_result, dest_result) if r is not None), window_s)
+                      tuple(r for r in (caller_result, dest_result) if r is not None), window_s, pss_end)

@@ -34,7 +34,9 @@ and the caller placed its last call (``OutgoingCall`` reached its total) within 
 The destination counts a call only when its 4 s timewait ends, so its "ok" over the window includes
 warm-up calls that ended then. The warm-up's own counters are printed, not judged.
 Over the window the server's /proc gives its CPU use (% of one core, ms per call placed) and its RSS (at
-the end of the run; peak within the window, VmHWM reset at the window's start or sampled every 0.25 s).
+the end of the run; peak within the window, VmHWM reset at the window's start or sampled every 0.25 s)
+and its PSS at the end: summed over a server's processes, RSS counts the memory they share (Kamailio's
+``-m`` shared memory) once per process, PSS once.
 
 Rates run in increasing order and stop at the first one that is not clean (``--keep-going`` tries them
 all); ``max_clean_cps`` is the highest rate clean with all lower rates clean. A step shorter than 60 s or a

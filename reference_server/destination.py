@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from sipcore.errors import SIPParseError
 from sipcore.transport_address import TRANSPORTS, bracketed, is_ip_address, split_transport_address
@@ -33,12 +34,12 @@ class Destination:
     secure: bool = False
     """A sips: URI given by name: TLS only, NAPTR limited to SIPS+D2T (RFC 3263 §4.1)."""
 
-    @property
+    @cached_property  # asked for every call: worked out once (the fields are frozen)
     def by_dns(self) -> bool:
         """The host is a name: located through DNS for each call."""
         return not is_ip_address(self.host)
 
-    @property
+    @cached_property
     def uri(self) -> str:
         port = "" if self.port is None else f":{self.port}"
         if self.secure:

@@ -45,7 +45,10 @@ __all__ = ["FAILOVER_STATUSES", "MAX_HOLD", "DestinationHealth", "chain", "final
 FAILOVER_STATUSES = frozenset({408, 503})
 def chain(targets: Sequence[Target]) -> Target:
     """The first target, carrying the others (in order) as its fallback."""
-    return dataclasses.replace(targets[0], fallback=tuple(targets[1:]))
+    first, rest = targets[0], tuple(targets[1:])
+    if not rest and not first.fallback:  # one destination, the usual trunk: nothing to carry
+        return first
+    return dataclasses.replace(first, fallback=rest)
 
 
 def next_destination(leg: BLeg, response: Response, health: DestinationHealth, now: float,

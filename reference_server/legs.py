@@ -200,11 +200,17 @@ class BLeg:
     def ack_and_bye(self, response: Response, ids: IdGenerator) -> None:
         """A 2xx nobody wants (another leg won, or the caller gave up): ACK it and hang up. Raises
         ProtocolError / SIPParseError when the 2xx creates no usable dialog."""
-        dialog = Dialog.from_uac(self.invite, response)
-        ack = dialog.create_ack(self.invite.cseq.seq, ids.branch(), self.local, transport=self.transport)
-        self.endpoint.send_stateless(ack, self.addr)
-        bye = dialog.create_bye(branch=ids.branch(), local_addr=self.local, transport=self.transport)
-        self.endpoint.send_request(bye, self.addr)
+        _ack_and_bye(self.invite, response, ids, self.local, self.endpoint, self.addr)
+
+
+def _ack_and_bye(invite: Request, response: Response, ids: IdGenerator, local: Addr, endpoint: SipEndpoint,
+                 addr: Addr) -> None:
+    dialog = Dialog.from_uac(invite, response)
+    transport = endpoint.transport_name
+    ack = dialog.create_ack(invite.cseq.seq, ids.branch(), local, transport=transport)
+    endpoint.send_stateless(ack, addr)
+    bye = dialog.create_bye(branch=ids.branch(), local_addr=local, transport=transport)
+    endpoint.send_request(bye, addr)
 
 
 def best_failure(legs: list[BLeg]) -> Response:
@@ -224,12 +230,14 @@ class EndedLeg:
     call's messages, dialogs and media be freed when the call ends instead of when the transaction does.
     """
 
-    __slots__ = ("leg", "remote_tag", "ids", "call_id")
+    __slots__ = ("invite", "ack", "local", "endpoint", "addr", "remote_tag", "ids", "call_id")
 
     def __init__(self, leg: BLeg, *, winner: bool, ids: IdGenerator, call_id: str) -> None:
-        # without dialogs, responses or parsed header views
-        self.leg = BLeg(leg.target, leg.invite.unparsed_copy(), leg.local,
-                        ack=leg.ack.unparsed_copy() if leg.ack is not None else None, clock=leg.clock)
+        # without dialogs, responses, parsed header views, or the leg and its target (objects that would
+        # otherwise outlive the call by the transaction's linger, for the cyclic GC to scan)
+        self.invite = leg.invite.unparsed_copy()
+        self.ack = leg.ack.unparsed_copy() if leg.ack is not None else None
+        self.local, self.endpoint, self.addr = leg.local, leg.endpoint, leg.addr
         self.remote_tag = leg.dialog.remote_tag if winner and leg.dialog is not None else None
         self.ids = ids
         self.call_id = call_id
@@ -237,11 +245,12 @@ class EndedLeg:
     def on_event(self, event: Event) -> None:
         if not isinstance(event, ResponseReceived) or not 200 <= event.response.status < 300:
             return
-        response, leg = event.response, self.leg
+        response = event.response
         if self.remote_tag is not None and response.to.tag == self.remote_tag:
-            leg.send_ack_again()
+            if self.ack is not None:  # the winning 2xx again: our ACK was lost
+                self.endpoint.send_stateless(self.ack, self.addr)
             return
         try:
-            leg.ack_and_bye(response, self.ids)
+            _ack_and_bye(self.invite, response, self.ids, self.local, self.endpoint, self.addr)
         except (ProtocolError, SIPParseError) as exc:
             log.info("call %s: cannot ACK a stray 2xx: %s", self.call_id, exc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -79,12 +79,13 @@ class _Side(asyncio.DatagramProtocol):
     """One relay socket: accepts from its far end, forwards through its peer side."""
 
     def __init__(self, name: str, sock: socket.socket, port: int, validate: Callable[[bytes], bool],
-                 ssrc_at: int, clock: Clock) -> None:
+                 ssrc_at: int, clock: Clock, local: tuple[str, int] | None = None) -> None:
         self.name = name
         self.clock = clock
         self.sock = sock
         self.port = port  # the port ``sock`` is bound to
-        self.local: tuple[str, int] = sock.getsockname()[:2]  # what a tap (sipcore.aio.tap) reports
+        # what a tap (sipcore.aio.tap) reports: getsockname(), unless known (parked sockets)
+        self.local: tuple[str, int] = sock.getsockname()[:2] if local is None else local
         self.validate = validate
         self.ssrc_at = ssrc_at  # where the sender's SSRC is: 8 in RTP, 4 in RTCP
         self.stats = DirectionStats()
@@ -187,16 +188,19 @@ class MediaRelay:
     """One call's relay: side A (caller) and side B (destination), RTP and optionally RTCP."""
 
     def __init__(self, allocator: PortAllocator, a: PortPair, b: PortPair, host: str | None = None, *,
-                 clock: Clock = LOOP_CLOCK) -> None:
+                 clock: Clock = LOOP_CLOCK, locals_: Sequence[tuple[str, int] | None] = (None,) * 4) -> None:
         """``host``: the address side A is bound to, as getsockname() gives it (asked when not given);
-        ``clock`` stamps the first packets."""
+        ``clock`` stamps the first packets; ``locals_``: the sockets' addresses (A RTP, B RTP, A RTCP,
+        B RTCP) when known, each asked of its socket otherwise."""
         self._allocator = allocator
         self._ports = (a.port, b.port)
-        self._a = _Side("A", a.rtp, a.port, is_rtp, 8, clock)
-        self._b = _Side("B", b.rtp, b.port, is_rtp, 8, clock)
+        self._a = _Side("A", a.rtp, a.port, is_rtp, 8, clock, locals_[0])
+        self._b = _Side("B", b.rtp, b.port, is_rtp, 8, clock, locals_[1])
         _pair(self._a, self._b)
-        self._a_rtcp = _Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp, 4, clock) if a.rtcp is not None else None
-        self._b_rtcp = _Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp, 4, clock) if b.rtcp is not None else None
+        self._a_rtcp = (_Side("A-RTCP", a.rtcp, a.port + 1, is_rtcp, 4, clock, locals_[2])
+                        if a.rtcp is not None else None)
+        self._b_rtcp = (_Side("B-RTCP", b.rtcp, b.port + 1, is_rtcp, 4, clock, locals_[3])
+                        if b.rtcp is not None else None)
         if self._a_rtcp is not None and self._b_rtcp is not None:
             _pair(self._a_rtcp, self._b_rtcp)
         self._all_sides = tuple(s for s in (self._a, self._b, self._a_rtcp, self._b_rtcp) if s is not None)
@@ -344,7 +348,8 @@ class MediaRelay:
             self._allocator.park(port)
         sides = (self._a, self._b, self._a_rtcp, self._b_rtcp)
         return ParkedRelay(now, self._ports, [s.sock if s is not None else None for s in sides],
-                           [s.transport if s is not None else None for s in sides], self._host)
+                           [s.transport if s is not None else None for s in sides], self._host,
+                           [s.local if s is not None else None for s in sides])
 
     @classmethod
     def unpark(cls, allocator: PortAllocator, parked: ParkedRelay, *, clock: Clock = LOOP_CLOCK) -> MediaRelay:
@@ -356,7 +361,7 @@ class MediaRelay:
             allocator.unpark(port)
         host = parked.host  # both sides are bound on it
         relay = cls(allocator, PortPair(host, a_port, a_rtp, a_rtcp), PortPair(host, b_port, b_rtp, b_rtcp), host,
-                    clock=clock)
+                    clock=clock, locals_=parked.locals_)
         for side, transport in zip(relay._sides(), (t for t in parked.transports if t is not None), strict=True):
             side.transport = transport
             transport.set_protocol(side)  # the old call's side stops receiving
@@ -376,6 +381,7 @@ class ParkedRelay:
     socks: list[socket.socket | None]  # A RTP, B RTP, A RTCP, B RTCP
     transports: list[asyncio.DatagramTransport | None]
     host: str  # where the sockets are bound, as getsockname() gives it
+    locals_: list[tuple[str, int] | None]  # each socket's getsockname(), as socks
 
     def close(self, allocator: PortAllocator) -> None:
         for transport in self.transports:

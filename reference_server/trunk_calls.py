@@ -115,19 +115,20 @@ class TrunkDestinations:
             return CallPlan([], identity, (503, f"every destination of trunk {trunk.name} is down "
                                                f"(unanswered OPTIONS): {down}"))
         targets: list[Target] = []
+        timeout, several = trunk.destination_timeout, len(trunk.destinations) > 1  # what _chain would mark
         for dest in up:
             assert dest.transport is not None and dest.port is not None
             out = self.endpoint_for(dest.transport, endpoint)
             if out is not None:
                 targets.append(self._target(dest.host, dest.port, dest, identity, out, (dest.host, dest.port),
-                                            trunk.destination_srtp))
+                                            trunk.destination_srtp, timeout=timeout, failover=several))
         if not targets:
             return CallPlan([], identity, (503, f"no {up[0].transport} listener to reach {up[0].uri}"))
         available, wait = self.health.available(targets, self.clock.time())
         if not available:
             return CallPlan([], identity, (503, f"every destination of trunk {trunk.name} is down (Retry-After)"),
                             retry_after=max(1, math.ceil(wait)))
-        return CallPlan([self._chain(trunk, available)], identity)
+        return CallPlan([chain(available)], identity)  # marked already, and no alternates to mark
 
     @staticmethod
     def _chain(trunk: Trunk, targets: list[Target]) -> Target:
@@ -143,13 +144,13 @@ class TrunkDestinations:
 
     @staticmethod
     def _target(host: str, port: int | None, dest: Destination, identity: OutgoingIdentity, out: SipEndpoint,
-                addr: tuple[str, int], srtp: bool) -> Target:
+                addr: tuple[str, int], srtp: bool, *, timeout: float | None = None, failover: bool = False) -> Target:
         hostport = host_port(host, port)
         scheme = "sips" if dest.secure else "sip"  # a sips: destination by name: TLS says the scheme
         transport = f";transport={dest.transport}" if dest.transport in ("tcp", "tls") and not dest.secure else ""
         user = f"{identity.callee}@{hostport}{identity.callee_params}"
         return Target(f"{scheme}:{user}{transport}", f"{scheme}:{user}", identity.from_uri, identity.from_display,
-                      addr, out, headers=identity.headers, srtp=srtp)
+                      addr, out, headers=identity.headers, srtp=srtp, timeout=timeout, failover=failover)
 
     async def locate(self, trunk: Trunk, dest: Destination, identity: OutgoingIdentity,
                      prefer: SipEndpoint) -> list[Target]:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from .config import ListenAddress, ServerConfig
 from .server import ListenError
 from .shared_state import BINDINGS
-from .worker import CHANNEL_BUFFER, HELLO, READ_BATCH, pack_datagram
+from .worker import CHANNEL_BUFFER, HELLO, READ_BATCH, ChannelReader, pack_datagram
 
 log = logging.getLogger("reference_server")
 
@@ -86,6 +86,7 @@ class Dispatcher:
         self.sockets: list[socket.socket] = []
         self.stream: list[ListenAddress] = []
         self.workers = [_Worker(i) for i in range(count)]
+        self._reader = ChannelReader()  # the workers' channels, read one at a time
         self.relays = relay_slices(config.media.port_min, config.media.port_max, count)
         self.bindings: dict[str, bytes] = {}  # the latest update per AOR, for a worker started again
         self.stopping = False
@@ -200,7 +201,7 @@ class Dispatcher:
             if channel is None:
                 return
             try:
-                message = channel.recv(CHANNEL_BUFFER)
+                message = self._reader.recv(channel)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:

@@ -71,6 +71,7 @@ class Usage:
     cpu_seconds: float  # user + system, since the process started
     peak_rss_kb: int  # VmHWM
     rss_kb: int  # VmRSS
+    pss_kb: int = 0  # Pss (shared pages divided among the processes mapping them); 0 unless asked for
 
 
 def process_usage(pid: int) -> Usage:
@@ -87,10 +88,24 @@ def process_usage(pid: int) -> Usage:
     return Usage(cpu, memory.get("VmHWM", 0), memory.get("VmRSS", 0))
 
 
-def tree_usage(pid: int) -> Usage:
-    """:func:`process_usage` summed over the process and its children (a server's ``--workers``); a child
-    that ended meanwhile is left out."""
+def process_pss(pid: int) -> int:
+    """The process's proportional set size in KiB (``/proc/PID/smaps_rollup``, Linux >= 4.14), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_usage(pid: int, *, pss: bool = False) -> Usage:
+    """:func:`process_usage` summed over the process and its children (a server's ``--workers``, Kamailio's
+    forked SIP workers); a child that ended meanwhile is left out. Summed RSS counts memory the processes
+    share (Kamailio's shared memory) once per process; ``pss=True`` also sums their PSS, which counts it once."""
     total = process_usage(pid)
+    if pss:
+        total = Usage(total.cpu_seconds, total.peak_rss_kb, total.rss_kb, process_pss(pid))
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
@@ -103,7 +118,7 @@ def tree_usage(pid: int) -> Usage:
         except (OSError, ValueError, IndexError):
             continue
         total = Usage(total.cpu_seconds + usage.cpu_seconds, total.peak_rss_kb + usage.peak_rss_kb,
-                      total.rss_kb + usage.rss_kb)
+                      total.rss_kb + usage.rss_kb, total.pss_kb + (process_pss(child) if pss else 0))
     return total
 
 

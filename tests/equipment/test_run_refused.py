@@ -36,7 +36,7 @@ destination = "udp:127.0.0.30:5080"
      rf":4: equipment\.address: {re.escape(loopback(62))} is not inside 198\.18\.32\.0/19: equipment run as an image"),
     ("", "", rf":4: equipment\.address: udp:{re.escape(loopback(62))}:5060 refused \(ICMP port unreachable: nothing listens "
      r"there\); is the equipment running there\?"),
-])
+], ids=["misspelt-key", "no-password", "ua-address", "image-range", "nothing-listens"])  # not the block's addresses
 def test_a_mistake_is_refused_before_any_traffic_naming_the_line(tmp_path: Path, old: str, new: str,
                                                                  message: str) -> None:
     text = TRUNK.replace(old, new, 1) if old else TRUNK + ("\n" + new if new else "")

@@ -69,6 +69,9 @@ def test_relays_reused_at_the_call_rate_stay_pooled() -> None:
                 await clock.advance(2.5)
                 relay = await registry.open(f"call-{i}@ua")
                 seen.add((relay.a_port, relay.b_port))
+                # what a tap reports as each socket's address, carried over from the parked sockets
+                assert [side.local for side in relay._sides()] == [side.sock.getsockname()[:2]
+                                                                     for side in relay._sides()]
                 registry.close(f"call-{i}@ua")
             assert seen == {pooled} and registry.parked == 1
         finally:

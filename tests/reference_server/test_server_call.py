@@ -205,11 +205,14 @@ def test_an_ended_call_is_freed_at_once_but_its_b_leg_2xx_is_still_acked_and_a_f
             async with ServerRig(timers=TimerConfig(t1=0.1, t2=0.4, t4=0.5)) as rig:  # Timer M = 6.4 s
                 call = await establish(rig)
                 ended = weakref.ref(next(iter(rig.server.b2bua.calls.values())))
+                b_leg = weakref.ref(ended().legs[0])  # type: ignore[union-attr]
+                target = weakref.ref(ended().legs[0].target)  # type: ignore[union-attr]
                 bye_responses = call.dest_request(rig, "BYE")
                 rig.ua.respond(await rig.ua.next_request("BYE"), 200)
                 assert (await bye_responses.final()).status == 200
                 await rig.wait_until(lambda: rig.server.active_calls == 0)
                 assert ended() is None  # not kept by its INVITE client transaction (Timer M) or the BYE's
+                assert b_leg() is None and target() is None  # what lingers keeps the messages, not the leg
 
                 server_addr = call.b_invite.addr
                 rig.dest.endpoint.send_stateless(call.b_ok, server_addr)  # the destination's 2xx again

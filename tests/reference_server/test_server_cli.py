@@ -106,7 +106,7 @@ def test_default_config_serves_5060_and_sigterm_frees_it() -> None:
         assert _free(5060, DEFAULT)  # UDP and TCP released
 
 
-@pytest.mark.parametrize("host", [HOST, "::1"])
+@pytest.mark.parametrize("host", [HOST, "::1"], ids=["ipv4", "ipv6"])  # ids: one per test process
 def test_listen_ip_port_without_a_transport_is_udp_as_in_the_config_file(host: str) -> None:
     """``--listen 127.0.0.1:5070`` (and ``[::1]:5070``) is UDP, as ``--destination ip:port`` and the files are."""
     port = _free_port(host)
