@@ -213,7 +213,10 @@ class Headers:
 
     def copy(self) -> Headers:
         """The same fields, without the index or the parsed views (those are not shared between messages)."""
-        return Headers._from_entries(list(self._list if self._list is not None else self._entries))
+        if self._list is None:  # still as parsed: copy the (name, value) pairs, the triples are made if needed
+            assert self._wire is not None
+            return Headers._from_wire(list(self._wire), None)
+        return Headers._from_entries(list(self._list))
 
     def parsed(self, name: str, parse: Callable[[], T]) -> T:
         """Cache the structured view of a header (used by Message's properties)."""

@@ -122,6 +122,11 @@ def _parse_head_fast(data: bytes | bytearray, end: int) -> Request | Response | 
     except ValueError:  # a name that is not a token: white space before the colon, a folded line ...
         return None
     headers = Headers._from_wire(found, first if len(first) == len(found) else None)
+    if line.startswith("SIP/2.0 "):  # a status line: no request-line expression can match it
+        m = _STATUS_LINE.match(line)
+        if m is not None:
+            return Response._new(int(m.group(1)), m.group(2), headers)
+        return _start_line(line, headers)
     m = _SIP_REQUEST_LINE.match(line)
     if m is not None:
         method, uri = m.group(1, 2)

@@ -23,6 +23,7 @@ from .errors import ProtocolError, SIPParseError
 from .headers import Via, split_list
 from .ids import has_magic_cookie
 from .message import Request, Response
+from .params import param_get
 from .timers import TimerConfig
 from .transaction import (
     ClientTransaction,
@@ -42,6 +43,7 @@ from .transaction_server import (
     response_matches_rfc2543,
 )
 from .transport_address import Address
+from .via import new_via
 
 ServerKey = tuple[str, str, int, str]
 """(branch, sent-by host in lower case, sent-by port, method with ACK counted as INVITE)."""
@@ -93,7 +95,7 @@ def stamp_via(request: Request, source: Address) -> Via:
         assert rport_key is not None
         params[rport_key] = str(port)
     params[received_key] = host
-    stamped = Via(via.transport, via.host, via.port, params, via.protocol)
+    stamped = new_via(via.transport, via.host, via.port, params, via.protocol)
     headers = request.headers
     vias = request.via
     first_field = headers.get("Via") or ""
@@ -109,14 +111,14 @@ def response_address(via: Via, source: Address, reliable: bool) -> Address:
     source (the connection); else maddr, else received (with rport when present), else sent-by."""
     if reliable:
         return source
-    default = _default_port(via)
-    for key, value in via.params.items():  # the first maddr with a value, the name in any case
+    params = via.params
+    for key, value in params.items():  # the first maddr with a value, the name in any case
         if value and key.lower() == "maddr":
-            return (value.strip("[]"), via.port or default)
-    received = via.received
+            return (value.strip("[]"), via.port or _default_port(via))
+    received = params["received"] if "received" in params else param_get(params, "received")  # via.received
     rport = via.rport if received is not None else None
     host = received or via.host
-    port = rport if rport is not None else via.port or default
+    port = rport if rport is not None else via.port or _default_port(via)
     return (host.strip("[]"), port)
 
 

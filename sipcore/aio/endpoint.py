@@ -76,6 +76,7 @@ class SipEndpoint:
         self.transport: Transport | None = None
         self.layer: TransactionLayer | None = None
         self._timer: TimerHandle | None = None
+        self._timer_at = 0.0  # when self._timer is due
         self._handlers: dict[int, Callable[[Event], None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pumping = False
@@ -259,20 +260,26 @@ class SipEndpoint:
     def _pump(self) -> None:
         """Send what the layer queued, dispatch its events, re-arm the timer. Not re-entrant: a handler
         that sends while events are being dispatched only queues; the outer pump drains it, so handlers
-        run one at a time and in order."""
-        layer, transport = self.layer, self.transport
-        assert layer is not None and transport is not None and self._loop is not None
+        run one at a time and in order. (It reads the layer's queues directly: datagrams_to_send() and
+        next_event() cost a call, and a new list, per event.)"""
         if self._pumping:
             return
+        layer, transport = self.layer, self.transport
+        assert layer is not None and transport is not None and self._loop is not None
         self._pumping = True
+        events = layer._events
         try:
             while True:
-                for data, addr in layer.datagrams_to_send():
-                    self._send(data, addr, transport)
-                event = layer.next_event()
-                if event is None:
+                if layer._datagrams:
+                    datagrams, layer._datagrams = layer._datagrams, []
+                    on_sent, send = self.on_sent, transport.send
+                    for data, addr in datagrams:
+                        if on_sent is not None:
+                            on_sent(data, addr)
+                        send(data, addr)
+                if not events:
                     break
-                self._dispatch(event)
+                self._dispatch(events.popleft())
         finally:
             self._pumping = False
         self._arm()
@@ -301,10 +308,11 @@ class SipEndpoint:
             return
         timer = self._timer
         if timer is not None:
-            if timer.when() <= deadline:
+            if self._timer_at <= deadline:  # timer.when(), without the call
                 return
             timer.cancel()
         self._timer = self.clock.call_at(deadline, self._on_timer)
+        self._timer_at = deadline
 
     def _on_timer(self) -> None:
         assert self.layer is not None

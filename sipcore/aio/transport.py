@@ -126,9 +126,10 @@ class UdpTransport:
         if sock is None:
             return
         ipv6 = sock.family == socket.AF_INET6
+        recvfrom, on_message, on_error = sock.recvfrom, self._on_message, self._on_error
         for _ in range(self.READ_BATCH):
             try:
-                data, addr = sock.recvfrom(MAX_DATAGRAM)
+                data, addr = recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # an ICMP error queued by IP_RECVERR
@@ -136,7 +137,7 @@ class UdpTransport:
                 continue
             peer = (addr[0], addr[1]) if ipv6 else addr
             report_datagram(self.local_addr, peer, data, sent=False, loop=self._loop)
-            self._datagram_received(data, peer)
+            deliver_datagram(data, peer, on_message, on_error, self)  # what _datagram_received does
 
     def _datagram_received(self, data: bytes, peer: Addr) -> None:
         deliver_datagram(data, peer, self._on_message, self._on_error, self)

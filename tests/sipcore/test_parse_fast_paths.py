@@ -223,6 +223,17 @@ def test_fast_header_split_leaves_the_odd_lines_to_the_general_parser(line: str,
             parse_message(data, validate_headers=False)
 
 
+@pytest.mark.parametrize("line", [
+    "SIP/2.0 200 OK", "SIP/2.0 180 ", "SIP/2.0 407 Proxy Authentication Required", "SIP/2.0 199 a  b\tc",
+    "SIP/2.0 200", "SIP/2.0 099 Low", "SIP/2.0 700 High", "SIP/2.0 2000 OK", "SIP/2.0  200 OK", "SIP/2.0 20x OK",
+    "SIP/2.0 ", "SIP/2.0 200 \u00e9t\u00e9", "sip/2.0 200 OK", "SIP/2.1 200 OK",
+])
+def test_a_status_line_reads_the_same_on_the_fast_path(line: str) -> None:
+    data = f"{line}\r\nCSeq: 1 INVITE\r\n\r\n".encode()
+    fast = _outcome(_parse_head_fast, data)
+    assert fast is not None and fast == _outcome(_parse_head_slow, data)
+
+
 # -- Max-Forwards: one set lookup ---------------------------------------------------------------------
 
 MAX_FORWARDS = [str(n) for n in range(1000)] + [f"{n:02d}" for n in range(100)] + [f"{n:03d}" for n in range(1000)] + [

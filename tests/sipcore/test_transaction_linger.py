@@ -25,6 +25,22 @@ def test_unparsed_copy_is_equal_on_the_wire_and_independent_of_the_original() ->
     assert ok.unparsed_copy().to_bytes() == ok.to_bytes()
 
 
+def test_a_parsed_messages_header_copy_has_the_same_fields_and_edits_of_either_stay_apart() -> None:
+    original = parse_message(request("INVITE").to_bytes())
+    fields = list(original.headers)
+    copy = original.headers.copy()
+    assert list(copy) == fields and copy.get("Call-ID") == original.headers.get("Call-ID")
+    copy.replace_first_value("Via", "SIP/2.0/UDP copy.example.com;branch=z9hG4bKcopy")
+    original.headers.replace_first_value("To", "<sip:original@example.com>")
+    assert list(original.headers)[0] == fields[0] and original.top_via.branch == "z9hG4bKinv1"
+    assert copy.get("To") == original_to(fields) and copy.get("Via", "").endswith("z9hG4bKcopy")
+    assert Request._parsed("INVITE", original.uri, copy).top_via.host == "copy.example.com"
+
+
+def original_to(fields: list[tuple[str, str]]) -> str:
+    return next(value for name, value in fields if name == "To")
+
+
 def test_accepted_invite_server_transaction_lets_the_tu_free_its_messages_but_resends_the_2xx() -> None:
     clock = Clock(TransactionLayer())
     clock.receive(request("INVITE"), UAC)
