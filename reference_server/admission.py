@@ -83,6 +83,9 @@ class Admission:
         self._excused, self._excused_until = 0.0, 0.0  # a pause of the server's own (excuse)
         self._probe: TimerHandle | None = None
         self._due = 0.0
+        self.on_change: Callable[[bool, str], object] | None = None
+        """Told (delayed, cause) each time the delay state flips: a worker tells its dispatcher
+        (:mod:`reference_server.front_door`)."""
 
     # -- the state ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,6 +128,8 @@ class Admission:
                     self._next_log = now + LOG_EVERY
                     log.warning("overloaded (%s): new calls get 503; %d refused, %d taken so far", self.cause,
                                 self.refused, self.admitted)
+            if self.delayed != was and self.on_change is not None:
+                self.on_change(self.delayed, self.cause)
             self._min = float("inf")
             self._interval_end = now + self.config.interval
 

@@ -36,6 +36,7 @@ from sipcore.errors import SIPParseError
 
 from .admission import Admission
 from .config import ListenAddress, ServerConfig
+from .front_door import OVERLOAD, overload_update
 from .listeners import MessageHandler, Screen, screened
 from .server import ReferenceServer
 from .shared_state import SharedFailureLimiter, SharedRegistrar, apply_update, share_health, share_keepalive
@@ -142,6 +143,10 @@ class WorkerServer(ReferenceServer):
         self.auth.limiter = self.limiter = limiter
         share_health(self.b2bua.ctx.health, self.publish)
         share_keepalive(self.destinations, self.publish, pinging=self.index == 0)
+        if self.admission is not None:  # the dispatcher refuses new calls itself while this worker is delayed
+            retry_after = self.admission.config.retry_after
+            self.admission.on_change = lambda delayed, cause: self.publish(
+                OVERLOAD, overload_update(delayed, cause, retry_after))
 
     # -- listeners ----------------------------------------------------------------------------------
     async def _open(self, listen: ListenAddress, shared_port: int | None) -> SipEndpoint:

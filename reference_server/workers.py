@@ -5,7 +5,8 @@ of the datagram's 4-tuple, so everything one peer sends from one port -- a carri
 lands on one worker and the others idle (measured: README, Performance). The dispatcher reads each
 shared UDP listen address and hands every datagram to the worker that owns its call: worker
 ``crc32(Call-ID) mod N``, and worker 0 for REGISTER (the registrar's changes are made in one process;
-:mod:`reference_server.shared_state`). It parses nothing else. Workers send their responses from the shared
+:mod:`reference_server.shared_state`). It parses nothing else, but for the new INVITEs of a worker that said
+it is saturated: it answers those 503 itself (:mod:`reference_server.front_door`). Workers send their responses from the shared
 socket themselves, and name their own port in Via and Contact, so the rest of a call bypasses the
 dispatcher (:mod:`reference_server.worker`). TCP listeners are worker 0's.
 
@@ -32,6 +33,7 @@ import zlib
 from collections.abc import Sequence
 
 from .config import ListenAddress, ServerConfig
+from .front_door import OVERLOAD, FrontDoor, Refusal, read_overload_update
 from .server import ListenError
 from .shared_state import BINDINGS
 from .worker import CHANNEL_BUFFER, HELLO, READ_BATCH, ChannelReader, pack_datagram
@@ -73,6 +75,7 @@ class _Worker:
         self.channel: socket.socket | None = None
         self.ready: asyncio.Future[list[str]] | None = None
         self.dropped = 0
+        self.refusal: Refusal | None = None  # while the worker is delayed: the dispatcher refuses its new calls
 
 
 class Dispatcher:
@@ -92,6 +95,7 @@ class Dispatcher:
         self.stopping = False
         self.failed = asyncio.Event()
         self._restarts: list[float] = []
+        self.front_door = FrontDoor(config.user_agent)
 
     # -- start --------------------------------------------------------------------------------------
     def bind(self) -> None:
@@ -161,6 +165,7 @@ class Dispatcher:
         finally:
             child.close()
         parent.setblocking(False)
+        worker.refusal = None
         parent.send(self._hello(worker.index))
         for update in self.bindings.values():  # a worker started again learns the registrations
             parent.send(BINDINGS + update)
@@ -184,6 +189,8 @@ class Dispatcher:
                 log.info("UDP %s: %s", self.addresses[index], exc)
                 continue
             worker = workers[owner_of(data, peer, count)]
+            if worker.refusal is not None and self.front_door.refuse(data, peer, sock, worker.refusal):
+                continue
             channel = worker.channel
             if channel is None or worker.ready is None or not worker.ready.done():
                 worker.dropped += 1
@@ -215,6 +222,9 @@ class Dispatcher:
             if kind == HELLO:
                 if worker.ready is not None and not worker.ready.done():
                     worker.ready.set_result(json.loads(message[1:])["listening"])
+                continue
+            if kind == OVERLOAD:  # for the dispatcher alone
+                worker.refusal = read_overload_update(message[1:])
                 continue
             if kind == BINDINGS:
                 aor = pickle.loads(message[1:])[0]  # noqa: S301 -- from our own worker

@@ -68,7 +68,7 @@ def test_only_the_first_worker_pings_and_the_others_route_by_what_it_saw() -> No
 
 
 def test_every_kind_of_channel_message_has_a_byte_of_its_own() -> None:
-    from reference_server import shared_state, worker
+    from reference_server import front_door, shared_state, worker
     kinds = [shared_state.BINDINGS, shared_state.FAILURE, shared_state.SUCCESS, shared_state.HELD,
-             shared_state.KEEPALIVE, worker.DATAGRAM, worker.HELLO]
+             shared_state.KEEPALIVE, worker.DATAGRAM, worker.HELLO, front_door.OVERLOAD]
     assert len(set(kinds)) == len(kinds), kinds  # a HELD sent as b"H" was taken for a worker's hello
