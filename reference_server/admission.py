@@ -84,8 +84,8 @@ class Admission:
         self._probe: TimerHandle | None = None
         self._due = 0.0
         self.on_change: Callable[[bool, str], object] | None = None
-        """Told (delayed, cause) each time the delay state flips: a worker tells its dispatcher
-        (:mod:`reference_server.front_door`)."""
+        """Told (True, cause) at the end of every interval that leaves the server delayed, and (False, "")
+        at the first that does not: a worker tells its dispatcher (:mod:`reference_server.front_door`)."""
 
     # -- the state ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,8 +128,8 @@ class Admission:
                     self._next_log = now + LOG_EVERY
                     log.warning("overloaded (%s): new calls get 503; %d refused, %d taken so far", self.cause,
                                 self.refused, self.admitted)
-            if self.delayed != was and self.on_change is not None:
-                self.on_change(self.delayed, self.cause)
+            if (self.delayed or was) and self.on_change is not None:
+                self.on_change(self.delayed, self.cause if self.delayed else "")
             self._min = float("inf")
             self._interval_end = now + self.config.interval
 

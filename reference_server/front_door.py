@@ -4,7 +4,9 @@ A worker's admission control (:mod:`reference_server.admission`) answers new INV
 saturated, but each of those INVITEs first waits in the worker's queue behind the messages of the calls it
 took: at twice the server's capacity a refusal took up to 128 ms, and reading and refusing them took the
 worker's time from the calls it admitted. So a worker tells the dispatcher when its delay state changes
-(:data:`OVERLOAD` over its channel: :func:`overload_update`), and while it is delayed the dispatcher
+(:data:`OVERLOAD` over its channel: :func:`overload_update`, again at the end of every 50 ms interval it
+stays delayed; the dispatcher holds each for :data:`HOLD` seconds, so a lost update cannot cut a worker off
+from new calls for longer), and while it is delayed the dispatcher
 answers a new INVITE for it (no To tag, no credentials) from the shared socket with the 503 the worker
 would have sent -- Retry-After, a Warning naming the worker's cause, the server's Server header -- and
 the worker never sees it. An INVITE with credentials (the second half of a call the worker challenged,
@@ -27,9 +29,11 @@ from sipcore.message import Request
 
 from .sip_util import build_response, warning
 
-__all__ = ["OVERLOAD", "FrontDoor", "Refusal", "overload_update", "read_overload_update"]
+__all__ = ["HOLD", "OVERLOAD", "FrontDoor", "Refusal", "overload_update", "read_overload_update"]
 
 OVERLOAD = b"O"
+HOLD = 0.25
+"""Seconds the dispatcher refuses for a worker after its last "delayed" update (it repeats one every 50 ms)."""
 _CREDENTIALS = ("Proxy-Authorization", "Authorization")
 
 

@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Sequence
 
 from .config import ListenAddress, ServerConfig
-from .front_door import OVERLOAD, FrontDoor, Refusal, read_overload_update
+from .front_door import HOLD, OVERLOAD, FrontDoor, Refusal, read_overload_update
 from .server import ListenError
 from .shared_state import BINDINGS
 from .worker import CHANNEL_BUFFER, HELLO, READ_BATCH, ChannelReader, pack_datagram
@@ -76,6 +76,7 @@ class _Worker:
         self.ready: asyncio.Future[list[str]] | None = None
         self.dropped = 0
         self.refusal: Refusal | None = None  # while the worker is delayed: the dispatcher refuses its new calls
+        self.refused_until = 0.0  # ... until then, unless the worker says so again (front_door.HOLD)
 
 
 class Dispatcher:
@@ -189,7 +190,8 @@ class Dispatcher:
                 log.info("UDP %s: %s", self.addresses[index], exc)
                 continue
             worker = workers[owner_of(data, peer, count)]
-            if worker.refusal is not None and self.front_door.refuse(data, peer, sock, worker.refusal):
+            if worker.refusal is not None and time.monotonic() < worker.refused_until \
+                    and self.front_door.refuse(data, peer, sock, worker.refusal):
                 continue
             channel = worker.channel
             if channel is None or worker.ready is None or not worker.ready.done():
@@ -225,6 +227,7 @@ class Dispatcher:
                 continue
             if kind == OVERLOAD:  # for the dispatcher alone
                 worker.refusal = read_overload_update(message[1:])
+                worker.refused_until = time.monotonic() + HOLD
                 continue
             if kind == BINDINGS:
                 aor = pickle.loads(message[1:])[0]  # noqa: S301 -- from our own worker

@@ -1,19 +1,20 @@
 """The dispatcher refuses new calls for a delayed worker itself (reference_server.front_door): a new INVITE
 gets the worker's 503 at once from the shared address and never reaches the worker; a credentialed INVITE,
 an in-dialog request and other requests still go to the worker; the worker's delay state arrives over its
-channel and clears the same way. Admission control reports its state flips (what a worker sends)."""
+channel, repeated while it lasts, and clears the same way or lapses when the updates stop."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reference_server.admission import Admission, AdmissionConfig
 from reference_server.config import parse_config
-from reference_server.front_door import OVERLOAD, overload_update, read_overload_update
+from reference_server.front_door import HOLD, OVERLOAD, overload_update, read_overload_update
 from reference_server.worker import unpack_datagram
 from reference_server.workers import Dispatcher, owner_of
 from sipcore import parse_message
@@ -136,7 +137,7 @@ def test_overload_updates_read_back_and_a_bad_one_is_not_a_refusal() -> None:
     assert read_overload_update(b"1abc\0cause") is None
 
 
-def test_admission_control_tells_when_its_delay_state_flips_and_only_then() -> None:
+def test_admission_control_repeats_its_delayed_state_each_interval_and_says_once_when_it_ends() -> None:
     flips: list[tuple[bool, str]] = []
     admission = Admission(AdmissionConfig(max_loop_lag=0.03, interval=0.05), SteppedClock(), lambda: 0)
     admission.on_change = lambda delayed, cause: flips.append((delayed, cause))
@@ -144,8 +145,24 @@ def test_admission_control_tells_when_its_delay_state_flips_and_only_then() -> N
     for _ in range(20):  # 200 ms of messages that each waited 40 ms: delayed from the first interval's end on
         now += 0.01
         admission.note_delay(0.04, now)
-    assert [d for d, _ in flips] == [True] and "waited 40 ms" in flips[0][1]
-    for _ in range(20):  # then on time again
+    assert len(flips) >= 3 and all(d and "waited 40 ms" in c for d, c in flips), flips  # repeated: a lost one heals
+    for _ in range(20):  # then on time again: one "not delayed", then silence
         now += 0.01
         admission.note_delay(0.0, now)
-    assert [d for d, _ in flips] == [True, False]
+    assert flips[-1] == (False, "") and [d for d, _ in flips].count(False) == 1, flips
+
+
+def test_a_delayed_state_the_worker_stopped_repeating_lapses() -> None:
+    """A worker repeats its delayed state every 50 ms; if those updates stop coming (the "not delayed"
+    one lost), the dispatcher stops refusing after front_door.HOLD instead of cutting the worker off."""
+    with _dispatcher() as (dispatcher, caller, ends):
+        address = dispatcher.sockets[0].getsockname()
+        ends[1].send(OVERLOAD + overload_update(True, "messages waited 41 ms", 5))
+        dispatcher._read_worker(dispatcher.workers[1])
+        assert 0 < dispatcher.workers[1].refused_until - time.monotonic() <= HOLD
+        dispatcher.workers[1].refused_until = time.monotonic() - 0.001  # HOLD has passed without an update
+        call_id = _call_id_for(1)
+        caller.sendto(_invite(call_id), address)
+        dispatcher._read_public(0)
+        assert _forwarded(ends[1]) == _invite(call_id)
+        assert dispatcher.front_door.refused == 0
