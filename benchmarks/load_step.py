@@ -9,6 +9,7 @@ The server is whatever ``start_server`` starts (:func:`reference_server`, or Kam
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -31,10 +32,11 @@ from harness.adapters.sipp_rows import (
     row_int,
 )
 
-__all__ = ["LoadedServer", "RateResult", "StartServer", "placing_seconds", "read_side", "reference_server",
-           "run_rate"]
+__all__ = ["LOOPBACK", "TRUNK", "LoadedServer", "RateResult", "StartServer", "placing_seconds", "read_side", "reference_server",
+           "loopback_addresses", "run_rate"]
 
 TRUNK = "example.trunk.voipbin.net"
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 DESTINATION_DRAIN_S = 15.0  # the destination's last calls end 4 s (its timewait) after the caller's
 
 @dataclass
@@ -120,6 +122,17 @@ def _caller(rate: int, calls: int, seconds: float, addresses: tuple[str, str, st
                             domain=TRUNK, calls=calls, rate=rate, concurrency=max(100, rate * 10),
                             hold_ms=hold_ms, recv_timeout_ms=10_000, timeout=seconds * 2 + 30,
                             max_recv_loops=10_000, workdir=workdir, extra_args=("-trace_counts",))
+
+
+def loopback_addresses(text: str) -> tuple[str, str, str] | None:
+    """``SERVER,CALLER,DESTINATION`` as the load benchmarks take it: three IPs in 127.0.0.0/8, else None."""
+    addresses = tuple(a.strip() for a in text.split(","))
+    try:
+        if len(addresses) == 3 and all(ipaddress.ip_address(a) in LOOPBACK for a in addresses):
+            return addresses[0], addresses[1], addresses[2]
+    except ValueError:
+        pass
+    return None
 
 
 class LoadedServer(Protocol):

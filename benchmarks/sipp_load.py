@@ -47,7 +47,6 @@ not per definition)" and the last line is ``quick_clean_cps: N (...)``, never ``
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import shutil
 import signal
@@ -63,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kamailio_load import KAMAILIO_RATES, kamailio_server, ratio_line  # noqa: E402
 from load_step import (  # noqa: E402  (read_side, placing_seconds: re-exported for the tests)
     StartServer,
+    loopback_addresses,
     placing_seconds,
     read_side,
     reference_server,
@@ -81,7 +81,6 @@ RATES = (100, 150, 200, 250, 300, 400, 500)
 QUICK_RATES = (10, 20, 40)
 QUICK_STEP_S, QUICK_WARMUP_S = 5.0, 3.0
 DEFAULT_WARMUP_S = 40.0
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -143,13 +142,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--warmup {args.warmup:g}: at least {MIN_WARMUP_S:g} s are needed for the 32 s transaction "
                      "linger to reach its steady state; add --quick for a run that does not meet the definition")
     default = ("127.0.2.20", "127.0.2.21", "127.0.2.22") if args.quick else ("127.0.2.10", "127.0.2.11", "127.0.2.12")
-    args.addresses = tuple(a.strip() for a in args.addresses.split(",")) if args.addresses else default
-    try:
-        ok = len(args.addresses) == 3 and all(ipaddress.ip_address(a) in LOOPBACK for a in args.addresses)
-    except ValueError:
-        ok = False
-    if not ok:
-        parser.error(f"--addresses {','.join(args.addresses)}: expected three IPs in 127.0.0.0/8")
+    addresses = loopback_addresses(args.addresses) if args.addresses else default
+    if addresses is None:
+        parser.error(f"--addresses {args.addresses}: expected three IPs in 127.0.0.0/8")
+    args.addresses = addresses
     return args
 
 

@@ -29,7 +29,6 @@ arriving meanwhile 503: a run with it finds what grows, it is not the soak figur
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import signal
 import sys
@@ -39,7 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from load_step import TRUNK, loopback_addresses  # noqa: E402
 
 from harness.adapters.server_process import (  # noqa: E402
     ReferenceServerProcess,
@@ -49,8 +51,6 @@ from harness.adapters.server_process import (  # noqa: E402
 from harness.adapters.sipp import SIPP_MISSING, SippError, SippRun, find_sipp, port_bound  # noqa: E402
 from harness.adapters.sipp_rows import read_rows, row_at_or_before, row_int  # noqa: E402
 
-TRUNK = "example.trunk.voipbin.net"
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 RSS_FLAT_PERCENT = 5.0
 CPU_FLAT_PERCENT = 10.0
 CPU_WINDOW_S = 60.0
@@ -135,13 +135,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if not args.quick and args.minutes < 2:
         parser.error(f"--minutes {args.minutes:g}: the soak compares its middle and last minute; "
                      "use at least 2, or --quick")
-    args.addresses = tuple(a.strip() for a in args.addresses.split(","))
-    try:
-        ok = len(args.addresses) == 3 and all(ipaddress.ip_address(a) in LOOPBACK for a in args.addresses)
-    except ValueError:
-        ok = False
-    if not ok:
-        parser.error(f"--addresses {','.join(args.addresses)}: expected three IPs in 127.0.0.0/8")
+    addresses = loopback_addresses(args.addresses)
+    if addresses is None:
+        parser.error(f"--addresses {args.addresses}: expected three IPs in 127.0.0.0/8")
+    args.addresses = addresses
     return args
 
 

@@ -67,6 +67,7 @@ class FrontDoor:
         self.user_agent = user_agent
         self.tag = tag
         self.refused = 0
+        self._agents: dict[int, str] = {}  # the Warning's agent (host:port) per listen socket
 
     def refuse(self, data: bytes, peer: tuple[str, int], sock: socket.socket, refusal: Refusal) -> bool:
         """True when ``data`` is a new INVITE without credentials and was answered 503 here."""
@@ -80,8 +81,10 @@ class FrontDoor:
             return False
         if any(message.headers.get(name) is not None for name in _CREDENTIALS):
             return False
-        host, port = sock.getsockname()[:2]
-        agent = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        agent = self._agents.get(sock.fileno())
+        if agent is None:  # once per listen socket, not a system call per refusal
+            host, port = sock.getsockname()[:2]
+            agent = self._agents[sock.fileno()] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         response = build_response(message, 503, to_tag=self.tag(), server=self.user_agent, headers=[
             ("Retry-After", str(refusal.retry_after)), ("Warning", warning(agent, f"overloaded: {refusal.cause}"))])
         try:

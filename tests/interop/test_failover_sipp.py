@@ -14,7 +14,7 @@ from harness.adapters.server_process import ReferenceServerProcess, trunk_config
 from harness.adapters.sipp import SIPP_MISSING, SippRun, find_sipp
 
 from .conftest import loopback
-from .test_server_sipp import counts
+from .sipp_support import counts
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
 

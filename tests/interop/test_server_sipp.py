@@ -13,6 +13,7 @@ from harness.adapters.server_process import ReferenceServerProcess, trunk_config
 from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp
 
 from .conftest import loopback
+from .sipp_support import counts, through
 
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
@@ -37,19 +38,7 @@ def calls_through(calls: int, rate: float, *, password: str = "secret", uas: Sip
     uas = uas or SippRun.uas(DESTINATION, calls=calls, timeout=60)
     uac = SippRun.uac_auth(CALLER, SERVER, user="alice", password=password, domain=TRUNK, calls=calls,
                            rate=rate, timeout=60, recv_timeout_ms=10_000, transport=transport)  # type: ignore[arg-type]
-    with uas.start() as destination:
-        destination.wait_ready()
-        caller = uac.run()
-        callee = destination.wait(timeout=15) if caller.successful == calls else destination.stop(grace=6)
-    return caller, callee
-
-
-def counts(result: SippResult) -> dict[str, int]:
-    """Messages per scenario line, e.g. {"407 <-": 200, "200 <-": 400} (same labels add up)."""
-    totals: dict[str, int] = {}
-    for label, messages, *_ in result.message_counts:
-        totals[label] = totals.get(label, 0) + messages
-    return totals
+    return through(uac, uas, calls)
 
 
 def test_200_authenticated_calls_with_sipp_on_both_sides(server: ReferenceServerProcess) -> None:

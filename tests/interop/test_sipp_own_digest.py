@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.server_process import ReferenceServerProcess, trunk_config
-from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp
+from harness.adapters.sipp import SIPP_MISSING, SippRun, find_sipp
 
 from ..addresses import block
 from .conftest import loopback
+from .sipp_support import counts, through
 
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
@@ -58,21 +59,6 @@ def caller(tmp_path: Path, calls: int, rate: float, scenario: str | Path = "uac_
                   service="15550100", calls=calls, rate=rate, timeout=60, recv_timeout_ms=10_000,
                   extra_args=extra, **kw)  # type: ignore[arg-type]
     return run
-
-
-def through(uac: SippRun, uas: SippRun, calls: int) -> tuple[SippResult, SippResult]:
-    with uas.start() as destination:
-        destination.wait_ready()
-        result = uac.run()
-        callee = destination.wait(timeout=15) if result.successful == calls else destination.stop(grace=6)
-    return result, callee
-
-
-def counts(result: SippResult) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for label, messages, *_ in result.message_counts:
-        totals[label] = totals.get(label, 0) + messages
-    return totals
 
 
 def digest_uris(tmp_path: Path) -> list[str]:

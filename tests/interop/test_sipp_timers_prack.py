@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.server_process import ReferenceServerProcess, trunk_config
-from harness.adapters.sipp import SIPP_MISSING, SippResult, SippRun, find_sipp
+from harness.adapters.sipp import SIPP_MISSING, SippRun, find_sipp
 
 from .conftest import loopback
+from .sipp_support import counts, through
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(find_sipp() is None, reason=SIPP_MISSING)]
 
@@ -48,26 +49,11 @@ def caller(scenario: str, tmp_path: Path) -> SippRun:
                    extra_args=["-trace_msg", "-message_file", str(tmp_path / "caller.msg")])
 
 
-def through(uac: SippRun, uas: SippRun) -> tuple[SippResult, SippResult]:
-    with uas.start() as destination:
-        destination.wait_ready()
-        result = uac.run()
-        callee = destination.wait(timeout=15) if result.successful == CALLS else destination.stop(grace=6)
-    return result, callee
-
-
-def counts(result: SippResult) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for label, messages, *_ in result.message_counts:
-        totals[label] = totals.get(label, 0) + messages
-    return totals
-
-
 def test_sipp_retries_the_422_with_its_min_se_and_its_update_refresh_is_relayed(
         server: ReferenceServerProcess, tmp_path: Path) -> None:
     uas = SippRun.uas(DESTINATION, calls=CALLS, timeout=40,
                       extra_args=["-trace_msg", "-message_file", str(tmp_path / "callee.msg")])
-    result, callee = through(caller("uac_session_timer_422.xml", tmp_path), uas)
+    result, callee = through(caller("uac_session_timer_422.xml", tmp_path), uas, CALLS)
     assert (result.successful, result.failed) == (CALLS, 0), result.describe()
     assert (callee.successful, callee.failed) == (CALLS, 0), callee.describe()
     assert counts(result).get("422 <-") == CALLS, result.message_counts
@@ -82,7 +68,7 @@ def test_sipp_retries_the_422_with_its_min_se_and_its_update_refresh_is_relayed(
 def test_a_reliable_183_and_its_prack_go_end_to_end_between_two_sipps(
         server: ReferenceServerProcess, tmp_path: Path) -> None:
     uas = SippRun(SCENARIOS / "uas_prack.xml", DESTINATION, calls=CALLS, hold_ms=200, timeout=40)
-    result, callee = through(caller("uac_prack.xml", tmp_path), uas)
+    result, callee = through(caller("uac_prack.xml", tmp_path), uas, CALLS)
     assert (result.successful, result.failed) == (CALLS, 0), result.describe()
     assert (callee.successful, callee.failed) == (CALLS, 0), callee.describe()
     assert counts(callee).get("PRACK <-") == CALLS and counts(result).get("PRACK ->") == CALLS
@@ -94,7 +80,7 @@ def test_the_trunk_pracks_a_sipp_destination_for_a_caller_without_100rel(
     uac = SippRun.uac_auth(CALLER, SERVER, user="alice", password="secret", domain=TRUNK, calls=CALLS, rate=10,
                            timeout=40, recv_timeout_ms=5_000,
                            extra_args=["-trace_msg", "-message_file", str(tmp_path / "caller.msg")])
-    result, callee = through(uac, uas)
+    result, callee = through(uac, uas, CALLS)
     assert (result.successful, result.failed) == (CALLS, 0), result.describe()
     assert (callee.successful, callee.failed) == (CALLS, 0), callee.describe()
     assert counts(callee).get("PRACK <-") == CALLS  # from the trunk: the caller never sent one
