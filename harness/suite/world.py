@@ -49,6 +49,7 @@ from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
+from harness.suite.settle import settle
 from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, decode_into, run_tls
 from harness.suite.tls_setup import check_capture as check_tls_capture
 from harness.suite.trunk import TrunkSettings, start_reference_server
@@ -67,8 +68,6 @@ __all__ = ["ScenarioWorld"]
 T = TypeVar("T")
 START_TIMEOUT = 5.0  # any server or simulator start-up
 DECODE_TIMEOUT = 30.0
-QUIET = 0.05  # traffic must pause this long before the capture stops ...
-SETTLE_LIMIT = 1.0  # ... but the capture stops after this long in any case
 CALL_SLACK = 10.0  # a call's bound beyond its hold and ring times
 
 
@@ -300,18 +299,11 @@ class ScenarioWorld:
 
     # -- observation -----------------------------------------------------------------------------------
     def stop_capture(self) -> None:
-        """Let the traffic settle, stop the capture and hand the pcap to the decoder (at most once)."""
+        """Let the traffic settle (harness.suite.settle), stop the capture and hand the pcap to the decoder (at most once)."""
         if self._future is not None or self.capture is None:
             return
         capture = self.capture
-        deadline = time.monotonic() + SETTLE_LIMIT
-        last, quiet_since = capture.packet_count, time.monotonic()
-        while time.monotonic() < deadline and self._traffic_started:
-            time.sleep(0.01)
-            if capture.packet_count != last:
-                last, quiet_since = capture.packet_count, time.monotonic()
-            elif time.monotonic() - quiet_since >= QUIET:
-                break
+        settle(capture, self.session.loop if self._all_roles_in_process() else None, started=self._traffic_started)
         try:
             self.record.packets = capture.stop()
         finally:
@@ -325,6 +317,12 @@ class ScenarioWorld:
             self._future = future
         else:
             self._future = self.session.decoder.submit(self.pcap)
+
+    def _all_roles_in_process(self) -> bool:
+        """Whether everything that sends in this scenario runs on the session's event loop: the reference
+        server and the simulators, no equipment under test, SIPp or DNS server (their traffic cannot be
+        foreseen from here: the capture waits for it to pause)."""
+        return self.equipment is None and self.sipp_destination is None and self.dns is None
 
     def observation(self) -> Observation:
         """The decoded capture (stops the capture on first use)."""
