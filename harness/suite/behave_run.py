@@ -72,11 +72,13 @@ def behave_args(settings: RunSettings, run_dir: Path, junit_dir: Path | None = N
 
 
 def run_behave(settings: RunSettings, run_dir: Path, *, scenario_filter: Any = None, junit_dir: Path | None = None,
-               stems: dict[str, str] | None = None, worker: str = "") -> tuple[list[ScenarioRecord], bool, str | None]:
+               stems: dict[str, str] | None = None, worker: str = "",
+               decoder: Any = None) -> tuple[list[ScenarioRecord], bool, str | None]:
     """Runs behave as ``settings`` say: the records of the scenarios it ran (or skipped), whether behave
     reported a failure, and why behave could not run at all (None when it could). ``stems``: behave
     location -> the scenario's file stem in the run folder (the workers of one run share a folder); ``worker``:
-    this process's name among them ("w1"), for what it makes for the whole run (Session.own_folder)."""
+    this process's name among them ("w1"), for what it makes for the whole run (Session.own_folder); ``decoder``:
+    the run's decoder, which the workers share (harness.capture.decode_relay.RemoteDecoder)."""
     from behave.configuration import Configuration
     from behave.runner import Runner
 
@@ -98,6 +100,8 @@ def run_behave(settings: RunSettings, run_dir: Path, *, scenario_filter: Any = N
         userdata["stems"] = stems
     if worker:
         userdata["worker"] = worker
+    if decoder is not None:
+        userdata["decoder"] = decoder
     junit_report.install(config, settings.conditions)
     runner = Runner(config)
     behave_failed, why = True, None
