@@ -39,6 +39,7 @@ SO_RCVBUFFORCE = 33
 ARPHRD_LOOPBACK = 772
 RECEIVE_BUFFER = 8 * 1024 * 1024
 _MARKER = b"trunkcheck-capture-marker:"
+ETH_P_ALL = 3
 _DLT_EN10MB = 1
 
 _NOT_PERMITTED_HELP = (
@@ -182,7 +183,11 @@ class Capture:
 
         cls = L2Socket if self.loopback else L2ListenSocket  # L2Socket drops PACKET_OUTGOING copies
         try:
-            sock = cls(iface=self.iface, filter=self.bpf or None, promisc=False)
+            # Opened for no protocol (so it receives nothing yet), its filter attached, bound to the interface;
+            # then bound again for every protocol: it starts receiving, filtered. Binding a socket that
+            # receives already (scapy's way) waits for an RCU grace period, 10-20 ms a capture.
+            sock = cls(iface=self.iface, type=0, filter=self.bpf or None, promisc=False)
+            sock.ins.bind((sock.iface, ETH_P_ALL))
         except PermissionError as err:
             raise CaptureNotPermitted(_NOT_PERMITTED_HELP.format(python=_python())) from err
         except OSError as err:
@@ -258,16 +263,21 @@ class Capture:
                 log.warning(
                     "capture %s: sniffer thread still running after %s s", self.path, self.stop_timeout
                 )
-        for res in (self._sock, self._marker_sock):
-            if res is not None:
-                with contextlib.suppress(Exception):
-                    res.close()
+        if self._sock is not None:  # closing a packet socket waits for an RCU grace period (~10 ms): not here
+            threading.Thread(target=_close_quietly, args=(self._sock,), name="capture close", daemon=True).start()
+        if self._marker_sock is not None:
+            _close_quietly(self._marker_sock)
         self._sock = self._marker_sock = None
         if self._writer is not None:
             self._writer.flush()
             self._writer.close()
             self._writer = None
         self._started.clear()
+
+
+def _close_quietly(sock: Any) -> None:
+    with contextlib.suppress(Exception):
+        sock.close()
 
 
 def _python() -> str:
