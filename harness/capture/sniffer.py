@@ -87,6 +87,7 @@ class Capture:
         *,
         start_timeout: float = 5.0,
         stop_timeout: float = 5.0,
+        close_later: bool = True,
     ) -> None:
         self.path = Path(path)
         self.iface = iface
@@ -98,6 +99,7 @@ class Capture:
         self.user_filter = user
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.close_later = close_later  # the packet socket is closed on a thread of its own (see _teardown)
         self.loopback = _is_loopback(iface)
         self.packet_count = 0  # packets written
         self.dropped = 0  # packets the kernel dropped for this capture
@@ -288,8 +290,11 @@ class Capture:
         if wake is not None and (sniffer is None or not sniffer.is_alive()):
             for fd in wake:
                 os.close(fd)
-        if self._sock is not None:  # closing a packet socket waits for an RCU grace period (~10 ms): not here
+        if self._sock is not None and self.close_later:  # closing a packet socket waits for an RCU grace
+            # period (~10 ms): not on the caller's time
             threading.Thread(target=_close_quietly, args=(self._sock,), name="capture close", daemon=True).start()
+        elif self._sock is not None:
+            _close_quietly(self._sock)
         if self._marker_sock is not None:
             _close_quietly(self._marker_sock)
         self._sock = self._marker_sock = None

@@ -46,7 +46,7 @@ from harness.jobs.selection import Suite, SuiteScenario
 from harness.reports.junit_merge import merge_junit
 from harness.reports.record import ScenarioRecord
 from harness.settings import RunSettings, junit_properties
-from harness.suite.behave_run import RunResult, summarise
+from harness.suite.behave_run import RunResult, load_steps, summarise
 from harness.suite.job_worker import WorkerSpec, work
 from harness.suite.session import slug
 from harness.topology import SIP_PORT_RANGE
@@ -132,6 +132,8 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
     stems, order = plan_stems(mine), tuple(s.location for s in mine)
     count = max(1, min(settings.jobs, len(mine)))
     ctx = worker_context()
+    if ctx.get_start_method() == "fork":
+        load_steps(settings, run_dir)  # once here, not once per worker
     workers: dict[Connection, tuple[int, Any]] = {}
     decodes: list[Connection] = []  # this process's ends of the workers' decode pipes (harness.capture.decode_relay)
     out.flush()

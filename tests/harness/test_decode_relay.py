@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.capture.decode import DecodeError, DecodedMessage, decode_file
+from harness.capture.decode import DecodedMessage, DecodeError, decode_file
 from harness.capture.decode_relay import RemoteDecoder, serve
 from harness.capture.decode_stream import StreamDecoder
 
