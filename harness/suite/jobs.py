@@ -51,7 +51,7 @@ from harness.suite.job_worker import WorkerSpec, work
 from harness.suite.session import slug
 from harness.topology import SIP_PORT_RANGE
 
-__all__ = ["SCENARIO_BOUND", "plan_stems", "run_parallel", "start_fork_server", "worker_context"]
+__all__ = ["SCENARIO_BOUND", "plan_stems", "run_decoder", "run_parallel", "start_fork_server", "worker_context"]
 
 FIELDS = {f.name for f in fields(ScenarioRecord)}
 SCENARIO_BOUND = 60.0
@@ -99,12 +99,24 @@ def _shares_decoder(settings: RunSettings) -> bool:
     return settings.decode == "stream" and settings.equipment is None
 
 
-def shared_decoder(conns: Sequence[Connection]) -> StreamDecoder | None:
-    """The run's tshark (started now), serving each worker at the other end of ``conns`` on a thread of its
-    own (harness.capture.decode_relay); None without workers to serve."""
-    if not conns:
+def run_decoder(settings: RunSettings) -> StreamDecoder | None:
+    """The tshark the workers will share, spawned now (no thread yet): its start-up overlaps the run's own
+    before the workers start; None when the workers decode otherwise (--decode file)."""
+    if settings.jobs <= 1 or not _shares_decoder(settings):
         return None
     decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE])
+    decoder.spawn()
+    return decoder
+
+
+def shared_decoder(conns: Sequence[Connection], decoder: StreamDecoder | None = None) -> StreamDecoder | None:
+    """The run's tshark (``decoder``, else one started now), serving each worker at the other end of
+    ``conns`` on a thread of its own (harness.capture.decode_relay); None without workers to serve."""
+    if not conns:
+        if decoder is not None:
+            decoder.close()
+        return None
+    decoder = decoder or StreamDecoder(sip_ports=[SIP_PORT_RANGE])
     decoder.warm_up()
     for k, conn in enumerate(conns):
         threading.Thread(target=serve, args=(conn, decoder), name=f"decode relay {k}", daemon=True).start()
@@ -125,8 +137,9 @@ def _skipped(s: SuiteScenario) -> ScenarioRecord:
 
 
 def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Sequence[SuiteScenario], out: TextIO,
-                 started: float) -> RunResult:
-    """Runs ``mine`` (the selected scenarios of this run, in the suite's order) on ``settings.jobs`` workers."""
+                 started: float, decoder: StreamDecoder | None = None) -> RunResult:
+    """Runs ``mine`` (the selected scenarios of this run, in the suite's order) on ``settings.jobs`` workers;
+    ``decoder``: the run's tshark, spawned early (run_decoder), else started here."""
     jobs_dir = run_dir / ".jobs"
     (jobs_dir / "claims").mkdir(parents=True, exist_ok=True)
     stems, order = plan_stems(mine), tuple(s.location for s in mine)
@@ -151,7 +164,7 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
             theirs.close()
             decodes.append(ours)
         workers[reader] = (k, process)
-    decoder = shared_decoder(decodes)  # started once the workers are: they fork from a single thread
+    decoder = shared_decoder(decodes, decoder)  # its threads once the workers are: they fork from one thread
     try:
         done, problems, failed = _gather(workers, out,
                                          time.monotonic() + START_BOUND + SCENARIO_BOUND * len(mine))

@@ -67,3 +67,18 @@ def test_when_the_run_goes_away_a_pending_decode_fails_at_once(tmp_path):
     ours.close()  # the run's end, gone without an answer
     with pytest.raises(DecodeError, match="went away"):
         future.result(5)
+
+
+@needs_tshark
+def test_the_runs_tshark_starts_before_the_workers_fork_without_a_thread_and_then_decodes(tmp_path):
+    pcap = tmp_path / "one.pcap"
+    write_scenario(pcap, 1)
+    before = threading.active_count()
+    decoder = StreamDecoder(sip_ports=SIP_PORTS)
+    decoder.spawn()  # a --jobs run: tshark starts up while the run lists its scenarios and forks
+    try:
+        assert threading.active_count() == before  # so the workers still fork from a single thread
+        got = decoder.decode(pcap, timeout=60)
+    finally:
+        decoder.close()
+    assert _no_resend(got) == _no_resend(decode_file(pcap, sip_ports=SIP_PORTS))
