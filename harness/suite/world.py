@@ -9,7 +9,7 @@ Life of a scenario (environment.py drives it; steps call the methods in between)
     world.expect_flow(ladder)                                      # Then ... (stops the capture, decodes)
     record = world.finish(status, error)                           # after_scenario: artifacts, teardown
 
-The first assertion stops the capture (after the traffic has been quiet for a moment, bounded) and waits
+The first assertion stops the capture (once the traffic has settled, bounded: harness.suite.settle) and waits
 for the decode, which was handed to the session's long-lived tshark as soon as the capture stopped.
 Assertions read the decode only; the simulators' own records are kept to explain a failure.
 
