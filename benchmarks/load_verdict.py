@@ -82,9 +82,10 @@ class SideCounts:
 
 
 def _received_retransmissions(counts: Mapping[str, int]) -> tuple[int, int]:
-    """(retransmissions received, unexpected messages) from per-message counts. A received request whose
-    method an earlier receive row of the scenario already took is counted as retransmitted: ``uas.xml``
-    absorbs INVITEs that arrive again after its 200 in an optional receive."""
+    """(retransmissions received, unexpected messages) from per-message counts. The request that starts the
+    call (the first received request row's method) received again on a later row is counted as
+    retransmitted: ``uas.xml`` absorbs INVITEs that arrive again after its 200 in an optional receive. Other
+    requests on several rows (its BYE before or after the ACK) are branches, not repeats."""
     rows: dict[int, dict[str, int | str]] = {}
     for column, value in counts.items():
         match = _COUNT_COLUMN.match(column)
@@ -92,7 +93,7 @@ def _received_retransmissions(counts: Mapping[str, int]) -> tuple[int, int]:
             index, name, kind = match.groups()
             rows.setdefault(int(index), {"name": name})[kind] = value
     received = unexpected = 0
-    requests_seen: set[str] = set()
+    first_request = ""
     for _, row in sorted(rows.items()):
         name = str(row["name"])
         unexpected += int(row.get("Unexp", 0))
@@ -100,9 +101,9 @@ def _received_retransmissions(counts: Mapping[str, int]) -> tuple[int, int]:
             continue
         received += int(row.get("Retrans", 0))
         if not name.isdigit():  # a request (responses are named by their status code)
-            if name in requests_seen:
+            if name == first_request:
                 received += int(row["Recv"])
-            requests_seen.add(name)
+            first_request = first_request or name
     return received, unexpected
 
 

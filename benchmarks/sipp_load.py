@@ -1,7 +1,7 @@
 """Highest call rate the reference server holds clean, driven by SIPp; the last line is ``max_clean_cps: N``.
 
     .venv/bin/python benchmarks/sipp_load.py                      # rates 100,150,...,500 until one is not clean: ~2 min each
-    .venv/bin/python benchmarks/sipp_load.py --workers 2 --rates 800,1000,1200 --against kamailio
+    .venv/bin/python benchmarks/sipp_load.py --workers 2 --rates 800,1000,1200 --against kamailio --then-overload
     .venv/bin/python benchmarks/sipp_load.py --rates 300,400 --step 120
     .venv/bin/python benchmarks/sipp_load.py --quick              # smoke run: 5 s steps, NOT the definition
     .venv/bin/python benchmarks/sipp_load.py --overload --rates 1000 --step 60   # past capacity: admission figures
@@ -14,6 +14,8 @@ memory figures add up the dispatcher and its workers.
 :mod:`kamailio_load`), with the same SIPp caller, destination and definition of clean; the run ends with
 ``kamailio_max_clean_cps: K``, ``ratio: R (max_clean_cps / kamailio_max_clean_cps = N / K)`` and
 ``max_clean_cps: N``. A figure equal to the highest rate tried says "a lower bound": try higher rates.
+``--then-overload`` adds, after the ramps, the ``--overload`` run at twice the capacity just measured, so one
+run prints the capacity, Kamailio's and the overload figures (the summary lines stay last).
 
 Each call is the authenticated trunk ladder, without media: INVITE, 407, ACK, INVITE with
 Proxy-Authorization, (100/180), 200, ACK, BYE, 200 -- from a SIPp caller (``uac_auth.xml``) through the
@@ -120,6 +122,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="instead of a ramp: each rate (give twice the clean capacity) for --step seconds with "
                              "uac_auth_overload.xml; prints completed %% of admitted calls, max setup time vs Timer B "
                              "and the refused calls' 503 latency (benchmarks/overload_figures.py)")
+    parser.add_argument("--then-overload", action="store_true",
+                        help="after the ramp(s): the --overload run at twice the max_clean_cps just measured, for "
+                             "--step seconds (one run then prints the capacity, Kamailio's and the overload figures)")
     parser.add_argument("--against", choices=("kamailio",),
                         help="kamailio: after the reference server's ramp, the same ramp against Kamailio "
                              "(examples/kamailio/kamailio.cfg, started by the benchmark); prints "
@@ -149,8 +154,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _overload(args: argparse.Namespace) -> int:
-    for rate in args.rates:
+def _overload(args: argparse.Namespace, rates: Sequence[int]) -> int:
+    for rate in rates:
         workdir = Path(tempfile.mkdtemp(prefix=f"sipp-overload-{rate}-"))
         try:
             result = run_overload(rate, seconds=args.step, addresses=args.addresses, server_args=server_args(args),
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, _interrupted)  # stop SIPp and the server on `kill` too, as on Ctrl-C
     if args.overload:
-        return _overload(args)
+        return _overload(args, args.rates)
     ramps: list[tuple[str, Sequence[int], StartServer]] = [("reference server", args.rates, reference_server)]
     if args.against == "kamailio":
         ramps.append(("Kamailio (examples/kamailio)", args.kamailio_rates, kamailio_server))
@@ -272,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
         signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT
         return 128 + signum
     best, line = summary(outcomes[0], args)
+    if args.then_overload:
+        capacity = best if best is not None else highest_clean(outcomes[0])
+        if capacity:
+            print(f"-- overload: twice the clean capacity, 2 x {capacity} = {2 * capacity} cps", flush=True)
+            code = _overload(args, [2 * capacity])
+            if code:
+                return code
+        else:
+            print("-- overload: not run (no rate was clean: no capacity to double)", flush=True)
     if args.against == "kamailio":
         kamailio, kamailio_line = summary(outcomes[1], args, prefix="kamailio_")
         print(kamailio_line, flush=True)

@@ -60,3 +60,20 @@ def test_against_kamailio_runs_the_same_ramp_on_kamailio_and_prints_both_figures
     assert lines[-2] == "ratio: none (quick, not per definition)"
     assert lines[-1].startswith("quick_clean_cps: 10 "), proc.stdout
     assert not any("max_clean_cps" in line for line in lines), proc.stdout
+
+
+@pytest.mark.timeout(180)
+def test_then_overload_drives_the_server_at_twice_the_capacity_just_measured() -> None:
+    """--then-overload: after the ramp, the overload run at twice its clean rate, its figures printed before
+    the summary line, which stays last."""
+    addresses = ",".join(loopback(3, host) for host in (50, 51, 52))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sipp_load.py"), "--quick", "--rates", "10",
+                           "--then-overload", "--addresses", addresses], cwd=ROOT, capture_output=True, text=True,
+                          timeout=150)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert "-- overload: twice the clean capacity, 2 x 10 = 20 cps" in lines, proc.stdout
+    overload = next(line for line in lines if line.startswith("overload rate="))
+    assert overload.startswith("overload rate=20 cps for 5s: placed=100 "), overload
+    assert re.search(r"refused_503_ms p50=\d+ p99=\d+ p100=\d+", overload), overload
+    assert lines.index(overload) < len(lines) - 1 and lines[-1].startswith("quick_clean_cps: 10 "), proc.stdout
