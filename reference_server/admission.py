@@ -86,6 +86,9 @@ class Admission:
         self.on_change: Callable[[bool, str], object] | None = None
         """Told (True, cause) at the end of every interval that leaves the server delayed, and (False, "")
         at the first that does not: a worker tells its dispatcher (:mod:`reference_server.front_door`)."""
+        self.after_probe: Callable[[float], object] | None = None
+        """Called with the time after each probe: periodic work that can ride on the probe's wake-up instead
+        of waking the event loop itself (the GC pacer's ticks, :meth:`GcPacer.follow`)."""
 
     # -- the state ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -104,6 +107,8 @@ class Admission:
         self.note_delay(now - self._due, now)
         self._due = now + self.config.probe_interval
         self._probe = self.clock.call_at(self._due, self._on_probe)
+        if self.after_probe is not None:
+            self.after_probe(now)
 
     def excuse(self, pause: float) -> None:
         """The server itself just stalled ``pause`` s (a scheduled full garbage collection): delays measured

@@ -179,7 +179,7 @@ class Call:
     def _send_leg(self, target: Target, body: bytes) -> None:
         ctx = self.ctx
         leg = BLeg.build(target, self.a_invite, ctx.ids, fallback_host=ctx.fallback_host, user_agent=self.server,
-                         body=body, clock=ctx.clock, extra_headers=self.timer.invite_headers())
+                         body=body, clock=ctx.leg_clock, extra_headers=self.timer.invite_headers())
         self._start_leg(leg)
 
     def _start_leg(self, leg: BLeg) -> None:

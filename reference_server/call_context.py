@@ -20,6 +20,7 @@ from sipcore.transaction import RequestReceived
 
 from .call_policy import SPEC_HANGUP, SPEC_MEDIA, HangupPolicy, MediaPolicy
 from .destination_health import DestinationHealth
+from .lazy_timers import LazyTimers
 from .relay_registry import RelayRegistry
 from .session_config import SessionTimerConfig
 from .sip_util import Addr, build_response, contact_uri, local_addr
@@ -52,6 +53,12 @@ class CallContext:
     of a multi-worker server names its own port, not the listen address its dispatcher shares."""
     health: DestinationHealth = field(default_factory=DestinationHealth)
     """Destinations down after a 503 with Retry-After (reference_server.failover)."""
+    leg_clock: Clock = field(init=False, repr=False)
+    """``clock`` for the B legs' Timer C and CANCEL give-up timers, which are nearly always cancelled before
+    they fire: they share one timer of ``clock`` (reference_server.lazy_timers)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "leg_clock", LazyTimers(self.clock))
 
     def local(self, endpoint: SipEndpoint) -> Addr:
         """The server's address on ``endpoint``, for Via and Contact."""

@@ -120,7 +120,7 @@ async def _serve(server: ReferenceServer, stop: asyncio.Event | None = None) -> 
     pacer = GcPacer()
     if server.admission is not None:  # a scheduled full collection is not overload
         pacer.on_full = server.admission.excuse
-    pacer.start()
+    pacer.start(server.admission)  # its ticks ride on the admission probe's wake-ups when there is one
     stats = LoopStats.from_env()
     if stats is not None:
         stats.start()

@@ -95,7 +95,7 @@ def retry_leg(ctx: CallContext, a_invite: Request, leg: BLeg, response: Response
     if new is None:
         new = next_destination(leg, response, ctx.health, now, lambda target: BLeg.build(
             target, a_invite, ctx.ids, fallback_host=ctx.fallback_host, user_agent=ctx.user_agent,
-            body=leg.invite.body, clock=ctx.clock,
+            body=leg.invite.body, clock=ctx.leg_clock,
             extra_headers=[(n, v) for n in ("Session-Expires", "Min-SE") for v in leg.invite.headers.get_all(n)]))
         rule = "the trunk's next destination"
     if new is not None:

@@ -31,6 +31,10 @@ import ctypes.util
 import gc
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .admission import Admission
 
 __all__ = ["GcPacer", "heap_trimmer"]
 
@@ -62,16 +66,38 @@ class GcPacer:
         self.trims = 0
         self.ticks = 0
         self._handle: asyncio.TimerHandle | None = None
+        self._beat: Admission | None = None
+        self._next = 0.0  # loop time the next tick is due (when riding on a beat)
         self._was_enabled = True
         self.on_full: Callable[[float], object] | None = None
         """Told how long each scheduled full collection took (the admission control excuses that pause)."""
 
-    def start(self) -> None:
+    def start(self, beat: Admission | None = None) -> None:
+        """Take over from automatic collection. With ``beat`` (the admission control, whose probe wakes the
+        loop every 10 ms anyway) the ticks ride on its probes: each probe at or after a tick's due time runs
+        it (up to one probe interval late), and the pacer arms no timer of its own."""
         self._was_enabled = gc.isenabled()
         gc.disable()
-        self._handle = asyncio.get_running_loop().call_later(self.tick, self._run)
+        loop = asyncio.get_running_loop()
+        if beat is None:
+            self._handle = loop.call_later(self.tick, self._run)
+            return
+        self._next = beat.clock.time() + self.tick
+        beat.after_probe = self._on_beat
+        self._beat = beat
+
+    def _on_beat(self, now: float) -> None:
+        if now < self._next:
+            return
+        # the next tick one tick after this one was due, so that ticks keep their rate; after a stall, from now
+        self._next = self._next + self.tick if now < self._next + self.tick else now + self.tick
+        self._collect()
 
     def _run(self) -> None:
+        self._collect()
+        self._handle = asyncio.get_running_loop().call_later(self.tick, self._run)
+
+    def _collect(self) -> None:
         self.ticks += 1
         if self.ticks % self.full_every == 0:
             started = time.perf_counter()
@@ -83,11 +109,13 @@ class GcPacer:
         if self._trim is not None and self.ticks % self.trim_every == 0:
             self._trim()
             self.trims += 1
-        self._handle = asyncio.get_running_loop().call_later(self.tick, self._run)
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._beat is not None:
+            self._beat.after_probe = None
+            self._beat = None
         if self._was_enabled:
             gc.enable()

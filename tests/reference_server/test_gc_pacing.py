@@ -125,3 +125,31 @@ def test_the_pacer_gives_the_freed_c_heap_back_to_the_system() -> None:
     assert before > 100 and after < before / 2, f"RSS {before} MiB -> {after} MiB after {trims} trims"
     untrimmed_before, untrimmed_after, no_trims, _ = _rss_after_pacing(0)  # trim_every=0: never
     assert no_trims == 0 and untrimmed_after > untrimmed_before * 0.8
+
+
+def test_ticks_ride_on_the_admission_probe_without_a_timer_of_their_own() -> None:
+    """With the admission control's probe as its beat the pacer wakes the loop no more: it collects on the
+    first probe at or after each tick's due time, ten probes (of 10 ms) per 100 ms tick."""
+    from reference_server.admission import Admission, AdmissionConfig
+    from sipcore.aio.clock import SteppedClock
+
+    async def run() -> None:
+        clock = SteppedClock()
+        admission = Admission(AdmissionConfig(max_loop_lag=60.0, probe_interval=0.01), clock, lambda: 0)
+        admission.start()
+        pacer = GcPacer(tick=0.1)
+        loop = asyncio.get_running_loop()
+        timers_before = len(loop._scheduled)  # type: ignore[attr-defined]
+        pacer.start(admission)
+        try:
+            assert len(loop._scheduled) == timers_before, "the pacer armed a loop timer"  # type: ignore[attr-defined]
+            assert clock.pending == 1  # the probe's timer, nothing else
+            await clock.advance(1.05)  # probes at 10, 20 ... 1050 ms: ticks due at 100, 200 ... 1000 ms
+            assert pacer.ticks == 10
+            assert not gc.isenabled()
+        finally:
+            pacer.stop()
+            admission.stop()
+        assert admission.after_probe is None and gc.isenabled()
+
+    asyncio.run(run())
