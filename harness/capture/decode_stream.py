@@ -154,7 +154,7 @@ class StreamDecoder:
                 cmd += ["-d", f"udp.port=={port},sip", "-d", f"tcp.port=={port},sip"]
         return [*cmd, "-r", "-"]
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         if self._proc is not None:
             return self._proc
         if shutil.which(self.tshark) is None:
@@ -166,10 +166,25 @@ class StreamDecoder:
         proc.stdin.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, _SNAPLEN, self.linktype))
         proc.stdin.flush()
         self._proc = proc
-        self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="tshark stream", daemon=True)
-        self._reader.start()
-        threading.Thread(target=self._read_stderr, args=(proc,), name="tshark stderr", daemon=True).start()
         return proc
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn()
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="tshark stream",
+                                            daemon=True)
+            self._reader.start()
+            threading.Thread(target=self._read_stderr, args=(proc,), name="tshark stderr", daemon=True).start()
+        return proc
+
+    def spawn(self) -> None:
+        """Start tshark now but not yet the threads that read it (``warm_up`` or the first ``submit`` does):
+        a process about to fork workers stays single-threaded while tshark starts up."""
+        with self._lock:
+            try:
+                self._spawn()
+            except (OSError, DecodeError) as err:
+                log.warning("tshark stream decoder not started: %s", err)
 
     def warm_up(self) -> None:
         """Start tshark now, so its start-up overlaps the first scenario's traffic."""

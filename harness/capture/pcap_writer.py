@@ -57,13 +57,14 @@ def udp_frame(src: Addr, dst: Addr, payload: bytes, ident: int = 0) -> bytes:
 
 
 class PcapWriter:
-    """A classic pcap file (microsecond timestamps, Ethernet); frames are written as they are given."""
+    """A classic pcap file (microsecond timestamps; Ethernet unless ``linktype`` says otherwise); frames are
+    written as they are given."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, linktype: int = LINKTYPE_ETHERNET) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO | None = self.path.open("wb")
-        self._file.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
+        self._file.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, linktype))
         self._ident = 0
         self.count = 0
 

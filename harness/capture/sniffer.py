@@ -1,4 +1,4 @@
-"""Capture a scenario's traffic to a pcap with scapy, each datagram exactly once.
+"""Capture a scenario's traffic to a pcap with a packet socket (opened with scapy), each datagram exactly once.
 
     with Capture(run_dir / "basic.pcap", addresses=["127.0.0.10", "127.0.0.11"]):
         ...drive the scenario...
@@ -14,6 +14,8 @@
   every packet queued before `stop()` is in the pcap: the socket queue is FIFO. Markers are not written.
 - The kernel's drop counter (PACKET_STATISTICS) is read at stop: `Capture.dropped` > 0 means the receive
   buffer overflowed and the pcap is incomplete.
+- The capture thread writes each frame as it was received, with the kernel's timestamp
+  (harness.capture.pcap_writer): nothing is dissected on the way, which is tshark's job.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import select
 import socket
 import struct
 import threading
@@ -31,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.capture.pcap_writer import PcapWriter
+
 log = logging.getLogger(__name__)
 
 SOL_PACKET = 263
@@ -39,7 +44,9 @@ SO_RCVBUFFORCE = 33
 ARPHRD_LOOPBACK = 772
 RECEIVE_BUFFER = 8 * 1024 * 1024
 _MARKER = b"trunkcheck-capture-marker:"
+ETH_P_ALL = 3
 _DLT_EN10MB = 1
+_FRAME_MAX = 65536 + 64  # loopback's MTU and a link header
 
 _NOT_PERMITTED_HELP = (
     "capturing packets needs root or the CAP_NET_RAW capability: run as root, or grant the interpreter the "
@@ -80,6 +87,7 @@ class Capture:
         *,
         start_timeout: float = 5.0,
         stop_timeout: float = 5.0,
+        close_later: bool = True,
     ) -> None:
         self.path = Path(path)
         self.iface = iface
@@ -91,13 +99,16 @@ class Capture:
         self.user_filter = user
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.close_later = close_later  # the packet socket is closed on a thread of its own (see _teardown)
         self.loopback = _is_loopback(iface)
         self.packet_count = 0  # packets written
         self.dropped = 0  # packets the kernel dropped for this capture
         self.bpf = ""  # the filter in use (user filter plus the marker clause)
-        self._sniffer: Any = None
+        self._sniffer: threading.Thread | None = None
+        self._error: BaseException | None = None  # what ended the capture thread
+        self._wake: tuple[int, int] | None = None  # a pipe: a byte on it ends the capture thread
         self._sock: Any = None
-        self._writer: Any = None
+        self._writer: PcapWriter | None = None
         self._marker_sock: socket.socket | None = None
         self._seen: set[bytes] = set()
         self._seen_cond = threading.Condition()
@@ -115,8 +126,6 @@ class Capture:
     def start(self) -> Capture:
         if self._sniffer is not None:
             raise CaptureError(f"capture to {self.path} already started")
-        from scapy.sendrecv import AsyncSniffer
-
         if self.loopback:
             self._marker_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._marker_sock.bind(("127.0.0.1", 0))
@@ -127,15 +136,13 @@ class Capture:
             self.bpf = self.user_filter
         try:
             self._sock = self._open_socket()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             from scapy.config import conf
-            from scapy.utils import PcapWriter
 
             linktype = conf.l2types.layer2num.get(self._sock.LL, _DLT_EN10MB)
-            self._writer = PcapWriter(str(self.path), linktype=linktype, sync=False)
-            self._sniffer = AsyncSniffer(
-                opened_socket=self._sock, prn=self._on_packet, store=False, started_callback=self._started.set
-            )
+            self._writer = PcapWriter(self.path, linktype=linktype)
+            self._wake = os.pipe()
+            self._sniffer = threading.Thread(target=self._run, args=(self._sock, self._wake[0]),
+                                             name=f"capture {self.path.name}", daemon=True)
             self._sniffer.start()
             deadline = time.monotonic() + self.start_timeout
             while not self._started.wait(0.01):
@@ -182,7 +189,11 @@ class Capture:
 
         cls = L2Socket if self.loopback else L2ListenSocket  # L2Socket drops PACKET_OUTGOING copies
         try:
-            sock = cls(iface=self.iface, filter=self.bpf or None, promisc=False)
+            # Opened for no protocol (so it receives nothing yet), its filter attached, bound to the interface;
+            # then bound again for every protocol: it starts receiving, filtered. Binding a socket that
+            # receives already (scapy's way) waits for an RCU grace period, 10-20 ms a capture.
+            sock = cls(iface=self.iface, type=0, filter=self.bpf or None, promisc=False)
+            sock.ins.bind((sock.iface, ETH_P_ALL))
         except PermissionError as err:
             raise CaptureNotPermitted(_NOT_PERMITTED_HELP.format(python=_python())) from err
         except OSError as err:
@@ -201,15 +212,36 @@ class Capture:
         self.dropped = 0
         return sock
 
-    def _on_packet(self, pkt: Any) -> None:
-        raw = bytes(pkt)
-        idx = raw.find(_MARKER)
+    def _run(self, sock: Any, wake: int) -> None:
+        """The capture thread: every frame the socket queues, as it comes, until a byte arrives on ``wake``."""
+        try:
+            sock.ins.setblocking(False)
+            poller = select.poll()  # not select(): file descriptors past 1023 are fine
+            poller.register(sock.ins.fileno(), select.POLLIN)
+            poller.register(wake, select.POLLIN)
+            self._started.set()
+            while True:
+                if any(fd == wake for fd, _ in poller.poll()):
+                    return
+                while True:  # drain the queue: one select for many frames
+                    try:
+                        _, frame, at = sock.recv_raw(_FRAME_MAX)
+                    except BlockingIOError:
+                        break
+                    if frame is not None:  # None: loopback's outgoing copy
+                        self._on_frame(frame, at if at is not None else time.time())
+        except BaseException as err:  # noqa: BLE001 - the caller's next check raises it (CaptureError)
+            self._error = err
+
+    def _on_frame(self, frame: bytes, at: float) -> None:
+        idx = frame.find(_MARKER)
         if idx >= 0:
             with self._seen_cond:
-                self._seen.add(raw[idx:])
+                self._seen.add(frame[idx:])
                 self._seen_cond.notify_all()
             return
-        self._writer.write(pkt)
+        assert self._writer is not None
+        self._writer.frame(frame, at)
         self.packet_count += 1
 
     def _sync(self, deadline: float) -> bool:
@@ -226,18 +258,13 @@ class Capture:
         return False
 
     def _raise_if_sniffer_failed(self) -> None:
-        sniffer = self._sniffer
-        if sniffer is not None and sniffer.exception is not None:
-            err = sniffer.exception
+        err = self._error
+        if err is not None:
             if isinstance(err, PermissionError):
                 raise CaptureNotPermitted(_NOT_PERMITTED_HELP.format(python=_python())) from err
             raise CaptureError(f"sniffer on {self.iface} failed: {err!r}") from err
-        if (
-            sniffer is not None
-            and self._started.is_set()
-            and sniffer.thread
-            and not sniffer.thread.is_alive()
-        ):
+        sniffer = self._sniffer
+        if sniffer is not None and self._started.is_set() and not sniffer.is_alive():
             raise CaptureError(f"sniffer thread on {self.iface} ended unexpectedly")
 
     def _read_drop_counter(self, sock: Any = None) -> None:
@@ -250,24 +277,36 @@ class Capture:
 
     def _teardown(self) -> None:
         sniffer, self._sniffer = self._sniffer, None
-        if sniffer is not None and sniffer.thread is not None and sniffer.thread.is_alive():
-            with contextlib.suppress(Exception):
-                sniffer.stop(join=False)
-            sniffer.thread.join(self.stop_timeout)
-            if sniffer.thread.is_alive():
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                os.write(wake[1], b"x")
+        if sniffer is not None and sniffer.is_alive():
+            sniffer.join(self.stop_timeout)
+            if sniffer.is_alive():
                 log.warning(
                     "capture %s: sniffer thread still running after %s s", self.path, self.stop_timeout
                 )
-        for res in (self._sock, self._marker_sock):
-            if res is not None:
-                with contextlib.suppress(Exception):
-                    res.close()
+        if wake is not None and (sniffer is None or not sniffer.is_alive()):
+            for fd in wake:
+                os.close(fd)
+        if self._sock is not None and self.close_later:  # closing a packet socket waits for an RCU grace
+            # period (~10 ms): not on the caller's time
+            threading.Thread(target=_close_quietly, args=(self._sock,), name="capture close", daemon=True).start()
+        elif self._sock is not None:
+            _close_quietly(self._sock)
+        if self._marker_sock is not None:
+            _close_quietly(self._marker_sock)
         self._sock = self._marker_sock = None
         if self._writer is not None:
-            self._writer.flush()
             self._writer.close()
             self._writer = None
         self._started.clear()
+
+
+def _close_quietly(sock: Any) -> None:
+    with contextlib.suppress(Exception):
+        sock.close()
 
 
 def _python() -> str:

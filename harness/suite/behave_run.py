@@ -12,6 +12,7 @@ in neither the records nor the JUnit XML of this run.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,50 @@ from harness.settings import RunSettings, dns_text
 from harness.suite.hooks import failure_text
 from harness.suite.progress import status_name
 
-__all__ = ["PASSED", "RunResult", "behave_args", "run_behave", "summarise"]
+__all__ = ["PASSED", "RunResult", "behave_args", "load_steps", "run_behave", "summarise"]
 
 PASSED = "passed"
+_STEPS_LOADED: set[str] = set()
+"""The steps folders whose step definitions this process has loaded into behave's registry (process-wide)."""
+
+
+def _runner(config: Any) -> Any:
+    """behave's Runner, loading a steps folder's definitions once per process: behave's step registry is
+    process-wide, and loading them again only finds each definition there already. A --jobs run loads them
+    before it forks its workers (load_steps), so each worker does not compile and run them again."""
+    from behave.runner import Runner
+
+    class _Runner(Runner):  # type: ignore[misc]  # behave has no annotations
+        def load_step_definitions(self, extra_step_paths: Any = None) -> None:
+            folder = os.path.join(self.base_dir, self.config.steps_dir)
+            if folder in _STEPS_LOADED and not extra_step_paths:
+                return
+            super().load_step_definitions(extra_step_paths)
+            _STEPS_LOADED.add(folder)
+
+    return _Runner(config)
+
+
+def _configuration(settings: RunSettings, run_dir: Path, junit_dir: Path | None = None) -> Any:
+    from behave.configuration import Configuration
+
+    return Configuration(  # type: ignore[no-untyped-call]  # behave's own code has no annotations
+        behave_args(settings, run_dir, junit_dir),
+        load_config=False,
+        scenario_outline_annotation_schema=OUTLINE_NAMES,
+    )
+
+
+def load_steps(settings: RunSettings, run_dir: Path) -> None:
+    """Load the suite's step definitions (and what they import) into this process now; a problem is left
+    for the run itself to report."""
+    try:
+        runner = _runner(_configuration(settings, run_dir))
+        with runner.path_manager:  # as behave's run does: the suite's root on sys.path meanwhile
+            runner.setup_paths()
+            runner.load_step_definitions()
+    except Exception:  # noqa: BLE001, S110 - the workers' own behave runs say what is wrong
+        pass
 
 
 @dataclass
@@ -72,21 +114,16 @@ def behave_args(settings: RunSettings, run_dir: Path, junit_dir: Path | None = N
 
 
 def run_behave(settings: RunSettings, run_dir: Path, *, scenario_filter: Any = None, junit_dir: Path | None = None,
-               stems: dict[str, str] | None = None, worker: str = "") -> tuple[list[ScenarioRecord], bool, str | None]:
+               stems: dict[str, str] | None = None, worker: str = "",
+               decoder: Any = None) -> tuple[list[ScenarioRecord], bool, str | None]:
     """Runs behave as ``settings`` say: the records of the scenarios it ran (or skipped), whether behave
     reported a failure, and why behave could not run at all (None when it could). ``stems``: behave
     location -> the scenario's file stem in the run folder (the workers of one run share a folder); ``worker``:
-    this process's name among them ("w1"), for what it makes for the whole run (Session.own_folder)."""
-    from behave.configuration import Configuration
-    from behave.runner import Runner
-
+    this process's name among them ("w1"), for what it makes for the whole run (Session.own_folder); ``decoder``:
+    the run's decoder, which the workers share (harness.capture.decode_relay.RemoteDecoder)."""
     from harness.reports import junit as junit_report
 
-    config = Configuration(  # type: ignore[no-untyped-call]  # behave's own code has no annotations
-        behave_args(settings, run_dir, junit_dir),
-        load_config=False,
-        scenario_outline_annotation_schema=OUTLINE_NAMES,
-    )
+    config = _configuration(settings, run_dir, junit_dir)
     userdata = config.userdata
     assert userdata is not None  # behave fills it from the -D options
     if settings.faults:
@@ -98,8 +135,10 @@ def run_behave(settings: RunSettings, run_dir: Path, *, scenario_filter: Any = N
         userdata["stems"] = stems
     if worker:
         userdata["worker"] = worker
+    if decoder is not None:
+        userdata["decoder"] = decoder
     junit_report.install(config, settings.conditions)
-    runner = Runner(config)
+    runner = _runner(config)
     behave_failed, why = True, None
     try:
         behave_failed = bool(runner.run())

@@ -33,7 +33,7 @@ def check_capture(iface: str = "lo") -> None:
 
     with tempfile.TemporaryDirectory(prefix="trunkcheck-probe-") as tmp:
         probe = Capture(Path(tmp) / "probe.pcap", iface=iface, addresses=["127.0.0.1"], start_timeout=3,
-                        stop_timeout=3)
+                        stop_timeout=3, close_later=False)  # leaves no thread: --jobs forks from one
         probe.start()
         probe.stop()
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from harness.capture.decode_relay import RemoteDecoder
 from harness.jobs.scenario_filter import Claims
 from harness.settings import RunSettings
 from harness.suite.behave_run import run_behave
@@ -63,15 +64,17 @@ class _Relay(io.TextIOBase):
             self._conn.send(("out", text))
 
 
-def work(spec: WorkerSpec, conn: Connection) -> None:
-    """The worker's body (multiprocessing's target): runs behave, reports on ``conn``."""
+def work(spec: WorkerSpec, conn: Connection, decode: Connection | None = None) -> None:
+    """The worker's body (multiprocessing's target): runs behave, reports on ``conn``; decodes its captures
+    with the run's tshark over ``decode`` (harness.capture.decode_relay), else with one of its own."""
     try:
         os.chdir(spec.cwd)
         relay = _Relay(conn)
         sys.stdout = relay  # behave's progress formatter writes to the stdout of when its config is built
         records, failed, why = run_behave(spec.settings, spec.run_dir, junit_dir=spec.junit_dir,
                                           scenario_filter=Claims(spec.claims, spec.order), stems=spec.stems,
-                                          worker=f"w{spec.index}")
+                                          worker=f"w{spec.index}",
+                                          decoder=RemoteDecoder(decode) if decode is not None else None)
         relay.flush()
         conn.send(("done", [asdict(r) for r in records], failed, why))
     except BaseException:  # noqa: BLE001 - whatever it is, the run must hear of it, not a silent pipe

@@ -15,6 +15,8 @@ results become one run folder with the reports a sequential run writes.
   (the stems are planned here, in the suite's order). The records come back over each worker's pipe; the
   run lists them in the suite's order, and joins the workers' JUnit XML into ``junit/``
   (harness.reports.junit_merge). The workers' own folders (``.jobs/``) are removed at the end.
+- The workers decode their captures with one tshark, this process's (harness.capture.decode_relay): its
+  start-up is paid once, not once per worker.
 - A worker that dies leaves the scenario it was running with status "error" and the reason (those it
   had finished keep the records they wrote); the others go on. Every
   wait is bounded: past ``deadline`` the workers are stopped and what they had not finished is an error.
@@ -37,16 +39,19 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.capture.decode_relay import serve
+from harness.capture.decode_stream import StreamDecoder
 from harness.jobs.refusal import worker_roles
 from harness.jobs.selection import Suite, SuiteScenario
 from harness.reports.junit_merge import merge_junit
 from harness.reports.record import ScenarioRecord
 from harness.settings import RunSettings, junit_properties
-from harness.suite.behave_run import RunResult, summarise
+from harness.suite.behave_run import RunResult, load_steps, summarise
 from harness.suite.job_worker import WorkerSpec, work
 from harness.suite.session import slug
+from harness.topology import SIP_PORT_RANGE
 
-__all__ = ["SCENARIO_BOUND", "plan_stems", "run_parallel", "start_fork_server", "worker_context"]
+__all__ = ["SCENARIO_BOUND", "plan_stems", "run_decoder", "run_parallel", "start_fork_server", "worker_context"]
 
 FIELDS = {f.name for f in fields(ScenarioRecord)}
 SCENARIO_BOUND = 60.0
@@ -88,6 +93,36 @@ def plan_stems(scenarios: Sequence[SuiteScenario]) -> dict[str, str]:
     return out
 
 
+def _shares_decoder(settings: RunSettings) -> bool:
+    """Whether the workers decode with this process's tshark: the long-lived decoder, no equipment (whose
+    SIP ports the decoder would need to know; --jobs refuses equipment anyway)."""
+    return settings.decode == "stream" and settings.equipment is None
+
+
+def run_decoder(settings: RunSettings) -> StreamDecoder | None:
+    """The tshark the workers will share, spawned now (no thread yet): its start-up overlaps the run's own
+    before the workers start; None when the workers decode otherwise (--decode file)."""
+    if settings.jobs <= 1 or not _shares_decoder(settings):
+        return None
+    decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE])
+    decoder.spawn()
+    return decoder
+
+
+def shared_decoder(conns: Sequence[Connection], decoder: StreamDecoder | None = None) -> StreamDecoder | None:
+    """The run's tshark (``decoder``, else one started now), serving each worker at the other end of
+    ``conns`` on a thread of its own (harness.capture.decode_relay); None without workers to serve."""
+    if not conns:
+        if decoder is not None:
+            decoder.close()
+        return None
+    decoder = decoder or StreamDecoder(sip_ports=[SIP_PORT_RANGE])
+    decoder.warm_up()
+    for k, conn in enumerate(conns):
+        threading.Thread(target=serve, args=(conn, decoder), name=f"decode relay {k}", daemon=True).start()
+    return decoder
+
+
 def _written(path: Path) -> ScenarioRecord | None:
     """The record a scenario wrote as it ended (world.finish), or None."""
     try:
@@ -102,14 +137,18 @@ def _skipped(s: SuiteScenario) -> ScenarioRecord:
 
 
 def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Sequence[SuiteScenario], out: TextIO,
-                 started: float) -> RunResult:
-    """Runs ``mine`` (the selected scenarios of this run, in the suite's order) on ``settings.jobs`` workers."""
+                 started: float, decoder: StreamDecoder | None = None) -> RunResult:
+    """Runs ``mine`` (the selected scenarios of this run, in the suite's order) on ``settings.jobs`` workers;
+    ``decoder``: the run's tshark, spawned early (run_decoder), else started here."""
     jobs_dir = run_dir / ".jobs"
     (jobs_dir / "claims").mkdir(parents=True, exist_ok=True)
     stems, order = plan_stems(mine), tuple(s.location for s in mine)
     count = max(1, min(settings.jobs, len(mine)))
     ctx = worker_context()
+    if ctx.get_start_method() == "fork":
+        load_steps(settings, run_dir)  # once here, not once per worker
     workers: dict[Connection, tuple[int, Any]] = {}
+    decodes: list[Connection] = []  # this process's ends of the workers' decode pipes (harness.capture.decode_relay)
     out.flush()
     for stream in (sys.stdout, sys.stderr):  # a forked worker must not write this process's buffers again
         stream.flush()
@@ -117,11 +156,23 @@ def run_parallel(settings: RunSettings, run_dir: Path, suite: Suite, mine: Seque
         spec = WorkerSpec(k, replace(settings, roles=worker_roles(settings.roles, k), jobs=1), run_dir,
                           jobs_dir / f"w{k}" / "junit", jobs_dir / "claims", order, stems, str(Path.cwd()))
         reader, writer = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=work, args=(spec, writer), name=f"trunkcheck-job-{k}", daemon=True)
+        ours, theirs = ctx.Pipe() if _shares_decoder(settings) else (None, None)
+        process = ctx.Process(target=work, args=(spec, writer, theirs), name=f"trunkcheck-job-{k}", daemon=True)
         process.start()
         writer.close()
+        if ours is not None and theirs is not None:
+            theirs.close()
+            decodes.append(ours)
         workers[reader] = (k, process)
-    done, problems, failed = _gather(workers, out, time.monotonic() + START_BOUND + SCENARIO_BOUND * len(mine))
+    decoder = shared_decoder(decodes, decoder)  # its threads once the workers are: they fork from one thread
+    try:
+        done, problems, failed = _gather(workers, out,
+                                         time.monotonic() + START_BOUND + SCENARIO_BOUND * len(mine))
+    finally:
+        if decoder is not None:
+            decoder.close()
+        for conn in decodes:
+            conn.close()
     for location, stem in stems.items():  # a worker that died: the scenarios it finished wrote their records
         if location not in done and (written := _written(run_dir / f"{stem}.json")) is not None:
             done[location] = written

@@ -56,6 +56,30 @@ class LoopThread:
             future.cancel()
             raise StepTimeout(f"{what} did not finish within {timeout:g} s") from None
 
+    def idle(self, horizon: float, timeout: float = 1.0) -> bool | None:
+        """Whether the loop has nothing to do now (no callback ready, no socket ready to read or write) and no
+        timer due within ``horizon`` seconds: then nothing running on it sends anything in that time. None
+        when this loop cannot tell (an event loop without asyncio's selector internals) or did not answer
+        within ``timeout``."""
+        loop = self.loop
+        if not self.alive or not all(hasattr(loop, a) for a in ("_ready", "_scheduled", "_selector")):
+            return None
+        answer: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+        def probe() -> None:  # on the loop's thread, between two of its callbacks
+            ready: Any = getattr(loop, "_ready")  # noqa: B009 - asyncio's internals, checked above
+            if ready or getattr(loop, "_selector").select(0):  # noqa: B009
+                answer.set_result(False)
+                return
+            due = loop.time() + horizon
+            answer.set_result(not any(not h.cancelled() and h.when() <= due for h in getattr(loop, "_scheduled")))  # noqa: B009
+
+        try:  # probe one iteration later: call_soon_threadsafe's own wake-up (the self-pipe) is read by then
+            loop.call_soon_threadsafe(loop.call_soon, probe)
+            return answer.result(timeout)
+        except (RuntimeError, concurrent.futures.TimeoutError):
+            return None
+
     def close(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
             return

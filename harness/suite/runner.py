@@ -53,7 +53,7 @@ from harness.suite.equipment_setup import (
     start_equipment,
 )
 from harness.suite.hooks import resolve_capture
-from harness.suite.jobs import run_parallel
+from harness.suite.jobs import run_decoder, run_parallel
 
 __all__ = ["RunResult", "run_suite"]
 
@@ -154,14 +154,17 @@ def _run(settings: RunSettings, run_dir: Path, out: TextIO, started: float) -> R
     out.write(f"trunkcheck: running {', '.join(display_path(p) for p in settings.features)} -> "
               f"{display_path(run_dir)}{jobs}\n")
     out.flush()
+    decoder = run_decoder(settings)  # tshark starts up while the run lists its scenarios
     try:
         suite = list_scenarios(settings.features, settings.tags)
     except ValueError as exc:
+        if decoder is not None:
+            decoder.close()
         out.write(f"trunkcheck: behave could not run the suite: {exc}\n")
         return summarise(run_dir, [], True, started)
     mine = suite.selected if settings.shard is None else tuple(shard_of(suite.selected, *settings.shard))
     if settings.jobs > 1:
-        result = run_parallel(settings, run_dir, suite, mine, out, started)
+        result = run_parallel(settings, run_dir, suite, mine, out, started, decoder)
     else:
         only = Only.of(s.location for s in mine) if settings.shard is not None else None
         records, failed, why = run_behave(settings, run_dir, scenario_filter=only)

@@ -17,6 +17,8 @@ behave's `-D` user data configures it (`trunkcheck run` sets them; a plain `beha
     response_timeout=3                    seconds equipment under test may stay silent before a scenario fails
     worker=w1                             this process is worker 1 of a --jobs run: what it makes for the
                                           whole run goes to a folder of its own (Session.own_folder)
+    decoder                               a worker of a --jobs run decodes with the run's tshark: its
+                                          harness.capture.decode_relay.RemoteDecoder (typed, by the worker)
     stems                                 behave location -> file stem in run_dir, planned by the run when
                                           its workers share run_dir (harness.jobs; typed, by trunkcheck run)
     roles                                 where the harness's roles live (trunkcheck run puts the run's
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.capture.decode_relay import RemoteDecoder
 from harness.capture.decode_stream import StreamDecoder
 from harness.equipment import Equipment, load_equipment
 from harness.settings import DECODE_MODES, DESTINATIONS, RESPONSE_TIMEOUT, new_run_id
@@ -67,6 +70,7 @@ class RunOptions:
     dns: tuple[str, int] | None = None  # locates the equipment file's names, in place of its dns key
     stems: Mapping[str, str] = field(default_factory=dict, hash=False)  # behave location -> file stem (harness.jobs)
     worker: str = ""  # "w1": this process is worker 1 of a --jobs run sharing run_dir (harness.suite.jobs)
+    decoder: RemoteDecoder | None = field(default=None, hash=False, compare=False)  # the run's (harness.suite.jobs)
 
     @classmethod
     def from_userdata(cls, userdata: Mapping[str, Any]) -> RunOptions:
@@ -97,7 +101,8 @@ class RunOptions:
         return cls(Path(run_dir), faults, trunk, decode, equipment, userdata.get("interface") or "lo",
                    destination, float(userdata.get("response_timeout") or RESPONSE_TIMEOUT), roles,
                    userdata.get("capture") or "auto", dns, dict(stems) if isinstance(stems, Mapping) else {},
-                   str(userdata.get("worker") or ""))
+                   str(userdata.get("worker") or ""),
+                   decoder if isinstance(decoder := userdata.get("decoder"), RemoteDecoder) else None)
 
 
 @dataclass
@@ -105,7 +110,7 @@ class Session:
     options: RunOptions
     loop: LoopThread = field(default_factory=LoopThread)
     plan: PortPlan = field(init=False)
-    decoder: StreamDecoder = field(init=False)
+    decoder: StreamDecoder | RemoteDecoder = field(init=False)
     equipment: Equipment | None = None
     _stems: set[Path] = field(default_factory=set)
 
@@ -117,9 +122,12 @@ class Session:
             self.plan, extra = plan_for(self.equipment, self.options.roles), sip_ports(self.equipment)
         else:
             self.plan = PortPlan(trunk=self.options.trunk, roles=self.options.roles)
-        self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE, *sorted(set(extra))])
-        if self.options.decode == "stream":
-            self.decoder.warm_up()
+        if self.options.decoder is not None:  # a worker of a --jobs run: the run's tshark
+            self.decoder = self.options.decoder
+        else:
+            self.decoder = StreamDecoder(sip_ports=[SIP_PORT_RANGE, *sorted(set(extra))])
+            if self.options.decode == "stream":
+                self.decoder.warm_up()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
 
     @property

@@ -24,13 +24,15 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.capture.decode import Decoded, TlsDecode, decode_file
 from harness.equipment.model import EquipmentTls
-from harness.suite.tls_certs import CertFiles, TestCA
 from reference_server.tls_config import TlsConfig
 from sipcore.aio.tls import HANDSHAKE_TIMEOUT, TlsOptions
+
+if TYPE_CHECKING:  # imported when a @tls scenario makes its CA: the cryptography package takes ~30 ms to import
+    from harness.suite.tls_certs import CertFiles, TestCA
 
 __all__ = ["BAD_CERTIFICATES", "TLS_HANDSHAKE_TIMEOUT", "ScenarioTls", "TlsRun", "check_capture", "decode_into", "run_tls"]
 
@@ -58,6 +60,8 @@ class TlsRun:
     def ca(self) -> TestCA:
         with self._lock:
             if self._ca is None:
+                from harness.suite.tls_certs import TestCA
+
                 self._ca = TestCA.create(self.folder)
             return self._ca
 
@@ -74,6 +78,8 @@ class TlsRun:
                 elif kind == "expired":
                     files = ca.issue(name, dns=dns, ips=ips, expired=True)
                 elif kind == "untrusted CA":
+                    from harness.suite.tls_certs import TestCA
+
                     files = TestCA.create(self.folder, "untrusted-ca").issue(name, dns=dns, ips=ips)
                 else:
                     files = ca.issue(name, dns=dns, ips=ips)

@@ -7,6 +7,7 @@ session-timer and long-call scenarios see a refresh in seconds (harness.suite.du
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -64,11 +65,18 @@ class TrunkSettings:
         return self.server_host or f"{self.domain_name}.trunk.voipbin.net"
 
 
+@functools.lru_cache(maxsize=2)
+def _parsed(text: str) -> ServerConfig:
+    """A configuration text, parsed: once per process for each text (ServerConfig is immutable, and
+    parsing checks the [tls] files, which loads the system's CA certificates: ~20 ms of CPU a scenario)."""
+    return parse_config(text, "<defaults>")
+
+
 def build_server_config(settings: TrunkSettings, topo: Topology, tls: TlsConfig | None = None) -> ServerConfig:
     """The embedded defaults, listening on the scenario's trunk address, relaying to its destination (over
     TLS both, with ``tls``)."""
     transport = "udp" if tls is None else "tls"
-    base = parse_config(default_config_text(), "<defaults>")
+    base = _parsed(default_config_text())  # read each time: the parse is what is kept, keyed by the text
 
     def net(role: str) -> IPNetwork:
         return ipaddress.ip_network(topo.address_of(role)[0])

@@ -9,7 +9,7 @@ Life of a scenario (environment.py drives it; steps call the methods in between)
     world.expect_flow(ladder)                                      # Then ... (stops the capture, decodes)
     record = world.finish(status, error)                           # after_scenario: artifacts, teardown
 
-The first assertion stops the capture (after the traffic has been quiet for a moment, bounded) and waits
+The first assertion stops the capture (once the traffic has settled, bounded: harness.suite.settle) and waits
 for the decode, which was handed to the session's long-lived tshark as soon as the capture stopped.
 Assertions read the decode only; the simulators' own records are kept to explain a failure.
 
@@ -49,6 +49,7 @@ from harness.suite.dns_failover import DnsFailover, scenario_topology
 from harness.suite.equipment_setup import trunk_settings
 from harness.suite.media_checks import check_two_way_media
 from harness.suite.session import Session
+from harness.suite.settle import settle
 from harness.suite.tls_setup import TLS_HANDSHAKE_TIMEOUT, ScenarioTls, decode_into, run_tls
 from harness.suite.tls_setup import check_capture as check_tls_capture
 from harness.suite.trunk import TrunkSettings, start_reference_server
@@ -67,8 +68,6 @@ __all__ = ["ScenarioWorld"]
 T = TypeVar("T")
 START_TIMEOUT = 5.0  # any server or simulator start-up
 DECODE_TIMEOUT = 30.0
-QUIET = 0.05  # traffic must pause this long before the capture stops ...
-SETTLE_LIMIT = 1.0  # ... but the capture stops after this long in any case
 CALL_SLACK = 10.0  # a call's bound beyond its hold and ring times
 
 
@@ -274,10 +273,14 @@ class ScenarioWorld:
         if lifetime is None or lifetime > 5:
             raise RuntimeError("set a short nonce lifetime first (Given the trunk's nonces expire after N ms)")
         first = self.call(role, to, settings={"on_challenge": "give-up"})
+        issued_before = time.monotonic()  # the nonce was issued before the UA had its 407
         challenges = challenges_in(first)
         if not challenges:
             raise AssertionError(f"the first call got {first.status} {first.reason}, not a 407 challenge")
-        time.sleep(lifetime + 0.2)
+        # the reference server dates its nonces on this clock (time.monotonic, its loop's): just past the
+        # lifetime is enough; equipment under test has a clock of its own
+        margin = 0.2 if self.topology.external_trunk else 0.01
+        time.sleep(max(0.0, issued_before + lifetime + margin - time.monotonic()))
         s = self.ua_settings(role)
         uri = to if to.lower().startswith("sip:") else f"sip:{to}@{s.domain}"
         credentials = DigestClient(s.username, s.password or "").authorize(challenges, "INVITE", uri)
@@ -300,18 +303,11 @@ class ScenarioWorld:
 
     # -- observation -----------------------------------------------------------------------------------
     def stop_capture(self) -> None:
-        """Let the traffic settle, stop the capture and hand the pcap to the decoder (at most once)."""
+        """Let the traffic settle (harness.suite.settle), stop the capture and hand the pcap to the decoder (at most once)."""
         if self._future is not None or self.capture is None:
             return
         capture = self.capture
-        deadline = time.monotonic() + SETTLE_LIMIT
-        last, quiet_since = capture.packet_count, time.monotonic()
-        while time.monotonic() < deadline and self._traffic_started:
-            time.sleep(0.01)
-            if capture.packet_count != last:
-                last, quiet_since = capture.packet_count, time.monotonic()
-            elif time.monotonic() - quiet_since >= QUIET:
-                break
+        settle(capture, self.session.loop if self._all_roles_in_process() else None, started=self._traffic_started)
         try:
             self.record.packets = capture.stop()
         finally:
@@ -325,6 +321,12 @@ class ScenarioWorld:
             self._future = future
         else:
             self._future = self.session.decoder.submit(self.pcap)
+
+    def _all_roles_in_process(self) -> bool:
+        """Whether everything that sends in this scenario runs on the session's event loop: the reference
+        server and the simulators, no equipment under test, SIPp or DNS server (their traffic cannot be
+        foreseen from here: the capture waits for it to pause)."""
+        return self.equipment is None and self.sipp_destination is None and self.dns is None
 
     def observation(self) -> Observation:
         """The decoded capture (stops the capture on first use)."""
