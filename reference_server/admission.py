@@ -21,7 +21,10 @@ new INVITE (no To tag) without credentials is answered statelessly, 503 with ``R
 retry_after`` and a Warning naming the cause; its ACK then matches nothing and is dropped. An INVITE that
 carries credentials (the second half of an authenticated call the server challenged) is refused only past
 twice the thresholds: the challenge was already paid for. Requests within a dialog, CANCEL, ACK and
-responses always pass, so admitted calls run to their end.
+responses always pass, so admitted calls run to their end. A worker of a multi-worker server decides when
+it reads the INVITE off its channel, ahead of the backlog it is working through
+(:class:`reference_server.worker.WorkerServer`): the decision is made once, on arrival, and a refusal
+does not wait behind the calls the worker took.
 """
 
 from __future__ import annotations
@@ -144,15 +147,27 @@ class Admission:
         return self.delayed
 
     # -- the screen ---------------------------------------------------------------------------------
+    def may_refuse(self, now: float) -> bool:
+        """Whether a new INVITE could be refused now (cheap: nothing parsed)."""
+        return self.overloaded(now) or self.pending() >= self.config.max_pending
+
     def screen(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
         """True when ``message`` was refused here (a 503 sent); False: deliver it."""
-        if not isinstance(message, Request) or message.method != "INVITE":
+        if self.refuse(message, addr, transport):
+            return True
+        return self.count(message, addr, transport)
+
+    def count(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
+        """Counts a new INVITE as taken; never refuses (a screen for messages already decided on)."""
+        if _new_invite(message):
+            self.admitted += 1
+        return False
+
+    def refuse(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
+        """True when ``message`` is a new INVITE this server refuses now: its 503 was sent."""
+        if not _new_invite(message):
             return False
-        try:
-            if message.to.tag is not None:
-                return False
-        except SIPParseError:  # the server's own checks answer it
-            return False
+        assert isinstance(message, Request)
         now = self.clock.time()
         pending, limit = self.pending(), self.config.max_pending
         overloaded = self.overloaded(now)
@@ -161,17 +176,25 @@ class Admission:
             refuse = pending >= 2 * limit or (overloaded and self.delay > 2 * self.config.max_loop_lag)
         else:
             refuse = overloaded or pending >= limit
-        if refuse and pending >= limit and not overloaded:
-            self.cause = f"{pending} INVITEs pending, at most {limit}"
         if not refuse:
-            self.admitted += 1
             return False
+        if pending >= limit and not overloaded:
+            self.cause = f"{pending} INVITEs pending, at most {limit}"
         self.refused += 1
         response = build_response(message, 503, to_tag=self.tag(), server=self.user_agent, headers=[
             ("Retry-After", str(self.config.retry_after)),
             ("Warning", warning(_agent(transport), f"overloaded: {self.cause}"))])
         transport.send(response.to_bytes(), addr)
         return True
+
+
+def _new_invite(message: Request | Response) -> bool:
+    if not isinstance(message, Request) or message.method != "INVITE":
+        return False
+    try:
+        return message.to.tag is None
+    except SIPParseError:  # the server's own checks answer it
+        return False
 
 
 def _agent(transport: Transport) -> str:

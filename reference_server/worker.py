@@ -25,9 +25,11 @@ import logging
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from sipcore import parse_message
 from sipcore.aio import deliver_datagram
 from sipcore.aio.endpoint import EventHandler, SipEndpoint
 from sipcore.aio.tap import report_datagram
@@ -49,6 +51,8 @@ DATAGRAM, HELLO = b"D", b"H"
 _HEADER = struct.Struct("!dBH")  # received at (monotonic), listen index, source port; then host NUL data
 CHANNEL_BUFFER = 4 * 1024 * 1024
 READ_BATCH = 64
+READ_AHEAD, BACKLOG_LIMIT = 1024, 8192
+"""While saturated: channel messages read per wake-up, and datagrams read ahead at most (the rest wait in the channel)."""
 
 
 class ChannelReader:
@@ -93,8 +97,9 @@ class DispatchedUdpTransport:
         self.local_addr: Addr = (name[0], name[1])
         self.on_unreachable = None
 
-    def deliver(self, data: bytes, peer: Addr, received_at: float) -> None:
-        report_datagram(self.local_addr, peer, data, sent=False)
+    def deliver(self, data: bytes, peer: Addr, received_at: float, *, reported: bool = False) -> None:
+        if not reported:
+            report_datagram(self.local_addr, peer, data, sent=False)
         if self.admission is not None:
             now = time.monotonic()
             self.admission.note_delay(now - received_at, now)
@@ -129,6 +134,8 @@ class WorkerServer(ReferenceServer):
                          secret_key=bytes.fromhex(hello["secret"]), **kwargs)
         self.channel = channel
         self._reader = ChannelReader()
+        self._backlog: deque[tuple[float, int, Addr, bytes, bool]] = deque()  # read off the channel, not yet handled
+        self._draining = False
         self.stopped = asyncio.Event()
         self._dispatched: list[DispatchedUdpTransport] = []
         self._public_endpoints: dict[int, SipEndpoint] = {}
@@ -155,7 +162,8 @@ class WorkerServer(ReferenceServer):
             return await super()._open(listen, shared_port)
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
-        screen: Screen | None = None if self.admission is None else self.admission.screen
+        # new calls are admitted or refused when read off the channel (_at_door): count those taken
+        screen: Screen | None = None if self.admission is None else self.admission.count
 
         async def make(on_message: MessageHandler, on_error: Any, on_unreachable: Any) -> DispatchedUdpTransport:
             transport = DispatchedUdpTransport(sock, screened(on_message, screen), on_error, self.admission)
@@ -184,6 +192,7 @@ class WorkerServer(ReferenceServer):
             asyncio.get_running_loop().remove_reader(self.channel.fileno())
         except (ValueError, OSError):
             pass
+        self._backlog.clear()  # datagrams read ahead and not handled: lost, as in a socket's buffer
         await super().stop()
 
     def _own_for(self, endpoint: SipEndpoint) -> SipEndpoint | None:
@@ -215,11 +224,21 @@ class WorkerServer(ReferenceServer):
             self.stopped.set()
 
     def _read_channel(self) -> None:
-        for _ in range(READ_BATCH):
+        """Reads a batch off the channel and handles it. While the worker is saturated it reads ahead (up to
+        READ_AHEAD messages, BACKLOG_LIMIT datagrams waiting) and refuses new calls as it reads them, then
+        handles a batch of the backlog: a refusal is sent when its INVITE is read, not after the calls
+        queued before it. Otherwise it reads no more than it handles, so what it takes it takes at the
+        pace it can carry."""
+        admission = self.admission
+        ahead = admission is not None and admission.may_refuse(admission.clock.time())
+        limit = BACKLOG_LIMIT if ahead else READ_BATCH
+        for _ in range(READ_AHEAD if ahead else READ_BATCH):
+            if len(self._backlog) >= limit:
+                break
             try:
                 message = self._reader.recv(self.channel)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
                 message = b""
             if not message:  # the dispatcher is gone
@@ -230,8 +249,38 @@ class WorkerServer(ReferenceServer):
             if kind == DATAGRAM:
                 received_at, listen, peer, data = unpack_datagram(message)
                 if listen < len(self._dispatched):
-                    self._dispatched[listen].deliver(data, peer, received_at)
+                    reported = self._at_door(data, peer, listen)
+                    if reported is not None:
+                        self._backlog.append((received_at, listen, peer, data, reported))
             elif not apply_update(kind, message[1:], self.registrar, self.limiter, self.b2bua.ctx.health,
                                   self.destinations):
                 log.warning("worker %d: unknown message %r from the dispatcher", self.index, kind)
+        if not self._draining:
+            self._drain()
 
+    def _at_door(self, data: bytes, peer: Addr, listen: int) -> bool | None:
+        """None when ``data`` is a new INVITE refused now (admission control: its 503 was sent); else whether
+        it was already reported to the tap (it was, when it had to be read here)."""
+        admission = self.admission
+        if admission is None or data[:7] != b"INVITE " or not admission.may_refuse(admission.clock.time()):
+            return False
+        transport = self._dispatched[listen]
+        report_datagram(transport.local_addr, peer, data, sent=False)
+        try:
+            message = parse_message(data)
+        except SIPParseError:  # the worker's own checks answer it, in turn
+            return True
+        return None if admission.refuse(message, peer, transport) else True
+
+    def _drain(self) -> None:
+        """Handles up to READ_BATCH datagrams of the backlog; the rest on the event loop's next pass."""
+        self._draining = False
+        backlog = self._backlog
+        for _ in range(READ_BATCH):
+            if not backlog:
+                return
+            received_at, listen, peer, data, reported = backlog.popleft()
+            self._dispatched[listen].deliver(data, peer, received_at, reported=reported)
+        if backlog:
+            self._draining = True
+            asyncio.get_running_loop().call_soon(self._drain)

@@ -3,10 +3,22 @@ allocation per message: the messages are datagrams of a few hundred bytes, the c
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tracemalloc
 
-from reference_server.worker import CHANNEL_BUFFER, WorkerServer, pack_datagram
+from reference_server.admission import Admission, AdmissionConfig
+from reference_server.listeners import screened
+from reference_server.worker import (
+    CHANNEL_BUFFER,
+    READ_BATCH,
+    DispatchedUdpTransport,
+    WorkerServer,
+    pack_datagram,
+)
+from sipcore import parse_message
+from sipcore.aio.transport import Addr, Transport
+from sipcore.message import Message, Response
 
 from ..addresses import loopback
 from .support import make_config
@@ -41,7 +53,7 @@ def _listening(worker: WorkerServer) -> list[tuple[bytes, tuple[str, int], float
     received: list[tuple[bytes, tuple[str, int], float]] = []
 
     class Listener:
-        def deliver(self, data: bytes, peer: tuple[str, int], at: float) -> None:
+        def deliver(self, data: bytes, peer: tuple[str, int], at: float, *, reported: bool = False) -> None:
             received.append((data, peer, at))
 
     worker._dispatched = [Listener()]  # type: ignore[list-item]
@@ -61,3 +73,102 @@ def test_a_datagram_as_large_as_udp_allows_crosses_the_channel_whole() -> None:
         dispatcher.send(pack_datagram(3.5, 0, ("192.0.2.7", 5070), b"small"))
         worker._read_channel()
         assert received == [(big, ("2001:db8::1", 5062), 2.5), (b"small", ("192.0.2.7", 5070), 3.5)]
+
+
+def _invite(call_id: str) -> bytes:
+    return (f"INVITE sip:15550100@example.trunk.voipbin.net SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {loopback(3)}:5070;branch=z9hG4bK-{call_id}\r\n"
+            f"From: <sip:alice@example.trunk.voipbin.net>;tag=a1\r\nTo: <sip:15550100@example.trunk.voipbin.net>\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContact: <sip:alice@{loopback(3)}:5070>\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def _saturable_worker(channel: socket.socket, shared: socket.socket) -> tuple[WorkerServer, list[bytes]]:
+    """A worker with admission control whose shared listen address is ``shared``; returns it and the list of
+    datagrams its transport hands on (refused INVITEs never reach it)."""
+    worker = WorkerServer(make_config((loopback(2), 5080)), {"index": 0, "public": [], "own": [],
+                          "relay": [20000, 20999], "secret": "00" * 32}, channel, admission=AdmissionConfig())
+    assert worker.admission is not None
+    handed: list[bytes] = []
+
+    def on_message(message: Message, addr: Addr, transport: Transport) -> None:
+        handed.append(message.headers.get("Call-ID") or "")
+
+    worker._dispatched = [DispatchedUdpTransport(shared, screened(on_message, worker.admission.count),
+                                                 lambda *_: None, worker.admission)]
+    return worker, handed  # type: ignore[return-value]
+
+
+def _delayed(admission: Admission | None, delayed: bool, *, delay: float = 0.2) -> None:
+    assert admission is not None
+    admission.delayed, admission.delay, admission.cause = delayed, delay, "test: saturated"
+    admission._interval_end = admission.clock.time() + 3600.0  # the state holds for the test
+
+
+def _in_dialog(i: int) -> bytes:
+    return (f"BYE sip:bob@{loopback(3)} SIP/2.0\r\nVia: SIP/2.0/UDP {loopback(3)}:5070;branch=z9hG4bK-b{i}\r\n"
+            f"From: <sip:alice@x>;tag=a\r\nTo: <sip:bob@x>;tag=b\r\nCall-ID: backlog-{i}\r\nCSeq: 2 BYE\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def _pair() -> tuple[socket.socket, socket.socket, socket.socket, socket.socket]:
+    dispatcher, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    dispatcher.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER)  # as the dispatcher's
+    worker_end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CHANNEL_BUFFER)
+    dispatcher.settimeout(2.0)
+    worker_end.setblocking(False)
+    shared = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    shared.bind((loopback(2), 0))
+    caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    caller.bind((loopback(3), 0))
+    caller.settimeout(0.5)
+    return dispatcher, worker_end, shared, caller
+
+
+def test_a_saturated_worker_refuses_a_new_invite_when_it_arrives_not_after_the_backlog_before_it() -> None:
+    dispatcher, worker_end, shared, caller = _pair()
+
+    async def scenario() -> None:
+        worker, handed = _saturable_worker(worker_end, shared)
+        _delayed(worker.admission, True)
+        peer = caller.getsockname()
+        for i in range(3 * READ_BATCH):
+            dispatcher.send(pack_datagram(1.0, 0, peer, _in_dialog(i)))
+        dispatcher.send(pack_datagram(1.0, 0, peer, _invite("new-call")))
+        worker._read_channel()
+        assert len(handed) == READ_BATCH  # one batch of the backlog handled so far ...
+        refusal = parse_message(caller.recv(65535))  # ... and the new call already refused
+        assert isinstance(refusal, Response) and refusal.status == 503
+        assert refusal.headers.get("Call-ID") == "new-call" and refusal.headers.get("Retry-After")
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert handed == [f"backlog-{i}" for i in range(3 * READ_BATCH)]  # the rest, in order; the INVITE never
+
+    with dispatcher, worker_end, shared, caller:
+        asyncio.run(scenario())
+
+
+def test_an_invite_taken_when_it_was_read_is_not_refused_when_the_worker_gets_to_it_further_behind() -> None:
+    """Saturated, a worker refuses a credentialed INVITE (the second half of a call it challenged) only far past
+    its thresholds; that decision is made once, as the INVITE is read, not again after the backlog."""
+    dispatcher, worker_end, shared, caller = _pair()
+
+    async def scenario() -> None:
+        worker, handed = _saturable_worker(worker_end, shared)
+        _delayed(worker.admission, True, delay=0.04)  # past 30 ms, not past twice that
+        peer = caller.getsockname()
+        for i in range(2 * READ_BATCH):
+            dispatcher.send(pack_datagram(1.0, 0, peer, _in_dialog(i)))
+        credentials = b'Proxy-Authorization: Digest username="alice", realm="x", nonce="n", uri="sip:x", response="0"\r\n'
+        dispatcher.send(pack_datagram(1.0, 0, peer, _invite("taken").replace(b"Content-Length", credentials
+                                                                             + b"Content-Length")))
+        worker._read_channel()
+        assert "taken" not in handed
+        _delayed(worker.admission, True, delay=0.2)  # far behind by the time the INVITE's turn comes
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert handed[-1] == "taken" and len(handed) == 2 * READ_BATCH + 1
+        assert worker.admission is not None and worker.admission.admitted == 1 and worker.admission.refused == 0
+
+    with dispatcher, worker_end, shared, caller:
+        asyncio.run(scenario())
