@@ -153,9 +153,12 @@ class Admission:
 
     def screen(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
         """True when ``message`` was refused here (a 503 sent); False: deliver it."""
-        if self.refuse(message, addr, transport):
+        if not _new_invite(message):
+            return False
+        if self._refuse_new(message, addr, transport):
             return True
-        return self.count(message, addr, transport)
+        self.admitted += 1
+        return False
 
     def count(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
         """Counts a new INVITE as taken; never refuses (a screen for messages already decided on)."""
@@ -165,9 +168,10 @@ class Admission:
 
     def refuse(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
         """True when ``message`` is a new INVITE this server refuses now: its 503 was sent."""
-        if not _new_invite(message):
-            return False
-        assert isinstance(message, Request)
+        return _new_invite(message) and self._refuse_new(message, addr, transport)
+
+    def _refuse_new(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
+        assert isinstance(message, Request)  # a new INVITE (_new_invite)
         now = self.clock.time()
         pending, limit = self.pending(), self.config.max_pending
         overloaded = self.overloaded(now)
