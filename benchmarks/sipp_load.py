@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/sipp_load.py                      # rates 100,150,...,500 until one is not clean: ~2 min each
     .venv/bin/python benchmarks/sipp_load.py --workers 2 --rates 800,1000,1200 --against kamailio --then-overload
+    .venv/bin/python benchmarks/sipp_load.py --workers 2 --rates 500,600 --against kamailio --then-overload --then-soak
     .venv/bin/python benchmarks/sipp_load.py --rates 300,400 --step 120
     .venv/bin/python benchmarks/sipp_load.py --quick              # smoke run: 5 s steps, NOT the definition
     .venv/bin/python benchmarks/sipp_load.py --overload --rates 1000 --step 60   # past capacity: admission figures
@@ -14,8 +15,10 @@ memory figures add up the dispatcher and its workers.
 :mod:`kamailio_load`), with the same SIPp caller, destination and definition of clean; the run ends with
 ``kamailio_max_clean_cps: K``, ``ratio: R (max_clean_cps / kamailio_max_clean_cps = N / K)`` and
 ``max_clean_cps: N``. A figure equal to the highest rate tried says "a lower bound": try higher rates.
-``--then-overload`` adds, after the ramps, the ``--overload`` run at twice the capacity just measured, so one
-run prints the capacity, Kamailio's and the overload figures (the summary lines stay last).
+``--then-overload`` adds, after the ramps, the ``--overload`` run at twice the capacity just measured, and
+``--then-soak`` then the soak (:mod:`soak`: 10 minutes at 200 cps by default, with the ramp's ``--workers`` and
+addresses; ``--soak-arg`` passes one of soak.py's own options), so one run prints the capacity, Kamailio's, the
+overload and the soak figures (the summary lines stay last).
 
 Each call is the authenticated trunk ladder, without media: INVITE, 407, ACK, INVITE with
 Proxy-Authorization, (100/180), 200, ACK, BYE, 200 -- from a SIPp caller (``uac_auth.xml``) through the
@@ -72,6 +75,7 @@ from load_step import (  # noqa: E402  (read_side, placing_seconds: re-exported 
 )
 from load_verdict import MIN_STEP_S, MIN_WARMUP_S, Verdict, highest_clean, max_clean_cps  # noqa: E402
 from overload_figures import run_overload  # noqa: E402
+from soak import main as soak_main  # noqa: E402
 
 from harness.adapters.kamailio import KAMAILIO_MISSING, EquipmentStartError, find_kamailio  # noqa: E402
 from harness.adapters.server_process import ServerStartError  # noqa: E402
@@ -125,6 +129,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--then-overload", action="store_true",
                         help="after the ramp(s): the --overload run at twice the max_clean_cps just measured, for "
                              "--step seconds (one run then prints the capacity, Kamailio's and the overload figures)")
+    parser.add_argument("--then-soak", action="store_true",
+                        help="last, benchmarks/soak.py against the reference server (10 min at 200 cps unless "
+                             "--soak-arg says otherwise), with this run's --workers and --addresses")
+    parser.add_argument("--soak-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for soak.py with --then-soak, repeatable (e.g. --soak-arg=--rate=300)")
     parser.add_argument("--against", choices=("kamailio",),
                         help="kamailio: after the reference server's ramp, the same ramp against Kamailio "
                              "(examples/kamailio/kamailio.cfg, started by the benchmark); prints "
@@ -173,6 +182,16 @@ def _overload(args: argparse.Namespace, rates: Sequence[int]) -> int:
         if args.keep_files:
             print(f"  SIPp's files: {workdir}", flush=True)
     return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    """The soak after the ramps (its lines, its verdict last); a failed soak is a figure like an unclean rate,
+    a soak that could not run (2) or was interrupted stops the run with that status."""
+    workers = args.workers or os.cpu_count() or 1  # the server's own default, as the ramps ran it
+    argv = ["--addresses", ",".join(args.addresses), "--workers", str(workers), *args.soak_arg]
+    print(f"-- soak: benchmarks/soak.py {' '.join(argv)}", flush=True)
+    code = soak_main(argv)
+    return code if code not in (0, 1) else 0
 
 
 def server_args(args: argparse.Namespace) -> list[str]:
@@ -286,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
                 return code
         else:
             print("-- overload: not run (no rate was clean: no capacity to double)", flush=True)
+    if args.then_soak:
+        code = _soak(args)
+        if code:
+            return code
     if args.against == "kamailio":
         kamailio, kamailio_line = summary(outcomes[1], args, prefix="kamailio_")
         print(kamailio_line, flush=True)
