@@ -1,9 +1,10 @@
 """The dispatcher turns new calls away for a saturated worker itself (``--workers N``): at the front door.
 
 A worker's admission control (:mod:`reference_server.admission`) answers new INVITEs with 503 while it is
-saturated, but each of those INVITEs first waits in the worker's queue behind the messages of the calls it
-took: at twice the server's capacity a refusal took up to 128 ms, and reading and refusing them took the
-worker's time from the calls it admitted. So a worker tells the dispatcher when its delay state changes
+saturated. A worker refuses them as it reads them off its channel (:mod:`reference_server.worker`), but
+reading and answering them still takes its time from the calls it admitted, and before it reads them they
+wait in its channel behind the messages of those calls (before this module: up to 128 ms at twice the
+server's capacity). So a worker tells the dispatcher when its delay state changes
 (:data:`OVERLOAD` over its channel: :func:`overload_update`, again at the end of every 50 ms interval it
 stays delayed; the dispatcher holds each for :data:`HOLD` seconds, so a lost update cannot cut a worker off
 from new calls for longer), and while it is delayed the dispatcher
