@@ -76,6 +76,7 @@ from load_step import (  # noqa: E402  (read_side, placing_seconds: re-exported 
 from load_verdict import MIN_STEP_S, MIN_WARMUP_S, Verdict, highest_clean, max_clean_cps  # noqa: E402
 from overload_figures import run_overload  # noqa: E402
 from soak import main as soak_main  # noqa: E402
+from soak import parse_args as soak_parse  # noqa: E402
 
 from harness.adapters.kamailio import KAMAILIO_MISSING, EquipmentStartError, find_kamailio  # noqa: E402
 from harness.adapters.server_process import ServerStartError  # noqa: E402
@@ -184,11 +185,15 @@ def _overload(args: argparse.Namespace, rates: Sequence[int]) -> int:
     return 0
 
 
+def _soak_argv(args: argparse.Namespace) -> list[str]:
+    workers = args.workers or os.cpu_count() or 1  # the server's own default, as the ramps ran it
+    return ["--addresses", ",".join(args.addresses), "--workers", str(workers), *args.soak_arg]
+
+
 def _soak(args: argparse.Namespace) -> int:
     """The soak after the ramps (its lines, its verdict last); a failed soak is a figure like an unclean rate,
     a soak that could not run (2) or was interrupted stops the run with that status."""
-    workers = args.workers or os.cpu_count() or 1  # the server's own default, as the ramps ran it
-    argv = ["--addresses", ",".join(args.addresses), "--workers", str(workers), *args.soak_arg]
+    argv = _soak_argv(args)
     print(f"-- soak: benchmarks/soak.py {' '.join(argv)}", flush=True)
     code = soak_main(argv)
     return code if code not in (0, 1) else 0
@@ -275,9 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.against == "kamailio":
         ramps.append(("Kamailio (examples/kamailio)", args.kamailio_rates, kamailio_server))
     total = sum(len(rates) for _, rates, _ in ramps) * (args.warmup + args.step + 10)  # + start-up, drain
+    then = ""
+    if args.then_overload:
+        total += args.step + 20
+        then += "; then the overload run at twice the clean capacity"
+    if args.then_soak:
+        soak = soak_parse(_soak_argv(args), prog="sipp_load.py --soak-arg")  # fails now, not after the ramps
+        total += soak.minutes * 60 + soak.idle + 10
+        then += f"; then the soak, {soak.rate} cps for {soak.minutes:g} min"
     duration = f"{total / 60:.0f} min" if total >= 120 else f"{total:.0f} s"
     plan = "; ".join(f"{name}: rates {','.join(map(str, rates))} cps" for name, rates, _ in ramps)
-    print(f"sipp_load: {plan}; "
+    print(f"sipp_load: {plan}{then}; "
           f"per rate one caller runs a {args.warmup:g} s warm-up, "
           f"then the {args.step:g} s measured window at the same rate (clean: no failed call, no unexpected message, no retransmission on "
           f"either SIPp side, the window's calls placed within {args.step:g} s + 2 s); about {duration} if all are clean; "

@@ -112,8 +112,9 @@ def flat_verdict(middle: Checkpoint, last: Checkpoint) -> tuple[bool, bool, str]
     return rss_flat, cpu_flat, text
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
+    """soak.py's options; ``prog`` names the command in errors (sipp_load.py --then-soak passes its own)."""
+    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--minutes", type=float, help="how long the caller places calls (default 10; quick: 2)")
     parser.add_argument("--rate", type=int, default=200, help="calls per second (default 200)")
     parser.add_argument("--quick", action="store_true", help="2 minutes, checkpoints at 1.25 and 2 (CPU over the last 30 s): not the soak")
@@ -228,7 +229,7 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
+    args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupted)  # stop SIPp and the server on `kill` too, as on Ctrl-C
     signal.signal(signal.SIGINT, _interrupted)  # also when started in the background (SIGINT ignored there)
     busy = [f"{ip}:{port}" for ip, port in zip(args.addresses, (5060, 5070, 5080), strict=True) if port_bound(ip, port)]

@@ -90,6 +90,7 @@ def test_then_soak_runs_the_soak_last_so_one_run_prints_every_figure() -> None:
                            "--addresses", addresses], cwd=ROOT, capture_output=True, text=True, timeout=220)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
+    assert "; then the overload run at twice the clean capacity; then the soak, 20 cps for 0.5 min;" in lines[0], lines[0]
     header = f"-- soak: benchmarks/soak.py --addresses {addresses} --workers 2 --quick --minutes=0.5 --rate=20 --idle=2"
     assert header in lines, proc.stdout
     soak = lines[lines.index(header):]
@@ -102,3 +103,14 @@ def test_then_soak_runs_the_soak_last_so_one_run_prints_every_figure() -> None:
     # flat or not at 20 cps on a shared machine is not this test's business: that the verdict is printed is
     assert any(re.fullmatch(r"soak: (PASS|FAIL) \(quick check, not the soak figure\)", line) for line in soak), proc.stdout
     assert lines[-1].startswith("quick_clean_cps: 10 "), proc.stdout
+
+
+def test_a_mistyped_soak_argument_fails_before_the_ramps() -> None:
+    """--soak-arg is checked by soak.py's own parser when the run starts, not after the ramps' minutes."""
+    addresses = ",".join(loopback(3, host) for host in (70, 71, 72))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sipp_load.py"), "--quick", "--rates", "10",
+                           "--then-soak", "--soak-arg=--minutes=soon", "--addresses", addresses], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "argument --minutes: invalid float value: 'soon'" in proc.stderr, proc.stderr
+    assert not any(line.startswith("rate=") for line in proc.stdout.splitlines()), proc.stdout
