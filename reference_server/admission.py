@@ -21,10 +21,15 @@ new INVITE (no To tag) without credentials is answered statelessly, 503 with ``R
 retry_after`` and a Warning naming the cause; its ACK then matches nothing and is dropped. An INVITE that
 carries credentials (the second half of an authenticated call the server challenged) is refused only past
 twice the thresholds: the challenge was already paid for. Requests within a dialog, CANCEL, ACK and
-responses always pass, so admitted calls run to their end. A worker of a multi-worker server decides when
-it reads the INVITE off its channel, ahead of the backlog it is working through
-(:class:`reference_server.worker.WorkerServer`): the decision is made once, on arrival, and a refusal
-does not wait behind the calls the worker took.
+responses always pass, so admitted calls run to their end.
+
+In a multi-worker server the delay rule is applied at the front door: a worker tells the dispatcher when it
+is delayed, and the dispatcher answers its new INVITEs 503 at once (:mod:`reference_server.front_door`).
+A worker itself refuses only past the pending limits, when it reads the INVITE off its channel, ahead of
+the backlog it is working through (:class:`reference_server.worker.WorkerServer`); an INVITE the door let
+through before it knew the worker was delayed has already waited in the channel, and is taken: a refusal
+after that wait would be the late answer admission control is there to avoid (measured: README, Workers and
+overload). Either way the decision is made once, on arrival.
 """
 
 from __future__ import annotations
@@ -166,15 +171,21 @@ class Admission:
             self.admitted += 1
         return False
 
-    def refuse(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
-        """True when ``message`` is a new INVITE this server refuses now: its 503 was sent."""
-        return _new_invite(message) and self._refuse_new(message, addr, transport)
+    def at_limit(self) -> bool:
+        """Whether ``max_pending`` INVITEs are being set up (cheap: nothing parsed)."""
+        return self.pending() >= self.config.max_pending
 
-    def _refuse_new(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
+    def refuse(self, message: Request | Response, addr: Addr, transport: Transport, *, on_delay: bool = True) -> bool:
+        """True when ``message`` is a new INVITE this server refuses now: its 503 was sent. With ``on_delay``
+        False only the pending limits refuse (a worker's check of what the dispatcher let through)."""
+        return _new_invite(message) and self._refuse_new(message, addr, transport, on_delay)
+
+    def _refuse_new(self, message: Request | Response, addr: Addr, transport: Transport,
+                    on_delay: bool = True) -> bool:
         assert isinstance(message, Request)  # a new INVITE (_new_invite)
         now = self.clock.time()
         pending, limit = self.pending(), self.config.max_pending
-        overloaded = self.overloaded(now)
+        overloaded = on_delay and self.overloaded(now)
         credentials = any(message.headers.get(name) is not None for name in _CREDENTIALS)
         if credentials:  # the second INVITE of a call this server challenged: refused only when far past
             refuse = pending >= 2 * limit or (overloaded and self.delay > 2 * self.config.max_loop_lag)

@@ -1,20 +1,20 @@
 """The dispatcher turns new calls away for a saturated worker itself (``--workers N``): at the front door.
 
-A worker's admission control (:mod:`reference_server.admission`) answers new INVITEs with 503 while it is
-saturated. A worker refuses them as it reads them off its channel (:mod:`reference_server.worker`), but
-reading and answering them still takes its time from the calls it admitted, and before it reads them they
-wait in its channel behind the messages of those calls (before this module: up to 128 ms at twice the
-server's capacity). So a worker tells the dispatcher when its delay state changes
+A worker's admission control (:mod:`reference_server.admission`) finds when the worker is saturated, but
+an INVITE the worker refuses has first waited in its channel behind the messages of the calls it took: at
+twice the server's capacity such refusals took up to 128 ms before this module, and up to 146 ms later on
+(the worker refusing as it read them), while the dispatcher's own took 12 ms at most. So the delay rule
+refuses here only: a worker tells the dispatcher when its delay state changes
 (:data:`OVERLOAD` over its channel: :func:`overload_update`, again at the end of every 50 ms interval it
 stays delayed; the dispatcher holds each for :data:`HOLD` seconds, so a lost update cannot cut a worker off
 from new calls for longer), and while it is delayed the dispatcher
 answers a new INVITE for it (no To tag, no credentials) from the shared socket with the 503 the worker
 would have sent -- Retry-After, a Warning naming the worker's cause, the server's Server header -- and
-the worker never sees it. An INVITE with credentials (the second half of a call the worker challenged,
-which it refuses only far past its thresholds), a request within a dialog, a response, and anything the
-dispatcher cannot parse still go to the worker, which decides as before. The worker's delay state follows
-its own event loop (a probe every 10 ms), so it clears once the worker has caught up, and the dispatcher
-then sends it new calls again.
+the worker never sees it. An INVITE with credentials (the second half of a call the worker challenged:
+taken), a request within a dialog, a response, and anything the dispatcher cannot parse still go to the
+worker, which refuses new calls only past its pending limits. The worker's delay state follows its own
+event loop (a probe every 10 ms), so it clears once the worker has caught up, and the dispatcher then
+sends it new calls again.
 """
 
 from __future__ import annotations

@@ -225,10 +225,10 @@ class WorkerServer(ReferenceServer):
 
     def _read_channel(self) -> None:
         """Reads a batch off the channel and handles it. While the worker is saturated it reads ahead (up to
-        READ_AHEAD messages, BACKLOG_LIMIT datagrams waiting) and refuses new calls as it reads them, then
-        handles a batch of the backlog: a refusal is sent when its INVITE is read, not after the calls
-        queued before it. Otherwise it reads no more than it handles, so what it takes it takes at the
-        pace it can carry."""
+        READ_AHEAD messages, BACKLOG_LIMIT datagrams waiting), refusing new calls as it reads them when it is
+        at its pending limits (its delay is the dispatcher's to refuse on: :mod:`admission`), then handles a
+        batch of the backlog: a refusal is sent when its INVITE is read, not after the calls queued before
+        it. Otherwise it reads no more than it handles, so what it takes it takes at the pace it can carry."""
         admission = self.admission
         ahead = admission is not None and admission.may_refuse(admission.clock.time())
         limit = BACKLOG_LIMIT if ahead else READ_BATCH
@@ -259,10 +259,10 @@ class WorkerServer(ReferenceServer):
             self._drain()
 
     def _at_door(self, data: bytes, peer: Addr, listen: int) -> bool | None:
-        """None when ``data`` is a new INVITE refused now (admission control: its 503 was sent); else whether
-        it was already reported to the tap (it was, when it had to be read here)."""
+        """None when ``data`` is a new INVITE refused now (admission control's pending limits: its 503 was
+        sent); else whether it was already reported to the tap (it was, when it had to be read here)."""
         admission = self.admission
-        if admission is None or data[:7] != b"INVITE " or not admission.may_refuse(admission.clock.time()):
+        if admission is None or data[:7] != b"INVITE " or not admission.at_limit():
             return False
         transport = self._dispatched[listen]
         report_datagram(transport.local_addr, peer, data, sent=False)
@@ -270,7 +270,7 @@ class WorkerServer(ReferenceServer):
             message = parse_message(data)
         except SIPParseError:  # the worker's own checks answer it, in turn
             return True
-        return None if admission.refuse(message, peer, transport) else True
+        return None if admission.refuse(message, peer, transport, on_delay=False) else True
 
     def _drain(self) -> None:
         """Handles up to READ_BATCH datagrams of the backlog; the rest on the event loop's next pass."""

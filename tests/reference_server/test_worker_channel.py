@@ -7,6 +7,8 @@ import asyncio
 import socket
 import tracemalloc
 
+import pytest
+
 from reference_server.admission import Admission, AdmissionConfig
 from reference_server.listeners import screened
 from reference_server.worker import (
@@ -125,12 +127,18 @@ def _pair() -> tuple[socket.socket, socket.socket, socket.socket, socket.socket]
     return dispatcher, worker_end, shared, caller
 
 
-def test_a_saturated_worker_refuses_a_new_invite_when_it_arrives_not_after_the_backlog_before_it() -> None:
+def _at_limit(admission: Admission | None, pending: int) -> None:
+    assert admission is not None
+    admission.pending = lambda: pending
+
+
+def test_a_worker_at_its_pending_limit_refuses_a_new_invite_when_it_arrives_not_after_the_backlog_before_it() -> None:
     dispatcher, worker_end, shared, caller = _pair()
 
     async def scenario() -> None:
         worker, handed = _saturable_worker(worker_end, shared)
-        _delayed(worker.admission, True)
+        assert worker.admission is not None
+        _at_limit(worker.admission, worker.admission.config.max_pending)
         peer = caller.getsockname()
         for i in range(3 * READ_BATCH):
             dispatcher.send(pack_datagram(1.0, 0, peer, _in_dialog(i)))
@@ -140,6 +148,7 @@ def test_a_saturated_worker_refuses_a_new_invite_when_it_arrives_not_after_the_b
         refusal = parse_message(caller.recv(65535))  # ... and the new call already refused
         assert isinstance(refusal, Response) and refusal.status == 503
         assert refusal.headers.get("Call-ID") == "new-call" and refusal.headers.get("Retry-After")
+        assert "INVITEs pending" in (refusal.headers.get("Warning") or "")
         for _ in range(10):
             await asyncio.sleep(0)
         assert handed == [f"backlog-{i}" for i in range(3 * READ_BATCH)]  # the rest, in order; the INVITE never
@@ -148,14 +157,42 @@ def test_a_saturated_worker_refuses_a_new_invite_when_it_arrives_not_after_the_b
         asyncio.run(scenario())
 
 
-def test_an_invite_taken_when_it_was_read_is_not_refused_when_the_worker_gets_to_it_further_behind() -> None:
-    """Saturated, a worker refuses a credentialed INVITE (the second half of a call it challenged) only far past
-    its thresholds; that decision is made once, as the INVITE is read, not again after the backlog."""
+def test_a_delayed_worker_takes_the_new_invites_the_dispatcher_let_through() -> None:
+    """A worker's delay is the dispatcher's to act on (front_door: it refuses the worker's new calls at once
+    while the worker says it is delayed). What it let through before it knew has waited in the channel, and
+    a refusal now would come late: the worker takes it (a call already waiting is set up, not answered 503
+    after the wait)."""
     dispatcher, worker_end, shared, caller = _pair()
 
     async def scenario() -> None:
         worker, handed = _saturable_worker(worker_end, shared)
-        _delayed(worker.admission, True, delay=0.04)  # past 30 ms, not past twice that
+        _delayed(worker.admission, True)
+        peer = caller.getsockname()
+        for i in range(2 * READ_BATCH):
+            dispatcher.send(pack_datagram(1.0, 0, peer, _in_dialog(i)))
+        dispatcher.send(pack_datagram(1.0, 0, peer, _invite("let-through")))
+        worker._read_channel()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert handed == [*(f"backlog-{i}" for i in range(2 * READ_BATCH)), "let-through"]
+        with pytest.raises(TimeoutError):
+            caller.recv(65535)  # no 503
+        assert worker.admission is not None and worker.admission.admitted == 1 and worker.admission.refused == 0
+
+    with dispatcher, worker_end, shared, caller:
+        asyncio.run(scenario())
+
+
+def test_an_invite_taken_when_it_was_read_is_not_refused_when_the_worker_gets_to_it_further_behind() -> None:
+    """At its pending limit a worker refuses a credentialed INVITE (the second half of a call it challenged)
+    only at twice the limit; that decision is made once, as the INVITE is read, not again after the backlog."""
+    dispatcher, worker_end, shared, caller = _pair()
+
+    async def scenario() -> None:
+        worker, handed = _saturable_worker(worker_end, shared)
+        assert worker.admission is not None
+        limit = worker.admission.config.max_pending
+        _at_limit(worker.admission, limit)  # at the limit, not at twice it
         peer = caller.getsockname()
         for i in range(2 * READ_BATCH):
             dispatcher.send(pack_datagram(1.0, 0, peer, _in_dialog(i)))
@@ -164,11 +201,11 @@ def test_an_invite_taken_when_it_was_read_is_not_refused_when_the_worker_gets_to
                                                                              + b"Content-Length")))
         worker._read_channel()
         assert "taken" not in handed
-        _delayed(worker.admission, True, delay=0.2)  # far behind by the time the INVITE's turn comes
+        _at_limit(worker.admission, 2 * limit)  # far behind by the time the INVITE's turn comes
         for _ in range(10):
             await asyncio.sleep(0)
         assert handed[-1] == "taken" and len(handed) == 2 * READ_BATCH + 1
-        assert worker.admission is not None and worker.admission.admitted == 1 and worker.admission.refused == 0
+        assert worker.admission.admitted == 1 and worker.admission.refused == 0
 
     with dispatcher, worker_end, shared, caller:
         asyncio.run(scenario())
