@@ -154,7 +154,7 @@ class Admission:
     # -- the screen ---------------------------------------------------------------------------------
     def may_refuse(self, now: float) -> bool:
         """Whether a new INVITE could be refused now (cheap: nothing parsed)."""
-        return self.overloaded(now) or self.pending() >= self.config.max_pending
+        return self.overloaded(now) or self.at_limit()
 
     def screen(self, message: Request | Response, addr: Addr, transport: Transport) -> bool:
         """True when ``message`` was refused here (a 503 sent); False: deliver it."""
